@@ -1,0 +1,3 @@
+"""palaver: a chat server and its clients."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Sans-I/O protocol code: framing, wire messages, codecs. No sockets, no clocks."""

@@ -1,0 +1,84 @@
+"""The one error vocabulary a peer ever sees.
+
+Every error that reaches a client is an :class:`ErrorCode` plus a human-readable message — never
+exception text. :class:`PeerError` is "the peer broke it" (bad input, a rule refused); anything
+else escaping our code is "we broke it" and is logged, not shown.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable error codes. Values never change once published; new ones may be added."""
+
+    # Framing and decoding
+    BAD_JSON = "bad_json"
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_FIELD = "invalid_field"
+    FRAME_TOO_LARGE = "frame_too_large"
+    # Session state
+    HANDSHAKE_REQUIRED = "handshake_required"
+    ALREADY_REGISTERED = "already_registered"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    # Names and texts
+    NICK_TAKEN = "nick_taken"
+    INVALID_NICK = "invalid_nick"
+    INVALID_ROOM = "invalid_room"
+    INVALID_TEXT = "invalid_text"
+    # Routing
+    NOT_IN_ROOM = "not_in_room"
+    NO_SUCH_USER = "no_such_user"
+    NO_SUCH_ROOM = "no_such_room"
+    # Commands
+    UNKNOWN_COMMAND = "unknown_command"
+    INVALID_ARGS = "invalid_args"
+
+
+class PalaverError(Exception):
+    """Root of every exception palaver raises on purpose."""
+
+
+class PeerError(PalaverError):
+    """The peer sent something we refuse. Carries the stable code and the request id, if any."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        request_id: str | None = None,
+        *,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.field = field
+
+    def with_request_id(self, request_id: str | None) -> PeerError:
+        """The same error, about the request ``request_id``."""
+        return PeerError(self.code, self.message, request_id, field=self.field)
+
+    def __repr__(self) -> str:
+        return f"PeerError({self.code.value!r}, {self.message!r}, request_id={self.request_id!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, PeerError)
+            and (self.code, self.message, self.request_id)
+            == (other.code, other.message, other.request_id)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.message, self.request_id))
+
+
+class FrameTooLarge(PeerError):
+    """A frame exceeded the configured maximum. The connection must be closed after reporting it."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(ErrorCode.FRAME_TOO_LARGE, f"frame exceeds the limit of {limit} bytes")
+        self.limit = limit

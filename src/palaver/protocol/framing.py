@@ -1,0 +1,65 @@
+"""Line framing with a hard maximum, sans-I/O.
+
+Feed bytes with :meth:`LineFramer.receive_data`; it returns the complete lines (without ``\\n`` or
+``\\r\\n``) and keeps the unterminated tail. A line longer than the limit — counted with its
+terminator — is never buffered past the limit: the framer reports :class:`FrameTooLarge` and
+refuses further input, and the connection must be closed. :meth:`receive_eof` hands back a
+final unterminated line, so ``printf 'text' | nc`` still delivers its last line.
+"""
+
+from __future__ import annotations
+
+from palaver.protocol.errors import FrameTooLarge
+
+DEFAULT_MAX_FRAME = 65_536
+
+
+class LineFramer:
+    __slots__ = ("_failed", "_max", "_tail")
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        if max_frame < 2:
+            raise ValueError("max_frame must allow at least one byte and the newline")
+        self._max = max_frame
+        self._tail = b""
+        self._failed = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for an unterminated line."""
+        return len(self._tail)
+
+    def receive_data(self, data: bytes) -> tuple[list[bytes], FrameTooLarge | None]:
+        """Split ``data`` into complete lines.
+
+        Returns the lines completed by ``data`` and, if a line broke the limit, the error; lines
+        before the oversized one are still returned, nothing after it is.
+        """
+        if self._failed:
+            return [], None
+        if self._tail:
+            data = self._tail + data
+        parts = data.split(b"\n")
+        tail = parts.pop()
+        limit = self._max
+        for index, line in enumerate(parts):
+            if len(line) >= limit:  # with its "\n" the frame is over the limit
+                return self._fail(parts[:index])  # those lines are already stripped of "\r"
+            if line.endswith(b"\r"):
+                parts[index] = line[:-1]
+        if len(tail) >= limit:  # cannot end within the limit any more
+            return self._fail(parts)
+        self._tail = tail
+        return parts, None
+
+    def receive_eof(self) -> bytes | None:
+        """The stream ended; returns the unterminated last line, if there is one."""
+        tail, self._tail = self._tail, b""
+        if self._failed or not tail:
+            return None
+        return tail[:-1] if tail.endswith(b"\r") else tail
+
+    def _fail(self, lines: list[bytes]) -> tuple[list[bytes], FrameTooLarge]:
+        self._failed = True
+        self._tail = b""
+        return lines, FrameTooLarge(self._max)

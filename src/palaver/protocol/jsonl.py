@@ -1,0 +1,152 @@
+"""Protocol v1 over JSON lines, sans-I/O.
+
+:class:`JsonLinesDecoder` turns bytes into client messages or :class:`PeerError` values, one per
+frame, in order. The fast path is one ``msgspec`` decode into the tagged union; only a frame that
+fails takes the slow path that works out which stable error code applies. :func:`encode` makes the
+bytes of one frame; the hub's events are encoded once and the same bytes go to every recipient.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+import msgspec
+
+from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
+from palaver.protocol.framing import DEFAULT_MAX_FRAME, LineFramer
+from palaver.protocol.messages import (
+    CLIENT_MESSAGE_TYPES,
+    SERVER_MESSAGE_TYPES,
+    ClientMessage,
+    ServerMessage,
+    Wire,
+)
+
+_client_decoder: Final[msgspec.json.Decoder[ClientMessage]] = msgspec.json.Decoder(ClientMessage)
+_server_decoder: Final[msgspec.json.Decoder[ServerMessage]] = msgspec.json.Decoder(ServerMessage)
+_any_decoder: Final = msgspec.json.Decoder()
+_encoder: Final = msgspec.json.Encoder()
+
+_CLIENT_TAGS: Final = frozenset(str(t.__struct_config__.tag) for t in CLIENT_MESSAGE_TYPES)
+_SERVER_TAGS: Final = frozenset(str(t.__struct_config__.tag) for t in SERVER_MESSAGE_TYPES)
+_FIELD_PATH: Final = re.compile(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)")
+_MISSING_FIELD: Final = re.compile(r"missing required field `([^`]+)`")
+_MAX_ID: Final = 64
+
+
+def encode(message: Wire) -> bytes:
+    """The bytes of one frame, newline included."""
+    return _encoder.encode(message) + b"\n"
+
+
+def decode_client_frame(frame: bytes) -> ClientMessage:
+    """Decode one frame (without its newline) from a client; raises :class:`PeerError`."""
+    try:
+        return _client_decoder.decode(frame)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise _classify(frame, exc, _CLIENT_TAGS) from None
+
+
+def decode_server_frame(frame: bytes) -> ServerMessage:
+    """Decode one frame from a server (used by the client library); raises :class:`PeerError`."""
+    try:
+        return _server_decoder.decode(frame)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise _classify(frame, exc, _SERVER_TAGS) from None
+
+
+class JsonLinesDecoder:
+    """Bytes in, client messages (or the error for each bad frame) out.
+
+    Blank lines are ignored. After a :class:`FrameTooLarge` the decoder yields nothing more.
+    """
+
+    __slots__ = ("_framer",)
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self._framer = LineFramer(max_frame)
+
+    def receive_data(self, data: bytes) -> list[ClientMessage | PeerError]:
+        lines, overflow = self._framer.receive_data(data)
+        out = _decode_lines(lines)
+        if overflow is not None:
+            out.append(overflow)
+        return out
+
+    def receive_eof(self) -> list[ClientMessage | PeerError]:
+        last = self._framer.receive_eof()
+        return [] if last is None else _decode_lines([last])
+
+    @property
+    def buffered(self) -> int:
+        return self._framer.buffered
+
+
+def _decode_lines(lines: list[bytes]) -> list[ClientMessage | PeerError]:
+    out: list[ClientMessage | PeerError] = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            out.append(_client_decoder.decode(line))
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            out.append(_classify(line, exc, _CLIENT_TAGS))
+    return out
+
+
+def _classify(frame: bytes, exc: Exception, known_tags: frozenset[str]) -> PeerError:
+    """Slow path: name what is wrong with a frame the fast decoder refused."""
+    if isinstance(exc, UnicodeDecodeError):
+        return PeerError(ErrorCode.BAD_JSON, "frame is not valid UTF-8")
+    if isinstance(exc, RecursionError):
+        return PeerError(ErrorCode.BAD_JSON, "frame is nested too deeply")
+    if not isinstance(exc, msgspec.ValidationError):
+        return PeerError(ErrorCode.BAD_JSON, "frame is not valid JSON")
+    try:
+        obj: Any = _any_decoder.decode(frame)
+    except (msgspec.DecodeError, RecursionError):
+        obj = None  # valid JSON that only a typed decode accepts, e.g. a huge integer
+    if obj is not None and not isinstance(obj, dict):
+        return PeerError(ErrorCode.BAD_FRAME, "a frame must be a JSON object")
+    request_id = _request_id(obj)
+    if isinstance(obj, dict):
+        kind = obj.get("type")
+        if not isinstance(kind, str):
+            return PeerError(ErrorCode.BAD_FRAME, "a frame needs a string \"type\"", request_id)
+        if kind not in known_tags:
+            return PeerError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}", request_id)
+    return _invalid_field(str(exc), request_id)
+
+
+def _invalid_field(detail: str, request_id: str | None) -> PeerError:
+    missing = _MISSING_FIELD.search(detail)
+    path = _FIELD_PATH.search(detail)
+    field = missing.group(1) if missing else path.group(1) if path else None
+    if field == "type":
+        return PeerError(ErrorCode.BAD_FRAME, "a frame needs a string \"type\"", request_id)
+    reason = detail.split(" - at ")[0]
+    return PeerError(
+        ErrorCode.INVALID_FIELD,
+        f"invalid field {field!r}: {reason}" if field else f"invalid frame: {reason}",
+        None if field == "id" else request_id,
+        field=field,
+    )
+
+
+def _request_id(obj: Any) -> str | None:
+    if isinstance(obj, dict):
+        value = obj.get("id")
+        if isinstance(value, str) and len(value) <= _MAX_ID:
+            return value
+    return None
+
+
+__all__ = [
+    "DEFAULT_MAX_FRAME",
+    "FrameTooLarge",
+    "JsonLinesDecoder",
+    "decode_client_frame",
+    "decode_server_frame",
+    "encode",
+]

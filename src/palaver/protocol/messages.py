@@ -1,0 +1,211 @@
+"""Protocol v1 wire messages: one frozen, tagged msgspec Struct per message type.
+
+These types are the shared vocabulary of the whole server. Client messages are the commands the hub
+handles (whatever door they came through); server messages are the events the hub emits, encoded
+once per dialect. Evolution rules (docs/protocol.md): new fields get defaults, a field's type never
+changes, unknown fields are ignored. The JSON Schema in docs/protocol.schema.json is generated from
+this module (``python -m palaver.protocol.schema``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+
+RequestId = Annotated[str, msgspec.Meta(max_length=64, description="Client-chosen request id.")]
+Number = int | float
+
+
+class Wire(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True):
+    """Base of every wire message. ``id`` echoes the client's request id on direct replies."""
+
+    id: RequestId | None = None
+
+
+# --------------------------------------------------------------------------- client -> server
+
+
+class Hello(Wire, frozen=True, tag="HELLO"):
+    """Handshake; must be the first frame of a connection."""
+
+    version: int
+    nick: str
+
+
+class Join(Wire, frozen=True, tag="JOIN"):
+    """Join a room, creating it if it does not exist."""
+
+    room: str
+
+
+class Leave(Wire, frozen=True, tag="LEAVE"):
+    """Leave a room."""
+
+    room: str
+
+
+class Say(Wire, frozen=True, tag="CHAT"):
+    """Post a message to a room the sender is in."""
+
+    room: str
+    text: str
+
+
+class SendDirect(Wire, frozen=True, tag="DM"):
+    """Send a direct message to one user."""
+
+    to: str
+    text: str
+
+
+class SetNick(Wire, frozen=True, tag="NICK"):
+    """Change one's nickname."""
+
+    nick: str
+
+
+class ListUsers(Wire, frozen=True, tag="WHO"):
+    """List everyone online, or the members of ``room``."""
+
+    room: str | None = None
+
+
+class ListRooms(Wire, frozen=True, tag="ROOMS"):
+    """List the rooms."""
+
+
+class RunCommand(Wire, frozen=True, tag="COMMAND"):
+    """Run a server command (``help``, ``time``, ``joke``, ``echo``, ``sum``)."""
+
+    name: str
+    args: tuple[str | Number, ...] = ()
+
+
+class Ping(Wire, frozen=True, tag="PING"):
+    """Keepalive; either side may send it and the other answers PONG."""
+
+
+class Pong(Wire, frozen=True, tag="PONG"):
+    """Answer to PING."""
+
+
+class Quit(Wire, frozen=True, tag="BYE"):
+    """The client is leaving."""
+
+    reason: str | None = None
+
+
+ClientMessage = (
+    Hello | Join | Leave | Say | SendDirect | SetNick | ListUsers | ListRooms | RunCommand | Ping
+    | Pong | Quit
+)
+
+
+# --------------------------------------------------------------------------- server -> client
+
+
+class Welcome(Wire, frozen=True, tag="WELCOME"):
+    """Handshake accepted."""
+
+    version: int
+    nick: str
+    server: str
+    rooms: tuple[str, ...]
+    motd: str = ""
+
+
+class Joined(Wire, frozen=True, tag="JOINED"):
+    """You joined ``room``."""
+
+    room: str
+    members: tuple[str, ...]
+    topic: str = ""
+
+
+class Left(Wire, frozen=True, tag="LEFT"):
+    """You left ``room``."""
+
+    room: str
+
+
+PresenceEvent = Literal["join", "leave", "quit", "nick"]
+
+
+class Presence(Wire, frozen=True, tag="PRESENCE"):
+    """Someone joined or left a room, quit, or changed nick."""
+
+    nick: str
+    event: PresenceEvent
+    room: str | None = None
+    reason: str | None = None
+    new_nick: str | None = None
+
+
+class Message(Wire, frozen=True, tag="MESSAGE"):
+    """A chat message in a room (``room``) or a direct message (``to``)."""
+
+    msg_id: int
+    ts: str
+    sender: str = msgspec.field(name="from")
+    text: str
+    room: str | None = None
+    to: str | None = None
+
+
+class Users(Wire, frozen=True, tag="USERS"):
+    """Answer to WHO."""
+
+    users: tuple[str, ...]
+    room: str | None = None
+
+
+class RoomInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of ROOM_LIST."""
+
+    room: str
+    members: int
+    topic: str = ""
+
+
+class RoomList(Wire, frozen=True, tag="ROOM_LIST"):
+    """Answer to ROOMS."""
+
+    rooms: tuple[RoomInfo, ...]
+
+
+class Result(Wire, frozen=True, tag="RESULT"):
+    """Answer to COMMAND."""
+
+    name: str
+    result: str
+
+
+class Goodbye(Wire, frozen=True, tag="BYE"):
+    """The server is closing this connection, and why."""
+
+    reason: str
+
+
+class Error(Wire, frozen=True, tag="ERROR"):
+    """A request was refused; ``code`` is stable, ``message`` is for humans."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+ServerMessage = (
+    Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
+    | Error
+)
+
+CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
+    Hello, Join, Leave, Say, SendDirect, SetNick, ListUsers, ListRooms, RunCommand, Ping, Pong,
+    Quit,
+)
+SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
+    Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
+)
