@@ -1,0 +1,1 @@
+"""The composition root: settings, wiring, listeners, signals and graceful shutdown."""

@@ -1,0 +1,124 @@
+"""The JSON-lines door: an ``asyncio.Protocol`` per TCP connection, no task per connection.
+
+Reading: bytes go to the sans-I/O decoder, each decoded message to the core. Writing: the core
+appends encoded frames to :meth:`send`; they are written together by :meth:`flush` at the next
+loop turn. Closing politely writes what is queued plus a farewell, half-closes, and cuts the
+connection if the peer has not gone within ``LINGER`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final, cast
+
+from palaver.protocol.errors import PeerError
+from palaver.protocol.jsonl import JsonLinesDecoder, encode
+from palaver.protocol.messages import ClientMessage
+from palaver.server.core import ServerCore
+
+log = logging.getLogger("palaver.transports.jsonl")
+
+LINGER: Final = 2.0
+
+
+class JsonLinesConnection(asyncio.Protocol):
+    __slots__ = (
+        "_core",
+        "_decoder",
+        "_outbox",
+        "_queued",
+        "closing",
+        "last_seen",
+        "opened_at",
+        "peer",
+        "pinged",
+        "sid",
+        "transport",
+    )
+
+    encoder = staticmethod(encode)
+
+    def __init__(self, core: ServerCore, max_frame: int) -> None:
+        self._core = core
+        self._decoder = JsonLinesDecoder(max_frame)
+        self._outbox: list[bytes] = []
+        self._queued = 0
+        self.closing = False
+        self.pinged = False
+        self.peer = "?"
+        self.sid = 0
+        self.opened_at = self.last_seen = core.monotonic()
+
+    # ------------------------------------------------------------------ asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.sid = self._core.attach(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.last_seen = self._core.monotonic()
+        self.pinged = False
+        self._handle(self._decoder.receive_data(data))
+
+    def eof_received(self) -> bool:
+        if not self.closing:
+            self._handle(self._decoder.receive_eof())
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self._core.detach(self, "connection closed" if exc is None else "connection reset")
+
+    def _handle(self, items: list[ClientMessage | PeerError]) -> None:
+        core = self._core
+        for item in items:
+            if self.closing:
+                return
+            if isinstance(item, PeerError):
+                core.reject(self, item)
+            else:
+                core.receive(self, item)
+
+    # ------------------------------------------------------------------ what the core calls
+
+    def send(self, data: bytes) -> None:
+        if self.closing:
+            return
+        if not self._outbox:
+            self._core.mark_dirty(self)
+        self._outbox.append(data)
+        self._queued += len(data)
+        if self._queued > self._core.send_queue_limit:
+            self._core.overflowed(self)
+
+    def flush(self) -> None:
+        if not self._outbox or self.closing:
+            return
+        outbox, self._outbox, self._queued = self._outbox, [], 0
+        self.transport.write(outbox[0] if len(outbox) == 1 else b"".join(outbox))
+        if self.transport.get_write_buffer_size() > self._core.send_queue_limit:
+            self._core.overflowed(self)
+
+    def close(self, farewell: bytes | None) -> None:
+        if self.closing:
+            return
+        if farewell is not None:
+            self._outbox.append(farewell)
+        self.flush()
+        self.closing = True
+        transport = self.transport
+        if transport.can_write_eof():
+            transport.write_eof()  # the peer reads everything we sent, then EOF
+            asyncio.get_running_loop().call_later(LINGER, transport.abort)
+        else:
+            transport.close()
+
+    def abort(self) -> None:
+        self.closing = True
+        self._outbox.clear()
+        self.transport.abort()
