@@ -110,10 +110,14 @@ class ServerCore:
         self._dirty.append(conn)
 
     def overflowed(self, conn: Connection) -> None:
-        """``conn`` passed its send-queue limit: cut it off, later, outside any fan-out."""
+        """``conn`` passed its send-queue limit: cut it off at once, without a farewell.
+
+        Safe inside a fan-out: a delivery iterates its own tuple of recipients, and a detached
+        connection is simply skipped.
+        """
         log.warning("closing connection %d (%s): send queue exceeded", conn.sid, conn.peer)
         conn.abort()
-        self._loop.call_soon(self.detach, conn, "send queue exceeded")
+        self.detach(conn, "send queue exceeded")
 
     # ------------------------------------------------------------------ effects
 

@@ -19,7 +19,8 @@ from palaver.server.core import ServerCore
 
 log = logging.getLogger("palaver.transports.jsonl")
 
-LINGER: Final = 2.0
+LINGER: Final = 2.0  # seconds a closing connection may take to read its farewell
+BURST_FACTOR: Final = 4  # one loop turn may queue this many send-queue limits for a connection
 
 
 class JsonLinesConnection(asyncio.Protocol):
@@ -93,7 +94,9 @@ class JsonLinesConnection(asyncio.Protocol):
             self._core.mark_dirty(self)
         self._outbox.append(data)
         self._queued += len(data)
-        if self._queued > self._core.send_queue_limit:
+        # What one loop turn queues is bounded by what the turn read; this cap only bounds
+        # memory. Slow readers are caught in flush(), by what the kernel would not take.
+        if self._queued > BURST_FACTOR * self._core.send_queue_limit:
             self._core.overflowed(self)
 
     def flush(self) -> None:
@@ -112,11 +115,15 @@ class JsonLinesConnection(asyncio.Protocol):
         self.flush()
         self.closing = True
         transport = self.transport
-        if transport.can_write_eof():
-            transport.write_eof()  # the peer reads everything we sent, then EOF
-            asyncio.get_running_loop().call_later(LINGER, transport.abort)
-        else:
+        if not transport.can_write_eof():
             transport.close()
+            return
+        try:
+            transport.write_eof()  # the peer reads everything we sent, then EOF
+        except OSError:  # the peer is already gone
+            transport.abort()
+            return
+        asyncio.get_running_loop().call_later(LINGER, transport.abort)
 
     def abort(self) -> None:
         self.closing = True

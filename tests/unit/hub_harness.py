@@ -1,0 +1,62 @@
+"""An in-memory stand-in for the server core: sessions with inboxes, a fake clock."""
+
+from __future__ import annotations
+
+import random
+
+from palaver.hub import Close, Deliver, Effect, Hub, HubConfig
+from palaver.protocol.messages import ClientMessage, Hello, ServerMessage
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_795_000_000.0) -> None:
+        self.now = start
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Harness:
+    def __init__(self, config: HubConfig | None = None) -> None:
+        self.hub = Hub(config, rng=random.Random(7))
+        self.clock = FakeClock()
+        self.inbox: dict[int, list[ServerMessage]] = {}
+        self.closed: dict[int, str] = {}
+        self._next = 1
+
+    def open(self) -> int:
+        sid = self._next
+        self._next += 1
+        self.hub.open_session(sid)
+        self.inbox[sid] = []
+        return sid
+
+    def login(self, nick: str) -> int:
+        sid = self.open()
+        self.send(sid, Hello(version=1, nick=nick))
+        return sid
+
+    def send(self, sid: int, message: ClientMessage) -> list[Effect]:
+        effects = self.hub.handle(sid, message, self.clock.now)
+        self.apply(effects)
+        return effects
+
+    def drop(self, sid: int, reason: str = "connection closed") -> None:
+        self.apply(self.hub.close_session(sid, reason))
+
+    def apply(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Deliver):
+                for sid in effect.to:
+                    if sid != effect.skip and sid not in self.closed:
+                        self.inbox[sid].append(effect.event)
+            elif isinstance(effect, Close):
+                self.closed[effect.session] = effect.reason
+
+    def take(self, sid: int) -> list[ServerMessage]:
+        events, self.inbox[sid] = self.inbox[sid], []
+        return events
+
+    def clear(self) -> None:
+        for sid in self.inbox:
+            self.inbox[sid] = []
