@@ -1,0 +1,78 @@
+"""The Store port: what the server needs from durable storage, in a dozen methods.
+
+Every backend (memory, SQLite, later PostgreSQL) passes the same conformance suite
+(tests/store/). Conversations are keyed by a string: a room's folded name (``#lobby``) or, for
+direct messages, :func:`dm_conversation` of the two folded nicks (``@alice,bob``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import msgspec
+
+
+class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
+    conversation: str
+    msg_id: int
+    ts: str
+    sender: str  # the nick shown, as it was when sent
+    sender_key: str  # who is accountable: the folded nick (of the account, when there is one)
+    text: str
+    room: str | None = None  # display name of the room, for room messages
+    to: str | None = None  # display nick of the recipient, for direct messages
+    client_id: str | None = None  # the sender's request id, for idempotent resends
+
+
+class Page(msgspec.Struct, frozen=True, kw_only=True):
+    messages: tuple[StoredMessage, ...]
+    more: bool
+
+
+class Account(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    nick: str
+    password_hash: str
+
+
+def dm_conversation(a: str, b: str) -> str:
+    """The conversation key of the direct messages between folded nicks ``a`` and ``b``."""
+    first, second = (a, b) if a <= b else (b, a)
+    return f"@{first},{second}"
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Connect and bring the schema up to date."""
+
+    async def close(self) -> None: ...
+
+    async def append(self, batch: Sequence[StoredMessage]) -> list[StoredMessage | None]:
+        """Store ``batch`` in one transaction. For each message: None if stored, or the message
+        already stored under the same (sender_key, client_id) — then nothing new is stored."""
+
+    async def last_ids(self) -> dict[str, int]:
+        """The highest msg_id of every conversation."""
+
+    async def page(
+        self, conversation: str, *, before: int | None = None, after: int | None = None,
+        limit: int = 50,
+    ) -> Page:
+        """Up to ``limit`` messages, oldest first: the newest ones before ``before`` (or the
+        newest of all), or the oldest ones after ``after``. ``more`` says whether the range
+        holds more messages beyond this page in the direction of travel."""
+
+    async def create_account(self, account: Account) -> bool:
+        """False if the key is taken."""
+
+    async def get_account(self, key: str) -> Account | None: ...
+
+    async def rename_account(self, key: str, new_key: str, new_nick: str) -> bool:
+        """False if ``new_key`` belongs to another account."""
+
+    async def set_membership(self, account_key: str, room: str, member: bool) -> None:
+        """Remember (or forget) that an account is a member of ``room`` (display name)."""
+
+    async def memberships(self) -> dict[str, list[str]]:
+        """Account key -> the rooms it is a member of (display names)."""

@@ -1,0 +1,87 @@
+"""The in-memory twin of the SQLite store: same behaviour, nothing kept across restarts."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+from palaver.store.base import Account, Page, StoredMessage
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._conversations: dict[str, list[StoredMessage]] = {}
+        self._by_client_id: dict[tuple[str, str], StoredMessage] = {}
+        self._accounts: dict[str, Account] = {}
+        self._memberships: dict[str, dict[str, str]] = {}
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def append(self, batch: Sequence[StoredMessage]) -> list[StoredMessage | None]:
+        outcome: list[StoredMessage | None] = []
+        for message in batch:
+            if message.client_id is not None:
+                key = (message.sender_key, message.client_id)
+                original = self._by_client_id.get(key)
+                if original is not None:
+                    outcome.append(original)
+                    continue
+                self._by_client_id[key] = message
+            log = self._conversations.setdefault(message.conversation, [])
+            if log and log[-1].msg_id >= message.msg_id:
+                raise ValueError(f"msg_id {message.msg_id} is not after {log[-1].msg_id} "
+                                 f"in {message.conversation}")
+            log.append(message)
+            outcome.append(None)
+        return outcome
+
+    async def last_ids(self) -> dict[str, int]:
+        return {key: log[-1].msg_id for key, log in self._conversations.items() if log}
+
+    async def page(
+        self, conversation: str, *, before: int | None = None, after: int | None = None,
+        limit: int = 50,
+    ) -> Page:
+        log = self._conversations.get(conversation, [])
+        ids = [m.msg_id for m in log]
+        if after is not None:
+            start = bisect.bisect_right(ids, after)
+            chosen = log[start:start + limit]
+            return Page(messages=tuple(chosen), more=start + limit < len(log))
+        end = len(log) if before is None else bisect.bisect_left(ids, before)
+        start = max(0, end - limit)
+        return Page(messages=tuple(log[start:end]), more=start > 0)
+
+    async def create_account(self, account: Account) -> bool:
+        if account.key in self._accounts:
+            return False
+        self._accounts[account.key] = account
+        return True
+
+    async def get_account(self, key: str) -> Account | None:
+        return self._accounts.get(key)
+
+    async def rename_account(self, key: str, new_key: str, new_nick: str) -> bool:
+        account = self._accounts.get(key)
+        if account is None or (new_key != key and new_key in self._accounts):
+            return False
+        del self._accounts[key]
+        self._accounts[new_key] = Account(key=new_key, nick=new_nick,
+                                          password_hash=account.password_hash)
+        if key in self._memberships:
+            self._memberships[new_key] = self._memberships.pop(key)
+        return True
+
+    async def set_membership(self, account_key: str, room: str, member: bool) -> None:
+        rooms = self._memberships.setdefault(account_key, {})
+        if member:
+            rooms.setdefault(room.lower(), room)
+        else:
+            rooms.pop(room.lower(), None)
+
+    async def memberships(self) -> dict[str, list[str]]:
+        return {key: list(rooms.values()) for key, rooms in self._memberships.items() if rooms}

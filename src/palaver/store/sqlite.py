@@ -1,0 +1,242 @@
+"""The SQLite store (the default): one file in the data directory, WAL mode.
+
+Durability (setting ``durability``):
+- ``"process"`` — ``synchronous=NORMAL``: a committed batch survives the server process crashing
+  or being killed; on power loss or an OS crash the last batches may be lost (never corrupted).
+- ``"power"`` — ``synchronous=FULL``: every commit is fsynced; it survives power loss too.
+
+All statements run on aiosqlite's thread; a batch is one transaction of a few round trips,
+whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import aiosqlite
+
+from palaver.store.base import Account, Page, StoredMessage
+from palaver.store.migrations import migrations
+
+Durability = Literal["process", "power"]
+_SYNCHRONOUS: Final = {"process": "NORMAL", "power": "FULL"}
+_COLUMNS: Final = "conversation, msg_id, ts, sender, sender_key, room, recipient, text, client_id"
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path, durability: Durability = "process") -> None:
+        self.path = Path(path)
+        self.durability = durability
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self.db.execute("PRAGMA journal_mode=WAL")
+        await self.db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[self.durability]}")
+        await self.db.execute("PRAGMA foreign_keys=ON")
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def _migrate(self) -> None:
+        db = self.db
+        await db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+        )
+        async with db.execute("SELECT version FROM schema_migrations") as cursor:
+            applied = {row[0] async for row in cursor}
+        for version, name, sql in migrations():
+            if version in applied:
+                continue
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(sql):
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name)
+                )
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+
+    async def schema_version(self) -> int:
+        async with self.db.execute("SELECT MAX(version) FROM schema_migrations") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # ------------------------------------------------------------------ messages
+
+    async def append(self, batch: Sequence[StoredMessage]) -> list[StoredMessage | None]:
+        db = self.db
+        rows = [_row(m) for m in batch]
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            changes = db.total_changes
+            await db.executemany(
+                f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (sender_key, client_id) WHERE client_id IS NOT NULL DO NOTHING",
+                rows,
+            )
+            if db.total_changes - changes == len(rows):  # the usual case: no resends
+                await db.execute("COMMIT")
+                return [None] * len(rows)
+            stored = await self._by_client_ids(batch)
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        outcome: list[StoredMessage | None] = []
+        for message in batch:
+            original = (
+                stored.get((message.sender_key, message.client_id))
+                if message.client_id is not None else None
+            )
+            same = original is None or (original.conversation, original.msg_id) == (
+                message.conversation, message.msg_id)
+            outcome.append(None if same else original)
+        return outcome
+
+    async def _by_client_ids(
+        self, batch: Sequence[StoredMessage]
+    ) -> dict[tuple[str, str | None], StoredMessage]:
+        keys = {(m.sender_key, m.client_id) for m in batch if m.client_id is not None}
+        found: dict[tuple[str, str | None], StoredMessage] = {}
+        for sender_key, client_id in keys:
+            async with self.db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE sender_key = ? AND client_id = ?",
+                (sender_key, client_id),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None:
+                found[(sender_key, client_id)] = _message(row)
+        return found
+
+    async def last_ids(self) -> dict[str, int]:
+        async with self.db.execute(
+            "SELECT conversation, MAX(msg_id) FROM messages GROUP BY conversation"
+        ) as cursor:
+            return {row[0]: int(row[1]) async for row in cursor}
+
+    async def page(
+        self, conversation: str, *, before: int | None = None, after: int | None = None,
+        limit: int = 50,
+    ) -> Page:
+        if after is not None:
+            sql = (f"SELECT {_COLUMNS} FROM messages WHERE conversation = ? AND msg_id > ? "
+                   "ORDER BY msg_id ASC LIMIT ?")
+            params: tuple[Any, ...] = (conversation, after, limit + 1)
+        elif before is not None:
+            sql = (f"SELECT {_COLUMNS} FROM messages WHERE conversation = ? AND msg_id < ? "
+                   "ORDER BY msg_id DESC LIMIT ?")
+            params = (conversation, before, limit + 1)
+        else:
+            sql = (f"SELECT {_COLUMNS} FROM messages WHERE conversation = ? "
+                   "ORDER BY msg_id DESC LIMIT ?")
+            params = (conversation, limit + 1)
+        async with self.db.execute(sql, params) as cursor:
+            rows = [_message(row) async for row in cursor]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if after is None:
+            rows.reverse()
+        return Page(messages=tuple(rows), more=more)
+
+    # ------------------------------------------------------------------ accounts
+
+    async def create_account(self, account: Account) -> bool:
+        cursor = await self.db.execute(
+            "INSERT INTO accounts (account_key, nick, password_hash) VALUES (?, ?, ?) "
+            "ON CONFLICT (account_key) DO NOTHING",
+            (account.key, account.nick, account.password_hash),
+        )
+        return cursor.rowcount == 1
+
+    async def get_account(self, key: str) -> Account | None:
+        async with self.db.execute(
+            "SELECT account_key, nick, password_hash FROM accounts WHERE account_key = ?", (key,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else Account(key=row[0], nick=row[1], password_hash=row[2])
+
+    async def rename_account(self, key: str, new_key: str, new_nick: str) -> bool:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            if new_key != key:
+                async with db.execute(
+                    "SELECT 1 FROM accounts WHERE account_key = ?", (new_key,)
+                ) as cursor:
+                    if await cursor.fetchone() is not None:
+                        await db.execute("ROLLBACK")
+                        return False
+            cursor = await db.execute(
+                "UPDATE accounts SET account_key = ?, nick = ? WHERE account_key = ?",
+                (new_key, new_nick, key),
+            )
+            renamed = cursor.rowcount == 1
+            await db.execute(
+                "UPDATE memberships SET account_key = ? WHERE account_key = ?", (new_key, key)
+            )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return renamed
+
+    async def set_membership(self, account_key: str, room: str, member: bool) -> None:
+        if member:
+            await self.db.execute(
+                "INSERT INTO memberships (account_key, room_key, room) VALUES (?, ?, ?) "
+                "ON CONFLICT (account_key, room_key) DO NOTHING",
+                (account_key, room.lower(), room),
+            )
+        else:
+            await self.db.execute(
+                "DELETE FROM memberships WHERE account_key = ? AND room_key = ?",
+                (account_key, room.lower()),
+            )
+
+    async def memberships(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        async with self.db.execute(
+            "SELECT account_key, room FROM memberships ORDER BY account_key, room_key"
+        ) as cursor:
+            async for key, room in cursor:
+                out.setdefault(key, []).append(room)
+        return out
+
+    async def integrity_check(self) -> str:
+        async with self.db.execute("PRAGMA integrity_check") as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else "no answer"
+
+
+def _statements(sql: str) -> list[str]:
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _row(m: StoredMessage) -> tuple[Any, ...]:
+    return (m.conversation, m.msg_id, m.ts, m.sender, m.sender_key, m.room, m.to, m.text,
+            m.client_id)
+
+
+def _message(row: Any) -> StoredMessage:
+    return StoredMessage(
+        conversation=row[0], msg_id=int(row[1]), ts=row[2], sender=row[3], sender_key=row[4],
+        room=row[5], to=row[6], text=row[7], client_id=row[8],
+    )

@@ -1,0 +1,125 @@
+"""One conformance suite for every Store backend (memory and SQLite; more as they come)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from palaver.store import Account, Store, StoredMessage, dm_conversation
+from palaver.store.memory import MemoryStore
+from palaver.store.sqlite import SqliteStore
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(
+        tmp_path / "palaver.db")
+    await backend.open()
+    yield backend
+    await backend.close()
+
+
+def msg(conversation: str, msg_id: int, *, sender: str = "alice", client_id: str | None = None,
+        text: str | None = None) -> StoredMessage:
+    room = conversation if conversation.startswith("#") else None
+    return StoredMessage(
+        conversation=conversation, msg_id=msg_id, ts=f"2026-11-21T00:00:{msg_id % 60:02d}.000Z",
+        sender=sender, sender_key=sender.lower(), text=text or f"text {msg_id}", room=room,
+        to=None if room else "bob", client_id=client_id,
+    )
+
+
+async def test_append_and_page_back(store: Store) -> None:
+    assert await store.append([msg("#lobby", n) for n in range(1, 11)]) == [None] * 10
+    newest = await store.page("#lobby", limit=4)
+    assert [m.msg_id for m in newest.messages] == [7, 8, 9, 10] and newest.more
+    older = await store.page("#lobby", before=7, limit=4)
+    assert [m.msg_id for m in older.messages] == [3, 4, 5, 6] and older.more
+    oldest = await store.page("#lobby", before=3, limit=4)
+    assert [m.msg_id for m in oldest.messages] == [1, 2] and not oldest.more
+
+
+async def test_page_forward(store: Store) -> None:
+    await store.append([msg("#lobby", n) for n in range(1, 11)])
+    page = await store.page("#lobby", after=2, limit=5)
+    assert [m.msg_id for m in page.messages] == [3, 4, 5, 6, 7] and page.more
+    last = await store.page("#lobby", after=7, limit=5)
+    assert [m.msg_id for m in last.messages] == [8, 9, 10] and not last.more
+    assert (await store.page("#lobby", after=10)).messages == ()
+
+
+async def test_conversations_are_separate(store: Store) -> None:
+    dm = dm_conversation("bob", "alice")
+    assert dm == dm_conversation("alice", "bob") == "@alice,bob"
+    await store.append([msg("#a", 1), msg("#b", 1), msg(dm, 1), msg("#a", 2)])
+    assert await store.last_ids() == {"#a": 2, "#b": 1, dm: 1}
+    assert [m.text for m in (await store.page("#b")).messages] == ["text 1"]
+    assert (await store.page("#nowhere")).messages == ()
+
+
+async def test_messages_round_trip(store: Store) -> None:
+    original = msg("@alice,bob", 1, client_id="c1", text="multi\nline\ttext ✓")
+    await store.append([original])
+    [back] = (await store.page("@alice,bob")).messages
+    assert back == original
+
+
+async def test_resend_is_stored_once(store: Store) -> None:
+    first = msg("#lobby", 1, client_id="c1")
+    assert await store.append([first]) == [None]
+    resend = msg("#lobby", 2, client_id="c1", text="text 1")
+    other_sender = msg("#lobby", 3, sender="bob", client_id="c1")
+    assert await store.append([resend, other_sender]) == [first, None]
+    assert [m.msg_id for m in (await store.page("#lobby")).messages] == [1, 3]
+
+
+async def test_resend_within_one_batch(store: Store) -> None:
+    a, b = msg("#lobby", 1, client_id="x"), msg("#lobby", 2, client_id="x")
+    assert await store.append([a, b]) == [None, a]
+    assert [m.msg_id for m in (await store.page("#lobby")).messages] == [1]
+
+
+async def test_accounts(store: Store) -> None:
+    account = Account(key="alice", nick="Alice", password_hash="$argon2id$x")
+    assert await store.create_account(account)
+    assert not await store.create_account(Account(key="alice", nick="ALICE", password_hash="y"))
+    assert await store.get_account("alice") == account
+    assert await store.get_account("bob") is None
+    await store.create_account(Account(key="bob", nick="bob", password_hash="z"))
+    assert not await store.rename_account("alice", "bob", "bob")
+    assert await store.rename_account("alice", "al", "Al")
+    assert await store.get_account("alice") is None
+    renamed = Account(key="al", nick="Al", password_hash="$argon2id$x")
+    assert await store.get_account("al") == renamed
+
+
+async def test_memberships(store: Store) -> None:
+    await store.create_account(Account(key="alice", nick="alice", password_hash="h"))
+    await store.set_membership("alice", "#Dev", True)
+    await store.set_membership("alice", "#dev", True)  # same room, ignoring case
+    await store.set_membership("alice", "#lobby", True)
+    await store.set_membership("bob", "#lobby", True)
+    assert await store.memberships() == {"alice": ["#Dev", "#lobby"], "bob": ["#lobby"]}
+    await store.set_membership("alice", "#DEV", False)
+    await store.rename_account("alice", "al", "al")
+    assert await store.memberships() == {"al": ["#lobby"], "bob": ["#lobby"]}
+
+
+async def test_sqlite_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "palaver.db"
+    first = SqliteStore(path)
+    await first.open()
+    await first.append([msg("#lobby", 1, client_id="c1"), msg("#lobby", 2)])
+    await first.create_account(Account(key="alice", nick="alice", password_hash="h"))
+    await first.close()
+    again = SqliteStore(path)
+    await again.open()  # migrations already applied: nothing happens twice
+    assert await again.schema_version() == 1
+    assert await again.last_ids() == {"#lobby": 2}
+    assert await again.append([msg("#lobby", 3, client_id="c1")]) == [msg("#lobby", 1,
+                                                                           client_id="c1")]
+    assert await again.get_account("alice") is not None
+    assert await again.integrity_check() == "ok"
+    await again.close()
