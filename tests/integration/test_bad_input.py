@@ -212,3 +212,13 @@ async def test_junk_connections_do_not_disturb_a_chat(server: Server, connect: C
     for peer in junk[1::2]:
         peer.close()
     await asyncio.sleep(0)
+
+
+async def test_last_line_without_newline_is_answered_before_close(server: Server) -> None:
+    peer = await RawPeer.open(server.port)
+    await peer.send(b'{"type":"HELLO","version":1,"nick":"eof","id":"last"}')
+    peer.writer.write_eof()
+    frames = await peer.frames_until_closed()
+    assert [type(f).__name__ for f in frames] == ["Welcome", "Joined"]
+    assert frames[0].id == "last"
+    peer.close()

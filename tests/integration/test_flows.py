@@ -36,10 +36,10 @@ async def test_handshake_and_lobby(connect: Connect) -> None:
     alice = await connect("alice")
     assert alice.welcome is not None and alice.welcome.rooms == ("#lobby",)
     assert alice.welcome.motd
-    assert await alice.wait_for(Joined) == Joined(room="#lobby", members=("alice",))
+    assert await alice.wait_for(Joined) == Joined(room="#lobby", members=("alice",), topic="")
     bob = await connect("bob")
     assert await alice.wait_for(Presence) == Presence(nick="bob", event="join", room="#lobby")
-    assert await bob.wait_for(Joined) == Joined(room="#lobby", members=("alice", "bob"))
+    assert await bob.wait_for(Joined) == Joined(room="#lobby", members=("alice", "bob"), topic="")
 
 
 async def test_chat_in_rooms(connect: Connect) -> None:

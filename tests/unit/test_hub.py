@@ -52,7 +52,7 @@ def test_hello_welcomes_and_joins_lobby(h: Harness) -> None:
     assert (welcome.id, welcome.nick, welcome.rooms, welcome.version) == ("h1", "alice",
                                                                          ("#lobby",), 1)
     assert welcome.server.startswith("palaver/")
-    assert joined == Joined(room="#lobby", members=("alice",))
+    assert joined == Joined(room="#lobby", members=("alice",), topic="")
 
 
 def test_others_in_lobby_see_join(h: Harness) -> None:
@@ -60,7 +60,7 @@ def test_others_in_lobby_see_join(h: Harness) -> None:
     h.clear()
     bob = h.login("bob")
     assert h.take(alice) == [Presence(nick="bob", event="join", room="#lobby")]
-    assert h.take(bob)[1] == Joined(room="#lobby", members=("alice", "bob"))
+    assert h.take(bob)[1] == Joined(room="#lobby", members=("alice", "bob"), topic="")
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ def test_join_and_leave_tell_the_room(h: Harness) -> None:
     h.send(alice, Join(room="#Dev"))
     h.clear()
     h.send(bob, Join(id="j", room="#dev"))
-    assert h.take(bob) == [Joined(id="j", room="#Dev", members=("alice", "bob"))]
+    assert h.take(bob) == [Joined(id="j", room="#Dev", members=("alice", "bob"), topic="")]
     assert h.take(alice) == [Presence(nick="bob", event="join", room="#Dev")]
     h.send(bob, Leave(id="l", room="#DEV"))
     assert h.take(bob) == [Left(id="l", room="#Dev")]
@@ -198,7 +198,7 @@ def test_joining_twice_only_confirms(h: Harness) -> None:
     alice, bob = h.login("alice"), h.login("bob")
     h.clear()
     h.send(bob, Join(id="again", room="#lobby"))
-    assert h.take(bob) == [Joined(id="again", room="#lobby", members=("alice", "bob"))]
+    assert h.take(bob) == [Joined(id="again", room="#lobby", members=("alice", "bob"), topic="")]
     assert h.take(alice) == []
 
 
@@ -312,3 +312,11 @@ def test_unregistered_disconnect_is_silent(h: Harness) -> None:
     h.drop(sid)
     assert h.take(alice) == []
     assert h.hub.session_count == 1
+
+
+def test_nick_change_to_the_same_nick_tells_nobody(h: Harness) -> None:
+    alice, bob = h.login("alice"), h.login("bob")
+    h.clear()
+    h.send(alice, SetNick(id="same", nick="alice"))
+    assert h.take(alice) == [Presence(id="same", nick="alice", event="nick", new_nick="alice")]
+    assert h.take(bob) == []

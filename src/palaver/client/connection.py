@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Final
+from typing import Final, TypeVar
 
 from palaver.client.session import ClientSession
 from palaver.protocol.errors import PeerError
@@ -33,6 +33,7 @@ from palaver.protocol.messages import (
 )
 
 READ_SIZE: Final = 65_536
+EventT = TypeVar("EventT", bound=Wire)
 
 
 class ConnectionClosed(Exception):
@@ -146,9 +147,7 @@ class Client:
             except ConnectionClosed:
                 return
 
-    async def wait_for(
-        self, kind: type[ServerMessage], *, timeout: float | None = 10.0
-    ) -> ServerMessage:
+    async def wait_for(self, kind: type[EventT], *, timeout: float | None = 10.0) -> EventT:
         """Skip events until one of type ``kind`` arrives, and return it."""
         async with asyncio.timeout(timeout):
             while True:

@@ -25,6 +25,7 @@ class CommandContext:
     nick: str
     now: float
     rng: random.Random
+    registry: CommandRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ JOKES: Final = (
 
 @COMMANDS.register("help", "help", "list the server commands")
 def _help(ctx: CommandContext, args: Sequence[Arg]) -> str:
-    return "\n".join(f"{c.usage} - {c.summary}" for c in COMMANDS)
+    return "\n".join(f"{c.usage} - {c.summary}" for c in ctx.registry)
 
 
 @COMMANDS.register("time", "time", "the server's current time (UTC)")
@@ -99,9 +100,12 @@ def _echo(ctx: CommandContext, args: Sequence[Arg]) -> str:
 @COMMANDS.register("sum", "sum <numbers...>", "add up the numbers")
 def _sum(ctx: CommandContext, args: Sequence[Arg]) -> str:
     numbers = [parse_number(a) for a in args]
-    if any(isinstance(n, float) for n in numbers):
-        return format_number(math.fsum(numbers))
-    return format_number(sum(numbers))
+    try:
+        if any(isinstance(n, float) for n in numbers):
+            return format_number(math.fsum(numbers))
+        return format_number(sum(numbers))
+    except (OverflowError, ValueError):  # beyond floats, or an integer too long to print
+        raise PeerError(ErrorCode.INVALID_ARGS, "the sum is out of range") from None
 
 
 def parse_number(value: Arg) -> int | float:

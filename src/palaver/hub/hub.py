@@ -310,6 +310,8 @@ class Hub:
         if holder is not None and holder is not user:
             raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {new} is taken")
         event = Presence(nick=user.nick, event="nick", new_nick=new)
+        if new == user.nick:  # nothing changes: confirm to the asker, tell nobody
+            return self._to_user(user, session.sid, event, msg.id)
         audience = self._sharing(user)
         del self._users[user.key]
         old_key, user.nick, user.key = user.key, new, new_key
@@ -341,7 +343,8 @@ class Hub:
 
     def _run_command(self, session: _Session, msg: RunCommand, now: float) -> list[Effect]:
         user = self._user(session)
-        context = CommandContext(nick=user.nick, now=now, rng=self._rng)
+        context = CommandContext(nick=user.nick, now=now, rng=self._rng,
+                                 registry=self._commands)
         result = self._commands.run(msg.name, context, msg.args)
         return [Deliver(Result(id=msg.id, name=msg.name, result=result), (session.sid,))]
 

@@ -35,6 +35,8 @@ class ErrorCode(enum.StrEnum):
     # Commands
     UNKNOWN_COMMAND = "unknown_command"
     INVALID_ARGS = "invalid_args"
+    # Ours
+    INTERNAL_ERROR = "internal_error"
 
 
 class PalaverError(Exception):

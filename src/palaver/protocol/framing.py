@@ -21,7 +21,7 @@ class LineFramer:
         if max_frame < 2:
             raise ValueError("max_frame must allow at least one byte and the newline")
         self._max = max_frame
-        self._tail = b""
+        self._tail = bytearray()  # an unterminated line; grows in place, never re-scanned
         self._failed = False
 
     @property
@@ -38,7 +38,15 @@ class LineFramer:
         if self._failed:
             return [], None
         if self._tail:
-            data = self._tail + data
+            end = data.find(b"\n")
+            if end < 0:  # the line goes on: only the new bytes were searched
+                if len(self._tail) + len(data) >= self._max:
+                    return self._fail([])
+                self._tail += data
+                return [], None
+            self._tail += data[: end + 1]  # complete the pending line, then split the rest
+            data = bytes(self._tail) + data[end + 1 :]
+            self._tail = bytearray()
         parts = data.split(b"\n")
         tail = parts.pop()
         limit = self._max
@@ -49,17 +57,18 @@ class LineFramer:
                 parts[index] = line[:-1]
         if len(tail) >= limit:  # cannot end within the limit any more
             return self._fail(parts)
-        self._tail = tail
+        if tail:
+            self._tail = bytearray(tail)
         return parts, None
 
     def receive_eof(self) -> bytes | None:
         """The stream ended; returns the unterminated last line, if there is one."""
-        tail, self._tail = self._tail, b""
+        tail, self._tail = bytes(self._tail), bytearray()
         if self._failed or not tail:
             return None
         return tail[:-1] if tail.endswith(b"\r") else tail
 
     def _fail(self, lines: list[bytes]) -> tuple[list[bytes], FrameTooLarge]:
         self._failed = True
-        self._tail = b""
+        self._tail = bytearray()
         return lines, FrameTooLarge(self._max)

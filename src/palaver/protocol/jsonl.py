@@ -103,7 +103,8 @@ def _classify(frame: bytes, exc: Exception, known_tags: frozenset[str]) -> PeerE
         return PeerError(ErrorCode.BAD_JSON, "frame is nested too deeply")
     if not isinstance(exc, msgspec.ValidationError):
         return PeerError(ErrorCode.BAD_JSON, "frame is not valid JSON")
-    if str(exc).startswith("Expected `object`"):
+    detail = str(exc)
+    if detail.startswith("Expected `object`") and " - at `" not in detail:
         return PeerError(ErrorCode.BAD_FRAME, "a frame must be a JSON object")
     try:
         obj: Any = _any_decoder.decode(frame)

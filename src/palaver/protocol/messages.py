@@ -114,7 +114,7 @@ class Welcome(Wire, frozen=True, tag="WELCOME"):
     nick: str
     server: str
     rooms: tuple[str, ...]
-    motd: str = ""
+    motd: str
 
 
 class Joined(Wire, frozen=True, tag="JOINED"):
@@ -122,7 +122,7 @@ class Joined(Wire, frozen=True, tag="JOINED"):
 
     room: str
     members: tuple[str, ...]
-    topic: str = ""
+    topic: str
 
 
 class Left(Wire, frozen=True, tag="LEFT"):

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from palaver.hub import Close, Deliver, Effect, Hub
 from palaver.hub.effects import SessionId
-from palaver.protocol.errors import FrameTooLarge, PeerError
+from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
 from palaver.protocol.messages import ClientMessage, Goodbye, Message, Ping, ServerMessage, Welcome
 from palaver.server.liveness import Timeouts, Verdict, judge
 
@@ -83,7 +83,15 @@ class ServerCore:
         return sid
 
     def receive(self, conn: Connection, message: ClientMessage) -> None:
-        self.apply(self.hub.handle(conn.sid, message, self._wall_clock()))
+        try:
+            effects = self.hub.handle(conn.sid, message, self._wall_clock())
+        except Exception:  # we broke it: log it, tell the peer no more than that
+            log.exception("failed to handle %s from connection %d", type(message).__name__,
+                          conn.sid)
+            error = PeerError(ErrorCode.INTERNAL_ERROR, "the server could not handle this request",
+                              message.id)
+            effects = [self.hub.error_effect(conn.sid, error)]
+        self.apply(effects)
 
     def reject(self, conn: Connection, error: PeerError) -> None:
         """A frame the protocol layer refused: report it; a frame over the limit also closes."""

@@ -69,6 +69,7 @@ class JsonLinesConnection(asyncio.Protocol):
     def eof_received(self) -> bool:
         if not self.closing:
             self._handle(self._decoder.receive_eof())
+            self.flush()  # the replies to a last unterminated line, before we close
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:

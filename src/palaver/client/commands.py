@@ -1,0 +1,197 @@
+"""What one line typed into ``palaver chat`` means: pure parsing, no I/O.
+
+:func:`parse_line` turns a line into an action for the terminal loop: :class:`Send` a protocol
+message (``/quit`` is a :class:`Send` of :class:`Quit`), :class:`ShowHelp`, a :class:`LocalError`
+to print without sending anything, or ``None`` for a line to ignore. A plain line is said in the
+current room; ``//text`` says the literal ``/text``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from palaver.protocol.messages import (
+    Join,
+    Leave,
+    ListRooms,
+    ListUsers,
+    Number,
+    Quit,
+    RunCommand,
+    Say,
+    SendDirect,
+    SetNick,
+    Wire,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``message`` to the server (the terminal gives it a request id)."""
+
+    message: Wire
+
+
+@dataclass(frozen=True, slots=True)
+class ShowHelp:
+    """Print :data:`HELP`."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalError:
+    """Print ``message`` as an error line; nothing is sent."""
+
+    message: str
+
+
+Action = Send | ShowHelp | LocalError | None
+
+HELP: Final = (
+    "Commands:",
+    "  /join #room        join a room and talk there",
+    "  /leave [#room]     leave a room (default: the current one)",
+    "  /msg nick text     send a direct message",
+    "  /who [#room]       who is online, or who is in a room",
+    "  /rooms             list the rooms",
+    "  /nick name         change your nickname",
+    "  /time              the server's time",
+    "  /joke              a programming joke",
+    "  /echo text         the server says the text back",
+    "  /sum 1 2 3         add up numbers",
+    "  /help              this help",
+    "  /quit [reason]     leave the chat",
+    "  //text             say a line that starts with /",
+    "Any other line is said in the current room.",
+)
+
+_COMMAND: Final = re.compile(r"/(\S*)(?:\s(.*))?", re.DOTALL)
+_INT: Final = re.compile(r"[+-]?[0-9]+")
+_FLOAT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INT64: Final = 2**63
+
+
+def parse_line(line: str, room: str | None) -> Action:
+    """The action for ``line``; ``room`` is the current room (``None`` when in no room)."""
+    line = line.rstrip("\r\n")
+    if not line.strip():
+        return None
+    if line.startswith("//"):
+        return _say(line[1:], room)
+    if not line.startswith("/"):
+        return _say(line, room)
+    match = _COMMAND.fullmatch(line)
+    assert match is not None  # the pattern matches every line starting with "/"
+    name, rest = match.group(1).lower(), match.group(2) or ""
+    handler = _HANDLERS.get(name)
+    if handler is None:
+        return LocalError(f"unknown command /{name}; type /help for the list")
+    return handler(rest, room)
+
+
+def parse_number(word: str) -> str | Number:
+    """``word`` as a JSON number when it is one (a finite one in range), else the word itself."""
+    if _INT.fullmatch(word):
+        value = int(word)
+        return value if -_INT64 <= value < _INT64 else word
+    if _FLOAT.fullmatch(word):
+        number = float(word)
+        return number if math.isfinite(number) else word
+    return word
+
+
+def room_name(word: str) -> str:
+    """``dev`` and ``#dev`` both name the room ``#dev``."""
+    return word if word.startswith("#") else f"#{word}"
+
+
+# --------------------------------------------------------------------------- one per command
+
+
+def _say(text: str, room: str | None) -> Action:
+    if room is None:
+        return LocalError("you are not in a room; /join #room first")
+    return Send(Say(room=room, text=text))
+
+
+def _join(rest: str, room: str | None) -> Action:
+    words = rest.split()
+    if len(words) != 1:
+        return LocalError("usage: /join #room")
+    return Send(Join(room=room_name(words[0])))
+
+
+def _leave(rest: str, room: str | None) -> Action:
+    words = rest.split()
+    if len(words) > 1:
+        return LocalError("usage: /leave [#room]")
+    if words:
+        return Send(Leave(room=room_name(words[0])))
+    if room is None:
+        return LocalError("you are not in a room")
+    return Send(Leave(room=room))
+
+
+def _msg(rest: str, room: str | None) -> Action:
+    nick, _, text = rest.lstrip().partition(" ")
+    if not nick or not text.strip():
+        return LocalError("usage: /msg nick text")
+    return Send(SendDirect(to=nick, text=text))
+
+
+def _who(rest: str, room: str | None) -> Action:
+    words = rest.split()
+    if len(words) > 1:
+        return LocalError("usage: /who [#room]")
+    return Send(ListUsers(room=room_name(words[0]) if words else None))
+
+
+def _nick(rest: str, room: str | None) -> Action:
+    words = rest.split()
+    if len(words) != 1:
+        return LocalError("usage: /nick name")
+    return Send(SetNick(nick=words[0]))
+
+
+def _quit(rest: str, room: str | None) -> Action:
+    return Send(Quit(reason=rest.strip() or None))
+
+
+def _echo(rest: str, room: str | None) -> Action:
+    if not rest:
+        return LocalError("usage: /echo text")
+    return Send(RunCommand(name="echo", args=(rest,)))
+
+
+def _sum(rest: str, room: str | None) -> Action:
+    return Send(RunCommand(name="sum", args=tuple(parse_number(w) for w in rest.split())))
+
+
+def _no_args(make: Callable[[], Wire], usage: str) -> Callable[[str, str | None], Action]:
+    def handler(rest: str, room: str | None) -> Action:
+        return LocalError(f"usage: {usage}") if rest.strip() else Send(make())
+
+    return handler
+
+
+def _help(rest: str, room: str | None) -> Action:
+    return ShowHelp()
+
+
+_HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
+    "join": _join,
+    "leave": _leave,
+    "msg": _msg,
+    "who": _who,
+    "rooms": _no_args(ListRooms, "/rooms"),
+    "nick": _nick,
+    "time": _no_args(lambda: RunCommand(name="time"), "/time"),
+    "joke": _no_args(lambda: RunCommand(name="joke"), "/joke"),
+    "echo": _echo,
+    "sum": _sum,
+    "help": _help,
+    "quit": _quit,
+}

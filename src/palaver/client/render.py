@@ -1,0 +1,155 @@
+"""How ``palaver chat`` shows what the server sends: pure formatting, no I/O, no state.
+
+:func:`render` turns one server event into display lines, given a :class:`View` (who I am, the
+current room, the time zone). Everything that came from the server goes through :func:`sanitize`
+first, so nothing another user typed can move the cursor, recolour the terminal or reorder text:
+C0 controls become caret form (ESC -> ``^[``), DEL, C1 controls, bidi overrides/isolates (and lone
+surrogates) become ``<U+XXXX>``. Tab is kept; newlines split multi-line texts into continuation
+lines, indented under the first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Final
+
+from palaver.protocol.messages import (
+    Error,
+    Goodbye,
+    Joined,
+    Left,
+    Message,
+    Presence,
+    Result,
+    RoomList,
+    ServerMessage,
+    Users,
+    Welcome,
+)
+
+# C0 controls but tab, DEL, C1 controls, bidi embeddings/overrides/isolates, surrogates.
+UNSAFE: Final = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What rendering depends on: my nick, the current room, the zone for clock times."""
+
+    me: str
+    room: str | None = None
+    tz: tzinfo | None = None  # None: the local time zone
+
+
+def _neutralise(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"^{chr(code + 64)}" if code < 0x20 else f"<U+{code:04X}>"
+
+
+def sanitize(text: str) -> str:
+    """``text`` as one safe line (a newline shows as ``^J``)."""
+    return UNSAFE.sub(_neutralise, text)
+
+
+def sanitize_lines(text: str) -> list[str]:
+    """``text`` split at newlines, each line made safe."""
+    return [sanitize(line) for line in text.split("\n")]
+
+
+def clock(ts: str, tz: tzinfo | None = None) -> str:
+    """``hh:mm`` of an ISO 8601 timestamp in zone ``tz`` (local time when None)."""
+    try:
+        moment = datetime.fromisoformat(ts)
+    except ValueError:
+        return "--:--"
+    if moment.tzinfo is None:  # the protocol says UTC; be lenient about a missing "Z"
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz).strftime("%H:%M")
+
+
+def same_name(a: str | None, b: str | None) -> bool:
+    """Nicks and room names compare ignoring case."""
+    return a is not None and b is not None and a.lower() == b.lower()
+
+
+def error_line(message: str, code: str | None = None) -> str:
+    """``! message (code)``."""
+    line = f"! {sanitize(message)}"
+    return f"{line} ({sanitize(code)})" if code else line
+
+
+def info_line(text: str) -> str:
+    """``* text`` (``text`` is ours: not sanitised)."""
+    return f"* {text}"
+
+
+def _block(prefix: str, text: str) -> list[str]:
+    """``prefix`` + first line, later lines indented to line up under it."""
+    first, *rest = sanitize_lines(text)
+    indent = " " * len(prefix)
+    return [prefix + first, *((indent + line) if line else "" for line in rest)]
+
+
+def render_message(event: Message, view: View) -> list[str]:
+    stamp = f"[{clock(event.ts, view.tz)}]"
+    sender = sanitize(event.sender)
+    if event.to is not None:
+        if same_name(event.sender, view.me):
+            return _block(f"{stamp} -> *{sanitize(event.to)}* ", event.text)
+        return _block(f"{stamp} *{sender}* ", event.text)
+    if event.room is not None and not same_name(event.room, view.room):
+        return _block(f"{stamp} {sanitize(event.room)} <{sender}> ", event.text)
+    return _block(f"{stamp} <{sender}> ", event.text)
+
+
+def render_presence(event: Presence, view: View) -> list[str]:
+    nick = sanitize(event.nick)
+    room = sanitize(event.room or "?")
+    if event.event == "join":
+        return [f"* {nick} joined {room}"]
+    if event.event == "leave":
+        return [f"* {nick} left {room}"]
+    if event.event == "quit":
+        reason = f" ({sanitize(event.reason)})" if event.reason else ""
+        return [f"* {nick} quit{reason}"]
+    return [f"* {nick} is now known as {sanitize(event.new_nick or '?')}"]
+
+
+def render(event: ServerMessage, view: View) -> list[str]:
+    """The lines that show ``event``; Ping, Pong and the like show nothing."""
+    if isinstance(event, Message):
+        return render_message(event, view)
+    if isinstance(event, Presence):
+        return render_presence(event, view)
+    if isinstance(event, Result):
+        return sanitize_lines(event.result) if event.result else []
+    if isinstance(event, Error):
+        return [error_line(event.message, event.code)]
+    if isinstance(event, Joined):
+        members = ", ".join(sanitize(m) for m in event.members)
+        lines = [f"* you joined {sanitize(event.room)} ({len(event.members)} here: {members})"]
+        if event.topic:
+            lines.append(f"* topic: {sanitize(event.topic)}")
+        return lines
+    if isinstance(event, Left):
+        return [f"* you left {sanitize(event.room)}"]
+    if isinstance(event, Users):
+        where = f"in {sanitize(event.room)}" if event.room is not None else "online"
+        users = ", ".join(sanitize(u) for u in event.users)
+        return [f"* {len(event.users)} {where}: {users}" if users else f"* nobody {where}"]
+    if isinstance(event, RoomList):
+        lines = [f"* {len(event.rooms)} room{'' if len(event.rooms) == 1 else 's'}:"]
+        for info in event.rooms:
+            people = f"{info.members} member{'' if info.members == 1 else 's'}"
+            topic = f" - {sanitize(info.topic)}" if info.topic else ""
+            lines.append(f"  {sanitize(info.room)} ({people}){topic}")
+        return lines
+    if isinstance(event, Welcome):
+        lines = [f"* connected to {sanitize(event.server)} as {sanitize(event.nick)}"]
+        if event.motd:
+            lines.extend(f"* {line}" for line in sanitize_lines(event.motd))
+        return lines
+    if isinstance(event, Goodbye):
+        return [f"* disconnected: {sanitize(event.reason)}"]
+    return []

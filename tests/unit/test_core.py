@@ -1,0 +1,68 @@
+"""The server core with fake connections: effects carried out, bugs contained."""
+
+from __future__ import annotations
+
+import msgspec
+
+from palaver.hub import Hub
+from palaver.hub.commands import COMMANDS, CommandRegistry
+from palaver.protocol.jsonl import decode_server_frame, encode
+from palaver.protocol.messages import Error, Hello, Result, RunCommand, ServerMessage
+from palaver.server.core import ServerCore
+from palaver.server.liveness import Timeouts
+
+
+class FakeConnection:
+    encoder = staticmethod(encode)
+
+    def __init__(self) -> None:
+        self.sid = 0
+        self.opened_at = self.last_seen = 0.0
+        self.pinged = False
+        self.peer = "test"
+        self.sent: list[bytes] = []
+        self.queued: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        self.queued.append(data)
+
+    def flush(self) -> None:
+        self.sent.extend(self.queued)
+        self.queued.clear()
+
+    def close(self, farewell: bytes | None) -> None:
+        self.flush()
+
+    def abort(self) -> None:
+        self.queued.clear()
+
+    def frames(self) -> list[ServerMessage]:
+        self.flush()
+        return [decode_server_frame(b.rstrip(b"\n")) for b in self.sent]
+
+
+def broken_registry() -> CommandRegistry:
+    registry = CommandRegistry()
+    for command in COMMANDS:
+        registry.register(command.name, command.usage, command.summary)(command.run)
+
+    @registry.register("crash", "crash", "a command with a bug")
+    def _crash(ctx: object, args: object) -> str:
+        raise RuntimeError("secret internals")
+
+    return registry
+
+
+async def test_a_bug_in_a_handler_is_an_internal_error_and_the_session_goes_on() -> None:
+    core = ServerCore(Hub(commands=broken_registry()), timeouts=Timeouts(),
+                      send_queue_limit=65_536)
+    conn = FakeConnection()
+    conn.sid = core.attach(conn)
+    core.receive(conn, Hello(version=1, nick="alice"))
+    core.receive(conn, RunCommand(id="boom", name="crash"))
+    core.receive(conn, RunCommand(id="ok", name="echo", args=("still", "here")))
+    frames = conn.frames()
+    error = next(f for f in frames if isinstance(f, Error))
+    assert (error.code, error.id) == ("internal_error", "boom")
+    assert "secret" not in msgspec.json.encode(error).decode()
+    assert frames[-1] == Result(id="ok", name="echo", result="still here")

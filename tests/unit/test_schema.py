@@ -1,0 +1,289 @@
+"""The generated JSON Schema: committed copy up to date, and it describes the frames we really send.
+
+``jsonschema`` is not a dependency. When it is installed, the frames are also checked with it;
+otherwise :func:`validate` below, a small validator for exactly the keywords the schema uses,
+does the job (and fails loudly on any keyword it does not know).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from palaver.hub import Deliver, Hub
+from palaver.protocol import schema as schema_module
+from palaver.protocol.errors import ErrorCode
+from palaver.protocol.jsonl import encode
+from palaver.protocol.messages import (
+    CLIENT_MESSAGE_TYPES,
+    SERVER_MESSAGE_TYPES,
+    ClientMessage,
+    Hello,
+    Join,
+    Leave,
+    ListRooms,
+    ListUsers,
+    Ping,
+    Pong,
+    Quit,
+    RunCommand,
+    Say,
+    SendDirect,
+    SetNick,
+    Wire,
+)
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "protocol.schema.json"
+REGENERATE = "python -m palaver.protocol.schema --write"
+
+JsonObject = dict[str, Any]
+
+
+def test_committed_schema_is_up_to_date() -> None:
+    assert schema_module.SCHEMA_FILE == SCHEMA_FILE
+    assert SCHEMA_FILE.exists(), f"{SCHEMA_FILE} is missing; run `{REGENERATE}`"
+    committed = SCHEMA_FILE.read_text(encoding="utf-8")
+    assert committed == schema_module.render(), (
+        f"docs/protocol.schema.json is out of date with protocol/messages.py; run `{REGENERATE}` "
+        "and commit the result"
+    )
+
+
+def test_rendering_is_stable_and_newline_terminated() -> None:
+    text = schema_module.render()
+    assert text == schema_module.render()
+    assert text.endswith("}\n") and not text.endswith("\n\n")
+    assert json.loads(text) == schema_module.protocol_schema()
+
+
+def test_main_prints_and_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert schema_module.main([]) == 0
+    assert capsys.readouterr().out == schema_module.render()
+    target = tmp_path / "schema.json"
+    assert schema_module.main(["--write", str(target)]) == 0
+    assert target.read_bytes() == schema_module.render().encode()
+
+
+# --------------------------------------------------------------------------- shape
+
+
+def _tag(cls: type[Wire]) -> str:
+    return str(cls.__struct_config__.tag)
+
+
+@pytest.fixture(scope="module")
+def schema() -> JsonObject:
+    return schema_module.protocol_schema()
+
+
+def test_document_header(schema: JsonObject) -> None:
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["title"] == "palaver protocol v1"
+    assert schema["anyOf"] == [{"$ref": "#/$defs/ClientMessage"},
+                               {"$ref": "#/$defs/ServerMessage"}]
+
+
+@pytest.mark.parametrize(
+    ("union", "types"),
+    [("ClientMessage", CLIENT_MESSAGE_TYPES), ("ServerMessage", SERVER_MESSAGE_TYPES)],
+)
+def test_unions_are_tagged_one_ofs(
+    schema: JsonObject, union: str, types: tuple[type[Wire], ...]
+) -> None:
+    definition = schema["$defs"][union]
+    refs = [branch["$ref"] for branch in definition["oneOf"]]
+    assert refs == [f"#/$defs/{cls.__name__}" for cls in types]
+    assert definition["discriminator"] == {
+        "propertyName": "type",
+        "mapping": {_tag(cls): f"#/$defs/{cls.__name__}" for cls in types},
+    }
+    for cls in types:
+        message = schema["$defs"][cls.__name__]
+        assert message["properties"]["type"] == {"enum": [_tag(cls)]}
+        assert "type" in message["required"]
+        assert "additionalProperties" not in message  # unknown fields are ignored
+
+
+def test_error_codes_are_listed(schema: JsonObject) -> None:
+    assert schema["$defs"]["ErrorCode"]["enum"] == [code.value for code in ErrorCode]
+
+
+def test_request_id_is_limited_to_64_characters(schema: JsonObject) -> None:
+    id_schema = schema["$defs"]["Hello"]["properties"]["id"]
+    assert {"description": "Client-chosen request id.", "type": "string", "maxLength": 64} in (
+        id_schema["anyOf"]
+    )
+
+
+# --------------------------------------------------------------------------- a small validator
+
+_ANNOTATIONS = {"title", "description", "default", "discriminator", "$schema", "$defs"}
+_TYPES: dict[str, Any] = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+
+
+def validate(value: Any, node: JsonObject, root: JsonObject) -> list[str]:
+    """Errors of ``value`` against ``node`` (a JSON Schema subset); empty when it is valid."""
+    errors: list[str] = []
+    for keyword, argument in node.items():
+        if keyword in _ANNOTATIONS:
+            continue
+        if keyword == "$ref":
+            assert argument.startswith("#/$defs/"), argument
+            errors += validate(value, root["$defs"][argument.removeprefix("#/$defs/")], root)
+        elif keyword == "type":
+            if not _TYPES[argument](value):
+                errors.append(f"{value!r} is not of type {argument}")
+        elif keyword == "enum":
+            if not any(value == option and type(value) is type(option) for option in argument):
+                errors.append(f"{value!r} is not one of {argument}")
+        elif keyword == "anyOf":
+            if all(validate(value, branch, root) for branch in argument):
+                errors.append(f"{value!r} matches no branch of anyOf")
+        elif keyword == "oneOf":
+            matches = sum(not validate(value, branch, root) for branch in argument)
+            if matches != 1:
+                errors.append(f"{value!r} matches {matches} branches of oneOf")
+        elif keyword == "properties":
+            if isinstance(value, dict):
+                for name, sub in argument.items():
+                    if name in value:
+                        errors += [f"{name}: {e}" for e in validate(value[name], sub, root)]
+        elif keyword == "required":
+            if isinstance(value, dict):
+                errors += [f"missing {name}" for name in argument if name not in value]
+        elif keyword == "items":
+            if isinstance(value, list):
+                for item in value:
+                    errors += validate(item, argument, root)
+        elif keyword == "maxLength":
+            if isinstance(value, str) and len(value) > argument:
+                errors.append(f"{value!r} is longer than {argument}")
+        else:
+            raise AssertionError(f"the test validator does not know the keyword {keyword!r}")
+    return errors
+
+
+def _conversation() -> tuple[list[bytes], list[bytes]]:
+    """Real frames: what two clients send and what the hub answers, encoded for the wire."""
+    hub = Hub(rng=random.Random(3))
+    sent: list[bytes] = []
+    received: list[bytes] = []
+    script: list[tuple[int, ClientMessage]] = [
+        (1, Ping(id="p0")),
+        (1, ListRooms(id="early")),  # handshake_required
+        (1, Hello(version=1, nick="alice", id="h1")),
+        (2, Hello(version=1, nick="Alice")),  # nick_taken
+        (2, Hello(version=2, nick="bob")),  # unsupported_version
+        (2, Hello(version=1, nick="bob", id="h2")),
+        (1, Join(room="#rust", id="j1")),
+        (2, Join(room="#rust")),
+        (1, Say(room="#rust", text="hello\nworld", id="c1")),
+        (2, Say(room="#rust", text="hi")),
+        (2, Say(room="#nowhere", text="hi", id="c2")),  # not_in_room
+        (1, SendDirect(to="bob", text="psst", id="d1")),
+        (1, SendDirect(to="carol", text="psst", id="d2")),  # no_such_user
+        (2, SetNick(nick="bobby", id="n1")),
+        (1, ListUsers(id="w1")),
+        (1, ListUsers(room="#rust", id="w2")),
+        (1, ListUsers(room="#gone", id="w3")),  # no_such_room
+        (1, ListRooms(id="r1")),
+        (1, RunCommand(name="sum", args=(1, 2.5, "3"), id="s1")),
+        (1, RunCommand(name="sum", args=("x",), id="s2")),  # invalid_args
+        (1, RunCommand(name="help", id="s3")),
+        (1, RunCommand(name="nope", id="s4")),  # unknown_command
+        (1, Pong()),
+        (2, Leave(room="#rust", id="l1")),
+        (2, Quit(reason="bedtime", id="q1")),
+    ]
+    for sid in (1, 2):
+        hub.open_session(sid)
+    for sid, message in script:
+        sent.append(encode(message))
+        for effect in hub.handle(sid, message, 1_795_000_000.25):
+            if isinstance(effect, Deliver):
+                received.append(encode(effect.event))
+    for effect in hub.close_session(1, "connection closed"):
+        if isinstance(effect, Deliver):
+            received.append(encode(effect.event))
+    return sent, received
+
+
+SENT, RECEIVED = _conversation()
+EXTRA_SERVER_FRAMES = [
+    b'{"type":"BYE","reason":"server shutting down"}',
+    b'{"type":"BYE","reason":"bye","id":"q1"}',
+    b'{"type":"PING"}',
+    b'{"type":"ERROR","code":"invalid_field","message":"invalid field \'version\'",'
+    b'"field":"version","id":"h"}',
+]
+
+
+def test_the_conversation_covers_every_message_type() -> None:
+    sent = {json.loads(frame)["type"] for frame in SENT}
+    received = {json.loads(frame)["type"] for frame in RECEIVED + EXTRA_SERVER_FRAMES}
+    assert sent == {_tag(cls) for cls in CLIENT_MESSAGE_TYPES}
+    assert received == {_tag(cls) for cls in SERVER_MESSAGE_TYPES}
+
+
+@pytest.mark.parametrize("frame", SENT)
+def test_client_frames_validate(schema: JsonObject, frame: bytes) -> None:
+    value = msgspec.json.decode(frame)
+    assert validate(value, schema["$defs"]["ClientMessage"], schema) == []
+    assert validate(value, schema, schema) == []
+
+
+@pytest.mark.parametrize("frame", RECEIVED + EXTRA_SERVER_FRAMES)
+def test_server_frames_validate(schema: JsonObject, frame: bytes) -> None:
+    value = msgspec.json.decode(frame)
+    assert validate(value, schema["$defs"]["ServerMessage"], schema) == []
+    assert validate(value, schema, schema) == []
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b'{"type":"HELLO","nick":"a"}',  # missing version
+        b'{"type":"HELLO","version":"1","nick":"a"}',
+        b'{"type":"HELLO","version":true,"nick":"a"}',
+        b'{"type":"CHAT","room":"#a"}',
+        b'{"type":"COMMAND","name":"sum","args":[[1]]}',
+        b'{"type":"PING","id":"' + b"x" * 65 + b'"}',
+        b'{"type":"WELCOME","version":1,"nick":"a","server":"s","rooms":[]}',  # a server type
+        b'{"type":"NOPE"}',
+        b'{"room":"#a"}',
+        b"[]",
+    ],
+)
+def test_invalid_client_frames_do_not_validate(schema: JsonObject, frame: bytes) -> None:
+    assert validate(msgspec.json.decode(frame), schema["$defs"]["ClientMessage"], schema)
+
+
+def test_unknown_fields_validate(schema: JsonObject) -> None:
+    value = {"type": "PING", "id": "x", "added_in_v1_1": [1, 2, 3]}
+    assert validate(value, schema["$defs"]["ClientMessage"], schema) == []
+
+
+def test_frames_validate_with_jsonschema_when_installed(schema: JsonObject) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    client = validator_class({**schema, "$ref": "#/$defs/ClientMessage"})
+    server = validator_class({**schema, "$ref": "#/$defs/ServerMessage"})
+    for frame in SENT:
+        client.validate(msgspec.json.decode(frame))
+    for frame in RECEIVED + EXTRA_SERVER_FRAMES:
+        server.validate(msgspec.json.decode(frame))
+    assert not client.is_valid({"type": "HELLO", "nick": "a"})
