@@ -14,7 +14,7 @@ goes only to the session that asked.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -174,9 +174,10 @@ class Hub:
         if user.sessions:
             return []
         del self._users[user.key]
-        audience = self._sharing(user)
         for room in user.rooms.values():
             del room.members[user.key]
+        audience = self._audience(user.rooms.values())
+        for room in user.rooms.values():
             self._forget_if_empty(room)
         user.rooms.clear()
         return [Deliver(Presence(nick=user.nick, event="quit", reason=reason), audience)]
@@ -312,7 +313,8 @@ class Hub:
         event = Presence(nick=user.nick, event="nick", new_nick=new)
         if new == user.nick:  # nothing changes: confirm to the asker, tell nobody
             return self._to_user(user, session.sid, event, msg.id)
-        audience = self._sharing(user)
+        mine = set(user.sessions)
+        audience = tuple(s for s in self._audience(user.rooms.values()) if s not in mine)
         del self._users[user.key]
         old_key, user.nick, user.key = user.key, new, new_key
         self._users[new_key] = user
@@ -385,14 +387,13 @@ class Hub:
         return effects
 
     @staticmethod
-    def _sharing(user: _User) -> tuple[SessionId, ...]:
-        """Each session of every other user who shares a room with ``user``, once."""
-        seen: dict[SessionId, None] = {}
-        for room in user.rooms.values():
-            for other in room.members.values():
-                if other is not user:
-                    seen.update(dict.fromkeys(other.sessions))
-        return tuple(seen)
+    def _audience(rooms: Iterable[_Room]) -> tuple[SessionId, ...]:
+        """Each session in any of ``rooms``, once (rooms' cached session tuples, no per-member
+        work: this runs for every quit and nick change)."""
+        rooms = list(rooms)
+        if len(rooms) == 1:
+            return rooms[0].targets()
+        return tuple(dict.fromkeys(s for room in rooms for s in room.targets()))
 
     def _forget_if_empty(self, room: _Room) -> None:
         if not room.members:

@@ -66,6 +66,7 @@ class ServerCore:
         self._dirty: list[Connection] = []
         self._closed = asyncio.Event()
         self._closed.set()
+        self._shutting_down = False
         self._sweeper = self._loop.call_later(timeouts.sweep_interval(), self._sweep)
 
     # ------------------------------------------------------------------ transports call these
@@ -104,12 +105,14 @@ class ServerCore:
         """The connection is gone. Idempotent."""
         if self._connections.pop(conn.sid, None) is None:
             return
+        if not self._connections:
+            self._closed.set()
+        if self._shutting_down:  # everyone is leaving: nobody left to tell
+            return
         nick = self.hub.nick_of(conn.sid)
         self.apply(self.hub.close_session(conn.sid, reason))
         if nick is not None:
             log.info("%s left (%s)", nick, reason)
-        if not self._connections:
-            self._closed.set()
 
     def mark_dirty(self, conn: Connection) -> None:
         """``conn`` has queued bytes; flush it (with every other) at the next loop turn."""
@@ -193,6 +196,7 @@ class ServerCore:
     async def shutdown(self, grace: float) -> None:
         """Say BYE to everyone, give them ``grace`` seconds to go, then cut the rest."""
         self._sweeper.cancel()
+        self._shutting_down = True
         for conn in list(self._connections.values()):
             conn.close(conn.encoder(Goodbye(reason="server shutting down")))
         try:

@@ -1,0 +1,114 @@
+"""Command line: ``python -m benchmarks [--quick] [--only fanout|idle] [--output FILE]``.
+
+Prints a table and writes every figure (and the machine it ran on) to a JSON file, by default
+``benchmarks/results/<mode>-<timestamp>.json`` plus a copy at ``benchmarks/results/latest.json``.
+Exit status 0 when every benchmark completed (all expected deliveries arrived, every client
+registered), 1 when one did not, 2 when one could not run at all; the floors are reported, not
+enforced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.fanout import FanoutParams, Phase, run_fanout
+from benchmarks.idle import IdleParams, run_idle
+from benchmarks.population import SetupError
+from benchmarks.report import machine_info, render
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+FULL_FANOUT = FanoutParams(
+    members=1_000,
+    senders=10,
+    receiver_workers=3,
+    phases=(
+        Phase("fixed 50k/s", messages=100, rate=5.0, timeout=60.0),
+        Phase("fixed 100k/s", messages=200, rate=10.0, timeout=60.0),
+        Phase("fixed 200k/s", messages=300, rate=20.0, timeout=60.0),
+        Phase("closed loop", messages=300, rate=0.0, window=2, timeout=120.0),
+    ),
+)
+QUICK_FANOUT = FanoutParams(
+    members=100,
+    senders=10,
+    receiver_workers=2,
+    latency_sample_every=1,
+    setup_timeout=30.0,
+    phases=(
+        Phase("fixed 10k/s", messages=20, rate=10.0, timeout=20.0),
+        Phase("closed loop", messages=30, rate=0.0, window=2, timeout=20.0),
+    ),
+)
+FULL_IDLE = IdleParams(connections=10_000, workers=4)
+QUICK_IDLE = IdleParams(connections=500, workers=2, connect_timeout=20.0, hello_timeout=30.0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description="palaver benchmarks (see docs/benchmarks.md)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small smoke run (100 members, 500 idle connections)")
+    parser.add_argument("--only", choices=["fanout", "idle"], help="run one benchmark")
+    parser.add_argument("--output", type=Path, help="where to write the JSON results")
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine_info(),
+    }
+    if args.only in (None, "fanout"):
+        results["fanout"] = await run_fanout(QUICK_FANOUT if args.quick else FULL_FANOUT)
+    if args.only in (None, "idle"):
+        results["idle"] = await run_idle(QUICK_IDLE if args.quick else FULL_IDLE)
+    return results
+
+
+def _complete(results: dict[str, Any]) -> bool:
+    ok = True
+    if "fanout" in results:
+        ok = ok and all(phase["complete"] for phase in results["fanout"]["phases"])
+    if "idle" in results:
+        ok = ok and bool(results["idle"]["all_registered"])
+    return ok
+
+
+def _write(results: dict[str, Any], output: Path | None) -> Path:
+    if output is None:
+        RESULTS.mkdir(exist_ok=True)
+        output = RESULTS / f"{results['mode']}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    return output
+
+
+def _runner() -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        results = _runner()(_run(args))
+    except SetupError as exc:
+        print(f"benchmark could not run: {exc}", file=sys.stderr)
+        return 2
+    print(render(results))
+    path = _write(results, args.output)
+    print(f"\nresults: {path}")
+    return 0 if _complete(results) else 1
