@@ -21,6 +21,8 @@ async def start_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
     stack: list[Any] = []
 
     async def start(**overrides: Any) -> Server:
+        # Cheap Argon2 parameters: the tests check logic, not hashing cost.
+        overrides = {"argon2_time_cost": 1, "argon2_memory_kib": 8, **overrides}
         settings = Settings(port=0, data_dir=str(tmp_path), **overrides)
         context = running(settings)
         server = await context.__aenter__()

@@ -164,7 +164,7 @@ async def test_commands_errors_and_local_lines(server: Server) -> None:
         " two  spaces",
         lines[2],
         "! you are not in #nowhere (not_in_room)",
-        "! nobody called 'nobody' is online (no_such_user)",
+        "! nobody called 'nobody' is here (no_such_user)",
         "* you joined #dev (1 here: bob)",
         "* 1 in #dev: bob",
         "* 2 rooms:",

@@ -116,10 +116,35 @@ async def test_sqlite_survives_reopen(tmp_path: Path) -> None:
     await first.close()
     again = SqliteStore(path)
     await again.open()  # migrations already applied: nothing happens twice
-    assert await again.schema_version() == 1
+    assert await again.schema_version() == 2
     assert await again.last_ids() == {"#lobby": 2}
     assert await again.append([msg("#lobby", 3, client_id="c1")]) == [msg("#lobby", 1,
                                                                            client_id="c1")]
     assert await again.get_account("alice") is not None
     assert await again.integrity_check() == "ok"
     await again.close()
+
+
+async def test_account_list_and_resume_marks(store: Store) -> None:
+    await store.create_account(Account(key="alice", nick="Alice", password_hash="h"))
+    await store.create_account(Account(key="bob", nick="bob", password_hash="h"))
+    assert await store.accounts() == {"alice": "Alice", "bob": "bob"}
+    assert await store.load_marks("alice") == {}
+    await store.save_marks("alice", {"@alice,bob": 4, "@alice,carol": 9})
+    await store.save_marks("alice", {"@alice,bob": 7})  # replaces
+    assert await store.load_marks("alice") == {"@alice,bob": 7}
+    assert await store.load_marks("bob") == {}
+
+
+async def test_concurrent_operations_do_not_interleave(store: Store) -> None:
+    import asyncio
+
+    await store.create_account(Account(key="alice", nick="alice", password_hash="h"))
+    batches = [[msg("#lobby", n * 10 + k) for k in range(1, 10)] for n in range(20)]
+    await asyncio.gather(
+        *(store.append(batch) for batch in batches),
+        *(store.set_membership("alice", f"#r{n}", True) for n in range(20)),
+        *(store.save_marks("alice", {"@alice,bob": n}) for n in range(20)),
+    )
+    assert (await store.last_ids())["#lobby"] == 199
+    assert len((await store.memberships())["alice"]) == 20

@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 
 from palaver.hub import Close, Deliver, Effect, Hub, HubConfig
+from palaver.hub.effects import Persist
 from palaver.protocol.messages import ClientMessage, Hello, ServerMessage
+from palaver.store.base import StoredMessage
 
 
 class FakeClock:
@@ -22,6 +24,7 @@ class Harness:
         self.clock = FakeClock()
         self.inbox: dict[int, list[ServerMessage]] = {}
         self.closed: dict[int, str] = {}
+        self.stored: list[StoredMessage] = []
         self._next = 1
 
     def open(self) -> int:
@@ -52,6 +55,9 @@ class Harness:
                         self.inbox[sid].append(effect.event)
             elif isinstance(effect, Close):
                 self.closed[effect.session] = effect.reason
+            elif isinstance(effect, Persist):  # as if the store committed it at once
+                self.stored.append(effect.message)
+                self.apply(list(effect.then))
 
     def take(self, sid: int) -> list[ServerMessage]:
         events, self.inbox[sid] = self.inbox[sid], []

@@ -10,6 +10,8 @@ from palaver.protocol.jsonl import decode_server_frame, encode
 from palaver.protocol.messages import Error, Hello, Result, RunCommand, ServerMessage
 from palaver.server.core import ServerCore
 from palaver.server.liveness import Timeouts
+from palaver.server.passwords import Passwords
+from palaver.store.memory import MemoryStore
 
 
 class FakeConnection:
@@ -36,6 +38,14 @@ class FakeConnection:
     def abort(self) -> None:
         self.queued.clear()
 
+    def hold(self) -> None: ...
+
+    def release(self, first: list[bytes]) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
     def frames(self) -> list[ServerMessage]:
         self.flush()
         return [decode_server_frame(b.rstrip(b"\n")) for b in self.sent]
@@ -54,7 +64,8 @@ def broken_registry() -> CommandRegistry:
 
 
 async def test_a_bug_in_a_handler_is_an_internal_error_and_the_session_goes_on() -> None:
-    core = ServerCore(Hub(commands=broken_registry()), timeouts=Timeouts(),
+    core = ServerCore(Hub(commands=broken_registry()), MemoryStore(),
+                      Passwords(time_cost=1, memory_kib=8), timeouts=Timeouts(),
                       send_queue_limit=65_536)
     conn = FakeConnection()
     conn.sid = core.attach(conn)

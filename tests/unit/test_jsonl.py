@@ -23,6 +23,7 @@ from palaver.protocol.messages import (
     Error,
     Goodbye,
     Hello,
+    History,
     Join,
     Joined,
     Leave,
@@ -34,6 +35,7 @@ from palaver.protocol.messages import (
     Pong,
     Presence,
     Quit,
+    Register,
     Result,
     RoomInfo,
     RoomList,
@@ -91,6 +93,11 @@ def test_each_client_message_decodes() -> None:
         b'{"type":"PONG"}': Pong(),
         b'{"type":"BYE","reason":"night"}': Quit(reason="night"),
         b'{"type":"BYE"}': Quit(),
+        b'{"type":"REGISTER","nick":"alice","password":"correct horse"}':
+            Register(nick="alice", password="correct horse"),
+        b'{"type":"HISTORY","room":"#rust","before":120,"limit":50}':
+            History(room="#rust", before=120, limit=50),
+        b'{"type":"HISTORY","with":"bob","after":3}': History(peer="bob", after=3),
     }
     assert {type(m) for m in frames.values()} == set(CLIENT_MESSAGE_TYPES)
     for frame, message in frames.items():

@@ -16,6 +16,7 @@ import msgspec
 import pytest
 
 from palaver.hub import Deliver, Hub
+from palaver.hub.effects import Persist
 from palaver.protocol import schema as schema_module
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.jsonl import encode
@@ -24,6 +25,7 @@ from palaver.protocol.messages import (
     SERVER_MESSAGE_TYPES,
     ClientMessage,
     Hello,
+    History,
     Join,
     Leave,
     ListRooms,
@@ -31,6 +33,7 @@ from palaver.protocol.messages import (
     Ping,
     Pong,
     Quit,
+    Register,
     RunCommand,
     Say,
     SendDirect,
@@ -171,6 +174,12 @@ def validate(value: Any, node: JsonObject, root: JsonObject) -> list[str]:
         elif keyword == "maxLength":
             if isinstance(value, str) and len(value) > argument:
                 errors.append(f"{value!r} is longer than {argument}")
+        elif keyword == "minimum":
+            if isinstance(value, int | float) and value < argument:
+                errors.append(f"{value!r} is less than {argument}")
+        elif keyword == "maximum":
+            if isinstance(value, int | float) and value > argument:
+                errors.append(f"{value!r} is more than {argument}")
         else:
             raise AssertionError(f"the test validator does not know the keyword {keyword!r}")
     return errors
@@ -206,6 +215,8 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (1, RunCommand(name="nope", id="s4")),  # unknown_command
         (1, Pong()),
         (2, Leave(room="#rust", id="l1")),
+        (1, Register(nick="alice", password="correct horse", id="g1")),
+        (1, History(room="#rust", limit=10, id="y1")),
         (2, Quit(reason="bedtime", id="q1")),
     ]
     for sid in (1, 2):
@@ -213,8 +224,8 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
     for sid, message in script:
         sent.append(encode(message))
         for effect in hub.handle(sid, message, 1_795_000_000.25):
-            if isinstance(effect, Deliver):
-                received.append(encode(effect.event))
+            deliveries = effect.then if isinstance(effect, Persist) else (effect,)
+            received.extend(encode(d.event) for d in deliveries if isinstance(d, Deliver))
     for effect in hub.close_session(1, "connection closed"):
         if isinstance(effect, Deliver):
             received.append(encode(effect.event))
@@ -226,6 +237,11 @@ EXTRA_SERVER_FRAMES = [
     b'{"type":"BYE","reason":"server shutting down"}',
     b'{"type":"BYE","reason":"bye","id":"q1"}',
     b'{"type":"PING"}',
+    b'{"type":"REGISTERED","nick":"alice","id":"g1"}',
+    b'{"type":"HISTORY_PAGE","messages":[{"type":"MESSAGE","msg_id":1,'
+    b'"ts":"2026-11-18T11:06:40.250Z","from":"alice","text":"hello","room":"#rust"}],'
+    b'"more":false,"room":"#rust","id":"y1"}',
+    b'{"type":"GAP","after":41,"before":1042,"room":"#lobby"}',
     b'{"type":"ERROR","code":"invalid_field","message":"invalid field \'version\'",'
     b'"field":"version","id":"h"}',
 ]

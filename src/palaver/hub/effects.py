@@ -1,4 +1,10 @@
-"""What the hub asks the outside world to do. The composition root carries these out."""
+"""What the hub asks the outside world to do. The server core carries these out, in order.
+
+Ordering rule: a :class:`Persist` holds back every effect after it (from any session) until its
+batch is committed, so nobody sees anything out of order and nothing is acknowledged before it is
+durable. The other effects that need I/O (:class:`Replay`, :class:`FetchHistory`,
+:class:`CreateAccount`, :class:`Remember`) start when their turn comes and finish on their own.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from palaver.protocol.messages import ServerMessage
+from palaver.store.base import StoredMessage
 
 SessionId = int
 
@@ -21,11 +28,79 @@ class Deliver:
 
 @dataclass(frozen=True, slots=True)
 class Close:
-    """Say goodbye to ``session`` with ``reason`` and close its connection."""
+    """Close ``session``'s connection, with a BYE giving ``reason`` unless ``goodbye`` is
+    false (after a ``frame_too_large`` ERROR, which says it all)."""
 
     session: SessionId
     reason: str
     request_id: str | None = None
+    goodbye: bool = True
 
 
-Effect = Deliver | Close
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """Store ``message``; once committed, carry out ``then``. If the store already holds a
+    message with the same sender and request id, send that original to ``session`` instead."""
+
+    message: StoredMessage
+    then: tuple[Deliver, ...]
+    session: SessionId
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRange:
+    """Stored messages of one conversation with ``after`` < msg_id <= ``upto``."""
+
+    conversation: str
+    after: int
+    upto: int
+    room: str | None = None  # display name, for a room
+    peer: str | None = None  # the other end's nick, for a direct conversation
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Send ``session`` what it missed, before any live event that follows this effect."""
+
+    session: SessionId
+    ranges: tuple[ReplayRange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchHistory:
+    """Answer a HISTORY request from the store."""
+
+    session: SessionId
+    request_id: str | None
+    conversation: str
+    before: int | None
+    after: int | None
+    limit: int
+    room: str | None = None
+    peer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAccount:
+    """Hash ``password`` (off the event loop) and create the account; then tell the hub."""
+
+    session: SessionId
+    request_id: str | None
+    key: str
+    nick: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class Remember:
+    """Durable bookkeeping that nobody waits for: an account's room membership (``room`` with
+    ``member``) or, when its last session ends, where it stopped reading (``marks``)."""
+
+    account: str
+    room: str | None = None
+    member: bool = True
+    marks: tuple[tuple[str, int], ...] | None = None
+
+
+Effect = Deliver | Close | Persist | Replay | FetchHistory | CreateAccount | Remember

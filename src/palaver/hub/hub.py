@@ -1,21 +1,26 @@
-"""The hub: every rule about users, rooms and routing, as a pure state machine.
+"""The hub: every rule about users, rooms, routing, history and resume, as a pure state machine.
 
 How this works: a transport opens a session (:meth:`Hub.open_session`), hands every decoded client
 message to :meth:`Hub.handle` together with the current time, and tells the hub when the connection
-is gone (:meth:`Hub.close_session`). Each call returns a list of effects — deliver this event to
-these sessions, close that one — which the composition root carries out in order. The hub never
-touches a socket, a clock or a database, so every rule is testable with plain function calls.
+is gone (:meth:`Hub.close_session`). Each call returns a list of effects — persist this message and
+then deliver it to these sessions, replay what that session missed, close that one — which the
+server core carries out in order. Work that needs I/O before the hub can decide (checking a
+password, creating an account) is done by the core, which then calls :meth:`Hub.login` or
+:meth:`Hub.account_created`. The hub never touches a socket, a clock or a database.
 
-Users vs sessions: a user (a nick) owns one or more sessions (connections). Room membership belongs
-to the user; events go to all of a user's sessions, and a direct reply (carrying the request ``id``)
-goes only to the session that asked.
+Identities: a user (online, with one or more sessions) has a ``key`` — an account's folded nick, or
+``~<random>`` for a guest. Messages, idempotency and direct conversations are keyed by it, so a
+guest who later takes a departed guest's nick is someone else, and an account keeps its direct
+conversations when it changes its display nick.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -23,14 +28,27 @@ import msgspec
 
 from palaver import __version__
 from palaver.hub.commands import COMMANDS, CommandContext, CommandRegistry
-from palaver.hub.effects import Close, Deliver, Effect, SessionId
+from palaver.hub.effects import (
+    Close,
+    CreateAccount,
+    Deliver,
+    Effect,
+    FetchHistory,
+    Persist,
+    Remember,
+    Replay,
+    ReplayRange,
+    SessionId,
+)
 from palaver.hub.names import check_nick, check_room, check_text, fold
+from palaver.hub.state import Room, Session, User
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
     ClientMessage,
     Error,
     Hello,
+    History,
     Join,
     Joined,
     Leave,
@@ -42,6 +60,8 @@ from palaver.protocol.messages import (
     Pong,
     Presence,
     Quit,
+    Register,
+    Registered,
     Result,
     RoomInfo,
     RoomList,
@@ -53,8 +73,11 @@ from palaver.protocol.messages import (
     Users,
     Welcome,
 )
+from palaver.store.base import StoredMessage, dm_conversation
 
 MAX_QUIT_REASON: Final = 200
+MIN_PASSWORD: Final = 8
+MAX_PASSWORD: Final = 1_024
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,47 +85,17 @@ class HubConfig:
     server_name: str = f"palaver/{__version__}"
     motd: str = "Welcome to palaver. Type /help for commands."
     default_room: str = "#lobby"
+    recent_ids: int = 65_536  # request ids remembered in memory (the store remembers them all)
+    departed_guests: int = 10_000  # guest tokens remembered after the guest left
 
 
-class _User:
-    __slots__ = ("key", "nick", "rooms", "sessions")
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """What the store knows when the server starts."""
 
-    def __init__(self, nick: str) -> None:
-        self.nick = nick
-        self.key = fold(nick)
-        self.sessions: list[SessionId] = []
-        self.rooms: dict[str, _Room] = {}
-
-
-class _Room:
-    __slots__ = ("_targets", "key", "members", "name", "topic")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.key = fold(name)
-        self.topic = ""
-        self.members: dict[str, _User] = {}
-        self._targets: tuple[SessionId, ...] | None = None
-
-    def targets(self) -> tuple[SessionId, ...]:
-        """Every session of every member; cached until membership changes."""
-        if self._targets is None:
-            self._targets = tuple(s for user in self.members.values() for s in user.sessions)
-        return self._targets
-
-    def changed(self) -> None:
-        self._targets = None
-
-    def nicks(self) -> tuple[str, ...]:
-        return tuple(user.nick for user in self.members.values())
-
-
-class _Session:
-    __slots__ = ("sid", "user")
-
-    def __init__(self, sid: SessionId) -> None:
-        self.sid = sid
-        self.user: _User | None = None
+    last_ids: Mapping[str, int] = field(default_factory=dict)
+    accounts: Mapping[str, str] = field(default_factory=dict)  # key -> nick
+    memberships: Mapping[str, Sequence[str]] = field(default_factory=dict)  # key -> rooms
 
 
 _BEFORE_HELLO: Final = (Hello, Ping, Pong, Quit)
@@ -113,23 +106,46 @@ def format_ts(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
+def as_message(record: StoredMessage, request_id: str | None = None) -> Message:
+    return Message(id=request_id, msg_id=record.msg_id, ts=record.ts, sender=record.sender,
+                   text=record.text, room=record.room, to=record.to)
+
+
 class Hub:
     def __init__(
         self,
         config: HubConfig | None = None,
         *,
+        stored: StoredState | None = None,
         rng: random.Random | None = None,
         commands: CommandRegistry = COMMANDS,
+        new_token: Callable[[], str] = lambda: secrets.token_urlsafe(12),
     ) -> None:
         self.config = config or HubConfig()
+        stored = stored or StoredState()
         self._rng = rng or random.Random()
         self._commands = commands
-        self._sessions: dict[SessionId, _Session] = {}
-        self._users: dict[str, _User] = {}
-        self._rooms: dict[str, _Room] = {}
-        self._next_room_id: dict[str, int] = {}
-        self._next_dm_id: dict[tuple[str, str], int] = {}
-        self._handlers: dict[type[Any], Callable[[_Session, Any, float], list[Effect]]] = {
+        self._new_token = new_token
+        self._sessions: dict[SessionId, Session] = {}
+        self._online: dict[str, User] = {}  # folded nick -> user
+        self._online_accounts: dict[str, User] = {}  # account key -> user
+        self._guests_by_token: dict[str, User] = {}
+        self._departed: OrderedDict[str, tuple[str, str]] = OrderedDict()  # token -> key, nick
+        self._rooms: dict[str, Room] = {}
+        self._last_id: dict[str, int] = dict(stored.last_ids)
+        self._accounts: dict[str, str] = dict(stored.accounts)
+        self._pending_accounts: set[str] = set()
+        self._account_rooms: dict[str, dict[str, str]] = {
+            key: {fold(r): r for r in rooms} for key, rooms in stored.memberships.items()
+        }
+        self._dm_index: dict[str, set[str]] = {}
+        for conversation in self._last_id:
+            if conversation.startswith("@"):
+                for key in conversation[1:].split(","):
+                    self._dm_index.setdefault(key, set()).add(conversation)
+        self._known_nicks: OrderedDict[str, str] = OrderedDict(stored.accounts)
+        self._recent: OrderedDict[tuple[str, str], StoredMessage] = OrderedDict()
+        self._handlers: dict[type[Any], Callable[[Session, Any, float], list[Effect]]] = {
             Hello: self._hello,
             Join: self._join,
             Leave: self._leave,
@@ -142,6 +158,8 @@ class Hub:
             Ping: self._ping,
             Pong: self._pong,
             Quit: self._quit,
+            Register: self._register,
+            History: self._history,
         }
 
     # ------------------------------------------------------------------ the public surface
@@ -149,7 +167,7 @@ class Hub:
     def open_session(self, sid: SessionId) -> None:
         if sid in self._sessions:
             raise ValueError(f"session {sid} is already open")
-        self._sessions[sid] = _Session(sid)
+        self._sessions[sid] = Session(sid)
 
     def handle(self, sid: SessionId, message: ClientMessage, now: float) -> list[Effect]:
         session = self._sessions.get(sid)
@@ -162,6 +180,61 @@ class Hub:
         except PeerError as error:
             return [self.error_effect(sid, error.with_request_id(message.id))]
 
+    @staticmethod
+    def needs_login(message: ClientMessage) -> bool:
+        """A HELLO with a password: the caller checks it, then calls :meth:`login`."""
+        return type(message) is Hello and message.password is not None
+
+    def login(
+        self, sid: SessionId, hello: Hello, *, verified: bool, marks: Mapping[str, int],
+        now: float,
+    ) -> list[Effect]:
+        """Finish a HELLO with a password, which the caller has checked (``verified``)."""
+        session = self._sessions.get(sid)
+        if session is None:
+            return []
+        try:
+            self._check_hello(session, hello)
+            key = fold(hello.nick)
+            if not verified or key not in self._accounts:
+                raise PeerError(ErrorCode.AUTH_FAILED, "wrong nick or password")
+            user = self._online_accounts.get(key)
+            if user is not None:
+                return self._attach(session, user, hello, marks)
+            if key in self._online:  # cannot happen (guests may not wear account nicks): refuse
+                raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {hello.nick} is in use")
+            user = User(key, self._accounts[key], account=True, token=None)
+            self._online_accounts[key] = user
+            return self._arrive(session, user, hello, marks)
+        except PeerError as error:
+            return [self.error_effect(sid, error.with_request_id(hello.id))]
+
+    def account_created(
+        self, sid: SessionId, key: str, *, created: bool, request_id: str | None
+    ) -> list[Effect]:
+        """The store has (or, if ``created`` is false, has not) made ``key`` an account."""
+        self._pending_accounts.discard(key)
+        session = self._sessions.get(sid)
+        user = session.user if session else None
+        if not created:
+            error = PeerError(ErrorCode.ACCOUNT_EXISTS, "that nick is already an account",
+                              request_id)
+            return [self.error_effect(sid, error)] if session else []
+        nick = user.nick if user is not None and user.folded_nick == key else key
+        self._accounts[key] = nick
+        if user is None or user.folded_nick != key or user.account:
+            return []
+        self._become_account(user, key)
+        effects = self._to_user(user, sid, Registered(nick=user.nick), request_id)
+        effects.extend(Remember(account=key, room=room.name) for room in user.rooms.values()
+                       if room.name != self.config.default_room)
+        return effects
+
+    def persist_failed(self, record: StoredMessage) -> None:
+        """The store refused ``record``: forget its request id, so a resend is stored anew."""
+        if record.client_id is not None:
+            self._recent.pop((record.sender_key, record.client_id), None)
+
     def close_session(self, sid: SessionId, reason: str) -> list[Effect]:
         """The connection is gone (or going). Idempotent."""
         session = self._sessions.pop(sid, None)
@@ -173,14 +246,26 @@ class Hub:
             room.changed()
         if user.sessions:
             return []
-        del self._users[user.key]
+        del self._online[user.folded_nick]
+        effects: list[Effect] = []
+        if user.account:
+            del self._online_accounts[user.key]
+            marks = tuple((c, self._last_id.get(c, 0))
+                          for c in sorted(self._dm_index.get(user.key, ())))
+            effects.append(Remember(account=user.key, marks=marks))
+        else:
+            assert user.token is not None
+            del self._guests_by_token[user.token]
+            self._departed[user.token] = (user.key, user.nick)
+            while len(self._departed) > self.config.departed_guests:
+                self._departed.popitem(last=False)
         for room in user.rooms.values():
             del room.members[user.key]
         audience = self._audience(user.rooms.values())
-        for room in user.rooms.values():
-            self._forget_if_empty(room)
         user.rooms.clear()
-        return [Deliver(Presence(nick=user.nick, event="quit", reason=reason), audience)]
+        effects.insert(0, Deliver(Presence(nick=user.nick, event="quit", reason=reason),
+                                  audience))
+        return effects
 
     @staticmethod
     def error_effect(sid: SessionId, error: PeerError) -> Deliver:
@@ -202,15 +287,15 @@ class Hub:
 
     @property
     def user_count(self) -> int:
-        return len(self._users)
+        return len(self._online)
 
     @property
     def room_count(self) -> int:
-        return len(self._rooms)
+        return sum(1 for room in self._rooms.values() if room.members)
 
-    # ------------------------------------------------------------------ handlers
+    # ------------------------------------------------------------------ arriving
 
-    def _hello(self, session: _Session, msg: Hello, now: float) -> list[Effect]:
+    def _check_hello(self, session: Session, msg: Hello) -> None:
         if session.user is not None:
             raise PeerError(ErrorCode.ALREADY_REGISTERED, "you already said HELLO")
         if msg.version != PROTOCOL_VERSION:
@@ -218,34 +303,121 @@ class Hub:
                 ErrorCode.UNSUPPORTED_VERSION,
                 f"this server speaks protocol version {PROTOCOL_VERSION}",
             )
-        nick = check_nick(msg.nick)
-        if fold(nick) in self._users:
-            raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {nick} is taken")
-        user = _User(nick)
+        check_nick(msg.nick)
+        for room in msg.rooms or ():
+            check_room(room)
+
+    def _hello(self, session: Session, msg: Hello, now: float) -> list[Effect]:
+        self._check_hello(session, msg)
+        if msg.password is not None:  # the core routes these to login(); never guess here
+            raise PeerError(ErrorCode.AUTH_FAILED, "wrong nick or password")
+        if msg.token is not None:
+            holder = self._guests_by_token.get(msg.token)
+            if holder is not None:  # the same guest, on another (or a new) connection
+                return self._attach(session, holder, msg, None)
+        folded = fold(msg.nick)
+        if folded in self._accounts or folded in self._pending_accounts:
+            raise PeerError(ErrorCode.NICK_REGISTERED,
+                            f"{msg.nick} is a registered account: log in with its password")
+        if folded in self._online:
+            raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {msg.nick} is taken")
+        departed = self._departed.pop(msg.token, None) if msg.token else None
+        if departed is not None:
+            key, token = departed[0], msg.token
+        else:
+            key, token = "~" + self._new_token(), self._new_token()
+        assert token is not None
+        user = User(key, msg.nick, account=False, token=token)
+        self._guests_by_token[token] = user
+        return self._arrive(session, user, msg, None)
+
+    def _arrive(
+        self, session: Session, user: User, msg: Hello, marks: Mapping[str, int] | None
+    ) -> list[Effect]:
+        """A user comes online: lobby, their rooms, presence for the others, then a replay."""
         user.sessions.append(session.sid)
         session.user = user
-        self._users[user.key] = user
-        lobby = self.config.default_room
-        welcome = Welcome(
-            id=msg.id,
-            version=PROTOCOL_VERSION,
-            nick=nick,
-            server=self.config.server_name,
-            rooms=(lobby,),
-            motd=self.config.motd,
-        )
-        return [Deliver(welcome, (session.sid,)), *self._enter(user, session.sid, lobby, None)]
+        self._online[user.folded_nick] = user
+        self._known(user)
+        names = {fold(self.config.default_room): self.config.default_room}
+        for room in [*self._account_rooms.get(user.key, {}).values(), *(msg.rooms or ())]:
+            names.setdefault(fold(room), self._rooms[fold(room)].name
+                             if fold(room) in self._rooms else room)
+        effects: list[Effect] = [Deliver(self._welcome(user, msg, tuple(names.values())),
+                                         (session.sid,))]
+        for name in names.values():
+            effects.extend(self._enter(user, session.sid, name, None))
+        effects.extend(self._replay(session.sid, user, msg, marks))
+        return effects
 
-    def _join(self, session: _Session, msg: Join, now: float) -> list[Effect]:
-        return self._enter(self._user(session), session.sid, check_room(msg.room), msg.id)
+    def _attach(
+        self, session: Session, user: User, msg: Hello, marks: Mapping[str, int] | None
+    ) -> list[Effect]:
+        """Another session for a user already online: it is told the state, nobody else is."""
+        user.sessions.append(session.sid)
+        session.user = user
+        current = list(user.rooms.values())
+        for room in current:
+            room.changed()
+        joins: list[Effect] = []
+        for name in msg.rooms or ():
+            if fold(name) not in user.rooms:  # JOINED to all the user's sessions, presence
+                joins.extend(self._enter(user, session.sid, name, None))
+        rooms = tuple(room.name for room in user.rooms.values())
+        effects: list[Effect] = [Deliver(self._welcome(user, msg, rooms), (session.sid,))]
+        effects.extend(Deliver(self._joined(room, None), (session.sid,)) for room in current)
+        effects.extend(joins)
+        effects.extend(self._replay(session.sid, user, msg, marks))
+        return effects
+
+    def _welcome(self, user: User, msg: Hello, rooms: tuple[str, ...]) -> Welcome:
+        return Welcome(id=msg.id, version=PROTOCOL_VERSION, nick=user.nick,
+                       server=self.config.server_name, rooms=rooms, motd=self.config.motd,
+                       account=user.account, token=user.token)
+
+    def _replay(
+        self, sid: SessionId, user: User, msg: Hello, marks: Mapping[str, int] | None
+    ) -> list[Effect]:
+        """What this session missed: rooms it names in ``since``; direct conversations it names,
+        and, for an account logging in, every other one since its marks."""
+        since = {fold(k): v for k, v in (msg.since or {}).items()}
+        ranges: list[ReplayRange] = []
+        for room in user.rooms.values():
+            after = since.get(room.key)
+            upto = self._last_id.get(room.key, 0)
+            if after is not None and upto > after:
+                ranges.append(ReplayRange(room.key, after, upto, room=room.name))
+        dm_since: dict[str, int] = {}
+        for name, after in since.items():
+            peer = self._peer_key(name[1:]) if name.startswith("@") else None
+            if peer is not None:
+                dm_since[dm_conversation(user.key, peer)] = after
+        for conversation in sorted(self._dm_index.get(user.key, ())):
+            after_dm = dm_since.get(conversation)
+            if after_dm is None and marks is not None:
+                after_dm = marks.get(conversation, 0)
+            upto = self._last_id.get(conversation, 0)
+            if after_dm is not None and upto > after_dm:
+                peer_nick = self._known_nicks.get(_other_end(conversation, user.key))
+                ranges.append(ReplayRange(conversation, after_dm, upto, peer=peer_nick))
+        return [Replay(sid, tuple(ranges))] if ranges else []
+
+    # ------------------------------------------------------------------ rooms
+
+    def _join(self, session: Session, msg: Join, now: float) -> list[Effect]:
+        user = self._user(session)
+        effects = self._enter(user, session.sid, check_room(msg.room), msg.id)
+        if user.account and fold(msg.room) != fold(self.config.default_room):
+            effects.append(Remember(account=user.key, room=user.rooms[fold(msg.room)].name))
+        return effects
 
     def _enter(
-        self, user: _User, sid: SessionId, name: str, request_id: str | None
+        self, user: User, sid: SessionId, name: str, request_id: str | None
     ) -> list[Effect]:
         key = fold(name)
         room = self._rooms.get(key)
         if room is None:
-            room = self._rooms[key] = _Room(name)
+            room = self._rooms[key] = Room(name)
         if key in user.rooms:  # already a member: confirm, tell nobody
             return [Deliver(self._joined(room, request_id), (sid,))]
         audience = room.targets()
@@ -257,10 +429,10 @@ class Hub:
         return effects
 
     @staticmethod
-    def _joined(room: _Room, request_id: str | None) -> Joined:
+    def _joined(room: Room, request_id: str | None) -> Joined:
         return Joined(id=request_id, room=room.name, members=room.nicks(), topic=room.topic)
 
-    def _leave(self, session: _Session, msg: Leave, now: float) -> list[Effect]:
+    def _leave(self, session: Session, msg: Leave, now: float) -> list[Effect]:
         user = self._user(session)
         room = self._member_room(user, msg.room)
         del room.members[user.key]
@@ -270,44 +442,137 @@ class Hub:
         effects.append(
             Deliver(Presence(nick=user.nick, event="leave", room=room.name), room.targets())
         )
-        self._forget_if_empty(room)
+        if user.account:
+            effects.append(Remember(account=user.key, room=room.name, member=False))
         return effects
 
-    def _say(self, session: _Session, msg: Say, now: float) -> list[Effect]:
+    # ------------------------------------------------------------------ messages
+
+    def _say(self, session: Session, msg: Say, now: float) -> list[Effect]:
         user = self._user(session)
         room = self._member_room(user, msg.room)
         text = check_text(msg.text)
-        msg_id = self._next_room_id.get(room.key, 1)
-        self._next_room_id[room.key] = msg_id + 1
-        event = Message(msg_id=msg_id, ts=format_ts(now), sender=user.nick, room=room.name,
-                        text=text)
+        resent = self._resent(user, session.sid, msg.id)
+        if resent is not None:
+            return resent
+        record = StoredMessage(
+            conversation=room.key, msg_id=self._next_id(room.key), ts=format_ts(now),
+            sender=user.nick, sender_key=user.key, text=text, room=room.name, client_id=msg.id,
+        )
+        self._remember_id(record)
+        event = as_message(record)
         if msg.id is None:
-            return [Deliver(event, room.targets())]
-        acknowledgement = msgspec.structs.replace(event, id=msg.id)
-        return [Deliver(acknowledgement, (session.sid,)),
-                Deliver(event, room.targets(), skip=session.sid)]
+            then: tuple[Deliver, ...] = (Deliver(event, room.targets()),)
+        else:
+            then = (Deliver(as_message(record, msg.id), (session.sid,)),
+                    Deliver(event, room.targets(), skip=session.sid))
+        return [Persist(record, then, session.sid, msg.id)]
 
-    def _send_direct(self, session: _Session, msg: SendDirect, now: float) -> list[Effect]:
+    def _send_direct(self, session: Session, msg: SendDirect, now: float) -> list[Effect]:
         user = self._user(session)
-        target = self._users.get(fold(msg.to))
+        target = self._online.get(fold(msg.to))
+        target_key = target.key if target else self._peer_key(msg.to)
+        if target_key is None:
+            raise PeerError(ErrorCode.NO_SUCH_USER, f"nobody called {msg.to[:40]!r} is here")
         if target is None:
-            raise PeerError(ErrorCode.NO_SUCH_USER, f"nobody called {msg.to[:40]!r} is online")
+            target = self._online_accounts.get(target_key)
         text = check_text(msg.text)
-        pair = (user.key, target.key) if user.key <= target.key else (target.key, user.key)
-        msg_id = self._next_dm_id.get(pair, 1)
-        self._next_dm_id[pair] = msg_id + 1
-        event = Message(msg_id=msg_id, ts=format_ts(now), sender=user.nick, to=target.nick,
-                        text=text)
-        effects = self._to_user(user, session.sid, event, msg.id)
-        if target is not user:
-            effects.append(Deliver(event, tuple(target.sessions)))
-        return effects
+        resent = self._resent(user, session.sid, msg.id)
+        if resent is not None:
+            return resent
+        conversation = dm_conversation(user.key, target_key)
+        for key in (user.key, target_key):
+            self._dm_index.setdefault(key, set()).add(conversation)
+        record = StoredMessage(
+            conversation=conversation, msg_id=self._next_id(conversation), ts=format_ts(now),
+            sender=user.nick, sender_key=user.key, text=text,
+            to=target.nick if target else self._accounts[target_key], client_id=msg.id,
+        )
+        self._remember_id(record)
+        event = as_message(record)
+        then = self._to_user(user, session.sid, event, msg.id)
+        if target is not None and target is not user:
+            then.append(Deliver(event, tuple(target.sessions)))
+        return [Persist(record, tuple(d for d in then if isinstance(d, Deliver)), session.sid,
+                        msg.id)]
 
-    def _set_nick(self, session: _Session, msg: SetNick, now: float) -> list[Effect]:
+    def _resent(self, user: User, sid: SessionId, request_id: str | None) -> list[Effect] | None:
+        """A request id this sender used before: send back the original, nothing else."""
+        if request_id is None:
+            return None
+        original = self._recent.get((user.key, request_id))
+        if original is None:
+            return None
+        return [Deliver(as_message(original, request_id), (sid,))]
+
+    def _remember_id(self, record: StoredMessage) -> None:
+        if record.client_id is None:
+            return
+        self._recent[(record.sender_key, record.client_id)] = record
+        while len(self._recent) > self.config.recent_ids:
+            self._recent.popitem(last=False)
+
+    def _next_id(self, conversation: str) -> int:
+        msg_id = self._last_id.get(conversation, 0) + 1
+        self._last_id[conversation] = msg_id
+        return msg_id
+
+    def _history(self, session: Session, msg: History, now: float) -> list[Effect]:
+        user = self._user(session)
+        if (msg.room is None) == (msg.peer is None):
+            raise PeerError(ErrorCode.INVALID_FIELD, "HISTORY needs exactly one of room, with",
+                            field="room")
+        if msg.before is not None and msg.after is not None:
+            raise PeerError(ErrorCode.INVALID_FIELD, "HISTORY takes before or after, not both",
+                            field="after")
+        if msg.room is not None:
+            room = user.rooms.get(fold(check_room(msg.room)))
+            if room is None:  # not a member: as if the room did not exist
+                raise PeerError(ErrorCode.NO_SUCH_ROOM, f"there is no room {msg.room}")
+            return [FetchHistory(session.sid, msg.id, room.key, msg.before, msg.after,
+                                 msg.limit, room=room.name)]
+        assert msg.peer is not None
+        peer_key = self._peer_key(msg.peer)
+        if peer_key is None:
+            raise PeerError(ErrorCode.NO_SUCH_USER, f"nobody called {msg.peer[:40]!r} is here")
+        return [FetchHistory(session.sid, msg.id, dm_conversation(user.key, peer_key),
+                             msg.before, msg.after, msg.limit,
+                             peer=self._known_nicks.get(peer_key, msg.peer))]
+
+    # ------------------------------------------------------------------ accounts and nicks
+
+    def _register(self, session: Session, msg: Register, now: float) -> list[Effect]:
+        user = self._user(session)
+        if user.account:
+            raise PeerError(ErrorCode.ACCOUNT_EXISTS, "you are logged in to an account already")
+        key = fold(check_nick(msg.nick))
+        if key != user.folded_nick:
+            raise PeerError(ErrorCode.INVALID_NICK, "you can only register the nick you use")
+        if key in self._accounts or key in self._pending_accounts:
+            raise PeerError(ErrorCode.ACCOUNT_EXISTS, "that nick is already an account")
+        if not MIN_PASSWORD <= len(msg.password) <= MAX_PASSWORD:
+            raise PeerError(ErrorCode.INVALID_PASSWORD,
+                            f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        self._pending_accounts.add(key)
+        return [CreateAccount(session.sid, msg.id, key, user.nick, msg.password)]
+
+    def _become_account(self, user: User, key: str) -> None:
+        assert user.token is not None
+        del self._guests_by_token[user.token]
+        for room in user.rooms.values():
+            del room.members[user.key]
+            room.members[key] = user
+        user.key, user.account, user.token = key, True, None
+        self._online_accounts[key] = user
+        self._known(user)
+
+    def _set_nick(self, session: Session, msg: SetNick, now: float) -> list[Effect]:
         user = self._user(session)
         new = check_nick(msg.nick)
-        new_key = fold(new)
-        holder = self._users.get(new_key)
+        new_fold = fold(new)
+        if new_fold in self._accounts and new_fold != user.key:
+            raise PeerError(ErrorCode.NICK_REGISTERED, f"{new} is another user's account")
+        holder = self._online.get(new_fold)
         if holder is not None and holder is not user:
             raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {new} is taken")
         event = Presence(nick=user.nick, event="nick", new_nick=new)
@@ -315,68 +580,81 @@ class Hub:
             return self._to_user(user, session.sid, event, msg.id)
         mine = set(user.sessions)
         audience = tuple(s for s in self._audience(user.rooms.values()) if s not in mine)
-        del self._users[user.key]
-        old_key, user.nick, user.key = user.key, new, new_key
-        self._users[new_key] = user
-        for room in user.rooms.values():
-            members = room.members
-            del members[old_key]
-            members[new_key] = user
+        del self._online[user.folded_nick]
+        user.nick = new
+        self._online[new_fold] = user
+        self._known(user)
         effects = self._to_user(user, session.sid, event, msg.id)
         effects.append(Deliver(event, audience))
         return effects
 
-    def _list_users(self, session: _Session, msg: ListUsers, now: float) -> list[Effect]:
+    # ------------------------------------------------------------------ lists and commands
+
+    def _list_users(self, session: Session, msg: ListUsers, now: float) -> list[Effect]:
         if msg.room is None:
-            users = tuple(sorted((u.nick for u in self._users.values()), key=str.lower))
+            users = tuple(sorted((u.nick for u in self._online.values()), key=str.lower))
             return [Deliver(Users(id=msg.id, users=users), (session.sid,))]
         room = self._rooms.get(fold(check_room(msg.room)))
-        if room is None:
+        if room is None or not room.members:
             raise PeerError(ErrorCode.NO_SUCH_ROOM, f"there is no room {msg.room}")
         event = Users(id=msg.id, room=room.name, users=room.nicks())
         return [Deliver(event, (session.sid,))]
 
-    def _list_rooms(self, session: _Session, msg: ListRooms, now: float) -> list[Effect]:
+    def _list_rooms(self, session: Session, msg: ListRooms, now: float) -> list[Effect]:
         rooms = tuple(
             RoomInfo(room=r.name, members=len(r.members), topic=r.topic)
-            for _, r in sorted(self._rooms.items())
+            for _, r in sorted(self._rooms.items()) if r.members
         )
         return [Deliver(RoomList(id=msg.id, rooms=rooms), (session.sid,))]
 
-    def _run_command(self, session: _Session, msg: RunCommand, now: float) -> list[Effect]:
+    def _run_command(self, session: Session, msg: RunCommand, now: float) -> list[Effect]:
         user = self._user(session)
         context = CommandContext(nick=user.nick, now=now, rng=self._rng,
                                  registry=self._commands)
         result = self._commands.run(msg.name, context, msg.args)
         return [Deliver(Result(id=msg.id, name=msg.name, result=result), (session.sid,))]
 
-    def _ping(self, session: _Session, msg: Ping, now: float) -> list[Effect]:
+    def _ping(self, session: Session, msg: Ping, now: float) -> list[Effect]:
         return [Deliver(Pong(id=msg.id), (session.sid,))]
 
-    def _pong(self, session: _Session, msg: Pong, now: float) -> list[Effect]:
+    def _pong(self, session: Session, msg: Pong, now: float) -> list[Effect]:
         return []  # liveness is the transport's business: any traffic counts
 
-    def _quit(self, session: _Session, msg: Quit, now: float) -> list[Effect]:
+    def _quit(self, session: Session, msg: Quit, now: float) -> list[Effect]:
         reason = _quit_reason(msg.reason)
         return [*self.close_session(session.sid, reason), Close(session.sid, "bye", msg.id)]
 
     # ------------------------------------------------------------------ helpers
 
     @staticmethod
-    def _user(session: _Session) -> _User:
+    def _user(session: Session) -> User:
         assert session.user is not None  # handle() refuses unregistered sessions
         return session.user
 
     @staticmethod
-    def _member_room(user: _User, name: str) -> _Room:
+    def _member_room(user: User, name: str) -> Room:
         room = user.rooms.get(fold(check_room(name)))
         if room is None:
             raise PeerError(ErrorCode.NOT_IN_ROOM, f"you are not in {name}")
         return room
 
+    def _peer_key(self, nick: str) -> str | None:
+        """The identity behind ``nick``: whoever is online with it, else the account."""
+        folded = fold(nick)
+        user = self._online.get(folded)
+        if user is not None:
+            return user.key
+        return folded if folded in self._accounts else None
+
+    def _known(self, user: User) -> None:
+        self._known_nicks[user.key] = user.nick
+        self._known_nicks.move_to_end(user.key)
+        while len(self._known_nicks) > len(self._accounts) + self.config.departed_guests:
+            self._known_nicks.popitem(last=False)
+
     @staticmethod
     def _to_user(
-        user: _User, sid: SessionId, event: ServerMessage, request_id: str | None
+        user: User, sid: SessionId, event: ServerMessage, request_id: str | None
     ) -> list[Effect]:
         """``event`` to all of ``user``'s sessions; the asking session's copy carries the id."""
         if request_id is None:
@@ -387,7 +665,7 @@ class Hub:
         return effects
 
     @staticmethod
-    def _audience(rooms: Iterable[_Room]) -> tuple[SessionId, ...]:
+    def _audience(rooms: Iterable[Room]) -> tuple[SessionId, ...]:
         """Each session in any of ``rooms``, once (rooms' cached session tuples, no per-member
         work: this runs for every quit and nick change)."""
         rooms = list(rooms)
@@ -395,9 +673,10 @@ class Hub:
             return rooms[0].targets()
         return tuple(dict.fromkeys(s for room in rooms for s in room.targets()))
 
-    def _forget_if_empty(self, room: _Room) -> None:
-        if not room.members:
-            del self._rooms[room.key]
+
+def _other_end(conversation: str, key: str) -> str:
+    first, second = conversation[1:].split(",")
+    return second if first == key else first
 
 
 def _quit_reason(reason: str | None) -> str:
@@ -407,4 +686,3 @@ def _quit_reason(reason: str | None) -> str:
         return check_text(reason[:MAX_QUIT_REASON])
     except PeerError:
         return "quit"
-

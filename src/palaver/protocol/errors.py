@@ -35,8 +35,14 @@ class ErrorCode(enum.StrEnum):
     # Commands
     UNKNOWN_COMMAND = "unknown_command"
     INVALID_ARGS = "invalid_args"
+    # Accounts and history
+    AUTH_FAILED = "auth_failed"
+    NICK_REGISTERED = "nick_registered"
+    ACCOUNT_EXISTS = "account_exists"
+    INVALID_PASSWORD = "invalid_password"
     # Ours
     INTERNAL_ERROR = "internal_error"
+    UNAVAILABLE = "unavailable"
 
 
 class PalaverError(Exception):

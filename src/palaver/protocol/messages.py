@@ -17,6 +17,8 @@ PROTOCOL_VERSION = 1
 
 RequestId = Annotated[str, msgspec.Meta(max_length=64, description="Client-chosen request id.")]
 Number = int | float
+HistoryLimit = Annotated[int, msgspec.Meta(ge=1, le=200)]
+MsgId = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class Wire(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True):
@@ -29,10 +31,40 @@ class Wire(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_def
 
 
 class Hello(Wire, frozen=True, tag="HELLO"):
-    """Handshake; must be the first frame of a connection."""
+    """Handshake; must be the first frame of a connection.
+
+    ``password`` logs in to the account ``nick``. ``since`` resumes: for each room (``"#dev"``) or
+    direct conversation (``"@bob"``), the last ``msg_id`` the client has; the server sends what
+    came after. ``rooms`` lists rooms a guest rejoins. ``token`` is the guest token from an
+    earlier WELCOME: it reclaims that guest's identity (and nick, if still free or its own).
+    """
 
     version: int
     nick: str
+    password: str | None = None
+    since: dict[str, MsgId] | None = None
+    rooms: tuple[str, ...] | None = None
+    token: str | None = None
+
+
+class Register(Wire, frozen=True, tag="REGISTER"):
+    """Make the current nick an account protected by ``password``."""
+
+    nick: str
+    password: str
+
+
+class History(Wire, frozen=True, tag="HISTORY"):
+    """A page of stored messages of a room (``room``) or direct conversation (``with``).
+
+    ``before``/``after`` are exclusive ``msg_id`` bounds; with neither, the newest page.
+    """
+
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+    before: MsgId | None = None
+    after: MsgId | None = None
+    limit: HistoryLimit = 50
 
 
 class Join(Wire, frozen=True, tag="JOIN"):
@@ -100,7 +132,7 @@ class Quit(Wire, frozen=True, tag="BYE"):
 
 ClientMessage = (
     Hello | Join | Leave | Say | SendDirect | SetNick | ListUsers | ListRooms | RunCommand | Ping
-    | Pong | Quit
+    | Pong | Quit | Register | History
 )
 
 
@@ -115,6 +147,8 @@ class Welcome(Wire, frozen=True, tag="WELCOME"):
     server: str
     rooms: tuple[str, ...]
     motd: str
+    account: bool = False
+    token: str | None = None
 
 
 class Joined(Wire, frozen=True, tag="JOINED"):
@@ -189,6 +223,31 @@ class Goodbye(Wire, frozen=True, tag="BYE"):
     reason: str
 
 
+class Registered(Wire, frozen=True, tag="REGISTERED"):
+    """The nick is now an account."""
+
+    nick: str
+
+
+class HistoryPage(Wire, frozen=True, tag="HISTORY_PAGE"):
+    """Answer to HISTORY: messages oldest first; ``more`` if the range holds more beyond them."""
+
+    messages: tuple[Message, ...]
+    more: bool
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+
+
+class Gap(Wire, frozen=True, tag="GAP"):
+    """On resume: messages with ``after`` < msg_id < ``before`` were not sent; fetch them with
+    HISTORY."""
+
+    after: int
+    before: int
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+
+
 class Error(Wire, frozen=True, tag="ERROR"):
     """A request was refused; ``code`` is stable, ``message`` is for humans."""
 
@@ -199,13 +258,14 @@ class Error(Wire, frozen=True, tag="ERROR"):
 
 ServerMessage = (
     Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
-    | Error
+    | Error | Registered | HistoryPage | Gap
 )
 
 CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Hello, Join, Leave, Say, SendDirect, SetNick, ListUsers, ListRooms, RunCommand, Ping, Pong,
-    Quit,
+    Quit, Register, History,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
+    Registered, HistoryPage, Gap,
 )

@@ -11,10 +11,23 @@ from pathlib import Path
 
 from palaver import __version__
 from palaver.hub import Hub, HubConfig
+from palaver.hub.hub import StoredState
 from palaver.server.config import Settings
 from palaver.server.core import ServerCore
 from palaver.server.liveness import Timeouts
+from palaver.server.passwords import Passwords
+from palaver.store.base import Store
+from palaver.store.memory import MemoryStore
+from palaver.store.sqlite import SqliteStore
 from palaver.transports.jsonl import JsonLinesConnection
+
+DATABASE_FILE = "palaver.db"
+
+
+def open_store(settings: Settings) -> Store:
+    if settings.store == "memory":
+        return MemoryStore()
+    return SqliteStore(Path(settings.data_dir) / DATABASE_FILE, settings.durability)
 
 log = logging.getLogger("palaver.server")
 
@@ -25,22 +38,39 @@ class Server:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.core: ServerCore | None = None
+        self.store: Store | None = None
+        self._passwords: Passwords | None = None
         self._listener: asyncio.Server | None = None
 
     async def start(self) -> None:
         s = self.settings
-        hub = Hub(HubConfig(motd=s.motd))
+        store = self.store = open_store(s)
+        await store.open()
+        stored = StoredState(
+            last_ids=await store.last_ids(),
+            accounts=await store.accounts(),
+            memberships=await store.memberships(),
+        )
+        hub = Hub(HubConfig(motd=s.motd), stored=stored)
         timeouts = Timeouts(hello=s.hello_timeout, ping=s.ping_interval, idle=s.idle_timeout)
+        self._passwords = Passwords(time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib)
         core = ServerCore(
             hub,
+            store,
+            self._passwords,
             timeouts=timeouts,
             send_queue_limit=s.send_queue_limit,
+            replay_cap=s.replay_cap,
             log_messages=s.log_messages,
         )
         self.core = core
-        self._listener = await asyncio.get_running_loop().create_server(
-            lambda: JsonLinesConnection(core, s.max_frame), s.host, s.port, backlog=4096
-        )
+        try:
+            self._listener = await asyncio.get_running_loop().create_server(
+                lambda: JsonLinesConnection(core, s.max_frame), s.host, s.port, backlog=4096
+            )
+        except BaseException:
+            await self.stop()  # close the store: its thread would keep the process alive
+            raise
 
     @property
     def port(self) -> int:
@@ -56,6 +86,10 @@ class Server:
             await self.core.shutdown(self.settings.shutdown_grace)
         if self._listener is not None:
             await self._listener.wait_closed()
+        if self.store is not None:
+            await self.store.close()
+        if self._passwords is not None:
+            self._passwords.close()
 
 
 @contextlib.asynccontextmanager

@@ -33,6 +33,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     send_queue_limit: Annotated[int, msgspec.Meta(ge=4_096)] = 262_144
     shutdown_grace: Seconds = 3.0
     use_uvloop: bool = True
+    store: Literal["sqlite", "memory"] = "sqlite"
+    durability: Literal["process", "power"] = "process"
+    replay_cap: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1_000
+    argon2_time_cost: Annotated[int, msgspec.Meta(ge=1)] = 3
+    argon2_memory_kib: Annotated[int, msgspec.Meta(ge=8)] = 65_536
 
 
 class ConfigError(Exception):

@@ -1,11 +1,13 @@
-"""The server core: carries out the hub's effects on live connections.
+"""The server core: carries out the hub's effects on live connections and the store.
 
 How this works: every transport (one per front door) registers its connections here. A decoded
-message goes to :meth:`ServerCore.receive`, which asks the hub for effects and applies them at
-once: a :class:`Deliver` encodes its event once per dialect and appends the same bytes to each
-recipient's outbox — nobody is awaited — and the outboxes are flushed together, one write per
-connection, at the next turn of the event loop. A connection whose queue passes the limit is cut
-off, so a slow reader never slows its room-mates.
+message goes to :meth:`ServerCore.receive`, which asks the hub for effects and hands them to the
+:class:`CommitPipeline`: messages are stored first (group commit) and everything behind them waits
+its turn. A released :class:`Deliver` encodes its event once per dialect and appends the same
+bytes to each recipient's outbox — nobody is awaited — and the outboxes are flushed together, one
+write per connection, at the next turn of the event loop. A connection whose queue passes the
+limit is cut off, so a slow reader never slows its room-mates. Work that needs I/O (a login, an
+account, a page of history, a replay) runs in its own task and feeds its result back in.
 """
 
 from __future__ import annotations
@@ -13,18 +15,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Protocol
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Protocol
 
-from palaver.hub import Close, Deliver, Effect, Hub
-from palaver.hub.effects import SessionId
+from palaver.hub import Hub
+from palaver.hub.effects import (
+    Close,
+    CreateAccount,
+    Deliver,
+    Effect,
+    FetchHistory,
+    Persist,
+    Remember,
+    Replay,
+    SessionId,
+)
+from palaver.hub.hub import as_message
+from palaver.hub.names import fold
 from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
-from palaver.protocol.messages import ClientMessage, Goodbye, Message, Ping, ServerMessage, Welcome
+from palaver.protocol.messages import (
+    ClientMessage,
+    Gap,
+    Goodbye,
+    Hello,
+    HistoryPage,
+    Ping,
+    ServerMessage,
+    Welcome,
+    Wire,
+)
 from palaver.server.liveness import Timeouts, Verdict, judge
+from palaver.server.passwords import Passwords
+from palaver.server.pipeline import CommitPipeline, Outcome
+from palaver.store.base import Account, Store, StoredMessage
 
 log = logging.getLogger("palaver.server")
 
-Encoder = Callable[[ServerMessage], bytes]
+Encoder = Callable[[Wire], bytes]
 
 
 class Connection(Protocol):
@@ -43,21 +70,33 @@ class Connection(Protocol):
     def flush(self) -> None: ...
     def close(self, farewell: bytes | None) -> None: ...
     def abort(self) -> None: ...
+    def hold(self) -> None:
+        """Queue what is sent from now on behind what :meth:`release` will put first."""
+    def release(self, first: list[bytes]) -> None: ...
+    def pause(self) -> None:
+        """Stop handing decoded messages to the core (and stop reading) until :meth:`resume`."""
+    def resume(self) -> None: ...
 
 
 class ServerCore:
     def __init__(
         self,
         hub: Hub,
+        store: Store,
+        passwords: Passwords,
         *,
         timeouts: Timeouts,
         send_queue_limit: int,
+        replay_cap: int = 1_000,
         log_messages: bool = False,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.hub = hub
+        self.store = store
+        self.passwords = passwords
         self.timeouts = timeouts
         self.send_queue_limit = send_queue_limit
+        self.replay_cap = replay_cap
         self.log_messages = log_messages
         self._wall_clock = wall_clock
         self._loop = asyncio.get_running_loop()
@@ -67,6 +106,8 @@ class ServerCore:
         self._closed = asyncio.Event()
         self._closed.set()
         self._shutting_down = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.pipeline = CommitPipeline(store, self._release)
         self._sweeper = self._loop.call_later(timeouts.sweep_interval(), self._sweep)
 
     # ------------------------------------------------------------------ transports call these
@@ -84,6 +125,11 @@ class ServerCore:
         return sid
 
     def receive(self, conn: Connection, message: ClientMessage) -> None:
+        if self.hub.needs_login(message):
+            assert isinstance(message, Hello)
+            conn.pause()  # what follows the HELLO waits for the password check
+            self._spawn(self._login(conn, message))
+            return
         try:
             effects = self.hub.handle(conn.sid, message, self._wall_clock())
         except Exception:  # we broke it: log it, tell the peer no more than that
@@ -92,14 +138,15 @@ class ServerCore:
             error = PeerError(ErrorCode.INTERNAL_ERROR, "the server could not handle this request",
                               message.id)
             effects = [self.hub.error_effect(conn.sid, error)]
-        self.apply(effects)
+        self.pipeline.submit(effects)
 
     def reject(self, conn: Connection, error: PeerError) -> None:
         """A frame the protocol layer refused: report it; a frame over the limit also closes."""
-        self.apply([self.hub.error_effect(conn.sid, error)])
-        if isinstance(error, FrameTooLarge):
+        effects: list[Effect] = [self.hub.error_effect(conn.sid, error)]
+        if isinstance(error, FrameTooLarge):  # after what came before it, acks included
             log.info("closing connection %d: %s", conn.sid, error.message)
-            self._drop(conn, "frame too large", farewell=None)
+            effects.append(Close(conn.sid, "frame too large", goodbye=False))
+        self.pipeline.submit(effects)
 
     def detach(self, conn: Connection, reason: str) -> None:
         """The connection is gone. Idempotent."""
@@ -110,7 +157,7 @@ class ServerCore:
         if self._shutting_down:  # everyone is leaving: nobody left to tell
             return
         nick = self.hub.nick_of(conn.sid)
-        self.apply(self.hub.close_session(conn.sid, reason))
+        self.pipeline.submit(self.hub.close_session(conn.sid, reason))
         if nick is not None:
             log.info("%s left (%s)", nick, reason)
 
@@ -132,15 +179,47 @@ class ServerCore:
 
     # ------------------------------------------------------------------ effects
 
-    def apply(self, effects: Iterable[Effect]) -> None:
-        for effect in effects:
-            if type(effect) is Deliver:
-                self._deliver(effect)
-            elif type(effect) is Close:
-                conn = self._connections.get(effect.session)
-                if conn is not None:
-                    goodbye = Goodbye(id=effect.request_id, reason=effect.reason)
-                    self._drop(conn, effect.reason, farewell=conn.encoder(goodbye))
+    def _release(self, effect: Effect, outcome: Outcome) -> None:
+        kind = type(effect)
+        if kind is Deliver:
+            self._deliver(effect)  # type: ignore[arg-type]
+        elif kind is Persist:
+            self._stored(effect, outcome)  # type: ignore[arg-type]
+        elif kind is Close:
+            assert isinstance(effect, Close)
+            conn = self._connections.get(effect.session)
+            if conn is not None:
+                goodbye = Goodbye(id=effect.request_id, reason=effect.reason)
+                farewell = conn.encoder(goodbye) if effect.goodbye else None
+                self._drop(conn, effect.reason, farewell=farewell)
+        elif kind is Replay:
+            assert isinstance(effect, Replay)
+            conn = self._connections.get(effect.session)
+            if conn is not None:
+                conn.hold()
+                self._spawn(self._replay(conn, effect))
+        elif kind is FetchHistory:
+            self._spawn(self._history(effect))  # type: ignore[arg-type]
+        elif kind is CreateAccount:
+            self._spawn(self._create_account(effect))  # type: ignore[arg-type]
+        elif kind is Remember:
+            self._spawn(self._remember(effect))  # type: ignore[arg-type]
+
+    def _stored(self, effect: Persist, outcome: Outcome) -> None:
+        if outcome is None:
+            for delivery in effect.then:
+                self._deliver(delivery)
+            if self.log_messages:
+                record = effect.message
+                log.info("message %s <%s> %r", record.room or f"@{record.to}", record.sender,
+                         record.text)
+        elif isinstance(outcome, StoredMessage):  # a resend: the original, to the sender only
+            self._deliver(Deliver(as_message(outcome, effect.request_id), (effect.session,)))
+        else:
+            self.hub.persist_failed(effect.message)
+            error = PeerError(ErrorCode.UNAVAILABLE, "the message could not be stored; resend it",
+                              effect.request_id)
+            self._deliver(self.hub.error_effect(effect.session, error))
 
     def _deliver(self, effect: Deliver) -> None:
         event = effect.event
@@ -160,8 +239,6 @@ class ServerCore:
             conn.send(data)
         if type(event) is Welcome:
             log.info("%s joined from %s", event.nick, _peer_of(connections, effect.to))
-        elif self.log_messages and type(event) is Message and skip is None:
-            log.info("message %s <%s> %r", event.room or f"@{event.to}", event.sender, event.text)
 
     def _drop(self, conn: Connection, reason: str, farewell: bytes | None) -> None:
         conn.close(farewell)
@@ -171,6 +248,86 @@ class ServerCore:
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
+
+    # ------------------------------------------------------------------ work that needs I/O
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work failed", exc_info=task.exception())
+
+    async def _login(self, conn: Connection, hello: Hello) -> None:
+        assert hello.password is not None
+        try:
+            account = await self.store.get_account(fold(hello.nick))
+            verified = await self.passwords.verify(
+                account.password_hash if account else None, hello.password)
+            marks = await self.store.load_marks(account.key) if account and verified else {}
+            effects = self.hub.login(conn.sid, hello, verified=verified, marks=marks,
+                                     now=self._wall_clock())
+        except Exception:
+            log.exception("login of %s failed", hello.nick)
+            error = PeerError(ErrorCode.UNAVAILABLE, "cannot log in right now; try again",
+                              hello.id)
+            effects = [self.hub.error_effect(conn.sid, error)]
+        self.pipeline.submit(effects)
+        conn.resume()
+
+    async def _create_account(self, effect: CreateAccount) -> None:
+        try:
+            password_hash = await self.passwords.hash(effect.password)
+            created = await self.store.create_account(
+                Account(key=effect.key, nick=effect.nick, password_hash=password_hash))
+        except Exception:
+            log.exception("could not create the account %s", effect.key)
+            created = False
+        self.pipeline.submit(self.hub.account_created(
+            effect.session, effect.key, created=created, request_id=effect.request_id))
+
+    async def _remember(self, effect: Remember) -> None:
+        if effect.marks is not None:
+            await self.store.save_marks(effect.account, dict(effect.marks))
+        elif effect.room is not None:
+            await self.store.set_membership(effect.account, effect.room, effect.member)
+
+    async def _history(self, effect: FetchHistory) -> None:
+        try:
+            page = await self.store.page(effect.conversation, before=effect.before,
+                                         after=effect.after, limit=effect.limit)
+            reply: ServerMessage = HistoryPage(
+                id=effect.request_id, room=effect.room, peer=effect.peer,
+                messages=tuple(as_message(m) for m in page.messages), more=page.more)
+        except Exception:
+            log.exception("could not read history of %s", effect.conversation)
+            reply = self.hub.error_effect(effect.session, PeerError(
+                ErrorCode.UNAVAILABLE, "history is unavailable right now", effect.request_id,
+            )).event
+        self._deliver(Deliver(reply, (effect.session,)))
+
+    async def _replay(self, conn: Connection, effect: Replay) -> None:
+        """Stored messages first, then whatever arrived for ``conn`` meanwhile (held)."""
+        frames: list[bytes] = []
+        try:
+            for span in effect.ranges:
+                page = await self.store.page(span.conversation, before=span.upto + 1,
+                                             limit=self.replay_cap)
+                missed = [m for m in page.messages if m.msg_id > span.after]
+                if missed and page.more and missed[0].msg_id > span.after + 1:
+                    gap = Gap(room=span.room, peer=span.peer, after=span.after,
+                              before=missed[0].msg_id)
+                    frames.append(conn.encoder(gap))
+                frames.extend(conn.encoder(as_message(m)) for m in missed)
+        except Exception:
+            log.exception("could not replay for connection %d", conn.sid)
+            for span in effect.ranges:  # tell the client what it must fetch itself
+                frames.append(conn.encoder(Gap(room=span.room, peer=span.peer, after=span.after,
+                                               before=span.upto + 1)))
+        conn.release(frames)
 
     # ------------------------------------------------------------------ liveness and shutdown
 
@@ -194,9 +351,15 @@ class ServerCore:
         self._sweeper = self._loop.call_later(self.timeouts.sweep_interval(), self._sweep)
 
     async def shutdown(self, grace: float) -> None:
-        """Say BYE to everyone, give them ``grace`` seconds to go, then cut the rest."""
+        """Store and deliver what is in flight, say BYE to everyone, give them ``grace``
+        seconds to go, then cut the rest."""
         self._sweeper.cancel()
+        try:
+            await asyncio.wait_for(self.pipeline.wait_idle(), grace)
+        except TimeoutError:
+            log.warning("shutting down with messages still being stored")
         self._shutting_down = True
+        self._flush()
         for conn in list(self._connections.values()):
             conn.close(conn.encoder(Goodbye(reason="server shutting down")))
         try:
@@ -205,6 +368,8 @@ class ServerCore:
             for conn in list(self._connections.values()):
                 conn.abort()
                 self.detach(conn, "server shutting down")
+        for task in list(self._tasks):
+            task.cancel()
 
     @property
     def connection_count(self) -> int:
@@ -217,3 +382,4 @@ def _peer_of(connections: dict[SessionId, Connection], sids: Iterable[SessionId]
         if conn is not None:
             return conn.peer
     return "?"
+

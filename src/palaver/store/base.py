@@ -76,3 +76,11 @@ class Store(Protocol):
 
     async def memberships(self) -> dict[str, list[str]]:
         """Account key -> the rooms it is a member of (display names)."""
+
+    async def accounts(self) -> dict[str, str]:
+        """Account key -> nick, for every account."""
+
+    async def save_marks(self, account_key: str, marks: dict[str, int]) -> None:
+        """Where the account stopped reading, per direct conversation (replaces earlier marks)."""
+
+    async def load_marks(self, account_key: str) -> dict[str, int]: ...

@@ -14,6 +14,7 @@ class MemoryStore:
         self._by_client_id: dict[tuple[str, str], StoredMessage] = {}
         self._accounts: dict[str, Account] = {}
         self._memberships: dict[str, dict[str, str]] = {}
+        self._marks: dict[str, dict[str, int]] = {}
 
     async def open(self) -> None:
         return None
@@ -85,3 +86,12 @@ class MemoryStore:
 
     async def memberships(self) -> dict[str, list[str]]:
         return {key: list(rooms.values()) for key, rooms in self._memberships.items() if rooms}
+
+    async def accounts(self) -> dict[str, str]:
+        return {key: account.nick for key, account in self._accounts.items()}
+
+    async def save_marks(self, account_key: str, marks: dict[str, int]) -> None:
+        self._marks[account_key] = dict(marks)
+
+    async def load_marks(self, account_key: str) -> dict[str, int]:
+        return dict(self._marks.get(account_key, {}))

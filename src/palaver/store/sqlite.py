@@ -6,14 +6,16 @@ Durability (setting ``durability``):
 - ``"power"`` — ``synchronous=FULL``: every commit is fsynced; it survives power loss too.
 
 All statements run on aiosqlite's thread; a batch is one transaction of a few round trips,
-whatever its size.
+whatever its size. Operations are serialised by a lock so that one operation's transaction never
+interleaves with another's on the shared connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Concatenate, Final, Literal, ParamSpec, TypeVar
 
 import aiosqlite
 
@@ -24,12 +26,29 @@ Durability = Literal["process", "power"]
 _SYNCHRONOUS: Final = {"process": "NORMAL", "power": "FULL"}
 _COLUMNS: Final = "conversation, msg_id, ts, sender, sender_key, room, recipient, text, client_id"
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serialized(
+    method: Callable[Concatenate[SqliteStore, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[SqliteStore, P], Coroutine[Any, Any, R]]:
+    """Run ``method`` alone: no other store operation interleaves with it."""
+
+    async def run(self: SqliteStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        async with self._lock:
+            return await method(self, *args, **kwargs)
+
+    run.__doc__ = method.__doc__
+    return run
+
 
 class SqliteStore:
     def __init__(self, path: str | Path, durability: Durability = "process") -> None:
         self.path = Path(path)
         self.durability = durability
         self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -73,6 +92,7 @@ class SqliteStore:
                 await db.execute("ROLLBACK")
                 raise
 
+    @_serialized
     async def schema_version(self) -> int:
         async with self.db.execute("SELECT MAX(version) FROM schema_migrations") as cursor:
             row = await cursor.fetchone()
@@ -80,6 +100,7 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ messages
 
+    @_serialized
     async def append(self, batch: Sequence[StoredMessage]) -> list[StoredMessage | None]:
         db = self.db
         rows = [_row(m) for m in batch]
@@ -125,12 +146,14 @@ class SqliteStore:
                 found[(sender_key, client_id)] = _message(row)
         return found
 
+    @_serialized
     async def last_ids(self) -> dict[str, int]:
         async with self.db.execute(
             "SELECT conversation, MAX(msg_id) FROM messages GROUP BY conversation"
         ) as cursor:
             return {row[0]: int(row[1]) async for row in cursor}
 
+    @_serialized
     async def page(
         self, conversation: str, *, before: int | None = None, after: int | None = None,
         limit: int = 50,
@@ -157,6 +180,7 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ accounts
 
+    @_serialized
     async def create_account(self, account: Account) -> bool:
         cursor = await self.db.execute(
             "INSERT INTO accounts (account_key, nick, password_hash) VALUES (?, ?, ?) "
@@ -165,6 +189,7 @@ class SqliteStore:
         )
         return cursor.rowcount == 1
 
+    @_serialized
     async def get_account(self, key: str) -> Account | None:
         async with self.db.execute(
             "SELECT account_key, nick, password_hash FROM accounts WHERE account_key = ?", (key,)
@@ -172,6 +197,7 @@ class SqliteStore:
             row = await cursor.fetchone()
         return None if row is None else Account(key=row[0], nick=row[1], password_hash=row[2])
 
+    @_serialized
     async def rename_account(self, key: str, new_key: str, new_nick: str) -> bool:
         db = self.db
         await db.execute("BEGIN IMMEDIATE")
@@ -197,6 +223,7 @@ class SqliteStore:
             raise
         return renamed
 
+    @_serialized
     async def set_membership(self, account_key: str, room: str, member: bool) -> None:
         if member:
             await self.db.execute(
@@ -210,6 +237,7 @@ class SqliteStore:
                 (account_key, room.lower()),
             )
 
+    @_serialized
     async def memberships(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         async with self.db.execute(
@@ -219,6 +247,34 @@ class SqliteStore:
                 out.setdefault(key, []).append(room)
         return out
 
+    @_serialized
+    async def accounts(self) -> dict[str, str]:
+        async with self.db.execute("SELECT account_key, nick FROM accounts") as cursor:
+            return {row[0]: row[1] async for row in cursor}
+
+    @_serialized
+    async def save_marks(self, account_key: str, marks: dict[str, int]) -> None:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await db.execute("DELETE FROM resume_marks WHERE account_key = ?", (account_key,))
+            await db.executemany(
+                "INSERT INTO resume_marks (account_key, conversation, msg_id) VALUES (?, ?, ?)",
+                [(account_key, conversation, msg_id) for conversation, msg_id in marks.items()],
+            )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+
+    @_serialized
+    async def load_marks(self, account_key: str) -> dict[str, int]:
+        async with self.db.execute(
+            "SELECT conversation, msg_id FROM resume_marks WHERE account_key = ?", (account_key,)
+        ) as cursor:
+            return {row[0]: int(row[1]) async for row in cursor}
+
+    @_serialized
     async def integrity_check(self) -> str:
         async with self.db.execute("PRAGMA integrity_check") as cursor:
             row = await cursor.fetchone()

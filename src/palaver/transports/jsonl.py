@@ -27,8 +27,11 @@ class JsonLinesConnection(asyncio.Protocol):
     __slots__ = (
         "_core",
         "_decoder",
+        "_held",
         "_outbox",
+        "_paused",
         "_queued",
+        "_stash",
         "closing",
         "last_seen",
         "opened_at",
@@ -45,6 +48,9 @@ class JsonLinesConnection(asyncio.Protocol):
         self._decoder = JsonLinesDecoder(max_frame)
         self._outbox: list[bytes] = []
         self._queued = 0
+        self._held: list[bytes] | None = None  # frames waiting behind a replay
+        self._paused = False  # waiting for a login: decoded messages wait in _stash
+        self._stash: list[ClientMessage | PeerError] = []
         self.closing = False
         self.pinged = False
         self.peer = "?"
@@ -78,8 +84,11 @@ class JsonLinesConnection(asyncio.Protocol):
 
     def _handle(self, items: list[ClientMessage | PeerError]) -> None:
         core = self._core
-        for item in items:
+        for index, item in enumerate(items):
             if self.closing:
+                return
+            if self._paused:
+                self._stash.extend(items[index:])
                 return
             if isinstance(item, PeerError):
                 core.reject(self, item)
@@ -90,6 +99,9 @@ class JsonLinesConnection(asyncio.Protocol):
 
     def send(self, data: bytes) -> None:
         if self.closing:
+            return
+        if self._held is not None:
+            self._held.append(data)
             return
         if not self._outbox:
             self._core.mark_dirty(self)
@@ -125,6 +137,29 @@ class JsonLinesConnection(asyncio.Protocol):
             transport.abort()
             return
         asyncio.get_running_loop().call_later(LINGER, transport.abort)
+
+    def hold(self) -> None:
+        if self._held is None:
+            self._held = []
+
+    def release(self, first: list[bytes]) -> None:
+        held, self._held = self._held or [], None
+        for data in first:
+            self.send(data)
+        for data in held:
+            self.send(data)
+
+    def pause(self) -> None:
+        self._paused = True
+        if not self.closing:
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        self._paused = False
+        stash, self._stash = self._stash, []
+        self._handle(stash)
+        if not self._paused and not self.closing:
+            self.transport.resume_reading()
 
     def abort(self) -> None:
         self.closing = True

@@ -1,0 +1,59 @@
+"""The hub's in-memory state: users (identities), their sessions, rooms."""
+
+from __future__ import annotations
+
+from palaver.hub.effects import SessionId
+from palaver.hub.names import fold
+
+
+class User:
+    """Someone online: a guest or an account, with one or more sessions.
+
+    ``key`` is the identity the store knows them by: an account's folded nick, or ``~`` and a
+    random id for a guest (so a later guest with the same nick is someone else).
+    """
+
+    __slots__ = ("account", "key", "nick", "rooms", "sessions", "token")
+
+    def __init__(self, key: str, nick: str, *, account: bool, token: str | None) -> None:
+        self.key = key
+        self.nick = nick
+        self.account = account
+        self.token = token
+        self.sessions: list[SessionId] = []
+        self.rooms: dict[str, Room] = {}
+
+    @property
+    def folded_nick(self) -> str:
+        return fold(self.nick)
+
+
+class Room:
+    __slots__ = ("_targets", "key", "members", "name", "topic")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.key = fold(name)
+        self.topic = ""
+        self.members: dict[str, User] = {}  # online members, by identity
+        self._targets: tuple[SessionId, ...] | None = None
+
+    def targets(self) -> tuple[SessionId, ...]:
+        """Every session of every member; cached until membership changes."""
+        if self._targets is None:
+            self._targets = tuple(s for user in self.members.values() for s in user.sessions)
+        return self._targets
+
+    def changed(self) -> None:
+        self._targets = None
+
+    def nicks(self) -> tuple[str, ...]:
+        return tuple(user.nick for user in self.members.values())
+
+
+class Session:
+    __slots__ = ("sid", "user")
+
+    def __init__(self, sid: SessionId) -> None:
+        self.sid = sid
+        self.user: User | None = None

@@ -1,0 +1,111 @@
+"""Group commit with ordered release: nothing is delivered before what came before it is stored.
+
+How this works: the core submits every effect list here, in the order the hub produced them.
+A :class:`Persist` joins the open batch and takes its place in the queue; any effect behind an
+uncommitted Persist waits in the queue too. The open batch is committed at the next loop turn —
+so the messages of one turn (and of every turn while a commit is in flight) share one
+transaction — and when a commit finishes, the queue is released from the front up to the first
+Persist still waiting. With no commit pending, effects pass straight through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from palaver.hub.effects import Effect, Persist
+from palaver.store.base import Store, StoredMessage
+
+log = logging.getLogger("palaver.server.pipeline")
+
+# None: stored. A message: the original of a resend, stored earlier. An exception: not stored.
+Outcome = StoredMessage | Exception | None
+
+
+class _Waiting:
+    __slots__ = ("done", "effect", "outcome")
+
+    def __init__(self, effect: Persist) -> None:
+        self.effect = effect
+        self.outcome: Outcome = None
+        self.done = False
+
+
+class CommitPipeline:
+    def __init__(
+        self, store: Store, release: Callable[[Effect, Outcome], None]
+    ) -> None:
+        self._store = store
+        self._release = release
+        self._loop = asyncio.get_running_loop()
+        self._queue: deque[_Waiting | Effect] = deque()
+        self._open: list[_Waiting] = []
+        self._committing = False
+        self._scheduled = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.batches = 0
+        self.committed = 0
+
+    def submit(self, effects: Iterable[Effect]) -> None:
+        queue = self._queue
+        for effect in effects:
+            if type(effect) is Persist:
+                waiting = _Waiting(effect)
+                self._open.append(waiting)
+                queue.append(waiting)
+                self._idle.clear()
+                if not self._scheduled and not self._committing:
+                    self._scheduled = True
+                    self._loop.call_soon(self._start)
+            elif queue:
+                queue.append(effect)
+            else:
+                self._release(effect, None)
+
+    async def wait_idle(self) -> None:
+        """Until everything submitted so far is committed and released."""
+        await self._idle.wait()
+
+    def _start(self) -> None:
+        self._scheduled = False
+        if self._committing or not self._open:
+            return
+        batch, self._open = self._open, []
+        self._committing = True
+        self._loop.create_task(self._commit(batch))
+
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        outcomes: list[Outcome]
+        try:
+            stored = await self._store.append([waiting.effect.message for waiting in batch])
+            outcomes = list(stored)
+        except Exception as exc:  # the store failed: nothing in this batch is acknowledged
+            log.exception("could not store a batch of %d messages", len(batch))
+            outcomes = [exc] * len(batch)
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            waiting.outcome = outcome
+            waiting.done = True
+        self.batches += 1
+        self.committed += len(batch)
+        self._committing = False
+        self._drain()
+        if self._open:
+            self._start()
+        elif not self._queue:
+            self._idle.set()
+
+    def _drain(self) -> None:
+        queue = self._queue
+        while queue:
+            head = queue[0]
+            if type(head) is _Waiting:
+                if not head.done:
+                    return
+                queue.popleft()
+                self._release(head.effect, head.outcome)
+            else:
+                queue.popleft()
+                self._release(head, None)  # type: ignore[arg-type]
