@@ -226,8 +226,10 @@ class Hub:
             return []
         self._become_account(user, key)
         effects = self._to_user(user, sid, Registered(nick=user.nick), request_id)
-        effects.extend(Remember(account=key, room=room.name) for room in user.rooms.values()
-                       if room.name != self.config.default_room)
+        for room in user.rooms.values():
+            remember = self._membership(user, room, member=True)
+            if remember is not None:
+                effects.append(remember)
         return effects
 
     def persist_failed(self, record: StoredMessage) -> None:
@@ -407,9 +409,8 @@ class Hub:
     def _join(self, session: Session, msg: Join, now: float) -> list[Effect]:
         user = self._user(session)
         effects = self._enter(user, session.sid, check_room(msg.room), msg.id)
-        if user.account and fold(msg.room) != fold(self.config.default_room):
-            effects.append(Remember(account=user.key, room=user.rooms[fold(msg.room)].name))
-        return effects
+        remember = self._membership(user, user.rooms[fold(msg.room)], member=True)
+        return effects if remember is None else [*effects, remember]
 
     def _enter(
         self, user: User, sid: SessionId, name: str, request_id: str | None
@@ -442,9 +443,8 @@ class Hub:
         effects.append(
             Deliver(Presence(nick=user.nick, event="leave", room=room.name), room.targets())
         )
-        if user.account:
-            effects.append(Remember(account=user.key, room=room.name, member=False))
-        return effects
+        remember = self._membership(user, room, member=False)
+        return effects if remember is None else [*effects, remember]
 
     # ------------------------------------------------------------------ messages
 
@@ -637,6 +637,18 @@ class Hub:
         if room is None:
             raise PeerError(ErrorCode.NOT_IN_ROOM, f"you are not in {name}")
         return room
+
+    def _membership(self, user: User, room: Room, *, member: bool) -> Remember | None:
+        """An account's rooms outlive its sessions: note the change here and in the store.
+        (The default room needs no note: everyone is in it on arrival.)"""
+        if not user.account or room.key == fold(self.config.default_room):
+            return None
+        rooms = self._account_rooms.setdefault(user.key, {})
+        if member:
+            rooms.setdefault(room.key, room.name)
+        else:
+            rooms.pop(room.key, None)
+        return Remember(account=user.key, room=room.name, member=member)
 
     def _peer_key(self, nick: str) -> str | None:
         """The identity behind ``nick``: whoever is online with it, else the account."""
