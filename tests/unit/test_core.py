@@ -15,7 +15,8 @@ from palaver.store.memory import MemoryStore
 
 
 class FakeConnection:
-    encoder = staticmethod(encode)
+    encode_key = "json"
+    encode = staticmethod(encode)
 
     def __init__(self) -> None:
         self.sid = 0

@@ -9,10 +9,11 @@ bytes of one frame; the hub's events are encoded once and the same bytes go to e
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import msgspec
 
+from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
 from palaver.protocol.framing import DEFAULT_MAX_FRAME, LineFramer
 from palaver.protocol.messages import (
@@ -54,6 +55,27 @@ def decode_server_frame(frame: bytes) -> ServerMessage:
         return _server_decoder.decode(frame)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise _classify(frame, exc, _SERVER_TAGS) from None
+
+
+class JsonLinesDialect:
+    """Protocol v1 as a :class:`~palaver.protocol.dialect.Dialect`."""
+
+    __slots__ = ("_decoder",)
+
+    encode_key = "json"
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self._decoder = JsonLinesDecoder(max_frame)
+
+    def receive_data(self, data: bytes) -> list[Inbound]:
+        return cast(list[Inbound], self._decoder.receive_data(data))
+
+    def receive_eof(self) -> list[Inbound]:
+        return cast(list[Inbound], self._decoder.receive_eof())
+
+    @staticmethod
+    def encode(message: Wire) -> bytes:
+        return encode(message)
 
 
 class JsonLinesDecoder:
@@ -149,6 +171,7 @@ __all__ = [
     "DEFAULT_MAX_FRAME",
     "FrameTooLarge",
     "JsonLinesDecoder",
+    "JsonLinesDialect",
     "decode_client_frame",
     "decode_server_frame",
     "encode",

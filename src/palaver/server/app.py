@@ -19,7 +19,7 @@ from palaver.server.passwords import Passwords
 from palaver.store.base import Store
 from palaver.store.memory import MemoryStore
 from palaver.store.sqlite import SqliteStore
-from palaver.transports.jsonl import JsonLinesConnection
+from palaver.transports.main_port import MainPortConnection
 
 DATABASE_FILE = "palaver.db"
 
@@ -66,7 +66,7 @@ class Server:
         self.core = core
         try:
             self._listener = await asyncio.get_running_loop().create_server(
-                lambda: JsonLinesConnection(core, s.max_frame), s.host, s.port, backlog=4096
+                lambda: MainPortConnection(core, s.max_frame), s.host, s.port, backlog=4096
             )
         except BaseException:
             await self.stop()  # close the store: its thread would keep the process alive

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Hashable, Iterable
 from typing import Any, Protocol
 
 from palaver.hub import Hub
@@ -51,9 +51,6 @@ from palaver.store.base import Account, Store, StoredMessage
 
 log = logging.getLogger("palaver.server")
 
-Encoder = Callable[[Wire], bytes]
-
-
 class Connection(Protocol):
     """What the core needs from a transport's connection object."""
 
@@ -64,8 +61,10 @@ class Connection(Protocol):
     peer: str
 
     @property
-    def encoder(self) -> Encoder: ...
+    def encode_key(self) -> Hashable:
+        """Connections with equal keys render an event to the same bytes."""
 
+    def encode(self, event: Wire) -> bytes: ...
     def send(self, data: bytes) -> None: ...
     def flush(self) -> None: ...
     def close(self, farewell: bytes | None) -> None: ...
@@ -190,7 +189,7 @@ class ServerCore:
             conn = self._connections.get(effect.session)
             if conn is not None:
                 goodbye = Goodbye(id=effect.request_id, reason=effect.reason)
-                farewell = conn.encoder(goodbye) if effect.goodbye else None
+                farewell = conn.encode(goodbye) if effect.goodbye else None
                 self._drop(conn, effect.reason, farewell=farewell)
         elif kind is Replay:
             assert isinstance(effect, Replay)
@@ -225,17 +224,17 @@ class ServerCore:
         event = effect.event
         connections = self._connections
         skip = effect.skip
-        encoded: dict[Encoder, bytes] = {}
+        encoded: dict[Hashable, bytes] = {}
         for sid in effect.to:
             if sid == skip:
                 continue
             conn = connections.get(sid)
             if conn is None:
                 continue
-            encoder = conn.encoder
-            data = encoded.get(encoder)
+            key = conn.encode_key
+            data = encoded.get(key)
             if data is None:
-                data = encoded[encoder] = encoder(event)
+                data = encoded[key] = conn.encode(event)
             conn.send(data)
         if type(event) is Welcome:
             log.info("%s joined from %s", event.nick, _peer_of(connections, effect.to))
@@ -310,8 +309,12 @@ class ServerCore:
         self._deliver(Deliver(reply, (effect.session,)))
 
     async def _replay(self, conn: Connection, effect: Replay) -> None:
-        """Stored messages first, then whatever arrived for ``conn`` meanwhile (held)."""
+        """Stored messages first, then whatever arrived for ``conn`` meanwhile (held).
+
+        Rooms one after the other; direct messages from all conversations merged in the order
+        they were sent, as they would have arrived live."""
         frames: list[bytes] = []
+        direct: list[StoredMessage] = []
         try:
             for span in effect.ranges:
                 page = await self.store.page(span.conversation, before=span.upto + 1,
@@ -320,12 +323,17 @@ class ServerCore:
                 if missed and page.more and missed[0].msg_id > span.after + 1:
                     gap = Gap(room=span.room, peer=span.peer, after=span.after,
                               before=missed[0].msg_id)
-                    frames.append(conn.encoder(gap))
-                frames.extend(conn.encoder(as_message(m)) for m in missed)
+                    frames.append(conn.encode(gap))
+                if span.room is None:
+                    direct.extend(missed)
+                else:
+                    frames.extend(conn.encode(as_message(m)) for m in missed)
+            direct.sort(key=lambda m: (m.ts, m.conversation, m.msg_id))
+            frames.extend(conn.encode(as_message(m)) for m in direct)
         except Exception:
             log.exception("could not replay for connection %d", conn.sid)
             for span in effect.ranges:  # tell the client what it must fetch itself
-                frames.append(conn.encoder(Gap(room=span.room, peer=span.peer, after=span.after,
+                frames.append(conn.encode(Gap(room=span.room, peer=span.peer, after=span.after,
                                                before=span.upto + 1)))
         conn.release(frames)
 
@@ -344,10 +352,10 @@ class ServerCore:
             )
             if verdict is Verdict.PING:
                 conn.pinged = True
-                conn.send(conn.encoder(Ping()))
+                conn.send(conn.encode(Ping()))
             elif verdict is not Verdict.OK:
                 log.info("closing connection %d (%s): %s", conn.sid, conn.peer, verdict.value)
-                self._drop(conn, verdict.value, conn.encoder(Goodbye(reason=verdict.value)))
+                self._drop(conn, verdict.value, conn.encode(Goodbye(reason=verdict.value)))
         self._sweeper = self._loop.call_later(self.timeouts.sweep_interval(), self._sweep)
 
     async def shutdown(self, grace: float) -> None:
@@ -361,7 +369,7 @@ class ServerCore:
         self._shutting_down = True
         self._flush()
         for conn in list(self._connections.values()):
-            conn.close(conn.encoder(Goodbye(reason="server shutting down")))
+            conn.close(conn.encode(Goodbye(reason="server shutting down")))
         try:
             await asyncio.wait_for(self._closed.wait(), grace)
         except TimeoutError:

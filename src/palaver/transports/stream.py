@@ -1,38 +1,42 @@
-"""The JSON-lines door: an ``asyncio.Protocol`` per TCP connection, no task per connection.
+"""A front door on a byte stream (TCP, TLS): one ``asyncio.Protocol`` per connection, no task.
 
-Reading: bytes go to the sans-I/O decoder, each decoded message to the core. Writing: the core
-appends encoded frames to :meth:`send`; they are written together by :meth:`flush` at the next
-loop turn. Closing politely writes what is queued plus a farewell, half-closes, and cuts the
-connection if the peer has not gone within ``LINGER`` seconds.
+How this works: reading hands bytes to the connection's :class:`Dialect` (sans-I/O) and each
+decoded message to the core; bytes the dialect wants written at once (a prompt, a numeric) are
+queued like any other. Writing: the core appends rendered events to :meth:`send`; they are written
+together by :meth:`flush` at the next loop turn. Closing politely writes what is queued plus a
+farewell, half-closes, and cuts the connection if the peer has not gone within ``LINGER``
+seconds. While a login is checked (:meth:`pause`) decoded messages wait; while a resume replays
+history (:meth:`hold`) live events wait behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Hashable
 from typing import Final, cast
 
+from palaver.protocol.dialect import Dialect, Inbound
 from palaver.protocol.errors import PeerError
-from palaver.protocol.jsonl import JsonLinesDecoder, encode
-from palaver.protocol.messages import ClientMessage
+from palaver.protocol.messages import Wire
 from palaver.server.core import ServerCore
 
-log = logging.getLogger("palaver.transports.jsonl")
+log = logging.getLogger("palaver.transports")
 
 LINGER: Final = 2.0  # seconds a closing connection may take to read its farewell
 BURST_FACTOR: Final = 4  # one loop turn may queue this many send-queue limits for a connection
 
 
-class JsonLinesConnection(asyncio.Protocol):
+class StreamConnection(asyncio.Protocol):
     __slots__ = (
         "_core",
-        "_decoder",
         "_held",
         "_outbox",
         "_paused",
         "_queued",
         "_stash",
         "closing",
+        "dialect",
         "last_seen",
         "opened_at",
         "peer",
@@ -41,16 +45,14 @@ class JsonLinesConnection(asyncio.Protocol):
         "transport",
     )
 
-    encoder = staticmethod(encode)
-
-    def __init__(self, core: ServerCore, max_frame: int) -> None:
+    def __init__(self, core: ServerCore, dialect: Dialect) -> None:
         self._core = core
-        self._decoder = JsonLinesDecoder(max_frame)
+        self.dialect = dialect
         self._outbox: list[bytes] = []
         self._queued = 0
         self._held: list[bytes] | None = None  # frames waiting behind a replay
         self._paused = False  # waiting for a login: decoded messages wait in _stash
-        self._stash: list[ClientMessage | PeerError] = []
+        self._stash: list[Inbound] = []
         self.closing = False
         self.pinged = False
         self.peer = "?"
@@ -70,11 +72,11 @@ class JsonLinesConnection(asyncio.Protocol):
             return
         self.last_seen = self._core.monotonic()
         self.pinged = False
-        self._handle(self._decoder.receive_data(data))
+        self._handle(self.dialect.receive_data(data))
 
     def eof_received(self) -> bool:
         if not self.closing:
-            self._handle(self._decoder.receive_eof())
+            self._handle(self.dialect.receive_eof())
             self.flush()  # the replies to a last unterminated line, before we close
         return False  # close our side too
 
@@ -82,7 +84,7 @@ class JsonLinesConnection(asyncio.Protocol):
         self.closing = True
         self._core.detach(self, "connection closed" if exc is None else "connection reset")
 
-    def _handle(self, items: list[ClientMessage | PeerError]) -> None:
+    def _handle(self, items: list[Inbound]) -> None:
         core = self._core
         for index, item in enumerate(items):
             if self.closing:
@@ -90,12 +92,21 @@ class JsonLinesConnection(asyncio.Protocol):
             if self._paused:
                 self._stash.extend(items[index:])
                 return
-            if isinstance(item, PeerError):
+            if isinstance(item, bytes):
+                self.send(item)
+            elif isinstance(item, PeerError):
                 core.reject(self, item)
             else:
                 core.receive(self, item)
 
     # ------------------------------------------------------------------ what the core calls
+
+    @property
+    def encode_key(self) -> Hashable:
+        return self.dialect.encode_key
+
+    def encode(self, event: Wire) -> bytes:
+        return self.dialect.encode(event)
 
     def send(self, data: bytes) -> None:
         if self.closing:

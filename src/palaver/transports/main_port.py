@@ -1,0 +1,75 @@
+"""The main port: JSON lines for programs, plain text for people with telnet or nc.
+
+How this works: a connection starts undecided. If its first non-blank byte is ``{`` it speaks
+JSON lines; anything else makes it a plain-text client, and so does silence for
+``sniff_timeout`` seconds (then the text dialect greets it with a prompt, since a person with nc
+waits to be asked). Until the choice, events are rendered as JSON (only a handshake-timeout BYE
+can come that early).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+from palaver.protocol.dialect import Dialect
+from palaver.protocol.jsonl import JsonLinesDialect
+from palaver.server.core import ServerCore
+from palaver.transports.stream import StreamConnection
+
+
+class TextDialect(Dialect, Protocol):
+    def greeting(self) -> bytes:
+        """What to say to a client that connected and said nothing."""
+        ...
+
+
+TextDialectFactory = Callable[[], TextDialect]
+
+
+class MainPortConnection(StreamConnection):
+    __slots__ = ("_make_text", "_sniff_timeout", "_sniffer")
+
+    def __init__(
+        self,
+        core: ServerCore,
+        max_frame: int,
+        make_text: TextDialectFactory | None = None,
+        sniff_timeout: float = 0.5,
+    ) -> None:
+        super().__init__(core, JsonLinesDialect(max_frame))
+        self._make_text = make_text
+        self._sniff_timeout = sniff_timeout
+        self._sniffer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self._make_text is not None:
+            self._sniffer = asyncio.get_running_loop().call_later(
+                self._sniff_timeout, self._silent)
+
+    def data_received(self, data: bytes) -> None:
+        if self._sniffer is not None:
+            first = data.lstrip()[:1]
+            if not first:  # only blank bytes so far: keep waiting for a real one
+                return super().data_received(data)
+            self._sniffer.cancel()
+            self._sniffer = None
+            if first != b"{" and self._make_text is not None:
+                self.dialect = self._make_text()
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._sniffer is not None:
+            self._sniffer.cancel()
+            self._sniffer = None
+        super().connection_lost(exc)
+
+    def _silent(self) -> None:
+        self._sniffer = None
+        if self._make_text is None or self.closing:
+            return
+        text = self._make_text()
+        self.dialect = text
+        self.send(text.greeting())
