@@ -320,3 +320,10 @@ def test_nick_change_to_the_same_nick_tells_nobody(h: Harness) -> None:
     h.send(alice, SetNick(id="same", nick="alice"))
     assert h.take(alice) == [Presence(id="same", nick="alice", event="nick", new_nick="alice")]
     assert h.take(bob) == []
+
+
+def test_server_commands_work_before_hello(h: Harness) -> None:
+    sid = h.open()
+    h.send(sid, RunCommand(id="t", name="sum", args=(1, 2, 3.5)))
+    assert h.take(sid) == [Result(id="t", name="sum", result="6.5")]
+    assert not h.hub.is_registered(sid)

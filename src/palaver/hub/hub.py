@@ -98,7 +98,9 @@ class StoredState:
     memberships: Mapping[str, Sequence[str]] = field(default_factory=dict)  # key -> rooms
 
 
-_BEFORE_HELLO: Final = (Hello, Ping, Pong, Quit)
+# Allowed before HELLO. Server commands need no identity: the older line dialects let a client
+# ask for the time or a sum before it chooses a nickname.
+_BEFORE_HELLO: Final = (Hello, Ping, Pong, Quit, RunCommand)
 
 
 def format_ts(now: float) -> str:
@@ -608,9 +610,8 @@ class Hub:
         return [Deliver(RoomList(id=msg.id, rooms=rooms), (session.sid,))]
 
     def _run_command(self, session: Session, msg: RunCommand, now: float) -> list[Effect]:
-        user = self._user(session)
-        context = CommandContext(nick=user.nick, now=now, rng=self._rng,
-                                 registry=self._commands)
+        nick = session.user.nick if session.user is not None else ""
+        context = CommandContext(nick=nick, now=now, rng=self._rng, registry=self._commands)
         result = self._commands.run(msg.name, context, msg.args)
         return [Deliver(Result(id=msg.id, name=msg.name, result=result), (session.sid,))]
 
