@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Callable, Mapping
 
 from palaver.hub import Close, Deliver, Effect, Hub, HubConfig
 from palaver.hub.effects import Persist
+from palaver.hub.hub import StoredState
 from palaver.protocol.messages import ClientMessage, Hello, ServerMessage
 from palaver.store.base import StoredMessage
 
@@ -18,9 +21,24 @@ class FakeClock:
         self.now += seconds
 
 
+def counting_tokens(prefix: str = "t") -> Callable[[], str]:
+    """Deterministic tokens for the hub's ``new_token``: ``t1``, ``t2``, …"""
+    numbers = itertools.count(1)
+    return lambda: f"{prefix}{next(numbers)}"
+
+
 class Harness:
-    def __init__(self, config: HubConfig | None = None) -> None:
-        self.hub = Hub(config, rng=random.Random(7))
+    def __init__(
+        self,
+        config: HubConfig | None = None,
+        *,
+        stored: StoredState | None = None,
+        new_token: Callable[[], str] | None = None,
+    ) -> None:
+        if new_token is None:
+            self.hub = Hub(config, rng=random.Random(7), stored=stored)
+        else:
+            self.hub = Hub(config, rng=random.Random(7), stored=stored, new_token=new_token)
         self.clock = FakeClock()
         self.inbox: dict[int, list[ServerMessage]] = {}
         self.closed: dict[int, str] = {}
@@ -43,6 +61,22 @@ class Harness:
         effects = self.hub.handle(sid, message, self.clock.now)
         self.apply(effects)
         return effects
+
+    def login_account(
+        self,
+        hello: Hello,
+        *,
+        verified: bool = True,
+        marks: Mapping[str, int] | None = None,
+        sid: int | None = None,
+    ) -> tuple[int, list[Effect]]:
+        """A HELLO with a password, as the core finishes it: ``Hub.login`` with the verdict."""
+        if sid is None:
+            sid = self.open()
+        effects = self.hub.login(sid, hello, verified=verified, marks=marks or {},
+                                 now=self.clock.now)
+        self.apply(effects)
+        return sid, effects
 
     def drop(self, sid: int, reason: str = "connection closed") -> None:
         self.apply(self.hub.close_session(sid, reason))
