@@ -62,7 +62,8 @@ async def test_leave(connect: Connect) -> None:
     alice, bob = await connect("alice"), await connect("bob")
     await alice.request(Join(room="#dev"))
     await bob.request(Join(room="#dev"))
-    assert await bob.request(Leave(room="#dev")) == Left(room="#dev", id="c3")
+    left = await bob.request(Leave(room="#dev"))
+    assert left == Left(room="#dev", id=left.id) and left.id
     assert await alice.wait_for(Presence) == Presence(nick="bob", event="join", room="#lobby")
     assert await alice.wait_for(Presence) == Presence(nick="bob", event="join", room="#dev")
     assert await alice.wait_for(Presence) == Presence(nick="bob", event="leave", room="#dev")

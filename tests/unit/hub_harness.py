@@ -22,9 +22,14 @@ class FakeClock:
 
 
 def counting_tokens(prefix: str = "t") -> Callable[[], str]:
-    """Deterministic tokens for the hub's ``new_token``: ``t1``, ``t2``, …"""
+    """Deterministic tokens for the hub's ``new_token``: ``token(1)``, ``token(2)``, …"""
     numbers = itertools.count(1)
-    return lambda: f"{prefix}{next(numbers)}"
+    return lambda: token(next(numbers), prefix)
+
+
+def token(n: int, prefix: str = "t") -> str:
+    """The ``n``-th token of :func:`counting_tokens` (long enough to count as a secret)."""
+    return f"{prefix}{n}".ljust(16, ".")
 
 
 class Harness:
@@ -91,6 +96,7 @@ class Harness:
                 self.closed[effect.session] = effect.reason
             elif isinstance(effect, Persist):  # as if the store committed it at once
                 self.stored.append(effect.message)
+                self.hub.persisted(effect.message, stored=True)
                 self.apply(list(effect.then))
 
     def take(self, sid: int) -> list[ServerMessage]:

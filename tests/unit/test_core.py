@@ -7,7 +7,15 @@ import msgspec
 from palaver.hub import Hub
 from palaver.hub.commands import COMMANDS, CommandRegistry
 from palaver.protocol.jsonl import decode_server_frame, encode
-from palaver.protocol.messages import Error, Hello, Result, RunCommand, ServerMessage
+from palaver.protocol.messages import (
+    Error,
+    Hello,
+    Message,
+    Result,
+    RunCommand,
+    Say,
+    ServerMessage,
+)
 from palaver.server.core import ServerCore
 from palaver.server.liveness import Timeouts
 from palaver.server.passwords import Passwords
@@ -78,3 +86,38 @@ async def test_a_bug_in_a_handler_is_an_internal_error_and_the_session_goes_on()
     assert (error.code, error.id) == ("internal_error", "boom")
     assert "secret" not in msgspec.json.encode(error).decode()
     assert frames[-1] == Result(id="ok", name="echo", result="still here")
+
+
+class FlakyStore(MemoryStore):
+    """A store whose first ``append`` fails, as a full disk would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def append(self, batch):  # type: ignore[no-untyped-def]
+        if self.failures:
+            self.failures -= 1
+            raise OSError("disk full")
+        return await super().append(batch)
+
+
+async def test_a_resend_during_a_failed_commit_is_not_acknowledged() -> None:
+    store = FlakyStore()
+    core = ServerCore(Hub(), store, Passwords(time_cost=1, memory_kib=8), timeouts=Timeouts(),
+                      send_queue_limit=65_536)
+    conn = FakeConnection()
+    conn.sid = core.attach(conn)
+    core.receive(conn, Hello(version=1, nick="alice"))
+    core.receive(conn, Say(id="m", room="#lobby", text="hi"))
+    core.receive(conn, Say(id="m", room="#lobby", text="hi"))  # before the store answered
+    await core.pipeline.wait_idle()
+    replies = [f for f in conn.frames() if isinstance(f, Error | Message)]
+    assert [(type(r).__name__, r.id) for r in replies] == [("Error", "m"), ("Error", "m")]
+    assert all(r.code == "unavailable" for r in replies if isinstance(r, Error))
+    assert (await store.last_ids()) == {}
+    core.receive(conn, Say(id="m", room="#lobby", text="hi"))  # the client tries again
+    await core.pipeline.wait_idle()
+    ack = conn.frames()[-1]
+    assert isinstance(ack, Message) and ack.id == "m" and ack.text == "hi"
+    assert (await store.last_ids()) == {"#lobby": ack.msg_id}

@@ -2,8 +2,8 @@
 accounts, several sessions per user, guest tokens. No I/O: the harness treats every Persist as
 committed at once, and the core's part (checking passwords, creating accounts) is played by hand.
 
-Deterministic guest identities: with ``counting_tokens()`` the first guest gets key ``~t1`` and
-token ``t2``, the second ``~t3`` and ``t4``, and so on.
+Deterministic guest identities: with ``counting_tokens()`` the first guest gets token ``T1`` and
+key ``G1 = guest_key(T1)``, the second ``t2`` and ``G2``, and so on.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from palaver.hub.effects import (
     Replay,
     ReplayRange,
 )
-from palaver.hub.hub import StoredState, format_ts
+from palaver.hub.hub import StoredState, as_message, format_ts, guest_key
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import (
     Error,
@@ -41,9 +41,12 @@ from palaver.protocol.messages import (
     Welcome,
 )
 from palaver.store.base import StoredMessage, dm_conversation
-from tests.unit.hub_harness import Harness, counting_tokens
+from tests.unit.hub_harness import Harness, counting_tokens, token
 
 PASSWORD = "correct horse"
+
+T1 = token(1)
+G1, G2, G3 = (guest_key(token(n)) for n in (1, 2, 3))
 
 
 def harness(stored: StoredState | None = None) -> Harness:
@@ -98,7 +101,7 @@ def test_chat_is_persisted_before_anything_is_delivered(h: Harness) -> None:
     persist = persist_of(effects)  # nothing but the Persist: deliveries wait for the commit
     assert persist.message == StoredMessage(
         conversation="#lobby", msg_id=1, ts=format_ts(h.clock.now), sender="alice",
-        sender_key="~t1", text="hi", room="#lobby", client_id="m1",
+        sender_key=G1, text="hi", room="#lobby", client_id="m1",
     )
     assert (persist.session, persist.request_id) == (alice, "m1")
     ack, others = persist.then
@@ -138,8 +141,8 @@ def test_dm_is_persisted_in_the_conversation_of_both_identities(h: Harness) -> N
     persist = persist_of(h.hub.handle(alice, SendDirect(id="d1", to="BOB", text="psst"),
                                       h.clock.now))
     assert persist.message == StoredMessage(
-        conversation=dm_conversation("~t1", "~t3"), msg_id=1, ts=format_ts(h.clock.now),
-        sender="alice", sender_key="~t1", text="psst", to="bob", client_id="d1",
+        conversation=dm_conversation(G1, G2), msg_id=1, ts=format_ts(h.clock.now),
+        sender="alice", sender_key=G1, text="psst", to="bob", client_id="d1",
     )
     h.apply([persist])
     [ack] = h.take(alice)
@@ -212,7 +215,7 @@ def test_a_failed_persist_forgets_the_id_so_a_resend_is_stored_anew(h: Harness) 
     alice = h.login("alice")
     h.clear()
     failed = persist_of(h.hub.handle(alice, Say(id="m1", room="#lobby", text="hi"), h.clock.now))
-    h.hub.persist_failed(failed.message)
+    h.hub.persisted(failed.message, stored=False)
     again = persist_of(h.send(alice, Say(id="m1", room="#lobby", text="hi")))
     assert again.message.client_id == "m1"
     assert again.message.msg_id == 2  # ids only grow: the failed one is never reused
@@ -253,7 +256,8 @@ def test_dm_ids_count_per_conversation(h: Harness) -> None:
     h.send(carol, SendDirect(to="alice", text="3"))
     h.send(alice, SendDirect(to="alice", text="to myself"))
     assert [(m.conversation, m.msg_id) for m in h.stored] == [
-        ("@~t1,~t3", 1), ("@~t1,~t3", 2), ("@~t1,~t5", 1), ("@~t1,~t1", 1),
+        (dm_conversation(G1, G2), 1), (dm_conversation(G1, G2), 2),
+        (dm_conversation(G1, G3), 1), (dm_conversation(G1, G1), 1),
     ]
 
 
@@ -323,7 +327,7 @@ def test_dm_history_with_someone_online(h: Harness) -> None:
     h.login("Bob")
     h.clear()
     effects = h.send(alice, History(id="h", peer="BOB", before=3))
-    assert effects == [FetchHistory(alice, "h", dm_conversation("~t1", "~t3"), 3, None, 50,
+    assert effects == [FetchHistory(alice, "h", dm_conversation(G1, G2), 3, None, 50,
                                     peer="Bob")]
 
 
@@ -331,7 +335,7 @@ def test_dm_history_with_an_offline_account() -> None:
     h = harness(StoredState(accounts=accounts("Carol")))
     alice = h.login("alice")
     [effect] = h.send(alice, History(peer="carol", limit=200))
-    assert effect == FetchHistory(alice, None, dm_conversation("~t1", "carol"), None, None, 200,
+    assert effect == FetchHistory(alice, None, dm_conversation(G1, "carol"), None, None, 200,
                                   peer="Carol")
 
 
@@ -378,11 +382,11 @@ def test_resume_of_a_dm_conversation_named_with_at_nick(h: Harness) -> None:
     h.send(bob, Say(room="#lobby", text="room"))
     h.drop(alice)
     sid = h.open()
-    effects = h.send(sid, Hello(version=1, nick="alice", token="t2",
+    effects = h.send(sid, Hello(version=1, nick="alice", token=T1,
                                 since={"@BOB": 1, "#lobby": 0}))
     assert effects[-1] == Replay(sid, (
         ReplayRange("#lobby", 0, 1, room="#lobby"),
-        ReplayRange(dm_conversation("~t1", "~t3"), 1, 3, peer="bob"),
+        ReplayRange(dm_conversation(G1, G2), 1, 3, peer="bob"),
     ))
 
 
@@ -426,7 +430,7 @@ def test_offline_dms_to_an_account_are_stored_and_replayed_at_login() -> None:
     h.apply([persist])
     sid, effects = h.login_account(Hello(version=1, nick="alice", password=PASSWORD),
                                    marks={})
-    assert effects[-1] == Replay(sid, (ReplayRange(dm_conversation("alice", "~t1"), 0, 1,
+    assert effects[-1] == Replay(sid, (ReplayRange(dm_conversation("alice", G1), 0, 1,
                                                    peer="bob"),))
 
 
@@ -687,22 +691,22 @@ def test_welcome_gives_a_guest_a_token(h: Harness) -> None:
     sid = h.open()
     h.send(sid, Hello(version=1, nick="alice"))
     welcome = welcome_of(h.take(sid))
-    assert (welcome.token, welcome.account) == ("t2", False)
+    assert (welcome.token, welcome.account) == (T1, False)
 
 
 def test_a_token_of_a_guest_online_attaches_a_second_session(h: Harness) -> None:
     alice, bob = h.login("alice"), h.login("bob")
     h.clear()
     sid = h.open()
-    h.send(sid, Hello(id="h", version=1, nick="whatever", token="t2", rooms=("#dev",)))
+    h.send(sid, Hello(id="h", version=1, nick="whatever", token=T1, rooms=("#dev",)))
     events = h.take(sid)
     welcome = welcome_of(events)
-    assert (welcome.id, welcome.nick, welcome.token) == ("h", "alice", "t2")
+    assert (welcome.id, welcome.nick, welcome.token) == ("h", "alice", T1)
     assert welcome.rooms == ("#lobby", "#dev")
     assert h.take(bob) == []
     assert [type(e) for e in h.take(alice)] == [Joined]  # the new room, on every session
     h.send(sid, Say(room="#lobby", text="from the second"))
-    assert h.stored[-1].sender_key == "~t1"
+    assert h.stored[-1].sender_key == G1
 
 
 def test_a_departed_guest_reclaims_its_identity_and_resends_are_recognised(h: Harness) -> None:
@@ -711,8 +715,8 @@ def test_a_departed_guest_reclaims_its_identity_and_resends_are_recognised(h: Ha
     h.drop(alice)
     h.clear()
     sid = h.open()
-    h.send(sid, Hello(version=1, nick="alice", token="t2"))
-    assert welcome_of(h.take(sid)).token == "t2"
+    h.send(sid, Hello(version=1, nick="alice", token=T1))
+    assert welcome_of(h.take(sid)).token == T1
     h.clear()
     effects = h.send(sid, Say(id="m1", room="#lobby", text="hi"))
     assert not any(isinstance(e, Persist) for e in effects)
@@ -725,9 +729,9 @@ def test_a_departed_guest_may_come_back_under_another_free_nick(h: Harness) -> N
     alice = h.login("alice")
     h.drop(alice)
     sid = h.open()
-    h.send(sid, Hello(version=1, nick="alicia", token="t2"))
+    h.send(sid, Hello(version=1, nick="alicia", token=T1))
     h.send(sid, Say(room="#lobby", text="hi"))
-    assert (h.stored[-1].sender, h.stored[-1].sender_key) == ("alicia", "~t1")
+    assert (h.stored[-1].sender, h.stored[-1].sender_key) == ("alicia", G1)
 
 
 def test_reclaiming_needs_the_nick_free_and_the_token_survives_a_refusal(h: Harness) -> None:
@@ -735,28 +739,43 @@ def test_reclaiming_needs_the_nick_free_and_the_token_survives_a_refusal(h: Harn
     h.drop(alice)
     squatter = h.login("alice")
     sid = h.open()
-    h.send(sid, Hello(version=1, nick="alice", token="t2"))
+    h.send(sid, Hello(version=1, nick="alice", token=T1))
     assert only_error(h.take(sid)).code == ErrorCode.NICK_TAKEN
     h.drop(squatter)
-    h.send(sid, Hello(version=1, nick="alice", token="t2"))
+    h.send(sid, Hello(version=1, nick="alice", token=T1))
     welcome = welcome_of(h.take(sid))
-    assert welcome.token == "t2"
+    assert welcome.token == T1
     h.send(sid, Say(room="#lobby", text="back"))
-    assert h.stored[-1].sender_key == "~t1"
+    assert h.stored[-1].sender_key == G1
 
 
 def test_without_the_token_the_same_nick_is_someone_else(h: Harness) -> None:
     alice = h.login("alice")
     h.send(alice, Say(id="m1", room="#lobby", text="hi"))
     h.drop(alice)
-    for token in (None, "unknown"):
+    for given in (None, "unknown"):
         sid = h.open()
-        h.send(sid, Hello(version=1, nick="alice", token=token))
+        h.send(sid, Hello(version=1, nick="alice", token=given))
         welcome = welcome_of(h.take(sid))
-        assert welcome.token not in ("t2", token)
+        assert welcome.token not in (T1, given)  # too short to be a secret: a new one
         persist = persist_of(h.send(sid, Say(id="m1", room="#lobby", text="hi")))
-        assert persist.message.sender_key != "~t1"
+        assert persist.message.sender_key != G1
         h.drop(sid)
+
+
+def test_a_long_enough_token_of_the_clients_own_is_its_identity(h: Harness) -> None:
+    secret = "a-secret-the-client-chose-itself"
+    sid = h.open()
+    h.send(sid, Hello(version=1, nick="alice", token=secret))
+    assert welcome_of(h.take(sid)).token == secret
+    persist = persist_of(h.send(sid, Say(id="once", room="#lobby", text="hi")))
+    assert persist.message.sender_key == guest_key(secret)
+    h.drop(sid)
+    again = h.open()  # the same identity, as it would be after a server restart too
+    h.send(again, Hello(version=1, nick="alice", token=secret))
+    h.take(again)
+    [ack] = h.send(again, Say(id="once", room="#lobby", text="hi"))
+    assert ack == Deliver(as_message(persist.message, "once"), (again,))
 
 
 # --------------------------------------------------------------------------- nicks and accounts

@@ -7,6 +7,7 @@ a bad frame becomes a :class:`PeerError` value in the output instead of an excep
 from __future__ import annotations
 
 import itertools
+import secrets
 
 import msgspec
 
@@ -22,9 +23,12 @@ CLIENT_MAX_FRAME = 16 * 1_048_576
 class ClientSession:
     __slots__ = ("_framer", "_ids")
 
-    def __init__(self, max_frame: int = CLIENT_MAX_FRAME, id_prefix: str = "c") -> None:
+    def __init__(self, max_frame: int = CLIENT_MAX_FRAME, id_prefix: str | None = None) -> None:
         self._framer = LineFramer(max_frame)
-        self._ids = (f"{id_prefix}{n}" for n in itertools.count(1))
+        # Request ids must not repeat across connections: the server keeps a sender's CHAT/DM
+        # ids (forever, for an account) to recognise resends. A random prefix per session.
+        prefix = id_prefix if id_prefix is not None else f"c{secrets.token_hex(4)}-"
+        self._ids = (f"{prefix}{n}" for n in itertools.count(1))
 
     def next_id(self) -> str:
         return next(self._ids)

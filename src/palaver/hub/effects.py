@@ -49,6 +49,16 @@ class Persist:
 
 
 @dataclass(frozen=True, slots=True)
+class AckResend:
+    """A resend of a message whose original is still being stored: once the store has answered,
+    send the sender the original (or, if storing failed, ``unavailable``)."""
+
+    sender_key: str
+    client_id: str
+    session: SessionId
+
+
+@dataclass(frozen=True, slots=True)
 class ReplayRange:
     """Stored messages of one conversation with ``after`` < msg_id <= ``upto``."""
 
@@ -103,4 +113,6 @@ class Remember:
     marks: tuple[tuple[str, int], ...] | None = None
 
 
-Effect = Deliver | Close | Persist | Replay | FetchHistory | CreateAccount | Remember
+Effect = (
+    Deliver | Close | Persist | AckResend | Replay | FetchHistory | CreateAccount | Remember
+)

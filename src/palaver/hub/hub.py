@@ -16,6 +16,7 @@ conversations when it changes its display nick.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import secrets
 from collections import OrderedDict
@@ -29,6 +30,7 @@ import msgspec
 from palaver import __version__
 from palaver.hub.commands import COMMANDS, CommandContext, CommandRegistry
 from palaver.hub.effects import (
+    AckResend,
     Close,
     CreateAccount,
     Deliver,
@@ -78,6 +80,7 @@ from palaver.store.base import StoredMessage, dm_conversation
 MAX_QUIT_REASON: Final = 200
 MIN_PASSWORD: Final = 8
 MAX_PASSWORD: Final = 1_024
+MIN_TOKEN: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,7 @@ class HubConfig:
     motd: str = "Welcome to palaver. Type /help for commands."
     default_room: str = "#lobby"
     recent_ids: int = 65_536  # request ids remembered in memory (the store remembers them all)
-    departed_guests: int = 10_000  # guest tokens remembered after the guest left
+    known_guests: int = 10_000  # guest nicks remembered (to name direct conversations)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +135,6 @@ class Hub:
         self._online: dict[str, User] = {}  # folded nick -> user
         self._online_accounts: dict[str, User] = {}  # account key -> user
         self._guests_by_token: dict[str, User] = {}
-        self._departed: OrderedDict[str, tuple[str, str]] = OrderedDict()  # token -> key, nick
         self._rooms: dict[str, Room] = {}
         self._last_id: dict[str, int] = dict(stored.last_ids)
         self._accounts: dict[str, str] = dict(stored.accounts)
@@ -147,6 +149,8 @@ class Hub:
                     self._dm_index.setdefault(key, set()).add(conversation)
         self._known_nicks: OrderedDict[str, str] = OrderedDict(stored.accounts)
         self._recent: OrderedDict[tuple[str, str], StoredMessage] = OrderedDict()
+        self._in_flight: set[tuple[str, str]] = set()  # in _recent, not yet committed
+        self._committed: dict[str, int] = dict(stored.last_ids)  # highest stored msg_id
         self._handlers: dict[type[Any], Callable[[Session, Any, float], list[Effect]]] = {
             Hello: self._hello,
             Join: self._join,
@@ -212,15 +216,19 @@ class Hub:
             return [self.error_effect(sid, error.with_request_id(hello.id))]
 
     def account_created(
-        self, sid: SessionId, key: str, *, created: bool, request_id: str | None
+        self, sid: SessionId, key: str, *, created: bool, request_id: str | None,
+        failed: bool = False,
     ) -> list[Effect]:
-        """The store has (or, if ``created`` is false, has not) made ``key`` an account."""
+        """The store has made ``key`` an account — or not: it is taken (``created`` false) or
+        the store failed (``failed``)."""
         self._pending_accounts.discard(key)
         session = self._sessions.get(sid)
         user = session.user if session else None
-        if not created:
-            error = PeerError(ErrorCode.ACCOUNT_EXISTS, "that nick is already an account",
-                              request_id)
+        if failed or not created:
+            error = (PeerError(ErrorCode.UNAVAILABLE, "cannot create accounts right now",
+                               request_id) if failed else
+                     PeerError(ErrorCode.ACCOUNT_EXISTS, "that nick is already an account",
+                               request_id))
             return [self.error_effect(sid, error)] if session else []
         nick = user.nick if user is not None and user.folded_nick == key else key
         self._accounts[key] = nick
@@ -234,10 +242,21 @@ class Hub:
                 effects.append(remember)
         return effects
 
-    def persist_failed(self, record: StoredMessage) -> None:
-        """The store refused ``record``: forget its request id, so a resend is stored anew."""
-        if record.client_id is not None:
-            self._recent.pop((record.sender_key, record.client_id), None)
+    def persisted(self, record: StoredMessage, *, stored: bool) -> None:
+        """The store has answered for ``record``: it holds it (``stored``, perhaps from an
+        earlier send), or it failed — then the request id is forgotten, so a resend is new."""
+        key = (record.sender_key, record.client_id) if record.client_id is not None else None
+        if key is not None:
+            self._in_flight.discard(key)
+            if not stored:
+                self._recent.pop(key, None)
+        if stored and record.msg_id > self._committed.get(record.conversation, 0):
+            self._committed[record.conversation] = record.msg_id
+
+    def stored_original(self, sender_key: str, client_id: str) -> StoredMessage | None:
+        """The stored message sent with this request id, if it is known to be stored."""
+        key = (sender_key, client_id)
+        return None if key in self._in_flight else self._recent.get(key)
 
     def close_session(self, sid: SessionId, reason: str) -> list[Effect]:
         """The connection is gone (or going). Idempotent."""
@@ -254,22 +273,30 @@ class Hub:
         effects: list[Effect] = []
         if user.account:
             del self._online_accounts[user.key]
-            marks = tuple((c, self._last_id.get(c, 0))
-                          for c in sorted(self._dm_index.get(user.key, ())))
-            effects.append(Remember(account=user.key, marks=marks))
+            effects.append(self._marks(user))
         else:
             assert user.token is not None
             del self._guests_by_token[user.token]
-            self._departed[user.token] = (user.key, user.nick)
-            while len(self._departed) > self.config.departed_guests:
-                self._departed.popitem(last=False)
         for room in user.rooms.values():
             del room.members[user.key]
         audience = self._audience(user.rooms.values())
+        for room in user.rooms.values():
+            self._forget_if_empty(room)
         user.rooms.clear()
         effects.insert(0, Deliver(Presence(nick=user.nick, event="quit", reason=reason),
                                   audience))
         return effects
+
+    def farewell(self) -> list[Effect]:
+        """The server is stopping: note where every account online stopped reading."""
+        return [self._marks(user) for user in self._online_accounts.values()]
+
+    def _marks(self, user: User) -> Remember:
+        """Per direct conversation, the last message stored — so delivered, if the user was
+        online — before now. What was still being stored is replayed at the next login."""
+        marks = tuple((c, self._committed.get(c, 0))
+                      for c in sorted(self._dm_index.get(user.key, ())))
+        return Remember(account=user.key, marks=marks)
 
     @staticmethod
     def error_effect(sid: SessionId, error: PeerError) -> Deliver:
@@ -295,7 +322,7 @@ class Hub:
 
     @property
     def room_count(self) -> int:
-        return sum(1 for room in self._rooms.values() if room.members)
+        return len(self._rooms)
 
     # ------------------------------------------------------------------ arriving
 
@@ -325,13 +352,9 @@ class Hub:
                             f"{msg.nick} is a registered account: log in with its password")
         if folded in self._online:
             raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {msg.nick} is taken")
-        departed = self._departed.pop(msg.token, None) if msg.token else None
-        if departed is not None:
-            key, token = departed[0], msg.token
-        else:
-            key, token = "~" + self._new_token(), self._new_token()
-        assert token is not None
-        user = User(key, msg.nick, account=False, token=token)
+        # A token is the guest's secret; one too short to be a secret is replaced by a new one.
+        token = msg.token if msg.token and len(msg.token) >= MIN_TOKEN else self._new_token()
+        user = User(guest_key(token), msg.nick, account=False, token=token)
         self._guests_by_token[token] = user
         return self._arrive(session, user, msg, None)
 
@@ -445,6 +468,7 @@ class Hub:
         effects.append(
             Deliver(Presence(nick=user.nick, event="leave", room=room.name), room.targets())
         )
+        self._forget_if_empty(room)
         remember = self._membership(user, room, member=False)
         return effects if remember is None else [*effects, remember]
 
@@ -502,17 +526,23 @@ class Hub:
         """A request id this sender used before: send back the original, nothing else."""
         if request_id is None:
             return None
-        original = self._recent.get((user.key, request_id))
+        key = (user.key, request_id)
+        original = self._recent.get(key)
         if original is None:
             return None
+        if key in self._in_flight:  # the answer waits for the original's commit
+            return [AckResend(user.key, request_id, sid)]
         return [Deliver(as_message(original, request_id), (sid,))]
 
     def _remember_id(self, record: StoredMessage) -> None:
         if record.client_id is None:
             return
-        self._recent[(record.sender_key, record.client_id)] = record
+        key = (record.sender_key, record.client_id)
+        self._recent[key] = record
+        self._in_flight.add(key)
         while len(self._recent) > self.config.recent_ids:
-            self._recent.popitem(last=False)
+            evicted, _ = self._recent.popitem(last=False)
+            self._in_flight.discard(evicted)
 
     def _next_id(self, conversation: str) -> int:
         msg_id = self._last_id.get(conversation, 0) + 1
@@ -572,6 +602,10 @@ class Hub:
         user = self._user(session)
         new = check_nick(msg.nick)
         new_fold = fold(new)
+        if user.folded_nick in self._pending_accounts and new_fold != user.folded_nick:
+            raise PeerError(ErrorCode.NICK_REGISTERED, "your nick is being registered; wait")
+        if new_fold in self._pending_accounts and new_fold != user.folded_nick:
+            raise PeerError(ErrorCode.NICK_REGISTERED, f"{new} is being registered")
         if new_fold in self._accounts and new_fold != user.key:
             raise PeerError(ErrorCode.NICK_REGISTERED, f"{new} is another user's account")
         holder = self._online.get(new_fold)
@@ -639,6 +673,12 @@ class Hub:
             raise PeerError(ErrorCode.NOT_IN_ROOM, f"you are not in {name}")
         return room
 
+    def _forget_if_empty(self, room: Room) -> None:
+        """A room nobody is in is dropped (its msg_id counter stays in ``_last_id``; accounts'
+        memberships name it, and it is made again when one of them arrives)."""
+        if not room.members:
+            self._rooms.pop(room.key, None)
+
     def _membership(self, user: User, room: Room, *, member: bool) -> Remember | None:
         """An account's rooms outlive its sessions: note the change here and in the store.
         (The default room needs no note: everyone is in it on arrival.)"""
@@ -662,7 +702,7 @@ class Hub:
     def _known(self, user: User) -> None:
         self._known_nicks[user.key] = user.nick
         self._known_nicks.move_to_end(user.key)
-        while len(self._known_nicks) > len(self._accounts) + self.config.departed_guests:
+        while len(self._known_nicks) > len(self._accounts) + self.config.known_guests:
             self._known_nicks.popitem(last=False)
 
     @staticmethod
@@ -685,6 +725,12 @@ class Hub:
         if len(rooms) == 1:
             return rooms[0].targets()
         return tuple(dict.fromkeys(s for room in rooms for s in room.targets()))
+
+
+def guest_key(token: str) -> str:
+    """A guest's identity: derived from its secret token, so the same token means the same guest
+    (and its resends are recognised) even after a restart, and the key reveals nothing of it."""
+    return "~" + hashlib.sha256(token.encode()).hexdigest()[:24]
 
 
 def _other_end(conversation: str, key: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from palaver.hub import Hub
 from palaver.hub.effects import (
+    AckResend,
     Close,
     CreateAccount,
     Deliver,
@@ -191,6 +192,15 @@ class ServerCore:
                 goodbye = Goodbye(id=effect.request_id, reason=effect.reason)
                 farewell = conn.encode(goodbye) if effect.goodbye else None
                 self._drop(conn, effect.reason, farewell=farewell)
+        elif kind is AckResend:
+            assert isinstance(effect, AckResend)
+            original = self.hub.stored_original(effect.sender_key, effect.client_id)
+            if original is not None:
+                self._deliver(Deliver(as_message(original, effect.client_id), (effect.session,)))
+            else:
+                error = PeerError(ErrorCode.UNAVAILABLE, "the message could not be stored; "
+                                  "resend it", effect.client_id)
+                self._deliver(self.hub.error_effect(effect.session, error))
         elif kind is Replay:
             assert isinstance(effect, Replay)
             conn = self._connections.get(effect.session)
@@ -205,6 +215,7 @@ class ServerCore:
             self._spawn(self._remember(effect))  # type: ignore[arg-type]
 
     def _stored(self, effect: Persist, outcome: Outcome) -> None:
+        self.hub.persisted(effect.message, stored=not isinstance(outcome, Exception))
         if outcome is None:
             for delivery in effect.then:
                 self._deliver(delivery)
@@ -215,7 +226,6 @@ class ServerCore:
         elif isinstance(outcome, StoredMessage):  # a resend: the original, to the sender only
             self._deliver(Deliver(as_message(outcome, effect.request_id), (effect.session,)))
         else:
-            self.hub.persist_failed(effect.message)
             error = PeerError(ErrorCode.UNAVAILABLE, "the message could not be stored; resend it",
                               effect.request_id)
             self._deliver(self.hub.error_effect(effect.session, error))
@@ -278,15 +288,17 @@ class ServerCore:
         conn.resume()
 
     async def _create_account(self, effect: CreateAccount) -> None:
+        failed = False
         try:
             password_hash = await self.passwords.hash(effect.password)
             created = await self.store.create_account(
                 Account(key=effect.key, nick=effect.nick, password_hash=password_hash))
         except Exception:
             log.exception("could not create the account %s", effect.key)
-            created = False
+            created, failed = False, True
         self.pipeline.submit(self.hub.account_created(
-            effect.session, effect.key, created=created, request_id=effect.request_id))
+            effect.session, effect.key, created=created, request_id=effect.request_id,
+            failed=failed))
 
     async def _remember(self, effect: Remember) -> None:
         if effect.marks is not None:
@@ -320,7 +332,8 @@ class ServerCore:
                 page = await self.store.page(span.conversation, before=span.upto + 1,
                                              limit=self.replay_cap)
                 missed = [m for m in page.messages if m.msg_id > span.after]
-                if missed and page.more and missed[0].msg_id > span.after + 1:
+                # A full page of missed messages with more before it: some were not sent.
+                if missed and page.more and len(missed) == len(page.messages):
                     gap = Gap(room=span.room, peer=span.peer, after=span.after,
                               before=missed[0].msg_id)
                     frames.append(conn.encode(gap))
@@ -362,6 +375,7 @@ class ServerCore:
         """Store and deliver what is in flight, say BYE to everyone, give them ``grace``
         seconds to go, then cut the rest."""
         self._sweeper.cancel()
+        self.pipeline.submit(self.hub.farewell())
         try:
             await asyncio.wait_for(self.pipeline.wait_idle(), grace)
         except TimeoutError:
@@ -376,8 +390,10 @@ class ServerCore:
             for conn in list(self._connections.values()):
                 conn.abort()
                 self.detach(conn, "server shutting down")
-        for task in list(self._tasks):
-            task.cancel()
+        if self._tasks:  # background writes (marks, memberships) finish before the store closes
+            _, unfinished = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in unfinished:
+                task.cancel()
 
     @property
     def connection_count(self) -> int:
