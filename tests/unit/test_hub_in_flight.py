@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from palaver.hub.effects import AckResend, Persist, Remember
-from palaver.hub.hub import Hub, StoredState
+import msgspec
+
+from palaver.hub.effects import AckResend, Deliver, Persist, Remember
+from palaver.hub.hub import Hub, StoredState, as_message
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import Error, Hello, Register, Say, SendDirect, SetNick
 
@@ -85,3 +87,14 @@ def test_a_store_failure_while_registering_is_unavailable() -> None:
     assert (reply.event.code, reply.event.id) == ("unavailable", "r")  # type: ignore[union-attr]
     [retry] = hub.handle(1, Register(nick="alice", password="long enough"), NOW)
     assert type(retry).__name__ == "CreateAccount"  # not stuck as pending
+
+
+def test_a_resend_the_store_recognised_is_answered_from_memory_next_time() -> None:
+    hub = Hub()
+    open_guest(hub, 1, "alice")
+    [persist] = hub.handle(1, Say(id="m", room="#lobby", text="hi"), NOW)
+    assert isinstance(persist, Persist)
+    earlier = msgspec.structs.replace(persist.message, msg_id=1, ts="2026-01-01T00:00:00.000Z")
+    hub.persisted(persist.message, stored=True, original=earlier)  # as after a restart
+    [again] = hub.handle(1, Say(id="m", room="#lobby", text="hi"), NOW)
+    assert again == Deliver(as_message(earlier, "m"), (1,))

@@ -242,15 +242,21 @@ class Hub:
                 effects.append(remember)
         return effects
 
-    def persisted(self, record: StoredMessage, *, stored: bool) -> None:
-        """The store has answered for ``record``: it holds it (``stored``, perhaps from an
-        earlier send), or it failed — then the request id is forgotten, so a resend is new."""
+    def persisted(
+        self, record: StoredMessage, *, stored: bool, original: StoredMessage | None = None
+    ) -> None:
+        """The store has answered for ``record``: it stored it; or it already held ``original``
+        (sent earlier with the same request id), which is what the id means from now on; or it
+        failed (``stored`` false) — then the request id is forgotten, so a resend is new."""
         key = (record.sender_key, record.client_id) if record.client_id is not None else None
         if key is not None:
             self._in_flight.discard(key)
             if not stored:
                 self._recent.pop(key, None)
-        if stored and record.msg_id > self._committed.get(record.conversation, 0):
+            elif original is not None:
+                self._recent[key] = original
+        if stored and original is None and record.msg_id > self._committed.get(
+                record.conversation, 0):
             self._committed[record.conversation] = record.msg_id
 
     def stored_original(self, sender_key: str, client_id: str) -> StoredMessage | None:

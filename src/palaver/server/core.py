@@ -215,7 +215,8 @@ class ServerCore:
             self._spawn(self._remember(effect))  # type: ignore[arg-type]
 
     def _stored(self, effect: Persist, outcome: Outcome) -> None:
-        self.hub.persisted(effect.message, stored=not isinstance(outcome, Exception))
+        self.hub.persisted(effect.message, stored=not isinstance(outcome, Exception),
+                           original=outcome if isinstance(outcome, StoredMessage) else None)
         if outcome is None:
             for delivery in effect.then:
                 self._deliver(delivery)
