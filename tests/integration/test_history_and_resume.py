@@ -15,6 +15,7 @@ from palaver.protocol.messages import (
     History,
     HistoryPage,
     Join,
+    Joined,
     Message,
     Presence,
     Say,
@@ -210,3 +211,22 @@ async def test_presence_is_not_replayed(server: Server, connect: Connect) -> Non
     assert message.text == "while away"
     assert not any(isinstance(e, Presence) for e in back.pending_events())
     await back.close()
+
+
+async def test_bye_waits_for_answers_still_being_read(server: Server) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    client = Client(reader, writer)
+    await client.send_raw(b'{"type":"HELLO","version":1,"nick":"quick"}\n'
+                          b'{"type":"HISTORY","room":"#lobby","id":"h"}\n'
+                          b'{"type":"BYE","id":"b"}\n')
+    kinds = [type(event).__name__ async for event in client.events()]
+    assert kinds[-2:] == ["HistoryPage", "Goodbye"]
+    await client.close()
+
+
+async def test_joined_tells_where_the_room_stands(connect: Connect) -> None:
+    alice, bob = await connect("alice"), await connect("bob")
+    await alice.request(Join(room="#dev"))
+    await say_many(alice, "#dev", 3)
+    joined = await bob.request(Join(room="#dev"))
+    assert isinstance(joined, Joined) and joined.last_id == 3

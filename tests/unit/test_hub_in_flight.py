@@ -98,3 +98,23 @@ def test_a_resend_the_store_recognised_is_answered_from_memory_next_time() -> No
     hub.persisted(persist.message, stored=True, original=earlier)  # as after a restart
     [again] = hub.handle(1, Say(id="m", room="#lobby", text="hi"), NOW)
     assert again == Deliver(as_message(earlier, "m"), (1,))
+
+
+def test_a_resuming_guest_gets_direct_conversations_it_has_not_heard_of() -> None:
+    hub = Hub(new_token=iter(f"token-number-{n:04d}" for n in range(10)).__next__)
+    hub.open_session(1)
+    [welcome_effect, *_] = hub.handle(1, Hello(version=1, nick="guest"), NOW)
+    token = welcome_effect.event.token  # type: ignore[union-attr]
+    open_guest(hub, 2, "bob")
+    hub.close_session(1, "connection reset")  # the server noticed late; meanwhile bob wrote
+    hub.open_session(3)
+    hub.handle(3, Hello(version=1, nick="guest", token=token), NOW)  # claim it back
+    [dm] = hub.handle(2, SendDirect(to="guest", text="first ever"), NOW)
+    assert isinstance(dm, Persist)
+    hub.close_session(3, "connection reset")
+    hub.open_session(4)
+    effects = hub.handle(4, Hello(version=1, nick="guest", token=token, since={"#lobby": 0}),
+                         NOW)
+    [replay] = [e for e in effects if type(e).__name__ == "Replay"]
+    assert [(r.conversation, r.after, r.upto) for r in replay.ranges] == [  # type: ignore[attr-defined]
+        (dm.message.conversation, 0, 1)]

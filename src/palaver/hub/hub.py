@@ -425,10 +425,13 @@ class Hub:
             peer = self._peer_key(name[1:]) if name.startswith("@") else None
             if peer is not None:
                 dm_since[dm_conversation(user.key, peer)] = after
+        resuming = msg.since is not None
         for conversation in sorted(self._dm_index.get(user.key, ())):
             after_dm = dm_since.get(conversation)
             if after_dm is None and marks is not None:
                 after_dm = marks.get(conversation, 0)
+            elif after_dm is None and resuming:  # one the client has not heard of: all of it
+                after_dm = 0
             upto = self._last_id.get(conversation, 0)
             if after_dm is not None and upto > after_dm:
                 peer_nick = self._known_nicks.get(_other_end(conversation, user.key))
@@ -460,9 +463,9 @@ class Hub:
         effects.append(Deliver(Presence(nick=user.nick, event="join", room=room.name), audience))
         return effects
 
-    @staticmethod
-    def _joined(room: Room, request_id: str | None) -> Joined:
-        return Joined(id=request_id, room=room.name, members=room.nicks(), topic=room.topic)
+    def _joined(self, room: Room, request_id: str | None) -> Joined:
+        return Joined(id=request_id, room=room.name, members=room.nicks(), topic=room.topic,
+                      last_id=self._last_id.get(room.key, 0))
 
     def _leave(self, session: Session, msg: Leave, now: float) -> list[Effect]:
         user = self._user(session)

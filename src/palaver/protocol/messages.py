@@ -152,11 +152,13 @@ class Welcome(Wire, frozen=True, tag="WELCOME"):
 
 
 class Joined(Wire, frozen=True, tag="JOINED"):
-    """You joined ``room``."""
+    """You joined ``room``. ``last_id`` is the newest message's msg_id (0: none yet) — where
+    a client's resume mark for the room starts."""
 
     room: str
     members: tuple[str, ...]
     topic: str
+    last_id: int = 0
 
 
 class Left(Wire, frozen=True, tag="LEFT"):

@@ -107,6 +107,8 @@ class ServerCore:
         self._closed.set()
         self._shutting_down = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._busy: dict[SessionId, int] = {}  # sessions' reads and writes under way
+        self._closing_after: dict[SessionId, Close] = {}  # BYEs waiting for those
         self.pipeline = CommitPipeline(store, self._release)
         self._sweeper = self._loop.call_later(timeouts.sweep_interval(), self._sweep)
 
@@ -187,11 +189,10 @@ class ServerCore:
             self._stored(effect, outcome)  # type: ignore[arg-type]
         elif kind is Close:
             assert isinstance(effect, Close)
-            conn = self._connections.get(effect.session)
-            if conn is not None:
-                goodbye = Goodbye(id=effect.request_id, reason=effect.reason)
-                farewell = conn.encode(goodbye) if effect.goodbye else None
-                self._drop(conn, effect.reason, farewell=farewell)
+            if self._busy.get(effect.session):  # answers still being read: close after them
+                self._closing_after[effect.session] = effect
+            else:
+                self._close(effect)
         elif kind is AckResend:
             assert isinstance(effect, AckResend)
             original = self.hub.stored_original(effect.sender_key, effect.client_id)
@@ -206,13 +207,22 @@ class ServerCore:
             conn = self._connections.get(effect.session)
             if conn is not None:
                 conn.hold()
-                self._spawn(self._replay(conn, effect))
+                self._spawn(self._replay(conn, effect), effect.session)
         elif kind is FetchHistory:
-            self._spawn(self._history(effect))  # type: ignore[arg-type]
+            assert isinstance(effect, FetchHistory)
+            self._spawn(self._history(effect), effect.session)
         elif kind is CreateAccount:
-            self._spawn(self._create_account(effect))  # type: ignore[arg-type]
+            assert isinstance(effect, CreateAccount)
+            self._spawn(self._create_account(effect), effect.session)
         elif kind is Remember:
             self._spawn(self._remember(effect))  # type: ignore[arg-type]
+
+    def _close(self, effect: Close) -> None:
+        conn = self._connections.get(effect.session)
+        if conn is not None:
+            goodbye = Goodbye(id=effect.request_id, reason=effect.reason)
+            farewell = conn.encode(goodbye) if effect.goodbye else None
+            self._drop(conn, effect.reason, farewell=farewell)
 
     def _stored(self, effect: Persist, outcome: Outcome) -> None:
         self.hub.persisted(effect.message, stored=not isinstance(outcome, Exception),
@@ -261,15 +271,27 @@ class ServerCore:
 
     # ------------------------------------------------------------------ work that needs I/O
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None], session: SessionId | None = None) -> None:
+        """Run ``work``; if it answers ``session``, that session's BYE waits for it."""
         task = self._loop.create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        if session is not None:
+            self._busy[session] = self._busy.get(session, 0) + 1
+        task.add_done_callback(lambda done: self._finished(done, session))
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
+    def _finished(self, task: asyncio.Task[None], session: SessionId | None) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background work failed", exc_info=task.exception())
+        if session is None:
+            return
+        left = self._busy.pop(session, 1) - 1
+        if left:
+            self._busy[session] = left
+        else:
+            close = self._closing_after.pop(session, None)
+            if close is not None:
+                self._close(close)
 
     async def _login(self, conn: Connection, hello: Hello) -> None:
         assert hello.password is not None
