@@ -21,6 +21,7 @@ from palaver.protocol.messages import (
     ListRooms,
     ListUsers,
     Quit,
+    Register,
     RunCommand,
     Say,
     SendDirect,
@@ -143,3 +144,10 @@ def test_any_line_gives_an_action_or_nothing(line: str) -> None:
     assert action is None or isinstance(action, Send | ShowHelp | LocalError)
     if not line.startswith("/") and line.strip():
         assert action == Send(Say(room=ROOM, text=line.rstrip("\r\n")))
+
+
+def test_register_registers_my_nick_with_the_password_as_typed() -> None:
+    assert parse_line("/register  two words ", ROOM, "bob") == Send(
+        Register(nick="bob", password=" two words "))
+    assert parse_line("/register", ROOM, "bob") == LocalError("usage: /register password")
+    assert "  /register password make your nickname an account (then: --password)" in HELP

@@ -19,6 +19,7 @@ from palaver.client.render import (
 )
 from palaver.protocol.messages import (
     Error,
+    Gap,
     Goodbye,
     Joined,
     Left,
@@ -26,6 +27,7 @@ from palaver.protocol.messages import (
     Ping,
     Pong,
     Presence,
+    Registered,
     Result,
     RoomInfo,
     RoomList,
@@ -247,3 +249,11 @@ def test_hostile_texts_and_nicks_are_neutralised(text: str, nick: str) -> None:
     assert len(lines) == text.count("\n") + 1
     for line in lines:
         assert FORBIDDEN.search(line) is None, line
+
+
+def test_registered_and_gap() -> None:
+    view = View(me="bob")
+    assert render(Registered(nick="bob"), view) == [
+        "* bob is now an account: log in with --password"]
+    assert render(Gap(room="#dev", after=4, before=10), view) == [
+        "* messages 5-9 of #dev were not fetched"]

@@ -21,6 +21,7 @@ from palaver.protocol.messages import (
     ListUsers,
     Number,
     Quit,
+    Register,
     RunCommand,
     Say,
     SendDirect,
@@ -58,6 +59,7 @@ HELP: Final = (
     "  /who [#room]       who is online, or who is in a room",
     "  /rooms             list the rooms",
     "  /nick name         change your nickname",
+    "  /register password make your nickname an account (then: --password)",
     "  /time              the server's time",
     "  /joke              a programming joke",
     "  /echo text         the server says the text back",
@@ -74,8 +76,9 @@ _FLOAT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+
 _INT64: Final = 2**63
 
 
-def parse_line(line: str, room: str | None) -> Action:
-    """The action for ``line``; ``room`` is the current room (``None`` when in no room)."""
+def parse_line(line: str, room: str | None, me: str = "") -> Action:
+    """The action for ``line``; ``room`` is the current room (``None`` when in no room), ``me``
+    my nick (``/register`` registers it)."""
     line = line.rstrip("\r\n")
     if not line.strip():
         return None
@@ -86,6 +89,8 @@ def parse_line(line: str, room: str | None) -> Action:
     match = _COMMAND.fullmatch(line)
     assert match is not None  # the pattern matches every line starting with "/"
     name, rest = match.group(1).lower(), match.group(2) or ""
+    if name == "register":
+        return _register(rest, me)
     handler = _HANDLERS.get(name)
     if handler is None:
         return LocalError(f"unknown command /{name}; type /help for the list")
@@ -154,6 +159,12 @@ def _nick(rest: str, room: str | None) -> Action:
     if len(words) != 1:
         return LocalError("usage: /nick name")
     return Send(SetNick(nick=words[0]))
+
+
+def _register(password: str, me: str) -> Action:
+    if not password.strip():
+        return LocalError("usage: /register password")
+    return Send(Register(nick=me, password=password))
 
 
 def _quit(rest: str, room: str | None) -> Action:

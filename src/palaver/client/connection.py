@@ -107,6 +107,18 @@ class Client:
         """Send one frame without waiting for a reply."""
         await self.send_raw(self._session.data_to_send(message))
 
+    def write(self, message: Wire) -> None:
+        """Queue one frame for sending at once, without waiting (see :meth:`drain`)."""
+        if self._closed is not None:
+            raise self._closed
+        self._writer.write(self._session.data_to_send(message))
+
+    async def drain(self) -> None:
+        """Wait until the transport's buffer is below its high-water mark."""
+        if self._closed is not None:
+            raise self._closed
+        await self._writer.drain()
+
     async def send_raw(self, data: bytes) -> None:
         """Send bytes as they are (tests use this to send broken frames)."""
         if self._closed is not None:

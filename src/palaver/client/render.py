@@ -17,11 +17,13 @@ from typing import Final
 
 from palaver.protocol.messages import (
     Error,
+    Gap,
     Goodbye,
     Joined,
     Left,
     Message,
     Presence,
+    Registered,
     Result,
     RoomList,
     ServerMessage,
@@ -152,4 +154,9 @@ def render(event: ServerMessage, view: View) -> list[str]:
         return lines
     if isinstance(event, Goodbye):
         return [f"* disconnected: {sanitize(event.reason)}"]
+    if isinstance(event, Registered):
+        return [f"* {sanitize(event.nick)} is now an account: log in with --password"]
+    if isinstance(event, Gap):
+        where = sanitize(event.room or f"@{event.peer}")
+        return [f"* messages {event.after + 1}-{event.before - 1} of {where} were not fetched"]
     return []

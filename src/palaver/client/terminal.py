@@ -2,19 +2,25 @@
 
 How this works: a daemon thread reads standard input with ``os.read`` (so a TTY, a pipe and a
 regular file redirected with ``<`` all work) and hands whole lines to the asyncio loop through a
-queue; ``None`` marks the end of input. After the handshake two tasks run side by side:
+queue; ``None`` marks the end of input. The connection is a
+:class:`~palaver.client.resilient.ResilientClient`: when it is lost the client says
+``* disconnected: <reason>``, ``* reconnecting in ...``, then ``* reconnected``; it resumes where
+it left off, resends the lines not yet acknowledged, and shows nothing twice. After the handshake
+two tasks run side by side:
 
 - input: each line goes through :func:`~palaver.client.commands.parse_line`; a request is sent
   with a fresh id and remembered as pending. ``/join`` and ``/leave`` wait for their reply, so the
   next line is said in the room they made current; local lines (``/help``, usage errors) wait
-  until earlier requests are answered, so a script's output follows its input order.
+  until earlier requests are answered, so a script's output follows its input order. ``/join``
+  also shows the room's last :data:`JOIN_HISTORY` messages, before anything newer.
 - events: each server frame updates the state (my nick, my rooms, the current room), is printed
   through :func:`~palaver.client.render.render`, and settles the pending request it answers.
 
-At the end of input the client waits until every request has its reply (or ERROR), says BYE and
-waits for the server to close. If the server closes first, it prints ``* disconnected: <reason>``.
-Exit status: 0 when the chat ended (either way), 1 when it could not start (no connection, nick
-refused without a TTY to ask again) or stdout was closed under it, 130 on Ctrl+C.
+At the end of input the client waits until every request has its reply (or ERROR) — while the
+link is down, until it is back — says BYE and waits for the server to close; with nothing
+pending and no link, it just stops. Exit status: 0 when the chat ended, 1 when it could not start
+(no connection, nick refused without a TTY to ask again, wrong password) or stdout was closed
+under it, 130 on Ctrl+C.
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ import asyncio
 import codecs
 import contextlib
 import io
-import itertools
 import os
 import re
 import socket
@@ -35,9 +40,18 @@ from typing import Final, TextIO
 
 import msgspec
 
+from palaver.client.backoff import Backoff
 from palaver.client.commands import HELP, LocalError, ShowHelp, parse_line
-from palaver.client.connection import Client, ConnectionClosed, ServerError
+from palaver.client.connection import ConnectionClosed, ServerError
+from palaver.client.events import (
+    Acknowledged,
+    ClientEvent,
+    Disconnected,
+    Reconnected,
+    Reconnecting,
+)
 from palaver.client.render import View, error_line, info_line, render, same_name, sanitize
+from palaver.client.resilient import ResilientClient
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import (
     Goodbye,
@@ -47,13 +61,14 @@ from palaver.protocol.messages import (
     Left,
     Presence,
     Quit,
-    ServerMessage,
     Welcome,
     Wire,
 )
 
 READ_SIZE: Final = 65_536
 CLOSE_TIMEOUT: Final = 10.0  # how long to wait for the server to close after our BYE
+JOIN_HISTORY: Final = 50  # messages shown on joining a room
+RECONNECT: Final = Backoff(initial=0.5, maximum=30.0)  # for ever, at most 30 s apart
 RETRY_NICK: Final = frozenset({ErrorCode.NICK_TAKEN.value, ErrorCode.INVALID_NICK.value})
 
 Lines = asyncio.Queue[str | None]
@@ -109,19 +124,19 @@ def read_lines_in_thread(fd: int | None, loop: asyncio.AbstractEventLoop, lines:
 class Chat:
     """One chat session's state and its two loops (input and events)."""
 
-    def __init__(self, client: Client, out: Output, tz: tzinfo | None = None) -> None:
+    def __init__(self, client: ResilientClient, out: Output, tz: tzinfo | None = None) -> None:
         welcome = client.welcome
         self.client = client
         self.out = out
         self.tz = tz
-        self.me = client.nick or ""
+        self.me = client.nick
         self.rooms: list[str] = list(welcome.rooms) if welcome is not None else []
         self.room: str | None = self.rooms[0] if self.rooms else None
         self.quitting = False
         self.settled = asyncio.Event()
         self.settled.set()
         self._pending: dict[str, asyncio.Future[None]] = {}
-        self._ids = (f"t{n}" for n in itertools.count(1))
+        self._rejoining: set[str] = set()  # rooms whose JOINED a reconnect brings back: not shown
 
     def view(self) -> View:
         return View(me=self.me, room=self.room, tz=self.tz)
@@ -131,7 +146,7 @@ class Chat:
     async def pump_input(self, lines: Lines) -> None:
         """Act on each line until the end of input or ``/quit``."""
         while (line := await lines.get()) is not None:
-            action = parse_line(line, self.room)
+            action = parse_line(line, self.room, self.me)
             if action is None:
                 continue
             if isinstance(action, ShowHelp | LocalError):
@@ -141,7 +156,7 @@ class Chat:
                 try:
                     if isinstance(action.message, Quit):
                         self.quitting = True
-                        await self.client.send(action.message)
+                        await self.client.quit(action.message.reason, timeout=CLOSE_TIMEOUT)
                         return
                     reply = await self.request(action.message)
                     if isinstance(action.message, Join | Leave):
@@ -151,11 +166,12 @@ class Chat:
 
     async def request(self, message: Wire) -> asyncio.Future[None]:
         """Send ``message`` with a fresh id; the future is done when its reply has been shown."""
-        request_id = next(self._ids)
+        request_id = self.client.next_id()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         self.settled.clear()
-        await self.client.send(msgspec.structs.replace(message, id=request_id))
+        history = JOIN_HISTORY if isinstance(message, Join) else 0
+        await self.client.submit(msgspec.structs.replace(message, id=request_id), history=history)
         return future
 
     # ------------------------------------------------------------------ events
@@ -176,7 +192,10 @@ class Chat:
             self._pending.clear()
             self.settled.set()
 
-    def on_event(self, event: ServerMessage) -> None:
+    def on_event(self, event: ClientEvent) -> None:
+        if isinstance(event, Disconnected | Reconnecting | Reconnected | Acknowledged):
+            self.on_link_event(event)
+            return
         if isinstance(event, Goodbye):
             return  # shown (or not) once the connection has ended
         ours = event.id is not None and event.id in self._pending
@@ -184,6 +203,9 @@ class Chat:
         if isinstance(event, Welcome):
             self.me = event.nick
         elif isinstance(event, Joined):
+            if not ours and event.room.lower() in self._rejoining:
+                self._rejoining.discard(event.room.lower())
+                return  # back in a room we were in, after a reconnect: nothing new
             if not any(same_name(event.room, r) for r in self.rooms):
                 self.rooms.append(event.room)
             if ours or self.room is None:
@@ -202,11 +224,30 @@ class Chat:
         self.out(render(event, self.view()) + extra)
         if ours:
             assert event.id is not None
-            future = self._pending.pop(event.id)
-            if not future.done():
-                future.set_result(None)
-            if not self._pending:
-                self.settled.set()
+            self._settle(event.id)
+
+    def on_link_event(
+        self, event: Disconnected | Reconnecting | Reconnected | Acknowledged
+    ) -> None:
+        if isinstance(event, Acknowledged):  # its message was shown already
+            if event.message.id is not None and event.message.id in self._pending:
+                self._settle(event.message.id)
+        elif isinstance(event, Disconnected):
+            self.out([info_line(f"{'gave up: ' if event.final else 'disconnected: '}"
+                                f"{sanitize(event.reason)}")])
+        elif isinstance(event, Reconnecting):
+            self.out([info_line(f"reconnecting in {event.delay:.1f}s (attempt {event.attempt})")])
+        else:
+            self.me = event.welcome.nick
+            self._rejoining = {room.lower() for room in self.rooms}
+            self.out([info_line(f"reconnected as {sanitize(self.me)}")])
+
+    def _settle(self, request_id: str) -> None:
+        future = self._pending.pop(request_id)
+        if not future.done():
+            future.set_result(None)
+        if not self._pending:
+            self.settled.set()
 
     # ------------------------------------------------------------------ the whole session
 
@@ -219,23 +260,26 @@ class Chat:
                 typing.result()  # re-raise what broke it (stdout gone, say)
             if not events.done():
                 if not self.quitting:  # end of input: let every request be answered first
-                    settled = asyncio.create_task(self.settled.wait())
+                    settled = asyncio.create_task(self._all_answered())
                     await asyncio.wait({events, settled}, return_when=asyncio.FIRST_COMPLETED)
                     settled.cancel()
                 if not self.quitting and not events.done():
                     self.quitting = True
-                    with contextlib.suppress(ConnectionClosed, ConnectionError):
-                        await self.client.send(Quit())
+                    await self.client.quit(timeout=CLOSE_TIMEOUT)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(events), CLOSE_TIMEOUT)
             if events.done():
-                reason = events.result()  # re-raises what broke it, if anything did
-                if not self.quitting:
-                    self.out(render(Goodbye(reason=reason), self.view()))
+                events.result()  # re-raises what broke it, if anything did
         finally:
             for task in (typing, events):
                 task.cancel()
             await asyncio.gather(typing, events, return_exceptions=True)
+
+    async def _all_answered(self) -> None:
+        """Every line's reply shown, and the history asked for (``/join``) too."""
+        await self.settled.wait()
+        await self.client.wait_settled()
+        await self.settled.wait()
 
 
 # --------------------------------------------------------------------------- start and stop
@@ -261,7 +305,9 @@ async def connect(
     out: Output,
     err: Callable[[str], None],
     interactive: bool,
-) -> Client | None:
+    password: str | None = None,
+    backoff: Backoff = RECONNECT,
+) -> ResilientClient | None:
     """A registered client, or None after telling the user why not."""
     while True:
         if nick is None:
@@ -270,7 +316,8 @@ async def connect(
                 err("palaver: no nickname given")
                 return None
         try:
-            return await Client.connect(host, port, nick)
+            return await ResilientClient.connect(host, port, nick, password=password,
+                                                 backoff=backoff)
         except ServerError as exc:
             if interactive and exc.code in RETRY_NICK:
                 out([error_line(exc.error.message, exc.code)])
@@ -301,7 +348,8 @@ def os_reason(exc: OSError) -> str:
 
 async def main(
     host: str, port: int, nick: str | None, *, stdin: TextIO | None, out: Output,
-    err: Callable[[str], None], tz: tzinfo | None = None,
+    err: Callable[[str], None], tz: tzinfo | None = None, password: str | None = None,
+    backoff: Backoff = RECONNECT,
 ) -> int:
     lines: Lines = asyncio.Queue()
     try:
@@ -310,7 +358,7 @@ async def main(
         fd = None
     interactive = fd is not None and os.isatty(fd)
     read_lines_in_thread(fd, asyncio.get_running_loop(), lines)
-    client = await connect(host, port, nick, lines, out, err, interactive)
+    client = await connect(host, port, nick, lines, out, err, interactive, password, backoff)
     if client is None:
         return 1
     try:
@@ -320,8 +368,9 @@ async def main(
     return 0
 
 
-def run_terminal(host: str, port: int, nick: str | None) -> int:
-    """Run ``palaver chat`` on stdin/stdout; returns the exit status."""
+def run_terminal(host: str, port: int, nick: str | None, password: str | None = None) -> int:
+    """Run ``palaver chat`` on stdin/stdout; returns the exit status. With ``password``, log in
+    to the account ``nick`` (and again after each reconnect)."""
     if isinstance(sys.stdout, io.TextIOWrapper):  # never die on a character the locale lacks
         sys.stdout.reconfigure(errors="backslashreplace")
 
@@ -330,7 +379,7 @@ def run_terminal(host: str, port: int, nick: str | None) -> int:
 
     try:
         return asyncio.run(main(host, port, nick, stdin=sys.stdin, out=Output(sys.stdout),
-                                err=err))
+                                err=err, password=password))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # stdout was closed (`palaver chat | head`): stop quietly
