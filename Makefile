@@ -8,7 +8,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test bench lint typecheck schema clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: serve test bench lint typecheck schema clean browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -20,8 +22,21 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/palaver serve $(ARGS)
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) browser lint typecheck
 	$(BIN)/python -m pytest -q
+
+# The web client's tests drive Debian's chromium (Playwright never downloads a browser here).
+browser:
+	@if [ ! -x $(CHROMIUM) ] && command -v apt-get >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; \
+		elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; \
+		else echo "warning: $(CHROMIUM) is missing and we cannot install it (not root, no sudo);" \
+			"the browser tests will be skipped"; exit 0; fi; \
+		echo "installing chromium for the browser tests"; \
+		$$SUDO apt-get install -y --no-install-recommends chromium || \
+			{ $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; } || \
+			echo "warning: could not install chromium; the browser tests will be skipped"; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,9 @@ def _build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="JSON-lines/TCP port (default 8000; 0 = any)")
+    serve.add_argument("--web-port", type=int,
+                       help="web client and WebSocket port (default 8080; 0 = off)")
+    serve.add_argument("--irc-port", type=int, help="IRC port (default 6667; 0 = off)")
     serve.add_argument("--data-dir", help="where data and logs/ live (default ./data)")
     serve.add_argument("--config", help="a TOML file of settings")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
@@ -25,6 +29,8 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--host", default="127.0.0.1")
     chat.add_argument("--port", type=int, default=8000)
     chat.add_argument("--nick", help="your nickname (asked for when missing)")
+    chat.add_argument("--password",
+                      help="log in to the account NICK (default: $PALAVER_PASSWORD; else a guest)")
     return parser
 
 
@@ -46,6 +52,8 @@ def _serve(args: argparse.Namespace) -> int:
             args.config,
             host=args.host,
             port=args.port,
+            web_port=args.web_port,
+            irc_port=args.irc_port,
             data_dir=args.data_dir,
             log_level=args.log_level,
             log_messages=args.log_messages,
@@ -67,7 +75,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _chat(args: argparse.Namespace) -> int:
     from palaver.client.terminal import run_terminal
 
-    return run_terminal(host=args.host, port=args.port, nick=args.nick)
+    password = args.password or os.environ.get("PALAVER_PASSWORD") or None
+    return run_terminal(host=args.host, port=args.port, nick=args.nick, password=password)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ async def start_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
 
     async def start(**overrides: Any) -> Server:
         # Cheap Argon2 parameters: the tests check logic, not hashing cost.
-        overrides = {"argon2_time_cost": 1, "argon2_memory_kib": 8, **overrides}
+        # The web door is off unless a test opens it (server.open_web(0) binds any free port).
+        overrides = {"argon2_time_cost": 1, "argon2_memory_kib": 8, "web_port": 0,
+                     "irc_port": 0, **overrides}  # IRC too: server.open_irc(0)
         settings = Settings(port=0, data_dir=str(tmp_path), **overrides)
         context = running(settings)
         server = await context.__aenter__()

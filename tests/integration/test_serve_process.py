@@ -25,7 +25,8 @@ class ServeProcess:
 
 async def _start(data_dir: Path, *extra: str) -> ServeProcess:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "palaver.cli", "serve", "--port", "0",
+        sys.executable, "-m", "palaver.cli", "serve", "--port", "0", "--web-port", "0",
+        "--irc-port", "0",
         "--data-dir", str(data_dir), *extra,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
@@ -96,7 +97,8 @@ async def test_config_file_is_used(tmp_path: Path) -> None:
 
 async def test_port_in_use_is_a_clear_error(serve: ServeProcess, tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "palaver.cli", "serve", "--port", str(serve.port),
+        sys.executable, "-m", "palaver.cli", "serve", "--port", str(serve.port), "--web-port", "0",
+        "--irc-port", "0",
         "--data-dir", str(tmp_path / "second"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )

@@ -22,6 +22,8 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
     host: str = "127.0.0.1"
     port: Port = 8000
+    web_port: Port = 8080  # the web client and /ws; 0 turns the web door off
+    irc_port: Port = 6667  # the IRC door (docs/irc.md); 0 turns it off
     data_dir: str = "data"
     log_level: LogLevel = "info"
     log_messages: bool = False
@@ -38,6 +40,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     replay_cap: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1_000
     argon2_time_cost: Annotated[int, msgspec.Meta(ge=1)] = 3
     argon2_memory_kib: Annotated[int, msgspec.Meta(ge=8)] = 65_536
+    # Main port: a connection silent this long (or sending something other than "{") is a
+    # plain-text client (docs/text.md).
+    text_sniff_timeout: Seconds = 0.5
 
 
 class ConfigError(Exception):

@@ -5,11 +5,18 @@ JSON lines; anything else makes it a plain-text client, and so does silence for
 ``sniff_timeout`` seconds (then the text dialect greets it with a prompt, since a person with nc
 waits to be asked). Until the choice, events are rendered as JSON (only a handshake-timeout BYE
 can come that early).
+
+A person at nc or telnet cannot answer PING, so a text connection is never pinged nor closed for
+silence: its ``last_seen`` is always now, and TCP keepalive (probing after ``ping_interval``) finds
+a peer that vanished. Until it has a nickname, each line it sends restarts the handshake
+deadline, so the older dialects' ``get_time``/``echo`` clients can stay without one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import Callable
 from typing import Protocol
 
@@ -29,7 +36,7 @@ TextDialectFactory = Callable[[], TextDialect]
 
 
 class MainPortConnection(StreamConnection):
-    __slots__ = ("_make_text", "_sniff_timeout", "_sniffer")
+    __slots__ = ("_last_seen", "_make_text", "_sniff_timeout", "_sniffer", "_text")
 
     def __init__(
         self,
@@ -38,6 +45,7 @@ class MainPortConnection(StreamConnection):
         make_text: TextDialectFactory | None = None,
         sniff_timeout: float = 0.5,
     ) -> None:
+        self._text = False
         super().__init__(core, JsonLinesDialect(max_frame))
         self._make_text = make_text
         self._sniff_timeout = sniff_timeout
@@ -57,8 +65,18 @@ class MainPortConnection(StreamConnection):
             self._sniffer.cancel()
             self._sniffer = None
             if first != b"{" and self._make_text is not None:
-                self.dialect = self._make_text()
+                self._become_text(self._make_text())
+        if self._text:
+            self.opened_at = self._core.monotonic()
         super().data_received(data)
+
+    @property
+    def last_seen(self) -> float:
+        return self._core.monotonic() if self._text else self._last_seen
+
+    @last_seen.setter
+    def last_seen(self, value: float) -> None:
+        self._last_seen = value
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._sniffer is not None:
@@ -71,5 +89,16 @@ class MainPortConnection(StreamConnection):
         if self._make_text is None or self.closing:
             return
         text = self._make_text()
-        self.dialect = text
+        self._become_text(text)
         self.send(text.greeting())
+
+    def _become_text(self, dialect: TextDialect) -> None:
+        self.dialect = dialect
+        self._text = True
+        sock = self.transport.get_extra_info("socket")
+        idle = max(1, int(self._core.timeouts.ping))
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, idle // 4))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 4)

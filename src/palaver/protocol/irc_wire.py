@@ -1,0 +1,252 @@
+"""IRC lines, sans-I/O: framing with limits, parsing with message tags, serialising, splitting.
+
+How this works: :class:`IrcFramer` cuts the byte stream into lines. A line may carry up to
+``MAX_TAGS`` bytes of tags (IRCv3 message-tags) plus ``MAX_LINE`` bytes for the rest, CRLF
+included. A longer line is never buffered past that bound: the framer reports it once
+(:data:`TOO_LONG`, answered with ERR_INPUTTOOLONG) and skips to the next newline, and the
+connection goes on. :func:`parse_line` turns one line into an :class:`IrcLine`;
+:func:`format_line` makes the bytes of one outgoing line and guarantees they hold no CR, LF or
+NUL whatever the parameters contain. :func:`split_text` cuts a long or multi-line text into
+pieces that each fit a byte budget, on UTF-8 character boundaries, losing nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+MAX_LINE: Final = 512  # the non-tag part, CRLF included
+MAX_TAGS: Final = 8_191  # the tag part ("@" ... " ") of a line
+MAX_INPUT: Final = MAX_TAGS + MAX_LINE
+
+
+class TooLong:
+    """A line over the limits was received (and skipped)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "TOO_LONG"
+
+
+TOO_LONG: Final = TooLong()
+
+
+class IrcFramer:
+    """Bytes in, complete lines (without CR/LF) or :data:`TOO_LONG` out, in order."""
+
+    __slots__ = ("_max", "_skipping", "_tail")
+
+    def __init__(self, max_line: int = MAX_INPUT) -> None:
+        self._max = max_line
+        self._tail = bytearray()
+        self._skipping = False  # inside a line already reported too long
+
+    @property
+    def buffered(self) -> int:
+        return len(self._tail)
+
+    def receive_data(self, data: bytes) -> list[bytes | TooLong]:
+        out: list[bytes | TooLong] = []
+        start = 0
+        while start < len(data):
+            end = data.find(b"\n", start)
+            if end < 0:
+                chunk = data[start:]
+                if not self._skipping:
+                    if len(self._tail) + len(chunk) >= self._max:  # cannot fit any more
+                        self._tail = bytearray()
+                        self._skipping = True
+                        out.append(TOO_LONG)
+                    else:
+                        self._tail += chunk
+                break
+            chunk = data[start:end]
+            start = end + 1
+            if self._skipping:
+                self._skipping = False
+                continue
+            if len(self._tail) + len(chunk) >= self._max:
+                self._tail = bytearray()
+                out.append(TOO_LONG)
+                continue
+            line = bytes(self._tail + chunk) if self._tail else chunk
+            self._tail = bytearray()
+            out.append(line[:-1] if line.endswith(b"\r") else line)
+        return out
+
+    def receive_eof(self) -> list[bytes | TooLong]:
+        tail, self._tail = bytes(self._tail), bytearray()
+        if self._skipping or not tail:
+            return []
+        return [tail[:-1] if tail.endswith(b"\r") else tail]
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class BadLine(Exception):
+    """A line that is not IRC (no command); the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class IrcLine:
+    command: str
+    params: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+
+
+_TAG_UNESCAPE: Final = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+_TAG_ESCAPE: Final = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r",
+                                     "\n": "\\n"})
+_COMMAND: Final = re.compile(r"[A-Za-z]+|[0-9]{3}", re.ASCII)
+
+
+def decode_text(raw: bytes) -> str:
+    """IRC has no declared encoding: UTF-8 if it is, else Latin-1 (never fails)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def unescape_tag_value(value: str) -> str:
+    out: list[str] = []
+    chars = iter(value)
+    for char in chars:
+        if char == "\\":
+            nxt = next(chars, "")
+            out.append(_TAG_UNESCAPE.get(nxt, nxt))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def escape_tag_value(value: str) -> str:
+    return value.translate(_TAG_ESCAPE).replace("\0", "")
+
+
+def parse_line(raw: bytes) -> IrcLine:
+    """One line (without CRLF). Raises :class:`BadLine` if it has no valid command."""
+    text = decode_text(raw).replace("\0", "")
+    tags: dict[str, str] = {}
+    if text.startswith("@"):
+        tag_part, _, text = text[1:].partition(" ")
+        for item in tag_part.split(";"):
+            if item:
+                key, _, value = item.partition("=")
+                tags[key] = unescape_tag_value(value)
+    text = text.lstrip(" ")
+    source = None
+    if text.startswith(":"):
+        source_part, _, text = text[1:].partition(" ")
+        source = source_part
+        text = text.lstrip(" ")
+    head, sep, trailing = text.partition(" :")
+    params = head.split()
+    if sep:
+        params.append(trailing)
+    elif text.startswith(":"):  # only a trailing parameter, no command
+        params = []
+    if not params:
+        raise BadLine("no command")
+    command = params.pop(0)
+    if _COMMAND.fullmatch(command) is None:
+        raise BadLine(f"bad command {command[:20]!r}")
+    return IrcLine(command.upper(), params, tags, source)
+
+
+def tag_part_length(raw: bytes) -> int:
+    """Bytes of the tag part of a raw line ("@" up to and including the space), else 0."""
+    if not raw.startswith(b"@"):
+        return 0
+    space = raw.find(b" ")
+    return len(raw) if space < 0 else space + 1
+
+
+# --------------------------------------------------------------------------- serialising
+
+_UNSAFE: Final = re.compile(r"[\x00\r\n]")
+_UNSAFE_MIDDLE: Final = re.compile(r"[\x00\r\n ]")
+
+
+def format_tags(tags: dict[str, str]) -> str:
+    """``@a=b;c `` (with the space), or "" for no tags."""
+    if not tags:
+        return ""
+    items = [k if not v else f"{k}={escape_tag_value(v)}" for k, v in tags.items()]
+    return "@" + ";".join(items) + " "
+
+
+def format_line(
+    command: str,
+    *params: str,
+    source: str | None = None,
+    tags: dict[str, str] | None = None,
+    trailing: bool = True,
+) -> bytes:
+    """One line with CRLF. The last parameter is sent as a trailing one (``:...``) when
+    ``trailing`` is true or it needs to be. No CR, LF or NUL from any parameter survives."""
+    parts: list[str] = []
+    if source:
+        parts.append(":" + _UNSAFE_MIDDLE.sub("_", source))
+    parts.append(command)
+    for param in params[:-1]:
+        safe = _UNSAFE_MIDDLE.sub("_", param) or "*"
+        parts.append("_" + safe[1:] if safe.startswith(":") else safe)
+    if params:
+        last = _UNSAFE.sub(" ", params[-1])
+        if trailing or not last or " " in last or last.startswith(":"):
+            last = ":" + last
+        parts.append(last)
+    line = " ".join(parts)
+    body = line.encode("utf-8", "replace")
+    if len(body) > MAX_LINE - 2:  # only for texts we do not split (reasons, topics): cut
+        body = _cut_utf8(body, MAX_LINE - 2)
+    return format_tags(tags or {}).encode("utf-8", "replace") + body + b"\r\n"
+
+
+def _cut_utf8(data: bytes, limit: int) -> bytes:
+    cut = data[:limit]
+    return cut.decode("utf-8", "ignore").encode("utf-8")
+
+
+def split_text(text: str, budget: int) -> list[str]:
+    """Pieces of ``text`` that each fit ``budget`` bytes of UTF-8, one or more per line of
+    the text. Long lines break after a space when there is one in the second half of a piece,
+    else between characters. Nothing is dropped: joining the pieces of one line gives it back
+    (an empty line becomes a single space, since IRC cannot send an empty message)."""
+    budget = max(budget, 4)  # a character is at most 4 bytes
+    pieces: list[str] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if not line:
+            pieces.append(" ")
+            continue
+        data = line.encode("utf-8", "replace")
+        while len(data) > budget:
+            cut = budget
+            while cut > 0 and (data[cut] & 0xC0) == 0x80:  # not inside a character
+                cut -= 1
+            space = data.rfind(b" ", budget // 2, cut)
+            if space >= 0:
+                cut = space + 1  # the space stays at the end of the piece
+            pieces.append(data[:cut].decode("utf-8"))
+            data = data[cut:]
+        if data:
+            pieces.append(data.decode("utf-8"))
+    return pieces
+
+
+# IRC formatting (bold, colours, italics, ...) that palaver texts cannot hold.
+_FORMATTING: Final = re.compile(
+    r"\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?"
+    r"|\x04(?:[0-9A-Fa-f]{6}(?:,[0-9A-Fa-f]{6})?)?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def strip_formatting(text: str) -> str:
+    """Text without IRC formatting codes or other control characters (tabs stay)."""
+    return _FORMATTING.sub("", text)

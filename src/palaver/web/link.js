@@ -1,0 +1,236 @@
+// The connection to the server: protocol v1 over /ws, one JSON message per text frame.
+//
+// How this works: Link keeps what a reconnect needs — the nick and password (in memory only),
+// the guest token, the rooms we are in, the newest msg_id we hold per conversation ("#room" or
+// "@peer") and every CHAT/DM not yet acknowledged. When the socket drops it reconnects with
+// backoff and resumes: HELLO carries `since`, `rooms` and `token`; after WELCOME the
+// unacknowledged messages are sent again with the same ids, so the server stores each once.
+
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+const FATAL_HELLO = new Set([
+  "invalid_nick", "nick_taken", "nick_registered", "auth_failed", "unsupported_version",
+  "invalid_field", "invalid_password",
+]);
+
+export function fold(name) {
+  return name.toLowerCase();
+}
+
+// The conversation a MESSAGE (or HISTORY_PAGE, GAP) belongs to: "#room" or "@peer".
+export function conversationOf(msg, me) {
+  if (msg.room) return fold(msg.room);
+  if (msg.with) return "@" + fold(msg.with);
+  const peer = msg.from && fold(msg.from) !== fold(me) ? msg.from : msg.to;
+  return "@" + fold(peer || "");
+}
+
+export class Link {
+  constructor(url, handlers) {
+    this.url = url;
+    this.handlers = handlers; // {event(msg), status(state, detail), failed(error)}
+    this.ws = null;
+    this.creds = null; // {nick, password, register}
+    this.token = null;
+    this.rooms = new Map(); // folded name -> display name
+    this.lastIds = new Map(); // conversation -> newest msg_id held
+    this.peers = new Map(); // "@peer" -> display nick, for `since`
+    this.pending = new Map(); // request id -> CHAT/DM not yet acknowledged, in send order
+    this.welcomed = false;
+    this.stopped = true;
+    this.attempt = 0;
+    this.timer = null;
+    this.seq = 0;
+    this.helloId = null;
+  }
+
+  get me() {
+    return this.creds ? this.creds.nick : "";
+  }
+
+  nextId(prefix = "r") {
+    this.seq += 1;
+    return `${prefix}${Date.now().toString(36)}.${this.seq}`;
+  }
+
+  start(creds) {
+    this.creds = { ...creds };
+    this.token = null;
+    this.rooms.clear();
+    this.lastIds.clear();
+    this.peers.clear();
+    this.pending.clear();
+    this.stopped = false;
+    this.attempt = 0;
+    this.open();
+  }
+
+  open() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (this.ws) return;
+    this.handlers.status("connecting");
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}${this.url}`);
+    this.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify(this.hello()));
+    ws.onmessage = (event) => {
+      let msg;
+      try {
+        msg = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (msg && typeof msg.type === "string") this.receive(msg);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.welcomed = false;
+      if (!this.stopped) this.retry();
+    };
+  }
+
+  hello() {
+    const hello = { type: "HELLO", version: 1, nick: this.creds.nick };
+    this.helloId = hello.id = this.nextId("h");
+    if (this.creds.password && !this.creds.register) hello.password = this.creds.password;
+    else if (this.token) hello.token = this.token;
+    if (this.lastIds.size) {
+      hello.since = {};
+      for (const [key, id] of this.lastIds) {
+        const name = key.startsWith("@") ? "@" + (this.peers.get(key) || key.slice(1))
+          : this.rooms.get(key) || key;
+        hello.since[name] = id;
+      }
+    }
+    if (this.rooms.size) hello.rooms = [...this.rooms.values()];
+    return hello;
+  }
+
+  retry() {
+    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    const delay = Math.round(base * (0.75 + Math.random() * 0.5));
+    this.attempt += 1;
+    this.handlers.status("waiting", delay);
+    this.timer = setTimeout(() => this.open(), delay);
+  }
+
+  retryNow() {
+    if (!this.stopped && !this.ws) this.open();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    this.welcomed = false;
+    if (ws) {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "BYE" }));
+      ws.close();
+    }
+  }
+
+  // Track what resume needs, then hand the message to the UI.
+  receive(msg) {
+    switch (msg.type) {
+      case "WELCOME":
+        this.welcomed = true;
+        this.attempt = 0;
+        this.creds.nick = msg.nick;
+        if (msg.token) this.token = msg.token;
+        for (const room of msg.rooms || []) this.rooms.set(fold(room), room);
+        this.handlers.status("online");
+        break;
+      case "JOINED":
+        this.rooms.set(fold(msg.room), msg.room);
+        break;
+      case "LEFT":
+        this.rooms.delete(fold(msg.room));
+        this.lastIds.delete(fold(msg.room));
+        break;
+      case "MESSAGE":
+        this.track(msg);
+        if (msg.id) this.pending.delete(msg.id);
+        break;
+      case "HISTORY_PAGE":
+        for (const message of msg.messages || []) this.track(message);
+        break;
+      case "PRESENCE":
+        if (msg.event === "nick" && msg.new_nick) this.renamed(msg.nick, msg.new_nick);
+        break;
+      case "REGISTERED":
+        this.creds.password = this.creds.pendingPassword || this.creds.password;
+        this.creds.register = false;
+        this.token = null;
+        break;
+      case "PING":
+        this.request({ type: "PONG" });
+        break;
+      case "ERROR":
+        if (msg.id && msg.id === this.helloId && !this.welcomed) {
+          if (FATAL_HELLO.has(msg.code)) {
+            this.stop();
+            this.handlers.failed(msg);
+            return;
+          }
+          if (this.ws) this.ws.close(); // e.g. unavailable: try again later
+        } else if (msg.id && this.pending.has(msg.id) && msg.code !== "unavailable") {
+          this.pending.delete(msg.id); // refused for good: the UI marks it failed
+        }
+        break;
+      default:
+        break;
+    }
+    this.handlers.event(msg);
+    if (msg.type === "WELCOME") {
+      if (this.creds.register) {
+        this.creds.pendingPassword = this.creds.password;
+        this.request({ type: "REGISTER", nick: msg.nick, password: this.creds.password,
+          id: this.nextId("g") });
+      }
+      for (const message of this.pending.values()) this.ws.send(JSON.stringify(message));
+    }
+  }
+
+  track(msg) {
+    const key = conversationOf(msg, this.me);
+    if (key.startsWith("@")) {
+      const peer = msg.from && fold(msg.from) !== fold(this.me) ? msg.from : msg.to;
+      if (peer) this.peers.set(key, peer);
+    }
+    if (typeof msg.msg_id === "number" && msg.msg_id > (this.lastIds.get(key) || 0)) {
+      this.lastIds.set(key, msg.msg_id);
+    }
+  }
+
+  renamed(old, now) {
+    if (fold(old) === fold(this.me)) this.creds.nick = now;
+    const from = "@" + fold(old);
+    const to = "@" + fold(now);
+    if (this.lastIds.has(from)) {
+      this.lastIds.set(to, this.lastIds.get(from));
+      this.lastIds.delete(from);
+    }
+    if (this.peers.has(from)) {
+      this.peers.delete(from);
+      this.peers.set(to, now);
+    }
+  }
+
+  // A CHAT or DM: kept until acknowledged, sent now if we can, again after a reconnect.
+  post(message) {
+    message.id = this.nextId("m");
+    this.pending.set(message.id, message);
+    if (this.welcomed) this.ws.send(JSON.stringify(message));
+    return message.id;
+  }
+
+  // Anything else: sent only while connected; returns whether it was.
+  request(message) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    if (message.type !== "PONG" && message.type !== "REGISTER" && !this.welcomed) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+}

@@ -1,0 +1,283 @@
+"""The IRC dialect: registration table, commands to hub messages, events to IRC lines."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from palaver.protocol.dialect import Inbound
+from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc_state import TRANSITIONS, IllegalTransition, Phase, Step, advance
+from palaver.protocol.irc_wire import MAX_LINE, parse_line
+from palaver.protocol.messages import (
+    Error,
+    Goodbye,
+    Hello,
+    Join,
+    Joined,
+    ListUsers,
+    Message,
+    Presence,
+    Say,
+    SendDirect,
+    SetNick,
+    Users,
+    Welcome,
+)
+
+DETERMINISTIC = settings(derandomize=True, deadline=None)
+
+
+def dialect(nick: str | None = None) -> IrcDialect:
+    return IrcDialect(id_prefix="t", nick_of=lambda: nick)
+
+
+def lines(data: bytes) -> list[str]:
+    return [line.decode() for line in data.split(b"\r\n") if line]
+
+
+def replies(items: list[Inbound]) -> list[str]:
+    return [line for item in items if isinstance(item, bytes) for line in lines(item)]
+
+
+def registered(nick: str = "ann", caps: str = "") -> IrcDialect:
+    d = dialect(nick)
+    if caps:
+        d.receive_data(f"CAP REQ :{caps}\r\nCAP END\r\n".encode())
+    out = d.receive_data(f"NICK {nick}\r\nUSER {nick} 0 * :Ann\r\n".encode())
+    hello = out[-1]
+    assert isinstance(hello, Hello)
+    d.encode(Welcome(id=hello.id, version=1, nick=nick, server="p", rooms=(), motd="hi"))
+    assert d.phase is Phase.REGISTERED
+    return d
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def test_illegal_transitions_name_role_state_and_event() -> None:
+    with pytest.raises(IllegalTransition) as caught:
+        advance(Phase.START, Step.COMMAND)
+    assert str(caught.value) == "client cannot do a command for the hub while in start"
+    for phase in Phase:
+        for step in Step:
+            if (phase, step) not in TRANSITIONS:
+                with pytest.raises(IllegalTransition):
+                    advance(phase, step)
+
+
+def test_nick_and_user_register_with_a_hello() -> None:
+    d = dialect()
+    assert d.receive_data(b"NICK ann\r\n") == []
+    out = d.receive_data(b"USER ann 0 * :Ann\r\n")
+    assert out == [Hello(id="t.1", version=1, nick="ann")]
+    assert d.phase is Phase.WAITING
+
+
+def test_cap_negotiation_suspends_registration_until_cap_end() -> None:
+    d = dialect()
+    out = d.receive_data(b"CAP LS 302\r\nNICK ann\r\nUSER ann 0 * :A\r\nCAP REQ :server-time\r\n")
+    assert replies(out) == [":palaver CAP * LS :echo-message message-tags server-time",
+                            ":palaver CAP * ACK :server-time"]
+    assert d.phase is Phase.CAP
+    assert d.receive_data(b"CAP END\r\n") == [Hello(id="t.1", version=1, nick="ann")]
+    assert d.encode_key == ("irc", frozenset({"server-time"}))
+
+
+def test_unknown_caps_are_refused_all_or_nothing() -> None:
+    d = dialect()
+    assert replies(d.receive_data(b"CAP REQ :server-time sasl\r\n")) == [
+        ":palaver CAP * NAK :server-time sasl"]
+    assert d.encode_key == ("irc", frozenset())
+
+
+def test_pass_logs_in() -> None:
+    d = dialect()
+    out = d.receive_data(b"PASS secret123\r\nNICK ann\r\nUSER ann 0 * :A\r\n")
+    assert out == [Hello(id="t.1", version=1, nick="ann", password="secret123")]
+
+
+def test_wrong_password_is_464_and_registration_can_be_tried_again() -> None:
+    d = dialect()
+    hello = d.receive_data(b"PASS wrongpass\r\nNICK ann\r\nUSER ann 0 * :A\r\n")[0]
+    assert isinstance(hello, Hello)
+    out = d.encode(Error(id=hello.id, code="auth_failed", message="wrong nick or password"))
+    assert lines(out) == [":palaver 464 * :Password incorrect"]
+    assert d.phase is Phase.START
+    assert d.receive_data(b"PASS rightpass\r\n") == [
+        Hello(id="t.2", version=1, nick="ann", password="rightpass")]
+
+
+def test_nick_in_use_is_433_and_a_new_nick_retries() -> None:
+    d = dialect()
+    hello = d.receive_data(b"NICK ann\r\nUSER ann 0 * :A\r\n")[0]
+    assert isinstance(hello, Hello)
+    out = d.encode(Error(id=hello.id, code="nick_taken", message="the nick ann is taken"))
+    assert lines(out) == [":palaver 433 * ann :Nickname is already in use"]
+    assert d.receive_data(b"NICK ann_\r\n") == [Hello(id="t.2", version=1, nick="ann_")]
+
+
+def test_before_registration() -> None:
+    d = dialect()
+    assert replies(d.receive_data(b"JOIN #a\r\nFOO\r\nPING :x\r\n")) == [
+        ":palaver 451 * :You have not registered",
+        ":palaver 421 * FOO :Unknown command",
+        ":palaver PONG palaver :x",
+    ]
+
+
+def test_errors_after_registration() -> None:
+    d = registered()
+    assert replies(d.receive_data(b"USER a 0 * :b\r\nPASS x\r\nJOIN\r\nPRIVMSG #a\r\n")) == [
+        ":palaver 462 ann :You may not reregister",
+        ":palaver 462 ann :You may not reregister",
+        ":palaver 461 ann JOIN :Not enough parameters",
+        ":palaver 412 ann :No text to send",
+    ]
+    assert replies(d.receive_data(b"PRIVMSG #a :" + b"x" * 600 + b"\r\n")) == [
+        ":palaver 417 ann :Input line was too long"]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def test_commands_become_hub_messages_with_our_ids() -> None:
+    d = registered()
+    out = d.receive_data(
+        b"JOIN #a,#b\r\nPRIVMSG #a,bob :\x02hi\x02 there\r\n"
+        b"PRIVMSG #a :\x01ACTION waves\x01\r\nNICK anna\r\nNAMES #a\r\n")
+    assert out == [
+        Join(id="t.2", room="#a"), Join(id="t.3", room="#b"),
+        Say(id="t.4", room="#a", text="hi there"), SendDirect(id="t.5", to="bob", text="hi there"),
+        Say(id="t.6", room="#a", text="* ann waves"),
+        SetNick(id="t.7", nick="anna"), ListUsers(id="t.8", room="#a"),
+    ]
+
+
+def test_hub_replies_become_numerics() -> None:
+    d = registered()
+    who, names, whois = d.receive_data(b"WHO #a\r\nNAMES #a\r\nWHOIS bob\r\n")
+    assert lines(d.encode(Users(id=who.id, room="#a", users=("ann", "bob")))) == [  # type: ignore[union-attr]
+        ":palaver 352 ann #a ann palaver palaver ann H :0 ann",
+        ":palaver 352 ann #a bob palaver palaver bob H :0 bob",
+        ":palaver 315 ann #a :End of /WHO list",
+    ]
+    assert lines(d.encode(Users(id=names.id, room="#a", users=("ann", "bob")))) == [  # type: ignore[union-attr]
+        ":palaver 353 ann = #a :ann bob", ":palaver 366 ann #a :End of /NAMES list"]
+    assert lines(d.encode(Users(id=whois.id, users=("ann",)))) == [  # type: ignore[union-attr]
+        ":palaver 401 ann bob :No such nick", ":palaver 318 ann bob :End of /WHOIS list"]
+
+
+@pytest.mark.parametrize(("command", "code", "numeric"), [
+    (b"JOIN #a/b", "invalid_room", "479"),
+    (b"PART #a", "not_in_room", "442"),
+    (b"PRIVMSG #a :x", "not_in_room", "404"),
+    (b"PRIVMSG bob :x", "no_such_user", "401"),
+    (b"NICK bob", "nick_taken", "433"),
+    (b"NICK b[o]b", "invalid_nick", "432"),
+])
+def test_hub_errors_become_numerics(command: bytes, code: str, numeric: str) -> None:
+    d = registered()
+    (request,) = d.receive_data(command + b"\r\n")
+    out = lines(d.encode(Error(id=request.id, code=code, message="no")))  # type: ignore[union-attr]
+    assert out[0].split()[1] == numeric
+
+
+def test_errors_for_a_notice_are_not_answered() -> None:
+    d = registered()
+    (request,) = d.receive_data(b"NOTICE bob :x\r\n")
+    assert d.encode(Error(id=request.id, code="no_such_user", message="no")) == b""  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def message(text: str, room: str | None = "#a", request_id: str | None = None) -> Message:
+    return Message(id=request_id, msg_id=7, ts="2026-01-01T00:00:00.000Z", sender="bob",
+                   text=text, room=room, to=None if room else "ann")
+
+
+def test_messages_are_split_to_fit_and_nothing_is_cut() -> None:
+    d = registered(caps="server-time message-tags")
+    text = "first line\n" + "é" * 700 + " and the end"
+    out = lines(d.encode(message(text)))
+    assert len(out) >= 4
+    pieces = []
+    for number, raw in enumerate(out):
+        tags, _, rest = raw.partition(" ")
+        assert len(rest.encode()) + 2 <= MAX_LINE
+        suffix = "" if number == 0 else f".{number + 1}"
+        assert tags == f"@time=2026-01-01T00:00:00.000Z;msgid=#a/7{suffix}"
+        pieces.append(parse_line(rest.encode()).params[1])
+    assert pieces[0] == "first line"
+    assert "".join(pieces[1:]) == text.split("\n")[1]
+
+
+def test_no_tags_without_caps_and_actions_go_back_to_ctcp() -> None:
+    d = registered()
+    assert lines(d.encode(message("* bob waves"))) == [
+        ":bob!bob@palaver PRIVMSG #a :\x01ACTION waves\x01"]
+
+
+def test_echo_only_with_echo_message() -> None:
+    plain = registered()
+    (say,) = plain.receive_data(b"PRIVMSG #a :hi\r\n")
+    assert plain.encode(message("hi", request_id=say.id)) == b""  # type: ignore[union-attr]
+    echo = registered(caps="echo-message")
+    (say,) = echo.receive_data(b"NOTICE #a :hi\r\n")
+    assert lines(echo.encode(message("hi", request_id=say.id))) == [  # type: ignore[union-attr]
+        ":bob!bob@palaver NOTICE #a :hi"]
+
+
+def test_presence_and_goodbye() -> None:
+    d = registered()
+    assert lines(d.encode(Presence(nick="bob", event="join", room="#a"))) == [
+        ":bob!bob@palaver JOIN #a"]
+    assert lines(d.encode(Presence(nick="bob", event="quit", reason="gone\r\nPRIVMSG x"))) == [
+        ":bob!bob@palaver QUIT :gone\ufffd PRIVMSG x"]
+    assert lines(d.encode(Presence(nick="bob", event="nick", new_nick="rob"))) == [
+        ":bob!bob@palaver NICK :rob"]
+    assert lines(d.encode(Goodbye(reason="ping timeout"))) == [
+        "ERROR :Closing link: ann (ping timeout)"]
+
+
+def test_joined_lists_names_in_lines_that_fit() -> None:
+    d = registered()
+    members = tuple(f"user{n:04d}" for n in range(300))
+    out = lines(d.encode(Joined(room="#a", members=members, topic="")))
+    assert out[0] == ":ann!ann@palaver JOIN #a"
+    assert out[-1] == ":palaver 366 ann #a :End of /NAMES list"
+    names = [n for raw in out[1:-1] for n in parse_line(raw.encode()).params[3].split()]
+    assert names == list(members)
+    assert all(len(raw.encode()) + 2 <= MAX_LINE for raw in out)
+
+
+@DETERMINISTIC
+@given(st.text(max_size=1200))
+def test_no_control_characters_from_text_reach_the_wire(text: str) -> None:
+    d = registered(caps="server-time message-tags")
+    for raw in d.encode(message(text or "x")).split(b"\r\n")[:-1]:
+        assert b"\r" not in raw and b"\n" not in raw and b"\0" not in raw
+        assert not any(b < 0x20 and b != 0x09 and b != 0x01 for b in raw)
+
+
+def test_broadcast_rendering_depends_on_caps_only() -> None:
+    a, b = registered("ann", "server-time"), registered("bob", "server-time")
+    assert a.encode_key == b.encode_key
+    event = message("hello")
+    assert a.encode(event) == b.encode(event)
+    assert registered("cat").encode_key != a.encode_key
+
+
+@DETERMINISTIC
+@given(st.binary(max_size=2000))
+def test_any_bytes_whole_or_one_at_a_time_give_the_same_result(data: bytes) -> None:
+    whole = dialect("ann")
+    out_whole = whole.receive_data(data) + whole.receive_eof()
+    split = dialect("ann")
+    out_split: list[Inbound] = []
+    for i in range(len(data)):
+        out_split.extend(split.receive_data(data[i : i + 1]))
+    out_split.extend(split.receive_eof())
+    assert out_whole == out_split

@@ -1,0 +1,151 @@
+"""IRC lines: framing with limits, parsing with tags, serialising, splitting, sanitising."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from palaver.protocol.irc_wire import (
+    MAX_INPUT,
+    MAX_LINE,
+    TOO_LONG,
+    BadLine,
+    IrcFramer,
+    IrcLine,
+    escape_tag_value,
+    format_line,
+    parse_line,
+    split_text,
+    strip_formatting,
+    unescape_tag_value,
+)
+
+DETERMINISTIC = settings(derandomize=True, deadline=None)
+
+
+def feed(chunks: list[bytes]) -> list[bytes | object]:
+    framer = IrcFramer()
+    out: list[bytes | object] = []
+    for chunk in chunks:
+        out.extend(framer.receive_data(chunk))
+    out.extend(framer.receive_eof())
+    return out
+
+
+def test_lines_crlf_lf_and_a_last_unterminated_one() -> None:
+    assert feed([b"NICK a\r\nUSER a 0 * :A\nPING x"]) == [b"NICK a", b"USER a 0 * :A", b"PING x"]
+
+
+def test_a_line_over_the_limit_is_reported_once_and_skipped_then_reading_goes_on() -> None:
+    framer = IrcFramer()
+    out = framer.receive_data(b"PRIVMSG #a :" + b"x" * MAX_INPUT)
+    assert out == [TOO_LONG]
+    assert framer.buffered == 0  # nothing of it is kept
+    assert framer.receive_data(b"x" * 100_000) == []
+    assert framer.receive_data(b"yy\r\nPING a\r\n") == [b"PING a"]
+
+
+def test_the_limit_is_counted_with_the_newline() -> None:
+    framer = IrcFramer(10)
+    assert framer.receive_data(b"123456789\n") == [b"123456789"]
+    assert framer.receive_data(b"1234567890\n") == [TOO_LONG]
+
+
+@DETERMINISTIC
+@given(st.binary(max_size=3000), st.integers(min_value=2, max_value=600))
+def test_any_bytes_whole_or_one_at_a_time_give_the_same_lines(data: bytes, limit: int) -> None:
+    whole = IrcFramer(limit)
+    out_whole = whole.receive_data(data) + whole.receive_eof()
+    split = IrcFramer(limit)
+    out_split: list[bytes | object] = []
+    for i in range(len(data)):
+        out_split.extend(split.receive_data(data[i : i + 1]))
+    out_split.extend(split.receive_eof())
+    assert out_whole == out_split
+    for item in out_whole:
+        assert item is TOO_LONG or (isinstance(item, bytes) and len(item) < limit)
+
+
+def test_parse_tags_source_params_trailing() -> None:
+    line = parse_line(rb"@time=x;a=b\sc\:d\\e;flag :nick!u@h privmsg #room  :hello :world ")
+    assert line == IrcLine("PRIVMSG", ["#room", "hello :world "],
+                           {"time": "x", "a": "b c;d\\e", "flag": ""}, "nick!u@h")
+    assert parse_line(b"NICK alice").params == ["alice"]
+    assert parse_line(b"PRIVMSG #a :").params == ["#a", ""]
+    assert parse_line(b"user a 0 * :Real Name").params == ["a", "0", "*", "Real Name"]
+
+
+def test_lines_without_a_command_are_refused() -> None:
+    for raw in (b":src", b":src :only trailing", b"@tags", b"  ", b"FOO/BAR x", b"12 x"):
+        try:
+            parse_line(raw)
+        except BadLine:
+            continue
+        raise AssertionError(raw)
+
+
+def test_non_utf8_is_read_as_latin1() -> None:
+    assert parse_line(b"PRIVMSG #a :caf\xe9").params[1] == "café"
+
+
+@DETERMINISTIC
+@given(st.binary(max_size=600))
+def test_any_line_parses_or_is_refused_cleanly(raw: bytes) -> None:
+    try:
+        line = parse_line(raw)
+    except BadLine:
+        return
+    assert line.command.isupper() or line.command.isdigit()
+
+
+@DETERMINISTIC
+@given(st.text())
+def test_tag_values_round_trip(value: str) -> None:
+    value = value.replace("\0", "")
+    escaped = escape_tag_value(value)
+    assert not any(c in escaped for c in " ;\r\n\0")
+    assert unescape_tag_value(escaped) == value
+
+
+def test_format_line_uses_a_trailing_parameter_when_needed() -> None:
+    assert format_line("PRIVMSG", "#a", "hi", source="n!n@h") == b":n!n@h PRIVMSG #a :hi\r\n"
+    assert format_line("JOIN", "#a", source="n", trailing=False) == b":n JOIN #a\r\n"
+    assert format_line("X", "a", tags={"time": "t", "msgid": "#a/1"}) == (
+        b"@time=t;msgid=#a/1 X :a\r\n")
+
+
+@DETERMINISTIC
+@given(st.lists(st.text(), min_size=1, max_size=4), st.text(max_size=30))
+def test_no_cr_lf_nul_ever_leaves_format_line(params: list[str], source: str) -> None:
+    line = format_line("PRIVMSG", *params, source=source or None)
+    assert line.endswith(b"\r\n")
+    body = line[:-2]
+    assert b"\r" not in body and b"\n" not in body and b"\0" not in body
+    assert len(body) <= MAX_LINE - 2
+    parsed = parse_line(body)  # and it is still a well-formed line
+    assert parsed.command == "PRIVMSG"
+
+
+@DETERMINISTIC
+@given(st.text(min_size=1, max_size=3000), st.integers(min_value=4, max_value=500))
+def test_split_text_fits_the_budget_and_loses_nothing(text: str, budget: int) -> None:
+    pieces = split_text(text, budget)
+    for piece in pieces:
+        assert 0 < len(piece.encode("utf-8", "replace")) <= budget
+        assert "\n" not in piece and "\r" not in piece
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    rebuilt = "".join(pieces)
+    expected = "".join(line if line else " " for line in lines)
+    assert rebuilt == expected.encode("utf-8", "replace").decode("utf-8")
+
+
+def test_split_prefers_spaces() -> None:
+    assert split_text("aaaa bbbb cccc", 10) == ["aaaa bbbb ", "cccc"]
+    assert split_text("ééééé", 4) == ["éé", "éé", "é"]
+    assert split_text("a\n\nb", 10) == ["a", " ", "b"]
+
+
+def test_strip_formatting() -> None:
+    assert strip_formatting("\x02bold\x02 \x0304,12red\x03 \x1ditalic\x0f\ttab") == (
+        "bold red italic\ttab")
+    assert strip_formatting("\x0412ab34colour") == "colour"
