@@ -15,6 +15,7 @@ import psutil  # type: ignore[import-untyped]  # no stubs pinned
 
 FLOOR_DELIVERIES_PER_CPU_S = 100_000
 FLOOR_RSS_PER_IDLE_CONNECTION = 6_000
+FLOOR_ACKED_PER_S = 20_000
 
 
 def machine_info() -> dict[str, Any]:
@@ -65,6 +66,8 @@ def render(results: dict[str, Any]) -> str:
         lines.extend(_fanout_table(results["fanout"]))
     if "idle" in results:
         lines.extend(_idle_table(results["idle"]))
+    if "durable" in results:
+        lines.extend(_durable_table(results["durable"]))
     return "\n".join(lines)
 
 
@@ -146,6 +149,43 @@ def _idle_table(idle: dict[str, Any]) -> list[str]:
     ]
     return _table(f"Idle connections: {n:,} clients registered in #lobby", ["metric", "value"],
                   rows)
+
+
+def _durable_table(durable: dict[str, Any]) -> list[str]:
+    runs = durable["runs"]
+    header = ["metric", *(r["run"]["name"] for r in runs)]
+    metrics: list[tuple[str, Any]] = [
+        ("durability (synchronous)", lambda r: {"process": "process (NORMAL)",
+                                                 "power": "power (FULL)"}[r["run"]["durability"]]),
+        ("senders × CHATs in flight", lambda r: f"{r['run']['connections']} × "
+                                                 f"{r['run']['window']}"),
+        ("acked / sent / planned", lambda r: f"{r['acked']:,} / {r['messages_sent']:,} / "
+                                              f"{r['messages_planned']:,}"),
+        ("all acked, no errors", lambda r: "yes" if r["complete"] else "NO"),
+        ("acked msgs/s", lambda r: _num(r["acked_per_s"])),
+        (f"  floor ≥ {FLOOR_ACKED_PER_S:,}", lambda r: _pass(
+            (r["acked_per_s"] or 0) >= FLOOR_ACKED_PER_S) if r["run"]["floor"]
+            else "n/a (latency run)"),
+        ("send→ack p50 ms", lambda r: _num(r["latency"]["p50_ms"], 2)),
+        ("send→ack p99 ms", lambda r: _num(r["latency"]["p99_ms"], 2)),
+        ("send→ack max ms", lambda r: _num(r["latency"]["max_ms"], 2)),
+        ("server CPU s", lambda r: _num(r["server_cpu_s"], 2)),
+        ("  of which kernel", lambda r: _pct(r["server_kernel_share"])),
+        ("server CPU µs/acked msg", lambda r: _num(r["server_cpu_us_per_ack"], 1)),
+        ("server CPU busy (1 core)", lambda r: f"{r['server_cpu_utilisation']:.0%}"),
+        ("generator CPU (cores)", lambda r: f"{r['generator_cpu_utilisation']:.2f} "
+                                             f"in {r['generator_processes']} procs"),
+        ("machine busy (all CPUs)", lambda r: f"{r['machine_busy']:.0%}"),
+        ("rows stored = acked, once each", lambda r: f"{r['stored_rows']:,} "
+            + ("yes" if r["stored_equals_acked"] else "NO")),
+        ("PRAGMA integrity_check", lambda r: ", ".join(r["integrity_check"])[:40]),
+        ("server exit status", lambda r: str(r["server_exit_status"])),
+        ("db file MiB", lambda r: f"{r['db_file_bytes'] / 2**20:.1f}"),
+    ]
+    rows = [[name, *(get(r) for r in runs)] for name, get in metrics]
+    title = ("Durable: CHATs with ids, each sender alone in its own room, SQLite, "
+             "acked = MESSAGE with the same id received")
+    return _table(title, header, rows)
 
 
 def _num(value: float | None, digits: int = 0) -> str:

@@ -1,9 +1,10 @@
-"""Command line: ``python -m benchmarks [--quick] [--only fanout|idle] [--output FILE]``.
+"""Command line: ``python -m benchmarks [--quick] [--only fanout|idle|durable] [--output FILE]``.
 
 Prints a table and writes every figure (and the machine it ran on) to a JSON file, by default
 ``benchmarks/results/<mode>-<timestamp>.json`` plus a copy at ``benchmarks/results/latest.json``.
 Exit status 0 when every benchmark completed (all expected deliveries arrived, every client
-registered), 1 when one did not, 2 when one could not run at all; the floors are reported, not
+registered, every message acknowledged and stored exactly once in a sound SQLite file), 1 when
+one did not, 2 when one could not run at all; the floors are reported, not
 enforced.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.durable import DurableParams, DurableRun, run_durable
 from benchmarks.fanout import FanoutParams, Phase, run_fanout
 from benchmarks.idle import IdleParams, run_idle
 from benchmarks.population import SetupError
@@ -49,14 +51,37 @@ QUICK_FANOUT = FanoutParams(
 )
 FULL_IDLE = IdleParams(connections=10_000, workers=4)
 QUICK_IDLE = IdleParams(connections=500, workers=2, connect_timeout=20.0, hello_timeout=30.0)
+FULL_DURABLE = DurableParams(
+    workers=2,
+    runs=(
+        DurableRun("process, 200×8", durability="process", connections=200, window=8,
+                   messages=1_000),
+        DurableRun("power, 200×8", durability="power", connections=200, window=8,
+                   messages=1_000),
+        DurableRun("process, 50×1", durability="process", connections=50, window=1,
+                   messages=400, floor=False),
+    ),
+)
+QUICK_DURABLE = DurableParams(
+    workers=2,
+    setup_timeout=30.0,
+    runs=(
+        DurableRun("process, 50×4", durability="process", connections=50, window=4,
+                   messages=100, timeout=30.0),
+        DurableRun("power, 50×4", durability="power", connections=50, window=4,
+                   messages=100, timeout=30.0),
+    ),
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks",
                                      description="palaver benchmarks (see docs/benchmarks.md)")
     parser.add_argument("--quick", action="store_true",
-                        help="a small smoke run (100 members, 500 idle connections)")
-    parser.add_argument("--only", choices=["fanout", "idle"], help="run one benchmark")
+                        help="a small smoke run (100 members, 500 idle connections, "
+                             "5,000 durable messages)")
+    parser.add_argument("--only", choices=["fanout", "idle", "durable"],
+                        help="run one benchmark")
     parser.add_argument("--output", type=Path, help="where to write the JSON results")
     return parser
 
@@ -71,6 +96,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         results["fanout"] = await run_fanout(QUICK_FANOUT if args.quick else FULL_FANOUT)
     if args.only in (None, "idle"):
         results["idle"] = await run_idle(QUICK_IDLE if args.quick else FULL_IDLE)
+    if args.only in (None, "durable"):
+        results["durable"] = await run_durable(QUICK_DURABLE if args.quick else FULL_DURABLE)
     return results
 
 
@@ -80,6 +107,9 @@ def _complete(results: dict[str, Any]) -> bool:
         ok = ok and all(phase["complete"] for phase in results["fanout"]["phases"])
     if "idle" in results:
         ok = ok and bool(results["idle"]["all_registered"])
+    if "durable" in results:
+        ok = ok and all(run["complete"] and run["stored_equals_acked"] and run["integrity_ok"]
+                        for run in results["durable"]["runs"])
     return ok
 
 

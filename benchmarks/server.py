@@ -26,6 +26,18 @@ idle_timeout = 1200.0
 """
 
 
+def _only_json_lines() -> str:
+    """Turn off the other doors (web, IRC) where this version has them: only the JSON-lines
+    port is measured, and fixed default ports would clash between servers. A JSON client that
+    is silent for a moment is taken for a plain-text one; the idle benchmark opens all its
+    connections before any says HELLO, so that moment is made long."""
+    from palaver.server.config import Settings
+
+    fields = Settings.__struct_fields__
+    doors = "".join(f"{name} = 0\n" for name in ("web_port", "irc_port") if name in fields)
+    return doors + ("text_sniff_timeout = 600.0\n" if "text_sniff_timeout" in fields else "")
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     cpu: float  # user + system seconds since the process started
@@ -44,11 +56,12 @@ class ServerProcess:
         self._stderr = stderr
 
     @classmethod
-    async def start(cls, timeout: float = 20.0) -> ServerProcess:
+    async def start(cls, timeout: float = 20.0, settings: str = "") -> ServerProcess:
+        """A fresh server on a new temporary data dir; ``settings`` is extra TOML."""
         workdir = tempfile.TemporaryDirectory(prefix="palaver-bench-")
         root = Path(workdir.name)
         config = root / "bench.toml"
-        config.write_text(BENCH_CONFIG, encoding="utf-8")
+        config.write_text(BENCH_CONFIG + _only_json_lines() + settings, encoding="utf-8")
         stderr = (root / "stderr.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "palaver.cli", "serve", "--port", "0",
@@ -85,7 +98,19 @@ class ServerProcess:
         except OSError:
             return ""
 
+    @property
+    def data_dir(self) -> Path:
+        return Path(self._workdir.name) / "data"
+
     async def stop(self, timeout: float = 10.0) -> None:
+        """Stop the process (if :meth:`terminate` has not) and delete its data dir."""
+        await self.terminate(timeout)
+        self._stderr.close()
+        self._workdir.cleanup()
+
+    async def terminate(self, timeout: float = 10.0) -> int:
+        """SIGTERM (a graceful stop), SIGKILL after ``timeout``; the data dir stays.
+        Returns the exit status."""
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)
@@ -95,8 +120,8 @@ class ServerProcess:
                 with contextlib.suppress(ProcessLookupError):
                     self.proc.kill()
                 await self.proc.wait()
-        self._stderr.close()
-        self._workdir.cleanup()
+        assert self.proc.returncode is not None
+        return self.proc.returncode
 
 
 class RssWatcher:

@@ -28,9 +28,10 @@ class WorkerProcess:
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
-    async def start(cls, name: str, host: str, port: int, timeout: float = 20.0) -> WorkerProcess:
+    async def start(cls, name: str, host: str, port: int, timeout: float = 20.0,
+                    module: str = "benchmarks.loadgen") -> WorkerProcess:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "benchmarks.loadgen", host, str(port),
+            sys.executable, "-m", module, host, str(port),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO,
             limit=64 * 1_048_576,
         )
@@ -93,9 +94,10 @@ class Pool:
         self.workers = workers
 
     @classmethod
-    async def start(cls, count: int, host: str, port: int) -> Pool:
+    async def start(cls, count: int, host: str, port: int,
+                    module: str = "benchmarks.loadgen") -> Pool:
         workers = await asyncio.gather(
-            *(WorkerProcess.start(f"w{i}", host, port) for i in range(count))
+            *(WorkerProcess.start(f"w{i}", host, port, module=module) for i in range(count))
         )
         return cls(list(workers))
 
