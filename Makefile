@@ -33,8 +33,8 @@ browser:
 		else echo "warning: $(CHROMIUM) is missing and we cannot install it (not root, no sudo);" \
 			"the browser tests will be skipped"; exit 0; fi; \
 		echo "installing chromium for the browser tests"; \
-		$$SUDO apt-get install -y --no-install-recommends chromium || \
-			{ $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; } || \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \
+			{ $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } || \
 			echo "warning: could not install chromium; the browser tests will be skipped"; \
 	fi
 
