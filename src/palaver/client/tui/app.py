@@ -1,0 +1,290 @@
+"""``palaver chat`` on a TTY: a Textual app over a ResilientClient and a ChatModel.
+
+How this works: the screen is the rooms sidebar (the console ``palaver``, the rooms, the direct
+conversations ``@nick``, each with its unread count), the log of the current conversation, the
+input line, the member list and a status bar. All state lives in the pure
+:class:`~palaver.client.tui.model.ChatModel`; this module only feeds it and draws it:
+
+- a worker connects (after the login screen when no nick was given, or after a refusal) and
+  then hands every client event to :meth:`ChatModel.apply`, with the conversation its request
+  was typed in when it answers one of ours, and redraws (:meth:`ChatApp.draw`);
+- the input line goes to :meth:`ChatModel.interpret`; what it returns is sent with a fresh id;
+- drawing appends only the new lines of the current conversation to the log; the sidebar and the
+  member list are rebuilt when the model's version counters moved. Every piece of text is a
+  ``rich.text.Text`` (never markup), and the model made it safe with ``render``/``sanitize``, so
+  ``[bold]`` in a message shows as typed and control characters come out neutralised.
+
+Ctrl+C (or ``/quit``) says BYE and exits; Ctrl+N / Ctrl+P (also Alt+Down / Alt+Up, or a click)
+switch conversations. :attr:`ChatApp.updated` is set after each redraw (tests wait on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from datetime import tzinfo
+from typing import ClassVar, Final
+
+import msgspec
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, OptionList, RichLog, Static
+from textual.widgets.option_list import Option
+
+from palaver.client.backoff import Backoff
+from palaver.client.connection import ConnectionClosed, ServerError
+from palaver.client.events import Acknowledged, ClientEvent, Disconnected, Reconnected, Reconnecting
+from palaver.client.render import error_line, sanitize
+from palaver.client.resilient import ResilientClient, describe
+from palaver.client.terminal import CLOSE_TIMEOUT, RECONNECT, os_reason
+from palaver.client.tui.login import Login, LoginScreen
+from palaver.client.tui.model import ChatModel
+from palaver.protocol.messages import Quit
+from palaver.tls import describe_failure
+
+NOT_CONNECTED: Final = "not connected; your line was not sent"
+
+
+class RoomList(OptionList, can_focus=False):
+    """The sidebar: clicked, never focused (typing stays in the input line)."""
+
+
+class ChatApp(App[int]):
+    CSS_PATH = "chat.tcss"
+    TITLE = "palaver"
+    ENABLE_COMMAND_PALETTE = False
+    AUTO_FOCUS = "#input"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "leave", "Quit", priority=True),
+        Binding("ctrl+q", "leave", "Quit", show=False, priority=True),
+        Binding("ctrl+n", "step(1)", "Next", priority=True),
+        Binding("ctrl+p", "step(-1)", "Previous", priority=True),
+        Binding("alt+down", "step(1)", show=False, priority=True),
+        Binding("alt+up", "step(-1)", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        nick: str | None = None,
+        password: str | None = None,
+        *,
+        backoff: Backoff = RECONNECT,
+        tz: tzinfo | None = None,
+        connect_timeout: float = 10.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__()
+        self.tls = tls
+        self.host = host
+        self.port = port
+        self.nick = nick
+        self.password = password
+        self.backoff = backoff
+        self.connect_timeout = connect_timeout
+        self.model = ChatModel(nick or "", tz=tz)
+        self.client: ResilientClient | None = None
+        self.updated = asyncio.Event()
+        self._origins: dict[str, str] = {}  # request id -> the conversation it was typed in
+        self._quitting = False
+        self._shown = ("", 0)  # the conversation in the log, and its lines written so far
+        self._sidebar_drawn = -1
+        self._members_drawn = -1
+        self.rooms = RoomList(id="rooms")
+        self.log_view = RichLog(id="log", wrap=True, min_width=20, markup=False, highlight=False)
+        self.input_line = Input(placeholder="a message, or /help", id="input")
+        self.member_list = Static(id="members")
+        self.status_bar = Static(id="status")
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield self.rooms
+            with Vertical(id="middle"):
+                yield self.log_view
+                yield self.input_line
+            with VerticalScroll(id="members-pane"):
+                yield self.member_list
+        yield self.status_bar
+
+    def on_mount(self) -> None:
+        self.draw()
+        if self.nick:
+            self.start(self.nick, self.password)
+        else:
+            self.ask_login()
+
+    async def on_unmount(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+    # ------------------------------------------------------------------ connecting
+
+    def ask_login(self, error: str | None = None) -> None:
+        screen = LoginScreen(f"{self.host}:{self.port}", error=error, nick=self.nick or "",
+                             password=self.password)
+        self.push_screen(screen, callback=self._logged_in)
+
+    def _logged_in(self, login: Login | None) -> None:
+        if login is not None:
+            self.start(*login)
+
+    def start(self, nick: str, password: str | None) -> None:
+        self.nick, self.password = nick, password
+        self.model.me = nick
+        self.model.link, self.model.link_detail = "connecting", f"to {self.host}:{self.port}"
+        self.draw()
+        self.run_worker(self._session(nick, password), group="session", exclusive=True)
+
+    async def _session(self, nick: str, password: str | None) -> None:
+        where = f"{self.host}:{self.port}"
+        try:
+            client = await ResilientClient.connect(
+                self.host, self.port, nick, password=password, backoff=self.backoff,
+                connect_timeout=self.connect_timeout, ssl=self.tls)
+        except ServerError as exc:
+            self._refused(error_line(exc.error.message, exc.code))
+            return
+        except ConnectionClosed as exc:
+            self._refused(f"{where} closed the connection: {sanitize(exc.reason)}")
+            return
+        except ssl.SSLError as exc:  # before OSError, which it is
+            self._refused(f"cannot connect to {where}: {describe_failure(exc)}")
+            return
+        except OSError as exc:
+            self._refused(f"cannot connect to {where}: {os_reason(exc)}")
+            return
+        except TimeoutError as exc:
+            self._refused(f"cannot connect to {where}: {describe(exc)}")
+            return
+        self.client = client
+        async for event in client.events():
+            self.on_client_event(event)
+        if self._quitting:
+            self.exit(0)
+        elif self.model.link != "disconnected":
+            self.model.link, self.model.link_detail = "disconnected", ""
+        self.draw()
+
+    def _refused(self, error: str) -> None:
+        self.model.link, self.model.link_detail = "disconnected", error
+        self.draw()
+        self.ask_login(error)
+
+    # ------------------------------------------------------------------ events and input
+
+    def on_client_event(self, event: ClientEvent) -> None:
+        if isinstance(event, Acknowledged):
+            request_id = event.message.id
+        elif isinstance(event, Disconnected | Reconnecting | Reconnected):
+            request_id = None
+        else:
+            request_id = event.id
+        origin = self._origins.pop(request_id, None) if request_id is not None else None
+        self.model.apply(event, origin)
+        self.draw()
+
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input is not self.input_line:
+            return
+        event.stop()
+        self.input_line.value = ""
+        outgoing = self.model.interpret(event.value)
+        client = self.client
+        if outgoing is not None:
+            if isinstance(outgoing.message, Quit):
+                await self.leave(outgoing.message.reason)
+                return
+            if client is None or client.ended:
+                self.model.info(error_line(NOT_CONNECTED))
+            else:
+                request_id = client.next_id()
+                self._origins[request_id] = self.model.current
+                message = msgspec.structs.replace(outgoing.message, id=request_id)
+                try:
+                    await client.submit(message, history=outgoing.history)
+                except ConnectionClosed:
+                    self._origins.pop(request_id, None)
+                    self.model.info(error_line(NOT_CONNECTED))
+        self.draw()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None:
+            self.model.switch(event.option.id)
+            self.draw()
+        self.input_line.focus()
+
+    async def action_leave(self) -> None:
+        await self.leave(None)
+
+    def action_step(self, delta: int) -> None:
+        self.model.step(delta)
+        self.draw()
+
+    async def leave(self, reason: str | None) -> None:
+        """Say BYE (when connected), then exit."""
+        self._quitting = True
+        client = self.client
+        if client is not None and not client.ended:
+            self.model.link, self.model.link_detail = "disconnected", "leaving"
+            self.draw()
+            with contextlib.suppress(ConnectionClosed, ConnectionError):
+                await client.quit(reason, timeout=CLOSE_TIMEOUT)
+        self.exit(0)
+
+    # ------------------------------------------------------------------ drawing
+
+    def draw(self) -> None:
+        model = self.model
+        if model.sidebar_version != self._sidebar_drawn:
+            self._sidebar_drawn = model.sidebar_version
+            entries = model.sidebar()
+            options = []
+            for entry in entries:
+                label = Text(entry.title, style="bold" if entry.current else "")
+                if entry.unread:
+                    label.append(f" ({entry.unread})", style="bold reverse")
+                options.append(Option(label, id=entry.key))
+            self.rooms.set_options(options)
+            self.rooms.highlighted = next(
+                (i for i, entry in enumerate(entries) if entry.current), None)
+        if model.members_version != self._members_drawn:
+            self._members_drawn = model.members_version
+            members = model.members()
+            heading = f"{len(members)} here" if model.conversation.kind != "console" else ""
+            self.member_list.update(Text("\n".join([heading, *members]) if heading else ""))
+        conversation = model.conversation
+        key, shown = self._shown
+        if key != conversation.key:
+            self.log_view.clear()
+            new = conversation.lines
+        else:
+            count = conversation.total - shown
+            new = conversation.lines[-count:] if count > 0 else []
+        for line in new:
+            self.log_view.write(Text(line))
+        self._shown = (conversation.key, conversation.total)
+        self.status_bar.update(Text(model.status()))
+        self.status_bar.set_class(model.link != "connected", "offline")
+        self.updated.set()
+
+    def log_lines(self) -> list[str]:
+        """The text of the log as drawn (for tests): one string per screen line."""
+        return ["".join(segment.text for segment in strip).rstrip()
+                for strip in self.log_view.lines]
+
+
+def run_tui(host: str, port: int, nick: str | None, password: str | None = None,
+            tls: ssl.SSLContext | None = None) -> int:
+    """Run the full-screen ``palaver chat``; returns the exit status."""
+    app = ChatApp(host, port, nick, password, tls=tls)
+    app.run()
+    return app.return_code or 0
+
+
+__all__ = ["ChatApp", "run_tui"]

@@ -1,0 +1,398 @@
+"""The state behind the chat screen, sans-I/O: conversations, unread counts, members, status.
+
+How this works: :class:`ChatModel` takes every event of a
+:class:`~palaver.client.resilient.ResilientClient` (:meth:`ChatModel.apply`) and every line the
+user types (:meth:`ChatModel.interpret`), and keeps what the screen shows:
+
+- the conversations, in sidebar order: the console (``*``: the server's greeting, link news),
+  then the rooms, then the direct conversations (``@bob``), each with its display lines (made by
+  :func:`~palaver.client.render.render`, so everything is sanitised), its unread count (messages
+  from others that arrived while it was not the current one) and, for a room, its members (from
+  JOINED, PRESENCE and WHO);
+- the current conversation: where typed text goes and whose log is shown;
+- the link status (connecting / connected as X / reconnecting in Ns (attempt k) / disconnected).
+
+A typed line goes through :func:`~palaver.client.commands.parse_line` with the current room; in
+a direct conversation plain text becomes a DM to its peer and ``/leave`` closes it; ``/msg nick``
+without text opens (or switches to) that conversation. Replies (RESULT, USERS, ERROR, ...) are
+shown in the conversation the request was typed in (``origin``).
+
+Each conversation counts the lines ever added (``total``) so that a view can append just the
+new ones; ``sidebar_version`` and ``members_version`` change when those panes need redrawing.
+Nothing here does I/O or knows about Textual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import Final, Literal
+
+import msgspec
+
+from palaver.client.commands import HELP, LocalError, ShowHelp, parse_line
+from palaver.client.events import (
+    Acknowledged,
+    ClientEvent,
+    Disconnected,
+    Reconnected,
+    Reconnecting,
+)
+from palaver.client.render import View, error_line, info_line, render, same_name, sanitize
+from palaver.client.tracker import fold
+from palaver.protocol.messages import (
+    Gap,
+    Goodbye,
+    Join,
+    Joined,
+    Leave,
+    Left,
+    Message,
+    Presence,
+    Say,
+    SendDirect,
+    Users,
+    Welcome,
+    Wire,
+)
+
+CONSOLE: Final = "*"
+MAX_LINES: Final = 5_000  # kept per conversation; older lines are dropped
+JOIN_HISTORY: Final = 50  # messages shown on /join
+
+Kind = Literal["console", "room", "dm"]
+Link = Literal["connecting", "connected", "reconnecting", "disconnected"]
+
+
+@dataclass(slots=True)
+class Conversation:
+    key: str  # "*", "#dev" or "@bob" (folded)
+    kind: Kind
+    name: str  # as the server spells it: "#Dev", "bob"; "palaver" for the console
+    lines: list[str] = field(default_factory=list)
+    total: int = 0  # lines ever added (a view appends lines[-(total - shown):])
+    unread: int = 0
+    members: list[str] = field(default_factory=list)
+    announced: bool = False  # its JOINED was shown (a rejoin after a reconnect is not news)
+
+    @property
+    def title(self) -> str:
+        return sanitize(f"@{self.name}" if self.kind == "dm" else self.name)
+
+    def add(self, lines: list[str]) -> None:
+        self.lines.extend(lines)
+        self.total += len(lines)
+        if len(self.lines) > MAX_LINES + MAX_LINES // 10:
+            del self.lines[:-MAX_LINES]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of the sidebar."""
+
+    key: str
+    title: str
+    unread: int
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A request to send for a typed line (``history``: for a JOIN, messages to show)."""
+
+    message: Wire
+    history: int = 0
+
+
+class ChatModel:
+    def __init__(self, me: str, *, tz: tzinfo | None = None, app_name: str = "palaver") -> None:
+        self.me = me
+        self.tz = tz
+        console = Conversation(CONSOLE, "console", app_name)
+        self.conversations: dict[str, Conversation] = {CONSOLE: console}
+        self.current = CONSOLE
+        self.link: Link = "connecting"
+        self.link_detail = ""
+        self.sidebar_version = 0
+        self.members_version = 0
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.conversations[self.current]
+
+    def order(self) -> list[Conversation]:
+        """Sidebar order: the console, the rooms, then the direct conversations."""
+        rank = {"console": 0, "room": 1, "dm": 2}
+        return sorted(self.conversations.values(), key=lambda c: rank[c.kind])  # stable
+
+    def sidebar(self) -> list[Entry]:
+        return [Entry(c.key, c.title, c.unread, c.key == self.current) for c in self.order()]
+
+    def members(self) -> list[str]:
+        """Who is in the current conversation (sanitised, sorted)."""
+        conversation = self.conversation
+        if conversation.kind == "room":
+            names = conversation.members
+        elif conversation.kind == "dm":
+            names = [self.me, conversation.name]
+        else:
+            names = []
+        return sorted((sanitize(n) for n in names), key=str.lower)
+
+    def status(self) -> str:
+        """The status bar's text."""
+        me = sanitize(self.me)
+        if self.link == "connected":
+            text = f"connected as {me}"
+        elif self.link == "reconnecting":
+            text = f"reconnecting {self.link_detail}"
+        elif self.link == "disconnected":
+            text = f"disconnected: {self.link_detail}" if self.link_detail else "disconnected"
+        else:
+            text = f"connecting {self.link_detail}".rstrip()
+        return f"{text} | {self.conversation.title}"
+
+    # ------------------------------------------------------------------ moving around
+
+    def switch(self, key: str) -> bool:
+        """Make ``key`` current (clearing its unread count); False if there is no such one."""
+        if key not in self.conversations:
+            return False
+        if key != self.current or self.conversations[key].unread:
+            self.current = key
+            self.conversations[key].unread = 0
+            self._changed(members=True)
+        return True
+
+    def step(self, delta: int) -> None:
+        """Switch to the next (``1``) or previous (``-1``) conversation in the sidebar, round."""
+        keys = [c.key for c in self.order()]
+        self.switch(keys[(keys.index(self.current) + delta) % len(keys)])
+
+    def info(self, text: str, key: str | None = None) -> None:
+        """Show one line of ours (not sanitised) in ``key`` (default: the current one)."""
+        self._show(key or self.current, [text])
+
+    # ------------------------------------------------------------------ typed lines
+
+    def interpret(self, line: str) -> Outgoing | None:
+        """What a typed line asks for: a request to send, or None (shown here, or nothing)."""
+        conversation = self.conversation
+        room = conversation.name if conversation.kind == "room" else None
+        if conversation.kind == "dm":
+            room = "@" + conversation.name  # a stand-in, turned into a DM below
+        action = parse_line(line, room, self.me)
+        if action is None:
+            return None
+        if isinstance(action, ShowHelp):
+            self._show(self.current, [*HELP, "Ctrl+N / Ctrl+P (or Alt+Down / Alt+Up) switch "
+                                               "conversations; Ctrl+C quits."])
+            return None
+        if isinstance(action, LocalError):
+            words = line.split()
+            if len(words) == 2 and words[0].lower() == "/msg":
+                self.open_direct(words[1])
+                return None
+            self._show(self.current, [error_line(action.message)])
+            return None
+        message = action.message
+        if conversation.kind == "dm" and isinstance(message, Say) and message.room == room:
+            return Outgoing(SendDirect(to=conversation.name, text=message.text))
+        if conversation.kind == "dm" and isinstance(message, Leave) and message.room == room:
+            self.close(conversation.key)
+            return None
+        return Outgoing(message, JOIN_HISTORY if isinstance(message, Join) else 0)
+
+    def open_direct(self, nick: str) -> None:
+        """Open (or switch to) the direct conversation with ``nick``."""
+        self.switch(self._direct(nick).key)
+
+    def close(self, key: str) -> None:
+        """Drop a conversation (not the console); the last one left becomes current."""
+        if key == CONSOLE or key not in self.conversations:
+            return
+        del self.conversations[key]
+        if self.current == key:
+            rooms = [c.key for c in self.order() if c.kind == "room"]
+            self.current = CONSOLE
+            self.switch(rooms[-1] if rooms else CONSOLE)
+        self._changed(members=True)
+
+    # ------------------------------------------------------------------ events
+
+    def apply(self, event: ClientEvent, origin: str | None = None) -> None:
+        """Take one event; ``origin``: the conversation its request was typed in (ours)."""
+        if isinstance(event, Disconnected | Reconnecting | Reconnected | Acknowledged):
+            self._link_event(event)
+        elif isinstance(event, Goodbye):
+            pass  # the end comes as the end of the events (or Disconnected)
+        elif isinstance(event, Welcome):
+            self._welcome(event, [*render(event, self._view())])
+        elif isinstance(event, Message):
+            self._message(event, origin)
+        elif isinstance(event, Joined):
+            self._joined(event, origin)
+        elif isinstance(event, Left):
+            self._left(event)
+        elif isinstance(event, Presence):
+            self._presence(event)
+        else:
+            where = origin if origin in self.conversations else self.current
+            if isinstance(event, Gap):
+                where = self._key_of(event.room, event.peer) or where
+            if isinstance(event, Users) and event.room is not None:
+                room = self.conversations.get(fold(event.room))
+                if room is not None and room.kind == "room":
+                    room.members = list(event.users)
+                    self._changed(members=True)
+            assert where is not None
+            self._show(where, render(event, self._view(where)))
+
+    def _link_event(self, event: Disconnected | Reconnecting | Reconnected | Acknowledged) -> None:
+        if isinstance(event, Acknowledged):
+            return  # its message was shown already
+        if isinstance(event, Disconnected):
+            self.link, self.link_detail = "disconnected", sanitize(event.reason)
+            line = info_line(f"{'gave up: ' if event.final else 'disconnected: '}"
+                             f"{self.link_detail}")
+        elif isinstance(event, Reconnecting):
+            self.link = "reconnecting"
+            self.link_detail = f"in {event.delay:.1f}s (attempt {event.attempt})"
+            line = info_line(f"reconnecting {self.link_detail}")
+        else:
+            self._welcome(event.welcome, [])
+            line = info_line(f"reconnected as {sanitize(self.me)}")
+        self._show(CONSOLE, [line])
+        if self.current != CONSOLE:
+            self._show(self.current, [line])
+        self._changed()
+
+    def _welcome(self, welcome: Welcome, lines: list[str]) -> None:
+        self.me = welcome.nick
+        self.link, self.link_detail = "connected", ""
+        for room in welcome.rooms:
+            self._room(room)
+        if self.current == CONSOLE and welcome.rooms:
+            self.switch(fold(welcome.rooms[0]))
+        self._show(CONSOLE, lines)
+        self._changed(members=True)
+
+    def _message(self, event: Message, origin: str | None) -> None:
+        if event.room is not None:
+            conversation = self._room(event.room)
+            lines = render(event, self._view(conversation.key))
+        else:
+            mine = same_name(event.sender, self.me)
+            conversation = self._direct((event.to if mine else event.sender) or event.sender)
+            # In its own conversation a DM reads like a room's message: "<alice> hi".
+            plain = msgspec.structs.replace(event, to=None)
+            lines = render(plain, self._view(conversation.key))
+        self._show(conversation.key, lines)
+        if origin is not None and conversation.kind == "dm":
+            self.switch(conversation.key)  # /msg: go where the conversation goes on
+        elif conversation.key != self.current and not same_name(event.sender, self.me):
+            conversation.unread += 1
+            self._changed()
+
+    def _joined(self, event: Joined, origin: str | None) -> None:
+        conversation = self._room(event.room)
+        conversation.name = event.room
+        conversation.members = list(event.members)
+        if not conversation.announced or origin is not None:
+            conversation.announced = True
+            self._show(conversation.key, render(event, self._view(conversation.key)))
+        if origin is not None or self.current == CONSOLE:
+            self.switch(conversation.key)
+        self._changed(members=True)
+
+    def _left(self, event: Left) -> None:
+        key = fold(event.room)
+        self.close(key)
+        self._show(self.current, render(event, self._view()))
+
+    def _presence(self, event: Presence) -> None:
+        lines = render(event, self._view())
+        if event.room is not None:
+            room = self.conversations.get(fold(event.room))
+            if room is None or room.kind != "room":
+                return
+            if event.event == "join" and not any(same_name(m, event.nick) for m in room.members):
+                room.members.append(event.nick)
+            elif event.event == "leave":
+                room.members = [m for m in room.members if not same_name(m, event.nick)]
+            self._show(room.key, lines)
+            self._changed(members=True)
+            return
+        mine = same_name(event.nick, self.me)
+        new = event.new_nick if event.event == "nick" else None
+        if mine and new:
+            self.me = new
+        touched = [c for c in self.conversations.values() if c.kind == "room"
+                   and any(same_name(m, event.nick) for m in c.members)]
+        for room in touched:
+            room.members = [(new or m) if same_name(m, event.nick) else m
+                            for m in room.members if new or not same_name(m, event.nick)]
+        direct = self.conversations.get("@" + fold(event.nick))
+        if direct is not None and direct.kind == "dm":
+            touched.append(direct)
+            if new and not mine:
+                self._rename_direct(direct, new)
+        if mine:
+            touched = [self.conversations[CONSOLE], *touched]
+        for conversation in touched:
+            self._show(conversation.key, lines)
+        self._changed(members=True)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _view(self, key: str | None = None) -> View:
+        conversation = self.conversations.get(key or self.current)
+        room = conversation.name if conversation is not None and conversation.kind == "room" \
+            else None
+        return View(me=self.me, room=room, tz=self.tz)
+
+    def _key_of(self, room: str | None, peer: str | None) -> str | None:
+        key = fold(room) if room is not None else "@" + fold(peer) if peer is not None else None
+        return key if key in self.conversations else None
+
+    def _room(self, room: str) -> Conversation:
+        key = fold(room)
+        conversation = self.conversations.get(key)
+        if conversation is None:
+            conversation = self.conversations[key] = Conversation(key, "room", room)
+            self._changed()
+        return conversation
+
+    def _direct(self, nick: str) -> Conversation:
+        key = "@" + fold(nick)
+        conversation = self.conversations.get(key)
+        if conversation is None:
+            conversation = self.conversations[key] = Conversation(key, "dm", nick)
+            self._changed()
+        return conversation
+
+    def _rename_direct(self, conversation: Conversation, new: str) -> None:
+        del self.conversations[conversation.key]
+        old_key, conversation.key, conversation.name = conversation.key, "@" + fold(new), new
+        existing = self.conversations.get(conversation.key)
+        if existing is not None:  # already had one under the new name: keep both histories
+            conversation.lines = existing.lines + conversation.lines
+            conversation.total = existing.total + conversation.total
+            conversation.unread += existing.unread
+        self.conversations[conversation.key] = conversation
+        if self.current == old_key:
+            self.current = conversation.key
+
+    def _show(self, key: str, lines: list[str]) -> None:
+        if lines:
+            self.conversations[key].add(lines)
+
+    def _changed(self, *, members: bool = False) -> None:
+        self.sidebar_version += 1
+        if members:
+            self.members_version += 1
+
+
+__all__ = ["CONSOLE", "JOIN_HISTORY", "ChatModel", "Conversation", "Entry", "Outgoing"]

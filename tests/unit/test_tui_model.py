@@ -1,0 +1,260 @@
+"""The chat screen's view model: conversations, unread counts, members, typed lines, link status."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from palaver.client.events import Acknowledged, Disconnected, Reconnected, Reconnecting
+from palaver.client.tui.model import CONSOLE, JOIN_HISTORY, ChatModel, Outgoing
+from palaver.protocol.messages import (
+    Error,
+    Gap,
+    Join,
+    Joined,
+    Leave,
+    Left,
+    ListUsers,
+    Message,
+    Presence,
+    Quit,
+    Result,
+    Say,
+    SendDirect,
+    SetNick,
+    Users,
+    Welcome,
+)
+
+TS = "2026-11-20T12:05:59Z"
+
+
+def welcome(nick: str = "alice", rooms: tuple[str, ...] = ("#lobby",)) -> Welcome:
+    return Welcome(version=1, nick=nick, server="palaver/test", rooms=rooms, motd="hello there")
+
+
+def said(msg_id: int, sender: str, text: str, room: str | None = "#lobby",
+         to: str | None = None, request_id: str | None = None) -> Message:
+    return Message(msg_id=msg_id, ts=TS, sender=sender, text=text, room=room, to=to,
+                   id=request_id)
+
+
+def connected(*rooms: str) -> ChatModel:
+    model = ChatModel("alice", tz=UTC)
+    model.apply(welcome(rooms=rooms or ("#lobby",)))
+    for room in rooms or ("#lobby",):
+        model.apply(Joined(room=room, members=("alice", "bob"), topic=""))
+    return model
+
+
+def test_welcome_opens_the_rooms_and_the_console_keeps_the_greeting() -> None:
+    model = ChatModel("alice", tz=UTC)
+    assert model.status() == "connecting | palaver"
+    model.apply(welcome(rooms=("#lobby",)))
+    model.apply(Joined(room="#lobby", members=("alice", "bob"), topic="talk"))
+    assert [e.title for e in model.sidebar()] == ["palaver", "#lobby"]
+    assert model.current == "#lobby"
+    assert model.status() == "connected as alice | #lobby"
+    assert model.conversations[CONSOLE].lines == [
+        "* connected to palaver/test as alice", "* hello there"]
+    assert model.conversation.lines == ["* you joined #lobby (2 here: alice, bob)",
+                                        "* topic: talk"]
+    assert model.members() == ["alice", "bob"]
+
+
+def test_messages_in_a_background_room_count_as_unread_until_it_is_shown() -> None:
+    model = connected("#lobby", "#dev")
+    assert model.current == "#lobby"
+    model.apply(said(1, "bob", "one", room="#dev"))
+    model.apply(said(2, "bob", "two", room="#dev"))
+    model.apply(said(3, "alice", "mine", room="#dev"))  # my own (another client): not unread
+    model.apply(said(4, "bob", "here", room="#lobby"))  # the current room: not unread
+    assert {e.key: e.unread for e in model.sidebar()} == {"*": 0, "#lobby": 0, "#dev": 2}
+    version = model.sidebar_version
+    assert model.switch("#dev")
+    assert model.sidebar_version > version
+    assert {e.key: (e.unread, e.current) for e in model.sidebar()}["#dev"] == (0, True)
+    assert model.conversation.lines[-3:] == [
+        "[12:05] <bob> one", "[12:05] <bob> two", "[12:05] <alice> mine"]  # no room prefix
+    assert not model.switch("#nowhere")
+
+
+def test_step_goes_round_the_sidebar() -> None:
+    model = connected("#lobby", "#dev")
+    model.open_direct("Bob")
+    assert [e.key for e in model.sidebar()] == ["*", "#lobby", "#dev", "@bob"]
+    assert model.current == "@bob"
+    model.step(1)
+    assert model.current == CONSOLE
+    model.step(-1)
+    model.step(-1)
+    assert model.current == "#dev"
+
+
+def test_a_direct_message_opens_its_conversation() -> None:
+    model = connected()
+    model.apply(said(1, "Bob", "psst\nsecond line", room=None, to="alice"))
+    entry = {e.key: e for e in model.sidebar()}["@bob"]
+    assert (entry.title, entry.unread, entry.current) == ("@Bob", 1, False)
+    model.switch("@bob")
+    assert model.conversation.lines == ["[12:05] <Bob> psst", " " * 14 + "second line"]
+    assert model.members() == ["alice", "Bob"]
+    assert model.interpret("and back") == Outgoing(SendDirect(to="Bob", text="and back"))
+    assert model.interpret("//slash") == Outgoing(SendDirect(to="Bob", text="/slash"))
+
+
+def test_msg_opens_and_its_echo_switches_to_the_conversation() -> None:
+    model = connected()
+    assert model.interpret("/msg carol hi there") == Outgoing(SendDirect(to="carol",
+                                                                         text="hi there"))
+    assert model.current == "#lobby"
+    model.apply(said(1, "alice", "hi there", room=None, to="carol", request_id="r1"),
+                origin="#lobby")
+    assert model.current == "@carol"
+    assert model.conversation.lines == ["[12:05] <alice> hi there"]
+    assert model.interpret("/msg dave") is None  # no text: just opens it
+    assert model.current == "@dave"
+    assert model.interpret("/leave") is None  # in a DM: closes it
+    assert "@dave" not in model.conversations
+    assert model.current == "#lobby"
+
+
+def test_typed_lines_in_a_room() -> None:
+    model = connected()
+    assert model.interpret("hello [bold]") == Outgoing(Say(room="#lobby", text="hello [bold]"))
+    assert model.interpret("/join dev") == Outgoing(Join(room="#dev"), JOIN_HISTORY)
+    assert model.interpret("/who") == Outgoing(ListUsers())
+    assert model.interpret("/nick al") == Outgoing(SetNick(nick="al"))
+    assert model.interpret("/leave") == Outgoing(Leave(room="#lobby"))
+    assert model.interpret("/quit bye now") == Outgoing(Quit(reason="bye now"))
+    assert model.interpret("   ") is None
+    assert model.interpret("/frobnicate") is None
+    assert model.conversation.lines[-1] == "! unknown command /frobnicate; type /help for the list"
+    assert model.interpret("/help") is None
+    assert "  /join #room        join a room and talk there" in model.conversation.lines
+    model.switch(CONSOLE)
+    assert model.interpret("hi") is None
+    assert model.conversation.lines[-1] == "! you are not in a room; /join #room first"
+
+
+def test_replies_go_where_their_request_was_typed() -> None:
+    model = connected("#lobby", "#dev")
+    model.apply(Result(name="time", result="12:00", id="r1"), origin="#dev")
+    model.apply(Error(code="no_such_user", message="no user zed", id="r2"), origin="#dev")
+    assert model.conversations["#dev"].lines[-2:] == ["12:00", "! no user zed (no_such_user)"]
+    model.apply(Users(users=("alice", "bob", "carol"), room="#dev", id="r3"), origin="#lobby")
+    assert model.conversations["#lobby"].lines[-1] == "* 3 in #dev: alice, bob, carol"
+    assert model.conversations["#dev"].members == ["alice", "bob", "carol"]
+    model.apply(Gap(after=1, before=5, room="#dev"))
+    assert model.conversations["#dev"].lines[-1] == "* messages 2-4 of #dev were not fetched"
+
+
+def test_presence_keeps_the_member_lists() -> None:
+    model = connected("#lobby", "#dev")
+    model.apply(Presence(nick="carol", event="join", room="#lobby"))
+    assert model.members() == ["alice", "bob", "carol"]
+    model.apply(Presence(nick="bob", event="leave", room="#lobby"))
+    assert model.members() == ["alice", "carol"]
+    assert model.conversation.lines[-2:] == ["* carol joined #lobby", "* bob left #lobby"]
+    model.apply(said(1, "bob", "dm", room=None, to="alice"))
+    model.apply(Presence(nick="bob", event="nick", new_nick="robert"))
+    assert "@bob" not in model.conversations
+    assert model.conversations["@robert"].lines[-1] == "* bob is now known as robert"
+    assert model.conversations["#dev"].members == ["alice", "robert"]
+    model.apply(Presence(nick="robert", event="quit", reason="gone"))
+    assert model.conversations["#dev"].members == ["alice"]
+    assert model.conversations["#dev"].lines[-1] == "* robert quit (gone)"
+    model.apply(Presence(nick="alice", event="nick", new_nick="alicia"))
+    assert model.me == "alicia"
+    assert model.members() == ["alicia", "carol"]
+    assert model.status() == "connected as alicia | #lobby"
+    model.apply(Presence(nick="zed", event="join", room="#elsewhere"))  # not ours: ignored
+    assert "#elsewhere" not in model.conversations
+
+
+def test_link_events_show_in_the_status_bar_and_a_rejoin_is_not_news() -> None:
+    model = connected()
+    lines = len(model.conversation.lines)
+    model.apply(Disconnected("server shutting down"))
+    assert model.status() == "disconnected: server shutting down | #lobby"
+    model.apply(Reconnecting(attempt=2, delay=1.25, reason="refused"))
+    assert model.status() == "reconnecting in 1.2s (attempt 2) | #lobby"
+    model.apply(Reconnected(welcome()))
+    model.apply(Joined(room="#lobby", members=("alice",), topic=""))  # the rejoin
+    assert model.status() == "connected as alice | #lobby"
+    assert model.members() == ["alice"]
+    assert model.conversation.lines[lines:] == [
+        "* disconnected: server shutting down", "* reconnecting in 1.2s (attempt 2)",
+        "* reconnected as alice"]
+    model.apply(Acknowledged(said(1, "alice", "x")))
+    model.apply(Disconnected("refused", final=True))
+    assert model.conversation.lines[-1] == "* gave up: refused"
+
+
+def test_joining_and_leaving() -> None:
+    model = connected()
+    model.apply(Joined(room="#Dev", members=("alice",), topic="", id="r1"), origin="#lobby")
+    assert model.current == "#dev"
+    assert model.conversation.title == "#Dev"
+    model.apply(Left(room="#Dev", id="r2"), origin="#dev")
+    assert "#dev" not in model.conversations
+    assert model.current == "#lobby"
+    assert model.conversation.lines[-1] == "* you left #Dev"
+    model.apply(Left(room="#lobby"))
+    assert model.current == CONSOLE
+    assert model.members() == []
+
+
+def test_user_text_is_shown_literally_and_control_characters_are_neutralised() -> None:
+    model = connected()
+    model.apply(said(1, "bob", "[bold]x[/bold] \x1b[2J\u202eevil\x07"))
+    assert model.conversation.lines[-1] == "[12:05] <bob> [bold]x[/bold] ^[[2J<U+202E>evil^G"
+    model.apply(said(2, "ev\x1bil", "dm", room=None, to="alice"))
+    assert {e.key: e.title for e in model.sidebar()}["@ev\x1bil"] == "@ev^[il"
+
+
+def test_old_lines_are_dropped_but_counted() -> None:
+    model = connected()
+    for n in range(6_000):
+        model.info(f"line {n}")
+    conversation = model.conversation
+    assert conversation.total == 6_001
+    assert len(conversation.lines) <= 5_500
+    assert conversation.lines[-1] == "line 5999"
+
+
+events = st.one_of(
+    st.builds(lambda n, room, who: said(n, who, "x", room=room),
+              st.integers(1, 99), st.sampled_from(["#lobby", "#dev", "#ops"]),
+              st.sampled_from(["alice", "bob"])),
+    st.builds(lambda who: said(1, who, "x", room=None, to="alice"),
+              st.sampled_from(["bob", "carol"])),
+    st.builds(lambda room: Joined(room=room, members=("alice",), topic="", id="r"),
+              st.sampled_from(["#dev", "#ops"])),
+    st.builds(lambda room: Left(room=room), st.sampled_from(["#lobby", "#dev", "#ops"])),
+    st.sampled_from(["switch", "next", "prev", "/leave", "/msg zed"]),
+)
+
+
+@given(st.lists(events, max_size=40))
+def test_any_sequence_keeps_the_model_consistent(steps: list[object]) -> None:
+    model = connected()
+    for item in steps:
+        if item == "switch":
+            model.switch(model.order()[-1].key)
+        elif item == "next":
+            model.step(1)
+        elif item == "prev":
+            model.step(-1)
+        elif isinstance(item, str):
+            model.interpret(item)
+        else:
+            assert isinstance(item, Message | Joined | Left)
+            model.apply(item, origin="#lobby" if isinstance(item, Joined) else None)
+        assert model.current in model.conversations
+        assert model.conversation.unread == 0
+        assert all(c.unread >= 0 for c in model.conversations.values())
+        assert model.sidebar()[0].key == CONSOLE
+        assert sum(e.current for e in model.sidebar()) == 1
