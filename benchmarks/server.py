@@ -35,7 +35,11 @@ def _only_json_lines() -> str:
 
     fields = Settings.__struct_fields__
     doors = "".join(f"{name} = 0\n" for name in ("web_port", "irc_port") if name in fields)
-    return doors + ("text_sniff_timeout = 600.0\n" if "text_sniff_timeout" in fields else "")
+    # The load generators are floods on purpose: lift the per-connection rate limit.
+    unlimited = ("rate_burst = 1000000000\nrate_per_second = 1000000000.0\n"
+                 if "rate_burst" in fields else "")
+    return (doors + unlimited
+            + ("text_sniff_timeout = 600.0\n" if "text_sniff_timeout" in fields else ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The ``palaver`` command: ``palaver serve`` and ``palaver chat``."""
+"""The ``palaver`` command: ``serve``, ``config``, ``chat`` and ``cert``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -19,25 +20,70 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--web-port", type=int,
                        help="web client and WebSocket port (default 8080; 0 = off)")
     serve.add_argument("--irc-port", type=int, help="IRC port (default 6667; 0 = off)")
+    serve.add_argument("--tls-cert", help="PEM certificate: turns on TLS (docs/tls.md)")
+    serve.add_argument("--tls-key", help="PEM private key (default: in the --tls-cert file)")
+    serve.add_argument("--tls-port", type=int,
+                       help="JSON-lines/text over TLS (default 8443; 0 = off)")
+    serve.add_argument("--irc-tls-port", type=int, help="IRC over TLS (default 6697; 0 = off)")
+    serve.add_argument("--tls-only", action="store_true", default=None,
+                       help="with TLS, do not open the plain JSON-lines and IRC ports")
     serve.add_argument("--data-dir", help="where data and logs/ live (default ./data)")
     serve.add_argument("--config", help="a TOML file of settings")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-messages", action="store_true", default=None,
                        help="also log chat text (off by default)")
+    serve.add_argument("--log-format", choices=["text", "json"],
+                       help="log lines as text (default) or as JSON objects")
+
+    config = commands.add_parser(
+        "config", help="print or check the settings `palaver serve` would use",
+        description="Resolve the settings as `palaver serve` would (defaults < --config FILE < "
+                    "PALAVER_* environment variables < flags). Takes every flag of "
+                    "`palaver serve`.")
+    action = config.add_mutually_exclusive_group(required=True)
+    action.add_argument("--print", action="store_true", dest="print_settings",
+                        help="print the effective settings as TOML")
+    action.add_argument("--check", action="store_true",
+                        help="only check them: exit 0 if valid, 2 with the error if not")
+    config.set_defaults(settings_parser=serve)  # the rest of the line is serve's flags
 
     chat = commands.add_parser("chat", help="the terminal client")
     chat.add_argument("--host", default="127.0.0.1")
-    chat.add_argument("--port", type=int, default=8000)
+    chat.add_argument("--port", type=int, help="default 8000, or 8443 with --tls")
+    chat.add_argument("--tls", action="store_true",
+                      help="connect with TLS and verify the server's certificate")
+    chat.add_argument("--ca", metavar="FILE",
+                      help="trust the certificates in FILE (e.g. a self-signed cert.pem); "
+                           "implies --tls")
     chat.add_argument("--nick", help="your nickname (asked for when missing)")
     chat.add_argument("--password",
                       help="log in to the account NICK (default: $PALAVER_PASSWORD; else a guest)")
+    chat.add_argument("--plain", action="store_true",
+                      help="line mode (the default when stdin or stdout is not a terminal)")
+
+    cert = commands.add_parser("cert", help="write a self-signed TLS certificate for local use")
+    cert.add_argument("--out", default=".", help="directory for cert.pem and key.pem (default .)")
+    cert.add_argument("--host", action="append", dest="hosts", metavar="NAME",
+                      help="a DNS name or IP address the certificate is for (repeatable; "
+                           "default localhost, 127.0.0.1 and ::1)")
+    cert.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
+    cert.add_argument("--force", action="store_true", help="replace existing files")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
+    parser = _build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "config":
+        return _config(args.settings_parser.parse_args(extra), print_settings=args.print_settings)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "serve":
         return _serve(args)
+    if args.command == "cert":
+        from palaver.certs import cert_command
+
+        return cert_command(args.out, args.hosts, args.days, force=args.force)
     return _chat(args)
 
 
@@ -46,25 +92,20 @@ def _serve(args: argparse.Namespace) -> int:
     from palaver.server.config import ConfigError, load_settings
     from palaver.server.logs import setup_logging
     from palaver.server.runner import raise_file_limit, run
+    from palaver.tls import TlsSetupError
 
     try:
-        settings = load_settings(
-            args.config,
-            host=args.host,
-            port=args.port,
-            web_port=args.web_port,
-            irc_port=args.irc_port,
-            data_dir=args.data_dir,
-            log_level=args.log_level,
-            log_messages=args.log_messages,
-        )
+        settings = load_settings(args.config, **_flag_settings(args))
     except ConfigError as exc:
         print(f"palaver: {exc}", file=sys.stderr)
         return 2
-    setup_logging(Path(settings.data_dir), settings.log_level)
+    setup_logging(Path(settings.data_dir), settings.log_level, settings.log_format)
     raise_file_limit()
     try:
         run(serve_until_signalled(settings), use_uvloop=settings.use_uvloop)
+    except TlsSetupError as exc:
+        print(f"palaver: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"palaver: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
               file=sys.stderr)
@@ -72,11 +113,54 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The serve flags that name a setting (``--web-port`` → ``web_port``); None: not given."""
+    from palaver.server.config_sources import setting_names
+
+    return {name: getattr(args, name) for name in setting_names() if hasattr(args, name)}
+
+
+def _config(args: argparse.Namespace, *, print_settings: bool) -> int:
+    from palaver.server.config import ConfigError
+    from palaver.server.config_sources import resolve, to_toml
+
+    try:
+        resolved = resolve(args.config, None, _flag_settings(args))
+    except ConfigError as exc:
+        print(f"palaver: {exc}", file=sys.stderr)
+        return 2
+    if print_settings:
+        sys.stdout.write(to_toml(resolved.settings, resolved.sources))
+    return 0
+
+
 def _chat(args: argparse.Namespace) -> int:
     from palaver.client.terminal import run_terminal
 
     password = args.password or os.environ.get("PALAVER_PASSWORD") or None
-    return run_terminal(host=args.host, port=args.port, nick=args.nick, password=password)
+    tls = None
+    if args.tls or args.ca is not None:
+        from palaver.tls import TlsSetupError, client_context
+
+        try:
+            tls = client_context(args.ca)
+        except TlsSetupError as exc:
+            print(f"palaver: {exc}", file=sys.stderr)
+            return 2
+    port = args.port if args.port is not None else 8443 if tls is not None else 8000
+    if not args.plain and _is_tty(sys.stdin) and _is_tty(sys.stdout):
+        from palaver.client.tui.app import run_tui
+
+        return run_tui(host=args.host, port=port, nick=args.nick, password=password, tls=tls)
+    return run_terminal(host=args.host, port=port, nick=args.nick, password=password, tls=tls)
+
+
+def _is_tty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except (OSError, ValueError):  # closed
+        return False
 
 
 if __name__ == "__main__":

@@ -23,8 +23,11 @@ async def start_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
     async def start(**overrides: Any) -> Server:
         # Cheap Argon2 parameters: the tests check logic, not hashing cost.
         # The web door is off unless a test opens it (server.open_web(0) binds any free port).
+        # The rate limit is lifted too: many tests send bursts; tests of the limits
+        # (test_abuse.py) pass their own.
         overrides = {"argon2_time_cost": 1, "argon2_memory_kib": 8, "web_port": 0,
-                     "irc_port": 0, **overrides}  # IRC too: server.open_irc(0)
+                     "irc_port": 0,  # IRC too: server.open_irc(0)
+                     "rate_burst": 1_000_000, "rate_per_second": 1_000_000.0, **overrides}
         settings = Settings(port=0, data_dir=str(tmp_path), **overrides)
         context = running(settings)
         server = await context.__aenter__()

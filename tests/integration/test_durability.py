@@ -47,7 +47,10 @@ from palaver.server.config import Settings
 LISTENING = re.compile(rb"json-lines tcp://127\.0\.0\.1:(\d+)")
 CONFIG = "argon2_time_cost = 1\nargon2_memory_kib = 8\nshutdown_grace = 1.0\n" + "".join(
     f"{door} = 0\n" for door in ("web_port", "irc_port")  # only JSON lines, no fixed ports
-    if door in Settings.__struct_fields__)
+    if door in Settings.__struct_fields__) + "".join(  # not the rate limiter's test
+    f"{name} = {value}\n" for name, value in (("rate_burst", 1_000_000),
+                                               ("rate_per_second", 1_000_000.0))
+    if name in Settings.__struct_fields__)
 PASSWORD = "correct horse battery"
 ROOM = "#lobby"
 NICKS = ("alice", "bob", "carol", "dave")

@@ -244,9 +244,14 @@ async def test_bidi_override_from_another_user_is_neutralised(
     bob = await Chat.start(server.port, "--nick", "bob")
     chats.append(bob)
     await alice.wait_for(Presence)
-    await alice.send(Say(room="#lobby", text="txt.\u202eexe.sh\u2066x\u2069"))
+    # The server refuses bidi overrides and isolates in texts (docs/fuzzing.md); the terminal's
+    # own neutralising of them is tested against a hostile server below.
+    await alice.send(Say(room="#lobby", text="txt.\u202eexe.sh\u2066x\u2069", id="b1"))
+    refused = await alice.wait_for(Error)
+    assert (refused.code, refused.id) == ("invalid_text", "b1")
+    await alice.send(Say(room="#lobby", text="\u05e9\u05dc\u05d5\u05dd\u200f ok"))  # a mark
     line = await bob.expect(rf"{STAMP} <alice> .*")
-    assert line.endswith("<alice> txt.<U+202E>exe.sh<U+2066>x<U+2069>")
+    assert line.endswith("<alice> \u05e9\u05dc\u05d5\u05dd\u200f ok")
     code, out, _ = await bob.finish()
     assert code == 0 and "\u202e" not in out
 

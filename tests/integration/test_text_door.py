@@ -11,7 +11,9 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC
 
-from palaver.client import Client
+import pytest
+
+from palaver.client import Client, ServerError
 from palaver.client.render import clock
 from palaver.protocol.messages import Message, Ping, Presence, Say
 from palaver.server.app import Server
@@ -166,12 +168,14 @@ async def test_bidi_overrides_and_nick_edges_are_neutralised(server: Server) -> 
     bob = await TextPeer.open(server.port)
     await bob.send(b"bob\n")
     await bob.until(f"* you joined #lobby (2 here: {nick}, bob)\r\n".encode())
-    ack = await sender.request(Say(room="#lobby",
-                                   text="\u202etxet\u202c\tisolated \u2066x\u2069\nline two"))
+    with pytest.raises(ServerError) as refused:  # bidi overrides: refused (docs/fuzzing.md)
+        await sender.request(Say(room="#lobby", text="\u202etxet\u202c isolated \u2066x\u2069"))
+    assert refused.value.code == "invalid_text"
+    ack = await sender.request(Say(room="#lobby", text="txet\u200f\tmarked\nline two"))
     assert isinstance(ack, Message)
     prefix = f"[{clock(ack.ts, UTC)}] <{nick}> "
     await bob.exactly(
-        f"{prefix}<U+202E>txet<U+202C>\tisolated <U+2066>x<U+2069>\r\n".encode()
+        f"{prefix}txet\u200f\tmarked\r\n".encode()
         + (" " * len(prefix) + "line two\r\n").encode())
     bob.close()
     await sender.close()

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from palaver.store import Account, Store, StoredMessage, dm_conversation
+from palaver.store.base import RoomBan, RoomSettings
 from palaver.store.memory import MemoryStore
+from palaver.store.migrations import migrations
 from palaver.store.sqlite import SqliteStore
 
 
@@ -116,7 +118,7 @@ async def test_sqlite_survives_reopen(tmp_path: Path) -> None:
     await first.close()
     again = SqliteStore(path)
     await again.open()  # migrations already applied: nothing happens twice
-    assert await again.schema_version() == 2
+    assert await again.schema_version() == max(version for version, _, _ in migrations())
     assert await again.last_ids() == {"#lobby": 2}
     assert await again.append([msg("#lobby", 3, client_id="c1")]) == [msg("#lobby", 1,
                                                                            client_id="c1")]
@@ -148,3 +150,33 @@ async def test_concurrent_operations_do_not_interleave(store: Store) -> None:
     )
     assert (await store.last_ids())["#lobby"] == 199
     assert len((await store.memberships())["alice"]) == 20
+
+
+async def test_room_settings_round_trip_and_replace(store: Store) -> None:
+    assert await store.room_settings() == []
+    dev = RoomSettings(room="#Dev", topic="rust and tea", topic_by="alice",
+                       topic_at="2026-11-21T00:00:00.000Z", invite_only=True, private=True,
+                       operators=("alice", "~abc"), bans=(RoomBan(nick="mallory", key="~m"),
+                                                          RoomBan(nick="eve")),
+                       invited=("bob",))
+    await store.save_room(dev)
+    await store.save_room(RoomSettings(room="#ops", operators=("carol",)))
+    assert sorted(await store.room_settings(), key=lambda r: r.room) == [
+        dev, RoomSettings(room="#ops", operators=("carol",))]
+    changed = RoomSettings(room="#dev", topic="", operators=("bob",))  # same room, any case
+    await store.save_room(changed)
+    assert sorted(await store.room_settings(), key=lambda r: r.room) == [
+        changed, RoomSettings(room="#ops", operators=("carol",))]
+
+
+async def test_room_settings_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "palaver.db"
+    first = SqliteStore(path)
+    await first.open()
+    settings = RoomSettings(room="#x", topic="t", bans=(RoomBan(nick="m"),), invite_only=True)
+    await first.save_room(settings)
+    await first.close()
+    again = SqliteStore(path)
+    await again.open()
+    assert await again.room_settings() == [settings]
+    await again.close()

@@ -187,7 +187,8 @@ def test_join_and_leave_tell_the_room(h: Harness) -> None:
     h.send(alice, Join(room="#Dev"))
     h.clear()
     h.send(bob, Join(id="j", room="#dev"))
-    assert h.take(bob) == [Joined(id="j", room="#Dev", members=("alice", "bob"), topic="")]
+    assert h.take(bob) == [Joined(id="j", room="#Dev", members=("alice", "bob"), topic="",
+                                  operators=("alice",))]
     assert h.take(alice) == [Presence(nick="bob", event="join", room="#Dev")]
     h.send(bob, Leave(id="l", room="#DEV"))
     assert h.take(bob) == [Left(id="l", room="#Dev")]
@@ -259,7 +260,7 @@ def test_who_and_rooms(h: Harness) -> None:
     h.send(bob, ListRooms(id="r"))
     assert h.take(bob) == [
         Users(id="w", users=("Alice", "bob")),
-        Users(id="wr", room="#dev", users=("bob",)),
+        Users(id="wr", room="#dev", users=("bob",), operators=("bob",)),
         RoomList(id="r", rooms=(RoomInfo(room="#dev", members=1),
                                 RoomInfo(room="#lobby", members=2))),
     ]

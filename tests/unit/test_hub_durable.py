@@ -584,7 +584,8 @@ def test_a_second_session_is_told_the_state_and_nobody_else_anything(
     assert (welcome.id, welcome.nick, welcome.account) == ("h2", "alice", True)
     assert welcome.rooms == ("#lobby", "#dev")
     assert events[1:] == [Joined(room="#lobby", members=("alice", "bob"), topic=""),
-                          Joined(room="#dev", members=("alice",), topic="")]
+                          Joined(room="#dev", members=("alice",), topic="",
+                                 operators=("alice",))]
     assert h.take(first) == [] and h.take(bob) == []
     assert h.hub.user_count == 2 and h.hub.session_count == 3
 

@@ -19,13 +19,17 @@ from palaver.protocol.jsonl import (
 from palaver.protocol.messages import (
     CLIENT_MESSAGE_TYPES,
     SERVER_MESSAGE_TYPES,
+    Ban,
     ClientMessage,
     Error,
     Goodbye,
+    GrantOperator,
     Hello,
     History,
+    Invite,
     Join,
     Joined,
+    Kick,
     Leave,
     Left,
     ListRooms,
@@ -37,6 +41,7 @@ from palaver.protocol.messages import (
     Quit,
     Register,
     Result,
+    RevokeOperator,
     RoomInfo,
     RoomList,
     RunCommand,
@@ -44,6 +49,9 @@ from palaver.protocol.messages import (
     SendDirect,
     ServerMessage,
     SetNick,
+    SetRoomMode,
+    SetTopic,
+    Unban,
     Users,
     Welcome,
 )
@@ -98,6 +106,16 @@ def test_each_client_message_decodes() -> None:
         b'{"type":"HISTORY","room":"#rust","before":120,"limit":50}':
             History(room="#rust", before=120, limit=50),
         b'{"type":"HISTORY","with":"bob","after":3}': History(peer="bob", after=3),
+        b'{"type":"TOPIC","room":"#r","topic":"tea"}': SetTopic(room="#r", topic="tea"),
+        b'{"type":"OP","room":"#r","nick":"bob"}': GrantOperator(room="#r", nick="bob"),
+        b'{"type":"DEOP","room":"#r","nick":"bob"}': RevokeOperator(room="#r", nick="bob"),
+        b'{"type":"KICK","room":"#r","nick":"bob","reason":"spam"}':
+            Kick(room="#r", nick="bob", reason="spam"),
+        b'{"type":"BAN","room":"#r","nick":"bob"}': Ban(room="#r", nick="bob"),
+        b'{"type":"UNBAN","room":"#r","nick":"bob"}': Unban(room="#r", nick="bob"),
+        b'{"type":"INVITE","room":"#r","nick":"bob"}': Invite(room="#r", nick="bob"),
+        b'{"type":"MODE","room":"#r","invite_only":true}':
+            SetRoomMode(room="#r", invite_only=True),
     }
     assert {type(m) for m in frames.values()} == set(CLIENT_MESSAGE_TYPES)
     for frame, message in frames.items():

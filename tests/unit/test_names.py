@@ -134,3 +134,30 @@ def test_only_those_characters_are_refused_below_u0100() -> None:
     allowed = [chr(c) for c in range(0x100) if chr(c) not in FORBIDDEN]
     for char in allowed:
         assert check_text(f"a{char}b") == f"a{char}b"
+
+
+BIDI_CONTROLS = [chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]]
+
+
+@pytest.mark.parametrize("char", BIDI_CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
+def test_bidi_embeddings_overrides_and_isolates_are_refused_in_texts(char: str) -> None:
+    with pytest.raises(PeerError) as info:
+        check_text(f"look {char}txt.exe")
+    assert info.value.code is ErrorCode.INVALID_TEXT
+
+
+@pytest.mark.parametrize("mark", ["\u200e", "\u200f", "\u061c"])
+def test_bidi_marks_are_kept_in_texts(mark: str) -> None:
+    assert check_text(f"שלום{mark} world") == f"שלום{mark} world"
+
+
+def test_lone_surrogates_are_refused_in_texts() -> None:
+    for text in ("\ud800", "a\udfffb"):
+        with pytest.raises(PeerError):
+            check_text(text)
+
+
+@pytest.mark.parametrize("char", [*FORBIDDEN, *BIDI_CONTROLS, "\u200b", "\u200e", "\ufeff"])
+def test_no_control_or_invisible_character_fits_in_a_name(char: str) -> None:
+    assert not is_valid_nick(f"a{char}b")
+    assert not is_valid_room(f"#a{char}b")

@@ -254,7 +254,8 @@ def test_not_utf8_and_control_characters_get_clear_errors() -> None:
     bob = chatting(wire)
     assert wire.feed(bob, b"caf\xe9\n") == lines("! a line must be UTF-8 text")
     assert wire.feed(bob, b"\x1b[2Jboo\n") == lines(
-        "! a message cannot contain control characters (except \\n, \\t) (invalid_text)")
+        "! a message cannot contain control characters (except \\n, \\t) or bidi overrides"
+        " (invalid_text)")
     assert wire.feed(bob, b"still here\r\n") == lines("[11:06] <bob> still here")
 
 

@@ -15,17 +15,25 @@ from dataclasses import dataclass
 from typing import Final
 
 from palaver.protocol.messages import (
+    Ban,
+    GrantOperator,
+    Invite,
     Join,
+    Kick,
     Leave,
     ListRooms,
     ListUsers,
     Number,
     Quit,
     Register,
+    RevokeOperator,
     RunCommand,
     Say,
     SendDirect,
     SetNick,
+    SetRoomMode,
+    SetTopic,
+    Unban,
     Wire,
 )
 
@@ -60,6 +68,12 @@ HELP: Final = (
     "  /rooms             list the rooms",
     "  /nick name         change your nickname",
     "  /register password make your nickname an account (then: --password)",
+    "  /topic [#room] text set the topic (/topic - clears it)",
+    "  /op, /deop [#room] nick   make someone an operator of the room, or not",
+    "  /kick [#room] nick [why]  put someone out of the room",
+    "  /ban, /unban [#room] nick keep someone out of the room, or let them back",
+    "  /invite [#room] nick      invite someone (to an invite-only room too)",
+    "  /mode [#room] [+i|-i|+s|-s] invite-only, private (unlisted); alone: the state",
     "  /time              the server's time",
     "  /joke              a programming joke",
     "  /echo text         the server says the text back",
@@ -181,6 +195,63 @@ def _sum(rest: str, room: str | None) -> Action:
     return Send(RunCommand(name="sum", args=tuple(parse_number(w) for w in rest.split())))
 
 
+def _room_and_rest(rest: str, room: str | None) -> tuple[str | None, list[str]]:
+    """An optional leading ``#room`` (else the current room), then the other words."""
+    words = rest.split()
+    if words and words[0].startswith("#"):
+        return words[0], words[1:]
+    return room, words
+
+
+def _topic(rest: str, room: str | None) -> Action:
+    target, _ = _room_and_rest(rest, room)
+    text = rest.strip()
+    if text.startswith("#"):
+        text = text.partition(" ")[2].strip()
+    if target is None or not text:
+        return LocalError("usage: /topic [#room] text (/topic - clears it)")
+    return Send(SetTopic(room=target, topic="" if text == "-" else text))
+
+
+def _on_nick(make: Callable[[str, str], Wire], usage: str) -> Callable[[str, str | None], Action]:
+    """``/op``, ``/deop``, ``/ban``, ``/unban``, ``/invite``: ``[#room] nick``."""
+
+    def handler(rest: str, room: str | None) -> Action:
+        target, words = _room_and_rest(rest, room)
+        if len(words) == 2 and words[1].startswith("#") and target == room:  # /invite bob #r
+            target, words = words[1], words[:1]
+        if target is None or len(words) != 1:
+            return LocalError(f"usage: {usage}")
+        return Send(make(target, words[0]))
+
+    return handler
+
+
+def _kick(rest: str, room: str | None) -> Action:
+    target, words = _room_and_rest(rest, room)
+    if target is None or not words:
+        return LocalError("usage: /kick [#room] nick [reason]")
+    return Send(Kick(room=target, nick=words[0], reason=" ".join(words[1:]) or None))
+
+
+def _mode(rest: str, room: str | None) -> Action:
+    target, words = _room_and_rest(rest, room)
+    flags: dict[str, bool | None] = {"invite_only": None, "private": None}
+    for word in words:
+        adding = True
+        for char in word:
+            if char in "+-":
+                adding = char == "+"
+            elif char in "is":
+                flags["invite_only" if char == "i" else "private"] = adding
+            else:
+                return LocalError("usage: /mode [#room] [+i|-i] [+s|-s]")
+    if target is None:
+        return LocalError("usage: /mode [#room] [+i|-i] [+s|-s]")
+    return Send(SetRoomMode(room=target, invite_only=flags["invite_only"],
+                            private=flags["private"]))
+
+
 def _no_args(make: Callable[[], Wire], usage: str) -> Callable[[str, str | None], Action]:
     def handler(rest: str, room: str | None) -> Action:
         return LocalError(f"usage: {usage}") if rest.strip() else Send(make())
@@ -205,4 +276,12 @@ _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "sum": _sum,
     "help": _help,
     "quit": _quit,
+    "topic": _topic,
+    "op": _on_nick(lambda r, n: GrantOperator(room=r, nick=n), "/op [#room] nick"),
+    "deop": _on_nick(lambda r, n: RevokeOperator(room=r, nick=n), "/deop [#room] nick"),
+    "kick": _kick,
+    "ban": _on_nick(lambda r, n: Ban(room=r, nick=n), "/ban [#room] nick"),
+    "unban": _on_nick(lambda r, n: Unban(room=r, nick=n), "/unban [#room] nick"),
+    "invite": _on_nick(lambda r, n: Invite(room=r, nick=n), "/invite [#room] nick"),
+    "mode": _mode,
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from ssl import SSLContext
 from types import TracebackType
 from typing import Final, TypeVar
 
@@ -68,11 +69,14 @@ class Client:
 
     @classmethod
     async def connect(
-        cls, host: str, port: int, nick: str | None = None, *, timeout: float = 10.0
+        cls, host: str, port: int, nick: str | None = None, *, timeout: float = 10.0,
+        ssl: SSLContext | None = None,
     ) -> Client:
-        """Open a connection; with ``nick``, also say HELLO and wait for WELCOME."""
+        """Open a connection; with ``nick``, also say HELLO and wait for WELCOME. With ``ssl``
+        (e.g. :func:`palaver.tls.client_context`), speak TLS and check the server's certificate
+        for ``host``; a failed check raises :class:`ssl.SSLCertVerificationError`."""
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, limit=READ_SIZE), timeout
+            asyncio.open_connection(host, port, limit=READ_SIZE, ssl=ssl), timeout
         )
         client = cls(reader, writer)
         if nick is not None:

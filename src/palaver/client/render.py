@@ -19,6 +19,7 @@ from palaver.protocol.messages import (
     Error,
     Gap,
     Goodbye,
+    Invited,
     Joined,
     Left,
     Message,
@@ -26,6 +27,7 @@ from palaver.protocol.messages import (
     Registered,
     Result,
     RoomList,
+    RoomUpdated,
     ServerMessage,
     Users,
     Welcome,
@@ -115,6 +117,10 @@ def render_presence(event: Presence, view: View) -> list[str]:
     if event.event == "quit":
         reason = f" ({sanitize(event.reason)})" if event.reason else ""
         return [f"* {nick} quit{reason}"]
+    if event.event == "kick":
+        reason = f" ({sanitize(event.reason)})" if event.reason else ""
+        who = "you were" if same_name(event.nick, view.me) else f"{nick} was"
+        return [f"* {who} kicked from {room} by {sanitize(event.by or '?')}{reason}"]
     return [f"* {nick} is now known as {sanitize(event.new_nick or '?')}"]
 
 
@@ -156,7 +162,40 @@ def render(event: ServerMessage, view: View) -> list[str]:
         return [f"* disconnected: {sanitize(event.reason)}"]
     if isinstance(event, Registered):
         return [f"* {sanitize(event.nick)} is now an account: log in with --password"]
+    if isinstance(event, RoomUpdated):
+        return render_room_updated(event)
+    if isinstance(event, Invited):
+        if event.id is not None or same_name(event.by, view.me):
+            return [f"* you invited {sanitize(event.nick)} to {sanitize(event.room)}"]
+        room = sanitize(event.room)
+        return [f"* {sanitize(event.by)} invited you to {room} (/join {room})"]
     if isinstance(event, Gap):
         where = sanitize(event.room or f"@{event.peer}")
         return [f"* messages {event.after + 1}-{event.before - 1} of {where} were not fetched"]
     return []
+
+
+def render_room_updated(event: RoomUpdated) -> list[str]:
+    """A change of a room's rules (docs/rooms.md), or its state."""
+    by, room, nick = sanitize(event.by or "the server"), sanitize(event.room), sanitize(
+        event.nick or "?")
+    change = event.change
+    if change == "topic":
+        if event.topic:
+            return [f"* {by} set the topic of {room}: {sanitize(event.topic)}"]
+        return [f"* {by} cleared the topic of {room}"]
+    if change in ("op", "deop", "ban", "unban"):
+        return [{"op": f"* {by} made {nick} an operator of {room}",
+                 "deop": f"* {by} took operator status from {nick} in {room}",
+                 "ban": f"* {by} banned {nick} from {room}",
+                 "unban": f"* {by} lifted the ban on {nick} in {room}"}[change]]
+    if change == "invite_only":
+        return [f"* {by} made {room} invite-only" if event.invite_only
+                else f"* {by} opened {room} to everyone"]
+    if change == "private":
+        return [f"* {by} made {room} private (unlisted)" if event.private
+                else f"* {by} made {room} listed"]
+    flags = [name for name, on in (("invite-only", event.invite_only),
+                                   ("private", event.private)) if on] or ["open"]
+    ops = ", ".join(sanitize(o) for o in event.operators) or "none here"
+    return [f"* {room}: {', '.join(flags)}; operators: {ops}"]

@@ -34,7 +34,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import ssl
 from collections.abc import AsyncIterator, Callable
+from ssl import SSLContext
 from typing import Final, cast
 
 from palaver.client.backoff import Backoff
@@ -56,6 +58,7 @@ from palaver.protocol.messages import (
     Welcome,
     Wire,
 )
+from palaver.tls import describe_failure
 
 RETRYABLE: Final = frozenset({ErrorCode.UNAVAILABLE.value, ErrorCode.INTERNAL_ERROR.value})
 
@@ -73,9 +76,11 @@ class ResilientClient:
         connect_timeout: float = 10.0,
         id_prefix: str | None = None,
         rand: Callable[[], float] = random.random,
+        ssl: SSLContext | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.ssl = ssl  # TLS for every connection (palaver.tls.client_context), or None
         self.tracker = ResumeTracker(nick, password=password, id_prefix=id_prefix,
                                      fill_gaps=fill_gaps)
         self.backoff = backoff or Backoff()
@@ -106,10 +111,12 @@ class ResilientClient:
         backoff: Backoff | None = None,
         fill_gaps: bool = True,
         connect_timeout: float = 10.0,
+        ssl: SSLContext | None = None,
     ) -> ResilientClient:
-        """Connect and say HELLO; raises (ServerError, OSError, TimeoutError, ...) if it fails."""
+        """Connect and say HELLO; raises (ServerError, OSError, TimeoutError, ...) if it fails
+        (with ``ssl``: :class:`ssl.SSLCertVerificationError` when the certificate is wrong)."""
         client = cls(host, port, nick, password=password, backoff=backoff, fill_gaps=fill_gaps,
-                     connect_timeout=connect_timeout)
+                     connect_timeout=connect_timeout, ssl=ssl)
         await client.start()
         return client
 
@@ -273,7 +280,8 @@ class ResilientClient:
     # ------------------------------------------------------------------ the supervisor
 
     async def _open(self) -> tuple[Client, Welcome]:
-        conn = await Client.connect(self.host, self.port, timeout=self.connect_timeout)
+        conn = await Client.connect(self.host, self.port, timeout=self.connect_timeout,
+                                    ssl=self.ssl)
         self._current = conn
         try:
             reply = await conn.request(self.tracker.hello(), timeout=self.connect_timeout)
@@ -418,6 +426,8 @@ def _retrieve(future: asyncio.Future[ServerMessage]) -> None:
 def describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, ssl.SSLError):
+        return describe_failure(exc)
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__

@@ -32,6 +32,7 @@ import io
 import os
 import re
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -64,12 +65,14 @@ from palaver.protocol.messages import (
     Welcome,
     Wire,
 )
+from palaver.tls import describe_failure
 
 READ_SIZE: Final = 65_536
 CLOSE_TIMEOUT: Final = 10.0  # how long to wait for the server to close after our BYE
 JOIN_HISTORY: Final = 50  # messages shown on joining a room
 RECONNECT: Final = Backoff(initial=0.5, maximum=30.0)  # for ever, at most 30 s apart
-RETRY_NICK: Final = frozenset({ErrorCode.NICK_TAKEN.value, ErrorCode.INVALID_NICK.value})
+RETRY_NICK: Final = frozenset({ErrorCode.NICK_TAKEN.value, ErrorCode.INVALID_NICK.value,
+                               ErrorCode.NICK_CONFUSABLE.value})
 
 Lines = asyncio.Queue[str | None]
 _ERRNO: Final = re.compile(r"\[Errno (\d+)\]")
@@ -307,6 +310,7 @@ async def connect(
     interactive: bool,
     password: str | None = None,
     backoff: Backoff = RECONNECT,
+    tls: ssl.SSLContext | None = None,
 ) -> ResilientClient | None:
     """A registered client, or None after telling the user why not."""
     while True:
@@ -317,7 +321,7 @@ async def connect(
                 return None
         try:
             return await ResilientClient.connect(host, port, nick, password=password,
-                                                 backoff=backoff)
+                                                 backoff=backoff, ssl=tls)
         except ServerError as exc:
             if interactive and exc.code in RETRY_NICK:
                 out([error_line(exc.error.message, exc.code)])
@@ -328,6 +332,8 @@ async def connect(
             err(f"palaver: {host}:{port} closed the connection: {sanitize(exc.reason)}")
         except TimeoutError:
             err(f"palaver: cannot connect to {host}:{port}: timed out")
+        except ssl.SSLError as exc:  # before OSError, which it is
+            err(f"palaver: cannot connect to {host}:{port}: {describe_failure(exc)}")
         except OSError as exc:
             err(f"palaver: cannot connect to {host}:{port}: {os_reason(exc)}")
         return None
@@ -349,7 +355,7 @@ def os_reason(exc: OSError) -> str:
 async def main(
     host: str, port: int, nick: str | None, *, stdin: TextIO | None, out: Output,
     err: Callable[[str], None], tz: tzinfo | None = None, password: str | None = None,
-    backoff: Backoff = RECONNECT,
+    backoff: Backoff = RECONNECT, tls: ssl.SSLContext | None = None,
 ) -> int:
     lines: Lines = asyncio.Queue()
     try:
@@ -358,7 +364,8 @@ async def main(
         fd = None
     interactive = fd is not None and os.isatty(fd)
     read_lines_in_thread(fd, asyncio.get_running_loop(), lines)
-    client = await connect(host, port, nick, lines, out, err, interactive, password, backoff)
+    client = await connect(host, port, nick, lines, out, err, interactive, password, backoff,
+                           tls)
     if client is None:
         return 1
     try:
@@ -368,9 +375,10 @@ async def main(
     return 0
 
 
-def run_terminal(host: str, port: int, nick: str | None, password: str | None = None) -> int:
+def run_terminal(host: str, port: int, nick: str | None, password: str | None = None,
+                 tls: ssl.SSLContext | None = None) -> int:
     """Run ``palaver chat`` on stdin/stdout; returns the exit status. With ``password``, log in
-    to the account ``nick`` (and again after each reconnect)."""
+    to the account ``nick`` (and again after each reconnect); with ``tls``, over TLS."""
     if isinstance(sys.stdout, io.TextIOWrapper):  # never die on a character the locale lacks
         sys.stdout.reconfigure(errors="backslashreplace")
 
@@ -379,7 +387,7 @@ def run_terminal(host: str, port: int, nick: str | None, password: str | None = 
 
     try:
         return asyncio.run(main(host, port, nick, stdin=sys.stdin, out=Output(sys.stdout),
-                                err=err, password=password))
+                                err=err, password=password, tls=tls))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # stdout was closed (`palaver chat | head`): stop quietly

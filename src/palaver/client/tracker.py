@@ -266,7 +266,10 @@ class ResumeTracker:
             self._hold(conversation)
             self._fill(conversation, event, event.after, step)
             return step
-        if isinstance(event, Left):
+        kicked = (isinstance(event, Presence) and event.event == "kick" and event.room
+                  and fold(event.nick) == fold(self.me))  # put out: not a room to rejoin
+        if isinstance(event, Left) or kicked:
+            assert isinstance(event, Left | Presence) and event.room is not None
             self._forget(fold(event.room), step)
         elif isinstance(event, Registered) and taken is not None:
             request = taken[0]

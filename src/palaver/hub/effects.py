@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from palaver.protocol.messages import ServerMessage
-from palaver.store.base import StoredMessage
+from palaver.store.base import RoomSettings, StoredMessage
 
 SessionId = int
 
@@ -113,6 +113,14 @@ class Remember:
     marks: tuple[tuple[str, int], ...] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SaveRoom:
+    """Durable bookkeeping that nobody waits for: a room's rules changed; store them whole."""
+
+    settings: RoomSettings
+
+
 Effect = (
     Deliver | Close | Persist | AckResend | Replay | FetchHistory | CreateAccount | Remember
+    | SaveRoom
 )

@@ -42,6 +42,8 @@ from palaver.hub.effects import (
     ReplayRange,
     SessionId,
 )
+from palaver.hub.lookalikes import LookalikeIndex
+from palaver.hub.moderation import Moderation
 from palaver.hub.names import check_nick, check_room, check_text, fold
 from palaver.hub.state import Room, Session, User
 from palaver.protocol.errors import ErrorCode, PeerError
@@ -75,7 +77,7 @@ from palaver.protocol.messages import (
     Users,
     Welcome,
 )
-from palaver.store.base import StoredMessage, dm_conversation
+from palaver.store.base import RoomSettings, StoredMessage, dm_conversation
 
 MAX_QUIT_REASON: Final = 200
 MIN_PASSWORD: Final = 8
@@ -90,6 +92,7 @@ class HubConfig:
     default_room: str = "#lobby"
     recent_ids: int = 65_536  # request ids remembered in memory (the store remembers them all)
     known_guests: int = 10_000  # guest nicks remembered (to name direct conversations)
+    server_operators: frozenset[str] = frozenset()  # folded account nicks (docs/rooms.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,7 @@ class StoredState:
     last_ids: Mapping[str, int] = field(default_factory=dict)
     accounts: Mapping[str, str] = field(default_factory=dict)  # key -> nick
     memberships: Mapping[str, Sequence[str]] = field(default_factory=dict)  # key -> rooms
+    rooms: Sequence[RoomSettings] = ()  # rooms' rules (docs/rooms.md)
 
 
 # Allowed before HELLO. Server commands need no identity: the older line dialects let a client
@@ -116,7 +120,7 @@ def as_message(record: StoredMessage, request_id: str | None = None) -> Message:
                    text=record.text, room=record.room, to=record.to)
 
 
-class Hub:
+class Hub(Moderation):
     def __init__(
         self,
         config: HubConfig | None = None,
@@ -139,6 +143,7 @@ class Hub:
         self._last_id: dict[str, int] = dict(stored.last_ids)
         self._accounts: dict[str, str] = dict(stored.accounts)
         self._pending_accounts: set[str] = set()
+        self._lookalikes = LookalikeIndex(self._accounts.items())  # accounts + online nicks
         self._account_rooms: dict[str, dict[str, str]] = {
             key: {fold(r): r for r in rooms} for key, rooms in stored.memberships.items()
         }
@@ -166,7 +171,9 @@ class Hub:
             Quit: self._quit,
             Register: self._register,
             History: self._history,
+            **self.moderation_handlers(),
         }
+        self._load_rules(stored.rooms)
 
     # ------------------------------------------------------------------ the public surface
 
@@ -232,6 +239,7 @@ class Hub:
             return [self.error_effect(sid, error)] if session else []
         nick = user.nick if user is not None and user.folded_nick == key else key
         self._accounts[key] = nick
+        self._lookalikes.add(key, nick)
         if user is None or user.folded_nick != key or user.account:
             return []
         self._become_account(user, key)
@@ -276,6 +284,7 @@ class Hub:
         if user.sessions:
             return []
         del self._online[user.folded_nick]
+        self._lookalikes.discard(user.folded_nick)
         effects: list[Effect] = []
         if user.account:
             del self._online_accounts[user.key]
@@ -307,7 +316,7 @@ class Hub:
     @staticmethod
     def error_effect(sid: SessionId, error: PeerError) -> Deliver:
         event = Error(id=error.request_id, code=error.code.value, message=error.message,
-                      field=error.field)
+                      field=error.field, retry_after_ms=error.retry_after_ms)
         return Deliver(event, (sid,))
 
     def nick_of(self, sid: SessionId) -> str | None:
@@ -358,6 +367,7 @@ class Hub:
                             f"{msg.nick} is a registered account: log in with its password")
         if folded in self._online:
             raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {msg.nick} is taken")
+        self._refuse_lookalike(msg.nick, folded, ())
         # A token is the guest's secret; one too short to be a secret is replaced by a new one.
         token = msg.token if msg.token and len(msg.token) >= MIN_TOKEN else self._new_token()
         user = User(guest_key(token), msg.nick, account=False, token=token)
@@ -371,9 +381,13 @@ class Hub:
         user.sessions.append(session.sid)
         session.user = user
         self._online[user.folded_nick] = user
+        self._lookalikes.add(user.folded_nick, user.nick)
         self._known(user)
-        names = {fold(self.config.default_room): self.config.default_room}
-        for room in [*self._account_rooms.get(user.key, {}).values(), *(msg.rooms or ())]:
+        names: dict[str, str] = {}
+        for room in [self.config.default_room, *self._account_rooms.get(user.key, {}).values(),
+                     *(msg.rooms or ())]:
+            if not self._check_entry(user, room, quietly=True):
+                continue  # banned, or no longer invited: not a word about it
             names.setdefault(fold(room), self._rooms[fold(room)].name
                              if fold(room) in self._rooms else room)
         effects: list[Effect] = [Deliver(self._welcome(user, msg, tuple(names.values())),
@@ -394,7 +408,8 @@ class Hub:
             room.changed()
         joins: list[Effect] = []
         for name in msg.rooms or ():
-            if fold(name) not in user.rooms:  # JOINED to all the user's sessions, presence
+            if fold(name) not in user.rooms and self._check_entry(user, name, quietly=True):
+                # JOINED to all the user's sessions, presence
                 joins.extend(self._enter(user, session.sid, name, None))
         rooms = tuple(room.name for room in user.rooms.values())
         effects: list[Effect] = [Deliver(self._welcome(user, msg, rooms), (session.sid,))]
@@ -442,7 +457,9 @@ class Hub:
 
     def _join(self, session: Session, msg: Join, now: float) -> list[Effect]:
         user = self._user(session)
-        effects = self._enter(user, session.sid, check_room(msg.room), msg.id)
+        if fold(check_room(msg.room)) not in user.rooms:
+            self._check_entry(user, msg.room)
+        effects = self._enter(user, session.sid, msg.room, msg.id)
         remember = self._membership(user, user.rooms[fold(msg.room)], member=True)
         return effects if remember is None else [*effects, remember]
 
@@ -451,8 +468,10 @@ class Hub:
     ) -> list[Effect]:
         key = fold(name)
         room = self._rooms.get(key)
+        opened: list[Effect] = []
         if room is None:
             room = self._rooms[key] = Room(name)
+            opened = self._room_opened(user, room)
         if key in user.rooms:  # already a member: confirm, tell nobody
             return [Deliver(self._joined(room, request_id), (sid,))]
         audience = room.targets()
@@ -461,11 +480,11 @@ class Hub:
         user.rooms[key] = room
         effects = self._to_user(user, sid, self._joined(room, None), request_id)
         effects.append(Deliver(Presence(nick=user.nick, event="join", room=room.name), audience))
-        return effects
+        return [*opened, *effects, *self._entered(user, room, audience)]
 
     def _joined(self, room: Room, request_id: str | None) -> Joined:
         return Joined(id=request_id, room=room.name, members=room.nicks(), topic=room.topic,
-                      last_id=self._last_id.get(room.key, 0))
+                      last_id=self._last_id.get(room.key, 0), **self._room_state(room.key))
 
     def _leave(self, session: Session, msg: Leave, now: float) -> list[Effect]:
         user = self._user(session)
@@ -478,6 +497,7 @@ class Hub:
             Deliver(Presence(nick=user.nick, event="leave", room=room.name), room.targets())
         )
         self._forget_if_empty(room)
+        effects.extend(self._left_room(user, room))
         remember = self._membership(user, room, member=False)
         return effects if remember is None else [*effects, remember]
 
@@ -620,14 +640,17 @@ class Hub:
         holder = self._online.get(new_fold)
         if holder is not None and holder is not user:
             raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {new} is taken")
+        self._refuse_lookalike(new, new_fold, (user.folded_nick, user.key))
         event = Presence(nick=user.nick, event="nick", new_nick=new)
         if new == user.nick:  # nothing changes: confirm to the asker, tell nobody
             return self._to_user(user, session.sid, event, msg.id)
         mine = set(user.sessions)
         audience = tuple(s for s in self._audience(user.rooms.values()) if s not in mine)
         del self._online[user.folded_nick]
+        self._lookalikes.discard(user.folded_nick)
         user.nick = new
         self._online[new_fold] = user
+        self._lookalikes.add(new_fold, new)
         self._known(user)
         effects = self._to_user(user, session.sid, event, msg.id)
         effects.append(Deliver(event, audience))
@@ -640,15 +663,20 @@ class Hub:
             users = tuple(sorted((u.nick for u in self._online.values()), key=str.lower))
             return [Deliver(Users(id=msg.id, users=users), (session.sid,))]
         room = self._rooms.get(fold(check_room(msg.room)))
-        if room is None or not room.members:
+        if room is None or not room.members or not self._may_see(session.user, room.key):
             raise PeerError(ErrorCode.NO_SUCH_ROOM, f"there is no room {msg.room}")
-        event = Users(id=msg.id, room=room.name, users=room.nicks())
+        event = Users(id=msg.id, room=room.name, users=room.nicks(),
+                      operators=self._operators(room.key))
         return [Deliver(event, (session.sid,))]
 
     def _list_rooms(self, session: Session, msg: ListRooms, now: float) -> list[Effect]:
         rooms = tuple(
-            RoomInfo(room=r.name, members=len(r.members), topic=r.topic)
-            for _, r in sorted(self._rooms.items()) if r.members
+            RoomInfo(room=r.name, members=len(r.members), topic=r.topic,
+                     invite_only=rules.invite_only if rules else False,
+                     private=rules.private if rules else False)
+            for key, r in sorted(self._rooms.items())
+            if r.members and self._may_see(session.user, key)
+            for rules in (self._rules.get(key),)
         )
         return [Deliver(RoomList(id=msg.id, rooms=rooms), (session.sid,))]
 
@@ -707,6 +735,13 @@ class Hub:
         if user is not None:
             return user.key
         return folded if folded in self._accounts else None
+
+    def _refuse_lookalike(self, nick: str, folded: str, mine: tuple[str, ...]) -> None:
+        """Refuse a nick that looks like another's name in use (hub/lookalikes.py)."""
+        other = self._lookalikes.lookalike(nick, folded, mine)
+        if other is not None:
+            raise PeerError(ErrorCode.NICK_CONFUSABLE,
+                            f"{nick} looks too much like {other}, a nick in use")
 
     def _known(self, user: User) -> None:
         self._known_nicks[user.key] = user.nick

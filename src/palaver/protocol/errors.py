@@ -25,6 +25,7 @@ class ErrorCode(enum.StrEnum):
     UNSUPPORTED_VERSION = "unsupported_version"
     # Names and texts
     NICK_TAKEN = "nick_taken"
+    NICK_CONFUSABLE = "nick_confusable"
     INVALID_NICK = "invalid_nick"
     INVALID_ROOM = "invalid_room"
     INVALID_TEXT = "invalid_text"
@@ -32,6 +33,12 @@ class ErrorCode(enum.StrEnum):
     NOT_IN_ROOM = "not_in_room"
     NO_SUCH_USER = "no_such_user"
     NO_SUCH_ROOM = "no_such_room"
+    # Rooms' rules (docs/rooms.md)
+    NOT_OPERATOR = "not_operator"
+    BANNED = "banned"
+    INVITE_ONLY = "invite_only"
+    USER_NOT_IN_ROOM = "user_not_in_room"
+    ALREADY_IN_ROOM = "already_in_room"
     # Commands
     UNKNOWN_COMMAND = "unknown_command"
     INVALID_ARGS = "invalid_args"
@@ -40,6 +47,10 @@ class ErrorCode(enum.StrEnum):
     NICK_REGISTERED = "nick_registered"
     ACCOUNT_EXISTS = "account_exists"
     INVALID_PASSWORD = "invalid_password"
+    AUTH_THROTTLED = "auth_throttled"
+    # Limits (docs/limits.md)
+    RATE_LIMITED = "rate_limited"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     # Ours
     INTERNAL_ERROR = "internal_error"
     UNAVAILABLE = "unavailable"
@@ -59,16 +70,19 @@ class PeerError(PalaverError):
         request_id: str | None = None,
         *,
         field: str | None = None,
+        retry_after_ms: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.request_id = request_id
         self.field = field
+        self.retry_after_ms = retry_after_ms  # when the client may try again (limits)
 
     def with_request_id(self, request_id: str | None) -> PeerError:
         """The same error, about the request ``request_id``."""
-        return PeerError(self.code, self.message, request_id, field=self.field)
+        return PeerError(self.code, self.message, request_id, field=self.field,
+                         retry_after_ms=self.retry_after_ms)
 
     def __repr__(self) -> str:
         return f"PeerError({self.code.value!r}, {self.message!r}, request_id={self.request_id!r})"

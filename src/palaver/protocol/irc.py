@@ -25,6 +25,15 @@ from palaver import __version__
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc_render import SUPPORTED_CAPS, IrcRenderer, hostmask
+from palaver.protocol.irc_rooms import (
+    FLAG_MODES,
+    ROOM_ERROR_NUMERICS,
+    ban_nick,
+    channel_modes,
+    kick_line,
+    room_updated_line,
+    unix_time,
+)
 from palaver.protocol.irc_state import IllegalTransition, Phase, Step, advance
 from palaver.protocol.irc_wire import (
     MAX_LINE,
@@ -40,12 +49,17 @@ from palaver.protocol.irc_wire import (
 )
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
+    Ban,
     ClientMessage,
     Error,
     Goodbye,
+    GrantOperator,
     Hello,
+    Invite,
+    Invited,
     Join,
     Joined,
+    Kick,
     Leave,
     Left,
     ListRooms,
@@ -56,11 +70,16 @@ from palaver.protocol.messages import (
     Quit,
     Registered,
     Result,
+    RevokeOperator,
     RoomList,
+    RoomUpdated,
     RunCommand,
     Say,
     SendDirect,
     SetNick,
+    SetRoomMode,
+    SetTopic,
+    Unban,
     Users,
     Welcome,
     Wire,
@@ -69,9 +88,10 @@ from palaver.protocol.messages import (
 MAX_PENDING: Final = 4_096  # requests awaiting a reply; the oldest are forgotten past this
 MAX_TARGETS: Final = 4
 ISUPPORT: Final = (
-    "AWAYLEN=0", "CASEMAPPING=ascii", "CHANLIMIT=#:", "CHANMODES=,,,nt", "CHANNELLEN=50",
-    "CHANTYPES=#", "MODES=0", "NETWORK=palaver", "NICKLEN=32", "PREFIX=()",
-    f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:", "TOPICLEN=0",
+    "AWAYLEN=0", "CASEMAPPING=ascii", "CHANLIMIT=#:", "CHANMODES=b,,,inst", "CHANNELLEN=50",
+    "CHANTYPES=#", "MODES=4", "NETWORK=palaver", "NICKLEN=32", "PREFIX=(o)@",
+    f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:,KICK:1",
+    "TOPICLEN=300",
 )
 _REGISTRATION: Final = {"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"}
 
@@ -82,6 +102,7 @@ class Pending:
 
     kind: str
     arg: str = ""
+    nick: str = ""  # the nick a channel command is about (KICK, INVITE, MODE +o/+b)
 
 
 class IrcDialect:
@@ -338,8 +359,9 @@ class IrcDialect:
         if not line.params:
             out.append(self._need_more("TOPIC"))
         elif len(line.params) > 1:
-            out.append(self._num("482", line.params[0],
-                                 "Topics cannot be changed on this server"))
+            channel = line.params[0]
+            out.append(self._request(SetTopic, Pending("topic_set", channel), room=channel,
+                                     topic=strip_formatting(line.params[1])))
         else:
             out.append(self._request(ListRooms, Pending("topic", line.params[0])))
 
@@ -397,14 +419,13 @@ class IrcDialect:
         target, changes = line.params[0], line.params[1:]
         if target.startswith("#"):
             if not changes:
-                out.append(self._request(ListUsers, Pending("mode", target), room=target))
+                out.append(self._request(ListRooms, Pending("mode", target)))
             elif changes[0].lstrip("+") in ("b", "e", "I") and len(changes) == 1:
                 code, what = {"b": ("368", "ban"), "e": ("349", "exception"),
                               "I": ("347", "invite")}[changes[0].lstrip("+")]
                 out.append(self._num(code, target, f"End of channel {what} list"))
             else:
-                out.append(self._num("482", target,
-                                     "Channel modes cannot be changed on this server"))
+                self._channel_modes(target, changes[0], list(changes[1:]), out)
             return
         me = self._me()
         if target.lower() != me.lower():
@@ -413,6 +434,57 @@ class IrcDialect:
             out.append(self._num("221", "+" + "".join(sorted(self._modes))))
         else:
             self._user_modes(me, changes[0], out)
+
+    def _channel_modes(self, channel: str, change: str, params: list[str],
+                       out: list[Inbound]) -> None:
+        """``+o/-o nick``, ``+b/-b mask``, ``+i/-i``, ``+s/-s`` (docs/rooms.md)."""
+        adding, flags = True, {}
+        for char in change:
+            if char in "+-":
+                adding = char == "+"
+            elif char in "ob":
+                if not params:
+                    out.append(self._need_more("MODE"))
+                    return
+                param = params.pop(0)
+                if char == "o":
+                    kind, command = ("op", GrantOperator) if adding else ("deop", RevokeOperator)
+                    out.append(self._request(command, Pending(kind, channel, param),
+                                             room=channel, nick=param))
+                    continue
+                nick = ban_nick(param)
+                if nick is None:
+                    out.append(self._num("696", channel, "b", param,
+                                         "Only nick bans (nick!*@*) are supported"))
+                    continue
+                ban_kind, ban = ("ban", Ban) if adding else ("unban", Unban)
+                out.append(self._request(ban, Pending(ban_kind, channel, nick), room=channel,
+                                         nick=nick))
+            elif char in FLAG_MODES:
+                flags[FLAG_MODES[char]] = adding
+            elif char not in "nt":  # no outside messages, ops set the topic: always so here
+                out.append(self._num("472", char, "is unknown mode char to me"))
+        if flags:
+            out.append(self._request(SetRoomMode, Pending("chanmode", channel), room=channel,
+                                     **flags))
+
+    def _on_kick(self, line: IrcLine, out: list[Inbound]) -> None:
+        if len(line.params) < 2:
+            out.append(self._need_more("KICK"))
+            return
+        channel, reason = line.params[0], strip_formatting(line.params[2]) \
+            if len(line.params) > 2 else None
+        for nick in filter(None, line.params[1].split(",")):
+            out.append(self._request(Kick, Pending("kick", channel, nick), room=channel,
+                                     nick=nick, reason=reason or None))
+
+    def _on_invite(self, line: IrcLine, out: list[Inbound]) -> None:
+        if len(line.params) < 2:
+            out.append(self._need_more("INVITE"))
+            return
+        nick, channel = line.params[0], line.params[1]
+        out.append(self._request(Invite, Pending("invite", channel, nick), room=channel,
+                                 nick=nick))
 
     def _user_modes(self, me: str, change: str, out: list[Inbound]) -> None:
         """Only ``i`` (invisible) exists, and means nothing here: everyone is listed."""
@@ -440,7 +512,8 @@ class IrcDialect:
             self._num("002", f"Your host is {self._server}, running version {__version__}",
                       me=me),
             self._num("003", "This server speaks palaver's protocol v1 and IRC", me=me),
-            self._num("004", self._server, f"palaver-{__version__}", "i", "nt", me=me),
+            self._num("004", self._server, f"palaver-{__version__}", "i", "binost", "bo",
+                      me=me),
             self._isupport(me),
             self._renderer.motd(me, self._motd),
         ]
@@ -454,7 +527,11 @@ class IrcDialect:
         lines = [self._line("JOIN", event.room, source=hostmask(me), trailing=False)]
         if event.topic:
             lines.append(self._num("332", event.room, event.topic))
-        lines.append(self._renderer.names(me, event.room, event.members))
+            if event.topic_by:
+                lines.append(self._num("333", event.room, event.topic_by,
+                                       unix_time(event.topic_at)))
+        lines.append(self._renderer.names(me, event.room, _prefixed(event.members,
+                                                                    event.operators)))
         return b"".join(lines)
 
     def _left(self, event: Left, pending: Pending | None) -> bytes:
@@ -463,6 +540,8 @@ class IrcDialect:
     def _presence(self, event: Presence, pending: Pending | None) -> bytes:
         if pending is not None and pending.kind == "nick" and event.new_nick:
             self._nick = event.new_nick  # our own change, confirmed to this connection
+        if event.event == "kick":
+            return kick_line(event)
         return self._renderer.presence(event)
 
     def _message(self, event: Message, pending: Pending | None) -> bytes:
@@ -477,9 +556,8 @@ class IrcDialect:
         kind, arg = (pending.kind, pending.arg) if pending else ("who", event.room or "*")
         me = self._me()
         if kind == "names":
-            return self._renderer.names(me, event.room or arg, event.users)
-        if kind == "mode":
-            return self._num("324", event.room or arg, "+nt")
+            return self._renderer.names(me, event.room or arg,
+                                        _prefixed(event.users, event.operators))
         if kind == "ison":
             online = {n.lower(): n for n in event.users}
             present = [online[n.lower()] for n in arg.split() if n.lower() in online]
@@ -506,10 +584,13 @@ class IrcDialect:
 
     def _room_list(self, event: RoomList, pending: Pending | None) -> bytes:
         arg = pending.arg if pending else ""
-        if pending is not None and pending.kind == "topic":
+        if pending is not None and pending.kind in ("topic", "mode"):
             room = next((r for r in event.rooms if r.room.lower() == arg.lower()), None)
             if room is None:
                 return self._num("403", arg, "No such channel")
+            if pending.kind == "mode":
+                return self._num("324", room.room, channel_modes(room.invite_only,
+                                                                 room.private))
             if not room.topic:
                 return self._num("331", room.room, "No topic is set")
             return self._num("332", room.room, room.topic)
@@ -534,6 +615,17 @@ class IrcDialect:
             reason = f"Quit: {pending.arg}" if pending.arg else "Quit"
         return self._line("ERROR", f"Closing link: {self._me()} ({reason})", source=None)
 
+    def _room_updated(self, event: RoomUpdated, pending: Pending | None) -> bytes:
+        if event.change == "state":
+            return self._num("324", event.room, channel_modes(event.invite_only, event.private))
+        return room_updated_line(event, self._server)
+
+    def _invited(self, event: Invited, pending: Pending | None) -> bytes:
+        if pending is not None:  # our invitation went out
+            return self._num("341", event.nick, event.room)
+        return self._line("INVITE", event.nick, event.room, source=hostmask(event.by),
+                          trailing=False)
+
     def _registered(self, event: Registered, pending: Pending | None) -> bytes:
         return self._renderer.notice(
             self._me(), f"{event.nick} is now an account: log in with PASS <password>")
@@ -543,7 +635,7 @@ class IrcDialect:
         if code == ErrorCode.HANDSHAKE_REQUIRED:
             return self._num("451", "You have not registered")
         kind, arg = (pending.kind, pending.arg) if pending else ("", "")
-        numeric = _ERROR_NUMERICS.get((kind, code))
+        numeric = _ERROR_NUMERICS.get((kind, code)) or ROOM_ERROR_NUMERICS.get((kind, code))
         if kind == "hello":
             self._step(Step.REFUSED)
             if code == ErrorCode.AUTH_FAILED:
@@ -551,7 +643,9 @@ class IrcDialect:
             elif numeric is not None:
                 self._nick = None  # the next NICK tries again
         if numeric is not None:
-            number, params = numeric[0], [p.replace("{arg}", arg) for p in numeric[1:]]
+            nick = pending.nick if pending else ""
+            number, params = numeric[0], [p.replace("{arg}", arg).replace("{nick}", nick)
+                                          for p in numeric[1:]]
             if number == "HINT":  # a reply that needs no more words than the event's
                 return self._num(params[0], *params[1:], event.message)
             return self._num(number, *params)
@@ -592,10 +686,12 @@ class IrcDialect:
 _ERROR_NUMERICS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("hello", ErrorCode.NICK_TAKEN): ("433", "{arg}", "Nickname is already in use"),
     ("hello", ErrorCode.NICK_REGISTERED): ("HINT", "433", "{arg}"),
+    ("hello", ErrorCode.NICK_CONFUSABLE): ("HINT", "433", "{arg}"),
     ("hello", ErrorCode.INVALID_NICK): ("HINT", "432", "{arg}"),
     ("hello", ErrorCode.AUTH_FAILED): ("464", "Password incorrect"),
     ("nick", ErrorCode.NICK_TAKEN): ("433", "{arg}", "Nickname is already in use"),
     ("nick", ErrorCode.NICK_REGISTERED): ("HINT", "433", "{arg}"),
+    ("nick", ErrorCode.NICK_CONFUSABLE): ("HINT", "433", "{arg}"),
     ("nick", ErrorCode.INVALID_NICK): ("HINT", "432", "{arg}"),
     ("join", ErrorCode.INVALID_ROOM): ("HINT", "479", "{arg}"),
     ("part", ErrorCode.INVALID_ROOM): ("403", "{arg}", "No such channel"),
@@ -624,13 +720,17 @@ _EVENTS: Final[dict[type[Wire], Callable[[IrcDialect, Wire, Pending | None], byt
     Ping: IrcDialect._ping,
     Goodbye: IrcDialect._goodbye,  # type: ignore[dict-item]
     Registered: IrcDialect._registered,  # type: ignore[dict-item]
+    RoomUpdated: IrcDialect._room_updated,  # type: ignore[dict-item]
+    Invited: IrcDialect._invited,  # type: ignore[dict-item]
     Error: IrcDialect._error,  # type: ignore[dict-item]
 }
 
 _COMMANDS: Final[dict[str, Callable[[IrcDialect, IrcLine, list[Inbound]], None]]] = {
     "CAP": IrcDialect._on_cap,
+    "INVITE": IrcDialect._on_invite,
     "ISON": IrcDialect._on_ison,
     "JOIN": IrcDialect._on_join,
+    "KICK": IrcDialect._on_kick,
     "LIST": IrcDialect._on_list,
     "MODE": IrcDialect._on_mode,
     "MOTD": IrcDialect._on_motd,
@@ -652,3 +752,9 @@ _COMMANDS: Final[dict[str, Callable[[IrcDialect, IrcLine, list[Inbound]], None]]
     "WHO": IrcDialect._on_who,
     "WHOIS": IrcDialect._on_whois,
 }
+
+
+def _prefixed(nicks: tuple[str, ...], operators: tuple[str, ...]) -> list[str]:
+    """NAMES entries: ``@nick`` for the room's operators."""
+    ops = {n.lower() for n in operators}
+    return [f"@{n}" if n.lower() in ops else n for n in nicks]

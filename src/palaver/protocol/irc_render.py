@@ -126,4 +126,4 @@ class IrcRenderer:
 
 def _budget(prefix: str) -> int:
     """Bytes left for a trailing text after ``prefix``, within the line limit (CRLF too)."""
-    return MAX_LINE - 2 - len(prefix.encode("utf-8"))
+    return MAX_LINE - 2 - len(prefix.encode("utf-8", "replace"))

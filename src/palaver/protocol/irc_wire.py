@@ -169,6 +169,11 @@ def tag_part_length(raw: bytes) -> int:
 # --------------------------------------------------------------------------- serialising
 
 _UNSAFE: Final = re.compile(r"[\x00\r\n]")
+# Never on the wire either, whatever a parameter holds: ESC, DEL, C1 controls (terminal escape
+# sequences) and bidi embeddings/overrides/isolates. IRC's own formatting codes (\x02, \x03,
+# \x1d, \x01 for CTCP...) are not in this set: the server sends \x01ACTION\x01 itself, and user
+# texts lose theirs before they get here (:func:`~palaver.protocol.irc_render.clean`).
+_HOSTILE: Final = re.compile("[\x1b\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _UNSAFE_MIDDLE: Final = re.compile(r"[\x00\r\n ]")
 
 
@@ -177,7 +182,7 @@ def format_tags(tags: dict[str, str]) -> str:
     if not tags:
         return ""
     items = [k if not v else f"{k}={escape_tag_value(v)}" for k, v in tags.items()]
-    return "@" + ";".join(items) + " "
+    return _HOSTILE.sub("\ufffd", "@" + ";".join(items) + " ")
 
 
 def format_line(
@@ -201,7 +206,7 @@ def format_line(
         if trailing or not last or " " in last or last.startswith(":"):
             last = ":" + last
         parts.append(last)
-    line = " ".join(parts)
+    line = _HOSTILE.sub("\ufffd", " ".join(parts))
     body = line.encode("utf-8", "replace")
     if len(body) > MAX_LINE - 2:  # only for texts we do not split (reasons, topics): cut
         body = _cut_utf8(body, MAX_LINE - 2)

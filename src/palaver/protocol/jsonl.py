@@ -34,11 +34,27 @@ _SERVER_TAGS: Final = frozenset(str(t.__struct_config__.tag) for t in SERVER_MES
 _FIELD_PATH: Final = re.compile(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)")
 _MISSING_FIELD: Final = re.compile(r"missing required field `([^`]+)`")
 _MAX_ID: Final = 64
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 def encode(message: Wire) -> bytes:
-    """The bytes of one frame, newline included."""
-    return _encoder.encode(message) + b"\n"
+    """The bytes of one frame, newline included. JSON escapes every control character; a lone
+    surrogate (which no door lets in, and the hub refuses) becomes U+FFFD rather than an
+    exception in a writer."""
+    try:
+        return _encoder.encode(message) + b"\n"
+    except UnicodeEncodeError:
+        return _encoder.encode(_without_surrogates(msgspec.to_builtins(message))) + b"\n"
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    return value
 
 
 def decode_client_frame(frame: bytes) -> ClientMessage:
@@ -130,6 +146,8 @@ def _classify(frame: bytes, exc: Exception, known_tags: frozenset[str]) -> PeerE
         return PeerError(ErrorCode.BAD_FRAME, "a frame must be a JSON object")
     try:
         obj: Any = _any_decoder.decode(frame)
+    except UnicodeDecodeError:  # the typed decode stopped (e.g. at an unknown type) before it
+        return PeerError(ErrorCode.BAD_JSON, "frame is not valid UTF-8")
     except (msgspec.DecodeError, RecursionError):
         obj = None  # valid JSON that only a typed decode accepts, e.g. a huge integer
     if obj is not None and not isinstance(obj, dict):

@@ -130,9 +130,68 @@ class Quit(Wire, frozen=True, tag="BYE"):
     reason: str | None = None
 
 
+class SetTopic(Wire, frozen=True, tag="TOPIC"):
+    """Set ``room``'s topic (an empty one clears it). Room operators (docs/rooms.md)."""
+
+    room: str
+    topic: str
+
+
+class GrantOperator(Wire, frozen=True, tag="OP"):
+    """Make ``nick`` (in the room) one of ``room``'s operators."""
+
+    room: str
+    nick: str
+
+
+class RevokeOperator(Wire, frozen=True, tag="DEOP"):
+    """``nick`` is no longer one of ``room``'s operators."""
+
+    room: str
+    nick: str
+
+
+class Kick(Wire, frozen=True, tag="KICK"):
+    """Put ``nick`` out of ``room``; they may join again unless banned."""
+
+    room: str
+    nick: str
+    reason: str | None = None
+
+
+class Ban(Wire, frozen=True, tag="BAN"):
+    """Keep ``nick`` (and the identity wearing it now) out of ``room``; out at once if in."""
+
+    room: str
+    nick: str
+
+
+class Unban(Wire, frozen=True, tag="UNBAN"):
+    """Lift the ban on ``nick`` in ``room``."""
+
+    room: str
+    nick: str
+
+
+class Invite(Wire, frozen=True, tag="INVITE"):
+    """Let ``nick`` into ``room`` even when it is invite-only (or private)."""
+
+    room: str
+    nick: str
+
+
+class SetRoomMode(Wire, frozen=True, tag="MODE"):
+    """Change ``room``'s flags; a flag left out stays as it is (neither: the current state)."""
+
+    room: str
+    invite_only: bool | None = None
+    private: bool | None = None
+
+
 ClientMessage = (
     Hello | Join | Leave | Say | SendDirect | SetNick | ListUsers | ListRooms | RunCommand | Ping
-    | Pong | Quit | Register | History
+    | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
+    | Unban | Invite | SetRoomMode
 )
 
 
@@ -159,6 +218,11 @@ class Joined(Wire, frozen=True, tag="JOINED"):
     members: tuple[str, ...]
     topic: str
     last_id: int = 0
+    topic_by: str | None = None
+    topic_at: str | None = None
+    operators: tuple[str, ...] = ()  # the members who are the room's operators
+    invite_only: bool = False
+    private: bool = False
 
 
 class Left(Wire, frozen=True, tag="LEFT"):
@@ -167,17 +231,18 @@ class Left(Wire, frozen=True, tag="LEFT"):
     room: str
 
 
-PresenceEvent = Literal["join", "leave", "quit", "nick"]
+PresenceEvent = Literal["join", "leave", "quit", "nick", "kick"]
 
 
 class Presence(Wire, frozen=True, tag="PRESENCE"):
-    """Someone joined or left a room, quit, or changed nick."""
+    """Someone joined or left a room, quit, changed nick, or was kicked (by ``by``)."""
 
     nick: str
     event: PresenceEvent
     room: str | None = None
     reason: str | None = None
     new_nick: str | None = None
+    by: str | None = None
 
 
 class Message(Wire, frozen=True, tag="MESSAGE"):
@@ -192,10 +257,11 @@ class Message(Wire, frozen=True, tag="MESSAGE"):
 
 
 class Users(Wire, frozen=True, tag="USERS"):
-    """Answer to WHO."""
+    """Answer to WHO. For a room, ``operators`` are the members who are its operators."""
 
     users: tuple[str, ...]
     room: str | None = None
+    operators: tuple[str, ...] = ()
 
 
 class RoomInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -204,6 +270,8 @@ class RoomInfo(msgspec.Struct, frozen=True, kw_only=True):
     room: str
     members: int
     topic: str = ""
+    invite_only: bool = False
+    private: bool = False
 
 
 class RoomList(Wire, frozen=True, tag="ROOM_LIST"):
@@ -256,18 +324,48 @@ class Error(Wire, frozen=True, tag="ERROR"):
     code: str
     message: str
     field: str | None = None
+    retry_after_ms: int | None = None  # rate_limited, auth_throttled: wait this long first
+
+
+RoomChange = Literal["topic", "op", "deop", "ban", "unban", "invite_only", "private", "state"]
+
+
+class RoomUpdated(Wire, frozen=True, tag="ROOM_UPDATED"):
+    """``by`` changed ``room``'s rules (``change``; ``nick`` is whom an op/deop/ban/unban is
+    about); the rest is the room's state after it. ``state``: nothing changed (a MODE without
+    flags, or one that changed nothing), sent to the asker only."""
+
+    room: str
+    change: RoomChange
+    by: str | None = None
+    nick: str | None = None
+    topic: str = ""
+    topic_by: str | None = None
+    topic_at: str | None = None
+    operators: tuple[str, ...] = ()
+    invite_only: bool = False
+    private: bool = False
+
+
+class Invited(Wire, frozen=True, tag="INVITED"):
+    """``by`` invited ``nick`` to ``room`` (to the invited, and to the inviter as the answer)."""
+
+    room: str
+    by: str
+    nick: str
 
 
 ServerMessage = (
     Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
-    | Error | Registered | HistoryPage | Gap
+    | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited
 )
 
 CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Hello, Join, Leave, Say, SendDirect, SetNick, ListUsers, ListRooms, RunCommand, Ping, Pong,
-    Quit, Register, History,
+    Quit, Register, History, SetTopic, GrantOperator, RevokeOperator, Kick, Ban, Unban, Invite,
+    SetRoomMode,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
-    Registered, HistoryPage, Gap,
+    Registered, HistoryPage, Gap, RoomUpdated, Invited,
 )

@@ -220,6 +220,8 @@ class TextDialect:
                              else info_line("you are in no room now; /join #room to talk"))
             return lines
         elif isinstance(event, Presence):
+            if event.event == "kick" and event.room and same_name(event.nick, self._me):
+                self._exit(event.room)  # put out of the room: talk elsewhere
             if event.event == "nick" and event.new_nick and same_name(event.nick, self._me):
                 self._me = event.new_nick
                 if kind is Kind.SEED_USER:

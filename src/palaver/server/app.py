@@ -15,11 +15,14 @@ from palaver.hub.hub import StoredState
 from palaver.protocol.text import TextDialect
 from palaver.server.config import Settings
 from palaver.server.core import ServerCore
+from palaver.server.limits import Limits
 from palaver.server.liveness import Timeouts
 from palaver.server.passwords import Passwords
+from palaver.server.tls_doors import TlsDoors
 from palaver.store.base import Store
 from palaver.store.memory import MemoryStore
 from palaver.store.sqlite import SqliteStore
+from palaver.tls import server_context
 from palaver.transports.irc_port import irc_connection
 from palaver.transports.main_port import MainPortConnection
 from palaver.transports.web import WebDoor
@@ -46,17 +49,22 @@ class Server:
         self._listener: asyncio.Server | None = None
         self._web: WebDoor | None = None
         self._irc: asyncio.Server | None = None
+        self.tls: TlsDoors | None = None  # with tls_cert: the TLS context and listeners
 
     async def start(self) -> None:
         s = self.settings
+        if s.tls_cert is not None:  # raises TlsSetupError before anything is opened
+            self.tls = TlsDoors(server_context(s.tls_cert, s.tls_key), s.host, s.hello_timeout)
         store = self.store = open_store(s)
         await store.open()
         stored = StoredState(
             last_ids=await store.last_ids(),
             accounts=await store.accounts(),
             memberships=await store.memberships(),
+            rooms=await store.room_settings(),
         )
-        hub = Hub(HubConfig(motd=s.motd), stored=stored)
+        hub = Hub(HubConfig(motd=s.motd, server_operators=frozenset(
+            n.lower() for n in s.server_operators)), stored=stored)
         timeouts = Timeouts(hello=s.hello_timeout, ping=s.ping_interval, idle=s.idle_timeout)
         self._passwords = Passwords(time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib)
         core = ServerCore(
@@ -67,34 +75,66 @@ class Server:
             send_queue_limit=s.send_queue_limit,
             replay_cap=s.replay_cap,
             log_messages=s.log_messages,
+            limits=Limits.from_settings(s),
         )
         self.core = core
         try:
-            self._listener = await asyncio.get_running_loop().create_server(
-                lambda: MainPortConnection(
-                    core, s.max_frame, lambda: TextDialect(s.max_frame), s.text_sniff_timeout),
-                s.host, s.port, backlog=4096,
-            )
+            if not s.tls_only:
+                self._listener = await asyncio.get_running_loop().create_server(
+                    self._main_connection, s.host, s.port, backlog=4096)
+            if self.tls is not None and s.tls_port:
+                await self.open_tls(s.tls_port)
             if s.web_port:
                 await self.open_web(s.web_port)
-            if s.irc_port:
+            if s.irc_port and not s.tls_only:
                 await self.open_irc(s.irc_port)
+            if self.tls is not None and s.irc_tls_port:
+                await self.open_irc_tls(s.irc_tls_port)
         except BaseException:
             await self.stop()  # close the store: its thread would keep the process alive
             raise
 
+    def _main_connection(self) -> MainPortConnection:
+        s, core = self.settings, self.core
+        assert core is not None
+        return MainPortConnection(
+            core, s.max_frame, lambda: TextDialect(s.max_frame), s.text_sniff_timeout)
+
+    async def open_tls(self, port: int) -> int:
+        """Start JSON lines/text over TLS on ``port`` (0: any); needs tls_cert. The port bound."""
+        assert self.tls is not None, "no tls_cert configured"
+        return await self.tls.open("json", self._main_connection, port)
+
+    async def open_irc_tls(self, port: int) -> int:
+        """Start IRC over TLS on ``port`` (0: any); needs tls_cert. The port bound."""
+        core = self.core
+        assert core is not None and self.tls is not None, "start() first, with tls_cert"
+        return await self.tls.open("irc", lambda: irc_connection(core), port)
+
+    @property
+    def tls_port(self) -> int | None:
+        """The JSON-lines/text TLS port bound, or None when that door is off."""
+        return self.tls.port("json") if self.tls is not None else None
+
+    @property
+    def irc_tls_port(self) -> int | None:
+        """The IRC TLS port bound, or None when that door is off."""
+        return self.tls.port("irc") if self.tls is not None else None
+
     @property
     def port(self) -> int:
         """The JSON-lines port actually bound (useful with port 0)."""
-        assert self._listener is not None, "start() first"
+        assert self._listener is not None, "start() first (and no tls_only)"
         port: int = self._listener.sockets[0].getsockname()[1]
         return port
 
     async def open_web(self, port: int) -> int:
         """Start the web door on ``port`` (0: any free port); returns the port bound."""
         assert self.core is not None and self._web is None, "start() first, and only once"
-        self._web = WebDoor(self.core, self.settings.max_frame)
-        await self._web.start(self.settings.host, port)
+        self._web = WebDoor(self.core, self.settings.max_frame,
+                            self.settings.metrics_from if self.settings.metrics else None)
+        await self._web.start(self.settings.host, port,
+                              self.tls.context if self.tls is not None else None)
         return self._web.port
 
     async def open_irc(self, port: int) -> int:
@@ -125,6 +165,8 @@ class Server:
             self._web.refuse()
         if self._irc is not None:
             self._irc.close()
+        if self.tls is not None:
+            self.tls.close()
         if self.core is not None:
             await self.core.shutdown(self.settings.shutdown_grace)
         if self._web is not None:
@@ -133,6 +175,8 @@ class Server:
             await self._listener.wait_closed()
         if self._irc is not None:
             await self._irc.wait_closed()
+        if self.tls is not None:
+            await self.tls.wait_closed()
         if self.store is not None:
             await self.store.close()
         if self._passwords is not None:
@@ -159,19 +203,20 @@ async def serve_until_signalled(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     server = Server(settings)
     await server.start()
-    log.info("palaver %s: JSON lines on %s:%d (data in %s)",
-             __version__, settings.host, server.port, data_dir)
-    print(f"palaver {__version__} listening: json-lines tcp://{settings.host}:{server.port}",
-          flush=True)
-    if server.web_port is not None:
-        log.info("palaver %s: web client on http://%s:%d/", __version__, settings.host,
-                 server.web_port)
-        print(f"palaver {__version__} listening: web http://{settings.host}:{server.web_port}/",
-              flush=True)
-    if server.irc_port is not None:
-        log.info("palaver %s: IRC on %s:%d", __version__, settings.host, server.irc_port)
-        print(f"palaver {__version__} listening: irc irc://{settings.host}:{server.irc_port}",
-              flush=True)
+    log.info("palaver %s: data in %s", __version__, data_dir)
+    host, http = settings.host, "https" if server.tls is not None else "http"
+    doors = [
+        ("json-lines", "tcp", None if settings.tls_only else server.port),
+        ("json-lines+tls", "tls", server.tls_port),
+        ("web", http, server.web_port),
+        ("irc", "irc", server.irc_port),
+        ("irc+tls", "ircs", server.irc_tls_port),
+    ]
+    for door, scheme, port in doors:
+        if port is not None:
+            url = f"{scheme}://{host}:{port}" + ("/" if door == "web" else "")
+            log.info("palaver %s: %s on %s", __version__, door, url)
+            print(f"palaver {__version__} listening: {door} {url}", flush=True)
     await stop.wait()
     log.info("shutting down")
     await server.stop()

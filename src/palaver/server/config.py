@@ -1,12 +1,14 @@
-"""Server settings: one validated object, from a TOML file plus command-line overrides.
+"""Server settings: one validated object, from a TOML file, the environment and flags.
 
-Precedence: built-in defaults < the ``--config`` TOML file < command-line flags. Unknown keys and
-wrong types are refused with a message that names the key.
+Precedence: built-in defaults < the ``--config`` TOML file < ``PALAVER_*`` environment variables <
+command-line flags (the layering lives in :mod:`palaver.server.config_sources`). Unknown keys and
+wrong types are refused with a message that names the key and where it came from.
 """
 
 from __future__ import annotations
 
-import tomllib
+import ipaddress
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,6 +19,7 @@ from palaver.protocol.framing import DEFAULT_MAX_FRAME
 Port = Annotated[int, msgspec.Meta(ge=0, le=65_535)]
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["text", "json"]
 
 
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -24,10 +27,24 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     port: Port = 8000
     web_port: Port = 8080  # the web client and /ws; 0 turns the web door off
     irc_port: Port = 6667  # the IRC door (docs/irc.md); 0 turns it off
+    # TLS (docs/tls.md): with a certificate, JSON lines/text also listen on tls_port, IRC on
+    # irc_tls_port, and the web door speaks only HTTPS/WSS; tls_only closes the two plain doors.
+    tls_cert: str | None = None  # PEM certificate chain (the key too, when tls_key is unset)
+    tls_key: str | None = None  # PEM private key
+    tls_port: Port = 8443  # JSON lines and text over TLS; 0 turns it off
+    irc_tls_port: Port = 6697  # IRC over TLS; 0 turns it off
+    tls_only: bool = False
     data_dir: str = "data"
     log_level: LogLevel = "info"
     log_messages: bool = False
+    log_format: LogFormat = "text"  # "json": one JSON object per line (docs/operations.md)
+    # Prometheus metrics at /metrics on the web port, served only to clients whose address is in
+    # one of the metrics_from networks (an empty list: to anyone).
+    metrics: bool = True
+    metrics_from: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     motd: str = "Welcome to palaver. Type /help for commands."
+    # Account nicks that may do anything in any room (docs/rooms.md). Register them first.
+    server_operators: tuple[str, ...] = ()
     max_frame: Annotated[int, msgspec.Meta(ge=1_024, le=16 * 1_048_576)] = DEFAULT_MAX_FRAME
     hello_timeout: Seconds = 10.0
     ping_interval: Seconds = 60.0
@@ -43,25 +60,45 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     # Main port: a connection silent this long (or sending something other than "{") is a
     # plain-text client (docs/text.md).
     text_sniff_timeout: Seconds = 0.5
+    # Limits against abuse (docs/limits.md). Rate: a token bucket per connection, every frame
+    # (line, WebSocket message) takes a token.
+    rate_burst: Annotated[int, msgspec.Meta(ge=1)] = 10
+    rate_per_second: Seconds = 4.0
+    irc_flood_notice_after: Annotated[int, msgspec.Meta(ge=1)] = 3  # IRC: silent delays first
+    max_connections_per_ip: Annotated[int, msgspec.Meta(ge=1)] = 16
+    max_new_connections_per_ip: Annotated[int, msgspec.Meta(ge=1)] = 32
+    new_connections_window: Seconds = 600.0
+    exempt_loopback: bool = True  # loopback clients skip the two per-address limits
+    prelogin_bytes: Annotated[int, msgspec.Meta(ge=512)] = 8_192  # read before HELLO completes
+    prelogin_bad_frames: Annotated[int, msgspec.Meta(ge=1)] = 5  # refused frames before HELLO
+    login_failures: Annotated[int, msgspec.Meta(ge=1)] = 3  # per account and address
+    login_failures_per_account: Annotated[int, msgspec.Meta(ge=1)] = 30  # from new addresses
+    login_failure_window: Seconds = 60.0
+    max_pending_logins: Annotated[int, msgspec.Meta(ge=1)] = 64  # password checks queued
+
+    def __post_init__(self) -> None:
+        if self.tls_cert is None and (self.tls_key is not None or self.tls_only):
+            raise ValueError("tls_key and tls_only need tls_cert (docs/tls.md)")
+        for network in self.metrics_from:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"metrics_from: {network!r} is not an IP address or "
+                                 "network") from None
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says why."""
 
 
-def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Defaults, then the TOML file, then the overrides whose value is not None."""
-    data: dict[str, Any] = {}
-    if config_file is not None:
-        path = Path(config_file)
-        try:
-            data.update(tomllib.loads(path.read_text(encoding="utf-8")))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    data.update({key: value for key, value in overrides.items() if value is not None})
-    try:
-        return msgspec.convert(data, Settings)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"invalid setting: {exc}") from None
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Defaults, then the TOML file (or ``$PALAVER_CONFIG``), then the ``PALAVER_*`` variables of
+    ``environ`` (default: ``os.environ``), then the overrides (flags) whose value is not None."""
+    from palaver.server.config_sources import resolve
+
+    return resolve(config_file, environ, overrides).settings

@@ -29,6 +29,7 @@ from palaver.hub.effects import (
     Persist,
     Remember,
     Replay,
+    SaveRoom,
     SessionId,
 )
 from palaver.hub.hub import as_message
@@ -45,9 +46,14 @@ from palaver.protocol.messages import (
     Welcome,
     Wire,
 )
+from palaver.server.admission import Admission, address_key
+from palaver.server.limits import Limits
 from palaver.server.liveness import Timeouts, Verdict, judge
+from palaver.server.login_throttle import LoginThrottle
+from palaver.server.metrics import ServerMetrics, door_of
 from palaver.server.passwords import Passwords
 from palaver.server.pipeline import CommitPipeline, Outcome
+from palaver.server.ratelimit import retry_after_ms
 from palaver.store.base import Account, Store, StoredMessage
 
 log = logging.getLogger("palaver.server")
@@ -90,6 +96,7 @@ class ServerCore:
         replay_cap: int = 1_000,
         log_messages: bool = False,
         wall_clock: Callable[[], float] = time.time,
+        limits: Limits | None = None,
     ) -> None:
         self.hub = hub
         self.store = store
@@ -109,7 +116,12 @@ class ServerCore:
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: dict[SessionId, int] = {}  # sessions' reads and writes under way
         self._closing_after: dict[SessionId, Close] = {}  # BYEs waiting for those
-        self.pipeline = CommitPipeline(store, self._release)
+        self.metrics = ServerMetrics()  # server/metrics.py; served at /metrics
+        self.pipeline = CommitPipeline(store, self._release, self.metrics)
+        self.limits = limits or Limits()  # docs/limits.md
+        self.admission = Admission(self.limits.admission)
+        self.logins = LoginThrottle(self.limits.logins)
+        self._pending_logins = 0  # password checks queued or running
         self._sweeper = self._loop.call_later(timeouts.sweep_interval(), self._sweep)
 
     # ------------------------------------------------------------------ transports call these
@@ -126,9 +138,27 @@ class ServerCore:
         log.debug("connection %d from %s", sid, conn.peer)
         return sid
 
+    def admit(self, host: str) -> str | None:
+        """May a connection from ``host`` open? None, or why not (docs/limits.md)."""
+        return self.admission.admit(host, self.monotonic())
+
+    def release_address(self, host: str) -> None:
+        """A connection that :meth:`admit` let in has ended."""
+        self.admission.release(host)
+
+    def cut_off(self, conn: Connection, reason: str) -> None:
+        """Close ``conn`` with a BYE giving ``reason``, after what is already on its way."""
+        log.info("closing connection %d (%s): %s", conn.sid, conn.peer, reason)
+        self.pipeline.submit([Close(conn.sid, reason)])
+
     def receive(self, conn: Connection, message: ClientMessage) -> None:
         if self.hub.needs_login(message):
             assert isinstance(message, Hello)
+            throttled = self._login_throttled(conn, message)
+            if throttled is not None:
+                self.pipeline.submit([self.hub.error_effect(conn.sid, throttled)])
+                return
+            self._pending_logins += 1
             conn.pause()  # what follows the HELLO waits for the password check
             self._spawn(self._login(conn, message))
             return
@@ -161,7 +191,8 @@ class ServerCore:
         nick = self.hub.nick_of(conn.sid)
         self.pipeline.submit(self.hub.close_session(conn.sid, reason))
         if nick is not None:
-            log.info("%s left (%s)", nick, reason)
+            log.info("%s left (%s)", nick, reason,
+                     extra={"event": "leave", "nick": nick, "reason": reason, "session": conn.sid})
 
     def mark_dirty(self, conn: Connection) -> None:
         """``conn`` has queued bytes; flush it (with every other) at the next loop turn."""
@@ -175,7 +206,9 @@ class ServerCore:
         Safe inside a fan-out: a delivery iterates its own tuple of recipients, and a detached
         connection is simply skipped.
         """
-        log.warning("closing connection %d (%s): send queue exceeded", conn.sid, conn.peer)
+        log.warning("closing connection %d (%s): send queue exceeded", conn.sid, conn.peer,
+                    extra={"event": "send_queue_exceeded", "session": conn.sid, "peer": conn.peer})
+        self.metrics.send_queue_dropped(door_of(conn))
         conn.abort()
         self.detach(conn, "send queue exceeded")
 
@@ -214,6 +247,8 @@ class ServerCore:
         elif kind is CreateAccount:
             assert isinstance(effect, CreateAccount)
             self._spawn(self._create_account(effect), effect.session)
+        elif kind is SaveRoom:  # nobody waits: a failure is logged (see _finished)
+            self._spawn(self.store.save_room(effect.settings))  # type: ignore[union-attr]
         elif kind is Remember:
             self._spawn(self._remember(effect))  # type: ignore[arg-type]
 
@@ -228,12 +263,18 @@ class ServerCore:
         self.hub.persisted(effect.message, stored=not isinstance(outcome, Exception),
                            original=outcome if isinstance(outcome, StoredMessage) else None)
         if outcome is None:
+            record = effect.message
+            if record.room is None:
+                self.metrics.direct_messages += 1
+            else:
+                self.metrics.room_messages += 1
             for delivery in effect.then:
                 self._deliver(delivery)
             if self.log_messages:
-                record = effect.message
                 log.info("message %s <%s> %r", record.room or f"@{record.to}", record.sender,
-                         record.text)
+                         record.text, extra={"event": "message", "room": record.room,
+                                             "to": record.to, "sender": record.sender,
+                                             "text": record.text})
         elif isinstance(outcome, StoredMessage):  # a resend: the original, to the sender only
             self._deliver(Deliver(as_message(outcome, effect.request_id), (effect.session,)))
         else:
@@ -246,19 +287,25 @@ class ServerCore:
         connections = self._connections
         skip = effect.skip
         encoded: dict[Hashable, bytes] = {}
+        sent = len(effect.to)  # counted down for the rare recipient skipped: nothing per send
         for sid in effect.to:
             if sid == skip:
+                sent -= 1
                 continue
             conn = connections.get(sid)
             if conn is None:
+                sent -= 1
                 continue
             key = conn.encode_key
             data = encoded.get(key)
             if data is None:
                 data = encoded[key] = conn.encode(event)
             conn.send(data)
+        self.metrics.deliveries += sent
         if type(event) is Welcome:
-            log.info("%s joined from %s", event.nick, _peer_of(connections, effect.to))
+            peer = _peer_of(connections, effect.to)
+            log.info("%s joined from %s", event.nick, peer,
+                     extra={"event": "join", "nick": event.nick, "peer": peer})
 
     def _drop(self, conn: Connection, reason: str, farewell: bytes | None) -> None:
         conn.close(farewell)
@@ -293,12 +340,34 @@ class ServerCore:
             if close is not None:
                 self._close(close)
 
+    def _login_throttled(self, conn: Connection, hello: Hello) -> PeerError | None:
+        """``auth_throttled`` if this password may not be checked now (docs/limits.md)."""
+        wait = self.logins.wait(fold(hello.nick), host_of(conn.peer), self.monotonic())
+        if not wait and self._pending_logins >= self.limits.max_pending_logins:
+            wait = 1.0  # the queue of password checks is full
+        if not wait:
+            return None
+        ms = retry_after_ms(wait)
+        return PeerError(ErrorCode.AUTH_THROTTLED, "too many login attempts: try again in "
+                         f"{ms / 1000:.1f} s", hello.id, retry_after_ms=ms)
+
     async def _login(self, conn: Connection, hello: Hello) -> None:
+        assert hello.password is not None
+        try:
+            await self._check_login(conn, hello)
+        finally:
+            self._pending_logins -= 1
+
+    async def _check_login(self, conn: Connection, hello: Hello) -> None:
         assert hello.password is not None
         try:
             account = await self.store.get_account(fold(hello.nick))
             verified = await self.passwords.verify(
                 account.password_hash if account else None, hello.password)
+            if verified:
+                self.logins.succeeded(fold(hello.nick), host_of(conn.peer))
+            else:
+                self.logins.failed(fold(hello.nick), host_of(conn.peer), self.monotonic())
             marks = await self.store.load_marks(account.key) if account and verified else {}
             effects = self.hub.login(conn.sid, hello, verified=verified, marks=marks,
                                      now=self._wall_clock())
@@ -421,6 +490,16 @@ class ServerCore:
     @property
     def connection_count(self) -> int:
         return len(self._connections)
+
+    def connections(self) -> list[Connection]:
+        """The open connections (a copy; for metrics and diagnostics)."""
+        return list(self._connections.values())
+
+
+def host_of(peer: str) -> str:
+    """The address part of a connection's ``peer`` ("host:port"), grouped as admission does."""
+    host = peer.rpartition(":")[0] or peer
+    return address_key(host) or host
 
 
 def _peer_of(connections: dict[SessionId, Connection], sids: Iterable[SessionId]) -> str:

@@ -1,28 +1,85 @@
-"""Logging: to stderr and to a rotating file in ``DATA_DIR/logs/``."""
+"""Logging: to stderr and to a rotating file in ``DATA_DIR/logs/``, as text or JSON lines.
+
+JSON lines (``log_format = "json"``): one object per record with ``ts`` (UTC, ISO 8601),
+``level``, ``logger`` and ``message``, then the record's structured fields (what the code passed as
+``extra=``, e.g. ``event``, ``nick``, ``reason``), and ``exc`` with the traceback when there is
+one. Python's own and aiohttp's warnings go to the same places in the same format.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Final
 
-FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+import msgspec
+
+FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+_MARK: Final = "_palaver_handler"  # set on the handlers we install, to replace them on a re-setup
+
+# Every attribute a plain LogRecord has: anything else on a record came from ``extra=``.
+_STANDARD: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime",
+                                                                  "taskName"}
+_encoder = msgspec.json.Encoder(enc_hook=repr)
 
 
-def setup_logging(data_dir: Path, level: str) -> Path:
-    """Send palaver's logs to stderr and ``data_dir/logs/palaver.log``; returns the file's path."""
+class JsonFormatter(logging.Formatter):
+    """A record as one line of JSON."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_") and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        try:
+            return _encoder.encode(entry).decode()
+        except (UnicodeEncodeError, TypeError, ValueError, OverflowError):
+            # a lone surrogate, a key that is not a string, …: json escapes or stringifies them
+            return json.dumps(entry, default=repr, skipkeys=True)
+
+
+def formatter_for(log_format: str) -> logging.Formatter:
+    return JsonFormatter() if log_format == "json" else logging.Formatter(FORMAT)
+
+
+def setup_logging(data_dir: Path, level: str, log_format: str = "text") -> Path:
+    """Send palaver's logs to stderr and ``data_dir/logs/palaver.log``; returns the file's path.
+
+    Other libraries' records (asyncio, aiohttp) go to the same handlers at ``warning`` and above.
+    Calling it again replaces the handlers it installed before."""
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / "palaver.log"
-    formatter = logging.Formatter(FORMAT)
+    formatter = formatter_for(log_format)
     to_file = logging.handlers.RotatingFileHandler(
         path, maxBytes=10 * 1_048_576, backupCount=5, encoding="utf-8"
     )
     to_stderr = logging.StreamHandler()
-    root = logging.getLogger("palaver")
+    root = logging.getLogger()
+    palaver = logging.getLogger("palaver")
+    for logger in (root, palaver):
+        for old in [h for h in logger.handlers if getattr(h, _MARK, False)]:
+            logger.removeHandler(old)
+            old.close()
     for handler in (to_file, to_stderr):
         handler.setFormatter(formatter)
+        setattr(handler, _MARK, True)
+        palaver.addHandler(handler)
         root.addHandler(handler)
-    root.setLevel(level.upper())
-    root.propagate = False
+    palaver.setLevel(level.upper())
+    palaver.propagate = False
+    root.setLevel(max(logging.WARNING, palaver.level))
     return path

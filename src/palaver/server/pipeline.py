@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
 from palaver.hub.effects import Effect, Persist
+from palaver.server.metrics import ServerMetrics
 from palaver.store.base import Store, StoredMessage
 
 log = logging.getLogger("palaver.server.pipeline")
@@ -35,10 +37,14 @@ class _Waiting:
 
 class CommitPipeline:
     def __init__(
-        self, store: Store, release: Callable[[Effect, Outcome], None]
+        self,
+        store: Store,
+        release: Callable[[Effect, Outcome], None],
+        metrics: ServerMetrics | None = None,
     ) -> None:
         self._store = store
         self._release = release
+        self._metrics = metrics if metrics is not None else ServerMetrics()
         self._loop = asyncio.get_running_loop()
         self._queue: deque[_Waiting | Effect] = deque()
         self._open: list[_Waiting] = []
@@ -79,12 +85,16 @@ class CommitPipeline:
 
     async def _commit(self, batch: list[_Waiting]) -> None:
         outcomes: list[Outcome]
+        failed = False
+        started = time.perf_counter()
         try:
             stored = await self._store.append([waiting.effect.message for waiting in batch])
             outcomes = list(stored)
         except Exception as exc:  # the store failed: nothing in this batch is acknowledged
             log.exception("could not store a batch of %d messages", len(batch))
             outcomes = [exc] * len(batch)
+            failed = True
+        self._metrics.committed(len(batch), time.perf_counter() - started, failed=failed)
         for waiting, outcome in zip(batch, outcomes, strict=True):
             waiting.outcome = outcome
             waiting.done = True

@@ -36,6 +36,27 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
     password_hash: str
 
 
+class RoomBan(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """A room's ban: a folded nick and, when the banned user was online, its identity key."""
+
+    nick: str
+    key: str | None = None
+
+
+class RoomSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """A room's rules (docs/rooms.md), stored whole. Keyed by the folded ``room``."""
+
+    room: str  # display name
+    topic: str = ""
+    topic_by: str | None = None
+    topic_at: str | None = None
+    invite_only: bool = False
+    private: bool = False
+    operators: tuple[str, ...] = ()  # identity keys
+    bans: tuple[RoomBan, ...] = ()
+    invited: tuple[str, ...] = ()  # identity keys
+
+
 def dm_conversation(a: str, b: str) -> str:
     """The conversation key of the direct messages between folded nicks ``a`` and ``b``."""
     first, second = (a, b) if a <= b else (b, a)
@@ -84,3 +105,9 @@ class Store(Protocol):
         """Where the account stopped reading, per direct conversation (replaces earlier marks)."""
 
     async def load_marks(self, account_key: str) -> dict[str, int]: ...
+
+    async def save_room(self, settings: RoomSettings) -> None:
+        """Store a room's rules, replacing what was stored for it."""
+
+    async def room_settings(self) -> list[RoomSettings]:
+        """Every room's stored rules."""

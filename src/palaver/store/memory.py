@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from palaver.store.base import Account, Page, StoredMessage
+from palaver.store.base import Account, Page, RoomSettings, StoredMessage
 
 
 class MemoryStore:
@@ -15,6 +15,7 @@ class MemoryStore:
         self._accounts: dict[str, Account] = {}
         self._memberships: dict[str, dict[str, str]] = {}
         self._marks: dict[str, dict[str, int]] = {}
+        self._rooms: dict[str, RoomSettings] = {}
 
     async def open(self) -> None:
         return None
@@ -95,3 +96,9 @@ class MemoryStore:
 
     async def load_marks(self, account_key: str) -> dict[str, int]:
         return dict(self._marks.get(account_key, {}))
+
+    async def save_room(self, settings: RoomSettings) -> None:
+        self._rooms[settings.room.lower()] = settings
+
+    async def room_settings(self) -> list[RoomSettings]:
+        return list(self._rooms.values())

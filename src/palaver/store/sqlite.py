@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Concatenate, Final, Literal, ParamSpec, TypeVar
 
 import aiosqlite
+import msgspec
 
-from palaver.store.base import Account, Page, StoredMessage
+from palaver.store.base import Account, Page, RoomBan, RoomSettings, StoredMessage
 from palaver.store.migrations import migrations
 
 Durability = Literal["process", "power"]
@@ -275,10 +276,45 @@ class SqliteStore:
             return {row[0]: int(row[1]) async for row in cursor}
 
     @_serialized
+    async def save_room(self, settings: RoomSettings) -> None:
+        s = settings
+        await self.db.execute(
+            "INSERT INTO room_settings (room_key, room, topic, topic_by, topic_at, invite_only, "
+            "private, operators, bans, invited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (room_key) DO UPDATE SET room = excluded.room, topic = excluded.topic, "
+            "topic_by = excluded.topic_by, topic_at = excluded.topic_at, "
+            "invite_only = excluded.invite_only, private = excluded.private, "
+            "operators = excluded.operators, bans = excluded.bans, invited = excluded.invited",
+            (s.room.lower(), s.room, s.topic, s.topic_by, s.topic_at, int(s.invite_only),
+             int(s.private), _json_text(s.operators), _json_text(s.bans), _json_text(s.invited)),
+        )
+
+    @_serialized
+    async def room_settings(self) -> list[RoomSettings]:
+        async with self.db.execute(
+            "SELECT room, topic, topic_by, topic_at, invite_only, private, operators, bans, "
+            "invited FROM room_settings ORDER BY room_key"
+        ) as cursor:
+            return [
+                RoomSettings(
+                    room=row[0], topic=row[1], topic_by=row[2], topic_at=row[3],
+                    invite_only=bool(row[4]), private=bool(row[5]),
+                    operators=msgspec.json.decode(row[6], type=tuple[str, ...]),
+                    bans=msgspec.json.decode(row[7], type=tuple[RoomBan, ...]),
+                    invited=msgspec.json.decode(row[8], type=tuple[str, ...]),
+                )
+                async for row in cursor
+            ]
+
+    @_serialized
     async def integrity_check(self) -> str:
         async with self.db.execute("PRAGMA integrity_check") as cursor:
             row = await cursor.fetchone()
         return str(row[0]) if row else "no answer"
+
+
+def _json_text(value: object) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def _statements(sql: str) -> list[str]:

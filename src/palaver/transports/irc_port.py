@@ -22,5 +22,6 @@ def irc_connection(core: ServerCore) -> StreamConnection:
         return core.hub.nick_of(conn.sid)
 
     conn = StreamConnection(core, IrcDialect(id_prefix="irc-" + secrets.token_hex(6),
-                                             nick_of=nick_of))
+                                             nick_of=nick_of),
+                            notice_after=core.limits.irc_notice_after)  # fakelag first
     return conn

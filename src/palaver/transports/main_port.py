@@ -53,7 +53,7 @@ class MainPortConnection(StreamConnection):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        if self._make_text is not None:
+        if self._make_text is not None and not self.closing:
             self._sniffer = asyncio.get_running_loop().call_later(
                 self._sniff_timeout, self._silent)
 
@@ -95,6 +95,9 @@ class MainPortConnection(StreamConnection):
     def _become_text(self, dialect: TextDialect) -> None:
         self.dialect = dialect
         self._text = True
+        # Its nickless line programs may stay unregistered (as with the deadline above): no cap
+        # on the bytes before registration; the rate limit still bounds them (docs/limits.md).
+        self._prelogin = None
         sock = self.transport.get_extra_info("socket")
         idle = max(1, int(self._core.timeouts.ping))
         with contextlib.suppress(OSError, AttributeError):

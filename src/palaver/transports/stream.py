@@ -7,6 +7,12 @@ together by :meth:`flush` at the next loop turn. Closing politely writes what is
 farewell, half-closes, and cuts the connection if the peer has not gone within ``LINGER``
 seconds. While a login is checked (:meth:`pause`) decoded messages wait; while a resume replays
 history (:meth:`hold`) live events wait behind it.
+
+Limits (docs/limits.md): a connection is admitted by the core's per-address rules first. Every
+line read takes a token from the connection's :class:`~palaver.server.limits.FrameGate`; when
+none is left the rest of what was read waits, as raw bytes (at most one read), the socket stops
+being read until a token is back (TCP backpressure), and the client is told
+``rate_limited``. Before registration a byte cap and a count of refused frames cut junk off.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from collections.abc import Hashable
 from typing import Final, cast
 
 from palaver.protocol.dialect import Dialect, Inbound
-from palaver.protocol.errors import PeerError
-from palaver.protocol.messages import Wire
+from palaver.protocol.errors import ErrorCode, PeerError
+from palaver.protocol.messages import Error, Goodbye, Wire
 from palaver.server.core import ServerCore
 
 log = logging.getLogger("palaver.transports")
@@ -29,12 +35,21 @@ BURST_FACTOR: Final = 4  # one loop turn may queue this many send-queue limits f
 
 class StreamConnection(asyncio.Protocol):
     __slots__ = (
+        "_backlog",
+        "_bad",
         "_core",
+        "_gate",
         "_held",
+        "_host",
         "_outbox",
         "_paused",
+        "_prelogin",
         "_queued",
+        "_reading",
+        "_registered",
         "_stash",
+        "_stopped",
+        "_unthrottle",
         "closing",
         "dialect",
         "last_seen",
@@ -45,9 +60,18 @@ class StreamConnection(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, core: ServerCore, dialect: Dialect) -> None:
+    def __init__(self, core: ServerCore, dialect: Dialect, *, notice_after: int = 1) -> None:
         self._core = core
         self.dialect = dialect
+        self._gate = core.limits.gate(core.monotonic(), notice_after)
+        self._backlog = b""  # read but not yet handled: waiting for tokens or for a login
+        self._unthrottle: asyncio.TimerHandle | None = None
+        self._reading = True
+        self._stopped = False  # being cut off: read nothing more
+        self._registered = False
+        self._prelogin: int | None = 0  # bytes read before registration; None: not capped
+        self._bad = 0  # frames refused before registration
+        self._host = ""
         self._outbox: list[bytes] = []
         self._queued = 0
         self._held: list[bytes] | None = None  # frames waiting behind a replay
@@ -65,14 +89,92 @@ class StreamConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self._host = str(peer[0]) if isinstance(peer, tuple) else ""
+        refusal = self._core.admit(self._host)
+        if refusal is not None:  # sid stays 0: the core never hears of this connection
+            self.close(self.encode(Error(code=ErrorCode.TOO_MANY_CONNECTIONS, message=refusal))
+                       + self.encode(Goodbye(reason=refusal)))
+            return
         self.sid = self._core.attach(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.closing:
+        if self.closing or self._stopped:
             return
-        self.last_seen = self._core.monotonic()
+        core = self._core
+        self.last_seen = now = core.monotonic()
         self.pinged = False
-        self._handle(self.dialect.receive_data(data))
+        if not self._registered:
+            if core.hub.is_registered(self.sid):
+                self._registered = True
+            elif self._prelogin is not None:
+                self._prelogin += len(data)
+                if self._prelogin > core.limits.prelogin_bytes:
+                    self._stop("too much data before HELLO")
+                    return
+        if self._backlog or self._unthrottle is not None or self._paused:
+            self._backlog += data  # a read that was under way when we paused
+            return
+        if self._gate.take(now, data.count(b"\n")) == 0.0:  # the usual case: all of it, now
+            self._handle(self.dialect.receive_data(data))
+        else:
+            self._feed(data, now)
+
+    def _feed(self, data: bytes, now: float) -> None:
+        """Handle ``data`` one line at a time while there are tokens; keep the rest."""
+        start = 0
+        while not self.closing and not self._stopped:
+            if self._paused:  # a login is being checked
+                self._backlog = data[start:]
+                return
+            end = data.find(b"\n", start)
+            if end < 0:  # no complete line: costs nothing until its newline comes
+                if start < len(data):
+                    self._handle(self.dialect.receive_data(data[start:]))
+                return
+            wait = self._gate.take(now)
+            if wait:
+                self._backlog = data[start:]
+                self._throttle(now, wait)
+                return
+            self._handle(self.dialect.receive_data(data[start : end + 1]))
+            start = end + 1
+
+    def _throttle(self, now: float, wait: float) -> None:
+        self._unthrottle = asyncio.get_running_loop().call_later(wait, self._go_on)
+        self._set_reading()
+        retry = self._gate.episode(now, wait)
+        if retry is not None:
+            self._core.reject(self, PeerError(
+                ErrorCode.RATE_LIMITED, f"too many messages: wait {retry} ms",
+                retry_after_ms=retry))
+
+    def _go_on(self) -> None:
+        self._unthrottle = None
+        self._drain()
+
+    def _drain(self) -> None:
+        """Handle what waited (tokens permitting), then read again if nothing holds us."""
+        if self._backlog and not self._paused and self._unthrottle is None:
+            backlog, self._backlog = self._backlog, b""
+            self._feed(backlog, self._core.monotonic())
+        self._set_reading()
+
+    def _set_reading(self) -> None:
+        want = not (self.closing or self._stopped or self._paused
+                    or self._unthrottle is not None)
+        if want != self._reading:
+            self._reading = want
+            if want:
+                self.transport.resume_reading()
+            else:
+                self.transport.pause_reading()
+
+    def _stop(self, reason: str) -> None:
+        """Junk: read nothing more, and close after what is already on its way."""
+        self._stopped = True
+        self._backlog = b""
+        self._set_reading()
+        self._core.cut_off(self, reason)
 
     def eof_received(self) -> bool:
         if not self.closing:
@@ -82,6 +184,12 @@ class StreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
+        if self._unthrottle is not None:
+            self._unthrottle.cancel()
+            self._unthrottle = None
+        self._backlog = b""
+        if self.sid:
+            self._core.release_address(self._host)
         self._core.detach(self, "connection closed" if exc is None else "connection reset")
 
     def _handle(self, items: list[Inbound]) -> None:
@@ -96,6 +204,11 @@ class StreamConnection(asyncio.Protocol):
                 self.send(item)
             elif isinstance(item, PeerError):
                 core.reject(self, item)
+                if not self._registered and not core.hub.is_registered(self.sid):
+                    self._bad += 1
+                    if self._bad >= core.limits.prelogin_bad_frames:
+                        self._stop("too many bad frames before HELLO")
+                        return
             else:
                 core.receive(self, item)
 
@@ -162,15 +275,14 @@ class StreamConnection(asyncio.Protocol):
 
     def pause(self) -> None:
         self._paused = True
-        if not self.closing:
-            self.transport.pause_reading()
+        self._set_reading()
 
     def resume(self) -> None:
         self._paused = False
         stash, self._stash = self._stash, []
         self._handle(stash)
-        if not self._paused and not self.closing:
-            self.transport.resume_reading()
+        if not self._paused:
+            self._drain()
 
     def abort(self) -> None:
         self.closing = True

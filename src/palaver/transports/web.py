@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
+from collections.abc import Sequence
 from importlib import resources
 from typing import Final
 from urllib.parse import urlsplit
@@ -20,6 +22,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from palaver.server.core import ServerCore
+from palaver.transports.metrics_http import metrics_endpoint
 from palaver.transports.websocket import WebSocketConnection
 
 log = logging.getLogger("palaver.transports")
@@ -79,7 +82,10 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 class WebDoor:
     """The aiohttp application on the web port."""
 
-    def __init__(self, core: ServerCore, max_frame: int) -> None:
+    def __init__(
+        self, core: ServerCore, max_frame: int, metrics_from: Sequence[str] | None = None
+    ) -> None:
+        """``metrics_from``: serve /metrics to these networks (empty: to all; None: no /metrics)."""
         self._core = core
         self._max_frame = max_frame
         self._files = load_static()
@@ -87,13 +93,16 @@ class WebDoor:
         app = web.Application()
         app.on_response_prepare.append(_security_headers)
         app.router.add_get("/ws", self._websocket)
+        if metrics_from is not None:
+            app.router.add_get("/metrics", metrics_endpoint(core, metrics_from))
         app.router.add_get("/{path:.*}", self._static)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      shutdown_timeout=SHUTDOWN_TIMEOUT)
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
+        """Listen on ``port``: HTTP and WS, or with ``ssl_context`` only HTTPS and WSS."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, backlog=4096)
+        site = web.TCPSite(self._runner, host, port, backlog=4096, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as exc:  # say which door could not open
@@ -126,7 +135,14 @@ class WebDoor:
             raise web.HTTPUpgradeRequired(
                 text="this is palaver's WebSocket endpoint: connect with a WebSocket client",
                 headers={"Upgrade": "websocket", "Connection": "Upgrade"})
-        return await conn.run(request)
+        host = request.remote or ""
+        refusal = self._core.admit(host)  # per-address limits (docs/limits.md)
+        if refusal is not None:
+            raise web.HTTPTooManyRequests(text=refusal)
+        try:
+            return await conn.run(request)
+        finally:
+            self._core.release_address(host)
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         found = self._files.get(request.path)

@@ -17,6 +17,7 @@ sees the same ERROR as on TCP, then the close frame (1009).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 from collections.abc import Awaitable, Callable
@@ -104,6 +105,7 @@ class WebSocketConnection:
     )
 
     encode_key: Final = "json"  # the same bytes as a JSON-lines client gets
+    door: Final = "web"  # for metrics (server/metrics.py door_of)
 
     def __init__(self, core: ServerCore, max_frame: int) -> None:
         self._core = core
@@ -146,6 +148,10 @@ class WebSocketConnection:
         core = self._core
         self.sid = core.attach(self)
         reason = "connection closed"
+        limits = core.limits
+        gate = limits.gate(core.monotonic())
+        prelogin = bad = 0
+        stopped = False  # cut off as junk: act on nothing more while the close goes out
         try:
             while True:
                 msg = await socket.receive()
@@ -156,10 +162,35 @@ class WebSocketConnection:
                     break
                 else:  # CLOSE, CLOSING, CLOSED
                     break
-                if self.closing:
+                if self.closing or stopped:
                     continue  # read until the close handshake ends; act on nothing
-                self.last_seen = core.monotonic()
+                self.last_seen = now = core.monotonic()
                 self.pinged = False
+                # Limits (docs/limits.md): out of tokens, this message waits and nothing more
+                # is read (aiohttp stops reading the socket once its small queue is full).
+                while wait := gate.take(now):
+                    retry = gate.episode(now, wait)
+                    if retry is not None:
+                        core.reject(self, PeerError(
+                            ErrorCode.RATE_LIMITED, f"too many messages: wait {retry} ms",
+                            retry_after_ms=retry))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._closed.wait(), wait)
+                    now = core.monotonic()
+                if self.closing:
+                    continue
+                registered = core.hub.is_registered(self.sid)
+                if not registered:
+                    prelogin += len(msg.data)
+                    bad += isinstance(item, PeerError)
+                    if prelogin > limits.prelogin_bytes or bad >= limits.prelogin_bad_frames:
+                        if isinstance(item, PeerError):
+                            core.reject(self, item)
+                        core.cut_off(self, "too much data before HELLO"
+                                     if prelogin > limits.prelogin_bytes
+                                     else "too many bad frames before HELLO")
+                        stopped = True
+                        continue
                 if isinstance(item, PeerError):
                     core.reject(self, item)
                 else:

@@ -8,7 +8,7 @@
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const FATAL_HELLO = new Set([
-  "invalid_nick", "nick_taken", "nick_registered", "auth_failed", "unsupported_version",
+  "invalid_nick", "nick_taken", "nick_confusable", "nick_registered", "auth_failed", "unsupported_version",
   "invalid_field", "invalid_password",
 ]);
 
