@@ -92,6 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
     from palaver.server.config import ConfigError, load_settings
     from palaver.server.logs import setup_logging
     from palaver.server.runner import raise_file_limit, run
+    from palaver.store.sqlite import StoreError
     from palaver.tls import TlsSetupError
 
     try:
@@ -103,7 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
     raise_file_limit()
     try:
         run(serve_until_signalled(settings), use_uvloop=settings.use_uvloop)
-    except TlsSetupError as exc:
+    except (TlsSetupError, StoreError) as exc:
         print(f"palaver: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

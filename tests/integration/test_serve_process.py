@@ -105,3 +105,30 @@ async def test_port_in_use_is_a_clear_error(serve: ServeProcess, tmp_path: Path)
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 1
     assert b"cannot listen on 127.0.0.1" in err and b"Traceback" not in err
+
+
+async def test_a_bye_is_logged_as_leaving(tmp_path: Path) -> None:
+    server = await _start(tmp_path)
+    alice = await Client.connect("127.0.0.1", server.port, "alice")
+    await alice.quit()
+    server.process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(server.process.wait(), 30) == 0
+    assert "alice left (quit)" in (tmp_path / "logs" / "palaver.log").read_text()
+
+
+async def test_a_database_from_a_newer_palaver_is_a_clear_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    server = await _start(tmp_path)
+    server.process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(server.process.wait(), 30) == 0
+    with sqlite3.connect(tmp_path / "palaver.db") as db:
+        db.execute("INSERT INTO schema_migrations (version, name) VALUES (999, 'future')")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "palaver.cli", "serve", "--port", "0", "--web-port", "0",
+        "--irc-port", "0", "--data-dir", str(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert b"newer palaver" in err and b"Traceback" not in err

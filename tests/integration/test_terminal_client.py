@@ -259,7 +259,7 @@ async def test_bidi_override_from_another_user_is_neutralised(
 async def test_server_shutdown_prints_the_reason_and_exits_0(
     tmp_path: Path, chats: list[Chat]
 ) -> None:
-    async with running(Settings(port=0, web_port=0, data_dir=str(tmp_path))) as server:
+    async with running(Settings(port=0, web_port=0, irc_port=0, data_dir=str(tmp_path))) as server:
         bob = await Chat.start(server.port, "--nick", "bob")
         chats.append(bob)
         await bob.expect(r"\* you joined #lobby .*")

@@ -275,7 +275,7 @@ async def test_palaver_serve_prints_the_web_line_after_the_json_one(tmp_path: Pa
         web_port = probe.getsockname()[1]
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "palaver.cli", "serve", "--port", "0",
-        "--web-port", str(web_port), "--data-dir", str(tmp_path),
+        "--web-port", str(web_port), "--irc-port", "0", "--data-dir", str(tmp_path),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:

@@ -180,3 +180,20 @@ async def test_room_settings_survive_reopen(tmp_path: Path) -> None:
     await again.open()
     assert await again.room_settings() == [settings]
     await again.close()
+
+
+async def test_sqlite_refuses_a_database_from_a_newer_palaver(tmp_path: Path) -> None:
+    import sqlite3
+
+    from palaver.store.sqlite import StoreError
+
+    path = tmp_path / "palaver.db"
+    first = SqliteStore(path)
+    await first.open()
+    await first.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO schema_migrations (version, name) VALUES (999, '999_future.sql')")
+    later = SqliteStore(path)
+    with pytest.raises(StoreError, match="newer palaver"):
+        await later.open()
+    await later.close()

@@ -35,6 +35,7 @@ class Close:
     reason: str
     request_id: str | None = None
     goodbye: bool = True
+    nick: str | None = None  # who leaves, when the hub has already let them go (for the log)
 
 
 @dataclass(frozen=True, slots=True)

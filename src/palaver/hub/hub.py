@@ -694,7 +694,9 @@ class Hub(Moderation):
 
     def _quit(self, session: Session, msg: Quit, now: float) -> list[Effect]:
         reason = _quit_reason(msg.reason)
-        return [*self.close_session(session.sid, reason), Close(session.sid, "bye", msg.id)]
+        nick = session.user.nick if session.user is not None else None
+        return [*self.close_session(session.sid, reason),
+                Close(session.sid, "bye", msg.id, nick=nick)]
 
     # ------------------------------------------------------------------ helpers
 

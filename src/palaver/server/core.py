@@ -254,6 +254,10 @@ class ServerCore:
 
     def _close(self, effect: Close) -> None:
         conn = self._connections.get(effect.session)
+        if effect.nick is not None:  # a BYE: the hub has let the user go already
+            log.info("%s left (%s)", effect.nick, "quit", extra={
+                "event": "leave", "nick": effect.nick, "reason": "quit",
+                "session": effect.session})
         if conn is not None:
             goodbye = Goodbye(id=effect.request_id, reason=effect.reason)
             farewell = conn.encode(goodbye) if effect.goodbye else None

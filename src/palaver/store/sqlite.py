@@ -44,6 +44,10 @@ def _serialized(
     return run
 
 
+class StoreError(Exception):
+    """The store cannot be used as it is; the message says why and what to do."""
+
+
 class SqliteStore:
     def __init__(self, path: str | Path, durability: Durability = "process") -> None:
         self.path = Path(path)
@@ -60,10 +64,14 @@ class SqliteStore:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        await self.db.execute("PRAGMA journal_mode=WAL")
-        await self.db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[self.durability]}")
-        await self.db.execute("PRAGMA foreign_keys=ON")
-        await self._migrate()
+        try:
+            await self.db.execute("PRAGMA journal_mode=WAL")
+            await self.db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[self.durability]}")
+            await self.db.execute("PRAGMA foreign_keys=ON")
+            await self._migrate()
+        except BaseException:
+            await self.close()  # its thread would keep the process alive
+            raise
 
     async def close(self) -> None:
         if self._db is not None:
@@ -78,7 +86,13 @@ class SqliteStore:
         )
         async with db.execute("SELECT version FROM schema_migrations") as cursor:
             applied = {row[0] async for row in cursor}
-        for version, name, sql in migrations():
+        known = migrations()
+        newest = max((version for version, _, _ in known), default=0)
+        if applied and max(applied) > newest:
+            raise StoreError(
+                f"{self.path} has schema version {max(applied)}, written by a newer palaver; "
+                f"this one knows up to version {newest}: upgrade palaver, or restore a backup")
+        for version, name, sql in known:
             if version in applied:
                 continue
             await db.execute("BEGIN IMMEDIATE")
