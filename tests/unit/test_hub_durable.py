@@ -548,8 +548,12 @@ def test_login_refused(stored_accounts: dict[str, str]) -> None:
 
 
 def test_a_password_hello_handled_without_a_check_is_refused(h: Harness) -> None:
-    assert h.hub.needs_login(Hello(version=1, nick="alice", password=PASSWORD))
-    assert not h.hub.needs_login(Hello(version=1, nick="alice"))
+    sid = h.open()
+    assert h.hub.needs_login(sid, Hello(version=1, nick="alice", password=PASSWORD))
+    assert not h.hub.needs_login(sid, Hello(version=1, nick="alice"))
+    assert not h.hub.needs_login(sid, Hello(version=2, nick="alice", password=PASSWORD))
+    registered = h.login("bob")
+    assert not h.hub.needs_login(registered, Hello(version=1, nick="alice", password=PASSWORD))
     sid = h.open()
     h.send(sid, Hello(version=1, nick="alice", password=PASSWORD))
     assert only_error(h.take(sid)).code == ErrorCode.AUTH_FAILED

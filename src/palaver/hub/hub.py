@@ -193,10 +193,12 @@ class Hub(Moderation):
         except PeerError as error:
             return [self.error_effect(sid, error.with_request_id(message.id))]
 
-    @staticmethod
-    def needs_login(message: ClientMessage) -> bool:
-        """A HELLO with a password: the caller checks it, then calls :meth:`login`."""
-        return type(message) is Hello and message.password is not None
+    def needs_login(self, sid: SessionId, message: ClientMessage) -> bool:
+        """A HELLO with a password that only the password can decide: the caller checks it,
+        then calls :meth:`login`. (A second HELLO, or one of another protocol version, is
+        refused by :meth:`handle` without the cost of hashing.)"""
+        return (type(message) is Hello and message.password is not None
+                and message.version == PROTOCOL_VERSION and not self.is_registered(sid))
 
     def login(
         self, sid: SessionId, hello: Hello, *, verified: bool, marks: Mapping[str, int],

@@ -152,7 +152,7 @@ class ServerCore:
         self.pipeline.submit([Close(conn.sid, reason)])
 
     def receive(self, conn: Connection, message: ClientMessage) -> None:
-        if self.hub.needs_login(message):
+        if self.hub.needs_login(conn.sid, message):
             assert isinstance(message, Hello)
             throttled = self._login_throttled(conn, message)
             if throttled is not None:
