@@ -152,7 +152,9 @@ class Hub(Moderation):
             if conversation.startswith("@"):
                 for key in conversation[1:].split(","):
                     self._dm_index.setdefault(key, set()).add(conversation)
-        self._known_nicks: OrderedDict[str, str] = OrderedDict(stored.accounts)
+        # identity -> nick, oldest first (a plain dict keeps insertion order and is lighter
+        # than an OrderedDict: one entry per user online)
+        self._known_nicks: dict[str, str] = dict(stored.accounts)
         self._recent: OrderedDict[tuple[str, str], StoredMessage] = OrderedDict()
         self._in_flight: set[tuple[str, str]] = set()  # in _recent, not yet committed
         self._committed: dict[str, int] = dict(stored.last_ids)  # highest stored msg_id
@@ -748,10 +750,11 @@ class Hub(Moderation):
                             f"{nick} looks too much like {other}, a nick in use")
 
     def _known(self, user: User) -> None:
-        self._known_nicks[user.key] = user.nick
-        self._known_nicks.move_to_end(user.key)
-        while len(self._known_nicks) > len(self._accounts) + self.config.known_guests:
-            self._known_nicks.popitem(last=False)
+        known = self._known_nicks
+        known.pop(user.key, None)  # re-inserted last: the most recently seen
+        known[user.key] = user.nick
+        while len(known) > len(self._accounts) + self.config.known_guests:
+            del known[next(iter(known))]
 
     @staticmethod
     def _to_user(

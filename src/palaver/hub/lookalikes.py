@@ -103,51 +103,64 @@ class LookalikeIndex:
     has been discarded as many times.
     """
 
-    __slots__ = ("_count", "_owners", "_shown", "_skeletons")
+    __slots__ = ("_names", "_owners")
+
+    # Memory matters here (one entry per user online): a name's entry is a small tuple, and a
+    # skeleton owned by one name (nearly all of them) maps to that name, not to a set.
 
     def __init__(self, names: Iterable[tuple[str, str]] = ()) -> None:
-        self._owners: dict[str, set[str]] = {}  # skeleton -> folded keys
-        self._skeletons: dict[str, frozenset[str]] = {}  # folded key -> its skeletons
-        self._count: dict[str, int] = {}
-        self._shown: dict[str, str] = {}
+        self._names: dict[str, tuple[int, str, str, str]] = {}  # key -> count, shown, skeletons
+        self._owners: dict[str, str | set[str]] = {}  # skeleton -> folded key(s)
         for key, shown in names:
             self.add(key, shown)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._count
+        return key in self._names
 
     def add(self, key: str, shown: str) -> None:
         """``key`` (a folded nick) is in use, shown as ``shown``."""
-        self._count[key] = self._count.get(key, 0) + 1
-        self._shown[key] = shown
-        if key in self._skeletons:
+        entry = self._names.get(key)
+        if entry is not None:
+            self._names[key] = (entry[0] + 1, shown, entry[2], entry[3])
             return
-        skeletons = frozenset({skeleton(key), skeleton(shown)})
-        self._skeletons[key] = skeletons
-        for skel in skeletons:
-            self._owners.setdefault(skel, set()).add(key)
+        first, second = skeleton(key), skeleton(shown)
+        self._names[key] = (1, shown, first, second)
+        for skel in {first, second}:
+            owners = self._owners.get(skel)
+            if owners is None:
+                self._owners[skel] = key
+            elif isinstance(owners, set):
+                owners.add(key)
+            elif owners != key:
+                self._owners[skel] = {owners, key}
 
     def discard(self, key: str) -> None:
-        count = self._count.get(key, 0) - 1
-        if count > 0:
-            self._count[key] = count
+        entry = self._names.get(key)
+        if entry is None:
             return
-        self._count.pop(key, None)
-        self._shown.pop(key, None)
-        for skel in self._skeletons.pop(key, frozenset()):
+        count, shown, first, second = entry
+        if count > 1:
+            self._names[key] = (count - 1, shown, first, second)
+            return
+        del self._names[key]
+        for skel in {first, second}:
             owners = self._owners.get(skel)
-            if owners is not None:
+            if owners == key:
+                del self._owners[skel]
+            elif isinstance(owners, set):
                 owners.discard(key)
-                if not owners:
-                    del self._owners[skel]
+                if len(owners) == 1:
+                    self._owners[skel] = owners.pop()
 
     def lookalike(self, nick: str, key: str, mine: Collection[str] = ()) -> str | None:
         """Another name in use that ``nick`` (folded: ``key``) looks like — not ``key`` itself
         nor any of ``mine`` (the asker's own names) — as it is shown; else None."""
         for skel in {skeleton(nick), skeleton(key)}:
-            for owner in self._owners.get(skel, ()):
+            owners = self._owners.get(skel, ())
+            for owner in (owners,) if isinstance(owners, str) else owners:
                 if owner != key and owner not in mine:
-                    return self._shown.get(owner, owner)
+                    entry = self._names.get(owner)
+                    return entry[1] if entry is not None else owner
         return None
 
 

@@ -21,7 +21,9 @@ class LineFramer:
         if max_frame < 2:
             raise ValueError("max_frame must allow at least one byte and the newline")
         self._max = max_frame
-        self._tail = bytearray()  # an unterminated line; grows in place, never re-scanned
+        # An unterminated line: grows in place, never re-scanned. Empty bytes (shared) until a
+        # read leaves a partial line, so an idle connection holds no buffer of its own.
+        self._tail: bytes | bytearray = b""
         self._failed = False
 
     @property
@@ -46,7 +48,7 @@ class LineFramer:
                 return [], None
             self._tail += data[: end + 1]  # complete the pending line, then split the rest
             data = bytes(self._tail) + data[end + 1 :]
-            self._tail = bytearray()
+            self._tail = b""
         parts = data.split(b"\n")
         tail = parts.pop()
         limit = self._max
@@ -63,12 +65,12 @@ class LineFramer:
 
     def receive_eof(self) -> bytes | None:
         """The stream ended; returns the unterminated last line, if there is one."""
-        tail, self._tail = bytes(self._tail), bytearray()
+        tail, self._tail = bytes(self._tail), b""
         if self._failed or not tail:
             return None
         return tail[:-1] if tail.endswith(b"\r") else tail
 
     def _fail(self, lines: list[bytes]) -> tuple[list[bytes], FrameTooLarge]:
         self._failed = True
-        self._tail = bytearray()
+        self._tail = b""
         return lines, FrameTooLarge(self._max)

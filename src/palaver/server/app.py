@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -43,6 +44,9 @@ class Server:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # One factory for every main-port connection that turns out to be a person (a lambda
+        # per connection would cost each one ~200 bytes).
+        self._text_dialect = functools.partial(TextDialect, settings.max_frame)
         self.core: ServerCore | None = None
         self.store: Store | None = None
         self._passwords: Passwords | None = None
@@ -97,8 +101,7 @@ class Server:
     def _main_connection(self) -> MainPortConnection:
         s, core = self.settings, self.core
         assert core is not None
-        return MainPortConnection(
-            core, s.max_frame, lambda: TextDialect(s.max_frame), s.text_sniff_timeout)
+        return MainPortConnection(core, s.max_frame, self._text_dialect, s.text_sniff_timeout)
 
     async def open_tls(self, port: int) -> int:
         """Start JSON lines/text over TLS on ``port`` (0: any); needs tls_cert. The port bound."""

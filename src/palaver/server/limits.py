@@ -34,6 +34,13 @@ class Limits:
     max_pending_logins: int = 64
     admission: AdmissionRules = field(default_factory=AdmissionRules)
     logins: ThrottleRules = field(default_factory=ThrottleRules)
+    # Computed once and shared by every connection's gate (a float object each, otherwise).
+    _burst: float = field(init=False, repr=False, compare=False)
+    _refill_time: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_burst", float(self.rate_burst))
+        object.__setattr__(self, "_refill_time", self.rate_burst / self.rate_per_second)
 
     @classmethod
     def from_settings(cls, s: Settings) -> Limits:
@@ -53,8 +60,12 @@ class Limits:
         )
 
     def gate(self, now: float, notice_after: int = 1) -> FrameGate:
-        return FrameGate(TokenBucket(self.rate_per_second, self.rate_burst, now),
-                         self.rate_burst / self.rate_per_second, notice_after)
+        # One gate per connection: the floats it keeps are shared where they can be.
+        return FrameGate(TokenBucket(self.rate_per_second, self._burst, now),
+                         self._refill_time, notice_after)
+
+
+_NEVER = float("-inf")
 
 
 class FrameGate:
@@ -67,7 +78,7 @@ class FrameGate:
         self._calm_after = refill_time  # no episode for this long: the next one is the first
         self._notice_after = notice_after
         self._episodes = 0
-        self._last = float("-inf")
+        self._last = _NEVER
         self.hits = 0  # episodes ever (metrics)
 
     def take(self, now: float, count: int = 1) -> float:

@@ -12,12 +12,12 @@ from __future__ import annotations
 class TokenBucket:
     __slots__ = ("_burst", "_rate", "_stamp", "_tokens")
 
-    def __init__(self, rate: float, burst: int, now: float) -> None:
+    def __init__(self, rate: float, burst: float, now: float) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("a token bucket needs rate > 0 and burst >= 1")
         self._rate = rate
-        self._burst = float(burst)
-        self._tokens = float(burst)
+        self._burst = burst if isinstance(burst, float) else float(burst)
+        self._tokens = self._burst
         self._stamp = now
 
     def _refill(self, now: float) -> float:

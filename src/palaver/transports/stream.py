@@ -76,7 +76,7 @@ class StreamConnection(asyncio.Protocol):
         self._queued = 0
         self._held: list[bytes] | None = None  # frames waiting behind a replay
         self._paused = False  # waiting for a login: decoded messages wait in _stash
-        self._stash: list[Inbound] = []
+        self._stash: list[Inbound] | None = None  # made when first needed (rare)
         self.closing = False
         self.pinged = False
         self.peer = "?"
@@ -198,7 +198,7 @@ class StreamConnection(asyncio.Protocol):
             if self.closing:
                 return
             if self._paused:
-                self._stash.extend(items[index:])
+                self._stash = [*(self._stash or ()), *items[index:]]
                 return
             if isinstance(item, bytes):
                 self.send(item)
@@ -279,7 +279,7 @@ class StreamConnection(asyncio.Protocol):
 
     def resume(self) -> None:
         self._paused = False
-        stash, self._stash = self._stash, []
+        stash, self._stash = self._stash or [], None
         self._handle(stash)
         if not self._paused:
             self._drain()
