@@ -26,25 +26,22 @@ from palaver.protocol.dialect import Dialect, Inbound
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import Error, Goodbye, Wire
 from palaver.server.core import ServerCore
+from palaver.transports.outbox import QueuedSender
 
 log = logging.getLogger("palaver.transports")
 
 LINGER: Final = 2.0  # seconds a closing connection may take to read its farewell
-BURST_FACTOR: Final = 4  # one loop turn may queue this many send-queue limits for a connection
 
 
-class StreamConnection(asyncio.Protocol):
+class StreamConnection(QueuedSender, asyncio.Protocol):
     __slots__ = (
         "_backlog",
         "_bad",
         "_core",
         "_gate",
-        "_held",
         "_host",
-        "_outbox",
         "_paused",
         "_prelogin",
-        "_queued",
         "_reading",
         "_registered",
         "_stash",
@@ -72,9 +69,7 @@ class StreamConnection(asyncio.Protocol):
         self._prelogin: int | None = 0  # bytes read before registration; None: not capped
         self._bad = 0  # frames refused before registration
         self._host = ""
-        self._outbox: list[bytes] = []
-        self._queued = 0
-        self._held: list[bytes] | None = None  # frames waiting behind a replay
+        self._init_outbox()
         self._paused = False  # waiting for a login: decoded messages wait in _stash
         self._stash: list[Inbound] | None = None  # made when first needed (rare)
         self.closing = False
@@ -221,21 +216,6 @@ class StreamConnection(asyncio.Protocol):
     def encode(self, event: Wire) -> bytes:
         return self.dialect.encode(event)
 
-    def send(self, data: bytes) -> None:
-        if self.closing:
-            return
-        if self._held is not None:
-            self._held.append(data)
-            return
-        if not self._outbox:
-            self._core.mark_dirty(self)
-        self._outbox.append(data)
-        self._queued += len(data)
-        # What one loop turn queues is bounded by what the turn read; this cap only bounds
-        # memory. Slow readers are caught in flush(), by what the kernel would not take.
-        if self._queued > BURST_FACTOR * self._core.send_queue_limit:
-            self._core.overflowed(self)
-
     def flush(self) -> None:
         if not self._outbox or self.closing:
             return
@@ -269,17 +249,6 @@ class StreamConnection(asyncio.Protocol):
             transport.abort()
             return
         asyncio.get_running_loop().call_later(LINGER, transport.abort)
-
-    def hold(self) -> None:
-        if self._held is None:
-            self._held = []
-
-    def release(self, first: list[bytes]) -> None:
-        held, self._held = self._held or [], None
-        for data in first:
-            self.send(data)
-        for data in held:
-            self.send(data)
 
     def pause(self) -> None:
         self._paused = True

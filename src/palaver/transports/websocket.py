@@ -29,11 +29,11 @@ from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
 from palaver.protocol.jsonl import decode_client_frame, encode
 from palaver.protocol.messages import ClientMessage, Wire
 from palaver.server.core import ServerCore
+from palaver.transports.outbox import QueuedSender
 
 log = logging.getLogger("palaver.transports")
 
 LINGER: Final = 2.0  # seconds a closing connection may take to answer our close frame
-BURST_FACTOR: Final = 4  # as for TCP: one loop turn may queue this many send-queue limits
 _TEXT_FIN: Final = 0x81  # FIN bit + opcode 1 (text)
 
 
@@ -81,18 +81,15 @@ class _Socket(web.WebSocketResponse):
         return await super().close(code=code, message=message, drain=drain)
 
 
-class WebSocketConnection:
+class WebSocketConnection(QueuedSender):
     """One /ws client, as the core's :class:`~palaver.server.core.Connection`."""
 
     __slots__ = (
         "_closed",
         "_closer",
         "_core",
-        "_held",
         "_max_frame",
-        "_outbox",
         "_paused",
-        "_queued",
         "_resumed",
         "_socket",
         "_transport",
@@ -118,9 +115,7 @@ class WebSocketConnection:
         )
         self._socket.on_too_large = self._too_large
         self._transport: asyncio.Transport | None = None
-        self._outbox: list[bytes] = []
-        self._queued = 0
-        self._held: list[bytes] | None = None
+        self._init_outbox()
         self._paused = False
         self._resumed = asyncio.Event()
         self._closed = asyncio.Event()  # set once closing: the socket's close may proceed
@@ -219,19 +214,6 @@ class WebSocketConnection:
     def encode(self, event: Wire) -> bytes:
         return encode(event)
 
-    def send(self, data: bytes) -> None:
-        if self.closing:
-            return
-        if self._held is not None:
-            self._held.append(data)
-            return
-        if not self._outbox:
-            self._core.mark_dirty(self)
-        self._outbox.append(data)
-        self._queued += len(data)
-        if self._queued > BURST_FACTOR * self._core.send_queue_limit:
-            self._core.overflowed(self)
-
     def flush(self) -> None:
         if not self._outbox or self.closing:
             return
@@ -271,17 +253,6 @@ class WebSocketConnection:
         self._outbox.clear()
         if self._transport is not None:
             self._transport.abort()
-
-    def hold(self) -> None:
-        if self._held is None:
-            self._held = []
-
-    def release(self, first: list[bytes]) -> None:
-        held, self._held = self._held or [], None
-        for data in first:
-            self.send(data)
-        for data in held:
-            self.send(data)
 
     def pause(self) -> None:
         self._paused = True
