@@ -10,6 +10,7 @@ const NEAR_TOP = 120; // px: scrolled this close to the top loads older messages
 
 const convs = new Map(); // "#room" or "@peer" (folded) -> conversation
 const requests = new Map(); // HISTORY request id -> {key, kind: "newest"|"older"|"gap", after}
+const commands = new Map(); // room command / JOIN request id -> the room it was about
 let current = null;
 
 const link = new Link("/ws", { event: onEvent, status: onStatus, failed: onLoginFailed });
@@ -53,7 +54,9 @@ function conv(key, name) {
     more: true, loading: false, loaded: false,
     unread: 0, divider: null,
     members: new Map(), // folded nick -> nick
-    topic: "", joined: !dm,
+    operators: new Set(), // folded nicks of the members who are the room's operators
+    topic: "", topicBy: null, inviteOnly: false, private: false,
+    joined: !dm,
   };
   convs.set(key, c);
   renderLists();
@@ -85,8 +88,7 @@ function show(c) {
     c.unread = 0;
   }
   $("title").textContent = c.dm ? "@" + c.name : c.name;
-  $("topic").textContent = c.topic || "";
-  $("input").placeholder = c.dm ? `Message @${c.name}` : `Message ${c.name}`;
+  renderHeader();
   renderLists();
   renderMembers();
   if (!c.loaded) loadNewest(c);
@@ -95,6 +97,41 @@ function show(c) {
     else c.log.scrollTop = c.log.scrollHeight;
   });
   closeDrawers();
+}
+
+// The top bar's topic and flags, and the composer's hint, for the current conversation.
+function renderHeader() {
+  const c = current;
+  const topic = $("topic");
+  const flags = $("room-flags");
+  if (!c) {
+    topic.hidden = flags.hidden = true;
+    return;
+  }
+  topic.textContent = c.dm ? "" : c.topic;
+  topic.title = c.topic && c.topicBy ? `Topic set by ${c.topicBy}` : "";
+  topic.hidden = c.dm || !c.topic;
+  const words = c.dm ? [] : c.joined ? [c.inviteOnly && "invite-only", c.private && "private"]
+    : ["left"];
+  flags.textContent = words.filter(Boolean).join(" · ");
+  flags.hidden = !flags.textContent;
+  $("input").placeholder = c.dm ? `Message @${c.name}`
+    : c.joined ? `Message ${c.name}` : `You are not in ${c.name} (/join ${c.name} to go back)`;
+}
+
+// A room's rules as JOINED and ROOM_UPDATED carry them: the whole state each time.
+function setRules(c, msg) {
+  c.topic = msg.topic || "";
+  c.topicBy = msg.topic_by || null;
+  c.inviteOnly = !!msg.invite_only;
+  c.private = !!msg.private;
+  setOperators(c, msg.operators);
+  if (c === current) renderHeader();
+}
+
+function setOperators(c, nicks) {
+  c.operators = new Set((nicks || []).map(fold));
+  if (c === current) renderMembers();
 }
 
 function placeDivider(c) {
@@ -184,10 +221,12 @@ function addMessage(c, msg, live) {
 }
 
 function systemLine(c, text, kind = "sys") {
-  if (!c) return;
+  if (!c) return null;
   const stick = nearBottom(c);
-  c.list.append(el("li", kind, text));
+  const li = el("li", kind, text);
+  c.list.append(li);
   if (c === current && stick) c.log.scrollTop = c.log.scrollHeight;
+  return li;
 }
 
 // ---------------------------------------------------------------- history
@@ -261,12 +300,24 @@ function renderMembers() {
   const c = current;
   if (!c) return;
   const nicks = c.dm ? [me(), c.name] : [...c.members.values()];
-  $("members-title").textContent = c.dm ? "Conversation" : `Members (${nicks.length})`;
-  nicks.sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));
+  $("members-title").textContent = c.dm ? "Conversation"
+    : c.joined ? `Members (${nicks.length})` : "Not in this room";
+  const op = (nick) => !c.dm && c.operators.has(fold(nick));
+  nicks.sort((a, b) => (op(b) - op(a)) || a.localeCompare(b, undefined, { sensitivity: "base" }));
   for (const nick of nicks) {
     const li = el("li");
-    const button = el("button", "member", nick);
+    const button = el("button", "member");
     button.type = "button";
+    button.dataset.nick = nick;
+    if (op(nick)) {
+      button.classList.add("op");
+      const mark = el("span", "op-mark", "@");
+      mark.title = "operator";
+      mark.setAttribute("aria-hidden", "true");
+      button.setAttribute("aria-label", `${nick} (operator)`);
+      button.append(mark);
+    }
+    button.append(nick);
     if (isMe(nick)) {
       button.classList.add("self");
       button.disabled = true;
@@ -290,6 +341,10 @@ function convButton(c) {
   if (c === current) {
     button.classList.add("active");
     button.setAttribute("aria-current", "true");
+  }
+  if (!c.dm && !c.joined) {
+    button.classList.add("left");
+    button.title = `You are not in ${c.name}`;
   }
   button.append(el("span", "name", c.dm ? "@" + c.name : c.name));
   if (c.unread) {
@@ -356,6 +411,7 @@ function toggleDrawer(which) {
 // ---------------------------------------------------------------- events from the server
 
 function onEvent(msg) {
+  if (msg.id && msg.type !== "ERROR") commands.delete(msg.id); // a command that worked
   switch (msg.type) {
     case "WELCOME": {
       $("me-nick").textContent = msg.nick;
@@ -367,7 +423,7 @@ function onEvent(msg) {
     case "JOINED": {
       const c = roomConv(msg.room);
       c.joined = true;
-      c.topic = msg.topic || "";
+      setRules(c, msg);
       setMembers(c, msg.members);
       if (c.motd) {
         systemLine(c, c.motd, "motd");
@@ -375,7 +431,10 @@ function onEvent(msg) {
       }
       if (!current) show(c);
       else if (msg.id) show(c);
-      if (c === current) $("topic").textContent = c.topic;
+      if (c === current) {
+        renderHeader();
+        renderLists();
+      }
       if (!c.loaded) loadNewest(c);
       break;
     }
@@ -405,7 +464,10 @@ function onEvent(msg) {
     case "USERS":
       if (msg.room) {
         const c = convs.get(fold(msg.room));
-        if (c) setMembers(c, msg.users);
+        if (c) {
+          setMembers(c, msg.users);
+          setOperators(c, msg.operators);
+        }
       } else {
         systemLine(current, `Online: ${msg.users.join(", ")}`);
       }
@@ -423,6 +485,12 @@ function onEvent(msg) {
     case "BYE":
       if (msg.reason) systemLine(current, `Disconnected: ${msg.reason}`);
       break;
+    case "ROOM_UPDATED":
+      onRoomUpdated(msg);
+      break;
+    case "INVITED":
+      onInvited(msg);
+      break;
     case "ERROR":
       onError(msg);
       break;
@@ -431,13 +499,131 @@ function onEvent(msg) {
   }
 }
 
+// "bob", or "you" when it is about this user.
+function who(nick) {
+  return isMe(nick) ? "you" : nick;
+}
+
+// "you …" and "the server …" start a line with a capital; a nick is shown as it is spelled.
+function capital(text) {
+  return /^(you|the) /.test(text) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+}
+
+function onRoomUpdated(msg) {
+  const known = convs.get(fold(msg.room));
+  const c = known && known.joined ? known : null;
+  if (c) setRules(c, msg);
+  const by = msg.by ? who(msg.by) : null;
+  const nick = msg.nick ? who(msg.nick) : "";
+  const room = msg.room;
+  let text;
+  switch (msg.change) {
+    case "topic":
+      text = msg.topic ? `${by || "the server"} set the topic: ${msg.topic}`
+        : `${by || "the server"} cleared the topic`;
+      break;
+    case "op":
+      text = by ? `${by} made ${nick} an operator` : `${nick} ${isMe(msg.nick) ? "are" : "is"} an operator`;
+      break;
+    case "deop":
+      text = `${by || "the server"} took operator status from ${nick}`;
+      break;
+    case "ban":
+      text = `${by || "the server"} banned ${nick}`;
+      break;
+    case "unban":
+      text = `${by || "the server"} lifted the ban on ${nick}`;
+      break;
+    case "invite_only":
+      text = msg.invite_only ? `${by || "the server"} made the room invite-only`
+        : `${by || "the server"} opened the room to everyone`;
+      break;
+    case "private":
+      text = msg.private ? `${by || "the server"} made the room private (unlisted)`
+        : `${by || "the server"} made the room listed`;
+      break;
+    default: { // "state": the answer to a MODE that changed nothing
+      const flags = [msg.invite_only && "invite-only", msg.private && "private"].filter(Boolean);
+      const ops = (msg.operators || []).join(", ") || "none here";
+      text = `${room} is ${flags.join(", ") || "open"}; operators: ${ops}`;
+      break;
+    }
+  }
+  if (!c) text = `${room}: ${text}`; // e.g. a server operator acting from outside the room
+  systemLine(c || current, capital(text));
+}
+
+function onInvited(msg) {
+  const known = convs.get(fold(msg.room));
+  if (!isMe(msg.nick)) { // the answer to our INVITE
+    systemLine(known && known.joined ? known : current, `You invited ${msg.nick} to ${msg.room}`);
+    return;
+  }
+  const c = current || known;
+  const li = systemLine(c, `${msg.by} invited you to ${msg.room}`, "sys invite");
+  if (!li) return;
+  const button = el("button", "small join-invite", `Join ${msg.room}`);
+  button.type = "button";
+  button.dataset.room = msg.room;
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    join(msg.room);
+  });
+  li.append(button);
+  if (c !== current || document.hidden) {
+    c.unread += 1;
+    renderLists();
+  }
+}
+
+// Out of a room without LEFT: kicked, or banned (PRESENCE kick about oneself). The
+// conversation stays, marked left, with its messages; it is not rejoined on reconnect.
+function kickedOut(c, msg) {
+  c.joined = false;
+  c.loaded = false; // a later JOIN fetches what was said meanwhile
+  c.members.clear();
+  c.operators.clear();
+  const reason = msg.reason && fold(msg.reason) !== fold(msg.by || "") ? msg.reason : "";
+  const text = reason === "banned"
+    ? `You were banned from ${c.name} by ${msg.by || "the server"}. You are no longer in the room.`
+    : `You were kicked from ${c.name} by ${msg.by || "the server"}${reason ? ` (${reason})` : ""}. `
+      + `You are no longer in the room: /join ${c.name} to go back.`;
+  systemLine(c, text, "kicked");
+  if (c !== current) {
+    c.unread += 1;
+    systemLine(current, text, "kicked");
+  }
+  renderLists();
+  if (c === current) {
+    renderHeader();
+    renderMembers();
+  }
+}
+
 function onPresence(msg) {
   const { nick, event } = msg;
+  if (event === "kick") {
+    const c = convs.get(fold(msg.room || ""));
+    if (!c || c.dm) return;
+    if (isMe(nick)) {
+      kickedOut(c, msg);
+      return;
+    }
+    c.members.delete(fold(nick));
+    c.operators.delete(fold(nick));
+    const reason = msg.reason && fold(msg.reason) !== fold(msg.by || "") ? ` (${msg.reason})` : "";
+    systemLine(c, `${nick} was kicked by ${msg.by ? who(msg.by) : "the server"}${reason}`);
+    if (c === current) renderMembers();
+    return;
+  }
   if (event === "join" || event === "leave") {
     const c = convs.get(fold(msg.room || ""));
     if (!c) return;
     if (event === "join") c.members.set(fold(nick), nick);
-    else c.members.delete(fold(nick));
+    else {
+      c.members.delete(fold(nick));
+      c.operators.delete(fold(nick));
+    }
     systemLine(c, event === "join" ? `${nick} joined` : `${nick} left${msg.reason ? ` (${msg.reason})` : ""}`);
     if (c === current) renderMembers();
     return;
@@ -445,8 +631,10 @@ function onPresence(msg) {
   for (const c of convs.values()) {
     if (!c.members.has(fold(nick))) continue;
     c.members.delete(fold(nick));
+    const op = c.operators.delete(fold(nick));
     if (event === "nick" && msg.new_nick) {
       c.members.set(fold(msg.new_nick), msg.new_nick);
+      if (op) c.operators.add(fold(msg.new_nick));
       systemLine(c, `${nick} is now ${msg.new_nick}`);
     } else if (event === "quit") {
       systemLine(c, `${nick} quit${msg.reason ? ` (${msg.reason})` : ""}`);
@@ -468,7 +656,23 @@ function onPresence(msg) {
   renderMembers();
 }
 
+// What an ERROR about a room command or a JOIN means, in words; else the server's text.
+const ERROR_TEXT = {
+  not_operator: (room) => `Only ${room ? `${room}'s` : "the room's"} operators may do that.`,
+  banned: (room) => `You are banned from ${room || "that room"}.`,
+  invite_only: (room) => `${room || "That room"} is invite-only: ask an operator for an invitation.`,
+  not_in_room: (room) => `You are not in ${room || "that room"}.`,
+};
+
 function onError(msg) {
+  const room = commands.get(msg.id);
+  if (room !== undefined) {
+    commands.delete(msg.id);
+    const c = convs.get(fold(room));
+    const text = ERROR_TEXT[msg.code] ? ERROR_TEXT[msg.code](room) : msg.message;
+    systemLine(c && c.joined ? c : current, `${text} (${msg.code})`, "error");
+    return;
+  }
   const request = requests.get(msg.id);
   if (request) { // a history page that will not come
     requests.delete(msg.id);
@@ -526,7 +730,76 @@ function join(room) {
     show(existing);
     return;
   }
-  link.request({ type: "JOIN", room: name, id: link.nextId("j") });
+  const id = link.nextId("j");
+  if (link.request({ type: "JOIN", room: name, id })) commands.set(id, name);
+}
+
+// A room command (TOPIC, OP, …): errors come back naming the room.
+function roomCommand(message) {
+  message.id = link.nextId("c");
+  if (link.request(message)) commands.set(message.id, message.room);
+  else systemLine(current, "Not connected: try again when the connection is back.", "error");
+}
+
+function currentRoom() {
+  return current && !current.dm ? current.name : null;
+}
+
+// An optional leading #room (else the current room), then the other words.
+function roomAndRest(words) {
+  if (words.length && words[0].startsWith("#")) return [words[0], words.slice(1)];
+  return [currentRoom(), words];
+}
+
+const MAKERS = {
+  op: (room, nick) => ({ type: "OP", room, nick }),
+  deop: (room, nick) => ({ type: "DEOP", room, nick }),
+  ban: (room, nick) => ({ type: "BAN", room, nick }),
+  unban: (room, nick) => ({ type: "UNBAN", room, nick }),
+  invite: (room, nick) => ({ type: "INVITE", room, nick }),
+};
+
+// The moderation commands, as the text door reads them (src/palaver/client/commands.py).
+function moderation(name, rest, arg) {
+  const usage = (text) => systemLine(current, `usage: ${text}`, "error");
+  if (name === "topic") {
+    const [room] = roomAndRest(rest);
+    let text = arg.trim();
+    if (text.startsWith("#")) text = text.replace(/^\S+\s*/, "").trim();
+    if (!room || !text) return usage("/topic [#room] text (/topic - clears it)");
+    roomCommand({ type: "TOPIC", room, topic: text === "-" ? "" : text });
+    return;
+  }
+  if (name === "kick") {
+    const [room, words] = roomAndRest(rest);
+    if (!room || !words.length) return usage("/kick [#room] nick [reason]");
+    const message = { type: "KICK", room, nick: words[0] };
+    if (words.length > 1) message.reason = words.slice(1).join(" ");
+    roomCommand(message);
+    return;
+  }
+  if (name === "mode") {
+    const [room, words] = roomAndRest(rest);
+    const message = { type: "MODE", room };
+    for (const word of words) {
+      let adding = true;
+      for (const char of word) {
+        if (char === "+" || char === "-") adding = char === "+";
+        else if (char === "i") message.invite_only = adding;
+        else if (char === "s") message.private = adding;
+        else return usage("/mode [#room] [+i|-i] [+s|-s] (invite-only, private)");
+      }
+    }
+    if (!room) return usage("/mode [#room] [+i|-i] [+s|-s] (invite-only, private)");
+    roomCommand(message);
+    return;
+  }
+  let [room, words] = roomAndRest(rest);
+  if (words.length === 2 && words[1].startsWith("#") && room === currentRoom()) {
+    [room, words] = [words[1], words.slice(0, 1)]; // /invite bob #room
+  }
+  if (!room || words.length !== 1) return usage(`/${name} [#room] nick`);
+  roomCommand(MAKERS[name](room, words[0]));
 }
 
 function post(c, text) {
@@ -539,7 +812,9 @@ function post(c, text) {
 }
 
 const HELP = "Commands: /join #room · /leave [#room] · /msg nick text · /nick newnick · "
-  + "/who · /rooms · /register password · /help";
+  + "/who · /rooms · /register password · /help. Room operators ([#room] is optional): "
+  + "/topic text (/topic - clears it) · /op nick · /deop nick · /kick nick [reason] · "
+  + "/ban nick · /unban nick · /invite nick · /mode [+i|-i] [+s|-s] (invite-only, private)";
 
 function command(text) {
   const [name, ...rest] = text.slice(1).split(/\s+/);
@@ -550,10 +825,15 @@ function command(text) {
       return;
     case "leave": case "part": {
       const room = arg || (current && !current.dm ? current.name : "");
-      if (room) link.request({ type: "LEAVE", room, id: link.nextId("l") });
-      else if (current && current.dm) drop(current);
+      const c = room ? convs.get(fold(room)) : current;
+      if (c && (c.dm || !c.joined)) drop(c); // nothing to tell the server
+      else if (room) link.request({ type: "LEAVE", room, id: link.nextId("l") });
       return;
     }
+    case "topic": case "op": case "deop": case "kick": case "ban": case "unban": case "invite":
+    case "mode":
+      moderation(name.toLowerCase(), rest.filter(Boolean), text.slice(1).replace(/^\S+\s*/, ""));
+      return;
     case "msg": case "dm": case "query": {
       const [to, ...words] = rest;
       if (!to) break;
@@ -590,7 +870,10 @@ function submit() {
   input.value = "";
   autosize();
   if (text.startsWith("/") && !text.startsWith("//")) command(text);
-  else post(current, text.startsWith("//") ? text.slice(1) : text);
+  else if (!current.dm && !current.joined) {
+    systemLine(current, `You are not in ${current.name}: /join ${current.name} to go back, `
+      + "/leave to close it.", "error");
+  } else post(current, text.startsWith("//") ? text.slice(1) : text);
 }
 
 function autosize() {
@@ -622,6 +905,7 @@ function reset() {
   for (const c of convs.values()) c.log.remove();
   convs.clear();
   requests.clear();
+  commands.clear();
   current = null;
   renderLists();
   renderMembers();

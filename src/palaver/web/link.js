@@ -144,6 +144,9 @@ export class Link {
         break;
       case "JOINED":
         this.rooms.set(fold(msg.room), msg.room);
+        // The room's resume mark starts at its newest message (protocol §15), even before
+        // anyone speaks; a mark already held is kept (messages up to last_id may be missing).
+        if (!this.lastIds.has(fold(msg.room))) this.lastIds.set(fold(msg.room), msg.last_id || 0);
         break;
       case "LEFT":
         this.rooms.delete(fold(msg.room));
@@ -158,6 +161,10 @@ export class Link {
         break;
       case "PRESENCE":
         if (msg.event === "nick" && msg.new_nick) this.renamed(msg.nick, msg.new_nick);
+        if (msg.event === "kick" && msg.room && fold(msg.nick) === fold(this.me)) {
+          this.rooms.delete(fold(msg.room)); // kicked or banned: out, and not rejoined on resume
+          this.lastIds.delete(fold(msg.room));
+        }
         break;
       case "REGISTERED":
         this.creds.password = this.creds.pendingPassword || this.creds.password;
