@@ -1,7 +1,9 @@
-"""Command line: ``python -m benchmarks [--quick] [--only fanout|idle|durable] [--output FILE]``.
+"""Command line: ``python -m benchmarks [--quick] [--only fanout|idle|durable|irc] [--output F]``.
 
 Prints a table and writes every figure (and the machine it ran on) to a JSON file, by default
 ``benchmarks/results/<mode>-<timestamp>.json`` plus a copy at ``benchmarks/results/latest.json``.
+The IRC comparison (``--only irc``: palaver's IRC door against ngIRCd and InspIRCd) runs only when
+asked for, never as part of the default run.
 Exit status 0 when every benchmark completed (all expected deliveries arrived, every client
 registered, every message acknowledged and stored exactly once in a sound SQLite file), 1 when
 one did not, 2 when one could not run at all; the floors are reported, not
@@ -22,6 +24,7 @@ from typing import Any
 from benchmarks.durable import DurableParams, DurableRun, run_durable
 from benchmarks.fanout import FanoutParams, Phase, run_fanout
 from benchmarks.idle import IdleParams, run_idle
+from benchmarks.ircbench import IrcParams, render_irc, run_irc
 from benchmarks.population import SetupError
 from benchmarks.report import machine_info, render
 
@@ -72,6 +75,30 @@ QUICK_DURABLE = DurableParams(
                    messages=100, timeout=30.0),
     ),
 )
+FULL_IRC = IrcParams(
+    members=1_000,
+    senders=10,
+    receiver_workers=3,
+    phases=(
+        Phase("fixed 20k/s", messages=20, rate=2.0, timeout=60.0),
+        Phase("fixed 50k/s", messages=50, rate=5.0, timeout=60.0),
+        Phase("fixed 100k/s", messages=100, rate=10.0, timeout=60.0),
+        Phase("closed, 2/sender", messages=300, rate=0.0, window=2, timeout=120.0),
+        Phase("closed, 8/sender", messages=300, rate=0.0, window=8, timeout=120.0),
+    ),
+)
+QUICK_IRC = IrcParams(
+    members=100,
+    senders=10,
+    receiver_workers=2,
+    latency_sample_every=1,
+    batch=50,
+    setup_timeout=30.0,
+    phases=(
+        Phase("fixed 10k/s", messages=20, rate=10.0, timeout=20.0),
+        Phase("closed loop", messages=30, rate=0.0, window=2, timeout=20.0),
+    ),
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,8 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="a small smoke run (100 members, 500 idle connections, "
                              "5,000 durable messages)")
-    parser.add_argument("--only", choices=["fanout", "idle", "durable"],
-                        help="run one benchmark")
+    parser.add_argument("--only", choices=["fanout", "idle", "durable", "irc"],
+                        help="run one benchmark (irc: only when asked for; it compares "
+                             "palaver's IRC door with ngircd and inspircd where installed)")
     parser.add_argument("--output", type=Path, help="where to write the JSON results")
     return parser
 
@@ -98,6 +126,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         results["idle"] = await run_idle(QUICK_IDLE if args.quick else FULL_IDLE)
     if args.only in (None, "durable"):
         results["durable"] = await run_durable(QUICK_DURABLE if args.quick else FULL_DURABLE)
+    if args.only == "irc":
+        results["irc"] = await run_irc(QUICK_IRC if args.quick else FULL_IRC)
     return results
 
 
@@ -110,6 +140,9 @@ def _complete(results: dict[str, Any]) -> bool:
     if "durable" in results:
         ok = ok and all(run["complete"] and run["stored_equals_acked"] and run["integrity_ok"]
                         for run in results["durable"]["runs"])
+    if "irc" in results:
+        ok = ok and bool(results["irc"]["runs"]) and not results["irc"]["failed"] and all(
+            phase["complete"] for run in results["irc"]["runs"] for phase in run["phases"])
     return ok
 
 
@@ -139,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"benchmark could not run: {exc}", file=sys.stderr)
         return 2
     print(render(results))
+    if "irc" in results:
+        print("\n".join(render_irc(results["irc"])))
     path = _write(results, args.output)
     print(f"\nresults: {path}")
     return 0 if _complete(results) else 1

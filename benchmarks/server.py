@@ -60,8 +60,10 @@ class ServerProcess:
         self._stderr = stderr
 
     @classmethod
-    async def start(cls, timeout: float = 20.0, settings: str = "") -> ServerProcess:
-        """A fresh server on a new temporary data dir; ``settings`` is extra TOML."""
+    async def start(cls, timeout: float = 20.0, settings: str = "",
+                    args: tuple[str, ...] = ()) -> ServerProcess:
+        """A fresh server on a new temporary data dir; ``settings`` is extra TOML, ``args``
+        extra ``palaver serve`` flags (which win over the config file)."""
         workdir = tempfile.TemporaryDirectory(prefix="palaver-bench-")
         root = Path(workdir.name)
         config = root / "bench.toml"
@@ -69,7 +71,7 @@ class ServerProcess:
         stderr = (root / "stderr.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "palaver.cli", "serve", "--port", "0",
-            "--data-dir", str(root / "data"), "--config", str(config),
+            "--data-dir", str(root / "data"), "--config", str(config), *args,
             stdout=asyncio.subprocess.PIPE, stderr=stderr,
         )
         assert proc.stdout is not None
