@@ -1,11 +1,11 @@
 """A load-generator worker for the durable benchmark: senders that count acknowledgements.
 
-How this works: the orchestrator (:mod:`benchmarks.durable`) starts ``python -m
-benchmarks.ackload HOST PORT`` and drives it with JSON lines on stdin, like
-:mod:`benchmarks.loadgen`. Each connection says HELLO as ``nick`` and rejoins its own room
-(``"rooms":["#d<i>"]``), so it is that room's only member: a CHAT there is stored and comes back
-to its sender only — the acknowledgement (a MESSAGE carrying the CHAT's ``"id"``) — and nothing
-else is delivered, so the cost measured is storing, not fan-out. The request id is the
+How this works: the orchestrator (:mod:`benchmarks.durable`) starts ``python -m benchmarks.ackload
+HOST PORT`` and drives it with JSON lines on stdin, like :mod:`benchmarks.loadgen` (the loop:
+:mod:`benchmarks.workerloop`). Each connection says HELLO as ``nick`` and rejoins its own room
+(``"rooms":["#d<i>"]``), so it is that room's only member: a CHAT there is stored and comes back to
+its sender only — the acknowledgement (a MESSAGE carrying the CHAT's ``"id"``) — and nothing else is
+delivered, so the cost measured is storing, not fan-out. The request id is the
 connection's sequence number. A connection keeps ``window`` CHATs in flight: every
 acknowledgement releases the next CHAT, until ``count`` have been sent. A message counts only
 when the MESSAGE with its id arrives; its send→ack latency is measured from just before the
@@ -21,11 +21,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import sys
 import time
-from typing import Any, Final, cast
+from collections.abc import Callable
+from typing import Any, Final
 
-from benchmarks.loadgen import emit
+from benchmarks import workerloop
+from benchmarks.leanconn import LeanConnection
+from benchmarks.workerloop import WorkerBase, emit
 from palaver.protocol.jsonl import encode
 from palaver.protocol.messages import PROTOCOL_VERSION, Hello, Ping, Pong, Say
 
@@ -41,21 +43,20 @@ PING_FRAME: Final = encode(Ping(id="barrier"))
 TEXT: Final = "d" * 100  # ~100-byte texts, like the fan-out benchmark
 
 
-class AckConnection(asyncio.Protocol):
+class AckConnection(LeanConnection):
     """One sender: its own room, a window of CHATs in flight, acknowledgements counted."""
 
     def __init__(self, worker: AckWorker, nick: str, room: str) -> None:
+        super().__init__(worker)  # type: ignore[arg-type]  # settles and loses like a Sink
         self.worker = worker
         self.nick = nick
         self.room = room
         # b'{"type":"CHAT","room":"#d1","text":"ddd…","id":"' + seq + b'"}\n'
         sample = encode(Say(room=room, text=TEXT, id="0"))
         self._prefix = sample[:sample.rindex(ID) + len(ID)]
-        self.transport: asyncio.Transport | None = None
         self.tail = b""
         self.welcomed = False
         self.ponged = False
-        self.closed = False
         self.count = 0  # messages to send in this run
         self.sent = 0
         self.acked = 0
@@ -63,13 +64,6 @@ class AckConnection(asyncio.Protocol):
         self.latencies: list[int] = []
         self.unexpected = 0  # MESSAGE frames that acknowledge nothing in flight
         self.errors: collections.Counter[str] = collections.Counter()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-
-    def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.closed:
-            self.transport.write(data)
 
     def hello(self) -> None:
         self.write(encode(Hello(version=PROTOCOL_VERSION, nick=self.nick, rooms=(self.room,))))
@@ -120,10 +114,10 @@ class AckConnection(asyncio.Protocol):
                 self.write(PONG_FRAME)
             elif line.startswith(WELCOME) and not self.welcomed:
                 self.welcomed = True
-                self.worker.settle(self)
+                self.worker.on_settled(self)
             elif line.startswith(PONG) and not self.ponged:
                 self.ponged = True
-                self.worker.settle(self)
+                self.worker.on_settled(self)
             elif line.startswith(BYE):
                 self._lose("BYE " + str(json.loads(line).get("reason")))
         if acked:
@@ -131,45 +125,19 @@ class AckConnection(asyncio.Protocol):
             self._send(min(acked, self.count - self.sent))
             self.worker.on_acks(acked, now)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._lose("reset" if exc is not None else "closed by server")
 
-    def _lose(self, reason: str) -> None:
-        if not self.closed:
-            self.closed = True
-            self.worker.on_lost(self, reason)
-
-    def abort(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()
-
-
-class AckWorker:
+class AckWorker(WorkerBase[AckConnection]):
     def __init__(self, host: str, port: int) -> None:
-        self.host = host
-        self.port = port
-        self.conns: list[AckConnection] = []
-        self.lost: collections.Counter[str] = collections.Counter()
+        super().__init__(host, port)
         self.expected = 0
         self.acked = 0
         self.first_ns = 0
         self.last_ns = 0
         self.done_sent = False
-        self._waiting: set[AckConnection] = set()
-        self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
 
-    # ------------------------------------------------------------------ from connections
-
-    def settle(self, conn: AckConnection) -> None:
-        self._waiting.discard(conn)
-        if not self._waiting:
-            self._wake.set()
-
-    def on_lost(self, conn: AckConnection, reason: str) -> None:
-        self.lost[reason] += 1
-        self.settle(conn)
+    def commands(self) -> dict[str, Callable[..., Any]]:
+        return {**super().commands(), "connect": self.connect, "barrier": self.barrier,
+                "run": self.run, "report": self.report}
 
     def on_acks(self, count: int, now_ns: int) -> None:
         self.acked += count
@@ -177,16 +145,6 @@ class AckWorker:
         if self.expected and not self.done_sent and self.acked >= self.expected:
             self.done_sent = True
             emit(event="done", acked=self.acked, last_ns=now_ns)
-
-    async def _wait_settled(self, timeout: float) -> int:
-        if self._waiting:
-            self._wake.clear()
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-        return len(self._waiting)
 
     # ------------------------------------------------------------------ commands
 
@@ -210,7 +168,7 @@ class AckWorker:
                     conn.hello()
         except TimeoutError:
             pass
-        missing = await self._wait_settled(max(0.0, timeout - (time.monotonic() - start)))
+        missing = await self.wait_settled(max(0.0, timeout - (time.monotonic() - start)))
         emit(event="connected", ok=sum(c.welcomed and not c.closed for c in self.conns),
              failed=failed, missing=missing, lost=dict(self.lost),
              seconds=round(time.monotonic() - start, 3))
@@ -221,7 +179,7 @@ class AckWorker:
         for conn in live:
             conn.ponged = False
             conn.write(PING_FRAME)
-        missing = await self._wait_settled(timeout)
+        missing = await self.wait_settled(timeout)
         emit(event="synced", missing=missing, lost=dict(self.lost))
 
     def run(self, count: int, window: int) -> None:
@@ -255,56 +213,9 @@ class AckWorker:
             latencies_us=latencies,
         )
 
-    def close(self) -> None:
-        for conn in self.conns:
-            conn.abort()
-        self._stop.set()
-
-    # ------------------------------------------------------------------ the control loop
-
-    async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 20)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        tasks: set[asyncio.Task[None]] = set()
-        emit(event="ready")
-        while not self._stop.is_set():
-            line = await reader.readline()
-            if not line:
-                break
-            task = loop.create_task(self.dispatch(json.loads(line)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        self.close()
-
-    async def dispatch(self, cmd: dict[str, Any]) -> None:
-        name = cmd.pop("cmd")
-        if name == "connect":
-            await self.connect(cmd["nicks"], cmd["rooms"], cmd["timeout"])
-        elif name == "barrier":
-            await self.barrier(cmd["timeout"])
-        elif name == "run":
-            self.run(cmd["count"], cmd["window"])
-        elif name == "report":
-            self.report()
-        elif name == "close":
-            self.close()
-        else:
-            emit(event="error", message=f"unknown command {name!r}")
-
-
-async def _main(host: str, port: int) -> None:
-    await AckWorker(host, port).serve()
-
 
 def main() -> None:
-    host, port = sys.argv[1], int(sys.argv[2])
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(_main(host, port))
-    else:
-        uvloop.run(_main(host, port))
+    workerloop.main(AckWorker)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]  # no stubs pinned
-
+from benchmarks.meter import Meter, cpu_figures
 from benchmarks.population import SetupError
 from benchmarks.server import ServerProcess
-from benchmarks.stats import latency_summary, split_evenly
+from benchmarks.stats import latency_summary, merge_counts, split_evenly
 from benchmarks.workers import Pool, WorkerError
 
 WORKER_MODULE = "benchmarks.ackload"
@@ -93,24 +92,12 @@ async def _setup(pool: Pool, run: DurableRun, timeout: float) -> dict[str, Any]:
 
 
 async def _measure(server: ServerProcess, pool: Pool, run: DurableRun) -> dict[str, Any]:
-    machine0 = psutil.cpu_times()
-    server0, gen0, wall0 = server.sample(), pool.cpu(), time.monotonic()
+    meter = Meter(server, pool)
     await pool.ask("started", 30, cmd="run", count=run.messages, window=run.window)
-    results = await asyncio.gather(*(w.expect("done", run.timeout) for w in pool.workers),
-                                   return_exceptions=True)
-    server1, gen1, wall1 = server.sample(), pool.cpu(), time.monotonic()
-    machine1 = psutil.cpu_times()
+    done = await pool.count("done", run.timeout)
+    usage = meter.usage()
     reports = await pool.ask("report", 60, cmd="report")
-    return {
-        "done": sum(not isinstance(r, BaseException) for r in results),
-        "reports": reports,
-        "server_cpu_s": server1.cpu - server0.cpu,
-        "server_system_cpu_s": server1.system - server0.system,
-        "generator_cpu_s": gen1 - gen0,
-        "wall_s": wall1 - wall0,
-        "server_rss_bytes": server1.rss,
-        "machine_busy": _busy(machine0, machine1),
-    }
+    return {"done": done, "reports": reports, **usage}
 
 
 def _read_store(path: Path) -> dict[str, Any]:
@@ -157,18 +144,13 @@ def _summarise(run: DurableRun, setup: dict[str, Any], m: dict[str, Any],
     span = (last_ns - first_ns) / 1e9 if last_ns > first_ns else 0.0
     latencies: list[int] = []
     acked_by_room: dict[str, int] = {}
-    errors: dict[str, int] = {}
-    lost: dict[str, int] = {}
     for report in reports:
         latencies.extend(report["latencies_us"])
         acked_by_room.update(report["acked_by_room"])
-        for key, value in report["errors"].items():
-            errors[key] = errors.get(key, 0) + value
-        for key, value in report["lost"].items():
-            lost[key] = lost.get(key, 0) + value
+    errors = merge_counts(r["errors"] for r in reports)
+    lost = merge_counts(r["lost"] for r in reports)
     problems = _exactly_once(acked_by_room, stored)
     planned = run.messages * run.connections
-    server_cpu = m["server_cpu_s"]
     complete = (m["done"] == len(reports) and acked == sent == planned and not errors
                 and not lost and not sum(r["unexpected"] for r in reports))
     return {
@@ -184,16 +166,7 @@ def _summarise(run: DurableRun, setup: dict[str, Any], m: dict[str, Any],
         "ack_seconds": round(span, 3),
         "acked_per_s": round(acked / span, 1) if span > 0 else None,
         "latency": latency_summary(latencies),
-        "server_cpu_s": round(server_cpu, 3),
-        "server_kernel_share": round(m["server_system_cpu_s"] / server_cpu, 3)
-        if server_cpu else None,
-        "server_cpu_us_per_ack": round(server_cpu / acked * 1e6, 2) if acked else None,
-        "acked_per_server_cpu_s": round(acked / server_cpu, 1) if server_cpu else None,
-        "server_cpu_utilisation": round(server_cpu / m["wall_s"], 3),
-        "generator_cpu_s": round(m["generator_cpu_s"], 3),
-        "generator_cpu_utilisation": round(m["generator_cpu_s"] / m["wall_s"], 3),
-        "generator_processes": len(reports),
-        "machine_busy": m["machine_busy"],
+        **cpu_figures(m, acked, len(reports), "ack", "acked", 2),
         "wall_s": round(m["wall_s"], 3),
         "server_rss_bytes": m["server_rss_bytes"],
         "server_exit_status": exit_status,
@@ -204,9 +177,3 @@ def _summarise(run: DurableRun, setup: dict[str, Any], m: dict[str, Any],
         "integrity_ok": stored["integrity_check"] == ["ok"],
         "db_file_bytes": stored["file_bytes"],
     }
-
-
-def _busy(before: Any, after: Any) -> float:
-    total = sum(after) - sum(before)
-    idle = (after.idle - before.idle) + (getattr(after, "iowait", 0) - getattr(before, "iowait", 0))
-    return round(1 - idle / total, 3) if total > 0 else 0.0

@@ -1,15 +1,16 @@
 """IRC fan-out: the same IRC load against palaver's IRC door and against C IRC servers.
 
-How this works: for each server under test (palaver with its SQLite store, palaver with
-``store = "memory"``, ngIRCd, InspIRCd — the C servers only when their Debian binaries are
-installed), a fresh server process on a free 127.0.0.1 port with a generated config (every flood
-and per-address limit lifted: see ``NGIRCD_CONF`` / ``INSPIRCD_CONF`` and docs/benchmarks.md),
-then :mod:`benchmarks.ircload` workers: one holds the senders, the others share the receivers.
-All connections register (NICK/USER) and JOIN ``#bench`` in waves of ``batch`` per worker; a
-barrier waits out the JOIN storm. Each phase resets the counters, the senders PRIVMSG ``messages``
-each (fixed rate or closed loop), and the phase ends when every connection has every message or
-the phase's hard timeout passes. IRC does not echo a PRIVMSG to its sender, so expected
-deliveries = messages × (members − 1). Server CPU and RSS are psutil's, on the server process.
+How this works: for each server under test (palaver with its SQLite store, palaver with ``store =
+"memory"``, ngIRCd, InspIRCd — the C servers only when their Debian binaries are installed), a fresh
+server process on a free 127.0.0.1 port with a generated config (every flood and per-address limit
+lifted: see ``NGIRCD_CONF`` / ``INSPIRCD_CONF`` and docs/benchmarks.md), then
+:mod:`benchmarks.ircload` workers: one holds the senders, the others share the receivers. All
+connections register (NICK/USER) and JOIN ``#bench`` in waves of ``batch`` per worker; a barrier
+waits out the JOIN storm. Each phase resets the counters, the senders PRIVMSG ``messages`` each
+(fixed rate or closed loop), and the phase ends when every connection has every message or the
+phase's hard timeout passes (:mod:`benchmarks.phases`). IRC does not echo a PRIVMSG to its sender,
+so expected deliveries = messages × (members − 1). Server CPU and RSS are psutil's, on the server
+process.
 """
 
 from __future__ import annotations
@@ -20,17 +21,16 @@ import shutil
 import socket
 import tempfile
 import time
-import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import psutil  # type: ignore[import-untyped]  # no stubs pinned
 
 from benchmarks import population
-from benchmarks.fanout import Phase, _busy, _wait_done
-from benchmarks.server import Sample, ServerProcess
-from benchmarks.stats import latency_summary, split_evenly
+from benchmarks.phases import Phase, params_dict, run_phase
+from benchmarks.server import Sample, ServerProcess, wait_or_kill
+from benchmarks.stats import merge_counts
 from benchmarks.workers import Pool, WorkerError
 
 WORKER_MODULE = "benchmarks.ircload"
@@ -180,12 +180,7 @@ class ExternalServer:
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), timeout)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.kill()
-                await self.proc.wait()
+            await wait_or_kill(self.proc, timeout)
         self._log.close()
         self._workdir.cleanup()
 
@@ -315,7 +310,7 @@ async def run_irc(params: IrcParams) -> dict[str, Any]:
             skipped[name] = f"could not run: {exc}"
             failed.append(name)
             print(f"irc benchmark: {name} {skipped[name]}", flush=True)
-    return {"params": _params(params), "runs": runs, "skipped": skipped, "failed": failed}
+    return {"params": params_dict(params), "runs": runs, "skipped": skipped, "failed": failed}
 
 
 async def _run_one(name: str, params: IrcParams) -> dict[str, Any]:
@@ -327,7 +322,8 @@ async def _run_one(name: str, params: IrcParams) -> dict[str, Any]:
         pool = await Pool.start(params.receiver_workers + 1, server.host, server.port,
                                 module=WORKER_MODULE)
         setup = await _populate(server, pool, params)
-        phases = [await _phase(server, pool, params, phase) for phase in params.phases]
+        phases = [await run_phase(server, pool, params, phase, echo=False)
+                  for phase in params.phases]
         return {"server": name, "version": version, "setup": setup, "phases": phases,
                 "rss_start_bytes": rss_start, "rss_end_bytes": server.sample().rss}
     except (WorkerError, population.SetupError) as exc:
@@ -339,18 +335,10 @@ async def _run_one(name: str, params: IrcParams) -> dict[str, Any]:
 
 
 async def _populate(server: Server, pool: Pool, params: IrcParams) -> dict[str, Any]:
-    nicks = [f"s{i}" for i in range(params.senders)]
-    receivers = [f"r{i}" for i in range(params.members - params.senders)]
-    shares = [nicks, *split_evenly(receivers, params.receiver_workers)]
-    start = time.monotonic()
-    replies = await pool.ask(
-        "connected", params.setup_timeout + 5, cmd="connect", timeout=params.setup_timeout,
-        sample_every=params.latency_sample_every, concurrency=params.connect_concurrency,
-        per_worker=[{"nicks": share} for share in shares],
-    )
-    connected = {"connected": sum(r["ok"] for r in replies),
-                 "failed": population._merge(r["failed"] for r in replies),
-                 "seconds": round(time.monotonic() - start, 3)}
+    shares = population.fanout_shares(params.members, params.senders, params.receiver_workers)
+    connected = await population.connect(pool, shares, params.setup_timeout,
+                                         sample_every=params.latency_sample_every,
+                                         concurrency=params.connect_concurrency)
     if connected["connected"] != params.members:
         raise population.SetupError(f"only {connected} of {params.members} connected")
     cpu0, start = server.sample().cpu, time.monotonic()
@@ -358,108 +346,16 @@ async def _populate(server: Server, pool: Pool, params: IrcParams) -> dict[str, 
                              batch=params.batch, timeout=params.setup_timeout)
     joined = sum(r["ok"] for r in replies)
     registered = {"registered": sum(r["registered"] for r in replies), "joined": joined,
-                  "lost": population._merge(r["lost"] for r in replies),
+                  "lost": merge_counts(r["lost"] for r in replies),
                   "seconds": round(time.monotonic() - start, 3)}
     if joined != params.members:
         raise population.SetupError(f"only {registered} of {params.members} joined")
-    settled = await _barrier(pool, params.setup_timeout)
+    settled = await population.barrier(pool, params.setup_timeout)
+    del settled["frames"]  # not part of the IRC results
     if settled["missing"]:
         raise population.SetupError(f"the JOIN storm did not settle: {settled}")
     registered["server_cpu_s"] = round(server.sample().cpu - cpu0, 3)
     return {"connect": connected, "register_join": registered, "join_settled": settled}
-
-
-async def _barrier(pool: Pool, timeout: float) -> dict[str, Any]:
-    start = time.monotonic()
-    token = f"SYNC-{uuid.uuid4().hex}"
-    await pool.ask("armed", 30, cmd="sync", token=token, timeout=timeout)
-    pool.workers[0].send("say", text=token)
-    replies = await pool.ask("synced", timeout + 5)
-    return {"missing": sum(r["missing"] for r in replies),
-            "lost": population._merge(r["lost"] for r in replies),
-            "seconds": round(time.monotonic() - start, 3)}
-
-
-async def _phase(server: Server, pool: Pool, params: IrcParams, phase: Phase) -> dict[str, Any]:
-    sender_nicks = [f"s{i}" for i in range(params.senders)]
-    await pool.ask("reset", 30, cmd="reset", expect_per_conn=phase.messages * params.senders,
-                   own=phase.messages, senders=sender_nicks)
-    machine0 = psutil.cpu_times()
-    server0, gen0, wall0 = server.sample(), pool.cpu(), time.monotonic()
-    pool.workers[0].send("run", count=phase.messages, rate=phase.rate, window=phase.window,
-                         timeout=phase.timeout)
-    sent_task = asyncio.ensure_future(pool.workers[0].expect("sent", phase.timeout + 10))
-    done = await _wait_done(pool, phase.timeout)
-    server1, gen1, wall1 = server.sample(), pool.cpu(), time.monotonic()
-    machine1 = psutil.cpu_times()
-    sent = await sent_task
-    reports = await pool.ask("report", 60, cmd="report")
-    return _summarise(params, phase, sent, reports, done, {
-        "server_cpu_s": server1.cpu - server0.cpu,
-        "server_system_cpu_s": server1.system - server0.system,
-        "generator_cpu_s": gen1 - gen0,
-        "wall_s": wall1 - wall0,
-        "server_rss_bytes": server1.rss,
-        "machine_busy": _busy(machine0, machine1),
-    })
-
-
-def _summarise(params: IrcParams, phase: Phase, sent: dict[str, Any],
-               reports: list[dict[str, Any]], done: int, usage: dict[str, Any]) -> dict[str, Any]:
-    members = sum(r["live"] for r in reports)
-    delivered = sum(r["delivered"] for r in reports)
-    expected = sent["sent"] * (members - 1)
-    last_ns = max(r["last_ns"] for r in reports)
-    span = (last_ns - sent["first_ns"]) / 1e9 if sent["first_ns"] and last_ns else 0.0
-    send_span = (sent["last_ns"] - sent["first_ns"]) / 1e9
-    latencies: list[int] = []
-    lost: dict[str, int] = {}
-    for report in reports:
-        latencies.extend(report["latencies_us"])
-        for key, value in report["lost"].items():
-            lost[key] = lost.get(key, 0) + value
-    if phase.rate > 0:
-        offered = phase.rate * params.senders
-    else:
-        offered = sent["sent"] / send_span if send_span > 0 else 0.0
-    cpu = usage["server_cpu_s"]
-    busy_cores = usage["machine_busy"] * (psutil.cpu_count() or 1)
-    return {
-        "phase": asdict(phase),
-        "mode": "fixed rate" if phase.rate > 0 else f"closed loop (window {phase.window}/sender)",
-        "messages_sent": sent["sent"],
-        "messages_planned": phase.messages * params.senders,
-        "members": members,
-        "deliveries_expected": expected,
-        "deliveries": delivered,
-        "complete": delivered == expected and done == len(reports) and members == params.members,
-        "lost_connections": lost,
-        "offered_msgs_per_s": round(offered, 1),
-        "offered_deliveries_per_s": round(offered * (params.members - 1), 1),
-        "send_seconds": round(send_span, 3),
-        "delivery_seconds": round(span, 3),
-        "deliveries_per_s": round(delivered / span, 1) if span > 0 else None,
-        "latency": latency_summary(latencies),
-        "server_cpu_s": round(cpu, 3),
-        "server_kernel_share": round(usage["server_system_cpu_s"] / cpu, 3) if cpu else None,
-        "server_cpu_us_per_delivery": round(cpu / delivered * 1e6, 3) if delivered else None,
-        "deliveries_per_server_cpu_s": round(delivered / cpu, 1) if cpu else None,
-        "server_cpu_utilisation": round(cpu / usage["wall_s"], 3),
-        "generator_cpu_s": round(usage["generator_cpu_s"], 3),
-        "generator_cpu_utilisation": round(usage["generator_cpu_s"] / usage["wall_s"], 3),
-        "generator_processes": len(reports),
-        "machine_busy": usage["machine_busy"],
-        "other_cpu_cores": round(max(0.0, busy_cores - (cpu + usage["generator_cpu_s"])
-                                     / usage["wall_s"]), 2),
-        "wall_s": round(usage["wall_s"], 3),
-        "server_rss_bytes": usage["server_rss_bytes"],
-    }
-
-
-def _params(params: IrcParams) -> dict[str, Any]:
-    out = asdict(params)
-    out.pop("phases")
-    return out
 
 
 # --------------------------------------------------------------------------- the table

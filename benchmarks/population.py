@@ -12,6 +12,7 @@ import time
 import uuid
 from typing import Any
 
+from benchmarks.stats import merge_counts, split_evenly
 from benchmarks.workers import Pool
 
 
@@ -19,19 +20,25 @@ class SetupError(RuntimeError):
     pass
 
 
+def fanout_shares(members: int, senders: int, receiver_workers: int) -> list[list[str]]:
+    """The nicks for each worker of a fan-out run: the senders ``s<i>`` all on the first, the
+    receivers ``r<i>`` dealt evenly over the rest."""
+    nicks = [f"s{i}" for i in range(senders)]
+    receivers = [f"r{i}" for i in range(members - senders)]
+    return [nicks, *split_evenly(receivers, receiver_workers)]
+
+
 async def connect(pool: Pool, nicks: list[list[str]], timeout: float,
-                  sample_every: int = 0) -> dict[str, Any]:
+                  sample_every: int = 0, **extra: Any) -> dict[str, Any]:
+    """Each worker opens its share of ``nicks``; ``extra`` goes with the command."""
     start = time.monotonic()
     replies = await pool.ask(
         "connected", timeout + 5, cmd="connect", timeout=timeout, sample_every=sample_every,
-        per_worker=[{"nicks": share} for share in nicks],
+        **extra, per_worker=[{"nicks": share} for share in nicks],
     )
-    ok = sum(r["ok"] for r in replies)
-    failed: dict[str, int] = {}
-    for reply in replies:
-        for key, value in reply["failed"].items():
-            failed[key] = failed.get(key, 0) + value
-    return {"connected": ok, "failed": failed, "seconds": round(time.monotonic() - start, 3)}
+    return {"connected": sum(r["ok"] for r in replies),
+            "failed": merge_counts(r["failed"] for r in replies),
+            "seconds": round(time.monotonic() - start, 3)}
 
 
 async def hello(pool: Pool, batch: int, timeout: float) -> dict[str, Any]:
@@ -39,7 +46,7 @@ async def hello(pool: Pool, batch: int, timeout: float) -> dict[str, Any]:
     replies = await pool.ask("welcomed", timeout + 5, cmd="hello", batch=batch, timeout=timeout)
     return {
         "registered": sum(r["ok"] for r in replies),
-        "lost": _merge(r["lost"] for r in replies),
+        "lost": merge_counts(r["lost"] for r in replies),
         "seconds": round(time.monotonic() - start, 3),
     }
 
@@ -53,14 +60,6 @@ async def barrier(pool: Pool, timeout: float) -> dict[str, Any]:
     return {
         "missing": sum(r["missing"] for r in replies),
         "frames": sum(r["frames"] for r in replies),
-        "lost": _merge(r["lost"] for r in replies),
+        "lost": merge_counts(r["lost"] for r in replies),
         "seconds": round(time.monotonic() - start, 3),
     }
-
-
-def _merge(counters: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for counter in counters:
-        for key, value in counter.items():
-            out[key] = out.get(key, 0) + value
-    return out

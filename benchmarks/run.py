@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.durable import DurableParams, DurableRun, run_durable
-from benchmarks.fanout import FanoutParams, Phase, run_fanout
+from benchmarks.fanout import FanoutParams, run_fanout
 from benchmarks.idle import IdleParams, run_idle
 from benchmarks.ircbench import IrcParams, render_irc, run_irc
+from benchmarks.phases import Phase
 from benchmarks.population import SetupError
 from benchmarks.report import machine_info, render
 

@@ -4,19 +4,25 @@ Two modes. Fixed rate (``rate`` > 0, messages per second per sender): sender ``j
 ``k``-th message at ``start + (k + j/n) / rate``; a sender that falls behind catches up at once, so
 the offered load is the schedule, not what the server lets through. Closed loop (``rate`` == 0):
 at most ``window`` messages per sender are in flight, where a message is in flight until it has
-come back to every sending connection (each sender is also a room member and gets every message).
+come back to every sending connection (each sender is also a room member and gets every message;
+where the server does not echo, as in IRC, :meth:`Senders._in_flight` is overridden).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Protocol
 
-from benchmarks.loadconn import BenchConnection, ChatFrames
+from benchmarks.leanconn import LineCounter
+
+
+class Frames(Protocol):
+    def frame(self, stamp_ns: int) -> bytes: ...
 
 
 class Senders:
-    def __init__(self, conns: list[BenchConnection], frames: ChatFrames) -> None:
+    def __init__(self, conns: list[LineCounter], frames: Frames) -> None:
         self.conns = conns
         self.frames = frames
         self.sent = [0] * len(conns)
@@ -65,7 +71,7 @@ class Senders:
             if upcoming != float("inf"):
                 await asyncio.sleep(max(0.0, (upcoming - time.monotonic_ns()) / 1e9))
 
-    def on_messages(self, conn: BenchConnection) -> None:
+    def on_messages(self, conn: LineCounter) -> None:
         if self._limit:
             self._pump()
 
@@ -73,7 +79,7 @@ class Senders:
         conns = self.conns
         n = len(conns)
         total = self._count * n
-        in_flight = self.sent_total - min(c.messages for c in conns)
+        in_flight = self._in_flight()
         while in_flight < self._limit and self.sent_total < total:
             j = self._next
             self._next = (j + 1) % n
@@ -82,3 +88,7 @@ class Senders:
                 in_flight += 1
         if self.sent_total >= total and self._finished is not None and not self._finished.done():
             self._finished.set_result(None)
+
+    def _in_flight(self) -> int:
+        """Closed loop: the most messages some sending connection is still to get back."""
+        return self.sent_total - min(c.messages for c in self.conns)

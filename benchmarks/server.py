@@ -120,14 +120,19 @@ class ServerProcess:
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), timeout)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.kill()
-                await self.proc.wait()
+            await wait_or_kill(self.proc, timeout)
         assert self.proc.returncode is not None
         return self.proc.returncode
+
+
+async def wait_or_kill(proc: asyncio.subprocess.Process, timeout: float) -> None:
+    """Wait up to ``timeout`` s for ``proc`` to exit (after it was asked to); SIGKILL it if not."""
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
 
 
 class RssWatcher:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -42,4 +42,13 @@ def split_evenly(items: Sequence[T], parts: int) -> list[list[T]]:
         step = size + (1 if i < extra else 0)
         out.append(list(items[at:at + step]))
         at += step
+    return out
+
+
+def merge_counts(counters: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """The per-key sums of several counts (``lost``, ``failed``, ``errors`` from each worker)."""
+    out: dict[str, int] = {}
+    for counter in counters:
+        for key, value in counter.items():
+            out[key] = out.get(key, 0) + value
     return out

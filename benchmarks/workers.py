@@ -1,4 +1,4 @@
-"""The orchestrator's side of the load-generator workers (see :mod:`benchmarks.loadgen`)."""
+"""The orchestrator's side of the load-generator workers (see :mod:`benchmarks.workerloop`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]  # no stubs pinned
+
+from benchmarks.server import wait_or_kill
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -78,12 +80,7 @@ class WorkerProcess:
                 self.send("close")
                 assert self.proc.stdin is not None
                 self.proc.stdin.close()
-            try:
-                await asyncio.wait_for(self.proc.wait(), timeout)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.kill()
-                await self.proc.wait()
+            await wait_or_kill(self.proc, timeout)
         self._reader.cancel()
 
 
@@ -108,6 +105,12 @@ class Pool:
             for i, worker in enumerate(self.workers):
                 worker.send(cmd, **args, **(per_worker[i] if per_worker else {}))
         return list(await asyncio.gather(*(w.expect(event, wait) for w in self.workers)))
+
+    async def count(self, event: str, wait: float) -> int:
+        """Wait up to ``wait`` s for ``event`` from every worker; how many sent it in time."""
+        results = await asyncio.gather(*(w.expect(event, wait) for w in self.workers),
+                                       return_exceptions=True)
+        return sum(not isinstance(r, BaseException) for r in results)
 
     def cpu(self) -> float:
         return sum(w.cpu() for w in self.workers)
