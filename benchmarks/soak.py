@@ -146,7 +146,8 @@ async def ws_sender(name: str, port: int, tally: Tally, stop: asyncio.Event) -> 
     async with aiohttp.ClientSession() as http:
         while not stop.is_set() or pending:
             try:
-                async with http.ws_connect(f"http://127.0.0.1:{port}/ws", timeout=10) as ws:
+                async with http.ws_connect(f"http://127.0.0.1:{port}/ws",
+                                           timeout=aiohttp.ClientWSTimeout(ws_close=10)) as ws:
                     hello: dict[str, Any] = {"type": "HELLO", "version": 1, "nick": name}
                     if token:
                         hello["token"] = token
@@ -224,7 +225,7 @@ async def receiver(name: str, port: int, seen: list[int], stop: asyncio.Event) -
 
 async def stored(port: int) -> list[Message]:
     async with await Client.connect("127.0.0.1", port, "auditor") as reader:
-        after, out = 0, []
+        after, out = 0, list[Message]()
         while True:
             page = await reader.request(History(room=ROOM, after=after, limit=200))
             assert isinstance(page, HistoryPage)
