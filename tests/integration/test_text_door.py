@@ -239,3 +239,33 @@ async def test_register_then_login_from_a_text_client(server: Server) -> None:
     assert lines[0].startswith(b"* connected to palaver/") and lines[0].endswith(b" as bob\r\n")
     assert (await again.line()).endswith(b"<bob> hello as an account\r\n")
     again.close()
+
+
+async def test_an_account_says_something_new_on_every_text_connection(
+    connect: Callable[..., Awaitable[Client]], server: Server,
+) -> None:
+    """The text door numbers its requests t1, t2, ... again on each connection. Those are its own
+    correlation tags, not the client's resend ids: an account that reconnects and speaks is heard
+    (before the fix, the room never heard "second message!" and bob got his first one back)."""
+    setup = await TextPeer.open(server.port)
+    await setup.send(b"bob\n")
+    await setup.until(b"* you joined #lobby (1 here: bob)\r\n")
+    await setup.send(b"/register secret-words\n")
+    await setup.exactly(b"* bob is now an account: next time, log in with /login bob "
+                        b"<password>\r\n")
+    await setup.send(b"/quit\n")
+    await setup.rest()
+    setup.close()
+    alice = await connect("alice")
+    heard: list[str] = []
+    for text in (b"first message", b"second message!"):
+        bob = await TextPeer.open(server.port)
+        await bob.send(b"/login bob secret-words\n" + text + b"\n")
+        await bob.until(b"* you joined #lobby (2 here: alice, bob)\r\n")
+        assert (await bob.line()).endswith(b"<bob> " + text + b"\r\n")
+        seen = await alice.wait_for(Message)
+        heard.append(seen.text)
+        await bob.send(b"/quit\n")
+        await bob.rest()
+        bob.close()
+    assert heard == ["first message", "second message!"]

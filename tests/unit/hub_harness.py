@@ -62,8 +62,8 @@ class Harness:
         self.send(sid, Hello(version=1, nick=nick))
         return sid
 
-    def send(self, sid: int, message: ClientMessage) -> list[Effect]:
-        effects = self.hub.handle(sid, message, self.clock.now)
+    def send(self, sid: int, message: ClientMessage, *, resends: bool = True) -> list[Effect]:
+        effects = self.hub.handle(sid, message, self.clock.now, resends=resends)
         self.apply(effects)
         return effects
 

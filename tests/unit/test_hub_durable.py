@@ -223,6 +223,26 @@ def test_a_failed_persist_forgets_the_id_so_a_resend_is_stored_anew(h: Harness) 
     assert isinstance(ack, Message) and (ack.id, ack.msg_id) == ("m1", 2)
 
 
+def test_a_door_s_own_correlation_tags_are_never_idempotency_keys(h: Harness) -> None:
+    """The text and IRC doors number their requests themselves, from 1 on every connection: the
+    same tag on a later connection is a new message, answered with its own id, never stored."""
+    alice = h.login("alice")
+    h.login("bob")
+    h.clear()
+    first = persist_of(h.send(alice, Say(id="t1", room="#lobby", text="first"), resends=False))
+    second = persist_of(h.send(alice, Say(id="t1", room="#lobby", text="second!"),
+                               resends=False))
+    direct = persist_of(h.send(alice, SendDirect(id="t1", to="bob", text="psst"),
+                               resends=False))
+    assert [m.text for m in h.stored] == ["first", "second!", "psst"]
+    assert (first.message.client_id, second.message.client_id, direct.message.client_id) == (
+        None, None, None)
+    acks = [e for e in h.take(alice) if isinstance(e, Message) and e.id == "t1"]
+    assert [(a.msg_id, a.text) for a in acks] == [(1, "first"), (2, "second!"), (1, "psst")]
+    # ... and a client that does resend is not confused by them either.
+    persist_of(h.send(alice, Say(id="t1", room="#lobby", text="third")))
+
+
 def test_messages_without_id_are_never_resends(h: Harness) -> None:
     alice = h.login("alice")
     h.send(alice, Say(room="#lobby", text="hi"))

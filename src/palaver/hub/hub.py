@@ -158,12 +158,15 @@ class Hub(Moderation):
         self._recent: OrderedDict[tuple[str, str], StoredMessage] = OrderedDict()
         self._in_flight: set[tuple[str, str]] = set()  # in _recent, not yet committed
         self._committed: dict[str, int] = dict(stored.last_ids)  # highest stored msg_id
+        # Messages that are stored: their id may be an idempotency key (see handle()).
+        self._posts: dict[type[Any], Callable[[Session, Any, float, bool], list[Effect]]] = {
+            Say: self._say,
+            SendDirect: self._send_direct,
+        }
         self._handlers: dict[type[Any], Callable[[Session, Any, float], list[Effect]]] = {
             Hello: self._hello,
             Join: self._join,
             Leave: self._leave,
-            Say: self._say,
-            SendDirect: self._send_direct,
             SetNick: self._set_nick,
             ListUsers: self._list_users,
             ListRooms: self._list_rooms,
@@ -184,13 +187,22 @@ class Hub(Moderation):
             raise ValueError(f"session {sid} is already open")
         self._sessions[sid] = Session(sid)
 
-    def handle(self, sid: SessionId, message: ClientMessage, now: float) -> list[Effect]:
+    def handle(
+        self, sid: SessionId, message: ClientMessage, now: float, *, resends: bool = True
+    ) -> list[Effect]:
+        """Carry out ``message``. ``resends`` says whether its ``id`` was chosen by a client
+        that resends (the JSON and WebSocket doors): only then is it an idempotency key. A door
+        that numbers requests itself (text, IRC) passes False: its ids only route the answer
+        back to the connection, are never stored, and a repeated one is a new message."""
         session = self._sessions.get(sid)
         if session is None:
             return []
         try:
             if session.user is None and not isinstance(message, _BEFORE_HELLO):
                 raise PeerError(ErrorCode.HANDSHAKE_REQUIRED, "send HELLO first")
+            post = self._posts.get(type(message))
+            if post is not None:
+                return post(session, message, now, resends)
             return self._handlers[type(message)](session, message, now)
         except PeerError as error:
             return [self.error_effect(sid, error.with_request_id(message.id))]
@@ -507,16 +519,18 @@ class Hub(Moderation):
 
     # ------------------------------------------------------------------ messages
 
-    def _say(self, session: Session, msg: Say, now: float) -> list[Effect]:
+    def _say(self, session: Session, msg: Say, now: float, resends: bool = True) -> list[Effect]:
         user = self._user(session)
         room = self._member_room(user, msg.room)
         text = check_text(msg.text)
-        resent = self._resent(user, session.sid, msg.id)
+        client_id = msg.id if resends else None
+        resent = self._resent(user, session.sid, client_id)
         if resent is not None:
             return resent
         record = StoredMessage(
             conversation=room.key, msg_id=self._next_id(room.key), ts=format_ts(now),
-            sender=user.nick, sender_key=user.key, text=text, room=room.name, client_id=msg.id,
+            sender=user.nick, sender_key=user.key, text=text, room=room.name,
+            client_id=client_id,
         )
         self._remember_id(record)
         event = as_message(record)
@@ -527,7 +541,9 @@ class Hub(Moderation):
                     Deliver(event, room.targets(), skip=session.sid))
         return [Persist(record, then, session.sid, msg.id)]
 
-    def _send_direct(self, session: Session, msg: SendDirect, now: float) -> list[Effect]:
+    def _send_direct(
+        self, session: Session, msg: SendDirect, now: float, resends: bool = True
+    ) -> list[Effect]:
         user = self._user(session)
         target = self._online.get(fold(msg.to))
         target_key = target.key if target else self._peer_key(msg.to)
@@ -536,7 +552,8 @@ class Hub(Moderation):
         if target is None:
             target = self._online_accounts.get(target_key)
         text = check_text(msg.text)
-        resent = self._resent(user, session.sid, msg.id)
+        client_id = msg.id if resends else None
+        resent = self._resent(user, session.sid, client_id)
         if resent is not None:
             return resent
         conversation = dm_conversation(user.key, target_key)
@@ -545,7 +562,7 @@ class Hub(Moderation):
         record = StoredMessage(
             conversation=conversation, msg_id=self._next_id(conversation), ts=format_ts(now),
             sender=user.nick, sender_key=user.key, text=text,
-            to=target.nick if target else self._accounts[target_key], client_id=msg.id,
+            to=target.nick if target else self._accounts[target_key], client_id=client_id,
         )
         self._remember_id(record)
         event = as_message(record)

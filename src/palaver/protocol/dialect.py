@@ -4,6 +4,12 @@ A dialect turns what a client sends into client messages (the hub's commands), e
 to write back at once (a prompt, a registration numeric); and renders the hub's events in its
 own syntax. ``encode_key`` names the rendering: connections whose keys are equal get the very
 same bytes for the same event, so a broadcast is rendered once per key, not once per recipient.
+
+``resends`` says whose request ids these are. True: the client chose them and may resend a
+request with the same id after a reconnect, so the id is an idempotency key (JSON lines). False:
+the dialect numbers requests itself only to route each answer back to the right command (text,
+IRC); such a correlation tag is never stored, and the same tag on another connection is a new
+request (docs/protocol.md §2).
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ Inbound = ClientMessage | PeerError | bytes
 class Dialect(Protocol):
     @property
     def encode_key(self) -> Hashable: ...
+
+    @property
+    def resends(self) -> bool: ...
 
     def receive_data(self, data: bytes) -> list[Inbound]: ...
 

@@ -3,8 +3,8 @@
 How this works: :meth:`IrcDialect.receive_data` frames and parses lines, runs registration
 (:mod:`palaver.protocol.irc_state`), answers what needs no hub (PING, CAP, MODE, errors) with
 bytes at once, and turns the rest into client messages. Each message carries a request id of
-our own (a random prefix per connection and a counter, so ids never repeat for an identity and
-the hub's idempotency never mistakes a new message for a resend); :attr:`_pending` remembers
+our own (a prefix per connection and a counter): a correlation tag, not an idempotency key
+(:attr:`resends` is false, so the hub never stores or deduplicates it); :attr:`_pending` remembers
 which IRC command each id answers, so a USERS reply becomes WHO, NAMES, WHOIS or ISON lines and
 an ERROR becomes the right numeric. :meth:`encode` renders events: broadcasts through
 :class:`~palaver.protocol.irc_render.IrcRenderer` (depends on the capabilities only, which is
@@ -139,6 +139,10 @@ class IrcDialect:
     @property
     def encode_key(self) -> Hashable:
         return self._key
+
+    @property
+    def resends(self) -> bool:
+        return False  # our ids only route answers to their commands: never idempotency keys
 
     @property
     def phase(self) -> Phase:

@@ -79,6 +79,7 @@ class JsonLinesDialect:
     __slots__ = ("_decoder",)
 
     encode_key = "json"
+    resends = True  # a JSON client chooses its request ids and resends with the same one
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self._decoder = JsonLinesDecoder(max_frame)

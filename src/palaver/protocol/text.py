@@ -114,6 +114,10 @@ class TextDialect:
         return self  # rendering depends on this connection's state
 
     @property
+    def resends(self) -> bool:
+        return False  # "t1", "t2", ... only route answers back: never idempotency keys
+
+    @property
     def style(self) -> Style:
         return self._style
 

@@ -71,6 +71,10 @@ class Connection(Protocol):
     def encode_key(self) -> Hashable:
         """Connections with equal keys render an event to the same bytes."""
 
+    @property
+    def resends(self) -> bool:
+        """Are request ids on this connection the client's own (idempotency keys)?"""
+
     def encode(self, event: Wire) -> bytes: ...
     def send(self, data: bytes) -> None: ...
     def flush(self) -> None: ...
@@ -163,7 +167,8 @@ class ServerCore:
             self._spawn(self._login(conn, message))
             return
         try:
-            effects = self.hub.handle(conn.sid, message, self._wall_clock())
+            effects = self.hub.handle(conn.sid, message, self._wall_clock(),
+                                      resends=conn.resends)
         except Exception:  # we broke it: log it, tell the peer no more than that
             log.exception("failed to handle %s from connection %d", type(message).__name__,
                           conn.sid)

@@ -213,6 +213,10 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
     def encode_key(self) -> Hashable:
         return self.dialect.encode_key
 
+    @property
+    def resends(self) -> bool:
+        return self.dialect.resends
+
     def encode(self, event: Wire) -> bytes:
         return self.dialect.encode(event)
 

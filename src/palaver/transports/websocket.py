@@ -102,6 +102,7 @@ class WebSocketConnection(QueuedSender):
     )
 
     encode_key: Final = "json"  # the same bytes as a JSON-lines client gets
+    resends: Final = True  # the web client chooses its request ids and resends with them
     door: Final = "web"  # for metrics (server/metrics.py door_of)
 
     def __init__(self, core: ServerCore, max_frame: int) -> None:
