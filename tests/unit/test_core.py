@@ -24,6 +24,7 @@ from palaver.store.memory import MemoryStore
 
 class FakeConnection:
     encode_key = "json"
+    resends = True
     encode = staticmethod(encode)
 
     def __init__(self) -> None:

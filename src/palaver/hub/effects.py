@@ -121,7 +121,17 @@ class SaveRoom:
     settings: RoomSettings
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Bytes a door made itself in answer to a command (an IRC ``PONG`` or numeric, a text
+    prompt): written to ``session`` in turn, after the answers to earlier commands — an answer
+    never overtakes a message that is still being stored."""
+
+    session: SessionId
+    data: bytes
+
+
 Effect = (
     Deliver | Close | Persist | AckResend | Replay | FetchHistory | CreateAccount | Remember
-    | SaveRoom
+    | SaveRoom | Answer
 )

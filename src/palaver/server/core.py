@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from palaver.hub import Hub
 from palaver.hub.effects import (
     AckResend,
+    Answer,
     Close,
     CreateAccount,
     Deliver,
@@ -177,6 +178,10 @@ class ServerCore:
             effects = [self.hub.error_effect(conn.sid, error)]
         self.pipeline.submit(effects)
 
+    def answer(self, conn: Connection, data: bytes) -> None:
+        """Bytes the door made itself: sent in order with the answers to earlier commands."""
+        self.pipeline.submit((Answer(conn.sid, data),))
+
     def reject(self, conn: Connection, error: PeerError) -> None:
         """A frame the protocol layer refused: report it; a frame over the limit also closes."""
         effects: list[Effect] = [self.hub.error_effect(conn.sid, error)]
@@ -223,6 +228,11 @@ class ServerCore:
         kind = type(effect)
         if kind is Deliver:
             self._deliver(effect)  # type: ignore[arg-type]
+        elif kind is Answer:
+            assert isinstance(effect, Answer)
+            conn = self._connections.get(effect.session)
+            if conn is not None:
+                conn.send(effect.data)
         elif kind is Persist:
             self._stored(effect, outcome)  # type: ignore[arg-type]
         elif kind is Close:

@@ -196,7 +196,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
                 self._stash = [*(self._stash or ()), *items[index:]]
                 return
             if isinstance(item, bytes):
-                self.send(item)
+                core.answer(self, item)
             elif isinstance(item, PeerError):
                 core.reject(self, item)
                 if not self._registered and not core.hub.is_registered(self.sid):
