@@ -86,7 +86,9 @@ class TextWire:
                 self.command(sid, item)
 
     def command(self, sid: int, message: ClientMessage) -> None:
-        self.apply(self.hub.handle(sid, message, self.now))
+        dialect = self.dialects[sid]
+        resends = dialect.resends if isinstance(dialect, TextDialect) else True
+        self.apply(self.hub.handle(sid, message, self.now, resends=resends))
 
     def apply(self, effects: list[Effect]) -> None:
         for effect in effects:
