@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from palaver.store import Account, Store, StoredMessage, dm_conversation
@@ -66,6 +67,12 @@ async def test_messages_round_trip(store: Store) -> None:
     await store.append([original])
     [back] = (await store.page("@alice,bob")).messages
     assert back == original
+
+
+async def test_a_notice_stays_a_notice(store: Store) -> None:
+    notice = msgspec.structs.replace(msg("#lobby", 1, text="build passed"), notice=True)
+    await store.append([notice, msg("#lobby", 2)])
+    assert [m.notice for m in (await store.page("#lobby")).messages] == [True, False]
 
 
 async def test_resend_is_stored_once(store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -225,9 +226,23 @@ def test_echo_only_with_echo_message() -> None:
     (say,) = plain.receive_data(b"PRIVMSG #a :hi\r\n")
     assert plain.encode(message("hi", request_id=say.id)) == b""  # type: ignore[union-attr]
     echo = registered(caps="echo-message")
-    (say,) = echo.receive_data(b"NOTICE #a :hi\r\n")
+    (say,) = echo.receive_data(b"PRIVMSG #a :hi\r\n")
     assert lines(echo.encode(message("hi", request_id=say.id))) == [  # type: ignore[union-attr]
-        ":bob!bob@palaver NOTICE #a :hi"]
+        ":bob!bob@palaver PRIVMSG #a :hi"]
+
+
+def test_a_notice_goes_to_the_hub_as_a_notice_and_comes_back_as_one() -> None:
+    d = registered(caps="echo-message")
+    (room,) = d.receive_data(b"NOTICE #a :build passed\r\n")
+    (direct,) = d.receive_data(b"NOTICE ann :psst\r\n")
+    assert isinstance(room, Say) and room.notice
+    assert isinstance(direct, SendDirect) and direct.notice
+    for sent, event in ((room, message("build passed")), (direct, message("psst", room=None))):
+        notice = msgspec.structs.replace(event, notice=True)
+        assert lines(d.encode(notice))[0].split(" ", 2)[1] == "NOTICE"  # someone else's
+        echo = msgspec.structs.replace(notice, id=sent.id)
+        assert lines(d.encode(echo))[0].split(" ", 2)[1] == "NOTICE"  # our own, echoed
+    assert lines(d.encode(message("hi")))[0].split(" ", 2)[1] == "PRIVMSG"
 
 
 def test_presence_and_goodbye() -> None:

@@ -117,7 +117,7 @@ def format_ts(now: float) -> str:
 
 def as_message(record: StoredMessage, request_id: str | None = None) -> Message:
     return Message(id=request_id, msg_id=record.msg_id, ts=record.ts, sender=record.sender,
-                   text=record.text, room=record.room, to=record.to)
+                   text=record.text, room=record.room, to=record.to, notice=record.notice)
 
 
 class Hub(Moderation):
@@ -530,7 +530,7 @@ class Hub(Moderation):
         record = StoredMessage(
             conversation=room.key, msg_id=self._next_id(room.key), ts=format_ts(now),
             sender=user.nick, sender_key=user.key, text=text, room=room.name,
-            client_id=client_id,
+            client_id=client_id, notice=msg.notice,
         )
         self._remember_id(record)
         event = as_message(record)
@@ -563,6 +563,7 @@ class Hub(Moderation):
             conversation=conversation, msg_id=self._next_id(conversation), ts=format_ts(now),
             sender=user.nick, sender_key=user.key, text=text,
             to=target.nick if target else self._accounts[target_key], client_id=client_id,
+            notice=msg.notice,
         )
         self._remember_id(record)
         event = as_message(record)

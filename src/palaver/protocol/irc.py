@@ -341,10 +341,11 @@ class IrcDialect:
             return  # a CTCP query other than ACTION: nothing to forward
         for target in targets:
             if target.startswith("#"):
-                out.append(self._request(Say, Pending(kind, target), room=target, text=text))
+                out.append(self._request(Say, Pending(kind, target), room=target, text=text,
+                                         notice=quiet))
             else:
                 out.append(self._request(SendDirect, Pending(kind, target), to=target,
-                                         text=text))
+                                         text=text, notice=quiet))
 
     def _text_of(self, raw: str) -> str:
         """IRC text as palaver text: CTCP ACTION becomes ``* nick does``; formatting goes."""
@@ -553,8 +554,7 @@ class IrcDialect:
             return self._renderer.message(event)
         if "echo-message" not in self._caps:
             return b""  # the acknowledgement of our own message: IRC shows it already
-        notice = pending is not None and pending.kind == "notice"
-        return self._renderer.message(event, "NOTICE" if notice else "PRIVMSG")
+        return self._renderer.message(event)
 
     def _users(self, event: Users, pending: Pending | None) -> bytes:
         kind, arg = (pending.kind, pending.arg) if pending else ("who", event.room or "*")

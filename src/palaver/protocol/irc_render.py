@@ -56,8 +56,10 @@ class IrcRenderer:
             for piece in split_text(clean(text), _budget(f":{self.server} NOTICE {target} :"))
         )
 
-    def message(self, event: Message, command: str = "PRIVMSG") -> bytes:
-        """A chat message as one or more PRIVMSG (or NOTICE) lines, each within the limit."""
+    def message(self, event: Message) -> bytes:
+        """A chat message as one or more PRIVMSG (NOTICE for a notice) lines, each within the
+        limit."""
+        command = "NOTICE" if event.notice else "PRIVMSG"
         source = hostmask(event.sender)
         target = event.room or event.to or "*"
         base_tags: dict[str, str] = {}

@@ -80,17 +80,20 @@ class Leave(Wire, frozen=True, tag="LEAVE"):
 
 
 class Say(Wire, frozen=True, tag="CHAT"):
-    """Post a message to a room the sender is in."""
+    """Post a message to a room the sender is in. ``notice``: text that must never be answered
+    automatically (by a bot); it arrives as a notice (an IRC ``NOTICE``)."""
 
     room: str
     text: str
+    notice: bool = False
 
 
 class SendDirect(Wire, frozen=True, tag="DM"):
-    """Send a direct message to one user."""
+    """Send a direct message to one user (``notice`` as for CHAT)."""
 
     to: str
     text: str
+    notice: bool = False
 
 
 class SetNick(Wire, frozen=True, tag="NICK"):
@@ -246,7 +249,8 @@ class Presence(Wire, frozen=True, tag="PRESENCE"):
 
 
 class Message(Wire, frozen=True, tag="MESSAGE"):
-    """A chat message in a room (``room``) or a direct message (``to``)."""
+    """A chat message in a room (``room``) or a direct message (``to``); ``notice``: not to be
+    answered automatically."""
 
     msg_id: int
     ts: str
@@ -254,6 +258,7 @@ class Message(Wire, frozen=True, tag="MESSAGE"):
     text: str
     room: str | None = None
     to: str | None = None
+    notice: bool = False
 
 
 class Users(Wire, frozen=True, tag="USERS"):

@@ -23,6 +23,7 @@ class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
     room: str | None = None  # display name of the room, for room messages
     to: str | None = None  # display nick of the recipient, for direct messages
     client_id: str | None = None  # the sender's request id, for idempotent resends
+    notice: bool = False  # never to be answered automatically (an IRC NOTICE)
 
 
 class Page(msgspec.Struct, frozen=True, kw_only=True):

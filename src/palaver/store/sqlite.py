@@ -25,7 +25,8 @@ from palaver.store.migrations import migrations
 
 Durability = Literal["process", "power"]
 _SYNCHRONOUS: Final = {"process": "NORMAL", "power": "FULL"}
-_COLUMNS: Final = "conversation, msg_id, ts, sender, sender_key, room, recipient, text, client_id"
+_COLUMNS: Final = ("conversation, msg_id, ts, sender, sender_key, room, recipient, text, client_id, "
+                   "notice")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -123,7 +124,7 @@ class SqliteStore:
         try:
             changes = db.total_changes
             await db.executemany(
-                f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (sender_key, client_id) WHERE client_id IS NOT NULL DO NOTHING",
                 rows,
             )
@@ -338,11 +339,11 @@ def _statements(sql: str) -> list[str]:
 
 def _row(m: StoredMessage) -> tuple[Any, ...]:
     return (m.conversation, m.msg_id, m.ts, m.sender, m.sender_key, m.room, m.to, m.text,
-            m.client_id)
+            m.client_id, int(m.notice))
 
 
 def _message(row: Any) -> StoredMessage:
     return StoredMessage(
         conversation=row[0], msg_id=int(row[1]), ts=row[2], sender=row[3], sender_key=row[4],
-        room=row[5], to=row[6], text=row[7], client_id=row[8],
+        room=row[5], to=row[6], text=row[7], client_id=row[8], notice=bool(row[9]),
     )
