@@ -19,6 +19,7 @@ import pytest
 from palaver.client import Client
 from palaver.protocol.messages import Error, Goodbye, Message, Presence, Register, Say
 from palaver.server.app import Server
+from palaver.server.passwords import Passwords
 from palaver.transports.stream import StreamConnection
 from tests.integration.raw import RawPeer
 
@@ -387,6 +388,76 @@ async def test_guesser_is_throttled_while_the_owner_logs_in(start_server: StartS
                 break
     owner.close()
     await witness.close()
+
+
+class CountingPasswords:
+    """A twin of :class:`~palaver.server.passwords.Passwords` that counts the passwords it is
+    asked to check and holds each wrong one until ``release`` is set (so every guess is under
+    way at once); the right one is checked at once."""
+
+    def __init__(self, real: Passwords) -> None:
+        self._real = real
+        self.checked = 0
+        self.progress = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def hash(self, password: str) -> str:
+        return await self._real.hash(password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        self.checked += 1
+        self.progress.set()
+        if password != PASSWORD:
+            await self.release.wait()
+        return await self._real.verify(password_hash, password)
+
+    def close(self) -> None:
+        self._real.close()
+
+
+async def test_parallel_guesses_from_one_address_get_only_the_allowance_checked(
+        start_server: StartServer) -> None:
+    server = await start_server(login_failures=3)
+    core = server.core
+    assert core is not None
+    owner = await Client.connect("127.0.0.1", server.port, "owner")
+    await owner.request(Register(nick="owner", password=PASSWORD))
+    await owner.close()
+    twin = core.passwords = CountingPasswords(core.passwords)  # type: ignore[assignment]
+    guessers = [await raw_from(server.port, "127.0.0.2") for _ in range(50)]
+    for n, peer in enumerate(guessers):  # all sent before any check can finish
+        peer.writer.write(LOGIN % (b"owner", b"guess%d" % n, n))
+    answers: dict[int, Error] = {}
+
+    async def answer(n: int, peer: RawPeer) -> None:
+        frame = await peer.frame(WAIT)
+        assert isinstance(frame, Error) and frame.id == f"h{n}", frame
+        answers[n] = frame
+        twin.progress.set()
+
+    readers = [asyncio.create_task(answer(n, peer)) for n, peer in enumerate(guessers)]
+    async with asyncio.timeout(WAIT):  # every guess is being checked or has been refused
+        while twin.checked + len(answers) < len(guessers):
+            twin.progress.clear()
+            await twin.progress.wait()
+    assert twin.checked == 3
+    assert sorted({a.code for a in answers.values()}) == ["auth_throttled"]
+    assert len(answers) == 47 and all(a.retry_after_ms for a in answers.values())
+    # The owner, at its own address, is not stuck behind the guesses being checked.
+    owner_peer = await raw_from(server.port, "127.0.0.1")
+    await owner_peer.send(LOGIN % (b"owner", PASSWORD.encode(), 99))
+    welcome = await owner_peer.frame(WAIT)
+    assert welcome is not None and type(welcome).__name__ == "Welcome"
+    twin.release.set()
+    await asyncio.wait_for(asyncio.gather(*readers), WAIT)
+    assert sorted(a.code for a in answers.values()).count("auth_failed") == 3
+    assert twin.checked == 4  # three guesses and the owner
+    late = await raw_from(server.port, "127.0.0.2")  # the three failures stay counted
+    await late.send(LOGIN % (b"owner", b"late", 100))
+    frame = await late.frame(WAIT)
+    assert isinstance(frame, Error) and frame.code == "auth_throttled"
+    for peer in [*guessers, owner_peer, late]:
+        peer.close()
 
 
 async def test_a_storm_of_logins_is_bounded(start_server: StartServer) -> None:

@@ -181,6 +181,30 @@ def test_a_right_password_clears_the_address_record() -> None:
     assert throttle.wait("bob", "10.0.0.1", 1.0) == 0.0
 
 
+def test_an_attempt_counts_when_its_check_starts() -> None:
+    # Three checks under way at once from one address: the fourth is refused before it starts.
+    throttle = LoginThrottle(ThrottleRules(per_address=3, per_account=30, window=60.0))
+    assert [throttle.begin("bob", "10.0.0.9", 0.0) for _ in range(3)] == [0.0] * 3
+    assert throttle.begin("bob", "10.0.0.9", 0.0) == pytest.approx(60.0)
+    assert throttle.wait("bob", "10.0.0.9", 0.5) == pytest.approx(59.5)
+
+
+def test_a_right_password_uncounts_its_attempt_and_a_check_that_could_not_run_too() -> None:
+    throttle = LoginThrottle(ThrottleRules(per_address=3, per_account=2, window=60.0))
+    throttle.begin("bob", "10.0.0.1", 1.0)
+    throttle.begin("bob", "10.0.0.2", 2.0)
+    assert throttle.wait("bob", "10.0.0.3", 2.0) > 0  # the account's ceiling: 2 under way
+    throttle.succeeded("bob", "10.0.0.1", started=1.0)  # the owner: not a guess
+    assert throttle.wait("bob", "10.0.0.3", 2.0) == 0.0
+    throttle.withdraw("bob", "10.0.0.2", started=2.0)  # e.g. the store was down
+    throttle.begin("bob", "10.0.0.4", 3.0)
+    throttle.begin("bob", "10.0.0.5", 3.0)
+    assert throttle.wait("bob", "10.0.0.3", 3.0) > 0
+    assert throttle.wait("bob", "10.0.0.1", 3.0) == 0.0  # the owner's known address
+    throttle.withdraw("bob", "10.0.0.9", started=5.0)  # nothing counted: nothing happens
+    assert throttle.tracked == 3
+
+
 def test_throttle_memory_is_bounded() -> None:
     throttle = LoginThrottle(ThrottleRules(max_tracked=100))
     for n in range(1_000):

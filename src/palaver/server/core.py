@@ -127,6 +127,7 @@ class ServerCore:
         self.admission = Admission(self.limits.admission)
         self.logins = LoginThrottle(self.limits.logins)
         self._pending_logins = 0  # password checks queued or running
+        self._login_started: dict[SessionId, float] = {}  # when each was counted
         self._sweeper = self._loop.call_later(timeouts.sweep_interval(), self._sweep)
 
     # ------------------------------------------------------------------ transports call these
@@ -360,38 +361,52 @@ class ServerCore:
                 self._close(close)
 
     def _login_throttled(self, conn: Connection, hello: Hello) -> PeerError | None:
-        """``auth_throttled`` if this password may not be checked now (docs/limits.md)."""
-        wait = self.logins.wait(fold(hello.nick), host_of(conn.peer), self.monotonic())
+        """``auth_throttled`` if this password may not be checked now (docs/limits.md).
+
+        Otherwise the attempt is counted now, as a failure, before its check starts: parallel
+        guesses on many connections see each other (:meth:`_check_login` un-counts it if the
+        password was right)."""
+        account, address, now = fold(hello.nick), host_of(conn.peer), self.monotonic()
+        wait = self.logins.wait(account, address, now)
         if not wait and self._pending_logins >= self.limits.max_pending_logins:
             wait = 1.0  # the queue of password checks is full
         if not wait:
+            self.logins.begin(account, address, now)
+            self._login_started[conn.sid] = now
             return None
+        self.metrics.login_throttled()
         ms = retry_after_ms(wait)
         return PeerError(ErrorCode.AUTH_THROTTLED, "too many login attempts: try again in "
                          f"{ms / 1000:.1f} s", hello.id, retry_after_ms=ms)
 
     async def _login(self, conn: Connection, hello: Hello) -> None:
         assert hello.password is not None
+        started = self._login_started.pop(conn.sid, None)
         try:
-            await self._check_login(conn, hello)
+            await self._check_login(conn, hello, started)
         finally:
             self._pending_logins -= 1
 
-    async def _check_login(self, conn: Connection, hello: Hello) -> None:
+    async def _check_login(self, conn: Connection, hello: Hello, started: float | None) -> None:
+        """Check the password of ``hello``, whose attempt was counted at ``started``."""
         assert hello.password is not None
+        account_key, address = fold(hello.nick), host_of(conn.peer)
         try:
-            account = await self.store.get_account(fold(hello.nick))
+            account = await self.store.get_account(account_key)
             verified = await self.passwords.verify(
                 account.password_hash if account else None, hello.password)
             if verified:
-                self.logins.succeeded(fold(hello.nick), host_of(conn.peer))
-            else:
-                self.logins.failed(fold(hello.nick), host_of(conn.peer), self.monotonic())
+                self.logins.succeeded(account_key, address, started)
+            elif started is None:  # not counted when it started
+                self.logins.failed(account_key, address, self.monotonic())
+            started = None  # the attempt is settled
             marks = await self.store.load_marks(account.key) if account and verified else {}
             effects = self.hub.login(conn.sid, hello, verified=verified, marks=marks,
                                      now=self._wall_clock())
         except Exception:
             log.exception("login of %s failed", hello.nick)
+            if started is not None:  # the check could not run: that was no guess
+                self.logins.withdraw(account_key, address, started)
             error = PeerError(ErrorCode.UNAVAILABLE, "cannot log in right now; try again",
                               hello.id)
             effects = [self.hub.error_effect(conn.sid, error)]

@@ -11,6 +11,9 @@ How this works — so that a guessing storm does not lock the owner out:
   window from all addresses together); it refuses only addresses that have never logged in to
   the account successfully. The owner's known addresses (the last ``known_per_account`` from
   which the right password was given) still get their own ``per_address`` tries.
+* An attempt is counted **when its check starts**, as a failure, and un-counted when the password
+  turns out right (or the check could not run): parallel guesses on many connections see each
+  other's attempts, so no more than ``per_address`` of them are ever checked at once.
 * A right password clears that (account, address) record.
 
 Memory is bounded: at most ``max_tracked`` records of each kind; the oldest are forgotten first.
@@ -18,6 +21,7 @@ Memory is bounded: at most ``max_tracked`` records of each kind; the oldest are 
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import TypeVar
@@ -51,12 +55,30 @@ class LoginThrottle:
             waits.append(self._full_for(self._by_account.get(account), rules.per_account, now))
         return max(waits)
 
+    def begin(self, account: str, address: str, now: float) -> float:
+        """Like :meth:`wait`; when that is 0.0, the attempt is counted now (as a failure, until
+        :meth:`succeeded` or :meth:`withdraw` is told it was not one, with the same ``now``)."""
+        wait = self.wait(account, address, now)
+        if not wait:
+            self.failed(account, address, now)
+        return wait
+
+    def withdraw(self, account: str, address: str, started: float) -> None:
+        """The attempt :meth:`begin` counted at ``started`` was no guess (its check could not
+        run): un-count it."""
+        _unrecord(self._by_address, (account, address), started)
+        _unrecord(self._by_account, account, started)
+
     def failed(self, account: str, address: str, now: float) -> None:
         rules = self.rules
         self._record(self._by_address, (account, address), rules.per_address, now)
         self._record(self._by_account, account, rules.per_account, now)
 
-    def succeeded(self, account: str, address: str) -> None:
+    def succeeded(self, account: str, address: str, started: float | None = None) -> None:
+        """The right password: clear (account, address), and un-count the attempt
+        :meth:`begin` counted at ``started``."""
+        if started is not None:
+            self.withdraw(account, address, started)
         self._by_address.pop((account, address), None)
         known = self._known.pop(account, None) or OrderedDict()
         known.pop(address, None)
@@ -86,3 +108,13 @@ class LoginThrottle:
     @property
     def tracked(self) -> int:
         return len(self._by_address) + len(self._by_account)
+
+
+def _unrecord(table: OrderedDict[K, deque[float]], key: K, stamp: float) -> None:
+    times = table.get(key)
+    if times is None:
+        return
+    with contextlib.suppress(ValueError):  # already pushed out of a full record
+        times.remove(stamp)
+    if not times:
+        del table[key]
