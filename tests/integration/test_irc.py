@@ -226,6 +226,47 @@ class RawIrc:
                 if len(parts) > 1 and parts[1] == code:
                     return parts[2:]
 
+    async def lines_until_closed(self) -> list[str]:
+        """Every line until the server closes the connection."""
+        out: list[str] = []
+        async with asyncio.timeout(WAIT):
+            while raw := await self.reader.readline():
+                out.append(raw.decode().rstrip("\r\n"))
+        return out
+
+
+async def registered_raw(port: int, nick: str) -> RawIrc:
+    peer = RawIrc(*await asyncio.open_connection("127.0.0.1", port))
+    await peer.send(f"NICK {nick}", f"USER {nick} 0 * :{nick}")
+    await peer.numeric("366")  # the lobby's names: registration is over
+    return peer
+
+
+async def test_a_nick_with_a_unicode_space_or_a_control_character_is_432_and_not_echoed(
+    irc_port: int,
+) -> None:
+    ivy = RawIrc(*await asyncio.open_connection("127.0.0.1", irc_port))
+    await ivy.send("NICK iv\u0085il", "USER ivy 0 * :Ivy")  # NEL: not a separator
+    assert (await ivy.numeric("432"))[:2] == ["*", "iv\ufffdil"]
+    await ivy.send("NICK iv\x07il")
+    assert (await ivy.numeric("432"))[:2] == ["*", "iv\ufffdil"]
+    await ivy.send("NICK ivil")
+    assert (await ivy.numeric("001"))[0] == "ivil"
+    await ivy.send("JOIN #a\x02bold")
+    assert (await ivy.numeric("479"))[:2] == ["ivil", "#a\ufffdbold"]
+    ivy.writer.close()
+
+
+async def test_an_endless_line_gets_417_then_error_and_the_connection_closes(
+    irc_port: int,
+) -> None:
+    eve = await registered_raw(irc_port, "eve")
+    eve.writer.write(b"PRIVMSG #lobby :" + b"x" * 100_000)  # never a newline
+    rest = await eve.lines_until_closed()
+    assert rest == [":palaver 417 eve :Input line was too long",
+                    "ERROR :Closing link: eve (Input line was too long)"]
+    eve.writer.close()
+
 
 async def test_error_numerics_on_a_raw_socket(irc_port: int) -> None:
     first = RawIrc(*await asyncio.open_connection("127.0.0.1", irc_port))

@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from palaver.protocol.dialect import Inbound
+from palaver.protocol.errors import FrameTooLarge
 from palaver.protocol.irc import IrcDialect
 from palaver.protocol.irc_state import TRANSITIONS, IllegalTransition, Phase, Step, advance
-from palaver.protocol.irc_wire import MAX_LINE, parse_line
+from palaver.protocol.irc_wire import MAX_LINE, MAX_RUNAWAY, parse_line
 from palaver.protocol.messages import (
     Error,
     Goodbye,
@@ -140,6 +141,18 @@ def test_errors_after_registration() -> None:
         ":palaver 417 ann :Input line was too long"]
 
 
+def test_an_endless_line_is_answered_417_then_closed() -> None:
+    d = registered()
+    out = d.receive_data(b"PRIVMSG #a :")
+    for _ in range(MAX_RUNAWAY // 1_000 + 1):
+        out.extend(d.receive_data(b"x" * 1_000))
+    assert replies(out) == [":palaver 417 ann :Input line was too long"]
+    assert out[1:] == [FrameTooLarge(MAX_RUNAWAY)]  # the core reports it and closes
+    assert d.receive_data(b"\r\nPING :x\r\n") == []
+    assert lines(d.encode(Error(code="frame_too_large", message="too large"))) == [
+        "ERROR :Closing link: ann (Input line was too long)"]
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -183,6 +196,50 @@ def test_hub_errors_become_numerics(command: bytes, code: str, numeric: str) -> 
     (request,) = d.receive_data(command + b"\r\n")
     out = lines(d.encode(Error(id=request.id, code=code, message="no")))  # type: ignore[union-attr]
     assert out[0].split()[1] == numeric
+
+
+def test_a_nick_with_a_unicode_space_is_refused_whole() -> None:
+    d = dialect()
+    (hello,) = d.receive_data("NICK iv\u0085il\r\nUSER a 0 * :A\r\n".encode())
+    assert hello == Hello(id="t.1", version=1, nick="iv\u0085il")  # not "iv": the hub says 432
+    out = lines(d.encode(Error(id=hello.id, code="invalid_nick", message="a nick is ...")))
+    assert out == [":palaver 432 * iv\ufffdil :a nick is ..."]
+
+
+@pytest.mark.parametrize(("command", "code", "expected"), [
+    (b"NICK a\x07b", "invalid_nick", ":palaver 432 ann a\ufffdb :no"),
+    (b"JOIN #a\x02b", "invalid_room", ":palaver 479 ann #a\ufffdb :no"),
+    (b"PRIVMSG x\x1b[2J :hi", "no_such_user", ":palaver 401 ann x\ufffd[2J :No such nick/channel"),
+    (b"PART #\x03,4x", "invalid_room", ":palaver 403 ann #\ufffd :No such channel"),
+])
+def test_error_numerics_never_echo_control_characters(
+    command: bytes, code: str, expected: str,
+) -> None:
+    d = registered()
+    request = d.receive_data(command + b"\r\n")[0]
+    out = d.encode(Error(id=request.id, code=code, message="no"))  # type: ignore[union-attr]
+    assert lines(out) == [expected]
+
+
+def test_local_replies_never_echo_control_characters() -> None:
+    d = registered()
+    out = replies(d.receive_data(b"MODE #a +\x07\r\nCAP \x01X\r\nPING :\x08x\r\n"))
+    assert out == [":palaver 472 ann \ufffd :is unknown mode char to me",
+                   ":palaver 410 ann \ufffdX :Invalid CAP command",
+                   ":palaver PONG palaver :\ufffdx"]
+
+
+@DETERMINISTIC
+@given(st.text(st.characters(blacklist_characters="\r\n\0 "), min_size=1, max_size=40))
+def test_a_refused_nick_is_echoed_without_any_control_character(nick: str) -> None:
+    d = registered()
+    (request,) = d.receive_data(f"NICK {nick}\r\n".encode())
+    if not isinstance(request, SetNick):
+        return  # a nick with ":" first is a trailing parameter: the same nick, or 431
+    out = d.encode(Error(id=request.id, code="invalid_nick", message="no"))
+    text = out.decode("utf-8")
+    assert text.endswith("\r\n") and text.count("\r\n") == 1
+    assert not any((ord(c) < 0x20 and c != "\t") or 0x7F <= ord(c) <= 0x9F for c in text[:-2])
 
 
 def test_errors_for_a_notice_are_not_answered() -> None:

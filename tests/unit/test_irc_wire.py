@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from palaver.protocol.irc_wire import (
     MAX_INPUT,
     MAX_LINE,
+    MAX_RUNAWAY,
+    RUNAWAY,
     TOO_LONG,
     BadLine,
     IrcFramer,
@@ -41,8 +43,28 @@ def test_a_line_over_the_limit_is_reported_once_and_skipped_then_reading_goes_on
     out = framer.receive_data(b"PRIVMSG #a :" + b"x" * MAX_INPUT)
     assert out == [TOO_LONG]
     assert framer.buffered == 0  # nothing of it is kept
-    assert framer.receive_data(b"x" * 100_000) == []
+    assert framer.receive_data(b"x" * 20_000) == []  # below the hard bound (MAX_RUNAWAY)
     assert framer.receive_data(b"yy\r\nPING a\r\n") == [b"PING a"]
+
+
+def test_a_line_still_going_at_the_hard_bound_is_a_runaway_and_reading_stops() -> None:
+    framer = IrcFramer()
+    assert framer.receive_data(b"PRIVMSG #a :" + b"x" * MAX_INPUT) == [TOO_LONG]
+    out: list[bytes | object] = []
+    for _ in range(MAX_RUNAWAY // 4_096 + 1):
+        out.extend(framer.receive_data(b"x" * 4_096))
+    assert out == [RUNAWAY]
+    assert framer.buffered == 0
+    assert framer.receive_data(b"\r\nPING a\r\n") == []  # nothing more is read
+    assert framer.receive_eof() == []
+
+
+def test_the_hard_bound_is_a_few_times_the_limit_and_counts_the_whole_line() -> None:
+    framer = IrcFramer(10)
+    assert framer.receive_data(b"x" * 39 + b"\nPING a\n") == [TOO_LONG, b"PING a"]
+    assert framer.receive_data(b"x" * 39) == [TOO_LONG]
+    assert framer.receive_data(b"x") == [RUNAWAY]
+    assert IrcFramer(10).receive_data(b"x" * 40 + b"\nPING a\n") == [TOO_LONG, RUNAWAY]
 
 
 def test_the_limit_is_counted_with_the_newline() -> None:
@@ -63,7 +85,8 @@ def test_any_bytes_whole_or_one_at_a_time_give_the_same_lines(data: bytes, limit
     out_split.extend(split.receive_eof())
     assert out_whole == out_split
     for item in out_whole:
-        assert item is TOO_LONG or (isinstance(item, bytes) and len(item) < limit)
+        assert item in (TOO_LONG, RUNAWAY) or (isinstance(item, bytes) and len(item) < limit)
+    assert out_whole.count(RUNAWAY) <= 1 and RUNAWAY not in out_whole[:-1]
 
 
 def test_parse_tags_source_params_trailing() -> None:
@@ -73,6 +96,13 @@ def test_parse_tags_source_params_trailing() -> None:
     assert parse_line(b"NICK alice").params == ["alice"]
     assert parse_line(b"PRIVMSG #a :").params == ["#a", ""]
     assert parse_line(b"user a 0 * :Real Name").params == ["a", "0", "*", "Real Name"]
+
+
+def test_parameters_are_split_on_ascii_spaces_only() -> None:
+    assert parse_line("NICK iv\u0085il".encode()).params == ["iv\u0085il"]
+    assert parse_line("NICK a\tb\u00a0c\u3000d\u2028e".encode()).params == [
+        "a\tb\u00a0c\u3000d\u2028e"]
+    assert parse_line(b"USER  a   0 * :x  y").params == ["a", "0", "*", "x  y"]
 
 
 def test_lines_without_a_command_are_refused() -> None:

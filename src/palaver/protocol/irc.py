@@ -23,8 +23,8 @@ from typing import Final
 
 from palaver import __version__
 from palaver.protocol.dialect import Inbound
-from palaver.protocol.errors import ErrorCode
-from palaver.protocol.irc_render import SUPPORTED_CAPS, IrcRenderer, hostmask
+from palaver.protocol.errors import ErrorCode, FrameTooLarge
+from palaver.protocol.irc_render import SUPPORTED_CAPS, IrcRenderer, clean, hostmask
 from palaver.protocol.irc_rooms import (
     FLAG_MODES,
     ROOM_ERROR_NUMERICS,
@@ -37,7 +37,9 @@ from palaver.protocol.irc_rooms import (
 from palaver.protocol.irc_state import IllegalTransition, Phase, Step, advance
 from palaver.protocol.irc_wire import (
     MAX_LINE,
+    MAX_RUNAWAY,
     MAX_TAGS,
+    RUNAWAY,
     TOO_LONG,
     BadLine,
     IrcFramer,
@@ -168,6 +170,9 @@ class IrcDialect:
     # ------------------------------------------------------------------ reading
 
     def _receive_line(self, item: bytes | object, out: list[Inbound]) -> None:
+        if item is RUNAWAY:  # still no newline far past the limit: the core closes us
+            out.append(FrameTooLarge(MAX_RUNAWAY))
+            return
         if item is TOO_LONG or not isinstance(item, bytes):
             out.append(self._num("417", "Input line was too long"))
             return
@@ -263,7 +268,7 @@ class IrcDialect:
             self._step(Step.CAP_BEGIN)
             wanted = line.params[1] if len(line.params) > 1 else ""
             caps = set(self._caps)
-            for name in wanted.split():
+            for name in filter(None, wanted.split(" ")):
                 removing = name.startswith("-")
                 cap = name[1:] if removing else name
                 if cap not in SUPPORTED_CAPS:
@@ -564,7 +569,7 @@ class IrcDialect:
                                         _prefixed(event.users, event.operators))
         if kind == "ison":
             online = {n.lower(): n for n in event.users}
-            present = [online[n.lower()] for n in arg.split() if n.lower() in online]
+            present = [online[n.lower()] for n in arg.split(" ") if n.lower() in online]
             return self._num("303", " ".join(present))
         if kind == "whois":
             found = [n for n in event.users if n.lower() == arg.lower()]
@@ -638,6 +643,9 @@ class IrcDialect:
         code = event.code
         if code == ErrorCode.HANDSHAKE_REQUIRED:
             return self._num("451", "You have not registered")
+        if code == ErrorCode.FRAME_TOO_LARGE:  # a runaway line: the connection closes now
+            return self._line("ERROR", f"Closing link: {self._me()} (Input line was too long)",
+                              source=None)
         kind, arg = (pending.kind, pending.arg) if pending else ("", "")
         numeric = _ERROR_NUMERICS.get((kind, code)) or ROOM_ERROR_NUMERICS.get((kind, code))
         if kind == "hello":
@@ -672,8 +680,10 @@ class IrcDialect:
 
     def _line(self, command: str, *params: str, source: str | None = "",
               trailing: bool = True) -> bytes:
-        return format_line(command, *params, source=self._server if source == "" else source,
-                           trailing=trailing)
+        """A line of the server's own (PONG, CAP, MODE, ERROR ...): parameters that echo the
+        client lose their control characters, as numerics' do."""
+        return format_line(command, *map(clean, params),
+                           source=self._server if source == "" else source, trailing=trailing)
 
     def _num(self, code: str, *params: str, me: str | None = None) -> bytes:
         return self._renderer.numeric(code, me or self._me(), *params)

@@ -48,7 +48,9 @@ class IrcRenderer:
         self.caps = caps
 
     def numeric(self, code: str, target: str, *params: str) -> bytes:
-        return format_line(code, target, *params, source=self.server)
+        """A numeric reply. Its parameters often echo what the client sent (a refused nick or
+        channel, a mode letter): every control character in them is shown as U+FFFD."""
+        return format_line(code, clean(target), *map(clean, params), source=self.server)
 
     def notice(self, target: str, text: str) -> bytes:
         return b"".join(

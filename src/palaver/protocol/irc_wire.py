@@ -4,7 +4,10 @@ How this works: :class:`IrcFramer` cuts the byte stream into lines. A line may c
 ``MAX_TAGS`` bytes of tags (IRCv3 message-tags) plus ``MAX_LINE`` bytes for the rest, CRLF
 included. A longer line is never buffered past that bound: the framer reports it once
 (:data:`TOO_LONG`, answered with ERR_INPUTTOOLONG) and skips to the next newline, and the
-connection goes on. :func:`parse_line` turns one line into an :class:`IrcLine`;
+connection goes on — unless the line is still going when it reaches ``MAX_RUNAWAY`` (a few
+times the limit): then the framer reports :data:`RUNAWAY` once and reads nothing more, and the
+connection is closed (as ergo does), so an endless line costs the server a bounded amount of
+reading. :func:`parse_line` turns one line into an :class:`IrcLine`;
 :func:`format_line` makes the bytes of one outgoing line and guarantees they hold no CR, LF or
 NUL whatever the parameters contain. :func:`split_text` cuts a long or multi-line text into
 pieces that each fit a byte budget, on UTF-8 character boundaries, losing nothing.
@@ -19,29 +22,39 @@ from typing import Final
 MAX_LINE: Final = 512  # the non-tag part, CRLF included
 MAX_TAGS: Final = 8_191  # the tag part ("@" ... " ") of a line
 MAX_INPUT: Final = MAX_TAGS + MAX_LINE
+RUNAWAY_FACTOR: Final = 4
+MAX_RUNAWAY: Final = RUNAWAY_FACTOR * MAX_INPUT  # a line still going at this length: closed
 
 
 class TooLong:
     """A line over the limits was received (and skipped)."""
 
-    __slots__ = ()
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __repr__(self) -> str:
-        return "TOO_LONG"
+        return self.name
 
 
-TOO_LONG: Final = TooLong()
+TOO_LONG: Final = TooLong("TOO_LONG")
+RUNAWAY: Final = TooLong("RUNAWAY")  # a line that reached the hard bound: nothing more is read
 
 
 class IrcFramer:
-    """Bytes in, complete lines (without CR/LF) or :data:`TOO_LONG` out, in order."""
+    """Bytes in, complete lines (without CR/LF), :data:`TOO_LONG` or :data:`RUNAWAY` out, in
+    order. After :data:`RUNAWAY` the framer reads nothing more."""
 
-    __slots__ = ("_max", "_skipping", "_tail")
+    __slots__ = ("_dead", "_hard", "_max", "_skipped", "_skipping", "_tail")
 
-    def __init__(self, max_line: int = MAX_INPUT) -> None:
+    def __init__(self, max_line: int = MAX_INPUT, hard_limit: int | None = None) -> None:
         self._max = max_line
+        self._hard = hard_limit if hard_limit is not None else RUNAWAY_FACTOR * max_line
         self._tail = bytearray()
         self._skipping = False  # inside a line already reported too long
+        self._skipped = 0  # bytes of that line so far (without its newline)
+        self._dead = False  # RUNAWAY was reported
 
     @property
     def buffered(self) -> int:
@@ -50,35 +63,41 @@ class IrcFramer:
     def receive_data(self, data: bytes) -> list[bytes | TooLong]:
         out: list[bytes | TooLong] = []
         start = 0
-        while start < len(data):
+        while start < len(data) and not self._dead:
             end = data.find(b"\n", start)
-            if end < 0:
-                chunk = data[start:]
-                if not self._skipping:
-                    if len(self._tail) + len(chunk) >= self._max:  # cannot fit any more
-                        self._tail = bytearray()
-                        self._skipping = True
-                        out.append(TOO_LONG)
-                    else:
-                        self._tail += chunk
-                break
-            chunk = data[start:end]
-            start = end + 1
+            chunk = data[start:] if end < 0 else data[start:end]
+            start = len(data) if end < 0 else end + 1
             if self._skipping:
-                self._skipping = False
+                self._skip(len(chunk), out)
+                if end >= 0:
+                    self._skipping = False
                 continue
-            if len(self._tail) + len(chunk) >= self._max:
+            if len(self._tail) + len(chunk) >= self._max:  # cannot fit (with its newline)
+                length = len(self._tail) + len(chunk)
                 self._tail = bytearray()
                 out.append(TOO_LONG)
+                self._skipping, self._skipped = end < 0, 0
+                self._skip(length, out)
+                continue
+            if end < 0:
+                self._tail += chunk
                 continue
             line = bytes(self._tail + chunk) if self._tail else chunk
             self._tail = bytearray()
             out.append(line[:-1] if line.endswith(b"\r") else line)
         return out
 
+    def _skip(self, length: int, out: list[bytes | TooLong]) -> None:
+        """``length`` more bytes of a line too long; RUNAWAY once it reaches the hard bound."""
+        self._skipped += length
+        if self._skipped >= self._hard:
+            self._dead = True
+            self._tail = bytearray()
+            out.append(RUNAWAY)
+
     def receive_eof(self) -> list[bytes | TooLong]:
         tail, self._tail = bytes(self._tail), bytearray()
-        if self._skipping or not tail:
+        if self._skipping or self._dead or not tail:
             return []
         return [tail[:-1] if tail.endswith(b"\r") else tail]
 
@@ -145,7 +164,9 @@ def parse_line(raw: bytes) -> IrcLine:
         source = source_part
         text = text.lstrip(" ")
     head, sep, trailing = text.partition(" :")
-    params = head.split()
+    # Parameters are separated by ASCII spaces only: str.split() would also cut at tabs, NEL
+    # (U+0085), NBSP and every other Unicode space, so "NICK iv\x85il" would become "iv".
+    params = [param for param in head.split(" ") if param]
     if sep:
         params.append(trailing)
     elif text.startswith(":"):  # only a trailing parameter, no command
