@@ -205,6 +205,19 @@ async def test_pass_logs_in_to_an_account_and_a_wrong_one_is_464(
     assert (await message_from(bob, "carol")).text == "logged in"
 
 
+async def test_a_wrong_password_ends_with_error_and_a_close_at_once(
+    irc_port: int, connect: Callable[..., Awaitable[Client]],
+) -> None:
+    owner = await connect("carol")
+    await owner.request(Register(nick="carol", password="correct horse"))
+    await owner.quit()
+    wrong = RawIrc(*await asyncio.open_connection("127.0.0.1", irc_port))
+    await wrong.send("PASS battery staple", "NICK carol", "USER carol 0 * :Carol", "JOIN #x")
+    assert await wrong.lines_until_closed() == [
+        ":palaver 464 * :Password incorrect", "ERROR :Closing link: * (Password incorrect)"]
+    wrong.writer.close()
+
+
 # --------------------------------------------------------------------------- raw numerics
 
 
@@ -255,6 +268,15 @@ async def test_a_nick_with_a_unicode_space_or_a_control_character_is_432_and_not
     await ivy.send("JOIN #a\x02bold")
     assert (await ivy.numeric("479"))[:2] == ["ivil", "#a\ufffdbold"]
     ivy.writer.close()
+
+
+async def test_a_nick_to_ones_own_nick_says_nothing(irc_port: int) -> None:
+    nia = await registered_raw(irc_port, "nia")
+    await nia.send("NICK nia", "PING :barrier")
+    async with asyncio.timeout(WAIT):
+        while not (line := (await nia.reader.readline()).decode()).startswith(":palaver PONG"):
+            assert " NICK " not in line and " 433 " not in line, line
+    nia.writer.close()
 
 
 async def test_an_endless_line_gets_417_then_error_and_the_connection_closes(

@@ -100,15 +100,24 @@ def test_pass_logs_in() -> None:
     assert out == [Hello(id="t.1", version=1, nick="ann", password="secret123")]
 
 
-def test_wrong_password_is_464_and_registration_can_be_tried_again() -> None:
+def test_a_wrong_password_is_464_then_the_connection_closes_with_error() -> None:
     d = dialect()
-    hello = d.receive_data(b"PASS wrongpass\r\nNICK ann\r\nUSER ann 0 * :A\r\n")[0]
-    assert isinstance(hello, Hello)
+    hello, join = d.receive_data(b"PASS wrongpass\r\nNICK ann\r\nUSER ann 0 * :A\r\n"
+                                 b"JOIN #a\r\n")
+    assert isinstance(hello, Hello) and d.closing is None
     out = d.encode(Error(id=hello.id, code="auth_failed", message="wrong nick or password"))
     assert lines(out) == [":palaver 464 * :Password incorrect"]
-    assert d.phase is Phase.START
-    assert d.receive_data(b"PASS rightpass\r\n") == [
-        Hello(id="t.2", version=1, nick="ann", password="rightpass")]
+    assert d.closing == "Password incorrect"  # the transport closes after this
+    assert d.encode(Error(id=join.id, code="handshake_required", message="no")) == b""  # type: ignore[union-attr]
+    assert lines(d.encode(Goodbye(reason="Password incorrect"))) == [
+        "ERROR :Closing link: * (Password incorrect)"]
+
+
+def test_a_throttled_login_closes_with_the_reason() -> None:
+    d = dialect()
+    (hello,) = d.receive_data(b"PASS wrongpass\r\nNICK ann\r\nUSER ann 0 * :A\r\n")
+    out = d.encode(Error(id=hello.id, code="auth_throttled", message="try again in 9 s"))  # type: ignore[union-attr]
+    assert out == b"" and d.closing == "try again in 9 s"
 
 
 def test_nick_in_use_is_433_and_a_new_nick_retries() -> None:
@@ -167,6 +176,12 @@ def test_commands_become_hub_messages_with_our_ids() -> None:
         Say(id="t.6", room="#a", text="* ann waves"),
         SetNick(id="t.7", nick="anna"), ListUsers(id="t.8", room="#a"),
     ]
+
+
+def test_a_nick_to_ones_own_nick_is_a_no_op() -> None:
+    d = registered("ann")
+    assert d.receive_data(b"NICK ann\r\nNICK :ann\r\n") == []
+    assert d.receive_data(b"NICK Ann\r\n") == [SetNick(id="t.2", nick="Ann")]  # a change
 
 
 def test_hub_replies_become_numerics() -> None:

@@ -111,8 +111,9 @@ class IrcDialect:
     """IRC (RFC 1459/2812 with IRCv3 CAP, message-tags, server-time, echo-message)."""
 
     __slots__ = (
-        "_caps", "_counter", "_framer", "_key", "_modes", "_motd", "_nick", "_nick_of",
-        "_password", "_pending", "_phase", "_prefix", "_renderer", "_server", "_user",
+        "_caps", "_closing", "_counter", "_framer", "_key", "_modes", "_motd", "_nick",
+        "_nick_of", "_password", "_pending", "_phase", "_prefix", "_renderer", "_server",
+        "_user",
     )
 
     def __init__(
@@ -134,6 +135,7 @@ class IrcDialect:
         self._pending: OrderedDict[str, Pending] = OrderedDict()
         self._modes: set[str] = set()
         self._motd = ""
+        self._closing: str | None = None  # why this connection must close (a refused login)
         self._set_caps(frozenset())
 
     # ------------------------------------------------------------------ the Dialect interface
@@ -164,8 +166,17 @@ class IrcDialect:
 
     def encode(self, event: Wire) -> bytes:
         pending = self._pending.pop(event.id, None) if event.id is not None else None
+        if self._closing is not None and type(event) is not Goodbye:
+            return b""  # a refused login: nothing more but the ERROR that closes
         render = _EVENTS.get(type(event))
         return b"" if render is None else render(self, event, pending)
+
+    @property
+    def closing(self) -> str | None:
+        """Why the connection must be closed after what has been rendered (IRC ends a refused
+        login with ``ERROR``, it does not let the client guess again), else None. The
+        transport closes it (:mod:`palaver.transports.irc_port`)."""
+        return self._closing
 
     # ------------------------------------------------------------------ reading
 
@@ -241,6 +252,8 @@ class IrcDialect:
         if self._phase in (Phase.START, Phase.CAP):
             self._nick = nick
             self._maybe_register(out)
+        elif nick == (self._nick_of() or self._nick):
+            return  # our nick already (exactly): nothing changes, nothing to say
         else:
             out.append(self._request(SetNick, Pending("nick", nick), nick=nick))
 
@@ -650,9 +663,10 @@ class IrcDialect:
         numeric = _ERROR_NUMERICS.get((kind, code)) or ROOM_ERROR_NUMERICS.get((kind, code))
         if kind == "hello":
             self._step(Step.REFUSED)
-            if code == ErrorCode.AUTH_FAILED:
-                self._password = None
-            elif numeric is not None:
+            if code in (ErrorCode.AUTH_FAILED, ErrorCode.AUTH_THROTTLED):  # ERROR and close
+                self._closing = "Password incorrect" if numeric is not None else event.message
+                return b"" if numeric is None else self._num(*numeric)
+            if numeric is not None:
                 self._nick = None  # the next NICK tries again
         if numeric is not None:
             nick = pending.nick if pending else ""

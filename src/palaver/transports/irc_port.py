@@ -1,27 +1,50 @@
 """The IRC door: a stream connection speaking :class:`~palaver.protocol.irc.IrcDialect`.
 
 The dialect is sans-I/O; this only gives it what it cannot know by itself: a random prefix for
-its request ids (unique per connection, so the hub never takes a new message for a resend) and
-a way to ask the hub for the connection's current nick when it renders a reply.
+its request ids (unique per connection), a way to ask the hub for the connection's current nick
+when it renders a reply, and the server's name. And it carries out the one decision the dialect
+takes about the connection itself: after a refused login (wrong password, too many attempts)
+IRC ends with ``ERROR`` and a close (:attr:`IrcDialect.closing`), which is asked of the core
+once the refusal is on its way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.messages import Wire
 from palaver.server.core import ServerCore
 from palaver.transports.stream import StreamConnection
 
 
-def irc_connection(core: ServerCore) -> StreamConnection:
+class IrcConnection(StreamConnection):
+    __slots__ = ("_closing_asked", "_irc")
+
+    def __init__(self, core: ServerCore, dialect: IrcDialect) -> None:
+        super().__init__(core, dialect, notice_after=core.limits.irc_notice_after)
+        self._irc = dialect
+        self._closing_asked = False
+
+    def encode(self, event: Wire) -> bytes:
+        data = self._irc.encode(event)
+        reason = self._irc.closing
+        if reason is not None and not self._closing_asked:
+            self._closing_asked = True
+            # After this turn: the bytes just rendered are queued first (the core sends them
+            # right after encoding), then the core's BYE (rendered as ERROR) closes.
+            asyncio.get_running_loop().call_soon(self._core.cut_off, self, reason)
+        return data
+
+
+def irc_connection(core: ServerCore, server_name: str = "palaver") -> StreamConnection:
     """A new connection for the IRC listener (a protocol factory for ``create_server``)."""
     conn: StreamConnection
 
     def nick_of() -> str | None:
         return core.hub.nick_of(conn.sid)
 
-    conn = StreamConnection(core, IrcDialect(id_prefix="irc-" + secrets.token_hex(6),
-                                             nick_of=nick_of),
-                            notice_after=core.limits.irc_notice_after)  # fakelag first
+    conn = IrcConnection(core, IrcDialect(id_prefix="irc-" + secrets.token_hex(6),
+                                          nick_of=nick_of, server=server_name))
     return conn
