@@ -87,6 +87,8 @@ class Connection(Protocol):
     def pause(self) -> None:
         """Stop handing decoded messages to the core (and stop reading) until :meth:`resume`."""
     def resume(self) -> None: ...
+    def stop_reading(self) -> None:
+        """Hand the core nothing more, ever (the server is shutting down); keep sending."""
 
 
 class ServerCore:
@@ -498,16 +500,24 @@ class ServerCore:
         self._sweeper = self._loop.call_later(self.timeouts.sweep_interval(), self._sweep)
 
     async def shutdown(self, grace: float) -> None:
-        """Store and deliver what is in flight, say BYE to everyone, give them ``grace``
-        seconds to go, then cut the rest."""
+        """Stop cleanly, in this order (docs/operations.md): read nothing more on any
+        connection; finish the commits in flight and answer them (acks, deliveries); say BYE to
+        everyone and give them ``grace`` seconds to go, then cut the rest; let background writes
+        finish. The store is then no longer in use and may be closed.
+
+        Commits in flight are waited for even past ``grace`` (with a warning): closing the
+        store under a commit would lose messages that were accepted."""
         self._sweeper.cancel()
+        for conn in list(self._connections.values()):
+            conn.stop_reading()  # nothing more is accepted: the pipeline can only drain now
         self.pipeline.submit(self.hub.farewell())
-        try:
-            await asyncio.wait_for(self.pipeline.wait_idle(), grace)
-        except TimeoutError:
-            log.warning("shutting down with messages still being stored")
+        idle = self._loop.create_task(self.pipeline.wait_idle())
+        if not (await asyncio.wait({idle}, timeout=grace))[0]:
+            log.warning("shutting down with messages still being stored: waiting for the "
+                        "store", extra={"event": "shutdown_store_wait"})
+            await idle
         self._shutting_down = True
-        self._flush()
+        self._flush()  # the acks of the last commits
         for conn in list(self._connections.values()):
             conn.close(conn.encode(Goodbye(reason="server shutting down")))
         try:

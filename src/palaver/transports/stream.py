@@ -155,8 +155,9 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         self._set_reading()
 
     def _set_reading(self) -> None:
-        want = not (self.closing or self._stopped or self._paused
-                    or self._unthrottle is not None)
+        # A closing connection reads (and drops) what comes, to see the peer's EOF at once.
+        want = self.closing or not (self._stopped or self._paused
+                                    or self._unthrottle is not None)
         if want != self._reading:
             self._reading = want
             if want:
@@ -190,7 +191,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
     def _handle(self, items: list[Inbound]) -> None:
         core = self._core
         for index, item in enumerate(items):
-            if self.closing:
+            if self.closing or self._stopped:
                 return
             if self._paused:
                 self._stash = [*(self._stash or ()), *items[index:]]
@@ -252,6 +253,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         except OSError:  # the peer is already gone
             transport.abort()
             return
+        self._set_reading()
         asyncio.get_running_loop().call_later(LINGER, transport.abort)
 
     def pause(self) -> None:
@@ -264,6 +266,14 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         self._handle(stash)
         if not self._paused:
             self._drain()
+
+    def stop_reading(self) -> None:
+        """The server is shutting down: hand the core nothing more (what was read and not yet
+        handled is dropped; it was never acknowledged), but keep sending."""
+        self._stopped = True
+        self._backlog = b""
+        self._stash = None
+        self._set_reading()
 
     def abort(self) -> None:
         self.closing = True

@@ -88,6 +88,7 @@ class WebSocketConnection(QueuedSender):
         "_closed",
         "_closer",
         "_core",
+        "_deaf",
         "_max_frame",
         "_paused",
         "_resumed",
@@ -118,6 +119,7 @@ class WebSocketConnection(QueuedSender):
         self._transport: asyncio.Transport | None = None
         self._init_outbox()
         self._paused = False
+        self._deaf = False  # the server is shutting down: act on nothing more
         self._resumed = asyncio.Event()
         self._closed = asyncio.Event()  # set once closing: the socket's close may proceed
         self._closer: asyncio.Task[bool] | None = None
@@ -158,7 +160,7 @@ class WebSocketConnection(QueuedSender):
                     break
                 else:  # CLOSE, CLOSING, CLOSED
                     break
-                if self.closing or stopped:
+                if self.closing or stopped or self._deaf:
                     continue  # read until the close handshake ends; act on nothing
                 self.last_seen = now = core.monotonic()
                 self.pinged = False
@@ -247,6 +249,11 @@ class WebSocketConnection(QueuedSender):
             return
         self._socket.on_too_large = None
         self._closer = asyncio.get_running_loop().create_task(self._socket.close())
+
+    def stop_reading(self) -> None:
+        """The server is shutting down: hand the core nothing more, but keep sending (frames
+        are still read, and dropped, so that the close handshake can end)."""
+        self._deaf = True
 
     def abort(self) -> None:
         self.closing = True
