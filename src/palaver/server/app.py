@@ -135,7 +135,8 @@ class Server:
         """Start the web door on ``port`` (0: any free port); returns the port bound."""
         assert self.core is not None and self._web is None, "start() first, and only once"
         self._web = WebDoor(self.core, self.settings.max_frame,
-                            self.settings.metrics_from if self.settings.metrics else None)
+                            self.settings.metrics_from if self.settings.metrics else None,
+                            header_timeout=self.settings.web_header_timeout)
         await self._web.start(self.settings.host, port,
                               self.tls.context if self.tls is not None else None)
         return self._web.port

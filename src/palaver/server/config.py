@@ -47,6 +47,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     server_operators: tuple[str, ...] = ()
     max_frame: Annotated[int, msgspec.Meta(ge=1_024, le=16 * 1_048_576)] = DEFAULT_MAX_FRAME
     hello_timeout: Seconds = 10.0
+    # Web port: seconds for the TLS handshake, then for the first HTTP request's headers.
+    web_header_timeout: Seconds = 10.0
     ping_interval: Seconds = 60.0
     idle_timeout: Seconds = 120.0
     send_queue_limit: Annotated[int, msgspec.Meta(ge=4_096)] = 262_144

@@ -7,19 +7,29 @@ TCP door. ``/`` and the client's few files are read once, at start, from the pac
 server is picked up) and a Content-Security-Policy that lets the page load only its own script
 and style and connect only to its own origin. A WebSocket handshake carrying an ``Origin`` from
 another site is refused, so another web page cannot chat in the visitor's name.
+
+Before aiohttp sees a connection, :class:`_Gate` (the listener's protocol, in front of aiohttp's
+own) asks the core's per-address rules (docs/limits.md), as every door does: a refused
+connection gets an HTTP 429 with the reason, written at once, and is closed without aiohttp ever
+hearing of it. An admitted one has ``header_timeout`` seconds (after its TLS handshake, which has
+as long) for its first request's headers to arrive whole; a middleware disarms that deadline when
+the request reaches the application. Between requests on a kept-alive connection, aiohttp's own
+keep-alive timer (``KEEPALIVE``) closes a connection whose next request has not arrived whole.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
-from typing import Final
+from typing import Final, cast
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from palaver.server.core import ServerCore
 from palaver.transports.metrics_http import metrics_endpoint
@@ -50,6 +60,9 @@ CONTENT_TYPES: Final = {
     ".webmanifest": "application/manifest+json",
 }
 SHUTDOWN_TIMEOUT: Final = 2.0  # seconds aiohttp gives handlers still running at shutdown
+HEADER_TIMEOUT: Final = 10.0  # seconds for the TLS handshake, then for the first request's headers
+KEEPALIVE: Final = 75.0  # seconds an idle kept-alive connection has to send its next request
+LINGER: Final = 2.0  # seconds a refused connection is given to read its 429
 
 def load_static() -> dict[str, tuple[bytes, str]]:
     """The web client's files by URL path (``/`` is ``index.html``), with content types."""
@@ -79,32 +92,126 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     response.headers.update(SECURITY_HEADERS)
 
 
+@web.middleware
+async def _arrived(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A request's headers came whole: its connection's header deadline is met."""
+    transport = request.transport
+    gate = transport.get_protocol() if transport is not None else None
+    if isinstance(gate, _Gate):
+        gate.arrived()
+    return await handler(request)
+
+
+def too_many(reason: str) -> bytes:
+    """The whole HTTP answer to a connection the per-address rules refuse."""
+    body = reason.encode()
+    return (b"HTTP/1.1 429 Too Many Requests\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+
+
+class _Gate(asyncio.Protocol):
+    """One connection to the web port: admitted (then aiohttp's protocol) or refused."""
+
+    __slots__ = ("_core", "_deadline", "_host", "_inner", "_make_inner", "_timeout")
+
+    def __init__(self, core: ServerCore, make_inner: Callable[[], RequestHandler],
+                 timeout: float) -> None:
+        self._core = core
+        self._make_inner = make_inner
+        self._timeout = timeout
+        self._inner: RequestHandler | None = None  # None: refused (or not yet connected)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._host = ""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        stream = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        host = str(peer[0]) if isinstance(peer, tuple) else ""
+        loop = asyncio.get_running_loop()
+        refusal = self._core.admit(host)  # per-address limits (docs/limits.md)
+        if refusal is not None:
+            stream.write(too_many(refusal))
+            if stream.can_write_eof():  # half-close: the peer reads the 429, no reset
+                stream.write_eof()
+                self._deadline = loop.call_later(LINGER, stream.abort)
+            else:  # TLS
+                stream.close()
+            return
+        self._host = host
+        self._deadline = loop.call_later(self._timeout, stream.close)
+        inner = self._inner = self._make_inner()
+        inner.connection_made(stream)
+
+    def arrived(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._inner is not None:
+            self._inner.data_received(data)
+        # refused: what the peer still sends is dropped
+
+    def eof_received(self) -> bool | None:
+        if self._inner is not None:
+            self._inner.eof_received()  # aiohttp's: nothing (then the transport closes)
+        return False  # and refused: the peer has read the 429 and gone
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.arrived()
+        inner, self._inner = self._inner, None
+        if inner is not None:
+            self._core.release_address(self._host)
+            inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._inner is not None:
+            self._inner.resume_writing()
+
+
 class WebDoor:
     """The aiohttp application on the web port."""
 
     def __init__(
-        self, core: ServerCore, max_frame: int, metrics_from: Sequence[str] | None = None
+        self, core: ServerCore, max_frame: int, metrics_from: Sequence[str] | None = None,
+        header_timeout: float = HEADER_TIMEOUT,
     ) -> None:
-        """``metrics_from``: serve /metrics to these networks (empty: to all; None: no /metrics)."""
+        """``metrics_from``: serve /metrics to these networks (empty: to all; None: no /metrics).
+        ``header_timeout``: seconds for the TLS handshake, then again for the first request's
+        headers, before the connection is closed."""
         self._core = core
         self._max_frame = max_frame
+        self._header_timeout = header_timeout
         self._files = load_static()
         self._refusing = False
-        app = web.Application()
+        self._listener: asyncio.Server | None = None
+        app = web.Application(middlewares=[_arrived])
         app.on_response_prepare.append(_security_headers)
         app.router.add_get("/ws", self._websocket)
         if metrics_from is not None:
             app.router.add_get("/metrics", metrics_endpoint(core, metrics_from))
         app.router.add_get("/{path:.*}", self._static)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=SHUTDOWN_TIMEOUT)
+                                     shutdown_timeout=SHUTDOWN_TIMEOUT,
+                                     keepalive_timeout=KEEPALIVE)
 
     async def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
         """Listen on ``port``: HTTP and WS, or with ``ssl_context`` only HTTPS and WSS."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, backlog=4096, ssl_context=ssl_context)
-        try:
-            await site.start()
+        server = self._runner.server
+        assert server is not None
+        core, timeout = self._core, self._header_timeout
+        try:  # our own listener (not a web.TCPSite), so that _Gate sees each connection first
+            self._listener = await asyncio.get_running_loop().create_server(
+                lambda: _Gate(core, server, timeout), host, port, backlog=4096,
+                ssl=ssl_context, ssl_handshake_timeout=timeout if ssl_context else None)
         except OSError as exc:  # say which door could not open
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise OSError(exc.errno, f"{reason} (web port {port})") from exc
@@ -112,8 +219,8 @@ class WebDoor:
     @property
     def port(self) -> int:
         """The port actually bound (useful with port 0)."""
-        address = self._runner.addresses[0]
-        port: int = address[1]
+        assert self._listener is not None, "start() first"
+        port: int = self._listener.sockets[0].getsockname()[1]
         return port
 
     def refuse(self) -> None:
@@ -121,7 +228,11 @@ class WebDoor:
         self._refusing = True
 
     async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()  # no new connections; aiohttp closes the open ones
         await self._runner.cleanup()
+        if self._listener is not None:
+            await self._listener.wait_closed()
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         if self._refusing:
@@ -135,14 +246,7 @@ class WebDoor:
             raise web.HTTPUpgradeRequired(
                 text="this is palaver's WebSocket endpoint: connect with a WebSocket client",
                 headers={"Upgrade": "websocket", "Connection": "Upgrade"})
-        host = request.remote or ""
-        refusal = self._core.admit(host)  # per-address limits (docs/limits.md)
-        if refusal is not None:
-            raise web.HTTPTooManyRequests(text=refusal)
-        try:
-            return await conn.run(request)
-        finally:
-            self._core.release_address(host)
+        return await conn.run(request)  # admitted with its connection (_Gate)
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         found = self._files.get(request.path)
