@@ -13,14 +13,18 @@ import pytest
 
 from palaver.client import Client
 from palaver.protocol.messages import (
+    Away,
     Join,
     Joined,
+    ListUsers,
     Message,
     Presence,
     Register,
     Say,
     SendDirect,
+    SetAway,
     SetNick,
+    Users,
 )
 from palaver.server.app import Server
 
@@ -248,11 +252,113 @@ class RawIrc:
         return out
 
 
-async def registered_raw(port: int, nick: str) -> RawIrc:
+    async def line_with(self, part: str) -> str:
+        """The next line holding ``part`` (others are skipped)."""
+        async with asyncio.timeout(WAIT):
+            while True:
+                raw = await self.reader.readline()
+                assert raw, f"connection closed before {part!r}"
+                if part in (line := raw.decode().rstrip("\r\n")):
+                    return line
+
+
+async def registered_raw(port: int, nick: str, user: str | None = None) -> RawIrc:
     peer = RawIrc(*await asyncio.open_connection("127.0.0.1", port))
-    await peer.send(f"NICK {nick}", f"USER {nick} 0 * :{nick}")
+    await peer.send(f"NICK {nick}", user or f"USER {nick} 0 * :{nick}")
     await peer.numeric("366")  # the lobby's names: registration is over
     return peer
+
+
+async def test_username_and_realname_are_shown_by_whois_and_who(irc_port: int) -> None:
+    bad = RawIrc(*await asyncio.open_connection("127.0.0.1", irc_port))
+    await bad.send("NICK ann", "USER annie 0 * :")
+    assert (await bad.numeric("461"))[:2] == ["*", "USER"]
+    bad.writer.close()
+    ann = await registered_raw(irc_port, "ann", "USER annie 0 * :Ann Smith")
+    bob = await registered_raw(irc_port, "bob")
+    await bob.send("WHOIS ann")
+    assert await bob.line_with(" 311 ") == ":palaver 311 bob ann annie palaver * :Ann Smith"
+    await bob.send("WHO #lobby")
+    assert await bob.line_with(" 352 ") == (
+        ":palaver 352 bob #lobby annie palaver palaver ann H :0 Ann Smith")
+    assert await bob.line_with(" 352 ") == (
+        ":palaver 352 bob #lobby bob palaver palaver bob H :0 bob")
+    ann.writer.close()
+    bob.writer.close()
+
+
+async def test_a_part_reason_reaches_irc_and_json_members(
+    irc_port: int, connect: Callable[..., Awaitable[Client]],
+) -> None:
+    cat = await connect("cat")
+    ann = await registered_raw(irc_port, "ann")
+    bob = await registered_raw(irc_port, "bob")
+    await ann.send("PART #lobby :\x02off\x02 to lunch")
+    assert await ann.line_with(" PART ") == ":ann!ann@palaver PART #lobby :off to lunch"
+    assert await bob.line_with(" PART ") == ":ann!ann@palaver PART #lobby :off to lunch"
+    while (presence := await cat.wait_for(Presence)).event != "leave":
+        pass
+    assert presence == Presence(nick="ann", event="leave", room="#lobby", reason="off to lunch")
+    ann.writer.close()
+    bob.writer.close()
+
+
+async def test_away_across_doors(
+    irc_port: int, connect: Callable[..., Awaitable[Client]],
+) -> None:
+    ann = await registered_raw(irc_port, "ann")
+    bob = await registered_raw(irc_port, "bob")
+    cat = await connect("cat")
+    await ann.send("AWAY :at lunch")
+    assert await ann.line_with(" 306 ") == ":palaver 306 ann :You have been marked as being away"
+    await bob.send("PRIVMSG ann :are you there?")
+    assert await bob.line_with(" 301 ") == ":palaver 301 bob ann :at lunch"
+    await bob.send("WHOIS ann")
+    assert await bob.line_with(" 301 ") == ":palaver 301 bob ann :at lunch"
+    await bob.send("USERHOST ann bob")
+    assert await bob.line_with(" 302 ") == ":palaver 302 bob :ann=-ann@palaver bob=+bob@palaver"
+    await cat.request(SendDirect(to="ann", text="hello?"))
+    assert await cat.wait_for(Away) == Away(nick="ann", message="at lunch")
+    users = await cat.request(ListUsers(details=True))
+    assert isinstance(users, Users)
+    assert [i.away for i in users.info if i.nick == "ann"] == ["at lunch"]
+    await cat.request(SetAway(message="feeding the cat"))
+    await ann.send("PRIVMSG cat :hi")
+    assert await ann.line_with(" 301 ") == ":palaver 301 ann cat :feeding the cat"
+    await ann.send("AWAY")
+    assert await ann.line_with(" 305 ") == (
+        ":palaver 305 ann :You are no longer marked as being away")
+    await bob.send("PRIVMSG ann :back?", "PING :barrier")
+    async with asyncio.timeout(WAIT):
+        while not (line := (await bob.reader.readline()).decode()).startswith(":palaver PONG"):
+            assert " 301 " not in line, line
+    ann.writer.close()
+    bob.writer.close()
+
+
+async def test_mode_b_lists_a_channels_bans(irc_port: int) -> None:
+    ann = await registered_raw(irc_port, "ann")
+    bob = await registered_raw(irc_port, "bob")
+    await ann.send("JOIN #r", "MODE #r +b eve!*@*", "MODE #r +b Mallory")
+    assert await ann.line_with(" MODE #r +b M") == ":ann!ann@palaver MODE #r +b Mallory!*@*"
+    await bob.send("MODE #r b")
+    assert await bob.line_with(" 442 ") == ":palaver 442 bob #r :You're not on that channel"
+    await bob.send("JOIN #r", "MODE #r +b")
+    assert await bob.line_with(" 367 ") == ":palaver 367 bob #r :eve!*@*"
+    assert await bob.line_with(" 367 ") == ":palaver 367 bob #r :mallory!*@*"
+    assert await bob.line_with(" 368 ") == ":palaver 368 bob #r :End of channel ban list"
+    ann.writer.close()
+    bob.writer.close()
+
+
+async def test_userhost_for_other_users(irc_port: int) -> None:
+    ann = await registered_raw(irc_port, "ann", "USER annie 0 * :Ann")
+    bob = await registered_raw(irc_port, "bob")
+    await bob.send("USERHOST ann nobody bob a b c")
+    assert await bob.line_with(" 302 ") == (
+        ":palaver 302 bob :ann=+annie@palaver bob=+bob@palaver")
+    ann.writer.close()
+    bob.writer.close()
 
 
 async def test_a_nick_with_a_unicode_space_or_a_control_character_is_432_and_not_echoed(

@@ -13,17 +13,24 @@ from palaver.protocol.irc import IrcDialect
 from palaver.protocol.irc_state import TRANSITIONS, IllegalTransition, Phase, Step, advance
 from palaver.protocol.irc_wire import MAX_LINE, MAX_RUNAWAY, parse_line
 from palaver.protocol.messages import (
+    Away,
+    BanList,
     Error,
     Goodbye,
     Hello,
     Join,
     Joined,
+    Leave,
+    Left,
+    ListBans,
     ListUsers,
     Message,
     Presence,
     Say,
     SendDirect,
+    SetAway,
     SetNick,
+    UserInfo,
     Users,
     Welcome,
 )
@@ -73,8 +80,23 @@ def test_nick_and_user_register_with_a_hello() -> None:
     d = dialect()
     assert d.receive_data(b"NICK ann\r\n") == []
     out = d.receive_data(b"USER ann 0 * :Ann\r\n")
-    assert out == [Hello(id="t.1", version=1, nick="ann")]
+    assert out == [Hello(id="t.1", version=1, nick="ann", username="ann", realname="Ann")]
     assert d.phase is Phase.WAITING
+
+
+def test_user_gives_the_username_and_realname_and_an_empty_one_is_461() -> None:
+    d = dialect()
+    assert replies(d.receive_data(b"USER ann 0 * :\r\nUSER ann 0 *\r\n")) == [
+        ":palaver 461 * USER :Not enough parameters"] * 2
+    out = d.receive_data("NICK ann\r\nUSER ~a[n]n 0 * :\x02Ann\x02 \tSmith\u202e \r\n".encode())
+    assert out == [Hello(id="t.1", version=1, nick="ann", username="~ann",
+                         realname="Ann  Smith")]
+    d = dialect()
+    out = d.receive_data(b"NICK ann\r\nUSER [] 0 * :\x03\r\n")
+    assert out == [Hello(id="t.1", version=1, nick="ann", username=None, realname=None)]
+    d = dialect()
+    out = d.receive_data(b"NICK ann\r\nUSER a 0 * :" + b"x" * 300 + b"\r\n")
+    assert out == [Hello(id="t.1", version=1, nick="ann", username="a", realname="x" * 100)]
 
 
 def test_cap_negotiation_suspends_registration_until_cap_end() -> None:
@@ -83,7 +105,8 @@ def test_cap_negotiation_suspends_registration_until_cap_end() -> None:
     assert replies(out) == [":palaver CAP * LS :echo-message message-tags server-time",
                             ":palaver CAP * ACK :server-time"]
     assert d.phase is Phase.CAP
-    assert d.receive_data(b"CAP END\r\n") == [Hello(id="t.1", version=1, nick="ann")]
+    assert d.receive_data(b"CAP END\r\n") == [
+        Hello(id="t.1", version=1, nick="ann", username="ann", realname="A")]
     assert d.encode_key == ("irc", frozenset({"server-time"}))
 
 
@@ -97,7 +120,8 @@ def test_unknown_caps_are_refused_all_or_nothing() -> None:
 def test_pass_logs_in() -> None:
     d = dialect()
     out = d.receive_data(b"PASS secret123\r\nNICK ann\r\nUSER ann 0 * :A\r\n")
-    assert out == [Hello(id="t.1", version=1, nick="ann", password="secret123")]
+    assert out == [Hello(id="t.1", version=1, nick="ann", password="secret123",
+                         username="ann", realname="A")]
 
 
 def test_a_wrong_password_is_464_then_the_connection_closes_with_error() -> None:
@@ -126,7 +150,8 @@ def test_nick_in_use_is_433_and_a_new_nick_retries() -> None:
     assert isinstance(hello, Hello)
     out = d.encode(Error(id=hello.id, code="nick_taken", message="the nick ann is taken"))
     assert lines(out) == [":palaver 433 * ann :Nickname is already in use"]
-    assert d.receive_data(b"NICK ann_\r\n") == [Hello(id="t.2", version=1, nick="ann_")]
+    assert d.receive_data(b"NICK ann_\r\n") == [
+        Hello(id="t.2", version=1, nick="ann_", username="ann", realname="A")]
 
 
 def test_before_registration() -> None:
@@ -198,6 +223,74 @@ def test_hub_replies_become_numerics() -> None:
         ":palaver 401 ann bob :No such nick", ":palaver 318 ann bob :End of /WHOIS list"]
 
 
+def test_whois_who_and_userhost_show_username_realname_and_away() -> None:
+    d = registered()
+    who, whois, userhost = d.receive_data(
+        b"WHO #a\r\nWHOIS bob\r\nUSERHOST bob ann nobody a b c\r\n")
+    assert who == ListUsers(id="t.2", room="#a", details=True)
+    assert whois == ListUsers(id="t.3", details=True)
+    assert userhost == ListUsers(id="t.4", details=True)
+    info = (UserInfo(nick="ann"),
+            UserInfo(nick="bob", username="bobby", realname="Bob B", away="at lunch"))
+    users = Users(users=("ann", "bob"), info=info)
+    assert lines(d.encode(msgspec.structs.replace(users, id=who.id, room="#a",  # type: ignore[union-attr]
+                                                  operators=("bob",)))) == [
+        ":palaver 352 ann #a ann palaver palaver ann H :0 ann",
+        ":palaver 352 ann #a bobby palaver palaver bob G@ :0 Bob B",
+        ":palaver 315 ann #a :End of /WHO list",
+    ]
+    assert lines(d.encode(msgspec.structs.replace(users, id=whois.id))) == [  # type: ignore[union-attr]
+        ":palaver 311 ann bob bobby palaver * :Bob B",
+        ":palaver 312 ann bob palaver :palaver",
+        ":palaver 301 ann bob :at lunch",
+        ":palaver 318 ann bob :End of /WHOIS list",
+    ]
+    assert lines(d.encode(msgspec.structs.replace(users, id=userhost.id))) == [  # type: ignore[union-attr]
+        ":palaver 302 ann :bob=-bobby@palaver ann=+ann@palaver"]  # five nicks at most
+
+
+def test_away_and_back() -> None:
+    d = registered()
+    away, back = d.receive_data(b"AWAY :\x02gone\x02 fishing\r\nAWAY\r\n")
+    assert away == SetAway(id="t.2", message="gone fishing")
+    assert back == SetAway(id="t.3")
+    assert lines(d.encode(Away(id="t.2", nick="ann", message="gone fishing"))) == [
+        ":palaver 306 ann :You have been marked as being away"]
+    assert lines(d.encode(Away(id="t.3", nick="ann"))) == [
+        ":palaver 305 ann :You are no longer marked as being away"]
+    assert lines(d.encode(Away(nick="ann", message="x"))) == [  # from another of our sessions
+        ":palaver 306 ann :You have been marked as being away"]
+    assert lines(d.encode(Away(nick="bob", message="at lunch"))) == [  # a DM's target
+        ":palaver 301 ann bob :at lunch"]
+    assert "AWAYLEN=200" in replies([d.receive_data(b"VERSION\r\n")[1]])[0]
+
+
+def test_mode_b_lists_the_bans() -> None:
+    d = registered()
+    (bans,) = d.receive_data(b"MODE #a b\r\n")
+    (plus,) = d.receive_data(b"MODE #a +b\r\n")
+    assert bans == ListBans(id="t.2", room="#a") and plus == ListBans(id="t.3", room="#a")
+    assert lines(d.encode(BanList(id="t.2", room="#a", nicks=("eve", "mallory")))) == [
+        ":palaver 367 ann #a :eve!*@*", ":palaver 367 ann #a :mallory!*@*",
+        ":palaver 368 ann #a :End of channel ban list"]
+    assert lines(d.encode(Error(id="t.3", code="not_in_room", message="no"))) == [
+        ":palaver 442 ann #a :You're not on that channel"]
+    assert replies(d.receive_data(b"MODE #a e\r\n")) == [
+        ":palaver 349 ann #a :End of channel exception list"]
+
+
+def test_a_part_reason_goes_to_the_hub_and_back_with_our_part() -> None:
+    d = registered()
+    (leave,) = d.receive_data(b"PART #a :\x02bye\x02 now\r\n")
+    assert leave == Leave(id="t.2", room="#a", reason="bye now")
+    assert lines(d.encode(Left(id="t.2", room="#a"))) == [":ann!ann@palaver PART #a :bye now"]
+    assert lines(d.encode(Presence(nick="bob", event="leave", room="#a", reason="later"))) == [
+        ":bob!bob@palaver PART #a :later"]
+    (plain,) = d.receive_data(b"PART #b\r\n")
+    assert plain == Leave(id="t.3", room="#b")
+    assert lines(d.encode(Left(id="t.3", room="#b"))) == [":ann!ann@palaver PART #b"]
+
+
 @pytest.mark.parametrize(("command", "code", "numeric"), [
     (b"JOIN #a/b", "invalid_room", "479"),
     (b"PART #a", "not_in_room", "442"),
@@ -216,7 +309,8 @@ def test_hub_errors_become_numerics(command: bytes, code: str, numeric: str) -> 
 def test_a_nick_with_a_unicode_space_is_refused_whole() -> None:
     d = dialect()
     (hello,) = d.receive_data("NICK iv\u0085il\r\nUSER a 0 * :A\r\n".encode())
-    assert hello == Hello(id="t.1", version=1, nick="iv\u0085il")  # not "iv": the hub says 432
+    assert isinstance(hello, Hello)
+    assert hello.nick == "iv\u0085il"  # not "iv": the hub says 432
     out = lines(d.encode(Error(id=hello.id, code="invalid_nick", message="a nick is ...")))
     assert out == [":palaver 432 * iv\ufffdil :a nick is ..."]
 

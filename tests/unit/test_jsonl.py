@@ -32,6 +32,7 @@ from palaver.protocol.messages import (
     Kick,
     Leave,
     Left,
+    ListBans,
     ListRooms,
     ListUsers,
     Message,
@@ -48,6 +49,7 @@ from palaver.protocol.messages import (
     Say,
     SendDirect,
     ServerMessage,
+    SetAway,
     SetNick,
     SetRoomMode,
     SetTopic,
@@ -116,6 +118,9 @@ def test_each_client_message_decodes() -> None:
         b'{"type":"INVITE","room":"#r","nick":"bob"}': Invite(room="#r", nick="bob"),
         b'{"type":"MODE","room":"#r","invite_only":true}':
             SetRoomMode(room="#r", invite_only=True),
+        b'{"type":"BANS","room":"#r"}': ListBans(room="#r"),
+        b'{"type":"AWAY","message":"lunch"}': SetAway(message="lunch"),
+        b'{"type":"AWAY"}': SetAway(),
     }
     assert {type(m) for m in frames.values()} == set(CLIENT_MESSAGE_TYPES)
     for frame, message in frames.items():

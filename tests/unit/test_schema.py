@@ -32,6 +32,7 @@ from palaver.protocol.messages import (
     Join,
     Kick,
     Leave,
+    ListBans,
     ListRooms,
     ListUsers,
     Ping,
@@ -42,6 +43,7 @@ from palaver.protocol.messages import (
     RunCommand,
     Say,
     SendDirect,
+    SetAway,
     SetNick,
     SetRoomMode,
     SetTopic,
@@ -213,7 +215,10 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (1, SendDirect(to="bob", text="psst", id="d1")),
         (1, SendDirect(to="carol", text="psst", id="d2")),  # no_such_user
         (2, SetNick(nick="bobby", id="n1")),
+        (2, SetAway(message="tea break", id="a1")),
+        (1, SendDirect(to="bobby", text="there?", id="d3")),  # and bobby's AWAY
         (1, ListUsers(id="w1")),
+        (1, ListUsers(id="w4", details=True)),
         (1, ListUsers(room="#rust", id="w2")),
         (1, ListUsers(room="#gone", id="w3")),  # no_such_room
         (1, ListRooms(id="r1")),
@@ -229,6 +234,7 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (1, Kick(room="#rust", nick="bobby", reason="a break", id="k1")),
         (1, Invite(room="#rust", nick="bobby", id="i1")),
         (1, Ban(room="#rust", nick="mallory", id="b1")),
+        (1, ListBans(room="#rust", id="b3")),
         (1, Unban(room="#rust", nick="mallory", id="b2")),
         (2, Join(room="#rust", id="j2")),
         (2, Leave(room="#rust", id="l1")),

@@ -45,6 +45,7 @@ from palaver.hub.effects import (
 from palaver.hub.lookalikes import LookalikeIndex
 from palaver.hub.moderation import Moderation
 from palaver.hub.names import check_nick, check_room, check_text, fold
+from palaver.hub.profile import Profile, check_profile, part_reason, set_profile, user_info
 from palaver.hub.state import Room, Session, User
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import (
@@ -120,7 +121,7 @@ def as_message(record: StoredMessage, request_id: str | None = None) -> Message:
                    text=record.text, room=record.room, to=record.to, notice=record.notice)
 
 
-class Hub(Moderation):
+class Hub(Moderation, Profile):
     def __init__(
         self,
         config: HubConfig | None = None,
@@ -162,6 +163,7 @@ class Hub(Moderation):
         self._posts: dict[type[Any], Callable[[Session, Any, float, bool], list[Effect]]] = {
             Say: self._say,
             SendDirect: self._send_direct,
+            **self.profile_posts(),  # DM wrapped: the target's AWAY back (hub/profile.py)
         }
         self._handlers: dict[type[Any], Callable[[Session, Any, float], list[Effect]]] = {
             Hello: self._hello,
@@ -177,6 +179,7 @@ class Hub(Moderation):
             Register: self._register,
             History: self._history,
             **self.moderation_handlers(),
+            **self.profile_handlers(),  # AWAY, BANS (hub/profile.py)
         }
         self._load_rules(stored.rooms)
 
@@ -366,6 +369,7 @@ class Hub(Moderation):
                 f"this server speaks protocol version {PROTOCOL_VERSION}",
             )
         check_nick(msg.nick)
+        check_profile(msg)
         for room in msg.rooms or ():
             check_room(room)
 
@@ -396,6 +400,7 @@ class Hub(Moderation):
         """A user comes online: lobby, their rooms, presence for the others, then a replay."""
         user.sessions.append(session.sid)
         session.user = user
+        set_profile(user, msg)
         self._online[user.folded_nick] = user
         self._lookalikes.add(user.folded_nick, user.nick)
         self._known(user)
@@ -510,7 +515,8 @@ class Hub(Moderation):
         room.changed()
         effects = self._to_user(user, session.sid, Left(room=room.name), msg.id)
         effects.append(
-            Deliver(Presence(nick=user.nick, event="leave", room=room.name), room.targets())
+            Deliver(Presence(nick=user.nick, event="leave", room=room.name,
+                             reason=part_reason(msg.reason)), room.targets())
         )
         self._forget_if_empty(room)
         effects.extend(self._left_room(user, room))
@@ -682,13 +688,16 @@ class Hub(Moderation):
 
     def _list_users(self, session: Session, msg: ListUsers, now: float) -> list[Effect]:
         if msg.room is None:
-            users = tuple(sorted((u.nick for u in self._online.values()), key=str.lower))
-            return [Deliver(Users(id=msg.id, users=users), (session.sid,))]
+            online = sorted(self._online.values(), key=lambda u: u.nick.lower())
+            users = tuple(u.nick for u in online)
+            info = user_info(online) if msg.details else ()
+            return [Deliver(Users(id=msg.id, users=users, info=info), (session.sid,))]
         room = self._rooms.get(fold(check_room(msg.room)))
         if room is None or not room.members or not self._may_see(session.user, room.key):
             raise PeerError(ErrorCode.NO_SUCH_ROOM, f"there is no room {msg.room}")
         event = Users(id=msg.id, room=room.name, users=room.nicks(),
-                      operators=self._operators(room.key))
+                      operators=self._operators(room.key),
+                      info=user_info(room.members.values()) if msg.details else ())
         return [Deliver(event, (session.sid,))]
 
     def _list_rooms(self, session: Session, msg: ListRooms, now: float) -> list[Effect]:

@@ -13,7 +13,8 @@ class User:
     random id for a guest (so a later guest with the same nick is someone else).
     """
 
-    __slots__ = ("account", "key", "nick", "rooms", "sessions", "token")
+    __slots__ = ("account", "away", "key", "nick", "realname", "rooms", "sessions", "token",
+                 "username")
 
     def __init__(self, key: str, nick: str, *, account: bool, token: str | None) -> None:
         self.key = key
@@ -22,6 +23,10 @@ class User:
         self.token = token
         self.sessions: list[SessionId] = []
         self.rooms: dict[str, Room] = {}
+        # What it said of itself (hub/profile.py): "" when not said; away: None when here.
+        self.username = ""
+        self.realname = ""
+        self.away: str | None = None
 
     @property
     def folded_nick(self) -> str:

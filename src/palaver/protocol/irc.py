@@ -16,15 +16,17 @@ here from events that are rendered once for all of them).
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Final
 
 from palaver import __version__
+from palaver.hub.profile import MAX_AWAY, MAX_PART_REASON, MAX_REALNAME, MAX_USERNAME
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode, FrameTooLarge
-from palaver.protocol.irc_render import SUPPORTED_CAPS, IrcRenderer, clean, hostmask
+from palaver.protocol.irc_render import HOST, SUPPORTED_CAPS, IrcRenderer, clean, hostmask
 from palaver.protocol.irc_rooms import (
     FLAG_MODES,
     ROOM_ERROR_NUMERICS,
@@ -51,7 +53,9 @@ from palaver.protocol.irc_wire import (
 )
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
+    Away,
     Ban,
+    BanList,
     ClientMessage,
     Error,
     Goodbye,
@@ -64,6 +68,7 @@ from palaver.protocol.messages import (
     Kick,
     Leave,
     Left,
+    ListBans,
     ListRooms,
     ListUsers,
     Message,
@@ -78,20 +83,25 @@ from palaver.protocol.messages import (
     RunCommand,
     Say,
     SendDirect,
+    SetAway,
     SetNick,
     SetRoomMode,
     SetTopic,
     Unban,
+    UserInfo,
     Users,
     Welcome,
     Wire,
 )
 
 MAX_PENDING: Final = 4_096  # requests awaiting a reply; the oldest are forgotten past this
+_USERNAME_JUNK: Final = re.compile(r"[^A-Za-z0-9_.~-]", re.ASCII)  # what a username cannot hold
+_NOT_IN_A_LINE: Final = re.compile("[\t\u202a-\u202e\u2066-\u2069]")
 MAX_TARGETS: Final = 4
+MAX_USERHOST: Final = 5  # nicks one USERHOST asks about
 ISUPPORT: Final = (
-    "AWAYLEN=0", "CASEMAPPING=ascii", "CHANLIMIT=#:", "CHANMODES=b,,,inst", "CHANNELLEN=50",
-    "CHANTYPES=#", "MODES=4", "NETWORK=palaver", "NICKLEN=32", "PREFIX=(o)@",
+    f"AWAYLEN={MAX_AWAY}", "CASEMAPPING=ascii", "CHANLIMIT=#:", "CHANMODES=b,,,inst",
+    "CHANNELLEN=50", "CHANTYPES=#", "MODES=4", "NETWORK=palaver", "NICKLEN=32", "PREFIX=(o)@",
     f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:,KICK:1",
     "TOPICLEN=300",
 )
@@ -105,6 +115,7 @@ class Pending:
     kind: str
     arg: str = ""
     nick: str = ""  # the nick a channel command is about (KICK, INVITE, MODE +o/+b)
+    text: str = ""  # a PART's reason, shown back with our own PART
 
 
 class IrcDialect:
@@ -130,7 +141,7 @@ class IrcDialect:
         self._counter = 0
         self._phase = Phase.START
         self._nick: str | None = None
-        self._user = False
+        self._user: tuple[str | None, str | None] | None = None  # USER: username, realname
         self._password: str | None = None
         self._pending: OrderedDict[str, Pending] = OrderedDict()
         self._modes: set[str] = set()
@@ -227,10 +238,12 @@ class IrcDialect:
         return message_type(id=request_id, **fields)  # type: ignore[arg-type]
 
     def _maybe_register(self, out: list[Inbound]) -> None:
-        if self._phase is Phase.START and self._nick is not None and self._user:
+        if self._phase is Phase.START and self._nick is not None and self._user is not None:
             self._step(Step.COMPLETE)
+            username, realname = self._user
             out.append(self._request(Hello, Pending("hello", self._nick), version=PROTOCOL_VERSION,
-                                     nick=self._nick, password=self._password))
+                                     nick=self._nick, password=self._password,
+                                     username=username, realname=realname))
 
     # ------------------------------------------------------------------ registration commands
 
@@ -258,12 +271,13 @@ class IrcDialect:
             out.append(self._request(SetNick, Pending("nick", nick), nick=nick))
 
     def _on_user(self, line: IrcLine, out: list[Inbound]) -> None:
-        if len(line.params) < 4:
-            out.append(self._need_more("USER"))
+        if len(line.params) < 4 or not line.params[0] or not line.params[3]:
+            out.append(self._need_more("USER"))  # an empty username or realname too
         elif not self._step(Step.USER):
             out.append(self._num("462", "You may not reregister"))
         else:
-            self._user = True
+            username = _USERNAME_JUNK.sub("", line.params[0])[:MAX_USERNAME] or None
+            self._user = (username, one_line(line.params[3], MAX_REALNAME))
             self._maybe_register(out)
 
     def _on_cap(self, line: IrcLine, out: list[Inbound]) -> None:
@@ -328,8 +342,10 @@ class IrcDialect:
         if not line.params:
             out.append(self._need_more("PART"))
             return
+        reason = one_line(line.params[1], MAX_PART_REASON) if len(line.params) > 1 else None
         for channel in filter(None, line.params[0].split(",")):
-            out.append(self._request(Leave, Pending("part", channel), room=channel))
+            out.append(self._request(Leave, Pending("part", channel, text=reason or ""),
+                                     room=channel, reason=reason))
 
     def _on_privmsg(self, line: IrcLine, out: list[Inbound]) -> None:
         self._send_text(line, out, "privmsg")
@@ -398,14 +414,14 @@ class IrcDialect:
     def _on_who(self, line: IrcLine, out: list[Inbound]) -> None:
         mask = line.params[0] if line.params else "*"
         room = mask if mask.startswith("#") else None
-        out.append(self._request(ListUsers, Pending("who", mask), room=room))
+        out.append(self._request(ListUsers, Pending("who", mask), room=room, details=True))
 
     def _on_whois(self, line: IrcLine, out: list[Inbound]) -> None:
         if not line.params:
             out.append(self._num("431", "No nickname given"))
             return
         nick = line.params[-1].split(",")[0]
-        out.append(self._request(ListUsers, Pending("whois", nick)))
+        out.append(self._request(ListUsers, Pending("whois", nick), details=True))
 
     def _on_ison(self, line: IrcLine, out: list[Inbound]) -> None:
         if not line.params:
@@ -417,9 +433,12 @@ class IrcDialect:
         if not line.params:
             out.append(self._need_more("USERHOST"))
             return
-        me = self._me()
-        mine = [f"{me}=+{me}@palaver" for n in line.params[:5] if n.lower() == me.lower()]
-        out.append(self._num("302", " ".join(mine)))
+        asked = " ".join(line.params[:MAX_USERHOST])
+        out.append(self._request(ListUsers, Pending("userhost", asked), details=True))
+
+    def _on_away(self, line: IrcLine, out: list[Inbound]) -> None:
+        message = one_line(line.params[0], MAX_AWAY) if line.params else None
+        out.append(self._request(SetAway, Pending("away"), message=message))
 
     def _on_list(self, line: IrcLine, out: list[Inbound]) -> None:
         wanted = line.params[0] if line.params and line.params[0].startswith("#") else ""
@@ -443,8 +462,10 @@ class IrcDialect:
         if target.startswith("#"):
             if not changes:
                 out.append(self._request(ListRooms, Pending("mode", target)))
-            elif changes[0].lstrip("+") in ("b", "e", "I") and len(changes) == 1:
-                code, what = {"b": ("368", "ban"), "e": ("349", "exception"),
+            elif changes[0].lstrip("+") == "b" and len(changes) == 1:  # the ban list
+                out.append(self._request(ListBans, Pending("bans", target), room=target))
+            elif changes[0].lstrip("+") in ("e", "I") and len(changes) == 1:
+                code, what = {"e": ("349", "exception"),
                               "I": ("347", "invite")}[changes[0].lstrip("+")]
                 out.append(self._num(code, target, f"End of channel {what} list"))
             else:
@@ -558,6 +579,8 @@ class IrcDialect:
         return b"".join(lines)
 
     def _left(self, event: Left, pending: Pending | None) -> bytes:
+        if pending is not None and pending.text:  # our PART, with its reason
+            return self._line("PART", event.room, pending.text, source=hostmask(self._me()))
         return self._line("PART", event.room, source=hostmask(self._me()), trailing=False)
 
     def _presence(self, event: Presence, pending: Pending | None) -> bytes:
@@ -584,25 +607,44 @@ class IrcDialect:
             online = {n.lower(): n for n in event.users}
             present = [online[n.lower()] for n in arg.split(" ") if n.lower() in online]
             return self._num("303", " ".join(present))
+        info = {i.nick.lower(): i for i in event.info}  # filled when we asked for details
+
+        def about(nick: str) -> UserInfo:
+            return info.get(nick.lower()) or UserInfo(nick=nick)
+
+        if kind == "userhost":  # RPL_USERHOST: nick=+user@host, "-" when away
+            online = {n.lower(): n for n in event.users}
+            asked = [about(online[n.lower()]) for n in arg.split(" ") if n.lower() in online]
+            return self._num("302", " ".join(
+                f"{u.nick}={'-' if u.away else '+'}{u.username or u.nick}@{HOST}"
+                for u in asked))
         if kind == "whois":
-            found = [n for n in event.users if n.lower() == arg.lower()]
-            if not found:
+            whom = [n for n in event.users if n.lower() == arg.lower()]
+            if not whom:
                 return self._num("401", arg, "No such nick") + self._num(
                     "318", arg, "End of /WHOIS list")
-            nick = found[0]
-            return b"".join([
-                self._num("311", nick, nick, "palaver", "*", nick),
-                self._num("312", nick, self._server, "palaver"),
-                self._num("318", nick, "End of /WHOIS list"),
-            ])
+            user = about(whom[0])
+            nick = user.nick
+            lines = [self._num("311", nick, user.username or nick, HOST, "*",
+                               user.realname or nick),
+                     self._num("312", nick, self._server, "palaver")]
+            if user.away:
+                lines.append(self._num("301", nick, user.away))
+            lines.append(self._num("318", nick, "End of /WHOIS list"))
+            return b"".join(lines)
         # WHO: a channel's members, or the online users matching a mask
         channel = event.room or "*"
         nicks = event.users if event.room else [
             n for n in event.users if fnmatch.fnmatchcase(n.lower(), arg.lower())]
-        lines = [self._num("352", channel, n, "palaver", self._server, n, "H", f"0 {n}")
-                 for n in nicks]
-        lines.append(self._num("315", arg, "End of /WHO list"))
-        return b"".join(lines)
+        ops = {n.lower() for n in event.operators}
+        who: list[bytes] = []
+        for n in nicks:
+            user = about(n)
+            flags = ("G" if user.away else "H") + ("@" if n.lower() in ops else "")
+            who.append(self._num("352", channel, user.username or n, HOST, self._server, n,
+                                 flags, f"0 {user.realname or n}"))
+        who.append(self._num("315", arg, "End of /WHO list"))
+        return b"".join(who)
 
     def _room_list(self, event: RoomList, pending: Pending | None) -> bytes:
         arg = pending.arg if pending else ""
@@ -647,6 +689,19 @@ class IrcDialect:
             return self._num("341", event.nick, event.room)
         return self._line("INVITE", event.nick, event.room, source=hostmask(event.by),
                           trailing=False)
+
+    def _away(self, event: Away, pending: Pending | None) -> bytes:
+        me = self._me()
+        if pending is None and event.nick.lower() != me.lower():  # a DM's target is away
+            return self._num("301", event.nick, event.message or "")
+        if event.message:  # ours (asked here, or on another of our sessions)
+            return self._num("306", "You have been marked as being away")
+        return self._num("305", "You are no longer marked as being away")
+
+    def _ban_list(self, event: BanList, pending: Pending | None) -> bytes:
+        lines = [self._num("367", event.room, f"{nick}!*@*") for nick in event.nicks]
+        lines.append(self._num("368", event.room, "End of channel ban list"))
+        return b"".join(lines)
 
     def _registered(self, event: Registered, pending: Pending | None) -> bytes:
         return self._renderer.notice(
@@ -750,10 +805,13 @@ _EVENTS: Final[dict[type[Wire], Callable[[IrcDialect, Wire, Pending | None], byt
     Registered: IrcDialect._registered,  # type: ignore[dict-item]
     RoomUpdated: IrcDialect._room_updated,  # type: ignore[dict-item]
     Invited: IrcDialect._invited,  # type: ignore[dict-item]
+    Away: IrcDialect._away,  # type: ignore[dict-item]
+    BanList: IrcDialect._ban_list,  # type: ignore[dict-item]
     Error: IrcDialect._error,  # type: ignore[dict-item]
 }
 
 _COMMANDS: Final[dict[str, Callable[[IrcDialect, IrcLine, list[Inbound]], None]]] = {
+    "AWAY": IrcDialect._on_away,
     "CAP": IrcDialect._on_cap,
     "INVITE": IrcDialect._on_invite,
     "ISON": IrcDialect._on_ison,
@@ -780,6 +838,13 @@ _COMMANDS: Final[dict[str, Callable[[IrcDialect, IrcLine, list[Inbound]], None]]
     "WHO": IrcDialect._on_who,
     "WHOIS": IrcDialect._on_whois,
 }
+
+
+def one_line(text: str, limit: int) -> str | None:
+    """IRC text as one line palaver keeps (a realname, an away message, a PART reason): no
+    formatting, tab or bidi control, at most ``limit`` characters; None if nothing is left."""
+    line = _NOT_IN_A_LINE.sub(" ", strip_formatting(text)).strip()[:limit].strip()
+    return line or None
 
 
 def _prefixed(nicks: tuple[str, ...], operators: tuple[str, ...]) -> list[str]:

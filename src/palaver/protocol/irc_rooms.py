@@ -20,7 +20,8 @@ from palaver.protocol.messages import Presence, RoomUpdated
 
 # One parameterless mode letter per flag of SetRoomMode.
 FLAG_MODES: Final = {"i": "invite_only", "s": "private"}
-ROOM_KINDS: Final = ("topic_set", "op", "deop", "kick", "ban", "unban", "invite", "chanmode")
+ROOM_KINDS: Final = ("topic_set", "op", "deop", "kick", "ban", "unban", "invite", "chanmode",
+                     "bans")
 
 
 def ban_nick(mask: str) -> str | None:

@@ -37,6 +37,8 @@ class Hello(Wire, frozen=True, tag="HELLO"):
     direct conversation (``"@bob"``), the last ``msg_id`` the client has; the server sends what
     came after. ``rooms`` lists rooms a guest rejoins. ``token`` is the guest token from an
     earlier WELCOME: it reclaims that guest's identity (and nick, if still free or its own).
+    ``username`` and ``realname`` (IRC's USER) are shown to others by WHO with ``details``; the
+    first session of a user sets them.
     """
 
     version: int
@@ -45,6 +47,8 @@ class Hello(Wire, frozen=True, tag="HELLO"):
     since: dict[str, MsgId] | None = None
     rooms: tuple[str, ...] | None = None
     token: str | None = None
+    username: str | None = None
+    realname: str | None = None
 
 
 class Register(Wire, frozen=True, tag="REGISTER"):
@@ -74,9 +78,10 @@ class Join(Wire, frozen=True, tag="JOIN"):
 
 
 class Leave(Wire, frozen=True, tag="LEAVE"):
-    """Leave a room."""
+    """Leave a room; ``reason`` is shown to its members (PRESENCE leave)."""
 
     room: str
+    reason: str | None = None
 
 
 class Say(Wire, frozen=True, tag="CHAT"):
@@ -103,9 +108,11 @@ class SetNick(Wire, frozen=True, tag="NICK"):
 
 
 class ListUsers(Wire, frozen=True, tag="WHO"):
-    """List everyone online, or the members of ``room``."""
+    """List everyone online, or the members of ``room``; with ``details``, USERS carries each
+    one's ``info`` (username, realname, away message) too."""
 
     room: str | None = None
+    details: bool = False
 
 
 class ListRooms(Wire, frozen=True, tag="ROOMS"):
@@ -191,10 +198,23 @@ class SetRoomMode(Wire, frozen=True, tag="MODE"):
     private: bool | None = None
 
 
+class ListBans(Wire, frozen=True, tag="BANS"):
+    """The nicks banned from ``room`` (members may ask)."""
+
+    room: str
+
+
+class SetAway(Wire, frozen=True, tag="AWAY"):
+    """Be away with ``message`` (shown to whoever sends you a DM, and in WHO details); without
+    one (or with an empty one), be back. Per user: all of its sessions, until it goes offline."""
+
+    message: str | None = None
+
+
 ClientMessage = (
     Hello | Join | Leave | Say | SendDirect | SetNick | ListUsers | ListRooms | RunCommand | Ping
     | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
-    | Unban | Invite | SetRoomMode
+    | Unban | Invite | SetRoomMode | ListBans | SetAway
 )
 
 
@@ -261,12 +281,24 @@ class Message(Wire, frozen=True, tag="MESSAGE"):
     notice: bool = False
 
 
+class UserInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One entry of USERS' ``info``: what a user said of itself (empty: not said), and its away
+    message if it is away."""
+
+    nick: str
+    username: str = ""
+    realname: str = ""
+    away: str | None = None
+
+
 class Users(Wire, frozen=True, tag="USERS"):
-    """Answer to WHO. For a room, ``operators`` are the members who are its operators."""
+    """Answer to WHO. For a room, ``operators`` are the members who are its operators. ``info``
+    (only when WHO asked for ``details``): one entry per user, in the order of ``users``."""
 
     users: tuple[str, ...]
     room: str | None = None
     operators: tuple[str, ...] = ()
+    info: tuple[UserInfo, ...] = ()
 
 
 class RoomInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -360,17 +392,32 @@ class Invited(Wire, frozen=True, tag="INVITED"):
     nick: str
 
 
+class BanList(Wire, frozen=True, tag="BAN_LIST"):
+    """Answer to BANS: the banned nicks (folded to lower case), sorted."""
+
+    room: str
+    nicks: tuple[str, ...]
+
+
+class Away(Wire, frozen=True, tag="AWAY"):
+    """``nick`` is away with ``message`` (no message: back). To the user's own sessions when it
+    changes (the asker's copy answers AWAY), and to whoever sends it a DM while it is away."""
+
+    nick: str
+    message: str | None = None
+
+
 ServerMessage = (
     Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
-    | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited
+    | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited | BanList | Away
 )
 
 CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Hello, Join, Leave, Say, SendDirect, SetNick, ListUsers, ListRooms, RunCommand, Ping, Pong,
     Quit, Register, History, SetTopic, GrantOperator, RevokeOperator, Kick, Ban, Unban, Invite,
-    SetRoomMode,
+    SetRoomMode, ListBans, SetAway,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
-    Registered, HistoryPage, Gap, RoomUpdated, Invited,
+    Registered, HistoryPage, Gap, RoomUpdated, Invited, BanList, Away,
 )

@@ -1,0 +1,139 @@
+"""The hub's profile handlers: username/realname, away status, ban lists, part reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from palaver.protocol.messages import (
+    Away,
+    Ban,
+    BanList,
+    Error,
+    Hello,
+    Join,
+    Leave,
+    ListBans,
+    ListUsers,
+    Message,
+    Presence,
+    SendDirect,
+    SetAway,
+    UserInfo,
+    Users,
+)
+from tests.unit.hub_harness import Harness
+
+
+def test_username_and_realname_are_kept_and_shown_by_who_with_details() -> None:
+    h = Harness()
+    ann = h.open()
+    h.send(ann, Hello(version=1, nick="ann", username="annie", realname="Ann Smith"))
+    bob = h.login("bob")
+    h.clear()
+    h.send(bob, ListUsers(id="w", details=True))
+    assert h.take(bob) == [Users(id="w", users=("ann", "bob"), info=(
+        UserInfo(nick="ann", username="annie", realname="Ann Smith"), UserInfo(nick="bob")))]
+    h.send(bob, ListUsers(id="r", room="#lobby", details=True))
+    [users] = h.take(bob)
+    assert isinstance(users, Users) and users.info[0].realname == "Ann Smith"
+    h.send(bob, ListUsers(id="plain"))
+    assert h.take(bob) == [Users(id="plain", users=("ann", "bob"))]  # no details: no info
+    again = h.open()  # a second session of the same guest changes nothing
+    token = h.hub._online["ann"].token
+    h.send(again, Hello(version=1, nick="ann", token=token, realname="Other"))
+    assert h.hub._online["ann"].realname == "Ann Smith"
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"username": "a b"}, "username"),
+    ({"username": ""}, "username"),
+    ({"username": "x" * 33}, "username"),
+    ({"realname": "a\nb"}, "realname"),
+    ({"realname": "\x1b[2J"}, "realname"),
+    ({"realname": "x" * 101}, "realname"),
+])
+def test_a_bad_username_or_realname_is_refused_with_the_hello(
+    fields: dict[str, str], field: str,
+) -> None:
+    h = Harness()
+    sid = h.open()
+    h.send(sid, Hello(id="h", version=1, nick="ann", **fields))
+    [error] = h.take(sid)
+    assert isinstance(error, Error) and (error.code, error.field) == ("invalid_field", field)
+    assert not h.hub.is_registered(sid)
+
+
+def test_away_is_per_user_told_to_its_sessions_and_to_dm_senders() -> None:
+    h = Harness()
+    ann = h.login("ann")
+    token = h.hub._online["ann"].token
+    ann2 = h.open()
+    h.send(ann2, Hello(version=1, nick="ann", token=token))
+    bob = h.login("bob")
+    h.clear()
+    h.send(ann, SetAway(id="a", message="gone fishing"))
+    assert h.take(ann) == [Away(id="a", nick="ann", message="gone fishing")]
+    assert h.take(ann2) == [Away(nick="ann", message="gone fishing")]
+    assert h.take(bob) == []
+    h.send(bob, SendDirect(id="d", to="ANN", text="hi"))
+    got = h.take(bob)
+    assert isinstance(got[0], Message) and got[0].id == "d"
+    assert got[1:] == [Away(nick="ann", message="gone fishing")]  # after the DM's answer
+    h.send(bob, ListUsers(id="w", details=True))
+    [users] = h.take(bob)
+    assert isinstance(users, Users) and users.info[0].away == "gone fishing"
+    h.clear()
+    h.send(ann2, SetAway(id="b"))  # back, from the other session
+    assert h.take(ann2) == [Away(id="b", nick="ann")]
+    assert h.take(ann) == [Away(nick="ann")]
+    h.send(bob, SendDirect(id="e", to="ann", text="hi"))
+    assert [type(e) for e in h.take(bob)] == [Message]
+    h.send(ann, SetAway(id="c", message="x"))
+    h.send(ann, SendDirect(id="f", to="ann", text="note to self"))
+    assert not any(isinstance(e, Away) and e.id is None for e in h.take(ann))
+
+
+def test_away_ends_when_the_user_goes_offline_and_bad_messages_are_refused() -> None:
+    h = Harness()
+    ann = h.login("ann")
+    h.clear()
+    h.send(ann, SetAway(id="a", message="a\x07b"))
+    [error] = h.take(ann)
+    assert isinstance(error, Error) and error.code == "invalid_text"
+    h.send(ann, SetAway(id="b", message="lunch"))
+    h.drop(ann)
+    ann = h.login("ann")
+    assert h.hub._online["ann"].away is None
+
+
+def test_ban_list_for_members_refused_to_outsiders() -> None:
+    h = Harness()
+    alice, bob, cat = h.login("alice"), h.login("bob"), h.login("cat")
+    h.send(alice, Join(room="#r"))
+    h.send(bob, Join(room="#r"))
+    h.send(alice, Ban(room="#r", nick="Mallory"))
+    h.send(alice, Ban(room="#r", nick="eve"))
+    h.clear()
+    h.send(bob, ListBans(id="b", room="#R"))
+    assert h.take(bob) == [BanList(id="b", room="#r", nicks=("eve", "mallory"))]
+    h.send(cat, ListBans(id="c", room="#r"))
+    [error] = h.take(cat)
+    assert isinstance(error, Error) and error.code == "not_in_room"
+    h.send(cat, ListBans(id="d", room="#nowhere"))
+    [error] = h.take(cat)
+    assert isinstance(error, Error) and error.code == "no_such_room"
+    h.send(cat, ListBans(id="e", room="#lobby"))
+    assert h.take(cat) == [BanList(id="e", room="#lobby", nicks=())]
+
+
+def test_a_leave_reason_reaches_the_room() -> None:
+    h = Harness()
+    ann, bob = h.login("ann"), h.login("bob")
+    h.clear()
+    h.send(ann, Leave(room="#lobby", reason="bye all"))
+    assert h.take(bob) == [Presence(nick="ann", event="leave", room="#lobby", reason="bye all")]
+    h.send(ann, Join(room="#x"))
+    h.send(bob, Join(room="#x"))
+    h.clear()
+    h.send(bob, Leave(room="#x", reason="a\x1b[2Jb"))  # not a valid line: dropped
+    assert h.take(ann) == [Presence(nick="bob", event="leave", room="#x")]
