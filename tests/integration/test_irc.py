@@ -27,6 +27,8 @@ from palaver.protocol.messages import (
     Users,
 )
 from palaver.server.app import Server
+from palaver.transports.irc_port import host_name
+from tests.integration.conftest import ServerFactory
 
 WAIT = 10.0
 
@@ -59,6 +61,11 @@ async def message_from(client: Client, sender: str) -> Message:
         got = await client.wait_for(Message)
         if got.sender == sender:
             return got
+
+
+@pytest.fixture
+async def server(start_server: ServerFactory) -> Server:
+    return await start_server(server_name="palaver")  # the tests read ":palaver 001 ..."
 
 
 @pytest.fixture
@@ -383,6 +390,21 @@ async def test_a_nick_to_ones_own_nick_says_nothing(irc_port: int) -> None:
         while not (line := (await nia.reader.readline()).decode()).startswith(":palaver PONG"):
             assert " NICK " not in line and " 433 " not in line, line
     nia.writer.close()
+
+
+@pytest.mark.parametrize("name", ["irc.example.test", None])
+async def test_the_server_name_is_the_source_of_numerics_and_pings(
+    start_server: ServerFactory, name: str | None,
+) -> None:
+    server = await start_server(server_name=name)
+    port = await server.open_irc(0)
+    expected = name or host_name()  # the default: the machine's host name
+    peer = RawIrc(*await asyncio.open_connection("127.0.0.1", port))
+    await peer.send("NICK ned", "USER ned 0 * :Ned", "PING :x")
+    assert await peer.line_with(" 001 ") == (
+        f":{expected} 001 ned :Welcome to the palaver IRC network, ned!ned@palaver")
+    assert await peer.line_with(" PONG ") == f":{expected} PONG {expected} :x"
+    peer.writer.close()
 
 
 async def test_an_endless_line_gets_417_then_error_and_the_connection_closes(

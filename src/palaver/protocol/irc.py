@@ -587,7 +587,7 @@ class IrcDialect:
         if pending is not None and pending.kind == "nick" and event.new_nick:
             self._nick = event.new_nick  # our own change, confirmed to this connection
         if event.event == "kick":
-            return kick_line(event)
+            return kick_line(event, self._server)
         return self._renderer.presence(event)
 
     def _message(self, event: Message, pending: Pending | None) -> bytes:

@@ -56,8 +56,8 @@ def room_updated_line(event: RoomUpdated, server: str) -> bytes:
     return b""
 
 
-def kick_line(event: Presence) -> bytes:
-    source = hostmask(event.by) if event.by else "palaver"
+def kick_line(event: Presence, server: str) -> bytes:
+    source = hostmask(event.by) if event.by else server
     return format_line("KICK", event.room or "*", event.nick, clean(event.reason or event.nick),
                        source=source)
 

@@ -112,7 +112,8 @@ class Server:
         """Start IRC over TLS on ``port`` (0: any); needs tls_cert. The port bound."""
         core = self.core
         assert core is not None and self.tls is not None, "start() first, with tls_cert"
-        return await self.tls.open("irc", lambda: irc_connection(core), port)
+        name = self.settings.server_name
+        return await self.tls.open("irc", lambda: irc_connection(core, name), port)
 
     @property
     def tls_port(self) -> int | None:
@@ -145,8 +146,9 @@ class Server:
         """Start the IRC door on ``port`` (0: any free port); returns the port bound."""
         core = self.core
         assert core is not None and self._irc is None, "start() first, and only once"
+        name = self.settings.server_name
         self._irc = await asyncio.get_running_loop().create_server(
-            lambda: irc_connection(core), self.settings.host, port, backlog=4096)
+            lambda: irc_connection(core, name), self.settings.host, port, backlog=4096)
         return self.irc_port or 0
 
     @property

@@ -20,6 +20,8 @@ Port = Annotated[int, msgspec.Meta(ge=0, le=65_535)]
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["text", "json"]
+# A server name (IRC's): a host-name-like word, as IRC clients expect after ":" in a prefix.
+SERVER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$(?!\n)"  # not even a final newline
 
 
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -43,6 +45,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     metrics: bool = True
     metrics_from: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     motd: str = "Welcome to palaver. Type /help for commands."
+    # The name IRC numerics and server messages come from (docs/irc.md); not set: this
+    # machine's host name. WELCOME's `server` stays the software and its version.
+    server_name: Annotated[str, msgspec.Meta(pattern=SERVER_NAME_PATTERN)] | None = None
     # Account nicks that may do anything in any room (docs/rooms.md). Register them first.
     server_operators: tuple[str, ...] = ()
     max_frame: Annotated[int, msgspec.Meta(ge=1_024, le=16 * 1_048_576)] = DEFAULT_MAX_FRAME

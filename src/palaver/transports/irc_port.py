@@ -11,10 +11,14 @@ once the refusal is on its way.
 from __future__ import annotations
 
 import asyncio
+import functools
+import re
 import secrets
+import socket
 
 from palaver.protocol.irc import IrcDialect
 from palaver.protocol.messages import Wire
+from palaver.server.config import SERVER_NAME_PATTERN
 from palaver.server.core import ServerCore
 from palaver.transports.stream import StreamConnection
 
@@ -38,13 +42,21 @@ class IrcConnection(StreamConnection):
         return data
 
 
-def irc_connection(core: ServerCore, server_name: str = "palaver") -> StreamConnection:
-    """A new connection for the IRC listener (a protocol factory for ``create_server``)."""
+@functools.cache
+def host_name() -> str:
+    """This machine's host name, the default server name ("palaver" if it is not a usable one)."""
+    name = socket.gethostname()
+    return name if re.fullmatch(SERVER_NAME_PATTERN, name) else "palaver"
+
+
+def irc_connection(core: ServerCore, server_name: str | None = None) -> StreamConnection:
+    """A new connection for the IRC listener (a protocol factory for ``create_server``);
+    ``server_name`` is the ``server_name`` setting (None: the host name)."""
     conn: StreamConnection
 
     def nick_of() -> str | None:
         return core.hub.nick_of(conn.sid)
 
     conn = IrcConnection(core, IrcDialect(id_prefix="irc-" + secrets.token_hex(6),
-                                          nick_of=nick_of, server=server_name))
+                                          nick_of=nick_of, server=server_name or host_name()))
     return conn
