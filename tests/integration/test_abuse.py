@@ -160,7 +160,7 @@ async def test_bad_frames_count_too(start_server: StartServer) -> None:
 async def test_non_reader_is_cut_off_within_bounded_data_and_the_room_hears_everything(
         start_server: StartServer) -> None:
     limit = 65_536
-    server = await start_server(send_queue_limit=limit)
+    server = await start_server(send_queue_limit=limit, send_queue_ceiling=2 * limit)
     talker = await Client.connect("127.0.0.1", server.port, "talker")
     witness = await Client.connect("127.0.0.1", server.port, "witness")
     sock = socket.socket()

@@ -53,7 +53,7 @@ async def test_client_answering_pings_stays(start_server: StartServer) -> None:
 
 
 async def test_reader_that_never_reads_is_cut_off(start_server: StartServer) -> None:
-    server = await start_server(send_queue_limit=4_096)
+    server = await start_server(send_queue_limit=4_096, send_queue_ceiling=65_536)
     talker = await Client.connect("127.0.0.1", server.port, "talker")
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4_096)

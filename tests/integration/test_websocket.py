@@ -243,7 +243,7 @@ def _masked_text_frame(payload: bytes) -> bytes:
 
 
 async def test_websocket_reader_that_never_reads_is_cut_off(start_server: StartServer) -> None:
-    server = await start_server(send_queue_limit=4_096)
+    server = await start_server(send_queue_limit=4_096, send_queue_ceiling=65_536)
     port = await server.open_web(0)
     talker = await Client.connect("127.0.0.1", server.port, "talker")
     sock = socket.socket()

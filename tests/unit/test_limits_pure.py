@@ -1,4 +1,5 @@
-"""The pure halves of the limits: token bucket, frame gate, admission, login throttle.
+"""The pure halves of the limits: token bucket, frame gate, admission, login throttle, send
+queue.
 
 Every clock here is a number the test passes in.
 """
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from palaver.server.admission import Admission, AdmissionRules, address_key
-from palaver.server.limits import Limits
+from palaver.server.limits import Limits, SendQueueRule
 from palaver.server.login_throttle import LoginThrottle, ThrottleRules
 from palaver.server.ratelimit import TokenBucket, retry_after_ms
 
@@ -210,3 +211,58 @@ def test_throttle_memory_is_bounded() -> None:
     for n in range(1_000):
         throttle.failed(f"user{n}", f"10.0.{n // 256}.{n % 256}", 0.0)
     assert throttle.tracked <= 200
+
+
+# ---------------------------------------------------------------------------- send queue
+
+RULE = SendQueueRule(limit=1_000, grace=5.0, ceiling=50_000)
+
+
+def watch(rule: SendQueueRule, looks: list[tuple[float, int]]) -> list[str | None]:
+    """Feed a connection's write-buffer sizes at given times; the verdict after each look."""
+    since: float | None = None
+    verdicts = []
+    for now, buffered in looks:
+        since = rule.behind_since(buffered, since, now)
+        verdicts.append(rule.cut(buffered, since, now))
+    return verdicts
+
+
+def test_a_burst_that_is_read_is_never_cut() -> None:
+    # 40 KB at once (40 times the limit), read within the grace: kept.
+    assert watch(RULE, [(0.0, 40_000), (1.0, 20_000), (4.9, 900), (5.0, 200), (9.0, 0)]) == \
+        [None] * 5
+
+
+def test_a_client_that_does_not_drain_is_cut_after_the_grace() -> None:
+    verdicts = watch(RULE, [(0.0, 1_001), (2.0, 1_500), (4.99, 1_500), (5.0, 1_500)])
+    assert verdicts[:3] == [None] * 3
+    assert verdicts[3] is not None and verdicts[3].startswith("not reading")
+
+
+def test_behind_ends_only_at_the_low_water_mark() -> None:
+    assert RULE.low == 250
+    # Below the limit but above a quarter of it: still behind, the clock keeps running.
+    assert watch(RULE, [(0.0, 2_000), (3.0, 600), (5.0, 600)])[2] is not None
+    # Drained to a quarter: caught up; behind again later starts a new grace period.
+    assert watch(RULE, [(0.0, 2_000), (3.0, 250), (4.0, 2_000), (8.9, 2_000), (9.0, 2_000)]) \
+        == [None, None, None, None, RULE.cut(2_000, 4.0, 9.0)]
+    assert RULE.behind_since(600, None, 1.0) is None  # never behind: not now either
+
+
+def test_the_ceiling_cuts_at_once() -> None:
+    assert watch(RULE, [(0.0, 50_000)]) == [None]
+    verdict = watch(RULE, [(0.0, 50_001)])[0]
+    assert verdict is not None and "over 50,000" in verdict
+
+
+def test_the_send_queue_rule_comes_from_the_settings() -> None:
+    from palaver.server.config import Settings
+
+    rule = Limits.from_settings(Settings(send_queue_limit=8_192, send_queue_grace=2.5,
+                                         send_queue_ceiling=1_048_576,
+                                         socket_send_buffer=65_536)).send_queue
+    assert rule == SendQueueRule(limit=8_192, grace=2.5, ceiling=1_048_576,
+                                 socket_buffer=65_536)
+    with pytest.raises(ValueError, match="send_queue_ceiling"):
+        Settings(send_queue_limit=1_048_576, send_queue_ceiling=65_536)

@@ -56,7 +56,14 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     web_header_timeout: Seconds = 10.0
     ping_interval: Seconds = 60.0
     idle_timeout: Seconds = 120.0
+    # Send queue (docs/limits.md): a client with more than send_queue_limit bytes unread is
+    # behind; behind for send_queue_grace seconds, or with over send_queue_ceiling bytes
+    # waiting, it is cut off. socket_send_buffer: the kernel's send buffer (SO_SNDBUF) per
+    # connection, so that a client that stops reading is noticed soon (0: the kernel's own).
     send_queue_limit: Annotated[int, msgspec.Meta(ge=4_096)] = 262_144
+    send_queue_grace: Seconds = 5.0
+    send_queue_ceiling: Annotated[int, msgspec.Meta(ge=65_536)] = 8_388_608
+    socket_send_buffer: Annotated[int, msgspec.Meta(ge=0, le=64 * 1_048_576)] = 131_072
     shutdown_grace: Seconds = 3.0
     use_uvloop: bool = True
     store: Literal["sqlite", "memory"] = "sqlite"
@@ -86,6 +93,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     def __post_init__(self) -> None:
         if self.tls_cert is None and (self.tls_key is not None or self.tls_only):
             raise ValueError("tls_key and tls_only need tls_cert (docs/tls.md)")
+        if self.send_queue_ceiling < self.send_queue_limit:
+            raise ValueError("send_queue_ceiling: must be at least send_queue_limit "
+                             f"({self.send_queue_limit})")
         for network in self.metrics_from:
             try:
                 ipaddress.ip_network(network, strict=False)

@@ -213,14 +213,17 @@ class ServerCore:
             self._loop.call_soon(self._flush)
         self._dirty.append(conn)
 
-    def overflowed(self, conn: Connection) -> None:
-        """``conn`` passed its send-queue limit: cut it off at once, without a farewell.
+    def overflowed(self, conn: Connection, why: str = "") -> None:
+        """``conn`` broke the send-queue rule (``why``: how; docs/limits.md): reset it at once,
+        without a farewell, and free what waits for it.
 
         Safe inside a fan-out: a delivery iterates its own tuple of recipients, and a detached
         connection is simply skipped.
         """
-        log.warning("closing connection %d (%s): send queue exceeded", conn.sid, conn.peer,
-                    extra={"event": "send_queue_exceeded", "session": conn.sid, "peer": conn.peer})
+        log.warning("closing connection %d (%s): send queue exceeded%s", conn.sid, conn.peer,
+                    f" ({why})" if why else "",
+                    extra={"event": "send_queue_exceeded", "session": conn.sid, "peer": conn.peer,
+                           "why": why})
         self.metrics.send_queue_dropped(door_of(conn))
         conn.abort()
         self.detach(conn, "send queue exceeded")

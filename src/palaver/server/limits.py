@@ -9,6 +9,11 @@ to fill up again. The JSON, text and WebSocket doors report the first episode of
 ``ERROR rate_limited retry_after_ms``; the IRC door delays silently at first, like an IRC
 server's "fakelag", and sends its NOTICE at the ``notice_after``-th episode in a row. One report
 per storm: the pauses themselves do the limiting, the report only explains them.
+
+The send queue (:class:`SendQueueRule`) cuts off a client that does not read, not one that was
+sent a burst: a connection is *behind* from the moment its write buffer passes ``limit`` until it
+drains to a quarter of that (asyncio's own high and low water marks), and it is cut when it has
+been behind for ``grace`` seconds, or at once when more than ``ceiling`` bytes wait for it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,42 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class SendQueueRule:
+    """When a client that is sent more than it reads is cut off (docs/limits.md, "Send queue").
+
+    Pure: the transports feed it the size of a connection's write buffer and the loop's
+    monotonic time, and keep the one float it returns (since when the client is behind)."""
+
+    limit: int = 262_144  # bytes in the write buffer: above this, the client is behind...
+    grace: float = 5.0  # ...and may stay so this long
+    ceiling: int = 8_388_608  # never more than this waits for one connection
+    socket_buffer: int = 131_072  # the kernel's send buffer per connection (SO_SNDBUF); 0: its own
+
+    @property
+    def low(self) -> int:
+        """Drained to this, the client has caught up (asyncio's default low water mark)."""
+        return self.limit // 4
+
+    def behind_since(self, buffered: int, since: float | None, now: float) -> float | None:
+        """Since when the client is behind, seeing ``buffered`` bytes in its write buffer at
+        ``now`` (``since``: what the last look said); None: it is not."""
+        if buffered > self.limit:
+            return now if since is None else since
+        if buffered <= self.low:
+            return None
+        return since  # between the marks: as it was
+
+    def cut(self, waiting: int, since: float | None, now: float) -> str | None:
+        """Why the connection must be cut off now (``waiting``: every byte queued for it), or
+        None to keep it."""
+        if waiting > self.ceiling:
+            return f"{waiting:,} bytes waiting, over {self.ceiling:,}"
+        if since is not None and now - since >= self.grace:
+            return f"not reading: {self.limit:,}+ bytes unread for {now - since:.1f} s"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Limits:
     rate_per_second: float = 4.0
     rate_burst: int = 10
@@ -34,6 +75,7 @@ class Limits:
     max_pending_logins: int = 64
     admission: AdmissionRules = field(default_factory=AdmissionRules)
     logins: ThrottleRules = field(default_factory=ThrottleRules)
+    send_queue: SendQueueRule = field(default_factory=SendQueueRule)
     # Computed once and shared by every connection's gate (a float object each, otherwise).
     _burst: float = field(init=False, repr=False, compare=False)
     _refill_time: float = field(init=False, repr=False, compare=False)
@@ -57,6 +99,9 @@ class Limits:
             logins=ThrottleRules(
                 per_address=s.login_failures, per_account=s.login_failures_per_account,
                 window=s.login_failure_window),
+            send_queue=SendQueueRule(
+                limit=s.send_queue_limit, grace=s.send_queue_grace,
+                ceiling=s.send_queue_ceiling, socket_buffer=s.socket_send_buffer),
         )
 
     def gate(self, now: float, notice_after: int = 1) -> FrameGate:

@@ -26,7 +26,7 @@ from palaver.protocol.dialect import Dialect, Inbound
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import Error, Goodbye, Wire
 from palaver.server.core import ServerCore
-from palaver.transports.outbox import QueuedSender
+from palaver.transports.outbox import QueuedSender, bound_send_buffer, reset
 
 log = logging.getLogger("palaver.transports")
 
@@ -82,6 +82,9 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        rule = self._core.limits.send_queue  # slow readers (docs/limits.md, "Send queue")
+        self.transport.set_write_buffer_limits(high=rule.limit)
+        bound_send_buffer(transport, rule.socket_buffer)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self._host = str(peer[0]) if isinstance(peer, tuple) else ""
@@ -180,6 +183,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
+        self._caught_up()  # no grace period left running
         if self._unthrottle is not None:
             self._unthrottle.cancel()
             self._unthrottle = None
@@ -233,9 +237,9 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
         outbox.clear()
         self._queued = 0
-        self.transport.write(data)
-        if self.transport.get_write_buffer_size() > self._core.send_queue_limit:
-            self._core.overflowed(self)
+        self.transport.write(data)  # over the limit, asyncio calls pause_writing
+        if self._behind is not None:
+            self._judge()
 
     def close(self, farewell: bytes | None) -> None:
         if self.closing:
@@ -277,5 +281,16 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
 
     def abort(self) -> None:
         self.closing = True
-        self._outbox.clear()
-        self.transport.abort()
+        self._drop_queue()
+        reset(self.transport)
+
+    # ------------------------------------------------------------------ flow control (asyncio)
+
+    def pause_writing(self) -> None:
+        self._fell_behind(self._core.monotonic())
+
+    def resume_writing(self) -> None:
+        self._caught_up()
+
+    def _write_buffer_size(self) -> int:
+        return self.transport.get_write_buffer_size()

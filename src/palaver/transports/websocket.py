@@ -29,7 +29,7 @@ from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
 from palaver.protocol.jsonl import decode_client_frame, encode
 from palaver.protocol.messages import ClientMessage, Wire
 from palaver.server.core import ServerCore
-from palaver.transports.outbox import QueuedSender
+from palaver.transports.outbox import QueuedSender, bound_send_buffer, reset
 
 log = logging.getLogger("palaver.transports")
 
@@ -141,6 +141,9 @@ class WebSocketConnection(QueuedSender):
         self._transport = request.transport
         if self._transport is None:  # gone during the handshake
             return socket
+        rule = self._core.limits.send_queue  # slow readers (docs/limits.md, "Send queue")
+        self._transport.set_write_buffer_limits(high=rule.limit)
+        bound_send_buffer(self._transport, rule.socket_buffer)
         peer = self._transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         core = self._core
@@ -197,6 +200,7 @@ class WebSocketConnection(QueuedSender):
                     await self._resumed.wait()
         finally:
             self.closing = True
+            self._caught_up()  # no grace period left running
             core.detach(self, reason)
             if self._closer is not None:
                 await asyncio.shield(self._closer)
@@ -220,11 +224,17 @@ class WebSocketConnection(QueuedSender):
     def flush(self) -> None:
         if not self._outbox or self.closing:
             return
+        # aiohttp owns the protocol (and its pause_writing): look at the buffer before and
+        # after each write instead — drained since the last look, or behind now.
+        self._look(self._write_buffer_size())
         self._write()
+        self._look(self._write_buffer_size())
+        if self._behind is not None:
+            self._judge()
+
+    def _write_buffer_size(self) -> int:
         transport = self._transport
-        if transport is not None and transport.get_write_buffer_size() > \
-                self._core.send_queue_limit:
-            self._core.overflowed(self)
+        return transport.get_write_buffer_size() if transport is not None else 0
 
     def _write(self) -> None:
         outbox = self._outbox  # reused for the connection's life (see StreamConnection.flush)
@@ -258,9 +268,9 @@ class WebSocketConnection(QueuedSender):
     def abort(self) -> None:
         self.closing = True
         self._closed.set()
-        self._outbox.clear()
+        self._drop_queue()
         if self._transport is not None:
-            self._transport.abort()
+            reset(self._transport)
 
     def pause(self) -> None:
         self._paused = True
