@@ -1,6 +1,6 @@
 // palaver's web client: the page's behaviour. Text from the network is only ever put in the
 // page with textContent, never parsed as HTML.
-import { Link, conversationOf, fold } from "./link.js";
+import { Link, conversationOf, fold, textProblem } from "./link.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
@@ -721,6 +721,16 @@ function onLoginFailed(error) {
 
 // ---------------------------------------------------------------- sending
 
+// Send a request the user asked for, unless it is too large (then say so); whether it was sent.
+function send(message) {
+  const problem = link.problem(message);
+  if (problem) {
+    systemLine(current, problem, "error");
+    return false;
+  }
+  return link.request(message);
+}
+
 function join(room) {
   let name = room.trim();
   if (!name) return;
@@ -731,14 +741,16 @@ function join(room) {
     return;
   }
   const id = link.nextId("j");
-  if (link.request({ type: "JOIN", room: name, id })) commands.set(id, name);
+  if (send({ type: "JOIN", room: name, id })) commands.set(id, name);
 }
 
 // A room command (TOPIC, OP, …): errors come back naming the room.
 function roomCommand(message) {
   message.id = link.nextId("c");
-  if (link.request(message)) commands.set(message.id, message.room);
-  else systemLine(current, "Not connected: try again when the connection is back.", "error");
+  if (send(message)) commands.set(message.id, message.room);
+  else if (!link.problem(message)) {
+    systemLine(current, "Not connected: try again when the connection is back.", "error");
+  }
 }
 
 function currentRoom() {
@@ -802,13 +814,24 @@ function moderation(name, rest, arg) {
   roomCommand(MAKERS[name](room, words[0]));
 }
 
+// A CHAT or DM, checked first as the server would (docs/web.md); whether it went out.
 function post(c, text) {
+  const refused = textProblem(text);
+  if (refused) {
+    systemLine(c, refused, "error");
+    return false;
+  }
   const message = c.dm ? { type: "DM", to: c.name, text } : { type: "CHAT", room: c.name, text };
   const id = link.post(message);
+  if (id === null) {
+    systemLine(c, link.problem(message), "error");
+    return false;
+  }
   const li = messageItem({ from: me(), text }, true);
   c.pendingEls.set(id, li);
   c.list.append(li);
   c.log.scrollTop = c.log.scrollHeight;
+  return true;
 }
 
 const HELP = "Commands: /join #room · /leave [#room] · /msg nick text · /nick newnick · "
@@ -827,7 +850,7 @@ function command(text) {
       const room = arg || (current && !current.dm ? current.name : "");
       const c = room ? convs.get(fold(room)) : current;
       if (c && (c.dm || !c.joined)) drop(c); // nothing to tell the server
-      else if (room) link.request({ type: "LEAVE", room, id: link.nextId("l") });
+      else if (room) send({ type: "LEAVE", room, id: link.nextId("l") });
       return;
     }
     case "topic": case "op": case "deop": case "kick": case "ban": case "unban": case "invite":
@@ -839,11 +862,10 @@ function command(text) {
       if (!to) break;
       const c = dmConv(to);
       show(c);
-      if (words.length) post(c, words.join(" "));
-      return;
+      return words.length ? post(c, words.join(" ")) : true; // refused: kept in the composer
     }
     case "nick":
-      if (arg) link.request({ type: "NICK", nick: arg, id: link.nextId("n") });
+      if (arg) send({ type: "NICK", nick: arg, id: link.nextId("n") });
       return;
     case "who":
       link.request({ type: "WHO", room: current && !current.dm ? current.name : undefined });
@@ -852,9 +874,13 @@ function command(text) {
       link.request({ type: "ROOMS" });
       return;
     case "register":
+      if (arg && [...arg].length < 8) {
+        systemLine(current, "A password is at least 8 characters.", "error");
+        return false;
+      }
       if (arg) {
         link.creds.pendingPassword = arg;
-        link.request({ type: "REGISTER", nick: me(), password: arg, id: link.nextId("g") });
+        send({ type: "REGISTER", nick: me(), password: arg, id: link.nextId("g") });
       }
       return;
     default:
@@ -865,15 +891,19 @@ function command(text) {
 
 function submit() {
   const input = $("input");
+  if (!input.value || !current) return;
   const text = input.value.replace(/\s+$/, "");
-  if (!text.trim() || !current) return;
-  input.value = "";
-  autosize();
-  if (text.startsWith("/") && !text.startsWith("//")) command(text);
+  let done = true; // a refused message stays in the composer, to be shortened or fixed
+  if (!text.trim()) systemLine(current, textProblem(text), "error"); // only spaces
+  else if (text.startsWith("/") && !text.startsWith("//")) done = command(text) !== false;
   else if (!current.dm && !current.joined) {
     systemLine(current, `You are not in ${current.name}: /join ${current.name} to go back, `
       + "/leave to close it.", "error");
-  } else post(current, text.startsWith("//") ? text.slice(1) : text);
+  } else done = post(current, text.startsWith("//") ? text.slice(1) : text);
+  if (done) {
+    input.value = "";
+    autosize();
+  }
 }
 
 function autosize() {
@@ -915,7 +945,7 @@ function startLogin(register) {
   const nick = $("nick").value.trim();
   const password = $("password").value;
   if (!nick) return showLogin("Enter a nickname.");
-  if (register && password.length < 8) {
+  if (register && [...password].length < 8) { // characters, as the server counts them
     return showLogin("To register, choose a password of at least 8 characters.");
   }
   localStorage.setItem("palaver.nick", nick);

@@ -5,8 +5,24 @@
 // "@peer") and every CHAT/DM not yet acknowledged. When the socket drops it reconnects with
 // backoff and resumes: HELLO carries `since`, `rooms` and `token`; after WELCOME the
 // unacknowledged messages are sent again with the same ids, so the server stores each once.
+//
+// Request ids: the server remembers every CHAT/DM id per sender (account or guest) and answers
+// a known one with the message it already stored, so an id must never be used twice by one
+// identity — not after a reconnect, not after a page reload, not from two tabs, not after the
+// clock steps back. Each page draws a random prefix once and counts: "<kind><prefix>.<n>". A
+// resend reuses its message's id (that is the point); nothing else ever does.
+//
+// Limits (docs/web.md): texts are checked as the server checks them (textProblem), and no frame
+// is sent that the server would refuse for its size (it would close the connection). A request
+// the server refuses (ERROR with its id) is dropped for good: reported once, never resent.
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+export const MAX_TEXT = 4000; // characters (code points) per message: hub/names.py check_text
+export const MAX_FRAME = 65536; // bytes: the server's default max_frame; a message must be smaller
+// What check_text refuses in a text: C0 controls but tab and newline, DEL, C1 controls, bidi
+// embeddings/overrides/isolates, lone surrogates (the "u" flag matches only unpaired ones).
+const FORBIDDEN_IN_TEXT = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]/u;
+const encoder = new TextEncoder();
 const FATAL_HELLO = new Set([
   "invalid_nick", "nick_taken", "nick_confusable", "nick_registered", "auth_failed", "unsupported_version",
   "invalid_field", "invalid_password",
@@ -14,6 +30,28 @@ const FATAL_HELLO = new Set([
 
 export function fold(name) {
   return name.toLowerCase();
+}
+
+// Why the server would refuse `text` as a message (or refuses it here first), or null.
+export function textProblem(text) {
+  if (!text.trim()) return "Nothing to send: the message is empty or only spaces.";
+  const length = [...text].length; // code points, as the server counts
+  if (length > MAX_TEXT) {
+    return `Too long to send: ${length.toLocaleString("en")} characters, at most `
+      + `${MAX_TEXT.toLocaleString("en")} per message.`;
+  }
+  if (FORBIDDEN_IN_TEXT.test(text)) {
+    return "Cannot send this: it contains control characters or bidi overrides "
+      + "(tabs and new lines are fine).";
+  }
+  return null;
+}
+
+// A random prefix for this page's request ids (12 hex digits).
+function randomPrefix() {
+  const bytes = new Uint8Array(6);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 // The conversation a MESSAGE (or HISTORY_PAGE, GAP) belongs to: "#room" or "@peer".
@@ -39,17 +77,29 @@ export class Link {
     this.stopped = true;
     this.attempt = 0;
     this.timer = null;
+    this.prefix = randomPrefix();
     this.seq = 0;
     this.helloId = null;
+    this.registerId = null; // the REGISTER sent after WELCOME (login with "Register")
+    this.maxFrame = MAX_FRAME; // lowered if the server says its limit is lower
   }
 
   get me() {
     return this.creds ? this.creds.nick : "";
   }
 
-  nextId(prefix = "r") {
+  // A request id never used before by this page, nor by any other (see the top).
+  nextId(kind = "r") {
     this.seq += 1;
-    return `${prefix}${Date.now().toString(36)}.${this.seq}`;
+    return `${kind}${this.prefix}.${this.seq.toString(36)}`;
+  }
+
+  // Why `message` cannot be sent (a frame the server would refuse for its size), or null.
+  problem(message) {
+    const size = encoder.encode(JSON.stringify(message)).length;
+    if (size < this.maxFrame) return null;
+    return `Too large to send: ${size.toLocaleString("en")} bytes, the server takes less than `
+      + `${this.maxFrame.toLocaleString("en")} per message.`;
   }
 
   start(creds) {
@@ -169,12 +219,20 @@ export class Link {
       case "REGISTERED":
         this.creds.password = this.creds.pendingPassword || this.creds.password;
         this.creds.register = false;
+        this.registerId = null;
         this.token = null;
         break;
       case "PING":
         this.request({ type: "PONG" });
         break;
       case "ERROR":
+        if (msg.code === "frame_too_large" && this.tooLarge(msg)) return;
+        if (msg.id && msg.id === this.registerId) { // the account was not made: a guest stays
+          this.registerId = null;
+          this.creds.register = false;
+          this.creds.password = null;
+          this.creds.pendingPassword = null;
+        }
         if (msg.id && msg.id === this.helloId && !this.welcomed) {
           if (FATAL_HELLO.has(msg.code)) {
             this.stop();
@@ -193,11 +251,29 @@ export class Link {
     if (msg.type === "WELCOME") {
       if (this.creds.register) {
         this.creds.pendingPassword = this.creds.password;
+        this.registerId = this.nextId("g");
         this.request({ type: "REGISTER", nick: msg.nick, password: this.creds.password,
-          id: this.nextId("g") });
+          id: this.registerId });
       }
       for (const message of this.pending.values()) this.ws.send(JSON.stringify(message));
     }
+  }
+
+  // The server refused a frame for its size, and closes the connection: learn its limit, and
+  // drop (as refused) every waiting message that is too large, or it would be sent again after
+  // the reconnect, and refused again, for ever. True if the refusal was so reported.
+  tooLarge(error) {
+    const limit = /(\d+) bytes/.exec(error.message || "");
+    if (limit) this.maxFrame = Math.min(this.maxFrame, Number(limit[1]));
+    let reported = false;
+    for (const [id, message] of [...this.pending]) {
+      const problem = this.problem(message);
+      if (!problem) continue;
+      this.pending.delete(id);
+      this.handlers.event({ type: "ERROR", id, code: "frame_too_large", message: problem });
+      reported = true;
+    }
+    return reported;
   }
 
   track(msg) {
@@ -226,16 +302,19 @@ export class Link {
   }
 
   // A CHAT or DM: kept until acknowledged, sent now if we can, again after a reconnect.
+  // Returns its id, or null if it is too large to send (then problem(message) says why).
   post(message) {
     message.id = this.nextId("m");
+    if (this.problem(message)) return null;
     this.pending.set(message.id, message);
     if (this.welcomed) this.ws.send(JSON.stringify(message));
     return message.id;
   }
 
-  // Anything else: sent only while connected; returns whether it was.
+  // Anything else: sent only while connected (and not too large); returns whether it was.
   request(message) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    if (this.problem(message)) return false;
     if (message.type !== "PONG" && message.type !== "REGISTER" && !this.welcomed) return false;
     this.ws.send(JSON.stringify(message));
     return true;
