@@ -483,7 +483,8 @@ function onEvent(msg) {
       systemLine(current, `${msg.nick} is now an account: log in with its password next time.`);
       break;
     case "BYE":
-      if (msg.reason) systemLine(current, `Disconnected: ${msg.reason}`);
+      if (msg.id && msg.id === link.quitId) systemLine(current, "You left the chat.");
+      else if (msg.reason) systemLine(current, `Disconnected: ${msg.reason}`);
       break;
     case "ROOM_UPDATED":
       onRoomUpdated(msg);
@@ -700,6 +701,13 @@ function onStatus(state, detail) {
     document.body.classList.remove("offline");
     return;
   }
+  if (state === "closed") { // after /quit: for good
+    document.body.classList.add("offline");
+    bar.hidden = false;
+    retry.hidden = true;
+    $("status-text").textContent = "Disconnected: you left the chat. Log out to join again.";
+    return;
+  }
   if ($("chat").hidden) { // never got in: say so on the login form instead of retrying
     if (state === "waiting") {
       link.stop();
@@ -816,6 +824,10 @@ function moderation(name, rest, arg) {
 
 // A CHAT or DM, checked first as the server would (docs/web.md); whether it went out.
 function post(c, text) {
+  if (link.stopped) {
+    systemLine(c, "You left the chat: log out, then join again to send messages.", "error");
+    return false;
+  }
   const refused = textProblem(text);
   if (refused) {
     systemLine(c, refused, "error");
@@ -835,14 +847,42 @@ function post(c, text) {
 }
 
 const HELP = "Commands: /join #room · /leave [#room] · /msg nick text · /nick newnick · "
-  + "/who · /rooms · /register password · /help. Room operators ([#room] is optional): "
+  + "/who · /rooms · /register password · /quit [reason] · /help. The server's: /time · /joke · "
+  + "/echo text · /sum 1 2 3. //text says a text that starts with /. "
+  + "Room operators ([#room] is optional): "
   + "/topic text (/topic - clears it) · /op nick · /deop nick · /kick nick [reason] · "
   + "/ban nick · /unban nick · /invite nick · /mode [+i|-i] [+s|-s] (invite-only, private)";
 
+// A server command (COMMAND): its RESULT, or its ERROR, comes back as a line.
+function serverCommand(name, args = []) {
+  const message = { type: "COMMAND", name, args, id: link.nextId("x") };
+  if (send(message) || link.problem(message)) return true;
+  systemLine(current, "Not connected: try again when the connection is back.", "error");
+  return false;
+}
+
+// A line starting with "/" (not "//"); false keeps it in the composer (to be fixed).
 function command(text) {
   const [name, ...rest] = text.slice(1).split(/\s+/);
   const arg = rest.join(" ");
+  const raw = /^\/\S*(?:\s([\s\S]*))?$/.exec(text)[1] || ""; // as typed, after one space
+  const usage = (line) => {
+    systemLine(current, `usage: ${line}`, "error");
+    return false;
+  };
   switch (name.toLowerCase()) {
+    case "time": case "joke":
+      return arg ? usage(`/${name.toLowerCase()}`) : serverCommand(name.toLowerCase());
+    case "echo":
+      return raw ? serverCommand("echo", [raw]) : usage("/echo text");
+    case "sum": // the words as strings: the server reads them, big integers exactly
+      return serverCommand("sum", rest.filter(Boolean));
+    case "quit":
+      link.quit(arg || undefined);
+      return true;
+    case "help":
+      systemLine(current, HELP);
+      return true;
     case "join": case "j":
       join(arg);
       return;
@@ -859,7 +899,7 @@ function command(text) {
       return;
     case "msg": case "dm": case "query": {
       const [to, ...words] = rest;
-      if (!to) break;
+      if (!to) return usage("/msg nick text");
       const c = dmConv(to);
       show(c);
       return words.length ? post(c, words.join(" ")) : true; // refused: kept in the composer
@@ -886,7 +926,9 @@ function command(text) {
     default:
       break;
   }
-  systemLine(current, HELP);
+  systemLine(current, `unknown command: /${name} (/help lists them; //${name} says it as text)`,
+    "error");
+  return false;
 }
 
 function submit() {

@@ -17,6 +17,7 @@
 // the server refuses (ERROR with its id) is dropped for good: reported once, never resent.
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+const QUIT_WAIT_MS = 3000; // after our BYE, the server's BYE and close; then we close
 export const MAX_TEXT = 4000; // characters (code points) per message: hub/names.py check_text
 export const MAX_FRAME = 65536; // bytes: the server's default max_frame; a message must be smaller
 // What check_text refuses in a text: C0 controls but tab and newline, DEL, C1 controls, bidi
@@ -81,6 +82,7 @@ export class Link {
     this.seq = 0;
     this.helloId = null;
     this.registerId = null; // the REGISTER sent after WELCOME (login with "Register")
+    this.quitId = null; // our BYE (/quit): the server answers it with its own BYE, then closes
     this.maxFrame = MAX_FRAME; // lowered if the server says its limit is lower
   }
 
@@ -103,6 +105,7 @@ export class Link {
   }
 
   start(creds) {
+    this.quitId = null;
     this.creds = { ...creds };
     this.token = null;
     this.rooms.clear();
@@ -136,7 +139,8 @@ export class Link {
       if (this.ws !== ws) return;
       this.ws = null;
       this.welcomed = false;
-      if (!this.stopped) this.retry();
+      if (this.stopped) this.handlers.status("closed"); // we quit: no reconnect
+      else this.retry();
     };
   }
 
@@ -179,6 +183,26 @@ export class Link {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "BYE" }));
       ws.close();
     }
+  }
+
+  // Leave (/quit): BYE with the reason; the server says BYE and closes, and nothing reconnects.
+  // Messages still waiting for an acknowledgement are not sent again.
+  quit(reason) {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = null;
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      this.ws = null;
+      if (ws) ws.close();
+      this.handlers.status("closed");
+      return;
+    }
+    const bye = { type: "BYE", id: this.nextId("b") };
+    if (reason) bye.reason = reason;
+    this.quitId = bye.id;
+    ws.send(JSON.stringify(bye));
+    setTimeout(() => ws.close(), QUIT_WAIT_MS); // if the server does not close it first
   }
 
   // Track what resume needs, then hand the message to the UI.
