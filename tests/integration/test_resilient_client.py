@@ -19,7 +19,22 @@ from palaver.client import (
     Reconnecting,
     ResilientClient,
 )
-from palaver.protocol.messages import Gap, History, HistoryPage, Join, Message, Register
+from palaver.client.connection import ServerError
+from palaver.protocol.jsonl import decode_client_frame, encode
+from palaver.protocol.messages import (
+    Error,
+    Gap,
+    Hello,
+    History,
+    HistoryPage,
+    Join,
+    Message,
+    Quit,
+    Register,
+    RunCommand,
+    Say,
+    Welcome,
+)
 from palaver.server.app import Server, running
 from palaver.server.config import Settings
 from tests.integration.faultproxy import FaultProxy
@@ -226,3 +241,100 @@ async def test_restart_resumes_and_resends(tmp_path: Path, resilient: Callable[
         assert alice.welcome is not None and alice.welcome.account
         assert await stored_texts(port, "#dev") == sent
 
+
+
+# --------------------------------------------------------------------------- never resent for ever
+
+
+async def test_over_the_limits_is_refused_at_once_and_never_sent(
+    server: Server, resilient: Callable[..., Awaitable[ResilientClient]],
+) -> None:
+    alice = await resilient(server.port, "alice")
+    for text, code in (("x" * 70_000, "invalid_text"), (" \t ", "invalid_text")):
+        future = await alice.send_chat("#lobby", text)
+        with pytest.raises(ServerError) as refused:
+            await asyncio.wait_for(future, TIMEOUT)
+        assert refused.value.code == code
+        assert await next_error(alice) == refused.value.error  # in the stream, once
+    echo = await alice.submit(RunCommand(name="echo", args=("e" * 70_000,)))
+    with pytest.raises(ServerError, match="frame_too_large"):
+        await asyncio.wait_for(echo, TIMEOUT)
+    ack = await asyncio.wait_for(await alice.send_chat("#lobby", "still here"), TIMEOUT)
+    assert ack.text == "still here"
+    assert alice.reconnects == 0 and alice.tracker.pending == []
+    assert await stored_texts(server.port, "#lobby") == ["still here"]
+
+
+async def test_a_frame_the_server_refuses_is_given_up_not_resent(
+    start_server: StartServer, resilient: Callable[..., Awaitable[ResilientClient]],
+) -> None:
+    server = await start_server(max_frame=2_048)  # smaller than the client believes
+    alice = await resilient(server.port, "alice")
+    big = await alice.send_chat("#lobby", "y" * 3_000)
+    with pytest.raises(ServerError) as refused:
+        await asyncio.wait_for(big, TIMEOUT)
+    assert refused.value.code == "frame_too_large"
+    ack = await asyncio.wait_for(await alice.send_chat("#lobby", "after"), TIMEOUT)
+    assert ack.text == "after"
+    assert alice.reconnects == 1  # the server closed on the big one, once
+    again = await alice.send_chat("#lobby", "z" * 3_000)  # known too large now: not sent
+    with pytest.raises(ServerError, match="frame_too_large"):
+        await asyncio.wait_for(again, TIMEOUT)
+    await alice.wait_idle()
+    assert alice.reconnects == 1
+    assert await stored_texts(server.port, "#lobby") == ["after"]
+
+
+async def next_error(client: ResilientClient) -> Error:
+    async with asyncio.timeout(TIMEOUT):
+        while not isinstance(event := await client.next_event(timeout=None), Error):
+            pass
+    return event
+
+
+class PoisonServer:
+    """Speaks just enough protocol: WELCOME, a MESSAGE for each CHAT — and drops the connection
+    on reading a CHAT that says ``poison``, each time."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.poisoned = 0
+        self.msg_id = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        while line := await reader.readline():
+            frame = decode_client_frame(line.rstrip(b"\n"))
+            if isinstance(frame, Hello):
+                writer.write(encode(Welcome(id=frame.id, version=1, nick=frame.nick,
+                                            server="fake", rooms=(), motd="")))
+            elif isinstance(frame, Say) and frame.text == "poison":
+                self.poisoned += 1
+                writer.transport.abort()
+                return
+            elif isinstance(frame, Say):
+                self.msg_id += 1
+                writer.write(encode(Message(id=frame.id, msg_id=self.msg_id, sender="alice",
+                                            ts="2026-01-01T00:00:00Z", room=frame.room,
+                                            text=frame.text)))
+            elif isinstance(frame, Quit):
+                break
+        writer.close()
+
+
+async def test_a_request_the_connection_always_dies_on_is_given_up(
+    resilient: Callable[..., Awaitable[ResilientClient]],
+) -> None:
+    fake = PoisonServer()
+    listener = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
+    async with listener:
+        port = listener.sockets[0].getsockname()[1]
+        alice = await resilient(port, "alice")
+        poison = await alice.send_chat("#x", "poison")
+        with pytest.raises(ServerError) as refused:
+            await asyncio.wait_for(poison, TIMEOUT)
+        assert refused.value.code == "abandoned"
+        ack = await asyncio.wait_for(await alice.send_chat("#x", "fine"), TIMEOUT)
+        assert ack.text == "fine"
+        assert fake.poisoned == 3 and fake.connections == 4
+        await alice.close()

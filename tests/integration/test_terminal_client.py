@@ -181,6 +181,21 @@ async def test_commands_errors_and_local_lines(server: Server) -> None:
     assert "never sent" not in out and "disconnected" not in out
 
 
+async def test_a_line_over_the_limits_is_refused_once_and_never_sent(server: Server) -> None:
+    script = "x" * 70_000 + "\n/echo " + "e" * 70_000 + "\nafter\n"
+    code, out, err = await run_chat(server.port, script, "--nick", "bob")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()[3:]
+    assert lines[:2] == [
+        "! a message is at most 4,000 characters (this one has 70,000) (invalid_text)",
+        lines[1],
+    ]
+    assert re.fullmatch(r"! too long to send: 70,\d\d\d bytes, the server takes at most "
+                        r"65,536 \(frame_too_large\)", lines[1])
+    assert re.fullmatch(rf"{STAMP} <bob> after", lines[2])
+    assert len(lines) == 3 and "disconnected" not in out
+
+
 async def test_nick_from_the_first_line_when_not_given(server: Server) -> None:
     code, out, _ = await run_chat(server.port, "\ncarol\nhi\n")
     assert code == 0

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from palaver.client.backoff import Backoff
 from palaver.client.events import Acknowledged
+from palaver.client.limits import frame_size
 from palaver.client.tracker import ResumeTracker, SeenIds
 from palaver.protocol.messages import (
     Error,
@@ -246,3 +247,100 @@ def test_backoff_grows_to_its_cap_with_jitter() -> None:
 def test_backoff_refuses_nonsense(args: tuple[float, ...]) -> None:
     with pytest.raises(ValueError):
         Backoff(*args)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- never resent for ever
+
+
+def test_a_refused_request_is_answered_and_never_resent() -> None:
+    t = tracker()
+    bad = t.submit(Say(room="#dev", text="x"))
+    t.receive(Error(id=bad.id, code="not_in_room", message="not in #dev"))
+    assert t.pending == []
+    t.welcomed(welcome(rooms=()))  # a new connection resends what is pending: nothing
+    assert t.pending == []
+
+
+def test_frame_too_large_without_id_gives_up_the_largest_pending_request() -> None:
+    t = tracker()
+    small = t.submit(Say(room="#dev", text="small"))
+    big = t.submit(Say(room="#dev", text="y" * 3_000))
+    after = t.submit(Say(room="#dev", text="after"))
+    step = t.receive(Error(code="frame_too_large", message="frame exceeds the limit of 2048"))
+    (event,) = step.events
+    assert isinstance(event, Error)
+    assert (event.id, event.code) == (big.id, "frame_too_large")
+    assert "not sent again" in event.message
+    assert step.replies == [(big.id, event)]
+    assert t.pending == [small, after]  # resent on the next connection, the big one not
+    assert t.max_frame == frame_size(big) - 1  # nothing as large is sent again
+    assert t.check(Say(room="#dev", text="z" * 3_000, id=big.id)) is not None
+    assert t.check(Say(room="#dev", text="z" * 100, id="n")) is None
+
+
+def test_frame_too_large_with_nothing_pending_is_shown_as_it_came() -> None:
+    t = tracker()
+    refusal = Error(code="frame_too_large", message="frame exceeds the limit")
+    assert t.receive(refusal).events == [refusal]
+
+
+def test_a_request_the_connection_keeps_dying_on_is_given_up_after_three_strikes() -> None:
+    t = tracker()
+    ok = t.submit(Say(room="#dev", text="fine"))
+    poison = t.submit(Say(room="#dev", text="poison"))
+    t.receive(msg(1, sender="bob", text="fine", id=ok.id))  # answered after poison was sent
+    assert t.lost().events == []  # the link, maybe: no strike
+    for _ in range(2):  # each new connection resends it, and dies with nothing answered
+        t.welcomed(welcome(rooms=()))
+        assert t.lost().events == [] and t.pending == [poison]
+    t.welcomed(welcome(rooms=()))
+    step = t.lost()
+    (event,) = step.events
+    assert isinstance(event, Error)
+    assert (event.id, event.code) == (poison.id, "abandoned")
+    assert step.replies == [(poison.id, event)]
+    assert t.pending == []
+
+
+def test_an_answer_after_a_request_clears_its_strikes() -> None:
+    t = tracker()
+    first = t.submit(Say(room="#dev", text="a"))
+    for _ in range(2):
+        t.welcomed(welcome(rooms=()))
+        t.lost()
+    t.welcomed(welcome(rooms=()))
+    second = t.submit(Say(room="#dev", text="b"))
+    t.receive(msg(2, sender="bob", text="b", id=second.id))  # the link works after all
+    assert t.lost().events == []
+    for _ in range(2):
+        t.welcomed(welcome(rooms=()))
+        assert t.lost().events == []
+    assert t.pending == [first]
+
+
+def test_an_abandoned_internal_request_releases_its_hold() -> None:
+    t = tracker()
+    t.submit(Join(room="#dev"), history=5)
+    join_id = t.pending[0].id
+    step = t.receive(Joined(id=join_id, room="#dev", members=("bob",), topic=""))
+    (_page,) = step.requests
+    held = t.receive(msg(7))
+    assert held.events == []  # held until the page
+    for _ in range(3):
+        t.welcomed(welcome(rooms=()))
+        step = t.lost()
+    assert step.events == [msg(7)] and t.pending == []
+
+
+def test_news_on_each_connection_is_no_strike_but_ten_drops_give_up() -> None:
+    t = tracker()
+    in_dev(t)
+    stuck = t.submit(Say(room="#dev", text="stuck"))
+    for n in range(1, 10):  # each connection replays a new message, then dies: a flaky link
+        t.welcomed(welcome(rooms=("#dev",)))
+        t.receive(msg(n))
+        assert t.lost().events == [] and t.pending == [stuck]
+    t.welcomed(welcome(rooms=("#dev",)))
+    t.receive(msg(10))
+    (event,) = t.lost().events
+    assert isinstance(event, Error) and (event.id, event.code) == (stuck.id, "abandoned")

@@ -17,6 +17,13 @@ resends every request not yet answered, with the same ids, in the order first se
 anything new, which waits in the same queue while the link is down. A refused HELLO other than
 "unavailable" (a wrong password, a nick taken by someone else) ends it for good.
 
+A request that breaks a documented limit (a text over 4,000 characters or only spaces, a frame
+over ``max_frame`` bytes: :mod:`palaver.client.limits`) is never sent: :meth:`submit` answers it
+at once as the server would — its future fails with :class:`ServerError` and the ERROR, with the
+request's id, is in the event stream. A request that the server refuses (an ERROR with its id) is
+answered, so it is not resent; one after which the connection keeps dropping is given up after a
+few tries (the tracker's *strikes*) and reported the same way, so a reconnect loop cannot spin.
+
 Every request (:meth:`submit`) is pending until the frame with its id arrives; resending a
 JOIN, a WHO or a HISTORY is harmless, and the server stores a CHAT or DM at most once per id and
 answers a resend with the original MESSAGE. A MESSAGE is shown once per (conversation, msg_id).
@@ -39,9 +46,12 @@ from collections.abc import AsyncIterator, Callable
 from ssl import SSLContext
 from typing import Final, cast
 
+import msgspec
+
 from palaver.client.backoff import Backoff
 from palaver.client.connection import Client, ConnectionClosed, ServerError
 from palaver.client.events import ClientEvent, Disconnected, Reconnected, Reconnecting
+from palaver.client.limits import MAX_FRAME
 from palaver.client.tracker import ResumeTracker, Step
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import (
@@ -77,12 +87,13 @@ class ResilientClient:
         id_prefix: str | None = None,
         rand: Callable[[], float] = random.random,
         ssl: SSLContext | None = None,
+        max_frame: int = MAX_FRAME,
     ) -> None:
         self.host = host
         self.port = port
         self.ssl = ssl  # TLS for every connection (palaver.tls.client_context), or None
         self.tracker = ResumeTracker(nick, password=password, id_prefix=id_prefix,
-                                     fill_gaps=fill_gaps)
+                                     fill_gaps=fill_gaps, max_frame=max_frame)
         self.backoff = backoff or Backoff()
         self.connect_timeout = connect_timeout
         self.welcome: Welcome | None = None
@@ -166,10 +177,17 @@ class ResilientClient:
         """
         if self._ended is not None:
             raise self._ended
-        message = self.tracker.submit(message, history=history)
-        assert message.id is not None
+        if message.id is None:
+            message = msgspec.structs.replace(message, id=self.tracker.next_id())
         future: asyncio.Future[ServerMessage] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieve)
+        refused = self.tracker.check(message)
+        if refused is not None:  # the server would refuse it (or close on it): never sent
+            future.set_exception(ServerError(refused))
+            self._emit(refused)
+            return future
+        message = self.tracker.submit(message, history=history)
+        assert message.id is not None
         self._futures[message.id] = future
         self._idle.clear()
         live = self._live
@@ -313,6 +331,7 @@ class ResilientClient:
                 await conn.close()
                 if self._quitting:
                     return
+                self._apply(self.tracker.lost())  # the same request each time: give it up
                 self._emit(Disconnected(reason))
                 again = await self._reconnect(reason)
                 if again is None:

@@ -11,6 +11,16 @@ every frame the server sends back (:meth:`receive`), and keeps
 - the *pending* requests, in the order they were sent, each with its request id: the client
   resends all of them, with the same ids, on a new connection; the server stores a CHAT or DM at
   most once per id and answers a resend with the original MESSAGE;
+- *strikes*: a request the server never answers because the connection ends right after it
+  (each time it is sent) would be resent for ever. When a connection ends, the first request
+  still pending gets a strike if no news came on that connection after it was sent (no reply
+  to a pending request, no message not seen before: a replay that a flaky link cuts short is
+  news); at :data:`MAX_STRIKES` strikes in a row, or :data:`MAX_DROPS` lost connections in all,
+  it is given up (:meth:`lost`) and reported like a refusal, with the code ``abandoned``. An
+  ``ERROR frame_too_large`` without id (the server closes the connection after it) gives up
+  the largest pending request at once, as ``frame_too_large``, and lowers
+  :attr:`ResumeTracker.max_frame` below its size. A refused request (an ERROR with its id) is
+  answered: it is never resent;
 - *holds*: while the history of a conversation is being fetched (the last messages of a room
   just joined, or the messages a GAP left out), its MESSAGEs are buffered and released together,
   sorted by ``msg_id`` — so each conversation's messages come out in order.
@@ -34,8 +44,11 @@ from typing import TypeVar
 import msgspec
 
 from palaver.client.events import Acknowledged, ClientEvent
+from palaver.client.limits import MAX_FRAME, frame_size, refusal
+from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
+    Error,
     Gap,
     Hello,
     History,
@@ -53,6 +66,9 @@ from palaver.protocol.messages import (
 
 T = TypeVar("T")
 FILL_PAGE = 200  # the largest HISTORY page the server gives
+MAX_STRIKES = 3  # connections lost right after a request, with no news, before it is given up
+MAX_DROPS = 10  # connections lost while a request was the first one pending, news or not
+ABANDONED = "abandoned"  # the code of a request given up that way (the client's own)
 
 
 def fold(name: str) -> str:
@@ -143,8 +159,10 @@ class ResumeTracker:
         password: str | None = None,
         id_prefix: str | None = None,
         fill_gaps: bool = True,
+        max_frame: int = MAX_FRAME,
     ) -> None:
         self.me = nick
+        self.max_frame = max_frame  # the largest frame to send (lowered by a frame_too_large)
         self.password = password
         self.token: str | None = None
         self.account = False
@@ -157,6 +175,10 @@ class ResumeTracker:
         self._holds: dict[str, int] = {}
         self._held: dict[str, list[Message]] = {}
         self._baselining: set[str] = set()
+        self._progress = 0  # replies to pending requests and new messages received, ever
+        self._sent_at: dict[str, int] = {}  # pending id -> _progress when it was (re)sent
+        self._strikes: dict[str, int] = {}  # pending id -> connections lost right after it
+        self._drops: dict[str, int] = {}  # pending id -> connections lost while it was first
         # Random per client instance: ids never collide with an earlier run's (same account).
         prefix = id_prefix if id_prefix is not None else secrets.token_hex(6)
         self._ids = (f"{prefix}.{n}" for n in itertools.count(1))
@@ -166,21 +188,49 @@ class ResumeTracker:
     def next_id(self) -> str:
         return next(self._ids)
 
+    def check(self, message: Wire) -> Error | None:
+        """The ERROR the server would answer ``message`` with (a limit broken), or None."""
+        return refusal(message, self.max_frame)
+
     def submit(self, message: Wire, *, history: int = 0) -> Wire:
-        """Record ``message`` as pending (giving it a fresh id if it has none); send the result."""
+        """Record ``message`` as pending (giving it a fresh id if it has none); send the result.
+        (Check it first: :meth:`check`.)"""
         if message.id is None:
             message = _with_id(message, self.next_id())
         assert message.id is not None
         if message.id in self._pending:
             raise ValueError(f"request id {message.id!r} is already pending")
         self._pending[message.id] = (message, UserRequest(history))
+        self._sent_at[message.id] = self._progress
         return message
 
     def _request(self, message: Wire, purpose: Purpose, step: Step) -> None:
         message = _with_id(message, self.next_id())
         assert message.id is not None
         self._pending[message.id] = (message, purpose)
+        self._sent_at[message.id] = self._progress
         step.requests.append(message)
+
+    def lost(self) -> Step:
+        """A connection that took the resends ended: strike (and maybe give up) the first
+        request still pending if nothing was answered since it was sent on it."""
+        step = Step()
+        if not self._pending:
+            return step
+        first = next(iter(self._pending))
+        drops = self._drops[first] = self._drops.get(first, 0) + 1
+        if self._sent_at.get(first, -1) < self._progress:
+            self._strikes.pop(first, None)  # news came after it: the link, not the request
+            if drops < MAX_DROPS:
+                return step
+        else:
+            strikes = self._strikes[first] = self._strikes.get(first, 0) + 1
+            if strikes < MAX_STRIKES:
+                return step
+        return self.receive(Error(
+            code=ABANDONED, id=first,
+            message=f"the connection was lost right after this request {drops} times; "
+                    "it is not sent again"))
 
     @property
     def pending(self) -> list[Wire]:
@@ -212,6 +262,8 @@ class ResumeTracker:
         for room in welcome.rooms:
             self.rooms[fold(room)] = room
             self._baseline(room, step)
+        for request_id in self._pending:  # the driver resends every one now
+            self._sent_at[request_id] = self._progress
         return step
 
     @property
@@ -228,6 +280,9 @@ class ResumeTracker:
         """The client stops: the ids still pending, and every held message (to show now)."""
         ids = list(self._pending)
         self._pending.clear()
+        self._sent_at.clear()
+        self._strikes.clear()
+        self._drops.clear()
         events: list[ClientEvent] = []
         for conversation in list(self._holds):
             events.extend(self._release(conversation, force=True))
@@ -245,8 +300,17 @@ class ResumeTracker:
         return "@" + fold(event.peer or "")
 
     def receive(self, event: ServerMessage) -> Step:
+        if (isinstance(event, Error) and event.id is None
+                and event.code == ErrorCode.FRAME_TOO_LARGE.value and self._pending):
+            return self._too_large()
         step = Step()
         taken = self._pending.pop(event.id, None) if event.id is not None else None
+        if taken is not None:
+            assert event.id is not None
+            self._progress += 1
+            self._sent_at.pop(event.id, None)
+            self._strikes.pop(event.id, None)
+            self._drops.pop(event.id, None)
         purpose = taken[1] if taken is not None else None
         if isinstance(purpose, JoinHistory | Baseline | Fill):
             self._internal_reply(event, purpose, step)
@@ -282,6 +346,19 @@ class ResumeTracker:
             self._joined(event, purpose, step)
         return step
 
+    def _too_large(self) -> Step:
+        """``ERROR frame_too_large`` (no id; the server closes the connection next): the
+        largest pending request is over the server's limit — the one it refused, or one sent
+        after it and larger still. Give it up, as the answer to it, and send nothing as large."""
+        sizes = {request_id: frame_size(message) for request_id, (message, _) in
+                 self._pending.items()}
+        culprit = max(sizes, key=lambda request_id: sizes[request_id])  # the first of equals
+        self.max_frame = min(self.max_frame, sizes[culprit] - 1)
+        return self.receive(Error(
+            code=ErrorCode.FRAME_TOO_LARGE.value, id=culprit,
+            message=f"the server refused this request as too long ({sizes[culprit]:,} bytes) "
+                    "and closed the connection; it is not sent again"))
+
     def _message(self, event: Message, step: Step, *, acknowledges: bool) -> None:
         conversation = self.conversation(event)
         if not self._note(conversation, event):
@@ -297,7 +374,9 @@ class ResumeTracker:
         """Record ``event`` as received; True if it is new."""
         if event.msg_id > self.marks.get(conversation, -1):
             self.marks[conversation] = event.msg_id
-        return self._seen.setdefault(conversation, SeenIds()).add(event.msg_id)
+        new = self._seen.setdefault(conversation, SeenIds()).add(event.msg_id)
+        self._progress += new
+        return new
 
     def _joined(self, event: Joined, purpose: Purpose | None, step: Step) -> None:
         conversation = fold(event.room)
@@ -393,4 +472,5 @@ def _with_id(message: Wire, request_id: str) -> Wire:
     return msgspec.structs.replace(message, id=request_id)
 
 
-__all__ = ["FILL_PAGE", "ResumeTracker", "SeenIds", "Step", "fold"]
+__all__ = ["ABANDONED", "FILL_PAGE", "MAX_DROPS", "MAX_STRIKES", "ResumeTracker", "SeenIds",
+           "Step", "fold"]
