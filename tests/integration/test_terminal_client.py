@@ -17,11 +17,14 @@ from palaver.protocol.messages import (
     Error,
     Goodbye,
     Hello,
+    History,
+    HistoryPage,
     Join,
     Joined,
     Message,
     Presence,
     Quit,
+    Register,
     Say,
     SendDirect,
     Welcome,
@@ -30,6 +33,7 @@ from palaver.server.app import Server, running
 from palaver.server.config import Settings
 
 TIMEOUT = 20.0
+ANN_PASSWORD = "ann's long password"
 STAMP = r"\[\d\d:\d\d\]"
 Connect = Callable[..., Awaitable[Client]]
 
@@ -194,6 +198,24 @@ async def test_a_line_over_the_limits_is_refused_once_and_never_sent(server: Ser
                         r"65,536 \(frame_too_large\)", lines[1])
     assert re.fullmatch(rf"{STAMP} <bob> after", lines[2])
     assert len(lines) == 3 and "disconnected" not in out
+
+
+async def test_every_run_for_one_account_stores_its_own_messages(
+    server: Server, connect: Connect,
+) -> None:
+    # The server keeps a sender's request ids forever per account: a second run (or a second
+    # client at the same time) must not reuse the first one's, or its lines are taken for resends.
+    ann = await connect("ann")
+    await ann.request(Register(nick="ann", password=ANN_PASSWORD))
+    await ann.quit()
+    for _ in range(2):
+        code, out, err = await run_chat(server.port, "same words\n/sum 1 1\n", "--nick", "ann",
+                                        "--password", ANN_PASSWORD)
+        assert (code, err) == (0, ""), out
+    reader = await connect("reader")
+    page = await reader.request(History(room="#lobby", limit=10))
+    assert isinstance(page, HistoryPage)
+    assert [(m.sender, m.text) for m in page.messages] == [("ann", "same words")] * 2
 
 
 async def test_nick_from_the_first_line_when_not_given(server: Server) -> None:

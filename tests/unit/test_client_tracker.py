@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import math
+import re
+import string
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -11,6 +15,7 @@ from hypothesis import strategies as st
 from palaver.client.backoff import Backoff
 from palaver.client.events import Acknowledged
 from palaver.client.limits import frame_size
+from palaver.client.session import ClientSession
 from palaver.client.tracker import ResumeTracker, SeenIds
 from palaver.protocol.messages import (
     Error,
@@ -128,6 +133,40 @@ def test_pending_requests_keep_their_order_and_ids_until_answered() -> None:
 def test_ids_differ_between_instances() -> None:
     one, two = ResumeTracker("bob"), ResumeTracker("bob")
     assert one.next_id() != two.next_id()
+
+
+def _random_bits(request_id: str, alphabet: str) -> float:
+    """Bits of randomness in the prefix of ``prefix<sep>counter`` drawn from ``alphabet``."""
+    prefix = re.fullmatch(r"(.*?)[.-]?1", request_id)
+    assert prefix is not None, request_id
+    return sum(1 for c in prefix.group(1) if c in alphabet) * math.log2(len(alphabet))
+
+
+URLSAFE = string.ascii_letters + string.digits + "-_"
+
+
+@pytest.mark.parametrize("make", [lambda: ResumeTracker("bob").next_id(),
+                                  lambda: ClientSession().next_id()])
+def test_request_ids_carry_96_random_bits_so_no_two_clients_ever_share_one(
+    make: Callable[[], str],
+) -> None:
+    # The server keeps a sender's ids forever (per account): a bot that reconnects every
+    # minute for years makes millions of clients; 32 or 48 random bits would meet.
+    first, second = make(), make()
+    assert first != second and first.endswith("1") and second.endswith("1")
+    assert _random_bits(first, URLSAFE) >= 96
+    assert len(first) <= 64  # the protocol's limit for an id, with room for the counter
+
+
+def test_a_new_request_after_a_reconnect_has_a_new_id_and_a_resend_the_same() -> None:
+    t = tracker()
+    pending = t.submit(Say(room="#dev", text="in flight"))
+    answered = t.submit(Say(room="#dev", text="answered"))
+    t.receive(msg(1, sender="bob", text="answered", id=answered.id))
+    t.welcomed(welcome(rooms=()))  # a new connection
+    assert t.pending == [pending]  # resent with its id
+    fresh = t.submit(Say(room="#dev", text="new"))
+    assert fresh.id not in {pending.id, answered.id}
 
 
 def test_register_switches_to_logging_in() -> None:

@@ -18,6 +18,19 @@ from palaver.protocol.messages import ServerMessage, Wire
 
 # A server frame may be larger than a client's: a ROOM_LIST or USERS reply lists many names.
 CLIENT_MAX_FRAME = 16 * 1_048_576
+ID_RANDOM_BYTES = 12  # 96 random bits per client instance: no two ever share a prefix
+
+
+def random_id_prefix() -> str:
+    """A fresh prefix for request ids (16 characters of ``[A-Za-z0-9_-]``).
+
+    The server keeps a sender's CHAT/DM ids forever, per identity, to recognise resends (docs/
+    protocol.md §13), so a new message must never reuse an id — across connections, restarts
+    and every other client of the same account. A counter alone restarts at 1; a prefix drawn
+    at random per client instance, with enough bits that two never meet (a bot reconnecting
+    every minute for years makes millions), makes ``prefix + counter`` unique.
+    """
+    return secrets.token_urlsafe(ID_RANDOM_BYTES)
 
 
 class ClientSession:
@@ -27,7 +40,7 @@ class ClientSession:
         self._framer = LineFramer(max_frame)
         # Request ids must not repeat across connections: the server keeps a sender's CHAT/DM
         # ids (forever, for an account) to recognise resends. A random prefix per session.
-        prefix = id_prefix if id_prefix is not None else f"c{secrets.token_hex(4)}-"
+        prefix = id_prefix if id_prefix is not None else f"{random_id_prefix()}-"
         self._ids = (f"{prefix}{n}" for n in itertools.count(1))
 
     def next_id(self) -> str:
@@ -58,4 +71,4 @@ class ClientSession:
         return out
 
 
-__all__ = ["CLIENT_MAX_FRAME", "ClientSession", "FrameTooLarge"]
+__all__ = ["CLIENT_MAX_FRAME", "ClientSession", "FrameTooLarge", "random_id_prefix"]

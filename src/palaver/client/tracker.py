@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import secrets
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -45,6 +44,7 @@ import msgspec
 
 from palaver.client.events import Acknowledged, ClientEvent
 from palaver.client.limits import MAX_FRAME, frame_size, refusal
+from palaver.client.session import random_id_prefix
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
@@ -180,7 +180,7 @@ class ResumeTracker:
         self._strikes: dict[str, int] = {}  # pending id -> connections lost right after it
         self._drops: dict[str, int] = {}  # pending id -> connections lost while it was first
         # Random per client instance: ids never collide with an earlier run's (same account).
-        prefix = id_prefix if id_prefix is not None else secrets.token_hex(6)
+        prefix = id_prefix if id_prefix is not None else random_id_prefix()
         self._ids = (f"{prefix}.{n}" for n in itertools.count(1))
 
     # ------------------------------------------------------------------ requests
