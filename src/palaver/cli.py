@@ -12,6 +12,7 @@ from typing import Any
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="palaver", description="A chat server and its clients.")
+    parser.add_argument("--version", action="version", version=f"palaver {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the server")
@@ -69,6 +70,18 @@ def _build_parser() -> argparse.ArgumentParser:
     cert.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
     cert.add_argument("--force", action="store_true", help="replace existing files")
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version, else the package's own."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("palaver")
+    except PackageNotFoundError:
+        from palaver import __version__
+
+        return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

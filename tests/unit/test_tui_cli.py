@@ -49,3 +49,12 @@ def test_a_closed_stream_is_no_terminal() -> None:
     stream = Tty()
     stream.close()
     assert not cli._is_tty(stream)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from palaver import __version__
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"palaver {__version__}\n"
