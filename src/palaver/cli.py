@@ -61,6 +61,9 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="log in to the account NICK (default: $PALAVER_PASSWORD; else a guest)")
     chat.add_argument("--plain", action="store_true",
                       help="line mode (the default when stdin or stdout is not a terminal)")
+    chat.add_argument("--handshake-timeout", type=float, default=2.0, metavar="SECONDS",
+                      help="give up when the port does not answer like a palaver server "
+                           "within SECONDS (default 2)")
 
     cert = commands.add_parser("cert", help="write a self-signed TLS certificate for local use")
     cert.add_argument("--out", default=".", help="directory for cert.pem and key.pem (default .)")
@@ -165,8 +168,10 @@ def _chat(args: argparse.Namespace) -> int:
     if not args.plain and _is_tty(sys.stdin) and _is_tty(sys.stdout):
         from palaver.client.tui.app import run_tui
 
-        return run_tui(host=args.host, port=port, nick=args.nick, password=password, tls=tls)
-    return run_terminal(host=args.host, port=port, nick=args.nick, password=password, tls=tls)
+        return run_tui(host=args.host, port=port, nick=args.nick, password=password, tls=tls,
+                       handshake_timeout=args.handshake_timeout)
+    return run_terminal(host=args.host, port=port, nick=args.nick, password=password, tls=tls,
+                        handshake_timeout=args.handshake_timeout)
 
 
 def _is_tty(stream: object) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
 import sys
@@ -399,3 +400,56 @@ async def test_connection_refused_exits_1_without_traceback() -> None:
     assert code == 1
     assert out == ""
     assert err == f"palaver: cannot connect to 127.0.0.1:{port}: Connection refused\n"
+
+
+# --------------------------------------------------------------------------- not palaver at all
+
+
+async def _http_like(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers the first line as an HTTP server would, then closes."""
+    with contextlib.suppress(ConnectionError):
+        await reader.readline()
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+    writer.close()
+
+
+async def _irc_like(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Greets first, as many IRC servers do, then waits for NICK/USER that never come."""
+    writer.write(b":irc.example NOTICE * :*** Looking up your hostname...\r\n")
+    with contextlib.suppress(ConnectionError):
+        while await reader.readline():
+            writer.write(b":irc.example 421 * {\"type\":\"PING\" :Unknown command\r\n")
+    writer.close()
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Reads and never says a word."""
+    with contextlib.suppress(ConnectionError):
+        while await reader.read(65_536):
+            pass
+    writer.close()
+
+
+@pytest.mark.parametrize(("peer", "said"), [
+    (_http_like, "it said 'HTTP/1.1 400 Bad Request'"),
+    (_irc_like, "it said ':irc.example NOTICE * :*** Looking up your hostname...'"),
+    (_silent, "no answer within 0.2 s"),
+])
+async def test_a_port_that_is_not_palaver_says_so_and_exits_1(
+    peer: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]], said: str,
+) -> None:
+    listener = await asyncio.start_server(peer, "127.0.0.1", 0)
+    async with listener:
+        port = listener.sockets[0].getsockname()[1]
+        code, out, err = await run_chat(port, "hello\n", "--nick", "bob",
+                                        "--handshake-timeout", "0.2")
+    assert (code, out) == (1, "")
+    assert err == f"palaver: 127.0.0.1:{port} is not palaver's JSON port: {said}\n"
+
+
+async def test_palavers_own_irc_port_is_not_its_json_port(server: Server) -> None:
+    irc_port = await server.open_irc(0)
+    code, _, err = await run_chat(irc_port, "hello\n", "--nick", "bob")
+    assert code == 1
+    assert err.startswith(f"palaver: 127.0.0.1:{irc_port} is not palaver's JSON port: it said ")

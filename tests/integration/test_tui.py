@@ -8,6 +8,7 @@ process what is queued before a test reads the widgets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -264,6 +265,25 @@ async def test_no_server_shows_the_error_on_the_login_screen() -> None:
             await until(app, lambda: isinstance(app.screen, LoginScreen), pilot)
             error = str(app.screen.query_one("#login-error", Static).render())
             assert error == f"cannot connect to 127.0.0.1:{port}: Connection refused"
+            await pilot.press("ctrl+c")
+        assert app.return_code == 0
+
+
+async def test_a_silent_port_is_said_not_to_be_palaver_on_the_login_screen() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(65_536):
+                pass
+        writer.close()
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    async with listener:
+        port = listener.sockets[0].getsockname()[1]
+        app = ChatApp("127.0.0.1", port, "alice", backoff=FAST, tz=UTC, handshake_timeout=0.2)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(app, lambda: isinstance(app.screen, LoginScreen), pilot)
+            error = str(app.screen.query_one("#login-error", Static).render())
+            assert error == f"127.0.0.1:{port} is not palaver's JSON port: no answer within 0.2 s"
             await pilot.press("ctrl+c")
         assert app.return_code == 0
 

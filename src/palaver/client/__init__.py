@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from palaver.client.backoff import Backoff
-    from palaver.client.connection import Client, ConnectionClosed, ServerError
+    from palaver.client.connection import Client, ConnectionClosed, NotPalaver, ServerError
     from palaver.client.events import (
         Acknowledged,
         ClientEvent,
@@ -31,6 +31,7 @@ _WHERE = {
     "ClientEvent": "events",
     "ConnectionClosed": "connection",
     "Disconnected": "events",
+    "NotPalaver": "connection",
     "Reconnected": "events",
     "Reconnecting": "events",
     "ResilientClient": "resilient",
@@ -44,6 +45,7 @@ __all__ = [
     "ClientEvent",
     "ConnectionClosed",
     "Disconnected",
+    "NotPalaver",
     "Reconnected",
     "Reconnecting",
     "ResilientClient",

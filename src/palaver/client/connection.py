@@ -7,6 +7,11 @@
 
 Every frame from the server lands in :meth:`events` (replies included, in order); :meth:`request`
 also hands its caller the reply that carries the request's ``id``. PING is answered by itself.
+
+Is it palaver at all? :meth:`Client.handshake` sends a PING before the HELLO: a palaver server
+answers it at once (even while it checks a password), so a port that says something that is not
+a palaver frame — an HTTP or IRC server, TLS — or nothing within ``probe_timeout`` raises
+:class:`NotPalaver` instead of leaving the caller waiting or retrying for ever.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from ssl import SSLContext
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
+from palaver.client.render import sanitize
 from palaver.client.session import ClientSession
 from palaver.protocol.errors import PeerError
 from palaver.protocol.messages import (
@@ -34,6 +40,7 @@ from palaver.protocol.messages import (
 )
 
 READ_SIZE: Final = 65_536
+PREVIEW: Final = 200  # bytes of a stranger's greeting kept to show what it said
 EventT = TypeVar("EventT", bound=Wire)
 
 
@@ -43,6 +50,10 @@ class ConnectionClosed(Exception):
     def __init__(self, reason: str = "connection closed") -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class NotPalaver(ConnectionClosed):
+    """The peer does not speak palaver's JSON lines: ``reason`` says what it did instead."""
 
 
 class ServerError(Exception):
@@ -65,6 +76,10 @@ class Client:
         self.nick: str | None = None
         self.welcome: Welcome | None = None
         self.protocol_errors: list[PeerError] = []
+        self.probe_id: str | None = None  # the PING of handshake(): its PONG is no news
+        self._first_frame: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._first_frame.add_done_callback(_retrieve)
+        self._first_bytes = b""  # what the peer said before its first frame (for NotPalaver)
         self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
 
     @classmethod
@@ -105,6 +120,38 @@ class Client:
         assert isinstance(reply, Welcome)
         self.welcome = reply
         self.nick = reply.nick
+        return reply
+
+    async def handshake(
+        self, hello: Hello, *, probe_timeout: float = 2.0, timeout: float | None = 10.0
+    ) -> Welcome:
+        """PING then HELLO in one write; :class:`NotPalaver` unless a palaver frame comes back
+        within ``probe_timeout``; then the WELCOME (within ``timeout``; ERROR raises)."""
+        ping = self._session.with_id(Ping())
+        self.probe_id = ping.id  # from now on, anything but a palaver frame first: NotPalaver
+        if self.protocol_errors and not self._first_frame.done():  # it spoke before we did
+            raise NotPalaver(f"is not palaver's JSON port: it said "
+                             f"{_preview(self._first_bytes)}")
+        request = self._session.with_id(hello)
+        assert request.id is not None
+        future: asyncio.Future[ServerMessage] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieve)  # NotPalaver may come first
+        self._pending[request.id] = future
+        try:
+            await self.send_raw(self._session.data_to_send(ping)
+                                + self._session.data_to_send(request))
+            try:
+                await asyncio.wait_for(asyncio.shield(self._first_frame), probe_timeout)
+            except TimeoutError:
+                raise NotPalaver(f"is not palaver's JSON port: no answer within "
+                                 f"{probe_timeout:g} s") from None
+            reply = await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending.pop(request.id, None)
+        if isinstance(reply, Error):
+            raise ServerError(reply)
+        assert isinstance(reply, Welcome)
+        self.welcome, self.nick = reply, reply.nick
         return reply
 
     async def send(self, message: Wire) -> None:
@@ -188,15 +235,25 @@ class Client:
 
     async def _read_loop(self) -> None:
         reason = "connection closed"
+        stranger = False  # the peer said something, but never a palaver frame
         try:
             while True:
                 data = await self._reader.read(READ_SIZE)
                 if not data:
+                    stranger = (self.probe_id is not None and not self._first_frame.done()
+                                and bool(self._first_bytes))
                     break
+                if not self._first_frame.done() and len(self._first_bytes) < PREVIEW:
+                    self._first_bytes += data[:PREVIEW]
                 for item in self._session.receive_data(data):
                     if isinstance(item, PeerError):
                         self.protocol_errors.append(item)
+                        if self.probe_id is not None and not self._first_frame.done():
+                            stranger = True
+                            return
                         continue
+                    if not self._first_frame.done():
+                        self._first_frame.set_result(None)
                     if isinstance(item, Ping):
                         self._writer.write(self._session.data_to_send(Pong(id=item.id)))
                     elif isinstance(item, Goodbye):
@@ -209,7 +266,14 @@ class Client:
         except (ConnectionError, OSError):
             reason = "connection reset"
         finally:
-            self._closed = ConnectionClosed(reason)
+            if stranger:
+                self._closed = NotPalaver(f"is not palaver's JSON port: it said "
+                                          f"{_preview(self._first_bytes)}")
+                self._writer.transport.abort()
+            else:
+                self._closed = ConnectionClosed(reason)
+            if not self._first_frame.done():
+                self._first_frame.set_exception(self._closed)
             self._events.put_nowait(self._closed)
             for future in self._pending.values():
                 if not future.done():
@@ -239,3 +303,16 @@ class Client:
         """Reset the connection (RST), as a crashed client would."""
         transport = self._writer.transport
         transport.abort()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark an exception as seen (nobody may be waiting for it any more)."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _preview(data: bytes) -> str:
+    """The first line of ``data``, made safe and short, quoted: ``'HTTP/1.1 400 Bad Request'``."""
+    first = data.split(b"\n", 1)[0].strip()
+    text = sanitize(first.decode("utf-8", errors="replace"))
+    return repr(text[:60] + "…" if len(text) > 60 else text) if text else "nothing readable"

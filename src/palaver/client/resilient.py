@@ -33,7 +33,9 @@ missing messages with HISTORY and shows them, in order, before the replayed ones
 is not shown. With ``fill_gaps=False`` the GAP event is shown and fetching is up to the user.
 ``join(room, history=50)`` shows the room's last 50 messages after JOINED, before newer ones.
 
-The first connection is not retried: :meth:`connect` raises as :meth:`Client.connect` does.
+The first connection is not retried: :meth:`connect` raises as :meth:`Client.connect` does —
+and :class:`~palaver.client.connection.NotPalaver` when the port does not answer the handshake's
+PING like a palaver server within ``handshake_timeout`` (:meth:`Client.handshake`).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from palaver.protocol.messages import (
     Joined,
     Message,
     Ping,
+    Pong,
     Quit,
     Say,
     SendDirect,
@@ -70,6 +73,7 @@ from palaver.protocol.messages import (
 )
 from palaver.tls import describe_failure
 
+HANDSHAKE_TIMEOUT: Final = 2.0  # a palaver server answers the handshake's PING at once
 RETRYABLE: Final = frozenset({ErrorCode.UNAVAILABLE.value, ErrorCode.INTERNAL_ERROR.value})
 
 
@@ -88,8 +92,10 @@ class ResilientClient:
         rand: Callable[[], float] = random.random,
         ssl: SSLContext | None = None,
         max_frame: int = MAX_FRAME,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
     ) -> None:
         self.host = host
+        self.handshake_timeout = handshake_timeout  # for a first answer: is it palaver at all?
         self.port = port
         self.ssl = ssl  # TLS for every connection (palaver.tls.client_context), or None
         self.tracker = ResumeTracker(nick, password=password, id_prefix=id_prefix,
@@ -123,11 +129,14 @@ class ResilientClient:
         fill_gaps: bool = True,
         connect_timeout: float = 10.0,
         ssl: SSLContext | None = None,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
     ) -> ResilientClient:
-        """Connect and say HELLO; raises (ServerError, OSError, TimeoutError, ...) if it fails
-        (with ``ssl``: :class:`ssl.SSLCertVerificationError` when the certificate is wrong)."""
+        """Connect and say HELLO; raises (ServerError, NotPalaver, OSError, TimeoutError, ...)
+        if it fails (with ``ssl``: :class:`ssl.SSLCertVerificationError` when the certificate
+        is wrong)."""
         client = cls(host, port, nick, password=password, backoff=backoff, fill_gaps=fill_gaps,
-                     connect_timeout=connect_timeout, ssl=ssl)
+                     connect_timeout=connect_timeout, ssl=ssl,
+                     handshake_timeout=handshake_timeout)
         await client.start()
         return client
 
@@ -302,12 +311,11 @@ class ResilientClient:
                                     ssl=self.ssl)
         self._current = conn
         try:
-            reply = await conn.request(self.tracker.hello(), timeout=self.connect_timeout)
+            reply = await conn.handshake(self.tracker.hello(), timeout=self.connect_timeout,
+                                         probe_timeout=self.handshake_timeout)
         except BaseException:
             await conn.close()
             raise
-        assert isinstance(reply, Welcome)
-        conn.welcome, conn.nick = reply, reply.nick
         return conn, reply
 
     def _began(self, conn: Client, welcome: Welcome, *, first: bool) -> None:
@@ -350,6 +358,8 @@ class ResilientClient:
                 return closed.reason
             if isinstance(event, Welcome | Goodbye | Ping):
                 continue  # the handshake is done; the end comes as ConnectionClosed
+            if isinstance(event, Pong) and event.id == conn.probe_id:
+                continue  # the handshake's "is it palaver?"
             self._apply(self.tracker.receive(event))
 
     async def _reconnect(self, reason: str) -> Client | None:
@@ -452,4 +462,4 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-__all__ = ["RETRYABLE", "ResilientClient", "describe"]
+__all__ = ["HANDSHAKE_TIMEOUT", "RETRYABLE", "ResilientClient", "describe"]

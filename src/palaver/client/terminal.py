@@ -19,8 +19,8 @@ two tasks run side by side:
 At the end of input the client waits until every request has its reply (or ERROR) — while the
 link is down, until it is back — says BYE and waits for the server to close; with nothing
 pending and no link, it just stops. Exit status: 0 when the chat ended, 1 when it could not start
-(no connection, nick refused without a TTY to ask again, wrong password) or stdout was closed
-under it, 130 on Ctrl+C.
+(no connection, a port that is not palaver's JSON door, nick refused without a TTY to ask again,
+wrong password) or stdout was closed under it, 130 on Ctrl+C.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import msgspec
 
 from palaver.client.backoff import Backoff
 from palaver.client.commands import HELP, LocalError, ShowHelp, parse_line
-from palaver.client.connection import ConnectionClosed, ServerError
+from palaver.client.connection import ConnectionClosed, NotPalaver, ServerError
 from palaver.client.events import (
     Acknowledged,
     ClientEvent,
@@ -52,7 +52,7 @@ from palaver.client.events import (
     Reconnecting,
 )
 from palaver.client.render import View, error_line, info_line, render, same_name, sanitize
-from palaver.client.resilient import ResilientClient
+from palaver.client.resilient import HANDSHAKE_TIMEOUT, ResilientClient
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import (
     Goodbye,
@@ -311,6 +311,7 @@ async def connect(
     password: str | None = None,
     backoff: Backoff = RECONNECT,
     tls: ssl.SSLContext | None = None,
+    handshake_timeout: float = HANDSHAKE_TIMEOUT,
 ) -> ResilientClient | None:
     """A registered client, or None after telling the user why not."""
     while True:
@@ -321,13 +322,16 @@ async def connect(
                 return None
         try:
             return await ResilientClient.connect(host, port, nick, password=password,
-                                                 backoff=backoff, ssl=tls)
+                                                 backoff=backoff, ssl=tls,
+                                                 handshake_timeout=handshake_timeout)
         except ServerError as exc:
             if interactive and exc.code in RETRY_NICK:
                 out([error_line(exc.error.message, exc.code)])
                 nick = None
                 continue
             err(f"palaver: {sanitize(exc.error.message)} ({sanitize(exc.code)})")
+        except NotPalaver as exc:  # before ConnectionClosed, which it is
+            err(f"palaver: {host}:{port} {exc.reason}")
         except ConnectionClosed as exc:
             err(f"palaver: {host}:{port} closed the connection: {sanitize(exc.reason)}")
         except TimeoutError:
@@ -356,6 +360,7 @@ async def main(
     host: str, port: int, nick: str | None, *, stdin: TextIO | None, out: Output,
     err: Callable[[str], None], tz: tzinfo | None = None, password: str | None = None,
     backoff: Backoff = RECONNECT, tls: ssl.SSLContext | None = None,
+    handshake_timeout: float = HANDSHAKE_TIMEOUT,
 ) -> int:
     lines: Lines = asyncio.Queue()
     try:
@@ -365,7 +370,7 @@ async def main(
     interactive = fd is not None and os.isatty(fd)
     read_lines_in_thread(fd, asyncio.get_running_loop(), lines)
     client = await connect(host, port, nick, lines, out, err, interactive, password, backoff,
-                           tls)
+                           tls, handshake_timeout)
     if client is None:
         return 1
     try:
@@ -376,9 +381,11 @@ async def main(
 
 
 def run_terminal(host: str, port: int, nick: str | None, password: str | None = None,
-                 tls: ssl.SSLContext | None = None) -> int:
+                 tls: ssl.SSLContext | None = None,
+                 handshake_timeout: float = HANDSHAKE_TIMEOUT) -> int:
     """Run ``palaver chat`` on stdin/stdout; returns the exit status. With ``password``, log in
-    to the account ``nick`` (and again after each reconnect); with ``tls``, over TLS."""
+    to the account ``nick`` (and again after each reconnect); with ``tls``, over TLS. A port that
+    does not answer like palaver within ``handshake_timeout`` seconds: exit status 1."""
     if isinstance(sys.stdout, io.TextIOWrapper):  # never die on a character the locale lacks
         sys.stdout.reconfigure(errors="backslashreplace")
 
@@ -387,7 +394,8 @@ def run_terminal(host: str, port: int, nick: str | None, password: str | None = 
 
     try:
         return asyncio.run(main(host, port, nick, stdin=sys.stdin, out=Output(sys.stdout),
-                                err=err, password=password, tls=tls))
+                                err=err, password=password, tls=tls,
+                                handshake_timeout=handshake_timeout))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # stdout was closed (`palaver chat | head`): stop quietly

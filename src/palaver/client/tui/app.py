@@ -35,10 +35,10 @@ from textual.widgets import Input, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
 from palaver.client.backoff import Backoff
-from palaver.client.connection import ConnectionClosed, ServerError
+from palaver.client.connection import ConnectionClosed, NotPalaver, ServerError
 from palaver.client.events import Acknowledged, ClientEvent, Disconnected, Reconnected, Reconnecting
 from palaver.client.render import error_line, sanitize
-from palaver.client.resilient import ResilientClient, describe
+from palaver.client.resilient import HANDSHAKE_TIMEOUT, ResilientClient, describe
 from palaver.client.terminal import CLOSE_TIMEOUT, RECONNECT, os_reason
 from palaver.client.tui.login import Login, LoginScreen
 from palaver.client.tui.model import ChatModel
@@ -77,8 +77,10 @@ class ChatApp(App[int]):
         tz: tzinfo | None = None,
         connect_timeout: float = 10.0,
         tls: ssl.SSLContext | None = None,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
     ) -> None:
         super().__init__()
+        self.handshake_timeout = handshake_timeout
         self.tls = tls
         self.host = host
         self.port = port
@@ -146,9 +148,13 @@ class ChatApp(App[int]):
         try:
             client = await ResilientClient.connect(
                 self.host, self.port, nick, password=password, backoff=self.backoff,
-                connect_timeout=self.connect_timeout, ssl=self.tls)
+                connect_timeout=self.connect_timeout, ssl=self.tls,
+                handshake_timeout=self.handshake_timeout)
         except ServerError as exc:
             self._refused(error_line(exc.error.message, exc.code))
+            return
+        except NotPalaver as exc:  # before ConnectionClosed, which it is
+            self._refused(f"{where} {exc.reason}")
             return
         except ConnectionClosed as exc:
             self._refused(f"{where} closed the connection: {sanitize(exc.reason)}")
@@ -280,9 +286,10 @@ class ChatApp(App[int]):
 
 
 def run_tui(host: str, port: int, nick: str | None, password: str | None = None,
-            tls: ssl.SSLContext | None = None) -> int:
+            tls: ssl.SSLContext | None = None,
+            handshake_timeout: float = HANDSHAKE_TIMEOUT) -> int:
     """Run the full-screen ``palaver chat``; returns the exit status."""
-    app = ChatApp(host, port, nick, password, tls=tls)
+    app = ChatApp(host, port, nick, password, tls=tls, handshake_timeout=handshake_timeout)
     app.run()
     return app.return_code or 0
 
