@@ -18,7 +18,9 @@ PROTOCOL_VERSION = 1
 RequestId = Annotated[str, msgspec.Meta(max_length=64, description="Client-chosen request id.")]
 Number = int | float
 HistoryLimit = Annotated[int, msgspec.Meta(ge=1, le=200)]
-MsgId = Annotated[int, msgspec.Meta(ge=0)]
+MAX_MSG_ID = 2**63 - 1  # what a store can hold (SQLite and PostgreSQL: a signed 64-bit integer)
+MsgId = Annotated[int, msgspec.Meta(ge=0, le=MAX_MSG_ID)]
+ProtocolVersion = Annotated[int, msgspec.Meta(ge=0, le=65_535)]
 
 
 class Wire(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True):
@@ -41,7 +43,7 @@ class Hello(Wire, frozen=True, tag="HELLO"):
     first session of a user sets them.
     """
 
-    version: int
+    version: ProtocolVersion
     nick: str
     password: str | None = None
     since: dict[str, MsgId] | None = None

@@ -542,6 +542,12 @@ class ServerCore:
         """The open connections (a copy; for metrics and diagnostics)."""
         return list(self._connections.values())
 
+    async def settled(self) -> None:
+        """Until the work started so far in the background (history pages, logins, accounts,
+        replays) has finished and delivered its answers (for tests and diagnostics)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
 
 def host_of(peer: str) -> str:
     """The address part of a connection's ``peer`` ("host:port"), grouped as admission does."""

@@ -25,8 +25,8 @@ from palaver.store.migrations import migrations
 
 Durability = Literal["process", "power"]
 _SYNCHRONOUS: Final = {"process": "NORMAL", "power": "FULL"}
-_COLUMNS: Final = ("conversation, msg_id, ts, sender, sender_key, room, recipient, text, client_id, "
-                   "notice")
+_COLUMNS: Final = ("conversation, msg_id, ts, sender, sender_key, room, recipient, text, "
+                   "client_id, notice")
 
 P = ParamSpec("P")
 R = TypeVar("R")
