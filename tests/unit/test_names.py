@@ -95,8 +95,8 @@ def test_names_compare_ignoring_ascii_case() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["x", "x" * 4_000, "hello, world", "line 1\nline 2", "col\tcol", "\n", "\t", " ", "é ☃ 🎉",
-     "\u2028\u2029", "\u200b", "\xa0", "\ufeff"],
+    ["x", "x" * 4_000, "hello, world", "line 1\nline 2", "col\tcol", "\nx", " \t.", "é ☃ 🎉",
+     "a\u2028\u2029b", "\u200b", "\xa0!", "\ufeff"],
 )
 def test_valid_texts(text: str) -> None:
     assert check_text(text) == text
@@ -106,8 +106,8 @@ def test_text_length_is_counted_in_characters() -> None:
     assert check_text("🎉" * 4_000) == "🎉" * 4_000  # 16,000 bytes of UTF-8
 
 
-def test_empty_and_overlong_texts_are_refused() -> None:
-    for text in ("", "x" * 4_001, "🎉" * 4_001):
+def test_empty_whitespace_only_and_overlong_texts_are_refused() -> None:
+    for text in ("", " ", "\n\t \n", "\u3000\u00a0", "x" * 4_001, "🎉" * 4_001):
         with pytest.raises(PeerError) as info:
             check_text(text)
         assert info.value.code is ErrorCode.INVALID_TEXT

@@ -69,6 +69,8 @@ def check_text(text: str) -> str:
         raise PeerError(ErrorCode.INVALID_TEXT, "a message cannot be empty")
     if len(text) > MAX_TEXT:
         raise PeerError(ErrorCode.INVALID_TEXT, f"a message is at most {MAX_TEXT} characters")
+    if text.isspace():
+        raise PeerError(ErrorCode.INVALID_TEXT, "a message cannot be only spaces")
     if _FORBIDDEN_IN_TEXT.search(text) is not None:
         raise PeerError(
             ErrorCode.INVALID_TEXT,
