@@ -269,3 +269,28 @@ async def test_an_account_says_something_new_on_every_text_connection(
         await bob.rest()
         bob.close()
     assert heard == ["first message", "second message!"]
+
+
+async def test_a_json_line_typed_at_the_nickname_prompt_makes_a_json_client(
+    start_server: StartServer,
+) -> None:
+    """The README's nc example typed by a person: the sniff has made the connection a text client
+    (and asked for a nickname), and then the first line is JSON: it is a JSON client after all."""
+    server = await start_server(text_sniff_timeout=0.05)
+    person = await TextPeer.open(server.port)
+    await person.exactly(b"Welcome to palaver. Choose a nickname:\r\n")
+    await person.send(b'{"type":"HELLO","version":1,"nick":"nc"}\n')
+    assert (await person.line()).startswith(b'{"type":"WELCOME","version":1,"nick":"nc"')
+    assert (await person.line()).startswith(b'{"type":"JOINED","room":"#lobby"')
+    await person.send(b'{"type":"CHAT","room":"#lobby","text":"hi"}\n')
+    line = await person.line()
+    assert line.startswith(b'{"type":"MESSAGE","msg_id":1,') and b'"text":"hi"' in line
+    # Once a nickname is chosen, a line starting with { is just something said.
+    bob = await TextPeer.open(server.port)
+    await bob.exactly(b"Welcome to palaver. Choose a nickname:\r\n")
+    await bob.send(b"bob\n")
+    await bob.until(b"* you joined #lobby (2 here: nc, bob)\r\n")
+    await bob.send(b"{braces}\n")
+    assert (await bob.line()).endswith(b"<bob> {braces}\r\n")
+    person.close()
+    bob.close()

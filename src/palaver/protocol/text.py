@@ -114,6 +114,11 @@ class TextDialect:
         return self  # rendering depends on this connection's state
 
     @property
+    def at_prompt(self) -> bool:
+        """Nothing typed yet but (maybe) blank lines: still asking for a nickname."""
+        return self._phase is Phase.PROMPT and not self._pending and not self._framer.buffered
+
+    @property
     def resends(self) -> bool:
         return False  # "t1", "t2", ... only route answers back: never idempotency keys
 

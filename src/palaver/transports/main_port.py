@@ -4,7 +4,9 @@ How this works: a connection starts undecided. If its first non-blank byte is ``
 JSON lines; anything else makes it a plain-text client, and so does silence for
 ``sniff_timeout`` seconds (then the text dialect greets it with a prompt, since a person with nc
 waits to be asked). Until the choice, events are rendered as JSON (only a handshake-timeout BYE
-can come that early).
+can come that early). A person who types a JSON line (first byte ``{``) at the nickname prompt —
+the README's nc example, typed slower than the sniff — is a JSON client after all: the connection
+switches to JSON lines for good.
 
 A person at nc or telnet cannot answer PING, so a text connection is never pinged nor closed for
 silence: its ``last_seen`` is always now, and TCP keepalive (probing after ``ping_interval``) finds
@@ -18,7 +20,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from palaver.protocol.dialect import Dialect
 from palaver.protocol.jsonl import JsonLinesDialect
@@ -31,12 +33,18 @@ class TextDialect(Dialect, Protocol):
         """What to say to a client that connected and said nothing."""
         ...
 
+    @property
+    def at_prompt(self) -> bool:
+        """Still waiting for the first line (a nickname)."""
+        ...
+
 
 TextDialectFactory = Callable[[], TextDialect]
 
 
 class MainPortConnection(StreamConnection):
-    __slots__ = ("_last_seen", "_make_text", "_sniff_timeout", "_sniffer", "_text")
+    __slots__ = ("_last_seen", "_make_text", "_max_frame", "_sniff_timeout", "_sniffer",
+                 "_text")
 
     def __init__(
         self,
@@ -46,6 +54,7 @@ class MainPortConnection(StreamConnection):
         sniff_timeout: float = 0.5,
     ) -> None:
         self._text = False
+        self._max_frame = max_frame
         super().__init__(core, JsonLinesDialect(max_frame))
         self._make_text = make_text
         self._sniff_timeout = sniff_timeout
@@ -66,6 +75,8 @@ class MainPortConnection(StreamConnection):
             self._sniffer = None
             if first != b"{" and self._make_text is not None:
                 self._become_text(self._make_text())
+        elif self._text and data.lstrip()[:1] == b"{" and self._asks_for_a_nick():
+            self._become_json()  # a person typing JSON at the prompt: it is a JSON client
         if self._text:
             self.opened_at = self._core.monotonic()
         super().data_received(data)
@@ -91,6 +102,16 @@ class MainPortConnection(StreamConnection):
         text = self._make_text()
         self._become_text(text)
         self.send(text.greeting())
+
+    def _asks_for_a_nick(self) -> bool:
+        dialect = cast(TextDialect, self.dialect)  # while self._text
+        return dialect.at_prompt and not self._core.hub.is_registered(self.sid)
+
+    def _become_json(self) -> None:
+        self.dialect = JsonLinesDialect(self._max_frame)
+        self._text = False
+        self._prelogin = 0  # the JSON door's byte cap before HELLO applies from now on
+        self.last_seen = self.opened_at = self._core.monotonic()
 
     def _become_text(self, dialect: TextDialect) -> None:
         self.dialect = dialect
