@@ -24,12 +24,14 @@ from palaver.client import Backoff, Client
 from palaver.client.tui.app import ChatApp
 from palaver.client.tui.login import LoginScreen
 from palaver.protocol.messages import (
+    GrantOperator,
     Join,
     Message,
     Presence,
     Register,
     Say,
     SendDirect,
+    SetTopic,
 )
 from palaver.server.app import Server, running
 from palaver.server.config import Settings
@@ -58,9 +60,9 @@ def ready(app: ChatApp) -> bool:
 
 @asynccontextmanager
 async def chat(port: int, nick: str | None = "alice", *, wait: bool = True,
-               ) -> AsyncIterator[tuple[ChatApp, Pilot[Any]]]:
+               size: tuple[int, int] = SIZE) -> AsyncIterator[tuple[ChatApp, Pilot[Any]]]:
     app = ChatApp("127.0.0.1", port, nick, backoff=FAST, tz=UTC)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         if nick is not None and wait:
             await until(app, lambda: ready(app), pilot)
         yield app, pilot
@@ -202,16 +204,25 @@ async def test_direct_messages_have_their_conversation(server: Server) -> None:
 
 async def test_commands(server: Server) -> None:
     async with chat(server.port) as (app, pilot):
-        for line in ("/time", "/sum 1 2 3.5", "/echo [b]hi[/b]", "/rooms", "/who"):
+        for line in ("/time", "/sum 1 2 3.5", "/echo [b]hi[/b]"):
             before = len(lines(app))
             await enter(app, pilot, line)
             await until(app, lambda before=before: len(lines(app)) > before, pilot)
         shown = lines(app)
         assert "6.5" in shown
         assert "[b]hi[/b]" in shown
-        assert "* 1 online: alice" in shown
+        for line in ("/rooms", "/who"):  # answered in the console, which comes forward
+            before = len(lines(app, "*"))
+            await enter(app, pilot, line)
+            await until(app, lambda before=before: len(lines(app, "*")) > before, pilot)
+            assert app.model.current == "*"
+            await pilot.press("ctrl+n")  # back to #lobby
+        assert "* 1 online: alice" in lines(app, "*")
+        assert "  #lobby (1 member)" in lines(app, "*")
         await enter(app, pilot, "/help")
+        assert app.model.current == "*"
         assert "  /msg nick text     send a direct message" in lines(app)
+        await pilot.press("ctrl+n")
         await enter(app, pilot, "/nick alicia")
         await until(app, lambda: app.model.me == "alicia", pilot)
         assert status(app) == "connected as alicia | #lobby"
@@ -305,6 +316,9 @@ async def test_reconnect_is_shown_and_nothing_is_shown_twice(tmp_path: Path) -> 
             assert "(attempt " in status(app)
             assert app.status_bar.has_class("offline")
             await enter(app, pilot, "typed while away")  # goes out once the server is back
+            pending = "<alice> typed while away (pending)"
+            assert any(line.endswith(pending) for line in lines(app))
+            assert any(line.endswith(pending) for line in app.log_lines())
             again = msgspec.structs.replace(settings, port=port)
             async with running(again):
                 await until(app, lambda: app.model.link == "connected", pilot)
@@ -315,7 +329,139 @@ async def test_reconnect_is_shown_and_nothing_is_shown_twice(tmp_path: Path) -> 
                     await until(app, lambda: lines(app)[-1].endswith("<bob> after"), pilot)
                 said = [line[8:] for line in app.log_lines() if line[8:9] == "<"]
                 assert said == ["<bob> before", "<alice> typed while away", "<bob> after"]
+                assert not any("(pending)" in line for line in app.log_lines())
                 assert "* reconnected as alice" in app.log_lines()
                 assert app.log_lines().count("* you joined #lobby (1 here: alice)") == 1
                 await pilot.press("ctrl+c")
         assert app.return_code == 0
+
+
+# --------------------------------------------------------------------------- sizes: 60×20, 120×40
+
+NARROW_SIZE = (60, 20)
+WIDE_SIZE = (120, 40)
+
+
+def on_screen(app: ChatApp, selector: str) -> bool:
+    """True if the widget is shown and wholly inside the screen."""
+    widget = app.screen.query_one(selector)
+    region = widget.region
+    width, height = app.size
+    return (widget.display and region.width > 0 and region.height > 0 and region.x >= 0
+            and region.y >= 0 and region.right <= width and region.bottom <= height)
+
+
+async def test_narrow_screen_collapses_the_panes_f2_toggles_and_the_log_reflows(
+    server: Server,
+) -> None:
+    async with await Client.connect("127.0.0.1", server.port, "bob") as bob:
+        app = ChatApp("127.0.0.1", server.port, "alice", backoff=FAST, tz=UTC)
+        async with app.run_test(size=WIDE_SIZE) as pilot:
+            await until(app, lambda: ready(app), pilot)
+            assert app.rooms.display and app.members_pane.display
+            long = " ".join(f"word{n}" for n in range(30))
+            await bob.request(Say(room="#lobby", text=long))
+            await until(app, lambda: lines(app)[-1].endswith("word29"), pilot)
+            wide = app.log_lines()
+            await pilot.resize_terminal(*NARROW_SIZE)
+            await pilot.pause()
+            assert not app.rooms.display and not app.members_pane.display
+            assert on_screen(app, "#log") and on_screen(app, "#input")
+            assert app.log_view.region.width == NARROW_SIZE[0]
+            wrapped = app.log_lines()
+            assert len(wrapped) > len(wide)  # the same lines, wrapped anew for 60 columns
+            assert all(len(line) <= NARROW_SIZE[0] for line in wrapped)
+            tail = " ".join(line.strip() for line in wrapped[-3:])
+            assert tail.endswith("word27 word28 word29") and len(wrapped[-1]) < 60
+            assert "Panes" in "".join(str(w.render()) for w in app.screen.query("FooterKey"))
+            await pilot.press("f2")
+            assert app.rooms.display and app.members_pane.display
+            await pilot.press("f2")
+            assert not app.rooms.display
+            await pilot.resize_terminal(*WIDE_SIZE)
+            await pilot.pause()
+            assert app.rooms.display and app.members_pane.display
+            await pilot.press("ctrl+c")
+
+
+async def test_at_60x20_the_login_box_fits_and_a_wrong_password_focuses_it(
+    server: Server,
+) -> None:
+    async with await Client.connect("127.0.0.1", server.port, "dora") as dora:
+        await dora.request(Register(nick="dora", password="s3cret-s3cret"))
+    app = ChatApp("127.0.0.1", server.port, None, backoff=FAST, tz=UTC)
+    async with app.run_test(size=NARROW_SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, LoginScreen)
+        for part in ("#login-box", "#login-title", "#login-nick", "#login-password",
+                     "#login-error"):
+            assert on_screen(app, part), part
+        await pilot.press(*"dora", "tab", *"wrong-password", "enter")
+        await until(app, lambda: isinstance(app.screen, LoginScreen)
+                    and "auth_failed" in str(app.screen.query_one("#login-error").render()),
+                    pilot)
+        password = app.screen.query_one("#login-password", Input)
+        assert app.focused is password and password.value == ""
+        assert app.screen.query_one("#login-nick", Input).value == "dora"
+        await pilot.press(*"s3cret-s3cret", "enter")
+        await until(app, lambda: ready(app), pilot)
+        assert status(app) == "connected as dora | #lobby"
+
+
+async def test_topic_operator_marks_and_history_at_login_at_120x40(server: Server) -> None:
+    async with await Client.connect("127.0.0.1", server.port, "bob") as bob:
+        await bob.request(Join(room="#dev"))  # bob made #dev: its operator
+        await bob.request(SetTopic(room="#dev", topic="ship [b]it[/b]"))
+        for n in range(3):
+            await bob.request(Say(room="#dev", text=f"earlier {n}"))
+        app = ChatApp("127.0.0.1", server.port, "alice", backoff=FAST, tz=UTC)
+        async with app.run_test(size=WIDE_SIZE) as pilot:
+            await until(app, lambda: ready(app), pilot)
+            await enter(app, pilot, "/join #dev")
+            await until(app, lambda: app.model.current == "#dev"
+                        and lines(app)[-1].endswith("earlier 2"), pilot)
+            assert str(app.topic_bar.render()) == "ship [b]it[/b]"
+            assert on_screen(app, "#topic")
+            assert str(app.member_list.render()).split("\n") == ["2 here", "@bob", "alice"]
+            await bob.request(GrantOperator(room="#dev", nick="alice"))
+            await until(app, lambda: "@alice" in app.model.members(), pilot)
+            assert str(app.member_list.render()).split("\n") == ["2 here", "@alice", "@bob"]
+            await pilot.press("ctrl+p")  # #lobby has no topic: no topic line
+            assert app.model.current == "#lobby" and not app.topic_bar.display
+            await pilot.press("ctrl+c")
+        # Logging in again (an account rejoins its rooms): the current room's last messages.
+        await bob.request(Register(nick="bob", password="bob-password-1"))
+        await bob.quit()
+    app = ChatApp("127.0.0.1", server.port, "bob", "bob-password-1", backoff=FAST, tz=UTC)
+    async with app.run_test(size=WIDE_SIZE) as pilot:
+        await until(app, lambda: app.model.link == "connected"
+                    and any(line.endswith("earlier 2") for line in lines(app, "#dev")), pilot)
+        said = [line[8:] for line in lines(app, "#dev") if "<bob>" in line]
+        assert said == ["<bob> earlier 0", "<bob> earlier 1", "<bob> earlier 2"]
+        assert app.model.conversations["#dev"].unread == 0  # history is not news
+        await pilot.press("ctrl+c")
+
+
+async def test_a_line_over_the_limit_is_refused_in_place_and_never_sent(server: Server) -> None:
+    async with chat(server.port) as (app, pilot):
+        await enter(app, pilot, "x" * 70_000)
+        await until(app, lambda: lines(app)[-1].startswith("! "), pilot)
+        assert lines(app)[-1] == ("! a message is at most 4,000 characters (this one has "
+                                  "70,000) (invalid_text)")
+        await enter(app, pilot, "still connected")
+        await until(app, lambda: lines(app)[-1].endswith("<alice> still connected"), pilot)
+        assert app.client is not None and app.client.reconnects == 0
+        await pilot.press("ctrl+c")
+
+
+async def test_who_in_a_direct_conversation_answers_in_the_console(server: Server) -> None:
+    async with await Client.connect("127.0.0.1", server.port, "bob"), \
+            chat(server.port, size=NARROW_SIZE) as (app, pilot):
+        await enter(app, pilot, "/msg bob")
+        assert app.model.current == "@bob"
+        await enter(app, pilot, "/who")
+        await until(app, lambda: app.model.current == "*"
+                    and lines(app)[-1].startswith("* 2 online"), pilot)
+        assert app.model.conversations["@bob"].lines == []
+        assert app.log_lines()[-1] == "* 2 online: alice, bob"
+        await pilot.press("ctrl+c")

@@ -383,3 +383,17 @@ def test_news_on_each_connection_is_no_strike_but_ten_drops_give_up() -> None:
     t.receive(msg(10))
     (event,) = t.lost().events
     assert isinstance(event, Error) and (event.id, event.code) == (stuck.id, "abandoned")
+
+
+def test_login_history_fetches_each_welcomed_rooms_last_messages_once() -> None:
+    t = ResumeTracker("bob", id_prefix="p", login_history=5)
+    step = t.welcomed(welcome(rooms=("#dev",)))
+    (page_request,) = step.requests
+    assert isinstance(page_request, History) and (page_request.room, page_request.limit) == (
+        "#dev", 5)
+    assert t.receive(msg(9)).events == []  # live, held until the page
+    released = t.receive(HistoryPage(id=page_request.id, messages=(msg(7), msg(8), msg(9)),
+                                     more=False, room="#dev"))
+    assert released.events == [msg(7), msg(8), msg(9)]
+    assert t.marks["#dev"] == 9 and t.ready("#dev")
+    assert t.welcomed(welcome(rooms=("#dev",))).requests == []  # a reconnect: it has a mark

@@ -21,6 +21,9 @@ from palaver.protocol.messages import (
     Presence,
     Quit,
     Result,
+    RoomInfo,
+    RoomList,
+    RoomUpdated,
     Say,
     SendDirect,
     SetNick,
@@ -145,7 +148,6 @@ def test_replies_go_where_their_request_was_typed() -> None:
     model.apply(Error(code="no_such_user", message="no user zed", id="r2"), origin="#dev")
     assert model.conversations["#dev"].lines[-2:] == ["12:00", "! no user zed (no_such_user)"]
     model.apply(Users(users=("alice", "bob", "carol"), room="#dev", id="r3"), origin="#lobby")
-    assert model.conversations["#lobby"].lines[-1] == "* 3 in #dev: alice, bob, carol"
     assert model.conversations["#dev"].members == ["alice", "bob", "carol"]
     model.apply(Gap(after=1, before=5, room="#dev"))
     assert model.conversations["#dev"].lines[-1] == "* messages 2-4 of #dev were not fetched"
@@ -169,7 +171,7 @@ def test_presence_keeps_the_member_lists() -> None:
     model.apply(Presence(nick="alice", event="nick", new_nick="alicia"))
     assert model.me == "alicia"
     assert model.members() == ["alicia", "carol"]
-    assert model.status() == "connected as alicia | #lobby"
+    assert model.status() == "connected as alicia | #lobby | 1 unread"  # the DM from bob
     model.apply(Presence(nick="zed", event="join", room="#elsewhere"))  # not ours: ignored
     assert "#elsewhere" not in model.conversations
 
@@ -258,3 +260,91 @@ def test_any_sequence_keeps_the_model_consistent(steps: list[object]) -> None:
         assert all(c.unread >= 0 for c in model.conversations.values())
         assert model.sidebar()[0].key == CONSOLE
         assert sum(e.current for e in model.sidebar()) == 1
+
+
+
+# --------------------------------------------------------------------------- system view, rooms
+
+
+def test_who_rooms_and_help_answer_in_the_console_not_in_a_direct_conversation() -> None:
+    model = connected()
+    model.open_direct("bob")
+    model.apply(Users(users=("alice", "bob"), id="w1"), origin="@bob")
+    assert model.current == CONSOLE
+    assert model.conversations[CONSOLE].lines[-1] == "* 2 online: alice, bob"
+    model.switch("@bob")
+    model.apply(RoomList(rooms=(RoomInfo(room="#lobby", members=2),), id="w2"), origin="@bob")
+    assert model.current == CONSOLE
+    assert model.conversations[CONSOLE].lines[-2:] == ["* 1 room:", "  #lobby (2 members)"]
+    model.switch("@bob")
+    assert model.interpret("/help") is None
+    assert model.current == CONSOLE and "Commands:" in model.conversation.lines
+    assert model.conversations["@bob"].lines == []  # nothing of it in the DM
+    model.apply(Users(users=("bob",), room="#lobby"))  # not ours (no origin): nowhere special
+    assert model.current == CONSOLE
+
+
+def test_topic_and_operators_from_joined_room_updated_and_renames() -> None:
+    model = ChatModel("alice", tz=UTC)
+    model.apply(welcome(rooms=("#dev",)))
+    model.apply(Joined(room="#dev", members=("alice", "bob", "zed"), topic="ship it",
+                       operators=("zed",)))
+    assert model.topic() == "ship it"
+    assert model.members() == ["@zed", "alice", "bob"]
+    model.apply(RoomUpdated(room="#dev", change="op", by="zed", nick="bob", topic="ship it",
+                            operators=("zed", "bob")))
+    assert model.members() == ["@bob", "@zed", "alice"]
+    assert model.conversation.lines[-1] == "* zed made bob an operator of #dev"
+    model.apply(RoomUpdated(room="#dev", change="topic", by="bob", topic="\x1b[2Jnew",
+                            operators=("zed", "bob")))
+    assert model.topic() == "^[[2Jnew"  # made safe
+    model.apply(Presence(nick="bob", event="nick", new_nick="rob"))
+    assert model.members() == ["@rob", "@zed", "alice"]
+    model.apply(Presence(nick="zed", event="kick", room="#dev", by="rob"))
+    assert model.members() == ["@rob", "alice"]
+    model.open_direct("rob")
+    assert model.topic() == "" and model.members() == ["alice", "rob"]
+
+
+def test_a_topic_change_shows_in_its_room_not_in_the_current_one() -> None:
+    model = connected("#lobby", "#dev")
+    model.switch("#lobby")
+    model.apply(RoomUpdated(room="#dev", change="topic", by="bob", topic="news"))
+    assert model.conversations["#dev"].lines[-1] == "* bob set the topic of #dev: news"
+    assert model.conversations["#dev"].topic == "news"
+    assert "news" not in " ".join(model.conversations["#lobby"].lines)
+
+
+def test_a_rooms_history_at_joining_is_no_unread_news() -> None:
+    model = ChatModel("alice", tz=UTC)
+    model.apply(welcome(rooms=("#lobby", "#dev")))
+    model.apply(Joined(room="#lobby", members=("alice",), topic="", last_id=3))
+    model.apply(Joined(room="#dev", members=("alice",), topic="", last_id=7))
+    assert model.current == "#lobby"
+    for n in range(5, 8):  # #dev's last messages, fetched at login
+        model.apply(said(n, "bob", f"old {n}", room="#dev"))
+    assert model.conversations["#dev"].unread == 0
+    model.apply(said(8, "bob", "new", room="#dev"))
+    assert model.conversations["#dev"].unread == 1
+    assert model.status() == "connected as alice | #lobby | 1 unread"  # the sidebar may be hidden
+
+
+def test_a_line_typed_offline_is_pending_until_acknowledged_or_refused() -> None:
+    model = connected()
+    model.mark_pending("p1", "#lobby", Say(room="#lobby", text="typed\naway", id="p1"))
+    model.mark_pending("p2", "#lobby", Say(room="#lobby", text="refused", id="p2"))
+    lobby = model.conversations["#lobby"]
+    assert lobby.lines[-3:] == ["[--:--] <alice> typed", "                away (pending)",
+                                "[--:--] <alice> refused (pending)"]
+    before = lobby.rewrites
+    model.apply(said(9, "alice", "typed\naway", request_id="p1"), origin="#lobby")
+    assert lobby.lines[-3:] == ["[--:--] <alice> refused (pending)",
+                                "[12:05] <alice> typed", "                away"]
+    assert lobby.rewrites == before + 1 and lobby.total == len(lobby.lines)
+    model.apply(Error(code="invalid_text", message="no", id="p2"), origin="#lobby")
+    assert "(pending)" not in " ".join(lobby.lines)
+    assert lobby.lines[-1] == "! no (invalid_text)"
+    assert model.pending == {}
+    model.mark_pending("p3", "#lobby", Say(room="#lobby", text="once", id="p3"))
+    model.apply(Acknowledged(said(10, "alice", "once", request_id="p3")))  # seen in a replay
+    assert "(pending)" not in " ".join(lobby.lines)

@@ -88,8 +88,8 @@ def info_line(text: str) -> str:
     return f"* {text}"
 
 
-def _block(prefix: str, text: str) -> list[str]:
-    """``prefix`` + first line, later lines indented to line up under it."""
+def block(prefix: str, text: str) -> list[str]:
+    """``prefix`` + first line of ``text`` (made safe), later lines indented under it."""
     first, *rest = sanitize_lines(text)
     indent = " " * len(prefix)
     return [prefix + first, *((indent + line) if line else "" for line in rest)]
@@ -100,11 +100,11 @@ def render_message(event: Message, view: View) -> list[str]:
     sender = sanitize(event.sender)
     if event.to is not None:
         if same_name(event.sender, view.me):
-            return _block(f"{stamp} -> *{sanitize(event.to)}* ", event.text)
-        return _block(f"{stamp} *{sender}* ", event.text)
+            return block(f"{stamp} -> *{sanitize(event.to)}* ", event.text)
+        return block(f"{stamp} *{sender}* ", event.text)
     if event.room is not None and not same_name(event.room, view.room):
-        return _block(f"{stamp} {sanitize(event.room)} <{sender}> ", event.text)
-    return _block(f"{stamp} <{sender}> ", event.text)
+        return block(f"{stamp} {sanitize(event.room)} <{sender}> ", event.text)
+    return block(f"{stamp} <{sender}> ", event.text)
 
 
 def render_presence(event: Presence, view: View) -> list[str]:

@@ -25,6 +25,9 @@ every frame the server sends back (:meth:`receive`), and keeps
   just joined, or the messages a GAP left out), its MESSAGEs are buffered and released together,
   sorted by ``msg_id`` — so each conversation's messages come out in order.
 
+With ``login_history``, a room that a WELCOME brings and that has no mark yet (logging in) gets
+its last messages fetched and shown, as after ``join(room, history=...)``.
+
 A conversation gets a mark as soon as possible: on JOINED without one, the tracker asks for the
 newest message of the room (HISTORY limit 1) and takes its id — 0 for an empty room — so that a
 connection lost before anything was said there still resumes from the right place.
@@ -160,8 +163,10 @@ class ResumeTracker:
         id_prefix: str | None = None,
         fill_gaps: bool = True,
         max_frame: int = MAX_FRAME,
+        login_history: int = 0,
     ) -> None:
         self.me = nick
+        self.login_history = login_history  # messages to show of each room a WELCOME brings
         self.max_frame = max_frame  # the largest frame to send (lowered by a frame_too_large)
         self.password = password
         self.token: str | None = None
@@ -261,7 +266,14 @@ class ResumeTracker:
         step = Step()
         for room in welcome.rooms:
             self.rooms[fold(room)] = room
-            self._baseline(room, step)
+            conversation = fold(room)
+            if (self.login_history > 0 and conversation not in self.marks
+                    and conversation not in self._holds):  # logging in: its last messages
+                self._hold(conversation)
+                limit = min(self.login_history, FILL_PAGE)
+                self._request(History(room=room, limit=limit), JoinHistory(conversation), step)
+            else:
+                self._baseline(room, step)
         for request_id in self._pending:  # the driver resends every one now
             self._sent_at[request_id] = self._progress
         return step

@@ -1,16 +1,22 @@
 """``palaver chat`` on a TTY: a Textual app over a ResilientClient and a ChatModel.
 
 How this works: the screen is the rooms sidebar (the console ``palaver``, the rooms, the direct
-conversations ``@nick``, each with its unread count), the log of the current conversation, the
-input line, the member list and a status bar. All state lives in the pure
+conversations ``@nick``, each with its unread count), the current room's topic, the log of the
+current conversation, the input line, the member list (operators first, ``@nick``), a status
+bar and a footer of keys. Below :data:`NARROW` columns the two side panes collapse (F2 shows
+or hides them, at any width) and the log takes the width. All state lives in the pure
 :class:`~palaver.client.tui.model.ChatModel`; this module only feeds it and draws it:
 
 - a worker connects (after the login screen when no nick was given, or after a refusal) and
   then hands every client event to :meth:`ChatModel.apply`, with the conversation its request
   was typed in when it answers one of ours, and redraws (:meth:`ChatApp.draw`);
 - the input line goes to :meth:`ChatModel.interpret`; what it returns is sent with a fresh id;
-- drawing appends only the new lines of the current conversation to the log; the sidebar and the
-  member list are rebuilt when the model's version counters moved. Every piece of text is a
+- drawing appends only the new lines of the current conversation to the log (and draws it anew
+  when the conversation changed, when a pending line was taken out, or when the log's width
+  changed: :class:`ChatLog` reflows); the sidebar and the member list are rebuilt when the
+  model's version counters moved. A line typed while the link is down is shown at once, marked
+  pending, until it is acknowledged. At login the rooms' last messages are fetched (HISTORY)
+  and shown. Every piece of text is a
   ``rich.text.Text`` (never markup), and the model made it safe with ``render``/``sanitize``, so
   ``[bold]`` in a message shows as typed and control characters come out neutralised.
 
@@ -28,10 +34,12 @@ from typing import ClassVar, Final
 
 import msgspec
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, OptionList, RichLog, Static
+from textual.message import Message as TextualMessage
+from textual.widgets import Footer, Input, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
 from palaver.client.backoff import Backoff
@@ -41,15 +49,37 @@ from palaver.client.render import error_line, sanitize
 from palaver.client.resilient import HANDSHAKE_TIMEOUT, ResilientClient, describe
 from palaver.client.terminal import CLOSE_TIMEOUT, RECONNECT, os_reason
 from palaver.client.tui.login import Login, LoginScreen
-from palaver.client.tui.model import ChatModel
+from palaver.client.tui.model import JOIN_HISTORY, ChatModel
+from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import Quit
 from palaver.tls import describe_failure
 
 NOT_CONNECTED: Final = "not connected; your line was not sent"
+NARROW: Final = 80  # columns: below this the side panes start collapsed
+PASSWORD_WRONG: Final = frozenset({ErrorCode.AUTH_FAILED.value, ErrorCode.AUTH_THROTTLED.value,
+                                   ErrorCode.INVALID_PASSWORD.value})
 
 
 class RoomList(OptionList, can_focus=False):
     """The sidebar: clicked, never focused (typing stays in the input line)."""
+
+
+class ChatLog(RichLog):
+    """The log; says :class:`ChatLog.Reflow` when its width changes (its lines were wrapped
+    for the old one)."""
+
+    class Reflow(TextualMessage):
+        """The log's width changed: draw its lines anew."""
+
+    _drawn_width = 0
+
+    def on_resize(self, event: events.Resize) -> None:
+        super().on_resize(event)
+        width = event.size.width
+        if width and width != self._drawn_width:
+            if self._drawn_width:
+                self.post_message(self.Reflow())
+            self._drawn_width = width
 
 
 class ChatApp(App[int]):
@@ -61,7 +91,8 @@ class ChatApp(App[int]):
         Binding("ctrl+c", "leave", "Quit", priority=True),
         Binding("ctrl+q", "leave", "Quit", show=False, priority=True),
         Binding("ctrl+n", "step(1)", "Next", priority=True),
-        Binding("ctrl+p", "step(-1)", "Previous", priority=True),
+        Binding("ctrl+p", "step(-1)", "Prev", priority=True),
+        Binding("f2", "toggle_panes", "Panes", priority=True),
         Binding("alt+down", "step(1)", show=False, priority=True),
         Binding("alt+up", "step(-1)", show=False, priority=True),
     ]
@@ -94,12 +125,18 @@ class ChatApp(App[int]):
         self._origins: dict[str, str] = {}  # request id -> the conversation it was typed in
         self._quitting = False
         self._shown = ("", 0)  # the conversation in the log, and its lines written so far
+        self._rewrites_drawn = 0
         self._sidebar_drawn = -1
         self._members_drawn = -1
+        self._narrow: bool | None = None  # below NARROW columns (None: not measured yet)
+        self.panes_shown = True
         self.rooms = RoomList(id="rooms")
-        self.log_view = RichLog(id="log", wrap=True, min_width=20, markup=False, highlight=False)
+        self.topic_bar = Static(id="topic")
+        self.log_view = ChatLog(id="log", wrap=True, min_width=20, markup=False,
+                                highlight=False)
         self.input_line = Input(placeholder="a message, or /help", id="input")
         self.member_list = Static(id="members")
+        self.members_pane = VerticalScroll(self.member_list, id="members-pane")
         self.status_bar = Static(id="status")
 
     # ------------------------------------------------------------------ layout
@@ -108,13 +145,15 @@ class ChatApp(App[int]):
         with Horizontal(id="main"):
             yield self.rooms
             with Vertical(id="middle"):
+                yield self.topic_bar
                 yield self.log_view
                 yield self.input_line
-            with VerticalScroll(id="members-pane"):
-                yield self.member_list
+            yield self.members_pane
         yield self.status_bar
+        yield Footer()
 
     def on_mount(self) -> None:
+        self._fit(self.size.width)
         self.draw()
         if self.nick:
             self.start(self.nick, self.password)
@@ -127,9 +166,10 @@ class ChatApp(App[int]):
 
     # ------------------------------------------------------------------ connecting
 
-    def ask_login(self, error: str | None = None) -> None:
+    def ask_login(self, error: str | None = None, *, password_wrong: bool = False) -> None:
         screen = LoginScreen(f"{self.host}:{self.port}", error=error, nick=self.nick or "",
-                             password=self.password)
+                             password=None if password_wrong else self.password,
+                             focus_password=password_wrong)
         self.push_screen(screen, callback=self._logged_in)
 
     def _logged_in(self, login: Login | None) -> None:
@@ -149,9 +189,10 @@ class ChatApp(App[int]):
             client = await ResilientClient.connect(
                 self.host, self.port, nick, password=password, backoff=self.backoff,
                 connect_timeout=self.connect_timeout, ssl=self.tls,
-                handshake_timeout=self.handshake_timeout)
+                handshake_timeout=self.handshake_timeout, login_history=JOIN_HISTORY)
         except ServerError as exc:
-            self._refused(error_line(exc.error.message, exc.code))
+            self._refused(error_line(exc.error.message, exc.code),
+                          password_wrong=exc.code in PASSWORD_WRONG)
             return
         except NotPalaver as exc:  # before ConnectionClosed, which it is
             self._refused(f"{where} {exc.reason}")
@@ -177,10 +218,10 @@ class ChatApp(App[int]):
             self.model.link, self.model.link_detail = "disconnected", ""
         self.draw()
 
-    def _refused(self, error: str) -> None:
+    def _refused(self, error: str, *, password_wrong: bool = False) -> None:
         self.model.link, self.model.link_detail = "disconnected", error
         self.draw()
-        self.ask_login(error)
+        self.ask_login(error, password_wrong=password_wrong)
 
     # ------------------------------------------------------------------ events and input
 
@@ -212,6 +253,8 @@ class ChatApp(App[int]):
                 request_id = client.next_id()
                 self._origins[request_id] = self.model.current
                 message = msgspec.structs.replace(outgoing.message, id=request_id)
+                if not client.connected:  # goes out once the link is back: show it now
+                    self.model.mark_pending(request_id, self.model.current, message)
                 try:
                     await client.submit(message, history=outgoing.history)
                 except ConnectionClosed:
@@ -230,6 +273,29 @@ class ChatApp(App[int]):
 
     def action_step(self, delta: int) -> None:
         self.model.step(delta)
+        self.draw()
+
+    def action_toggle_panes(self) -> None:
+        self.show_panes(not self.panes_shown)
+
+    def show_panes(self, shown: bool) -> None:
+        """Show or hide the sidebar and the member list."""
+        self.panes_shown = shown
+        self.rooms.display = shown
+        self.members_pane.display = shown
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        """Crossing :data:`NARROW` columns collapses (or brings back) the side panes."""
+        narrow = width < NARROW
+        if narrow != self._narrow:
+            self._narrow = narrow
+            self.show_panes(not narrow)
+
+    def on_chat_log_reflow(self, event: ChatLog.Reflow) -> None:
+        self._shown = ("", 0)  # every line again, wrapped for the new width
         self.draw()
 
     async def leave(self, reason: str | None) -> None:
@@ -266,7 +332,8 @@ class ChatApp(App[int]):
             self.member_list.update(Text("\n".join([heading, *members]) if heading else ""))
         conversation = model.conversation
         key, shown = self._shown
-        if key != conversation.key:
+        if key != conversation.key or conversation.rewrites != self._rewrites_drawn:
+            self._rewrites_drawn = conversation.rewrites
             self.log_view.clear()
             new = conversation.lines
         else:
@@ -275,6 +342,9 @@ class ChatApp(App[int]):
         for line in new:
             self.log_view.write(Text(line))
         self._shown = (conversation.key, conversation.total)
+        topic = model.topic()
+        self.topic_bar.update(Text(topic))
+        self.topic_bar.display = bool(topic)
         self.status_bar.update(Text(model.status()))
         self.status_bar.set_class(model.link != "connected", "offline")
         self.updated.set()

@@ -1,4 +1,8 @@
-"""The small login screen of ``palaver chat``: a nickname and an optional password."""
+"""The small login screen of ``palaver chat``: a nickname and an optional password.
+
+It fits a 60×20 terminal (the box is at most the screen's width). After a wrong password the
+password field is empty and has the focus.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,13 @@ class LoginScreen(Screen[Login]):
     AUTO_FOCUS = "#login-nick"
 
     def __init__(self, server: str, *, error: str | None = None, nick: str = "",
-                 password: str | None = None) -> None:
+                 password: str | None = None, focus_password: bool = False) -> None:
         super().__init__()
         self.server = server
         self.error = error
         self.nick = nick
         self.password = password
+        self.focus_password = focus_password
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box"):
@@ -32,6 +37,10 @@ class LoginScreen(Screen[Login]):
                         password=True, id="login-password")
             yield Static(Text(self.error or "Enter to connect, Ctrl+C to leave"),
                          id="login-error", classes="error" if self.error else "")
+
+    def on_mount(self) -> None:
+        if self.focus_password:
+            self.query_one("#login-password", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

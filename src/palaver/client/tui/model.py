@@ -7,18 +7,25 @@ user types (:meth:`ChatModel.interpret`), and keeps what the screen shows:
 - the conversations, in sidebar order: the console (``*``: the server's greeting, link news),
   then the rooms, then the direct conversations (``@bob``), each with its display lines (made by
   :func:`~palaver.client.render.render`, so everything is sanitised), its unread count (messages
-  from others that arrived while it was not the current one) and, for a room, its members (from
-  JOINED, PRESENCE and WHO);
+  from others that arrived while it was not the current one; a room's messages from before we
+  joined it — its history — are no news) and, for a room, its members (from JOINED, PRESENCE
+  and WHO), which of them are operators (shown ``@nick``, first) and its topic (from JOINED,
+  ROOM_UPDATED and WHO);
 - the current conversation: where typed text goes and whose log is shown;
 - the link status (connecting / connected as X / reconnecting in Ns (attempt k) / disconnected).
 
 A typed line goes through :func:`~palaver.client.commands.parse_line` with the current room; in
 a direct conversation plain text becomes a DM to its peer and ``/leave`` closes it; ``/msg nick``
-without text opens (or switches to) that conversation. Replies (RESULT, USERS, ERROR, ...) are
-shown in the conversation the request was typed in (``origin``).
+without text opens (or switches to) that conversation. Replies (RESULT, ERROR, ...) are
+shown in the conversation the request was typed in (``origin``) — but the answers to ``/who``,
+``/rooms`` and ``/help`` go to the console (the system view), which becomes current: they are
+about the server, not about the room or the person one was talking to. A line typed while the
+link is down (:meth:`ChatModel.mark_pending`) shows at once, marked ``(pending)``, until its
+acknowledgement (or refusal) replaces it.
 
-Each conversation counts the lines ever added (``total``) so that a view can append just the
-new ones; ``sidebar_version`` and ``members_version`` change when those panes need redrawing.
+Each conversation counts its lines (``total``) so that a view can append just the new ones, and
+its ``rewrites`` (a pending line taken out): then the view draws it anew; ``sidebar_version`` and
+``members_version`` change when those panes need redrawing.
 Nothing here does I/O or knows about Textual.
 """
 
@@ -38,7 +45,7 @@ from palaver.client.events import (
     Reconnected,
     Reconnecting,
 )
-from palaver.client.render import View, error_line, info_line, render, same_name, sanitize
+from palaver.client.render import View, block, error_line, info_line, render, same_name, sanitize
 from palaver.client.tracker import fold
 from palaver.protocol.messages import (
     Gap,
@@ -49,6 +56,8 @@ from palaver.protocol.messages import (
     Left,
     Message,
     Presence,
+    RoomList,
+    RoomUpdated,
     Say,
     SendDirect,
     Users,
@@ -74,6 +83,10 @@ class Conversation:
     unread: int = 0
     members: list[str] = field(default_factory=list)
     announced: bool = False  # its JOINED was shown (a rejoin after a reconnect is not news)
+    operators: set[str] = field(default_factory=set)  # folded nicks
+    topic: str = ""
+    history_until: int = 0  # a room's messages up to this msg_id were there before we joined
+    rewrites: int = 0  # lines taken out (not just added): a view draws it anew
 
     @property
     def title(self) -> str:
@@ -84,6 +97,16 @@ class Conversation:
         self.total += len(lines)
         if len(self.lines) > MAX_LINES + MAX_LINES // 10:
             del self.lines[:-MAX_LINES]
+
+    def take_out(self, lines: list[str]) -> None:
+        """Remove the last occurrence of ``lines`` (a block added before), if still there."""
+        size = len(lines)
+        for start in range(len(self.lines) - size, -1, -1):
+            if self.lines[start:start + size] == lines:
+                del self.lines[start:start + size]
+                self.total -= size
+                self.rewrites += 1
+                return
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +138,7 @@ class ChatModel:
         self.link_detail = ""
         self.sidebar_version = 0
         self.members_version = 0
+        self.pending: dict[str, tuple[str, list[str]]] = {}  # request id -> (key, its lines)
 
     # ------------------------------------------------------------------ reading
 
@@ -131,15 +155,21 @@ class ChatModel:
         return [Entry(c.key, c.title, c.unread, c.key == self.current) for c in self.order()]
 
     def members(self) -> list[str]:
-        """Who is in the current conversation (sanitised, sorted)."""
+        """Who is in the current conversation (sanitised, sorted): a room's operators first,
+        marked ``@``."""
         conversation = self.conversation
         if conversation.kind == "room":
-            names = conversation.members
-        elif conversation.kind == "dm":
-            names = [self.me, conversation.name]
-        else:
-            names = []
-        return sorted((sanitize(n) for n in names), key=str.lower)
+            ops = conversation.operators
+            ranked = sorted(conversation.members, key=lambda n: (fold(n) not in ops, n.lower()))
+            return [("@" if fold(n) in ops else "") + sanitize(n) for n in ranked]
+        if conversation.kind == "dm":
+            return sorted((sanitize(n) for n in [self.me, conversation.name]), key=str.lower)
+        return []
+
+    def topic(self) -> str:
+        """The current room's topic (sanitised; empty for none, or for a DM or the console)."""
+        conversation = self.conversation
+        return sanitize(conversation.topic) if conversation.kind == "room" else ""
 
     def status(self) -> str:
         """The status bar's text."""
@@ -152,7 +182,9 @@ class ChatModel:
             text = f"disconnected: {self.link_detail}" if self.link_detail else "disconnected"
         else:
             text = f"connecting {self.link_detail}".rstrip()
-        return f"{text} | {self.conversation.title}"
+        elsewhere = sum(c.unread for c in self.conversations.values() if c.key != self.current)
+        unread = f" | {elsewhere} unread" if elsewhere else ""  # seen with the sidebar hidden
+        return f"{text} | {self.conversation.title}{unread}"
 
     # ------------------------------------------------------------------ moving around
 
@@ -187,8 +219,10 @@ class ChatModel:
         if action is None:
             return None
         if isinstance(action, ShowHelp):
-            self._show(self.current, [*HELP, "Ctrl+N / Ctrl+P (or Alt+Down / Alt+Up) switch "
-                                               "conversations; Ctrl+C quits."])
+            self._show(CONSOLE, [*HELP, "Ctrl+N / Ctrl+P (or Alt+Down / Alt+Up) switch "
+                                        "conversations; F2 shows or hides the side panes; "
+                                        "Ctrl+C quits."])
+            self.switch(CONSOLE)
             return None
         if isinstance(action, LocalError):
             words = line.split()
@@ -204,6 +238,16 @@ class ChatModel:
             self.close(conversation.key)
             return None
         return Outgoing(message, JOIN_HISTORY if isinstance(message, Join) else 0)
+
+    def mark_pending(self, request_id: str, key: str, message: Wire) -> None:
+        """Show ``message`` (a CHAT or DM typed while the link is down) at once in ``key``,
+        marked pending, until the reply to ``request_id`` takes it out."""
+        if not isinstance(message, Say | SendDirect) or key not in self.conversations:
+            return
+        lines = block(f"[--:--] <{sanitize(self.me)}> ", message.text)
+        lines[-1] += " (pending)"
+        self.pending[request_id] = (key, lines)
+        self._show(key, lines)
 
     def open_direct(self, nick: str) -> None:
         """Open (or switch to) the direct conversation with ``nick``."""
@@ -224,6 +268,12 @@ class ChatModel:
 
     def apply(self, event: ClientEvent, origin: str | None = None) -> None:
         """Take one event; ``origin``: the conversation its request was typed in (ours)."""
+        answered = event.message.id if isinstance(event, Acknowledged) else (
+            None if isinstance(event, Disconnected | Reconnecting | Reconnected) else event.id)
+        if answered is not None and answered in self.pending:
+            key, lines = self.pending.pop(answered)
+            if key in self.conversations:
+                self.conversations[key].take_out(lines)
         if isinstance(event, Disconnected | Reconnecting | Reconnected | Acknowledged):
             self._link_event(event)
         elif isinstance(event, Goodbye):
@@ -246,9 +296,25 @@ class ChatModel:
                 room = self.conversations.get(fold(event.room))
                 if room is not None and room.kind == "room":
                     room.members = list(event.users)
+                    room.operators = {fold(n) for n in event.operators}
                     self._changed(members=True)
+            if isinstance(event, RoomUpdated):
+                where = self._room_updated(event) or where
+            if isinstance(event, Users | RoomList) and origin is not None:
+                where = CONSOLE  # /who, /rooms: about the server, not this conversation
+                self.switch(CONSOLE)
             assert where is not None
             self._show(where, render(event, self._view(where)))
+
+    def _room_updated(self, event: RoomUpdated) -> str | None:
+        """A room's new rules: its topic and operators; the room's key, if we have it."""
+        room = self.conversations.get(fold(event.room))
+        if room is None or room.kind != "room":
+            return None
+        room.topic = event.topic
+        room.operators = {fold(n) for n in event.operators}
+        self._changed(members=True)
+        return room.key
 
     def _link_event(self, event: Disconnected | Reconnecting | Reconnected | Acknowledged) -> None:
         if isinstance(event, Acknowledged):
@@ -292,6 +358,8 @@ class ChatModel:
         self._show(conversation.key, lines)
         if origin is not None and conversation.kind == "dm":
             self.switch(conversation.key)  # /msg: go where the conversation goes on
+        elif conversation.kind == "room" and event.msg_id <= conversation.history_until:
+            pass  # said before we joined: history, not news
         elif conversation.key != self.current and not same_name(event.sender, self.me):
             conversation.unread += 1
             self._changed()
@@ -300,7 +368,11 @@ class ChatModel:
         conversation = self._room(event.room)
         conversation.name = event.room
         conversation.members = list(event.members)
+        conversation.operators = {fold(n) for n in event.operators}
+        conversation.topic = event.topic
         if not conversation.announced or origin is not None:
+            if not conversation.announced:  # what is there already is its history
+                conversation.history_until = event.last_id
             conversation.announced = True
             self._show(conversation.key, render(event, self._view(conversation.key)))
         if origin is not None or self.current == CONSOLE:
@@ -320,8 +392,9 @@ class ChatModel:
                 return
             if event.event == "join" and not any(same_name(m, event.nick) for m in room.members):
                 room.members.append(event.nick)
-            elif event.event == "leave":
+            elif event.event in ("leave", "kick"):
                 room.members = [m for m in room.members if not same_name(m, event.nick)]
+                room.operators.discard(fold(event.nick))
             self._show(room.key, lines)
             self._changed(members=True)
             return
@@ -334,6 +407,10 @@ class ChatModel:
         for room in touched:
             room.members = [(new or m) if same_name(m, event.nick) else m
                             for m in room.members if new or not same_name(m, event.nick)]
+            if fold(event.nick) in room.operators:
+                room.operators.discard(fold(event.nick))
+                if new:
+                    room.operators.add(fold(new))
         direct = self.conversations.get("@" + fold(event.nick))
         if direct is not None and direct.kind == "dm":
             touched.append(direct)
