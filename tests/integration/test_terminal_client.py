@@ -432,8 +432,8 @@ async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 
 @pytest.mark.parametrize(("peer", "said"), [
-    (_http_like, "it said 'HTTP/1.1 400 Bad Request'"),
-    (_irc_like, "it said ':irc.example NOTICE * :*** Looking up your hostname...'"),
+    (_http_like, "it said: HTTP/1.1 400 Bad Request"),
+    (_irc_like, "it said: :irc.example NOTICE * :*** Looking up your hostname..."),
     (_silent, "no answer within 0.2 s"),
 ])
 async def test_a_port_that_is_not_palaver_says_so_and_exits_1(
@@ -452,4 +452,4 @@ async def test_palavers_own_irc_port_is_not_its_json_port(server: Server) -> Non
     irc_port = await server.open_irc(0)
     code, _, err = await run_chat(irc_port, "hello\n", "--nick", "bob")
     assert code == 1
-    assert err.startswith(f"palaver: 127.0.0.1:{irc_port} is not palaver's JSON port: it said ")
+    assert err.startswith(f"palaver: 127.0.0.1:{irc_port} is not palaver's JSON port: it said: :")

@@ -130,7 +130,7 @@ class Client:
         ping = self._session.with_id(Ping())
         self.probe_id = ping.id  # from now on, anything but a palaver frame first: NotPalaver
         if self.protocol_errors and not self._first_frame.done():  # it spoke before we did
-            raise NotPalaver(f"is not palaver's JSON port: it said "
+            raise NotPalaver(f"is not palaver's JSON port: it said: "
                              f"{_preview(self._first_bytes)}")
         request = self._session.with_id(hello)
         assert request.id is not None
@@ -267,7 +267,7 @@ class Client:
             reason = "connection reset"
         finally:
             if stranger:
-                self._closed = NotPalaver(f"is not palaver's JSON port: it said "
+                self._closed = NotPalaver(f"is not palaver's JSON port: it said: "
                                           f"{_preview(self._first_bytes)}")
                 self._writer.transport.abort()
             else:
@@ -312,7 +312,7 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 
 
 def _preview(data: bytes) -> str:
-    """The first line of ``data``, made safe and short, quoted: ``'HTTP/1.1 400 Bad Request'``."""
+    """The first line of ``data``, made safe and short: ``HTTP/1.1 400 Bad Request``."""
     first = data.split(b"\n", 1)[0].strip()
     text = sanitize(first.decode("utf-8", errors="replace"))
-    return repr(text[:60] + "…" if len(text) > 60 else text) if text else "nothing readable"
+    return (text[:60] + "…" if len(text) > 60 else text) if text else "nothing readable"
