@@ -13,8 +13,8 @@ import atheris
 with atheris.instrument_imports():
     from palaver.protocol.errors import PeerError
     from palaver.protocol.irc import IrcDialect
-    from palaver.protocol.irc_render import IrcRenderer
-    from palaver.protocol.irc_wire import BadLine, format_line, parse_line
+    from palaver.protocol.irc.render import IrcRenderer
+    from palaver.protocol.irc.wire import BadLine, format_line, parse_line
     from palaver.protocol.messages import CLIENT_MESSAGE_TYPES, Message
 
 import contextlib

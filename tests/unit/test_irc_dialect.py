@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import FrameTooLarge
 from palaver.protocol.irc import IrcDialect
-from palaver.protocol.irc_state import TRANSITIONS, IllegalTransition, Phase, Step, advance
-from palaver.protocol.irc_wire import MAX_LINE, MAX_RUNAWAY, parse_line
+from palaver.protocol.irc.state import TRANSITIONS, IllegalTransition, Phase, Step, advance
+from palaver.protocol.irc.wire import MAX_LINE, MAX_RUNAWAY, parse_line
 from palaver.protocol.messages import (
     Away,
     BanList,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from palaver.protocol.irc_wire import (
+from palaver.protocol.irc.wire import (
     MAX_INPUT,
     MAX_LINE,
     MAX_RUNAWAY,

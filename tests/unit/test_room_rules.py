@@ -7,7 +7,7 @@ from palaver.hub import HubConfig
 from palaver.hub.effects import SaveRoom
 from palaver.hub.hub import StoredState
 from palaver.protocol.irc import IrcDialect
-from palaver.protocol.irc_rooms import ban_nick
+from palaver.protocol.irc.rooms import ban_nick
 from palaver.protocol.messages import (
     Ban,
     Error,

@@ -7,8 +7,8 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from palaver.protocol.irc_render import IrcRenderer
-from palaver.protocol.irc_wire import format_line
+from palaver.protocol.irc.render import IrcRenderer
+from palaver.protocol.irc.wire import format_line
 from palaver.protocol.jsonl import encode
 from palaver.protocol.messages import Message, Presence
 from palaver.protocol.text_render import Style, message_lines, to_bytes, view

@@ -5,7 +5,7 @@ name, so what it makes for a broadcast event (a message, a join, a quit) depends
 else and may be shared by every connection with the same capabilities. Replies addressed to
 one connection (numerics) are made by the dialect with the same helpers and that connection's
 nick. Texts are split to fit IRC's line limit, never cut; nothing from a user's text can put a
-CR, LF or NUL on the wire (:func:`~palaver.protocol.irc_wire.format_line`).
+CR, LF or NUL on the wire (:func:`~palaver.protocol.irc.wire.format_line`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from palaver.protocol.irc_wire import MAX_LINE, format_line, split_text
+from palaver.protocol.irc.wire import MAX_LINE, format_line, split_text
 from palaver.protocol.messages import Message, Presence
 
 SUPPORTED_CAPS: Final = ("echo-message", "message-tags", "server-time")

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Final
 
 from palaver.protocol.errors import ErrorCode
-from palaver.protocol.irc_render import clean, hostmask
-from palaver.protocol.irc_wire import format_line
+from palaver.protocol.irc.render import clean, hostmask
+from palaver.protocol.irc.wire import format_line
 from palaver.protocol.messages import Presence, RoomUpdated
 
 # One parameterless mode letter per flag of SetRoomMode.

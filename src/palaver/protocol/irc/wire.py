@@ -193,7 +193,7 @@ _UNSAFE: Final = re.compile(r"[\x00\r\n]")
 # Never on the wire either, whatever a parameter holds: ESC, DEL, C1 controls (terminal escape
 # sequences) and bidi embeddings/overrides/isolates. IRC's own formatting codes (\x02, \x03,
 # \x1d, \x01 for CTCP...) are not in this set: the server sends \x01ACTION\x01 itself, and user
-# texts lose theirs before they get here (:func:`~palaver.protocol.irc_render.clean`).
+# texts lose theirs before they get here (:func:`~palaver.protocol.irc.render.clean`).
 _HOSTILE: Final = re.compile("[\x1b\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _UNSAFE_MIDDLE: Final = re.compile(r"[\x00\r\n ]")
 
@@ -276,3 +276,13 @@ _FORMATTING: Final = re.compile(
 def strip_formatting(text: str) -> str:
     """Text without IRC formatting codes or other control characters (tabs stay)."""
     return _FORMATTING.sub("", text)
+
+
+_NOT_IN_A_LINE: Final = re.compile("[\t\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str, limit: int) -> str | None:
+    """IRC text as one line palaver keeps (a realname, an away message, a PART reason): no
+    formatting, tab or bidi control, at most ``limit`` characters; None if nothing is left."""
+    line = _NOT_IN_A_LINE.sub(" ", strip_formatting(text)).strip()[:limit].strip()
+    return line or None

@@ -1,0 +1,190 @@
+"""The IRC door's dialect, sans-I/O: IRC commands onto the hub's commands, events into IRC lines.
+
+How this works: :meth:`IrcDialect.receive_data` frames and parses lines and looks each verb up
+in the command table (:data:`palaver.protocol.irc.table.COMMANDS`), which says once for every
+verb how many parameters it needs and whether it may come before registration; the handlers
+live in one module per concern (registration, channels, queries, messaging). A handler answers
+what needs no hub (PING, CAP, errors) with bytes at once and turns the rest into client
+messages. Each message carries a request id of our own (a prefix per connection and a counter):
+a correlation tag, not an idempotency key (:attr:`resends` is false, so the hub never stores or
+deduplicates it); :attr:`pending` remembers which IRC command each id answers, so a USERS reply
+becomes WHO, NAMES, WHOIS or ISON lines and an ERROR becomes the right numeric.
+
+:meth:`encode` renders events through the event table (:data:`~palaver.protocol.irc.table.EVENTS`):
+broadcasts through :class:`~palaver.protocol.irc.render.IrcRenderer` (depends on the capabilities
+only, which is what :attr:`encode_key` names); replies to this connection with its own nick,
+which ``nick_of`` looks up in the hub (a user may have several sessions, so the nick is not
+tracked here from events that are rendered once for all of them).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Final
+
+from palaver.protocol.dialect import Inbound
+from palaver.protocol.errors import FrameTooLarge
+from palaver.protocol.irc.pending import Pending
+from palaver.protocol.irc.render import IrcRenderer, clean
+from palaver.protocol.irc.state import IllegalTransition, Phase, Step, advance
+from palaver.protocol.irc.table import COMMANDS, EVENTS
+from palaver.protocol.irc.wire import (
+    MAX_LINE,
+    MAX_RUNAWAY,
+    MAX_TAGS,
+    RUNAWAY,
+    TOO_LONG,
+    BadLine,
+    IrcFramer,
+    format_line,
+    parse_line,
+    tag_part_length,
+)
+from palaver.protocol.messages import ClientMessage, Goodbye, Wire
+
+MAX_PENDING: Final = 4_096  # requests awaiting a reply; the oldest are forgotten past this
+
+
+class IrcDialect:
+    """IRC (RFC 1459/2812 with IRCv3 CAP, message-tags, server-time, echo-message).
+
+    The attributes are the connection's state, read and changed by the handler modules of
+    this package (and nothing else)."""
+
+    __slots__ = (
+        "caps", "closing", "counter", "framer", "key", "modes", "motd", "nick", "nick_of",
+        "password", "pending", "phase", "prefix", "renderer", "server", "user",
+    )
+
+    def __init__(
+        self,
+        *,
+        id_prefix: str,
+        nick_of: Callable[[], str | None] = lambda: None,
+        server: str = "palaver",
+    ) -> None:
+        self.framer = IrcFramer()
+        self.prefix = id_prefix
+        self.nick_of = nick_of
+        self.server = server
+        self.counter = 0
+        self.phase = Phase.START
+        self.nick: str | None = None
+        self.user: tuple[str | None, str | None] | None = None  # USER: username, realname
+        self.password: str | None = None
+        self.pending: OrderedDict[str, Pending] = OrderedDict()
+        self.modes: set[str] = set()
+        self.motd = ""
+        # Why this connection must close after what has been rendered (IRC ends a refused login
+        # with ERROR, it does not let the client guess again), else None. The transport closes
+        # it (palaver.transports.irc_port).
+        self.closing: str | None = None
+        self.set_caps(frozenset())
+
+    # ------------------------------------------------------------------ the Dialect interface
+
+    @property
+    def encode_key(self) -> Hashable:
+        return self.key
+
+    @property
+    def resends(self) -> bool:
+        return False  # our ids only route answers to their commands: never idempotency keys
+
+    def receive_data(self, data: bytes) -> list[Inbound]:
+        out: list[Inbound] = []
+        for item in self.framer.receive_data(data):
+            self._receive_line(item, out)
+        return out
+
+    def receive_eof(self) -> list[Inbound]:
+        out: list[Inbound] = []
+        for item in self.framer.receive_eof():
+            self._receive_line(item, out)
+        return out
+
+    def encode(self, event: Wire) -> bytes:
+        pending = self.pending.pop(event.id, None) if event.id is not None else None
+        if self.closing is not None and type(event) is not Goodbye:
+            return b""  # a refused login: nothing more but the ERROR that closes
+        render = EVENTS.get(type(event))
+        return b"" if render is None else render(self, event, pending)
+
+    # ------------------------------------------------------------------ reading
+
+    def _receive_line(self, item: bytes | object, out: list[Inbound]) -> None:
+        if item is RUNAWAY:  # still no newline far past the limit: the core closes us
+            out.append(FrameTooLarge(MAX_RUNAWAY))
+            return
+        if item is TOO_LONG or not isinstance(item, bytes):
+            out.append(self.num("417", "Input line was too long"))
+            return
+        if not item.strip():
+            return
+        tags = tag_part_length(item)
+        if tags > MAX_TAGS or len(item) - tags > MAX_LINE - 2:
+            out.append(self.num("417", "Input line was too long"))
+            return
+        try:
+            line = parse_line(item)
+        except BadLine as exc:
+            out.append(self.num("421", "*", f"Unknown command ({exc})"))
+            return
+        command = COMMANDS.get(line.command)
+        if command is None:
+            out.append(self.num("421", line.command, "Unknown command"))
+            return
+        if not command.before_registration and not self.step(Step.COMMAND):
+            out.append(self.num("451", "You have not registered"))
+            return
+        if len(line.params) < command.min_params:
+            out.append(self.num(*command.missing) if command.missing
+                       else self.need_more(line.command))
+            return
+        command.handler(self, line, out)
+
+    # ------------------------------------------------------------------ for the handlers
+
+    def step(self, step: Step) -> bool:
+        """Moves the registration state machine; False (and no move) if ``step`` is illegal."""
+        try:
+            self.phase = advance(self.phase, step)
+        except IllegalTransition:
+            return False
+        return True
+
+    def request(self, message_type: type[ClientMessage], pending: Pending,
+                **fields: object) -> ClientMessage:
+        """A client message for the hub, with a fresh id whose answer ``pending`` explains."""
+        self.counter += 1
+        request_id = f"{self.prefix}.{self.counter}"
+        self.pending[request_id] = pending
+        while len(self.pending) > MAX_PENDING:
+            self.pending.popitem(last=False)
+        return message_type(id=request_id, **fields)  # type: ignore[arg-type]
+
+    def set_caps(self, caps: frozenset[str]) -> None:
+        self.caps = caps
+        self.key = ("irc", caps)
+        self.renderer = IrcRenderer(self.server, caps)
+
+    def me(self) -> str:
+        """The target of a numeric: our nick once registered, ``*`` before."""
+        if self.phase is not Phase.REGISTERED:
+            return self.nick_of() or "*"
+        return self.nick_of() or self.nick or "*"
+
+    def line(self, command: str, *params: str, source: str | None = "",
+             trailing: bool = True) -> bytes:
+        """A line of the server's own (PONG, CAP, MODE, ERROR ...): parameters that echo the
+        client lose their control characters, as numerics' do."""
+        return format_line(command, *map(clean, params),
+                           source=self.server if source == "" else source, trailing=trailing)
+
+    def num(self, code: str, *params: str, me: str | None = None) -> bytes:
+        return self.renderer.numeric(code, me or self.me(), *params)
+
+    def need_more(self, command: str) -> bytes:
+        return self.num("461", command, "Not enough parameters")
+

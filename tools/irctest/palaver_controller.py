@@ -1,0 +1,97 @@
+"""irctest controller for palaver: starts ``palaver serve`` (IRC door only) for each test.
+
+Used by ``tools/irctest/run`` (``make irctest``); not part of palaver's own test suite (CI cannot
+fetch irctest). Limits are relaxed the way irctest's controllers relax InspIRCd's: irctest opens
+many connections from one address and sends bursts of commands.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Optional, Type
+
+from irctest.basecontrollers import BaseServerController, DirectoryBasedController
+from irctest.runner import NotImplementedByController
+from irctest.specifications import OptionalBehaviors
+
+PALAVER = os.environ.get("IRCTEST_PALAVER") or shutil.which("palaver") or "palaver"
+
+CONFIG = """\
+host = "{hostname}"
+port = 0
+web_port = 0
+irc_port = {port}
+tls_port = 0
+irc_tls_port = {tls_port}
+{tls}
+data_dir = "{data_dir}"
+log_level = "{log_level}"
+server_name = "My.Little.Server"
+motd = "irctest"
+rate_burst = 10000
+rate_per_second = 10000.0
+max_connections_per_ip = 1000
+max_new_connections_per_ip = 100000
+login_failures = 1000
+login_failures_per_account = 100000
+prelogin_bad_frames = 1000
+hello_timeout = 10.0
+argon2_time_cost = 1
+argon2_memory_kib = 8
+{password}
+{operators}
+"""
+
+
+class PalaverController(BaseServerController, DirectoryBasedController):
+    software_name = "palaver"
+    supported_sasl_mechanisms: set[str] = {"PLAIN"}
+    supports_sts = False
+    optional_behaviors = frozenset({OptionalBehaviors.NO_CTCP})
+
+    def create_config(self) -> None:
+        super().create_config()
+        with self.open_file("palaver.toml"):
+            pass
+
+    def run(
+        self,
+        hostname: str,
+        port: int,
+        *,
+        password: Optional[str],
+        ssl: bool,
+        run_services: bool,
+        faketime: Optional[str] = None,
+        websocket_hostname: Optional[str] = None,
+        websocket_port: Optional[int] = None,
+    ) -> None:
+        if websocket_hostname is not None or websocket_port is not None:
+            raise NotImplementedByController("Websocket")
+        assert self.proc is None
+        self.port = port
+        self.hostname = hostname
+        self.create_config()
+        assert self.directory is not None
+        irc_port, tls_port, tls = port, 0, ""
+        if ssl:
+            self.gen_ssl()
+            _, irc_port = self.get_hostname_and_port()  # the plain door on a spare port
+            tls_port = port
+            tls = f'tls_cert = "{self.pem_path}"\ntls_key = "{self.key_path}"'
+        with self.open_file("palaver.toml") as fd:
+            fd.write(CONFIG.format(
+                hostname=hostname, port=irc_port, tls_port=tls_port, tls=tls,
+                data_dir=self.directory / "data",
+                log_level="debug" if self.debug_mode else "warning",
+                password=f'irc_password = "{password}"' if password else "",
+                operators=os.environ.get("IRCTEST_PALAVER_EXTRA", ""),
+            ))
+        self.proc = self.execute([PALAVER, "serve", "--config", str(Path(self.directory)
+                                                                     / "palaver.toml")])
+
+
+def get_irctest_controller_class() -> Type[PalaverController]:
+    return PalaverController
