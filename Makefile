@@ -2,6 +2,8 @@
 #   make serve   set up (first time) and run the server on its embedded defaults
 #   make test    set up (first time) and run the whole test suite: lint, types, tests
 #   make bench   set up and run the benchmarks
+#   make irctest run the IRC conformance suite (irctest) against the IRC door (docs/irc.md);
+#                fetches irctest the first time, so it is not part of make test
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +12,7 @@ STAMP  := $(VENV)/.installed
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: serve test bench lint typecheck schema clean browser
+.PHONY: serve test bench irctest lint typecheck schema clean browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -46,6 +48,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(ARGS)
+
+irctest: $(STAMP)
+	tools/irctest/run $(ARGS)
 
 schema: $(STAMP)
 	$(BIN)/python -m palaver.protocol.schema --write
