@@ -8,11 +8,12 @@ farewell, half-closes, and cuts the connection if the peer has not gone within `
 seconds. While a login is checked (:meth:`pause`) decoded messages wait; while a resume replays
 history (:meth:`hold`) live events wait behind it.
 
-Limits (docs/limits.md): a connection is admitted by the core's per-address rules first. Every
-line read takes a token from the connection's :class:`~palaver.server.limits.FrameGate`; when
-none is left the rest of what was read waits, as raw bytes (at most one read), the socket stops
-being read until a token is back (TCP backpressure), and the client is told
-``rate_limited``. Before registration a byte cap and a count of refused frames cut junk off.
+Limits (docs/limits.md) are decided by the connection's
+:class:`~palaver.transports.policy.ConnectionPolicy`, shared with the WebSocket doors: a
+connection is admitted by the core's per-address rules first; every line read takes a token of
+the rate limit, and when none is left the rest of what was read waits, as raw bytes (at most one
+read), the socket stops being read until a token is back (TCP backpressure), and the client is
+told ``rate_limited``. Before registration a byte cap and a count of refused frames cut junk off.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import Error, Goodbye, Wire
 from palaver.server.core import ServerCore
 from palaver.transports.outbox import QueuedSender, bound_send_buffer, reset
+from palaver.transports.policy import ConnectionPolicy, Pause
 
 log = logging.getLogger("palaver.transports")
 
@@ -36,16 +38,11 @@ LINGER: Final = 2.0  # seconds a closing connection may take to read its farewel
 class StreamConnection(QueuedSender, asyncio.Protocol):
     __slots__ = (
         "_backlog",
-        "_bad",
         "_core",
-        "_gate",
         "_host",
-        "_paused",
-        "_prelogin",
+        "_policy",
         "_reading",
-        "_registered",
         "_stash",
-        "_stopped",
         "_unthrottle",
         "closing",
         "dialect",
@@ -60,18 +57,13 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
     def __init__(self, core: ServerCore, dialect: Dialect, *, notice_after: int = 1) -> None:
         self._core = core
         self.dialect = dialect
-        self._gate = core.limits.gate(core.monotonic(), notice_after)
+        self._policy = ConnectionPolicy(core.limits, core.monotonic(), notice_after=notice_after)
         self._backlog = b""  # read but not yet handled: waiting for tokens or for a login
-        self._unthrottle: asyncio.TimerHandle | None = None
+        self._unthrottle: asyncio.TimerHandle | None = None  # the end of a rate-limit pause
         self._reading = True
-        self._stopped = False  # being cut off: read nothing more
-        self._registered = False
-        self._prelogin: int | None = 0  # bytes read before registration; None: not capped
-        self._bad = 0  # frames refused before registration
         self._host = ""
         self._init_outbox()
-        self._paused = False  # waiting for a login: decoded messages wait in _stash
-        self._stash: list[Inbound] | None = None  # made when first needed (rare)
+        self._stash: list[Inbound] | None = None  # decoded while a login is checked (rare)
         self.closing = False
         self.pinged = False
         self.peer = "?"
@@ -96,32 +88,30 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         self.sid = self._core.attach(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.closing or self._stopped:
+        policy = self._policy
+        if self.closing or policy.stopped:
             return
         core = self._core
         self.last_seen = now = core.monotonic()
         self.pinged = False
-        if not self._registered:
-            if core.hub.is_registered(self.sid):
-                self._registered = True
-            elif self._prelogin is not None:
-                self._prelogin += len(data)
-                if self._prelogin > core.limits.prelogin_bytes:
-                    self._stop("too much data before HELLO")
-                    return
-        if self._backlog or self._unthrottle is not None or self._paused:
+        cut = policy.arrived(len(data), policy.registered or core.hub.is_registered(self.sid))
+        if cut is not None:
+            self._stop(cut)
+            return
+        if self._backlog or policy.held():
             self._backlog += data  # a read that was under way when we paused
             return
-        if self._gate.take(now, data.count(b"\n")) == 0.0:  # the usual case: all of it, now
+        if policy.admit_all(now, data.count(b"\n")):  # the usual case: all of it, now
             self._handle(self.dialect.receive_data(data))
         else:
             self._feed(data, now)
 
     def _feed(self, data: bytes, now: float) -> None:
         """Handle ``data`` one line at a time while there are tokens; keep the rest."""
+        policy = self._policy
         start = 0
-        while not self.closing and not self._stopped:
-            if self._paused:  # a login is being checked
+        while not self.closing and not policy.stopped:
+            if policy.waiting_login:
                 self._backlog = data[start:]
                 return
             end = data.find(b"\n", start)
@@ -129,38 +119,34 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
                 if start < len(data):
                     self._handle(self.dialect.receive_data(data[start:]))
                 return
-            wait = self._gate.take(now)
-            if wait:
+            pause = policy.admit(now)
+            if pause is not None:
                 self._backlog = data[start:]
-                self._throttle(now, wait)
+                self._throttle(pause)
                 return
             self._handle(self.dialect.receive_data(data[start : end + 1]))
             start = end + 1
 
-    def _throttle(self, now: float, wait: float) -> None:
-        self._unthrottle = asyncio.get_running_loop().call_later(wait, self._go_on)
+    def _throttle(self, pause: Pause) -> None:
+        self._unthrottle = asyncio.get_running_loop().call_later(pause.wait, self._go_on)
         self._set_reading()
-        retry = self._gate.episode(now, wait)
-        if retry is not None:
-            self._core.reject(self, PeerError(
-                ErrorCode.RATE_LIMITED, f"too many messages: wait {retry} ms",
-                retry_after_ms=retry))
+        if pause.notice is not None:
+            self._core.reject(self, pause.notice)
 
     def _go_on(self) -> None:
         self._unthrottle = None
+        self._policy.unthrottle()
         self._drain()
 
     def _drain(self) -> None:
         """Handle what waited (tokens permitting), then read again if nothing holds us."""
-        if self._backlog and not self._paused and self._unthrottle is None:
+        if self._backlog and not self._policy.held():
             backlog, self._backlog = self._backlog, b""
             self._feed(backlog, self._core.monotonic())
         self._set_reading()
 
     def _set_reading(self) -> None:
-        # A closing connection reads (and drops) what comes, to see the peer's EOF at once.
-        want = self.closing or not (self._stopped or self._paused
-                                    or self._unthrottle is not None)
+        want = self._policy.reading(self.closing)
         if want != self._reading:
             self._reading = want
             if want:
@@ -170,7 +156,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
 
     def _stop(self, reason: str) -> None:
         """Junk: read nothing more, and close after what is already on its way."""
-        self._stopped = True
+        self._policy.stop()
         self._backlog = b""
         self._set_reading()
         self._core.cut_off(self, reason)
@@ -193,22 +179,21 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         self._core.detach(self, "connection closed" if exc is None else "connection reset")
 
     def _handle(self, items: list[Inbound]) -> None:
-        core = self._core
+        core, policy = self._core, self._policy
         for index, item in enumerate(items):
-            if self.closing or self._stopped:
+            if self.closing or policy.stopped:
                 return
-            if self._paused:
+            if policy.waiting_login:
                 self._stash = [*(self._stash or ()), *items[index:]]
                 return
             if isinstance(item, bytes):
                 core.answer(self, item)
             elif isinstance(item, PeerError):
                 core.reject(self, item)
-                if not self._registered and not core.hub.is_registered(self.sid):
-                    self._bad += 1
-                    if self._bad >= core.limits.prelogin_bad_frames:
-                        self._stop("too many bad frames before HELLO")
-                        return
+                cut = policy.refused(policy.registered or core.hub.is_registered(self.sid))
+                if cut is not None:
+                    self._stop(cut)
+                    return
             else:
                 core.receive(self, item)
 
@@ -261,20 +246,20 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         asyncio.get_running_loop().call_later(LINGER, transport.abort)
 
     def pause(self) -> None:
-        self._paused = True
+        self._policy.wait_login()
         self._set_reading()
 
     def resume(self) -> None:
-        self._paused = False
+        self._policy.login_done()
         stash, self._stash = self._stash or [], None
         self._handle(stash)
-        if not self._paused:
+        if not self._policy.waiting_login:
             self._drain()
 
     def stop_reading(self) -> None:
         """The server is shutting down: hand the core nothing more (what was read and not yet
         handled is dropped; it was never acknowledged), but keep sending."""
-        self._stopped = True
+        self._policy.stop()
         self._backlog = b""
         self._stash = None
         self._set_reading()
