@@ -8,7 +8,7 @@ direct messages, :func:`dm_conversation` of the two folded nicks (``@alice,bob``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 import msgspec
 
@@ -24,6 +24,7 @@ class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
     to: str | None = None  # display nick of the recipient, for direct messages
     client_id: str | None = None  # the sender's request id, for idempotent resends
     notice: bool = False  # never to be answered automatically (an IRC NOTICE)
+    deleted: bool = False  # a tombstone: deleted by its sender or a room operator, text ""
 
 
 class Page(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,6 +57,32 @@ class RoomSettings(msgspec.Struct, frozen=True, kw_only=True):
     operators: tuple[str, ...] = ()  # identity keys
     bans: tuple[RoomBan, ...] = ()
     invited: tuple[str, ...] = ()  # identity keys
+
+
+class StoredMarker(msgspec.Struct, frozen=True, kw_only=True):
+    """A read marker: its identity has read ``conversation`` up to ``msg_id`` (0: nothing),
+    sent up to ``ts`` (None: not known). Each half only ever increases."""
+
+    conversation: str
+    msg_id: int = 0
+    ts: str | None = None
+
+
+DeleteOutcome = Literal["deleted", "already_deleted", "no_such_message", "not_sender"]
+
+
+class Deletion(msgspec.Struct, frozen=True, kw_only=True):
+    """What :meth:`Store.delete_message` did; ``message`` is the tombstone when it is one."""
+
+    outcome: DeleteOutcome
+    message: StoredMessage | None = None
+
+
+def later_ts(a: str | None, b: str | None) -> str | None:
+    """The later of two marker times (the format of ``StoredMessage.ts`` sorts as text)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return max(a, b)
 
 
 def dm_conversation(a: str, b: str) -> str:
@@ -112,3 +139,21 @@ class Store(Protocol):
 
     async def room_settings(self) -> list[RoomSettings]:
         """Every room's stored rules."""
+
+    async def set_read_marker(
+        self, identity: str, conversation: str, *, msg_id: int | None = None,
+        ts: str | None = None,
+    ) -> tuple[StoredMarker, bool]:
+        """Move ``identity``'s read marker of ``conversation`` forward: to ``msg_id`` (its time
+        is that message's), or to the time ``ts`` (its msg_id is the newest message's sent at or
+        before it); each half only ever increases. The marker as stored now, and whether it
+        moved."""
+
+    async def read_markers(self, identity: str) -> list[StoredMarker]:
+        """Every read marker of ``identity``."""
+
+    async def delete_message(
+        self, conversation: str, msg_id: int, *, sender_key: str | None = None
+    ) -> Deletion:
+        """Make message ``msg_id`` of ``conversation`` a tombstone (no text, ``deleted``) —
+        only if ``sender_key`` sent it, when given."""

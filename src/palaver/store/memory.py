@@ -5,7 +5,17 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from palaver.store.base import Account, Page, RoomSettings, StoredMessage
+import msgspec
+
+from palaver.store.base import (
+    Account,
+    Deletion,
+    Page,
+    RoomSettings,
+    StoredMarker,
+    StoredMessage,
+    later_ts,
+)
 
 
 class MemoryStore:
@@ -16,6 +26,7 @@ class MemoryStore:
         self._memberships: dict[str, dict[str, str]] = {}
         self._marks: dict[str, dict[str, int]] = {}
         self._rooms: dict[str, RoomSettings] = {}
+        self._markers: dict[str, dict[str, StoredMarker]] = {}  # identity -> conversation ->
 
     async def open(self) -> None:
         return None
@@ -76,6 +87,8 @@ class MemoryStore:
                                           password_hash=account.password_hash)
         if key in self._memberships:
             self._memberships[new_key] = self._memberships.pop(key)
+        if key in self._markers:
+            self._markers[new_key] = self._markers.pop(key)
         return True
 
     async def set_membership(self, account_key: str, room: str, member: bool) -> None:
@@ -102,3 +115,46 @@ class MemoryStore:
 
     async def room_settings(self) -> list[RoomSettings]:
         return list(self._rooms.values())
+
+    async def set_read_marker(
+        self, identity: str, conversation: str, *, msg_id: int | None = None,
+        ts: str | None = None,
+    ) -> tuple[StoredMarker, bool]:
+        log = self._conversations.get(conversation, [])
+        if msg_id is not None:  # its time: that message's
+            ids = [m.msg_id for m in log]
+            at = bisect.bisect_right(ids, msg_id) - 1
+            ts = later_ts(ts, log[at].ts if at >= 0 and log[at].msg_id == msg_id else None)
+        if ts is not None:  # its msg_id: the newest message sent at or before it
+            sent = [m.msg_id for m in log if m.ts <= ts]
+            msg_id = max(msg_id or 0, max(sent, default=0))
+        markers = self._markers.setdefault(identity, {})
+        old = markers.get(conversation, StoredMarker(conversation=conversation))
+        new = StoredMarker(conversation=conversation, msg_id=max(old.msg_id, msg_id or 0),
+                           ts=later_ts(old.ts, ts))
+        if new == old:
+            return old, False
+        markers[conversation] = new
+        return new, True
+
+    async def read_markers(self, identity: str) -> list[StoredMarker]:
+        return list(self._markers.get(identity, {}).values())
+
+    async def delete_message(
+        self, conversation: str, msg_id: int, *, sender_key: str | None = None
+    ) -> Deletion:
+        log = self._conversations.get(conversation, [])
+        ids = [m.msg_id for m in log]
+        at = bisect.bisect_left(ids, msg_id)
+        if at == len(log) or log[at].msg_id != msg_id:
+            return Deletion(outcome="no_such_message")
+        message = log[at]
+        if sender_key is not None and message.sender_key != sender_key:
+            return Deletion(outcome="not_sender")
+        if message.deleted:
+            return Deletion(outcome="already_deleted", message=message)
+        tombstone = msgspec.structs.replace(message, text="", deleted=True)
+        log[at] = tombstone
+        if message.client_id is not None:
+            self._by_client_id[(message.sender_key, message.client_id)] = tombstone
+        return Deletion(outcome="deleted", message=tombstone)

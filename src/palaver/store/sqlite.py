@@ -20,13 +20,22 @@ from typing import Any, Concatenate, Final, Literal, ParamSpec, TypeVar
 import aiosqlite
 import msgspec
 
-from palaver.store.base import Account, Page, RoomBan, RoomSettings, StoredMessage
+from palaver.store.base import (
+    Account,
+    Deletion,
+    Page,
+    RoomBan,
+    RoomSettings,
+    StoredMarker,
+    StoredMessage,
+    later_ts,
+)
 from palaver.store.migrations import migrations
 
 Durability = Literal["process", "power"]
 _SYNCHRONOUS: Final = {"process": "NORMAL", "power": "FULL"}
 _COLUMNS: Final = ("conversation, msg_id, ts, sender, sender_key, room, recipient, text, "
-                   "client_id, notice")
+                   "client_id, notice, deleted")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -124,7 +133,7 @@ class SqliteStore:
         try:
             changes = db.total_changes
             await db.executemany(
-                f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (sender_key, client_id) WHERE client_id IS NOT NULL DO NOTHING",
                 rows,
             )
@@ -233,6 +242,9 @@ class SqliteStore:
             await db.execute(
                 "UPDATE memberships SET account_key = ? WHERE account_key = ?", (new_key, key)
             )
+            await db.execute(
+                "UPDATE read_markers SET identity = ? WHERE identity = ?", (new_key, key)
+            )
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")
@@ -321,6 +333,98 @@ class SqliteStore:
                 async for row in cursor
             ]
 
+    # ------------------------------------------------------------------ read markers
+
+    @_serialized
+    async def set_read_marker(
+        self, identity: str, conversation: str, *, msg_id: int | None = None,
+        ts: str | None = None,
+    ) -> tuple[StoredMarker, bool]:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            if msg_id is not None:  # its time: that message's
+                async with db.execute(
+                    "SELECT ts FROM messages WHERE conversation = ? AND msg_id = ?",
+                    (conversation, msg_id),
+                ) as cursor:
+                    row = await cursor.fetchone()
+                ts = later_ts(ts, row[0] if row is not None else None)
+            if ts is not None:  # its msg_id: the newest message sent at or before it
+                async with db.execute(
+                    "SELECT MAX(msg_id) FROM messages WHERE conversation = ? AND ts <= ?",
+                    (conversation, ts),
+                ) as cursor:
+                    row = await cursor.fetchone()
+                msg_id = max(msg_id or 0, int(row[0]) if row and row[0] is not None else 0)
+            old = await self._marker(identity, conversation)
+            new = StoredMarker(conversation=conversation, msg_id=max(old.msg_id, msg_id or 0),
+                               ts=later_ts(old.ts, ts))
+            if new != old:
+                await db.execute(
+                    "INSERT INTO read_markers (identity, conversation, msg_id, ts) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (identity, conversation) DO UPDATE SET "
+                    "msg_id = excluded.msg_id, ts = excluded.ts",
+                    (identity, conversation, new.msg_id, new.ts),
+                )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return new, new != old
+
+    async def _marker(self, identity: str, conversation: str) -> StoredMarker:
+        async with self.db.execute(
+            "SELECT msg_id, ts FROM read_markers WHERE identity = ? AND conversation = ?",
+            (identity, conversation),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return StoredMarker(conversation=conversation)
+        return StoredMarker(conversation=conversation, msg_id=int(row[0]), ts=row[1])
+
+    @_serialized
+    async def read_markers(self, identity: str) -> list[StoredMarker]:
+        async with self.db.execute(
+            "SELECT conversation, msg_id, ts FROM read_markers WHERE identity = ? "
+            "ORDER BY conversation", (identity,),
+        ) as cursor:
+            return [StoredMarker(conversation=row[0], msg_id=int(row[1]), ts=row[2])
+                    async for row in cursor]
+
+    # ------------------------------------------------------------------ deletion
+
+    @_serialized
+    async def delete_message(
+        self, conversation: str, msg_id: int, *, sender_key: str | None = None
+    ) -> Deletion:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            async with db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE conversation = ? AND msg_id = ?",
+                (conversation, msg_id),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                deletion = Deletion(outcome="no_such_message")
+            elif sender_key is not None and row[4] != sender_key:
+                deletion = Deletion(outcome="not_sender")
+            elif row[10]:
+                deletion = Deletion(outcome="already_deleted", message=_message(row))
+            else:
+                await db.execute(
+                    "UPDATE messages SET text = '', deleted = 1 "
+                    "WHERE conversation = ? AND msg_id = ?", (conversation, msg_id),
+                )
+                tombstone = msgspec.structs.replace(_message(row), text="", deleted=True)
+                deletion = Deletion(outcome="deleted", message=tombstone)
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return deletion
+
     @_serialized
     async def integrity_check(self) -> str:
         async with self.db.execute("PRAGMA integrity_check") as cursor:
@@ -339,11 +443,12 @@ def _statements(sql: str) -> list[str]:
 
 def _row(m: StoredMessage) -> tuple[Any, ...]:
     return (m.conversation, m.msg_id, m.ts, m.sender, m.sender_key, m.room, m.to, m.text,
-            m.client_id, int(m.notice))
+            m.client_id, int(m.notice), int(m.deleted))
 
 
 def _message(row: Any) -> StoredMessage:
     return StoredMessage(
         conversation=row[0], msg_id=int(row[1]), ts=row[2], sender=row[3], sender_key=row[4],
         room=row[5], to=row[6], text=row[7], client_id=row[8], notice=bool(row[9]),
+        deleted=bool(row[10]),
     )
