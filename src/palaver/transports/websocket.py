@@ -7,7 +7,10 @@ the message (or the error) to the core, exactly as the TCP door does. Writing ne
 core queues encoded events with :meth:`send` (the JSON-lines bytes, shared with TCP clients —
 the key is ``"json"``), and at the next loop turn :meth:`flush` frames everything queued, minus
 each newline, and hands it to the socket in one write. A client that does not read fills the
-socket's buffer and is cut off ("send queue exceeded"), as on TCP.
+socket's buffer and is cut off ("send queue exceeded"), as on TCP. The limits (rate, caps
+before HELLO, bad frames, pauses) are the stream doors' own: the same
+:class:`~palaver.transports.policy.ConnectionPolicy` decides them, one message counting as one
+frame. A subclass speaks IRC instead (:mod:`palaver.transports.irc_websocket`).
 
 A message over ``max_frame`` makes aiohttp close the socket; :class:`_Socket` first lets the core
 report ``frame_too_large`` (after whatever was already in flight for this client) so the client
@@ -20,21 +23,24 @@ import asyncio
 import contextlib
 import logging
 import struct
-from collections.abc import Awaitable, Callable
-from typing import Final
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import ClassVar, Final
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
 from palaver.protocol.jsonl import decode_client_frame, encode
 from palaver.protocol.messages import ClientMessage, Wire
 from palaver.server.core import ServerCore
 from palaver.transports.outbox import QueuedSender, bound_send_buffer, reset
+from palaver.transports.policy import ConnectionPolicy
 
 log = logging.getLogger("palaver.transports")
 
 LINGER: Final = 2.0  # seconds a closing connection may take to answer our close frame
-_TEXT_FIN: Final = 0x81  # FIN bit + opcode 1 (text)
+TEXT: Final = 0x81  # FIN bit + opcode 1 (text): the first byte of an unfragmented text frame
+BINARY: Final = 0x82  # FIN bit + opcode 2 (binary)
 
 
 def decode_ws_frame(binary: bool, payload: bytes) -> ClientMessage | PeerError:
@@ -48,13 +54,14 @@ def decode_ws_frame(binary: bool, payload: bytes) -> ClientMessage | PeerError:
         return error
 
 
-def frame_header(length: int) -> bytes:
-    """The header of an unmasked (server-to-client), unfragmented text frame."""
+def frame_header(length: int, first: int = TEXT) -> bytes:
+    """The header of an unmasked (server-to-client), unfragmented frame: text, or with
+    ``first=BINARY`` binary."""
     if length < 126:
-        return struct.pack("!BB", _TEXT_FIN, length)
+        return struct.pack("!BB", first, length)
     if length < 65_536:
-        return struct.pack("!BBH", _TEXT_FIN, 126, length)
-    return struct.pack("!BBQ", _TEXT_FIN, 127, length)
+        return struct.pack("!BBH", first, 126, length)
+    return struct.pack("!BBQ", first, 127, length)
 
 
 def frame_text(items: list[bytes]) -> list[bytes | memoryview]:
@@ -82,15 +89,18 @@ class _Socket(web.WebSocketResponse):
 
 
 class WebSocketConnection(QueuedSender):
-    """One /ws client, as the core's :class:`~palaver.server.core.Connection`."""
+    """One /ws client, as the core's :class:`~palaver.server.core.Connection`.
+
+    Protocol v1 (JSON), one message per text frame. A subclass speaks another dialect over
+    WebSocket by overriding :meth:`encode`, :meth:`_decode`, :meth:`_frames` and the two
+    properties (IRC: :mod:`palaver.transports.irc_websocket`)."""
 
     __slots__ = (
         "_closed",
         "_closer",
         "_core",
-        "_deaf",
         "_max_frame",
-        "_paused",
+        "_policy",
         "_resumed",
         "_socket",
         "_transport",
@@ -102,11 +112,14 @@ class WebSocketConnection(QueuedSender):
         "sid",
     )
 
-    encode_key: Final = "json"  # the same bytes as a JSON-lines client gets
-    resends: Final = True  # the web client chooses its request ids and resends with them
-    door: Final = "web"  # for metrics (server/metrics.py door_of)
+    door: ClassVar[str] = "web"  # for metrics (server/metrics.py door_of)
 
-    def __init__(self, core: ServerCore, max_frame: int) -> None:
+    def __init__(self, core: ServerCore, max_frame: int, *, protocols: Sequence[str] = (),
+                 notice_after: int = 1) -> None:
+        """``max_frame``: a message this long or longer is refused (and the socket closed);
+        ``protocols``: the subprotocols to agree on, in the server's terms (aiohttp takes the
+        first the client offers that is among them); ``notice_after``: see
+        :class:`~palaver.transports.policy.ConnectionPolicy`."""
         self._core = core
         self._max_frame = max_frame
         self._socket = _Socket(
@@ -114,12 +127,12 @@ class WebSocketConnection(QueuedSender):
             compress=False,  # frames are shared between recipients and written together
             timeout=LINGER,
             decode_text=False,
+            protocols=protocols,
         )
         self._socket.on_too_large = self._too_large
         self._transport: asyncio.Transport | None = None
+        self._policy = ConnectionPolicy(core.limits, core.monotonic(), notice_after=notice_after)
         self._init_outbox()
-        self._paused = False
-        self._deaf = False  # the server is shutting down: act on nothing more
         self._resumed = asyncio.Event()
         self._closed = asyncio.Event()  # set once closing: the socket's close may proceed
         self._closer: asyncio.Task[bool] | None = None
@@ -128,6 +141,30 @@ class WebSocketConnection(QueuedSender):
         self.peer = "?"
         self.sid = 0
         self.opened_at = self.last_seen = core.monotonic()
+
+    # ------------------------------------------------------------------ the dialect (JSON)
+
+    @property
+    def encode_key(self) -> Hashable:
+        return "json"  # the same bytes as a JSON-lines client gets
+
+    @property
+    def resends(self) -> bool:
+        return True  # the web client chooses its request ids and resends with them
+
+    def encode(self, event: Wire) -> bytes:
+        return encode(event)
+
+    def _decode(self, binary: bool, payload: bytes) -> list[Inbound]:
+        """One data message from the client: what to hand the core, in order."""
+        return [decode_ws_frame(binary, payload)]
+
+    def _frames(self, items: list[bytes]) -> list[bytes | memoryview]:
+        """What the outbox holds (encoded events), as WebSocket frames."""
+        return frame_text(items)
+
+    def _negotiated(self, protocol: str | None) -> None:
+        """The handshake is done; ``protocol``: the subprotocol agreed on, if any."""
 
     # ------------------------------------------------------------------ the connection's task
 
@@ -141,62 +178,45 @@ class WebSocketConnection(QueuedSender):
         self._transport = request.transport
         if self._transport is None:  # gone during the handshake
             return socket
+        self._negotiated(socket.ws_protocol)
         rule = self._core.limits.send_queue  # slow readers (docs/limits.md, "Send queue")
         self._transport.set_write_buffer_limits(high=rule.limit)
         bound_send_buffer(self._transport, rule.socket_buffer)
         peer = self._transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        core = self._core
+        core, policy = self._core, self._policy
         self.sid = core.attach(self)
         reason = "connection closed"
-        limits = core.limits
-        gate = limits.gate(core.monotonic())
-        prelogin = bad = 0
-        stopped = False  # cut off as junk: act on nothing more while the close goes out
         try:
             while True:
                 msg = await socket.receive()
-                if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
-                    item = decode_ws_frame(msg.type is WSMsgType.BINARY, msg.data)
-                elif msg.type is WSMsgType.ERROR:
+                if msg.type is WSMsgType.ERROR:
                     reason = "connection reset"
                     break
-                else:  # CLOSE, CLOSING, CLOSED
-                    break
-                if self.closing or stopped or self._deaf:
-                    continue  # read until the close handshake ends; act on nothing
+                if msg.type is not WSMsgType.TEXT and msg.type is not WSMsgType.BINARY:
+                    break  # CLOSE, CLOSING, CLOSED
+                # Stopped (junk, shutdown) or closing: read on until the close handshake
+                # ends, act on nothing.
+                if self.closing or policy.stopped:
+                    continue
                 self.last_seen = now = core.monotonic()
                 self.pinged = False
-                # Limits (docs/limits.md): out of tokens, this message waits and nothing more
-                # is read (aiohttp stops reading the socket once its small queue is full).
-                while wait := gate.take(now):
-                    retry = gate.episode(now, wait)
-                    if retry is not None:
-                        core.reject(self, PeerError(
-                            ErrorCode.RATE_LIMITED, f"too many messages: wait {retry} ms",
-                            retry_after_ms=retry))
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._closed.wait(), wait)
-                    now = core.monotonic()
-                if self.closing:
+                cut = policy.arrived(len(msg.data),
+                                     policy.registered or core.hub.is_registered(self.sid))
+                if cut is not None:
+                    self._stop(cut)
                     continue
-                registered = core.hub.is_registered(self.sid)
-                if not registered:
-                    prelogin += len(msg.data)
-                    bad += isinstance(item, PeerError)
-                    if prelogin > limits.prelogin_bytes or bad >= limits.prelogin_bad_frames:
-                        if isinstance(item, PeerError):
-                            core.reject(self, item)
-                        core.cut_off(self, "too much data before HELLO"
-                                     if prelogin > limits.prelogin_bytes
-                                     else "too many bad frames before HELLO")
-                        stopped = True
-                        continue
-                if isinstance(item, PeerError):
-                    core.reject(self, item)
-                else:
-                    core.receive(self, item)
-                if self._paused:  # a login is being checked: read nothing meanwhile
+                # Out of tokens, this message waits and nothing more is read (aiohttp stops
+                # reading the socket once its small queue is full).
+                while (pause := policy.admit(now)) is not None:
+                    if pause.notice is not None:
+                        core.reject(self, pause.notice)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._closed.wait(), pause.wait)
+                    policy.unthrottle()
+                    now = core.monotonic()
+                await self._handle(self._decode(msg.type is WSMsgType.BINARY, msg.data))
+                if policy.waiting_login:  # a login is being checked: read nothing meanwhile
                     await self._resumed.wait()
         finally:
             self.closing = True
@@ -205,6 +225,29 @@ class WebSocketConnection(QueuedSender):
             if self._closer is not None:
                 await asyncio.shield(self._closer)
         return socket
+
+    async def _handle(self, items: list[Inbound]) -> None:
+        core, policy = self._core, self._policy
+        for item in items:
+            if policy.waiting_login:  # what follows a HELLO waits for its password check
+                await self._resumed.wait()
+            if self.closing or policy.stopped:
+                return
+            if isinstance(item, bytes):
+                core.answer(self, item)
+            elif isinstance(item, PeerError):
+                core.reject(self, item)
+                cut = policy.refused(policy.registered or core.hub.is_registered(self.sid))
+                if cut is not None:
+                    self._stop(cut)
+                    return
+            else:
+                core.receive(self, item)
+
+    def _stop(self, reason: str) -> None:
+        """Junk: act on nothing more, and close after what is already on its way."""
+        self._policy.stop()
+        self._core.cut_off(self, reason)
 
     async def _too_large(self) -> None:
         """aiohttp refused a message over the limit: report it as TCP does, then let it close."""
@@ -217,9 +260,6 @@ class WebSocketConnection(QueuedSender):
             self.closing = True
 
     # ------------------------------------------------------------------ what the core calls
-
-    def encode(self, event: Wire) -> bytes:
-        return encode(event)
 
     def flush(self) -> None:
         if not self._outbox or self.closing:
@@ -238,7 +278,7 @@ class WebSocketConnection(QueuedSender):
 
     def _write(self) -> None:
         outbox = self._outbox  # reused for the connection's life (see StreamConnection.flush)
-        framed = b"".join(frame_text(outbox))
+        framed = b"".join(self._frames(outbox))
         outbox.clear()
         self._queued = 0
         transport = self._transport
@@ -263,7 +303,7 @@ class WebSocketConnection(QueuedSender):
     def stop_reading(self) -> None:
         """The server is shutting down: hand the core nothing more, but keep sending (frames
         are still read, and dropped, so that the close handshake can end)."""
-        self._deaf = True
+        self._policy.stop()
 
     def abort(self) -> None:
         self.closing = True
@@ -273,10 +313,10 @@ class WebSocketConnection(QueuedSender):
             reset(self._transport)
 
     def pause(self) -> None:
-        self._paused = True
+        self._policy.wait_login()
         self._resumed.clear()
 
     def resume(self) -> None:
-        self._paused = False
+        self._policy.login_done()
         self._resumed.set()
 
