@@ -5,7 +5,8 @@ its request ids (unique per connection), a way to ask the hub for the connection
 when it renders a reply, and the server's name. And it carries out the one decision the dialect
 takes about the connection itself: after a refused login (wrong password, too many attempts)
 IRC ends with ``ERROR`` and a close (:attr:`IrcDialect.closing`), which is asked of the core
-once the refusal is on its way.
+once the refusal is on its way. The IRC door over WebSocket
+(:mod:`palaver.transports.irc_websocket`) shares all of this.
 """
 
 from __future__ import annotations
@@ -15,31 +16,47 @@ import functools
 import re
 import secrets
 import socket
+from collections.abc import Callable
+from typing import cast
 
+from palaver.hub.effects import SessionId
 from palaver.protocol.irc import IrcDialect
 from palaver.protocol.messages import Wire
 from palaver.server.config import SERVER_NAME_PATTERN
-from palaver.server.core import ServerCore
+from palaver.server.core import Connection, ServerCore
 from palaver.transports.stream import StreamConnection
 
 
-class IrcConnection(StreamConnection):
+class IrcEncoding:
+    """The IRC door's ``encode``, for a connection of any transport that holds an
+    :class:`IrcDialect` as ``_irc``: after a refused login the dialect asks for the close
+    (:attr:`IrcDialect.closing`), and this asks the core, once."""
+
+    __slots__ = ()
+
+    _core: ServerCore
+    _irc: IrcDialect
+    _closing_asked: bool
+
+    def encode(self, event: Wire) -> bytes:
+        data = self._irc.encode(event)
+        reason = self._irc.closing
+        if reason is not None and not self._closing_asked:
+            self._closing_asked = True  # type: ignore[misc]  # a slot of each subclass
+            # After this turn: the bytes just rendered are queued first (the core sends them
+            # right after encoding), then the core's BYE (rendered as ERROR) closes.
+            conn = cast(Connection, self)
+            asyncio.get_running_loop().call_soon(self._core.cut_off, conn, reason)
+        return data
+
+
+class IrcConnection(IrcEncoding, StreamConnection):
     __slots__ = ("_closing_asked", "_irc")
 
     def __init__(self, core: ServerCore, dialect: IrcDialect) -> None:
         super().__init__(core, dialect, notice_after=core.limits.irc_notice_after)
         self._irc = dialect
         self._closing_asked = False
-
-    def encode(self, event: Wire) -> bytes:
-        data = self._irc.encode(event)
-        reason = self._irc.closing
-        if reason is not None and not self._closing_asked:
-            self._closing_asked = True
-            # After this turn: the bytes just rendered are queued first (the core sends them
-            # right after encoding), then the core's BYE (rendered as ERROR) closes.
-            asyncio.get_running_loop().call_soon(self._core.cut_off, self, reason)
-        return data
 
 
 @functools.cache
@@ -49,14 +66,20 @@ def host_name() -> str:
     return name if re.fullmatch(SERVER_NAME_PATTERN, name) else "palaver"
 
 
+def irc_dialect(core: ServerCore, server_name: str | None,
+                session: Callable[[], SessionId]) -> IrcDialect:
+    """A new connection's dialect: ``server_name`` is the ``server_name`` setting (None: the
+    host name); ``session`` gives the connection's session id (known once it is attached)."""
+    def nick_of() -> str | None:
+        return core.hub.nick_of(session())
+
+    return IrcDialect(id_prefix="irc-" + secrets.token_hex(6), nick_of=nick_of,
+                      server=server_name or host_name())
+
+
 def irc_connection(core: ServerCore, server_name: str | None = None) -> StreamConnection:
     """A new connection for the IRC listener (a protocol factory for ``create_server``);
     ``server_name`` is the ``server_name`` setting (None: the host name)."""
     conn: StreamConnection
-
-    def nick_of() -> str | None:
-        return core.hub.nick_of(conn.sid)
-
-    conn = IrcConnection(core, IrcDialect(id_prefix="irc-" + secrets.token_hex(6),
-                                          nick_of=nick_of, server=server_name or host_name()))
+    conn = IrcConnection(core, irc_dialect(core, server_name, lambda: conn.sid))
     return conn
