@@ -82,9 +82,10 @@ async def irc_user(irc_port: int) -> AsyncIterator[Callable[..., Awaitable[IrcUs
         user = IrcUser(irc.client_aio.AioReactor(loop=asyncio.get_running_loop()))
         users.append(user)
         await user.conn.connect("127.0.0.1", irc_port, nick, password=password)
-        if registered:
+        if registered:  # IRC clients join only what they ask for: these tests meet in #lobby
             await user.expect("welcome")
-            await user.expect("endofnames")  # the lobby's names
+            user.conn.join("#lobby")
+            await user.expect("endofnames")
         if caps:
             user.conn.cap("REQ", *caps.split())
             await user.expect("cap", lambda e: e.arguments[0] == "ACK")
@@ -271,8 +272,8 @@ class RawIrc:
 
 async def registered_raw(port: int, nick: str, user: str | None = None) -> RawIrc:
     peer = RawIrc(*await asyncio.open_connection("127.0.0.1", port))
-    await peer.send(f"NICK {nick}", user or f"USER {nick} 0 * :{nick}")
-    await peer.numeric("366")  # the lobby's names: registration is over
+    await peer.send(f"NICK {nick}", user or f"USER {nick} 0 * :{nick}", "JOIN #lobby")
+    await peer.numeric("366")  # the lobby's names: registration is over, we are in #lobby
     return peer
 
 

@@ -43,7 +43,7 @@ async def irc_user(server: Server) -> AsyncIterator[Callable[..., Awaitable[IrcU
         users.append(user)
         await user.conn.connect("127.0.0.1", port, nick)
         await user.expect("welcome")
-        await user.expect("endofnames")
+        await user.expect("endofmotd")  # registered (IRC clients join only what they ask for)
         return user
 
     yield connect

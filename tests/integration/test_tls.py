@@ -236,6 +236,7 @@ async def test_irc_over_tls_with_the_irc_package(
         await user.conn.connect("127.0.0.1", port, "hank",
                                 connect_factory=irc.connection.AioFactory(ssl=trust))
         await user.expect("welcome")
+        user.conn.join("#lobby")  # IRC clients join only what they ask for
         await user.expect("endofnames")
         await json_client.request(Join(room="#lobby"))
         user.conn.privmsg("#lobby", "irc over tls")

@@ -42,6 +42,11 @@ def dialect(nick: str | None = None) -> IrcDialect:
     return IrcDialect(id_prefix="t", nick_of=lambda: nick)
 
 
+def irc_hello(request_id: str, **fields: object) -> Hello:
+    """The HELLO the IRC door sends: it never joins the default rooms."""
+    return Hello(id=request_id, version=1, autojoin=False, **fields)  # type: ignore[arg-type]
+
+
 def lines(data: bytes) -> list[str]:
     return [line.decode() for line in data.split(b"\r\n") if line]
 
@@ -80,7 +85,7 @@ def test_nick_and_user_register_with_a_hello() -> None:
     d = dialect()
     assert d.receive_data(b"NICK ann\r\n") == []
     out = d.receive_data(b"USER ann 0 * :Ann\r\n")
-    assert out == [Hello(id="t.1", version=1, nick="ann", username="ann", realname="Ann")]
+    assert out == [irc_hello("t.1", nick="ann", username="ann", realname="Ann")]
     assert d.phase is Phase.WAITING
 
 
@@ -89,14 +94,14 @@ def test_user_gives_the_username_and_realname_and_an_empty_one_is_461() -> None:
     assert replies(d.receive_data(b"USER ann 0 * :\r\nUSER ann 0 *\r\n")) == [
         ":palaver 461 * USER :Not enough parameters"] * 2
     out = d.receive_data("NICK ann\r\nUSER ~a[n]n 0 * :\x02Ann\x02 \tSmith\u202e \r\n".encode())
-    assert out == [Hello(id="t.1", version=1, nick="ann", username="~ann",
+    assert out == [irc_hello("t.1", nick="ann", username="~ann",
                          realname="Ann  Smith")]
     d = dialect()
     out = d.receive_data(b"NICK ann\r\nUSER [] 0 * :\x03\r\n")
-    assert out == [Hello(id="t.1", version=1, nick="ann", username=None, realname=None)]
+    assert out == [irc_hello("t.1", nick="ann", username=None, realname=None)]
     d = dialect()
     out = d.receive_data(b"NICK ann\r\nUSER a 0 * :" + b"x" * 300 + b"\r\n")
-    assert out == [Hello(id="t.1", version=1, nick="ann", username="a", realname="x" * 100)]
+    assert out == [irc_hello("t.1", nick="ann", username="a", realname="x" * 100)]
 
 
 def test_cap_negotiation_suspends_registration_until_cap_end() -> None:
@@ -106,7 +111,7 @@ def test_cap_negotiation_suspends_registration_until_cap_end() -> None:
                             ":palaver CAP * ACK :server-time"]
     assert d.phase is Phase.CAP
     assert d.receive_data(b"CAP END\r\n") == [
-        Hello(id="t.1", version=1, nick="ann", username="ann", realname="A")]
+        irc_hello("t.1", nick="ann", username="ann", realname="A")]
     assert d.encode_key == ("irc", frozenset({"server-time"}))
 
 
@@ -120,7 +125,7 @@ def test_unknown_caps_are_refused_all_or_nothing() -> None:
 def test_pass_logs_in() -> None:
     d = dialect()
     out = d.receive_data(b"PASS secret123\r\nNICK ann\r\nUSER ann 0 * :A\r\n")
-    assert out == [Hello(id="t.1", version=1, nick="ann", password="secret123",
+    assert out == [irc_hello("t.1", nick="ann", password="secret123",
                          username="ann", realname="A")]
 
 
@@ -151,7 +156,7 @@ def test_nick_in_use_is_433_and_a_new_nick_retries() -> None:
     out = d.encode(Error(id=hello.id, code="nick_taken", message="the nick ann is taken"))
     assert lines(out) == [":palaver 433 * ann :Nickname is already in use"]
     assert d.receive_data(b"NICK ann_\r\n") == [
-        Hello(id="t.2", version=1, nick="ann_", username="ann", realname="A")]
+        irc_hello("t.2", nick="ann_", username="ann", realname="A")]
 
 
 def test_before_registration() -> None:

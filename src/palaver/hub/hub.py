@@ -90,7 +90,9 @@ MIN_TOKEN: Final = 16
 class HubConfig:
     server_name: str = f"palaver/{__version__}"
     motd: str = "Welcome to palaver. Type /help for commands."
-    default_room: str = "#lobby"
+    # Rooms every HELLO joins unless it says autojoin=false (the IRC door: IRC clients join what
+    # they ask for). Nobody is their creator: server operators appoint their operators.
+    default_rooms: tuple[str, ...] = ("#lobby",)
     recent_ids: int = 65_536  # request ids remembered in memory (the store remembers them all)
     known_guests: int = 10_000  # guest nicks remembered (to name direct conversations)
     server_operators: frozenset[str] = frozenset()  # folded account nicks (docs/rooms.md)
@@ -181,6 +183,7 @@ class Hub(Moderation, Profile):
             **self.moderation_handlers(),
             **self.profile_handlers(),  # AWAY, BANS (hub/profile.py)
         }
+        self._default_keys = frozenset(fold(room) for room in self.config.default_rooms)
         self._load_rules(stored.rooms)
 
     # ------------------------------------------------------------------ the public surface
@@ -397,7 +400,8 @@ class Hub(Moderation, Profile):
     def _arrive(
         self, session: Session, user: User, msg: Hello, marks: Mapping[str, int] | None
     ) -> list[Effect]:
-        """A user comes online: lobby, their rooms, presence for the others, then a replay."""
+        """A user comes online: the default rooms (unless ``autojoin`` is off), their rooms,
+        presence for the others, then a replay."""
         user.sessions.append(session.sid)
         session.user = user
         set_profile(user, msg)
@@ -405,7 +409,8 @@ class Hub(Moderation, Profile):
         self._lookalikes.add(user.folded_nick, user.nick)
         self._known(user)
         names: dict[str, str] = {}
-        for room in [self.config.default_room, *self._account_rooms.get(user.key, {}).values(),
+        defaults = self.config.default_rooms if msg.autojoin else ()
+        for room in [*defaults, *self._account_rooms.get(user.key, {}).values(),
                      *(msg.rooms or ())]:
             if not self._check_entry(user, room, quietly=True):
                 continue  # banned, or no longer invited: not a word about it
@@ -750,9 +755,9 @@ class Hub(Moderation, Profile):
             self._rooms.pop(room.key, None)
 
     def _membership(self, user: User, room: Room, *, member: bool) -> Remember | None:
-        """An account's rooms outlive its sessions: note the change here and in the store.
-        (The default room needs no note: everyone is in it on arrival.)"""
-        if not user.account or room.key == fold(self.config.default_room):
+        """An account's rooms outlive its sessions: note the change here and in the store (the
+        default rooms too: a HELLO without autojoin, as IRC's, finds them only there)."""
+        if not user.account:
             return None
         rooms = self._account_rooms.setdefault(user.key, {})
         if member:

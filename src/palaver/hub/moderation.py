@@ -61,6 +61,7 @@ class Moderation:
         _online: dict[str, User]
         _online_accounts: dict[str, User]
         _account_rooms: dict[str, dict[str, str]]
+        _default_keys: frozenset[str]  # the default rooms, folded
 
         def _peer_key(self, nick: str) -> str | None: ...
         def _membership(self, user: User, room: Room, *, member: bool) -> Remember | None: ...
@@ -135,7 +136,7 @@ class Moderation:
         if rules is not None:
             room.topic = rules.topic
             return []
-        if room.key == fold(self.config.default_room):
+        if room.key in self._default_keys:
             return []
         rules = self._rules[room.key] = RoomRules(room.name, operators={user.key})
         return [SaveRoom(rules.settings())]
@@ -256,9 +257,9 @@ class Moderation:
     def _set_room_mode(self, session: Session, msg: SetRoomMode, now: float) -> list[Effect]:
         user, rules, key = self._authorized(session, msg.room, Action.MODE)
         wanted = {"invite_only": msg.invite_only, "private": msg.private}
-        if key == fold(self.config.default_room) and any(wanted.values()):
+        if key in self._default_keys and any(wanted.values()):
             raise PeerError(ErrorCode.INVALID_ARGS,
-                            f"{rules.name} is the default room: everyone may be in it")
+                            f"{rules.name} is a default room: everyone may be in it")
         effects: list[Effect] = []
         for flag, value in wanted.items():
             if value is not None and getattr(rules, flag) != value:

@@ -40,7 +40,8 @@ class Hello(Wire, frozen=True, tag="HELLO"):
     came after. ``rooms`` lists rooms a guest rejoins. ``token`` is the guest token from an
     earlier WELCOME: it reclaims that guest's identity (and nick, if still free or its own).
     ``username`` and ``realname`` (IRC's USER) are shown to others by WHO with ``details``; the
-    first session of a user sets them.
+    first session of a user sets them. ``autojoin`` false: do not join the server's default
+    rooms (the IRC door sends it: IRC clients join what they ask for).
     """
 
     version: ProtocolVersion
@@ -51,6 +52,7 @@ class Hello(Wire, frozen=True, tag="HELLO"):
     token: str | None = None
     username: str | None = None
     realname: str | None = None
+    autojoin: bool = True
 
 
 class Register(Wire, frozen=True, tag="REGISTER"):

@@ -45,6 +45,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     metrics: bool = True
     metrics_from: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     motd: str = "Welcome to palaver. Type /help for commands."
+    # The rooms a JSON-lines, text or web client is put in on arrival (docs/rooms.md); [] puts
+    # nobody anywhere. IRC clients join only what they ask for (docs/irc.md).
+    default_rooms: tuple[Annotated[str, msgspec.Meta(pattern=r"^#[A-Za-z0-9_.-]{1,49}$")],
+                         ...] = ("#lobby",)
     # The name IRC numerics and server messages come from (docs/irc.md); not set: this
     # machine's host name. WELCOME's `server` stays the software and its version.
     server_name: Annotated[str, msgspec.Meta(pattern=SERVER_NAME_PATTERN)] | None = None

@@ -51,7 +51,7 @@ def maybe_register(irc: IrcDialect, out: list[Inbound]) -> None:
         username, realname = irc.user
         out.append(irc.request(Hello, Pending("hello", irc.nick), version=PROTOCOL_VERSION,
                                nick=irc.nick, password=irc.password,
-                               username=username, realname=realname))
+                               username=username, realname=realname, autojoin=False))
 
 
 # ---------------------------------------------------------------------- commands
