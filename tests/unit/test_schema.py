@@ -25,6 +25,7 @@ from palaver.protocol.messages import (
     SERVER_MESSAGE_TYPES,
     Ban,
     ClientMessage,
+    Delete,
     GrantOperator,
     Hello,
     History,
@@ -35,6 +36,7 @@ from palaver.protocol.messages import (
     ListBans,
     ListRooms,
     ListUsers,
+    MarkRead,
     Ping,
     Pong,
     Quit,
@@ -48,6 +50,7 @@ from palaver.protocol.messages import (
     SetRoomMode,
     SetTopic,
     Unban,
+    Watch,
     Wire,
 )
 
@@ -204,6 +207,7 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (1, Ping(id="p0")),
         (1, ListRooms(id="early")),  # handshake_required
         (1, Hello(version=1, nick="alice", id="h1")),
+        (1, Watch(add=("bob", "carol"), id="wa1")),  # WATCHING; ONLINE, OFFLINE for bob
         (2, Hello(version=1, nick="Alice")),  # nick_taken
         (2, Hello(version=2, nick="bob")),  # unsupported_version
         (2, Hello(version=1, nick="bob", id="h2")),
@@ -240,6 +244,9 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (2, Leave(room="#rust", id="l1")),
         (1, Register(nick="alice", password="correct horse", id="g1")),
         (1, History(room="#rust", limit=10, id="y1")),
+        (1, MarkRead(room="#rust", id="mr1")),  # a question: READ_MARKER
+        (1, MarkRead(room="#rust", msg_id=1, id="mr2")),
+        (1, Delete(room="#rust", msg_id=1, id="del1")),
         (2, Quit(reason="bedtime", id="q1")),
     ]
     for sid in (1, 2):
@@ -257,6 +264,7 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
 
 SENT, RECEIVED = _conversation()
 EXTRA_SERVER_FRAMES = [
+    b'{"type":"DELETED","msg_id":1,"by":"alice","room":"#rust","from":"alice","id":"del1"}',
     b'{"type":"BYE","reason":"server shutting down"}',
     b'{"type":"BYE","reason":"bye","id":"q1"}',
     b'{"type":"PING"}',

@@ -131,7 +131,61 @@ class Answer:
     data: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class SaveReadMarker:
+    """Move ``identity``'s read marker of ``conversation`` forward in the store (to ``msg_id``
+    or ``ts``: the store finds the other half), then tell the hub
+    (:meth:`~palaver.hub.hub.Hub.read_marker_saved`) — unless ``answer`` is false."""
+
+    session: SessionId
+    request_id: str | None
+    identity: str
+    conversation: str
+    msg_id: int | None = None
+    ts: str | None = None
+    room: str | None = None  # display name, for a room
+    peer: str | None = None  # the other end's nick, for a direct conversation
+    answer: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReadMarkers:
+    """Read ``identity``'s read markers from the store and give them to the hub
+    (:meth:`~palaver.hub.hub.Hub.read_markers_loaded`): a guest back with its token."""
+
+    session: SessionId
+    identity: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMessage:
+    """Make a stored message a tombstone (only ``sender_key``'s, when given), then tell the hub
+    (:meth:`~palaver.hub.hub.Hub.message_deleted`) what happened."""
+
+    session: SessionId
+    request_id: str | None
+    conversation: str
+    msg_id: int
+    by: str  # who deletes it (nick)
+    sender_key: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOperator:
+    """An OPER (hub/operators.py): check ``password`` against ``password_hash`` (None: no such
+    operator — check against a decoy, so that it takes as long) off the event loop, then call
+    ``Hub.operator_checked`` with the verdict."""
+
+    session: SessionId
+    request_id: str | None
+    name: str
+    password_hash: str | None
+    password: str
+
+
 Effect = (
     Deliver | Close | Persist | AckResend | Replay | FetchHistory | CreateAccount | Remember
     | SaveRoom | Answer
+    | SaveReadMarker | LoadReadMarkers | DeleteMessage
 )

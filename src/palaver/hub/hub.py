@@ -29,6 +29,7 @@ import msgspec
 
 from palaver import __version__
 from palaver.hub.commands import COMMANDS, CommandContext, CommandRegistry
+from palaver.hub.deletion import Deleting
 from palaver.hub.effects import (
     AckResend,
     Close,
@@ -43,10 +44,12 @@ from palaver.hub.effects import (
     SessionId,
 )
 from palaver.hub.lookalikes import LookalikeIndex
+from palaver.hub.markers import ReadMarkers
 from palaver.hub.moderation import Moderation
 from palaver.hub.names import check_nick, check_room, check_text, fold
 from palaver.hub.profile import Profile, check_profile, part_reason, set_profile, user_info
 from palaver.hub.state import Room, Session, User
+from palaver.hub.watch import WatchLists
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
@@ -78,7 +81,7 @@ from palaver.protocol.messages import (
     Users,
     Welcome,
 )
-from palaver.store.base import RoomSettings, StoredMessage, dm_conversation
+from palaver.store.base import RoomSettings, StoredMarker, StoredMessage, dm_conversation
 
 MAX_QUIT_REASON: Final = 200
 MIN_PASSWORD: Final = 8
@@ -120,10 +123,11 @@ def format_ts(now: float) -> str:
 
 def as_message(record: StoredMessage, request_id: str | None = None) -> Message:
     return Message(id=request_id, msg_id=record.msg_id, ts=record.ts, sender=record.sender,
-                   text=record.text, room=record.room, to=record.to, notice=record.notice)
+                   text=record.text, room=record.room, to=record.to, notice=record.notice,
+                   deleted=record.deleted)
 
 
-class Hub(Moderation, Profile):
+class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
     def __init__(
         self,
         config: HubConfig | None = None,
@@ -182,6 +186,9 @@ class Hub(Moderation, Profile):
             History: self._history,
             **self.moderation_handlers(),
             **self.profile_handlers(),  # AWAY, BANS (hub/profile.py)
+            **self.watch_handlers(),  # WATCH (hub/watch.py)
+            **self.marker_handlers(),  # MARK_READ (hub/markers.py)
+            **self.deletion_handlers(),  # DELETE (hub/deletion.py)
         }
         self._default_keys = frozenset(fold(room) for room in self.config.default_rooms)
         self._load_rules(stored.rooms)
@@ -222,9 +229,10 @@ class Hub(Moderation, Profile):
 
     def login(
         self, sid: SessionId, hello: Hello, *, verified: bool, marks: Mapping[str, int],
-        now: float,
+        now: float, read_markers: Sequence[StoredMarker] = (),
     ) -> list[Effect]:
-        """Finish a HELLO with a password, which the caller has checked (``verified``)."""
+        """Finish a HELLO with a password, which the caller has checked (``verified``);
+        ``read_markers``: the account's, from the store."""
         session = self._sessions.get(sid)
         if session is None:
             return []
@@ -240,6 +248,7 @@ class Hub(Moderation, Profile):
                 raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {hello.nick} is in use")
             user = User(key, self._accounts[key], account=True, token=None)
             self._online_accounts[key] = user
+            self._markers_arrive(user, read_markers)
             return self._arrive(session, user, hello, marks)
         except PeerError as error:
             return [self.error_effect(sid, error.with_request_id(hello.id))]
@@ -264,8 +273,10 @@ class Hub(Moderation, Profile):
         self._lookalikes.add(key, nick)
         if user is None or user.folded_nick != key or user.account:
             return []
+        guest_key = user.key
         self._become_account(user, key)
         effects = self._to_user(user, sid, Registered(nick=user.nick), request_id)
+        effects.extend(self._markers_rekeyed(guest_key, user, sid))
         for room in user.rooms.values():
             remember = self._membership(user, room, member=True)
             if remember is not None:
@@ -297,6 +308,7 @@ class Hub(Moderation, Profile):
     def close_session(self, sid: SessionId, reason: str) -> list[Effect]:
         """The connection is gone (or going). Idempotent."""
         session = self._sessions.pop(sid, None)
+        self._unwatch_all(sid)
         if session is None or session.user is None:
             return []
         user = session.user
@@ -322,6 +334,8 @@ class Hub(Moderation, Profile):
         user.rooms.clear()
         effects.insert(0, Deliver(Presence(nick=user.nick, event="quit", reason=reason),
                                   audience))
+        self._markers_leave(user)
+        effects.extend(self._went_offline(user))  # to its watchers (hub/watch.py)
         return effects
 
     def farewell(self) -> list[Effect]:
@@ -420,6 +434,8 @@ class Hub(Moderation, Profile):
                                          (session.sid,))]
         for name in names.values():
             effects.extend(self._enter(user, session.sid, name, None))
+        effects.extend(self._markers_on_arrival(user, session.sid, msg))  # hub/markers.py
+        effects.extend(self._came_online(user))  # to its watchers (hub/watch.py)
         effects.extend(self._replay(session.sid, user, msg, marks))
         return effects
 
@@ -439,8 +455,10 @@ class Hub(Moderation, Profile):
                 joins.extend(self._enter(user, session.sid, name, None))
         rooms = tuple(room.name for room in user.rooms.values())
         effects: list[Effect] = [Deliver(self._welcome(user, msg, rooms), (session.sid,))]
-        effects.extend(Deliver(self._joined(room, None), (session.sid,)) for room in current)
+        effects.extend(Deliver(self._joined(room, None, user), (session.sid,))
+                       for room in current)
         effects.extend(joins)
+        effects.extend(self._dm_markers(user, session.sid))
         effects.extend(self._replay(session.sid, user, msg, marks))
         return effects
 
@@ -499,18 +517,20 @@ class Hub(Moderation, Profile):
             room = self._rooms[key] = Room(name)
             opened = self._room_opened(user, room)
         if key in user.rooms:  # already a member: confirm, tell nobody
-            return [Deliver(self._joined(room, request_id), (sid,))]
+            return [Deliver(self._joined(room, request_id, user), (sid,))]
         audience = room.targets()
         room.members[user.key] = user
         room.changed()
         user.rooms[key] = room
-        effects = self._to_user(user, sid, self._joined(room, None), request_id)
+        effects = self._to_user(user, sid, self._joined(room, None, user), request_id)
         effects.append(Deliver(Presence(nick=user.nick, event="join", room=room.name), audience))
         return [*opened, *effects, *self._entered(user, room, audience)]
 
-    def _joined(self, room: Room, request_id: str | None) -> Joined:
+    def _joined(self, room: Room, request_id: str | None, user: User | None = None) -> Joined:
+        """JOINED for ``user`` (its read marker of the room, hub/markers.py)."""
         return Joined(id=request_id, room=room.name, members=room.nicks(), topic=room.topic,
-                      last_id=self._last_id.get(room.key, 0), **self._room_state(room.key))
+                      last_id=self._last_id.get(room.key, 0), **self._room_state(room.key),
+                      **self._read_fields(user, room.key))
 
     def _leave(self, session: Session, msg: Leave, now: float) -> list[Effect]:
         user = self._user(session)
@@ -687,6 +707,7 @@ class Hub(Moderation, Profile):
         self._known(user)
         effects = self._to_user(user, session.sid, event, msg.id)
         effects.append(Deliver(event, audience))
+        effects.extend(self._renamed(event.nick, user))  # to watchers (hub/watch.py)
         return effects
 
     # ------------------------------------------------------------------ lists and commands

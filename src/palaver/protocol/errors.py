@@ -33,6 +33,7 @@ class ErrorCode(enum.StrEnum):
     NOT_IN_ROOM = "not_in_room"
     NO_SUCH_USER = "no_such_user"
     NO_SUCH_ROOM = "no_such_room"
+    NO_SUCH_MESSAGE = "no_such_message"
     # Rooms' rules (docs/rooms.md)
     NOT_OPERATOR = "not_operator"
     BANNED = "banned"
@@ -51,6 +52,7 @@ class ErrorCode(enum.StrEnum):
     # Limits (docs/limits.md)
     RATE_LIMITED = "rate_limited"
     TOO_MANY_CONNECTIONS = "too_many_connections"
+    WATCH_LIST_FULL = "watch_list_full"
     # Ours
     INTERNAL_ERROR = "internal_error"
     UNAVAILABLE = "unavailable"

@@ -215,10 +215,43 @@ class SetAway(Wire, frozen=True, tag="AWAY"):
     message: str | None = None
 
 
+class Watch(Wire, frozen=True, tag="WATCH"):
+    """Change this session's watch list (IRC's MONITOR): ``clear`` it, then ``remove`` nicks
+    from it, then ``add`` nicks to it. Answered by WATCHING about the nicks added; a WATCH
+    with none of the three asks about the whole list. Watched nicks coming online or going
+    offline (or a nick change onto or off one) arrive as ONLINE / OFFLINE."""
+
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    clear: bool = False
+
+
+class MarkRead(Wire, frozen=True, tag="MARK_READ"):
+    """Move one's read marker of a room (``room``) or direct conversation (``with``) forward:
+    to ``msg_id`` or to the time ``ts`` (ISO 8601 UTC, ``2026-01-02T03:04:05.678Z``). A marker
+    never moves back. With neither: a question, answered with the marker as it is."""
+
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+    msg_id: MsgId | None = None
+    ts: str | None = None
+
+
+class Delete(Wire, frozen=True, tag="DELETE"):
+    """Delete message ``msg_id`` of a room (``room``) or direct conversation (``with``): one's
+    own, or (a room operator) anyone's in the room. It stays in history as a tombstone."""
+
+    msg_id: MsgId
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+    reason: str | None = None
+
+
 ClientMessage = (
     Hello | Join | Leave | Say | SendDirect | SetNick | ListUsers | ListRooms | RunCommand | Ping
     | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
     | Unban | Invite | SetRoomMode | ListBans | SetAway
+    | Watch | MarkRead | Delete
 )
 
 
@@ -250,6 +283,8 @@ class Joined(Wire, frozen=True, tag="JOINED"):
     operators: tuple[str, ...] = ()  # the members who are the room's operators
     invite_only: bool = False
     private: bool = False
+    read_msg_id: int = 0  # the user's read marker of the room (READ_MARKER): msg_id and ts
+    read_ts: str | None = None
 
 
 class Left(Wire, frozen=True, tag="LEFT"):
@@ -283,6 +318,7 @@ class Message(Wire, frozen=True, tag="MESSAGE"):
     room: str | None = None
     to: str | None = None
     notice: bool = False
+    deleted: bool = False  # deleted (DELETED): a tombstone, its text empty
 
 
 class UserInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -411,17 +447,69 @@ class Away(Wire, frozen=True, tag="AWAY"):
     message: str | None = None
 
 
+class Watching(Wire, frozen=True, tag="WATCHING"):
+    """Answer to WATCH: of the nicks it added (or, for a question, of the whole watch list),
+    those online now (``online``, as they are written now) and the others (``offline``, as
+    they were written in the WATCH)."""
+
+    online: tuple[str, ...] = ()
+    offline: tuple[str, ...] = ()
+
+
+class Online(Wire, frozen=True, tag="ONLINE"):
+    """A nick on this session's watch list came online (or someone took it)."""
+
+    nick: str
+
+
+class Offline(Wire, frozen=True, tag="OFFLINE"):
+    """A nick on this session's watch list went offline (or its user took another one)."""
+
+    nick: str
+
+
+class ReadMarker(Wire, frozen=True, tag="READ_MARKER"):
+    """Where the user has read up to in a room (``room``) or direct conversation (``with``):
+    every message up to ``msg_id``, sent up to ``ts``. ``ts`` absent: nothing read yet. To
+    every session of the user when it moves (the asker's copy answers MARK_READ), and at
+    login for its direct conversations (JOINED carries the rooms' markers)."""
+
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+    msg_id: int = 0
+    ts: str | None = None
+
+
+class Deleted(Wire, frozen=True, tag="DELETED"):
+    """``by`` deleted message ``msg_id`` of ``room`` (or the direct message ``from`` → ``to``),
+    giving ``reason``. To the room's members (the two ends of a direct conversation); history
+    keeps it with ``deleted`` and no text."""
+
+    msg_id: int
+    by: str
+    room: str | None = None
+    sender: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+    reason: str | None = None
+
+
+UserModeName = Literal["invisible", "wallops", "operator"]
+
+
 ServerMessage = (
     Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
     | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited | BanList | Away
+    | Watching | Online | Offline | ReadMarker | Deleted
 )
 
 CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Hello, Join, Leave, Say, SendDirect, SetNick, ListUsers, ListRooms, RunCommand, Ping, Pong,
     Quit, Register, History, SetTopic, GrantOperator, RevokeOperator, Kick, Ban, Unban, Invite,
     SetRoomMode, ListBans, SetAway,
+    Watch, MarkRead, Delete,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
     Registered, HistoryPage, Gap, RoomUpdated, Invited, BanList, Away,
+    Watching, Online, Offline, ReadMarker, Deleted,
 )

@@ -24,12 +24,15 @@ from palaver.hub.effects import (
     Answer,
     Close,
     CreateAccount,
+    DeleteMessage,
     Deliver,
     Effect,
     FetchHistory,
+    LoadReadMarkers,
     Persist,
     Remember,
     Replay,
+    SaveReadMarker,
     SaveRoom,
     SessionId,
 )
@@ -272,6 +275,15 @@ class ServerCore:
             self._spawn(self.store.save_room(effect.settings))  # type: ignore[union-attr]
         elif kind is Remember:
             self._spawn(self._remember(effect))  # type: ignore[arg-type]
+        elif kind is SaveReadMarker:
+            assert isinstance(effect, SaveReadMarker)
+            self._spawn(self._save_read_marker(effect), effect.session)
+        elif kind is LoadReadMarkers:
+            assert isinstance(effect, LoadReadMarkers)
+            self._spawn(self._load_read_markers(effect), effect.session)
+        elif kind is DeleteMessage:
+            assert isinstance(effect, DeleteMessage)
+            self._spawn(self._delete_message(effect), effect.session)
 
     def _close(self, effect: Close) -> None:
         conn = self._connections.get(effect.session)
@@ -406,8 +418,9 @@ class ServerCore:
                 self.logins.failed(account_key, address, self.monotonic())
             started = None  # the attempt is settled
             marks = await self.store.load_marks(account.key) if account and verified else {}
+            markers = await self.store.read_markers(account.key) if account and verified else []
             effects = self.hub.login(conn.sid, hello, verified=verified, marks=marks,
-                                     now=self._wall_clock())
+                                     now=self._wall_clock(), read_markers=markers)
         except Exception:
             log.exception("login of %s failed", hello.nick)
             if started is not None:  # the check could not run: that was no guess
@@ -430,6 +443,35 @@ class ServerCore:
         self.pipeline.submit(self.hub.account_created(
             effect.session, effect.key, created=created, request_id=effect.request_id,
             failed=failed))
+
+    async def _save_read_marker(self, effect: SaveReadMarker) -> None:
+        try:
+            marker, moved = await self.store.set_read_marker(
+                effect.identity, effect.conversation, msg_id=effect.msg_id, ts=effect.ts)
+            effects = self.hub.read_marker_saved(effect, marker, moved)
+        except Exception:
+            log.exception("could not store a read marker of %s", effect.conversation)
+            effects = [self.hub.error_effect(effect.session, PeerError(
+                ErrorCode.UNAVAILABLE, "the read marker could not be stored; try again",
+                effect.request_id))] if effect.answer else []
+        self.pipeline.submit(effects)
+
+    async def _load_read_markers(self, effect: LoadReadMarkers) -> None:
+        markers = await self.store.read_markers(effect.identity)  # a failure is logged
+        self.pipeline.submit(self.hub.read_markers_loaded(effect, markers))
+
+    async def _delete_message(self, effect: DeleteMessage) -> None:
+        try:
+            deletion = await self.store.delete_message(
+                effect.conversation, effect.msg_id, sender_key=effect.sender_key)
+            effects = self.hub.message_deleted(effect, deletion)
+        except Exception:
+            log.exception("could not delete message %d of %s", effect.msg_id,
+                          effect.conversation)
+            effects = [self.hub.error_effect(effect.session, PeerError(
+                ErrorCode.UNAVAILABLE, "the message could not be deleted; try again",
+                effect.request_id))]
+        self.pipeline.submit(effects)
 
     async def _remember(self, effect: Remember) -> None:
         if effect.marks is not None:
