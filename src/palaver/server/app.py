@@ -26,7 +26,7 @@ from palaver.store.sqlite import SqliteStore
 from palaver.tls import server_context
 from palaver.transports.irc_port import irc_connection
 from palaver.transports.main_port import MainPortConnection
-from palaver.transports.web import WebDoor
+from palaver.transports.web import IRC_PATH, WebDoor
 
 DATABASE_FILE = "palaver.db"
 
@@ -138,7 +138,9 @@ class Server:
         assert self.core is not None and self._web is None, "start() first, and only once"
         self._web = WebDoor(self.core, self.settings.max_frame,
                             self.settings.metrics_from if self.settings.metrics else None,
-                            header_timeout=self.settings.web_header_timeout)
+                            header_timeout=self.settings.web_header_timeout,
+                            irc=self.settings.irc_websocket,
+                            server_name=self.settings.server_name)
         await self._web.start(self.settings.host, port,
                               self.tls.context if self.tls is not None else None)
         return self._web.port
@@ -218,10 +220,13 @@ async def serve_until_signalled(settings: Settings) -> None:
         ("web", http, server.web_port),
         ("irc", "irc", server.irc_port),
         ("irc+tls", "ircs", server.irc_tls_port),
+        ("irc+websocket", "wss" if server.tls is not None else "ws",
+         server.web_port if settings.irc_websocket else None),
     ]
+    paths = {"web": "/", "irc+websocket": IRC_PATH}
     for door, scheme, port in doors:
         if port is not None:
-            url = f"{scheme}://{host}:{port}" + ("/" if door == "web" else "")
+            url = f"{scheme}://{host}:{port}" + paths.get(door, "")
             log.info("palaver %s: %s on %s", __version__, door, url)
             print(f"palaver {__version__} listening: {door} {url}", flush=True)
     await stop.wait()

@@ -1,8 +1,12 @@
-"""The web door: the browser client at ``/`` and protocol v1 over WebSocket at ``/ws``.
+"""The web door: the browser client at ``/``, protocol v1 over WebSocket at ``/ws``, IRC over
+WebSocket at ``/irc``.
 
 How this works: one aiohttp application. ``/ws`` hands each upgraded connection to a
 :class:`~palaver.transports.websocket.WebSocketConnection`, which speaks to the same core as the
-TCP door. ``/`` and the client's few files are read once, at start, from the package directory
+TCP door; ``/irc`` to an :class:`~palaver.transports.irc_websocket.IrcWebSocketConnection` (the
+IRC door's dialect), and so does ``/`` when a WebSocket handshake there asks for an IRCv3
+subprotocol (``text.ircv3.net``, ``binary.ircv3.net``): IRC web clients often take only a host
+and a port. ``/`` and the client's few files are read once, at start, from the package directory
 ``palaver/web`` and served from memory with their content types, ``no-cache`` (so an upgraded
 server is picked up) and a Content-Security-Policy that lets the page load only its own script
 and style and connect only to its own origin. A WebSocket handshake carrying an ``Origin`` from
@@ -32,6 +36,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from palaver.server.core import ServerCore
+from palaver.transports.irc_websocket import IrcWebSocketConnection, offers_irc
 from palaver.transports.metrics_http import metrics_endpoint
 from palaver.transports.websocket import WebSocketConnection
 
@@ -63,6 +68,7 @@ SHUTDOWN_TIMEOUT: Final = 2.0  # seconds aiohttp gives handlers still running at
 HEADER_TIMEOUT: Final = 10.0  # seconds for the TLS handshake, then for the first request's headers
 KEEPALIVE: Final = 75.0  # seconds an idle kept-alive connection has to send its next request
 LINGER: Final = 2.0  # seconds a refused connection is given to read its 429
+IRC_PATH: Final = "/irc"  # IRC over WebSocket (docs/irc.md, "WebSocket")
 
 def load_static() -> dict[str, tuple[bytes, str]]:
     """The web client's files by URL path (``/`` is ``index.html``), with content types."""
@@ -181,20 +187,28 @@ class WebDoor:
 
     def __init__(
         self, core: ServerCore, max_frame: int, metrics_from: Sequence[str] | None = None,
-        header_timeout: float = HEADER_TIMEOUT,
+        header_timeout: float = HEADER_TIMEOUT, *, irc: bool = True,
+        server_name: str | None = None,
     ) -> None:
         """``metrics_from``: serve /metrics to these networks (empty: to all; None: no /metrics).
         ``header_timeout``: seconds for the TLS handshake, then again for the first request's
-        headers, before the connection is closed."""
+        headers, before the connection is closed. ``irc``: serve IRC over WebSocket (at /irc,
+        and at / to handshakes that ask for an IRCv3 subprotocol), its numerics from
+        ``server_name`` (None: the host name)."""
         self._core = core
         self._max_frame = max_frame
         self._header_timeout = header_timeout
+        self._irc = irc
+        self._server_name = server_name
         self._files = load_static()
         self._refusing = False
         self._listener: asyncio.Server | None = None
         app = web.Application(middlewares=[_arrived])
         app.on_response_prepare.append(_security_headers)
         app.router.add_get("/ws", self._websocket)
+        if irc:
+            app.router.add_get(IRC_PATH, self._irc_websocket)
+            app.router.add_get("/", self._root)
         if metrics_from is not None:
             app.router.add_get("/metrics", metrics_endpoint(core, metrics_from))
         app.router.add_get("/{path:.*}", self._static)
@@ -247,6 +261,28 @@ class WebDoor:
                 text="this is palaver's WebSocket endpoint: connect with a WebSocket client",
                 headers={"Upgrade": "websocket", "Connection": "Upgrade"})
         return await conn.run(request)  # admitted with its connection (_Gate)
+
+    async def _irc_websocket(self, request: web.Request) -> web.StreamResponse:
+        if self._refusing:
+            raise web.HTTPServiceUnavailable(text="the server is shutting down")
+        origin = request.headers.get("Origin")
+        if origin is not None and not same_origin(origin, request.host):
+            log.info("refused an IRC WebSocket from origin %r for host %r", origin, request.host)
+            raise web.HTTPForbidden(text="cross-origin WebSocket connections are not allowed")
+        conn = IrcWebSocketConnection(self._core, self._server_name)
+        if not conn.can_prepare(request):
+            raise web.HTTPUpgradeRequired(
+                text="this is palaver's IRC-over-WebSocket endpoint: connect with an IRC client "
+                     "that speaks WebSocket (subprotocol text.ircv3.net or binary.ircv3.net)",
+                headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+        return await conn.run(request)  # admitted with its connection (_Gate)
+
+    async def _root(self, request: web.Request) -> web.StreamResponse:
+        """``/``: the web client's page, or IRC for a WebSocket handshake that asks for it (IRC
+        web clients often take only a host and a port)."""
+        if request.headers.get("Upgrade", "").lower() == "websocket" and offers_irc(request):
+            return await self._irc_websocket(request)
+        return await self._static(request)
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         found = self._files.get(request.path)
