@@ -11,8 +11,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 CHROMIUM := /usr/bin/chromium
+# tests/integration/test_irc_real_clients.py drives these commands (Debian packages in IRC_PACKAGES).
+IRC_CLIENTS  := irssi weechat tmux
+IRC_PACKAGES := irssi weechat-curses tmux
 
-.PHONY: serve test bench irctest lint typecheck schema clean browser
+.PHONY: serve test bench irctest lint typecheck schema clean browser irc-clients
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -24,7 +27,7 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/palaver serve $(ARGS)
 
-test: $(STAMP) browser lint typecheck
+test: $(STAMP) browser irc-clients lint typecheck
 	$(BIN)/python -m pytest -q
 
 # The web client's tests drive Debian's chromium (Playwright never downloads a browser here).
@@ -38,6 +41,20 @@ browser:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium || \
 			{ $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } || \
 			echo "warning: could not install chromium; the browser tests will be skipped"; \
+	fi
+
+# The IRC door's real-client tests drive Debian's irssi and WeeChat inside tmux.
+irc-clients:
+	@missing=; for c in $(IRC_CLIENTS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; \
+		elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; \
+		else echo "warning:$$missing missing and we cannot install them (not root, no sudo);" \
+			"the real IRC client tests will be skipped"; exit 0; fi; \
+		echo "installing $(IRC_PACKAGES) for the real IRC client tests ($$missing missing)"; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(IRC_PACKAGES) || \
+			{ $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(IRC_PACKAGES); } || \
+			echo "warning: could not install $(IRC_PACKAGES); the real IRC client tests will be skipped"; \
 	fi
 
 lint: $(STAMP)
