@@ -176,6 +176,41 @@ async def test_room_settings_round_trip_and_replace(store: Store) -> None:
         changed, RoomSettings(room="#ops", operators=("carol",))]
 
 
+async def test_every_room_setting_round_trips(store: Store) -> None:
+    full = RoomSettings(
+        room="#Dev", topic="t", topic_by="alice", topic_at="2026-11-21T00:00:00.000Z",
+        invite_only=True, private=True, operators=("alice",), invited=("bob",),
+        bans=(RoomBan(nick="mallory", key="~m", by="alice", at="2026-11-21T00:01:00.000Z"),
+              RoomBan(nick="eve")),
+        created_at="2026-11-20T00:00:00.000Z", moderated=True, outside_messages=True,
+        open_topic=True, limit=12, key="beer", voiced=("carol", "~v"))
+    await store.save_room(full)
+    assert await store.room_settings() == [full]
+    cleared = msgspec.structs.replace(full, moderated=False, outside_messages=False,
+                                      open_topic=False, limit=0, key=None, voiced=())
+    await store.save_room(cleared)
+    assert await store.room_settings() == [cleared]
+
+
+async def test_room_settings_stored_before_the_room_modes_migration_read_as_defaults(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "palaver.db"
+    first = SqliteStore(path)
+    await first.open()
+    await first.close()
+    with sqlite3.connect(path) as db:  # a row as migration 003 wrote them: bans [nick, key]
+        db.execute("INSERT INTO room_settings (room_key, room, operators, bans) "
+                   "VALUES ('#old', '#Old', '[\"alice\"]', '[[\"m\",\"~m\"],[\"e\",null]]')")
+    again = SqliteStore(path)
+    await again.open()
+    assert await again.room_settings() == [RoomSettings(
+        room="#Old", operators=("alice",), bans=(RoomBan(nick="m", key="~m"), RoomBan(nick="e")))]
+    await again.close()
+
+
 async def test_room_settings_survive_reopen(tmp_path: Path) -> None:
     path = tmp_path / "palaver.db"
     first = SqliteStore(path)

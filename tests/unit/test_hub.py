@@ -52,7 +52,8 @@ def test_hello_welcomes_and_joins_lobby(h: Harness) -> None:
     assert (welcome.id, welcome.nick, welcome.rooms, welcome.version) == ("h1", "alice",
                                                                          ("#lobby",), 1)
     assert welcome.server.startswith("palaver/")
-    assert joined == Joined(room="#lobby", members=("alice",), topic="")
+    assert joined == Joined(room="#lobby", members=("alice",), topic="",
+                            created_at=format_ts(h.clock.now))  # when the room was made
 
 
 def test_others_in_lobby_see_join(h: Harness) -> None:
@@ -60,7 +61,8 @@ def test_others_in_lobby_see_join(h: Harness) -> None:
     h.clear()
     bob = h.login("bob")
     assert h.take(alice) == [Presence(nick="bob", event="join", room="#lobby")]
-    assert h.take(bob)[1] == Joined(room="#lobby", members=("alice", "bob"), topic="")
+    assert h.take(bob)[1] == Joined(room="#lobby", members=("alice", "bob"), topic="",
+                                    created_at=format_ts(h.clock.now))
 
 
 @pytest.mark.parametrize(
@@ -188,7 +190,7 @@ def test_join_and_leave_tell_the_room(h: Harness) -> None:
     h.clear()
     h.send(bob, Join(id="j", room="#dev"))
     assert h.take(bob) == [Joined(id="j", room="#Dev", members=("alice", "bob"), topic="",
-                                  operators=("alice",))]
+                                  operators=("alice",), created_at=format_ts(h.clock.now))]
     assert h.take(alice) == [Presence(nick="bob", event="join", room="#Dev")]
     h.send(bob, Leave(id="l", room="#DEV"))
     assert h.take(bob) == [Left(id="l", room="#Dev")]
@@ -199,7 +201,8 @@ def test_joining_twice_only_confirms(h: Harness) -> None:
     alice, bob = h.login("alice"), h.login("bob")
     h.clear()
     h.send(bob, Join(id="again", room="#lobby"))
-    assert h.take(bob) == [Joined(id="again", room="#lobby", members=("alice", "bob"), topic="")]
+    assert h.take(bob) == [Joined(id="again", room="#lobby", members=("alice", "bob"), topic="",
+                                  created_at=format_ts(h.clock.now))]
     assert h.take(alice) == []
 
 
@@ -255,14 +258,15 @@ def test_who_and_rooms(h: Harness) -> None:
     alice, bob = h.login("bob"), h.login("Alice")
     h.send(alice, Join(room="#dev"))
     h.clear()
+    at = format_ts(h.clock.now)  # when the rooms were made
     h.send(bob, ListUsers(id="w"))
     h.send(bob, ListUsers(id="wr", room="#DEV"))
     h.send(bob, ListRooms(id="r"))
     assert h.take(bob) == [
         Users(id="w", users=("Alice", "bob")),
         Users(id="wr", room="#dev", users=("bob",), operators=("bob",)),
-        RoomList(id="r", rooms=(RoomInfo(room="#dev", members=1),
-                                RoomInfo(room="#lobby", members=2))),
+        RoomList(id="r", rooms=(RoomInfo(room="#dev", members=1, created_at=at),
+                                RoomInfo(room="#lobby", members=2, created_at=at))),
     ]
 
 

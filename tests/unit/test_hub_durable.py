@@ -607,9 +607,11 @@ def test_a_second_session_is_told_the_state_and_nobody_else_anything(
     welcome = welcome_of(events)
     assert (welcome.id, welcome.nick, welcome.account) == ("h2", "alice", True)
     assert welcome.rooms == ("#lobby", "#dev")
-    assert events[1:] == [Joined(room="#lobby", members=("alice", "bob"), topic=""),
+    at = format_ts(h.clock.now)  # when the rooms were made
+    assert events[1:] == [Joined(room="#lobby", members=("alice", "bob"), topic="",
+                                 created_at=at),
                           Joined(room="#dev", members=("alice",), topic="",
-                                 operators=("alice",))]
+                                 operators=("alice",), created_at=at)]
     assert h.take(first) == [] and h.take(bob) == []
     assert h.hub.user_count == 2 and h.hub.session_count == 3
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from palaver.hub.hub import format_ts
 from palaver.protocol.messages import (
     Away,
     Ban,
+    BanEntry,
     BanList,
     Error,
     Hello,
@@ -115,7 +117,10 @@ def test_ban_list_for_members_refused_to_outsiders() -> None:
     h.send(alice, Ban(room="#r", nick="eve"))
     h.clear()
     h.send(bob, ListBans(id="b", room="#R"))
-    assert h.take(bob) == [BanList(id="b", room="#r", nicks=("eve", "mallory"))]
+    at = format_ts(h.clock.now)
+    assert h.take(bob) == [BanList(id="b", room="#r", nicks=("eve", "mallory"),
+                                   bans=(BanEntry(nick="eve", by="alice", at=at),
+                                         BanEntry(nick="mallory", by="alice", at=at)))]
     h.send(cat, ListBans(id="c", room="#r"))
     [error] = h.take(cat)
     assert isinstance(error, Error) and error.code == "not_in_room"

@@ -46,7 +46,7 @@ def test_the_creator_is_operator_and_a_topic_reaches_every_member() -> None:
     assert isinstance(mine, RoomUpdated) and mine.id == "t"
     assert theirs == RoomUpdated(room="#r", change="topic", by="alice", topic="tea",
                                  topic_by="alice", topic_at=mine.topic_at,
-                                 operators=("alice",))
+                                 operators=("alice",), created_at=mine.topic_at)
     assert saved(h, effects)[0].settings.topic == "tea"
     assert h.send(alice, SetTopic(id="x", room="#r", topic="a\nb"))  # one line only
     assert isinstance(h.take(alice)[0], Error)

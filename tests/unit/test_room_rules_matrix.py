@@ -1,5 +1,8 @@
 """The authorization matrix: every room command × every role × every kind of room.
 
+(The settings that change one command's row — moderated and outside messages for CHAT, an open
+topic for TOPIC, a key and a limit for JOIN — are tested in tests/unit/test_room_settings.py.)
+
 The expected outcome of each cell is written out below as data (``ok``, an error code, or for
 ROOMS ``listed``/``unlisted``). Each cell also checks that nothing leaks: a refusal changes no
 rule and tells nobody but the asker; an allowed command tells no non-member (but an invitee);
@@ -22,6 +25,7 @@ from palaver.protocol.messages import (
     ClientMessage,
     Error,
     GrantOperator,
+    GrantVoice,
     Hello,
     History,
     Invite,
@@ -30,6 +34,7 @@ from palaver.protocol.messages import (
     ListRooms,
     ListUsers,
     RevokeOperator,
+    RevokeVoice,
     RoomList,
     Say,
     ServerMessage,
@@ -49,6 +54,8 @@ COMMANDS: Final[dict[str, Callable[[], ClientMessage]]] = {
     "topic": lambda: SetTopic(id="q", room=R, topic="new topic"),
     "op": lambda: GrantOperator(id="q", room=R, nick="target"),
     "deop": lambda: RevokeOperator(id="q", room=R, nick="target"),
+    "voice": lambda: GrantVoice(id="q", room=R, nick="target"),
+    "devoice": lambda: RevokeVoice(id="q", room=R, nick="target"),
     "kick": lambda: Kick(id="q", room=R, nick="target", reason="bye"),
     "ban": lambda: Ban(id="q", room=R, nick="target"),
     "unban": lambda: Unban(id="q", room=R, nick="bad"),
@@ -74,6 +81,8 @@ EXPECTED: Final[dict[str, dict[str, tuple[str, str, str, str]]]] = {
     "topic": OPS_ONLY,
     "op": OPS_ONLY,
     "deop": OPS_ONLY,
+    "voice": OPS_ONLY,
+    "devoice": OPS_ONLY,
     "kick": OPS_ONLY,
     "ban": OPS_ONLY,
     "unban": OPS_ONLY,

@@ -71,7 +71,6 @@ from palaver.protocol.messages import (
     Register,
     Registered,
     Result,
-    RoomInfo,
     RoomList,
     RunCommand,
     Say,
@@ -243,13 +242,13 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
                 raise PeerError(ErrorCode.AUTH_FAILED, "wrong nick or password")
             user = self._online_accounts.get(key)
             if user is not None:
-                return self._attach(session, user, hello, marks)
+                return self._attach(session, user, hello, marks, now)
             if key in self._online:  # cannot happen (guests may not wear account nicks): refuse
                 raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {hello.nick} is in use")
             user = User(key, self._accounts[key], account=True, token=None)
             self._online_accounts[key] = user
             self._markers_arrive(user, read_markers)
-            return self._arrive(session, user, hello, marks)
+            return self._arrive(session, user, hello, marks, now)
         except PeerError as error:
             return [self.error_effect(sid, error.with_request_id(hello.id))]
 
@@ -397,7 +396,7 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
         if msg.token is not None:
             holder = self._guests_by_token.get(msg.token)
             if holder is not None:  # the same guest, on another (or a new) connection
-                return self._attach(session, holder, msg, None)
+                return self._attach(session, holder, msg, None, now)
         folded = fold(msg.nick)
         if folded in self._accounts or folded in self._pending_accounts:
             raise PeerError(ErrorCode.NICK_REGISTERED,
@@ -409,10 +408,11 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
         token = msg.token if msg.token and len(msg.token) >= MIN_TOKEN else self._new_token()
         user = User(guest_key(token), msg.nick, account=False, token=token)
         self._guests_by_token[token] = user
-        return self._arrive(session, user, msg, None)
+        return self._arrive(session, user, msg, None, now)
 
     def _arrive(
-        self, session: Session, user: User, msg: Hello, marks: Mapping[str, int] | None
+        self, session: Session, user: User, msg: Hello, marks: Mapping[str, int] | None,
+        now: float,
     ) -> list[Effect]:
         """A user comes online: the default rooms (unless ``autojoin`` is off), their rooms,
         presence for the others, then a replay."""
@@ -433,14 +433,15 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
         effects: list[Effect] = [Deliver(self._welcome(user, msg, tuple(names.values())),
                                          (session.sid,))]
         for name in names.values():
-            effects.extend(self._enter(user, session.sid, name, None))
+            effects.extend(self._enter(user, session.sid, name, None, now))
         effects.extend(self._markers_on_arrival(user, session.sid, msg))  # hub/markers.py
         effects.extend(self._came_online(user))  # to its watchers (hub/watch.py)
         effects.extend(self._replay(session.sid, user, msg, marks))
         return effects
 
     def _attach(
-        self, session: Session, user: User, msg: Hello, marks: Mapping[str, int] | None
+        self, session: Session, user: User, msg: Hello, marks: Mapping[str, int] | None,
+        now: float,
     ) -> list[Effect]:
         """Another session for a user already online: it is told the state, nobody else is."""
         user.sessions.append(session.sid)
@@ -452,7 +453,7 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
         for name in msg.rooms or ():
             if fold(name) not in user.rooms and self._check_entry(user, name, quietly=True):
                 # JOINED to all the user's sessions, presence
-                joins.extend(self._enter(user, session.sid, name, None))
+                joins.extend(self._enter(user, session.sid, name, None, now))
         rooms = tuple(room.name for room in user.rooms.values())
         effects: list[Effect] = [Deliver(self._welcome(user, msg, rooms), (session.sid,))]
         effects.extend(Deliver(self._joined(room, None, user), (session.sid,))
@@ -502,20 +503,20 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
     def _join(self, session: Session, msg: Join, now: float) -> list[Effect]:
         user = self._user(session)
         if fold(check_room(msg.room)) not in user.rooms:
-            self._check_entry(user, msg.room)
-        effects = self._enter(user, session.sid, msg.room, msg.id)
+            self._check_entry(user, msg.room, room_key=msg.key)
+        effects = self._enter(user, session.sid, msg.room, msg.id, now)
         remember = self._membership(user, user.rooms[fold(msg.room)], member=True)
         return effects if remember is None else [*effects, remember]
 
     def _enter(
-        self, user: User, sid: SessionId, name: str, request_id: str | None
+        self, user: User, sid: SessionId, name: str, request_id: str | None, now: float
     ) -> list[Effect]:
         key = fold(name)
         room = self._rooms.get(key)
         opened: list[Effect] = []
         if room is None:
             room = self._rooms[key] = Room(name)
-            opened = self._room_opened(user, room)
+            opened = self._room_opened(user, room, now)
         if key in user.rooms:  # already a member: confirm, tell nobody
             return [Deliver(self._joined(room, request_id, user), (sid,))]
         audience = room.targets()
@@ -552,7 +553,7 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
 
     def _say(self, session: Session, msg: Say, now: float, resends: bool = True) -> list[Effect]:
         user = self._user(session)
-        room = self._member_room(user, msg.room)
+        room = self._speaker_room(user, msg.room)  # a member's, or open to outside messages
         text = check_text(msg.text)
         client_id = msg.id if resends else None
         resent = self._resent(user, session.sid, client_id)
@@ -721,20 +722,16 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
         room = self._rooms.get(fold(check_room(msg.room)))
         if room is None or not room.members or not self._may_see(session.user, room.key):
             raise PeerError(ErrorCode.NO_SUCH_ROOM, f"there is no room {msg.room}")
+        rules = self._rules.get(room.key)
         event = Users(id=msg.id, room=room.name, users=room.nicks(),
                       operators=self._operators(room.key),
-                      info=user_info(room.members.values()) if msg.details else ())
+                      info=user_info(room.members.values()) if msg.details else (),
+                      voiced=self._voiced(room.key), private=rules is not None and rules.private)
         return [Deliver(event, (session.sid,))]
 
     def _list_rooms(self, session: Session, msg: ListRooms, now: float) -> list[Effect]:
-        rooms = tuple(
-            RoomInfo(room=r.name, members=len(r.members), topic=r.topic,
-                     invite_only=rules.invite_only if rules else False,
-                     private=rules.private if rules else False)
-            for key, r in sorted(self._rooms.items())
-            if r.members and self._may_see(session.user, key)
-            for rules in (self._rules.get(key),)
-        )
+        rooms = tuple(self._room_info(r, session.user) for key, r in sorted(self._rooms.items())
+                      if r.members and self._may_see(session.user, key))
         return [Deliver(RoomList(id=msg.id, rooms=rooms), (session.sid,))]
 
     def _run_command(self, session: Session, msg: RunCommand, now: float) -> list[Effect]:

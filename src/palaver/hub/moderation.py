@@ -24,6 +24,7 @@ from palaver.hub.rules import (
     RoomRules,
     authorize,
     check_entry,
+    check_key,
     check_topic,
     no_such_room,
 )
@@ -32,12 +33,16 @@ from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import (
     Ban,
     GrantOperator,
+    GrantVoice,
     Invite,
     Invited,
     Kick,
     Presence,
     RevokeOperator,
+    RevokeVoice,
     RoomChange,
+    RoomInfo,
+    RoomSetting,
     RoomUpdated,
     ServerMessage,
     SetRoomMode,
@@ -79,6 +84,8 @@ class Moderation:
             SetTopic: self._set_topic,
             GrantOperator: self._grant_operator,
             RevokeOperator: self._revoke_operator,
+            GrantVoice: self._grant_voice,
+            RevokeVoice: self._revoke_voice,
             Kick: self._kick,
             Ban: self._ban,
             Unban: self._unban,
@@ -97,7 +104,28 @@ class Moderation:
         if key not in user.rooms:
             return Role.OUTSIDER
         rules = self._rules.get(key)
-        return Role.ROOM_OP if rules is not None and user.key in rules.operators else Role.MEMBER
+        if rules is None:
+            return Role.MEMBER
+        if user.key in rules.operators:
+            return Role.ROOM_OP
+        return Role.VOICED if user.key in rules.voiced else Role.MEMBER
+
+    def _speaker_room(self, user: User, name: str) -> Room:
+        """The room ``user`` may CHAT to (a member's, or one open to outside messages), or the
+        refusal (hub/rules.py: SPEAK)."""
+        key = fold(check_room(name))
+        room = user.rooms.get(key)
+        rules = self._rules.get(key)
+        if room is not None and (rules is None or not (rules.moderated or rules.outside_messages)):
+            return room  # the common case: a member of a room anyone in it may speak in
+        room = self._rooms.get(key)
+        role = self._role(user, key) if key in user.rooms else Role.OUTSIDER
+        if role is Role.OUTSIDER and rules is not None and rules.is_banned(user.key,
+                                                                           user.folded_nick):
+            rules = None  # a banned user is not there as far as speaking goes
+        authorize(Action.SPEAK, rules if room is not None else None, role, name)
+        assert room is not None
+        return room
 
     def _rules_of(self, key: str) -> RoomRules | None:
         """A room's rules; a live room without any (the default room) gets empty ones."""
@@ -113,40 +141,54 @@ class Moderation:
             return True
         return user is not None and (key in user.rooms or self.is_server_operator(user))
 
-    def _check_entry(self, user: User, name: str, *, quietly: bool = False) -> bool:
-        """May ``user`` join ``name``? Raises the refusal, or (``quietly``) returns False."""
+    def _check_entry(self, user: User, name: str, *, quietly: bool = False,
+                     room_key: str | None = None) -> bool:
+        """May ``user`` join ``name`` (with the key ``room_key``)? Raises the refusal, or
+        (``quietly``) returns False."""
         key = fold(name)
         rules = self._rules.get(key)
         role = Role.SERVER_OP if self.is_server_operator(user) else (
             Role.ROOM_OP if rules is not None and user.key in rules.operators else Role.OUTSIDER)
         member_before = key in self._account_rooms.get(user.key, {})
+        room = self._rooms.get(key)
         try:
             check_entry(rules, role, user.key, user.folded_nick, name,
-                        member_before=member_before)
+                        member_before=member_before, room_key=room_key,
+                        members=len(room.members) if room is not None else 0)
         except PeerError:
             if quietly:
                 return False
             raise
         return True
 
-    def _room_opened(self, user: User, room: Room) -> list[Effect]:
+    def _room_opened(self, user: User, room: Room, now: float) -> list[Effect]:
         """A live room was made: the rules it had, or new ones with its creator as operator
         (the default room has no creator: server operators appoint its operators)."""
+        from palaver.hub.hub import format_ts  # the hub imports this module
+
+        room.created_at = format_ts(now)
         rules = self._rules.get(room.key)
         if rules is not None:
             room.topic = rules.topic
             return []
         if room.key in self._default_keys:
             return []
-        rules = self._rules[room.key] = RoomRules(room.name, operators={user.key})
+        rules = self._rules[room.key] = RoomRules(room.name, operators={user.key},
+                                                  created_at=room.created_at)
         return [SaveRoom(rules.settings())]
 
     def _entered(self, user: User, room: Room, audience: tuple[SessionId, ...]) -> list[Effect]:
-        """``user`` joined ``room``: an operator is announced as one (IRC's ``MODE +o``)."""
+        """``user`` joined ``room``: an operator is announced as one (IRC's ``MODE +o``), a
+        voiced member as one (``MODE +v``)."""
         rules = self._rules.get(room.key)
-        if not audience or rules is None or user.key not in rules.operators:
+        if not audience or rules is None:
             return []
-        return [Deliver(self._updated(room.key, "op", None, user.nick), audience)]
+        effects: list[Effect] = []
+        if user.key in rules.operators:
+            effects.append(Deliver(self._updated(room.key, "op", None, user.nick), audience))
+        if user.key in rules.voiced:
+            effects.append(Deliver(self._updated(room.key, "voice", None, user.nick), audience))
+        return effects
 
     def _left_room(self, user: User, room: Room) -> list[Effect]:
         """``user`` left: an invitation was for one visit."""
@@ -158,18 +200,43 @@ class Moderation:
 
     def _room_state(self, key: str) -> dict[str, Any]:
         """The fields of JOINED (and ROOM_UPDATED) that describe the room's rules."""
-        rules = self._rules.get(key)
+        rules, room = self._rules.get(key), self._rooms.get(key)
+        created_at = room.created_at if room is not None else None
         if rules is None:
-            return {}
+            return {"created_at": created_at}
         return {"topic_by": rules.topic_by, "topic_at": rules.topic_at,
                 "operators": self._operators(key), "invite_only": rules.invite_only,
-                "private": rules.private}
+                "private": rules.private, "voiced": self._voiced(key),
+                "moderated": rules.moderated, "outside_messages": rules.outside_messages,
+                "open_topic": rules.open_topic, "limit": rules.limit, "key": rules.key,
+                "created_at": rules.created_at or created_at}
+
+    def _room_info(self, room: Room, asker: User | None) -> RoomInfo:
+        """ROOM_LIST's entry for ``room`` as ``asker`` may see it (the key: members only)."""
+        rules = self._rules.get(room.key)
+        if rules is None:
+            return RoomInfo(room=room.name, members=len(room.members), topic=room.topic,
+                            created_at=room.created_at)
+        member = asker is not None and room.key in asker.rooms
+        return RoomInfo(room=room.name, members=len(room.members), topic=room.topic,
+                        invite_only=rules.invite_only, private=rules.private,
+                        topic_by=rules.topic_by, topic_at=rules.topic_at,
+                        created_at=rules.created_at or room.created_at,
+                        moderated=rules.moderated, outside_messages=rules.outside_messages,
+                        open_topic=rules.open_topic, limit=rules.limit,
+                        keyed=rules.key is not None, key=rules.key if member else None)
 
     def _operators(self, key: str) -> tuple[str, ...]:
         rules, room = self._rules.get(key), self._rooms.get(key)
         if rules is None or room is None:
             return ()
         return tuple(u.nick for u in room.members.values() if u.key in rules.operators)
+
+    def _voiced(self, key: str) -> tuple[str, ...]:
+        rules, room = self._rules.get(key), self._rooms.get(key)
+        if rules is None or room is None or not rules.voiced:
+            return ()
+        return tuple(u.nick for u in room.members.values() if u.key in rules.voiced)
 
     # ------------------------------------------------------------------ handlers
 
@@ -202,6 +269,22 @@ class Moderation:
         return self._changed(session.sid, msg.id, key, rules, "deop", user.nick,
                              self._nick_of(target_key, msg.nick))
 
+    def _grant_voice(self, session: Session, msg: GrantVoice, now: float) -> list[Effect]:
+        user, rules, key = self._authorized(session, msg.room, Action.VOICE)
+        target = self._member(key, msg.nick, rules.name)
+        rules.voiced.add(target.key)
+        return self._changed(session.sid, msg.id, key, rules, "voice", user.nick, target.nick)
+
+    def _revoke_voice(self, session: Session, msg: RevokeVoice, now: float) -> list[Effect]:
+        user, rules, key = self._authorized(session, msg.room, Action.DEVOICE)
+        target_key = self._peer_key(check_nick(msg.nick))
+        if target_key is None:
+            raise PeerError(ErrorCode.NO_SUCH_USER, f"nobody called {msg.nick} is here",
+                            field="nick")
+        rules.voiced.discard(target_key)
+        return self._changed(session.sid, msg.id, key, rules, "devoice", user.nick,
+                             self._nick_of(target_key, msg.nick))
+
     def _kick(self, session: Session, msg: Kick, now: float) -> list[Effect]:
         user, rules, key = self._authorized(session, msg.room, Action.KICK)
         target = self._member(key, msg.nick, rules.name)
@@ -219,8 +302,10 @@ class Moderation:
             self._protect(user, target)
         elif fold(nick) in self.config.server_operators and not self.is_server_operator(user):
             raise PeerError(ErrorCode.NOT_OPERATOR, f"{nick} is a server operator")
+        from palaver.hub.hub import format_ts  # the hub imports this module
+
         target_key = target.key if target is not None else self._peer_key(nick)
-        rules.ban(fold(nick), target_key)
+        rules.ban(fold(nick), target_key, user.nick, format_ts(now))
         effects = self._changed(session.sid, msg.id, key, rules, "ban", user.nick,
                                 target.nick if target is not None else nick, save=False)
         room = self._rooms.get(key)
@@ -256,21 +341,31 @@ class Moderation:
 
     def _set_room_mode(self, session: Session, msg: SetRoomMode, now: float) -> list[Effect]:
         user, rules, key = self._authorized(session, msg.room, Action.MODE)
-        wanted = {"invite_only": msg.invite_only, "private": msg.private}
-        if key in self._default_keys and any(wanted.values()):
+        wanted: dict[RoomSetting, object] = {
+            "invite_only": msg.invite_only, "private": msg.private, "moderated": msg.moderated,
+            "outside_messages": msg.outside_messages, "open_topic": msg.open_topic,
+            "limit": msg.limit, "key": None if msg.key is None else (msg.key or None)}
+        if msg.key:
+            check_key(msg.key)
+        if key in self._default_keys and (msg.invite_only or msg.private or msg.limit
+                                          or msg.key):
             raise PeerError(ErrorCode.INVALID_ARGS,
                             f"{rules.name} is a default room: everyone may be in it")
-        effects: list[Effect] = []
-        for flag, value in wanted.items():
-            if value is not None and getattr(rules, flag) != value:
-                setattr(rules, flag, value)
-                change: RoomChange = "invite_only" if flag == "invite_only" else "private"
-                effects.extend(self._changed(session.sid, msg.id, key, rules, change, user.nick,
-                                             save=False))
-        if not effects:  # nothing changed: the state, to the asker
+        changed: list[RoomSetting] = []
+        for setting, value in wanted.items():
+            unset = setting == "key" and msg.key is not None and not msg.key
+            if (value is not None or unset) and getattr(rules, setting) != value:
+                setattr(rules, setting, value)
+                changed.append(setting)
+        if not changed:  # nothing changed: the state, to the asker
             return [Deliver(self._updated(key, "state", user.nick, None, msg.id),
                             (session.sid,))]
-        return [*effects, SaveRoom(rules.settings())]
+        change: RoomChange = changed[0] if len(changed) == 1 else "modes"
+        event = msgspec.structs.replace(self._updated(key, change, user.nick, None),
+                                        changed=tuple(changed))
+        room = self._rooms.get(key)
+        return [*_tell(session.sid, msg.id, event, room.targets() if room else ()),
+                SaveRoom(rules.settings())]
 
     # ------------------------------------------------------------------ helpers
 

@@ -32,6 +32,7 @@ from palaver.hub.state import Room, Session, User
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import (
     Away,
+    BanEntry,
     BanList,
     Hello,
     ListBans,
@@ -150,5 +151,7 @@ class Profile:
         if rules is None and key not in self._rooms:  # a server operator asking
             raise no_such_room(msg.room)
         name = rules.name if rules is not None else self._rooms[key].name
-        nicks = tuple(sorted(rules.bans)) if rules is not None else ()
-        return [Deliver(BanList(id=msg.id, room=name, nicks=nicks), (session.sid,))]
+        bans = [ban for _, ban in sorted(rules.bans.items())] if rules is not None else []
+        return [Deliver(BanList(id=msg.id, room=name, nicks=tuple(b.nick for b in bans),
+                                bans=tuple(BanEntry(nick=b.nick, by=b.by, at=b.at)
+                                           for b in bans)), (session.sid,))]

@@ -34,12 +34,13 @@ class User:
 
 
 class Room:
-    __slots__ = ("_targets", "key", "members", "name", "topic")
+    __slots__ = ("_targets", "created_at", "key", "members", "name", "topic")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.key = fold(name)
         self.topic = ""
+        self.created_at: str | None = None  # when this live room was made (ISO 8601 UTC)
         self.members: dict[str, User] = {}  # online members, by identity
         self._targets: tuple[SessionId, ...] | None = None
 

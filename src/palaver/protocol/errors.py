@@ -40,6 +40,10 @@ class ErrorCode(enum.StrEnum):
     INVITE_ONLY = "invite_only"
     USER_NOT_IN_ROOM = "user_not_in_room"
     ALREADY_IN_ROOM = "already_in_room"
+    BAD_KEY = "bad_key"
+    ROOM_FULL = "room_full"
+    MODERATED = "moderated"
+    INVALID_KEY = "invalid_key"
     # Commands
     UNKNOWN_COMMAND = "unknown_command"
     INVALID_ARGS = "invalid_args"

@@ -20,6 +20,8 @@ Number = int | float
 HistoryLimit = Annotated[int, msgspec.Meta(ge=1, le=200)]
 MAX_MSG_ID = 2**63 - 1  # what a store can hold (SQLite and PostgreSQL: a signed 64-bit integer)
 MsgId = Annotated[int, msgspec.Meta(ge=0, le=MAX_MSG_ID)]
+MAX_ROOM_LIMIT = 100_000  # the largest member limit a room may have (MODE limit)
+RoomLimit = Annotated[int, msgspec.Meta(ge=0, le=MAX_ROOM_LIMIT)]
 ProtocolVersion = Annotated[int, msgspec.Meta(ge=0, le=65_535)]
 
 
@@ -76,9 +78,11 @@ class History(Wire, frozen=True, tag="HISTORY"):
 
 
 class Join(Wire, frozen=True, tag="JOIN"):
-    """Join a room, creating it if it does not exist."""
+    """Join a room, creating it if it does not exist; ``key``: the room's key, if it has one
+    (MODE ``key``)."""
 
     room: str
+    key: str | None = None
 
 
 class Leave(Wire, frozen=True, tag="LEAVE"):
@@ -165,6 +169,20 @@ class RevokeOperator(Wire, frozen=True, tag="DEOP"):
     nick: str
 
 
+class GrantVoice(Wire, frozen=True, tag="VOICE"):
+    """Let ``nick`` (in the room) speak in ``room`` when it is moderated."""
+
+    room: str
+    nick: str
+
+
+class RevokeVoice(Wire, frozen=True, tag="DEVOICE"):
+    """``nick`` no longer has a voice in ``room``."""
+
+    room: str
+    nick: str
+
+
 class Kick(Wire, frozen=True, tag="KICK"):
     """Put ``nick`` out of ``room``; they may join again unless banned."""
 
@@ -195,11 +213,19 @@ class Invite(Wire, frozen=True, tag="INVITE"):
 
 
 class SetRoomMode(Wire, frozen=True, tag="MODE"):
-    """Change ``room``'s flags; a flag left out stays as it is (neither: the current state)."""
+    """Change ``room``'s settings; one left out stays as it is (none: the current state).
+    ``moderated``: only operators and voiced members speak; ``outside_messages``: non-members
+    may CHAT to it; ``open_topic``: every member may set the topic; ``limit``: most members
+    (0: no limit); ``key``: what JOIN must give ("" : none)."""
 
     room: str
     invite_only: bool | None = None
     private: bool | None = None
+    moderated: bool | None = None
+    outside_messages: bool | None = None
+    open_topic: bool | None = None
+    limit: RoomLimit | None = None
+    key: str | None = None
 
 
 class ListBans(Wire, frozen=True, tag="BANS"):
@@ -251,6 +277,7 @@ ClientMessage = (
     Hello | Join | Leave | Say | SendDirect | SetNick | ListUsers | ListRooms | RunCommand | Ping
     | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
     | Unban | Invite | SetRoomMode | ListBans | SetAway
+    | GrantVoice | RevokeVoice
     | Watch | MarkRead | Delete
 )
 
@@ -283,6 +310,13 @@ class Joined(Wire, frozen=True, tag="JOINED"):
     operators: tuple[str, ...] = ()  # the members who are the room's operators
     invite_only: bool = False
     private: bool = False
+    voiced: tuple[str, ...] = ()  # the members with a voice (moderated rooms)
+    moderated: bool = False
+    outside_messages: bool = False
+    open_topic: bool = False
+    limit: int = 0
+    key: str | None = None
+    created_at: str | None = None  # when the room was first made
     read_msg_id: int = 0  # the user's read marker of the room (READ_MARKER): msg_id and ts
     read_ts: str | None = None
 
@@ -339,16 +373,28 @@ class Users(Wire, frozen=True, tag="USERS"):
     room: str | None = None
     operators: tuple[str, ...] = ()
     info: tuple[UserInfo, ...] = ()
+    voiced: tuple[str, ...] = ()  # for a room: the members with a voice
+    private: bool = False  # for a room: it is private
 
 
 class RoomInfo(msgspec.Struct, frozen=True, kw_only=True):
-    """One entry of ROOM_LIST."""
+    """One entry of ROOM_LIST. ``keyed``: JOIN needs a key, which ``key`` is (for the room's
+    members only)."""
 
     room: str
     members: int
     topic: str = ""
     invite_only: bool = False
     private: bool = False
+    topic_by: str | None = None
+    topic_at: str | None = None
+    created_at: str | None = None
+    moderated: bool = False
+    outside_messages: bool = False
+    open_topic: bool = False
+    limit: int = 0
+    keyed: bool = False
+    key: str | None = None
 
 
 class RoomList(Wire, frozen=True, tag="ROOM_LIST"):
@@ -404,13 +450,19 @@ class Error(Wire, frozen=True, tag="ERROR"):
     retry_after_ms: int | None = None  # rate_limited, auth_throttled: wait this long first
 
 
-RoomChange = Literal["topic", "op", "deop", "ban", "unban", "invite_only", "private", "state"]
+RoomSetting = Literal["invite_only", "private", "moderated", "outside_messages", "open_topic",
+                      "limit", "key"]
+RoomChange = Literal["topic", "op", "deop", "ban", "unban", "invite_only", "private", "state",
+                     "voice", "devoice", "moderated", "outside_messages", "open_topic", "limit",
+                     "key", "modes"]
 
 
 class RoomUpdated(Wire, frozen=True, tag="ROOM_UPDATED"):
-    """``by`` changed ``room``'s rules (``change``; ``nick`` is whom an op/deop/ban/unban is
-    about); the rest is the room's state after it. ``state``: nothing changed (a MODE without
-    flags, or one that changed nothing), sent to the asker only."""
+    """``by`` changed ``room``'s rules (``change``; ``nick`` is whom an op/deop/voice/devoice/
+    ban/unban is about); the rest is the room's state after it. A MODE that changed settings
+    sends one ROOM_UPDATED: ``change`` names the setting (``modes`` when it changed several)
+    and ``changed`` lists them all. ``state``: nothing changed (a MODE without settings, or one
+    that changed nothing), sent to the asker only."""
 
     room: str
     change: RoomChange
@@ -422,6 +474,14 @@ class RoomUpdated(Wire, frozen=True, tag="ROOM_UPDATED"):
     operators: tuple[str, ...] = ()
     invite_only: bool = False
     private: bool = False
+    changed: tuple[RoomSetting, ...] = ()
+    voiced: tuple[str, ...] = ()
+    moderated: bool = False
+    outside_messages: bool = False
+    open_topic: bool = False
+    limit: int = 0
+    key: str | None = None
+    created_at: str | None = None
 
 
 class Invited(Wire, frozen=True, tag="INVITED"):
@@ -432,11 +492,21 @@ class Invited(Wire, frozen=True, tag="INVITED"):
     nick: str
 
 
+class BanEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One entry of BAN_LIST's ``bans``: who set the ban on ``nick`` and when, if known."""
+
+    nick: str
+    by: str | None = None
+    at: str | None = None
+
+
 class BanList(Wire, frozen=True, tag="BAN_LIST"):
-    """Answer to BANS: the banned nicks (folded to lower case), sorted."""
+    """Answer to BANS: the banned nicks (folded to lower case), sorted; ``bans``: the same
+    bans, each with its setter and time."""
 
     room: str
     nicks: tuple[str, ...]
+    bans: tuple[BanEntry, ...] = ()
 
 
 class Away(Wire, frozen=True, tag="AWAY"):
@@ -506,6 +576,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Hello, Join, Leave, Say, SendDirect, SetNick, ListUsers, ListRooms, RunCommand, Ping, Pong,
     Quit, Register, History, SetTopic, GrantOperator, RevokeOperator, Kick, Ban, Unban, Invite,
     SetRoomMode, ListBans, SetAway,
+    GrantVoice, RevokeVoice,
     Watch, MarkRead, Delete,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (

@@ -39,10 +39,13 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RoomBan(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
-    """A room's ban: a folded nick and, when the banned user was online, its identity key."""
+    """A room's ban: a folded nick and, when the banned user was online, its identity key;
+    who set it (a nick) and when (ISO 8601 UTC), when known."""
 
     nick: str
     key: str | None = None
+    by: str | None = None
+    at: str | None = None
 
 
 class RoomSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,6 +60,13 @@ class RoomSettings(msgspec.Struct, frozen=True, kw_only=True):
     operators: tuple[str, ...] = ()  # identity keys
     bans: tuple[RoomBan, ...] = ()
     invited: tuple[str, ...] = ()  # identity keys
+    created_at: str | None = None  # when the room was first made
+    moderated: bool = False
+    outside_messages: bool = False  # non-members may CHAT to it
+    open_topic: bool = False  # every member may set the topic
+    limit: int = 0  # most members at once (0: no limit)
+    key: str | None = None  # the key JOIN needs
+    voiced: tuple[str, ...] = ()  # identity keys
 
 
 class StoredMarker(msgspec.Struct, frozen=True, kw_only=True):

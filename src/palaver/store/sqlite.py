@@ -307,20 +307,29 @@ class SqliteStore:
         s = settings
         await self.db.execute(
             "INSERT INTO room_settings (room_key, room, topic, topic_by, topic_at, invite_only, "
-            "private, operators, bans, invited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "private, operators, bans, invited, created_at, moderated, outside_messages, "
+            "open_topic, member_limit, join_key, voiced) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (room_key) DO UPDATE SET room = excluded.room, topic = excluded.topic, "
             "topic_by = excluded.topic_by, topic_at = excluded.topic_at, "
             "invite_only = excluded.invite_only, private = excluded.private, "
-            "operators = excluded.operators, bans = excluded.bans, invited = excluded.invited",
+            "operators = excluded.operators, bans = excluded.bans, invited = excluded.invited, "
+            "created_at = excluded.created_at, moderated = excluded.moderated, "
+            "outside_messages = excluded.outside_messages, open_topic = excluded.open_topic, "
+            "member_limit = excluded.member_limit, join_key = excluded.join_key, "
+            "voiced = excluded.voiced",
             (s.room.lower(), s.room, s.topic, s.topic_by, s.topic_at, int(s.invite_only),
-             int(s.private), _json_text(s.operators), _json_text(s.bans), _json_text(s.invited)),
+             int(s.private), _json_text(s.operators), _json_text(s.bans), _json_text(s.invited),
+             s.created_at, int(s.moderated), int(s.outside_messages), int(s.open_topic),
+             s.limit, s.key, _json_text(s.voiced)),
         )
 
     @_serialized
     async def room_settings(self) -> list[RoomSettings]:
         async with self.db.execute(
             "SELECT room, topic, topic_by, topic_at, invite_only, private, operators, bans, "
-            "invited FROM room_settings ORDER BY room_key"
+            "invited, created_at, moderated, outside_messages, open_topic, member_limit, "
+            "join_key, voiced FROM room_settings ORDER BY room_key"
         ) as cursor:
             return [
                 RoomSettings(
@@ -329,6 +338,10 @@ class SqliteStore:
                     operators=msgspec.json.decode(row[6], type=tuple[str, ...]),
                     bans=msgspec.json.decode(row[7], type=tuple[RoomBan, ...]),
                     invited=msgspec.json.decode(row[8], type=tuple[str, ...]),
+                    created_at=row[9], moderated=bool(row[10]),
+                    outside_messages=bool(row[11]), open_topic=bool(row[12]),
+                    limit=int(row[13]), key=row[14],
+                    voiced=msgspec.json.decode(row[15], type=tuple[str, ...]),
                 )
                 async for row in cursor
             ]
