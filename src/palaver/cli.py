@@ -1,4 +1,4 @@
-"""The ``palaver`` command: ``serve``, ``config``, ``chat`` and ``cert``."""
+"""The ``palaver`` command: ``serve``, ``config``, ``chat``, ``cert`` and ``hash-password``."""
 
 from __future__ import annotations
 
@@ -72,6 +72,14 @@ def _build_parser() -> argparse.ArgumentParser:
                            "default localhost, 127.0.0.1 and ::1)")
     cert.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
     cert.add_argument("--force", action="store_true", help="replace existing files")
+
+    hashing = commands.add_parser(
+        "hash-password", help="print the Argon2id hash of a password (for operator_logins)",
+        description="Reads a password (asked twice, without echo, at a terminal; else the first "
+                    "line of standard input) and prints its Argon2id hash.")
+    hashing.add_argument("--time-cost", type=int, default=3, help="passes (default 3)")
+    hashing.add_argument("--memory-kib", type=int, default=65_536,
+                         help="memory in KiB (default 65536)")
     return parser
 
 
@@ -96,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "serve":
         return _serve(args)
+    if args.command == "hash-password":
+        from palaver.server.passwords import hash_password_command
+
+        return hash_password_command(args.time_cost, args.memory_kib)
     if args.command == "cert":
         from palaver.certs import cert_command
 

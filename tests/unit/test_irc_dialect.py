@@ -233,7 +233,7 @@ def test_whois_who_and_userhost_show_username_realname_and_away() -> None:
     who, whois, userhost = d.receive_data(
         b"WHO #a\r\nWHOIS bob\r\nUSERHOST bob ann nobody a b c\r\n")
     assert who == ListUsers(id="t.2", room="#a", details=True)
-    assert whois == ListUsers(id="t.3", details=True)
+    assert whois == ListUsers(id="t.3", details=True, nick="bob")
     assert userhost == ListUsers(id="t.4", details=True)
     info = (UserInfo(nick="ann"),
             UserInfo(nick="bob", username="bobby", realname="Bob B", away="at lunch"))
@@ -246,7 +246,7 @@ def test_whois_who_and_userhost_show_username_realname_and_away() -> None:
     ]
     assert lines(d.encode(msgspec.structs.replace(users, id=whois.id))) == [  # type: ignore[union-attr]
         ":palaver 311 ann bob bobby palaver * :Bob B",
-        ":palaver 312 ann bob palaver :palaver",
+        ":palaver 312 ann bob palaver :palaver chat server",
         ":palaver 301 ann bob :at lunch",
         ":palaver 318 ann bob :End of /WHOIS list",
     ]

@@ -24,8 +24,10 @@ from palaver.protocol.messages import (
     CLIENT_MESSAGE_TYPES,
     SERVER_MESSAGE_TYPES,
     Ban,
+    BecomeOperator,
     ClientMessage,
     Delete,
+    GetStats,
     GrantOperator,
     GrantVoice,
     Hello,
@@ -33,8 +35,10 @@ from palaver.protocol.messages import (
     Invite,
     Join,
     Kick,
+    Kill,
     Leave,
     ListBans,
+    ListPastUsers,
     ListRooms,
     ListUsers,
     MarkRead,
@@ -47,10 +51,12 @@ from palaver.protocol.messages import (
     RunCommand,
     Say,
     SendDirect,
+    SendWallops,
     SetAway,
     SetNick,
     SetRoomMode,
     SetTopic,
+    SetUserMode,
     Unban,
     Watch,
     Wire,
@@ -253,6 +259,13 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (1, MarkRead(room="#rust", id="mr1")),  # a question: READ_MARKER
         (1, MarkRead(room="#rust", msg_id=1, id="mr2")),
         (1, Delete(room="#rust", msg_id=1, id="del1")),
+        (1, BecomeOperator(name="root", password="hunter22", id="op1")),  # the core checks
+        (2, SetUserMode(invisible=True, wallops=True, id="um1")),  # USER_MODE
+        (2, Kill(nick="alice", reason="bye", id="kl1")),  # not_operator
+        (2, SendWallops(text="hi", id="wo1")),  # not_operator
+        (1, ListUsers(nick="bobby", details=True, id="w5")),
+        (1, ListPastUsers(nick="bob", count=1, id="ww1")),  # PAST_USERS: bob is bobby now
+        (1, GetStats(id="st1")),  # SERVER_STATS
         (2, Quit(reason="bedtime", id="q1")),
     ]
     for sid in (1, 2):
@@ -270,6 +283,7 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
 
 SENT, RECEIVED = _conversation()
 EXTRA_SERVER_FRAMES = [
+    b'{"type":"WALLOPS","from":"root","text":"restarting at 10:00"}',
     b'{"type":"DELETED","msg_id":1,"by":"alice","room":"#rust","from":"alice","id":"del1"}',
     b'{"type":"BYE","reason":"server shutting down"}',
     b'{"type":"BYE","reason":"bye","id":"q1"}',

@@ -29,6 +29,7 @@ irc_tls_port = {tls_port}
 data_dir = "{data_dir}"
 log_level = "{log_level}"
 server_name = "My.Little.Server"
+server_info = "test server"
 motd = "irctest"
 rate_burst = 10000
 rate_per_second = 10000.0
@@ -41,8 +42,13 @@ hello_timeout = 10.0
 argon2_time_cost = 1
 argon2_memory_kib = 8
 {password}
-{operators}
+[operator_logins]
+operuser = "{oper_hash}"
 """
+# irctest's `OPER operuser operpassword`: `echo operpassword | palaver hash-password
+# --time-cost 1 --memory-kib 8` (docs/operations.md)
+OPER_HASH = ("$argon2id$v=19$m=8,t=1,p=1$R8SDmiJhwmAU3/+hZhyUeA"
+             "$qgKOIrC8tWOhh8Dv1aEC2emLL4TkU8XF9Ve79PM//lQ")
 
 
 class PalaverController(BaseServerController, DirectoryBasedController):
@@ -91,7 +97,7 @@ class PalaverController(BaseServerController, DirectoryBasedController):
                 data_dir=self.directory / "data",
                 log_level="debug" if self.debug_mode else "warning",
                 password=f'irc_password = "{password}"' if password else "",
-                operators=os.environ.get("IRCTEST_PALAVER_EXTRA", ""),
+                oper_hash=OPER_HASH,
             ))
         self.proc = self.execute([PALAVER, "serve", "--config", str(Path(self.directory)
                                                                      / "palaver.toml")])

@@ -188,4 +188,5 @@ Effect = (
     Deliver | Close | Persist | AckResend | Replay | FetchHistory | CreateAccount | Remember
     | SaveRoom | Answer
     | SaveReadMarker | LoadReadMarkers | DeleteMessage
+    | CheckOperator
 )

@@ -30,6 +30,7 @@ import msgspec
 from palaver import __version__
 from palaver.hub.commands import COMMANDS, CommandContext, CommandRegistry
 from palaver.hub.deletion import Deleting
+from palaver.hub.directory import Directory
 from palaver.hub.effects import (
     AckResend,
     Close,
@@ -47,9 +48,11 @@ from palaver.hub.lookalikes import LookalikeIndex
 from palaver.hub.markers import ReadMarkers
 from palaver.hub.moderation import Moderation
 from palaver.hub.names import check_nick, check_room, check_text, fold
-from palaver.hub.profile import Profile, check_profile, part_reason, set_profile, user_info
+from palaver.hub.operators import Operators
+from palaver.hub.profile import Profile, check_profile, part_reason, set_profile
 from palaver.hub.state import Room, Session, User
 from palaver.hub.watch import WatchLists
+from palaver.hub.whowas import NickHistory
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
@@ -77,7 +80,6 @@ from palaver.protocol.messages import (
     SendDirect,
     ServerMessage,
     SetNick,
-    Users,
     Welcome,
 )
 from palaver.store.base import RoomSettings, StoredMarker, StoredMessage, dm_conversation
@@ -98,6 +100,10 @@ class HubConfig:
     recent_ids: int = 65_536  # request ids remembered in memory (the store remembers them all)
     known_guests: int = 10_000  # guest nicks remembered (to name direct conversations)
     server_operators: frozenset[str] = frozenset()  # folded account nicks (docs/rooms.md)
+    # OPER: operator name -> Argon2id hash of its password (hub/operators.py)
+    operator_logins: Mapping[str, str] = field(default_factory=dict)
+    whowas_entries: int = 1_000  # nicks remembered for WHOWAS (hub/whowas.py)
+    server_info: str = "palaver chat server"  # the server's description (IRC: WHOIS, LINKS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +132,7 @@ def as_message(record: StoredMessage, request_id: str | None = None) -> Message:
                    deleted=record.deleted)
 
 
-class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
+class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, Deleting):
     def __init__(
         self,
         config: HubConfig | None = None,
@@ -185,12 +191,16 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
             History: self._history,
             **self.moderation_handlers(),
             **self.profile_handlers(),  # AWAY, BANS (hub/profile.py)
+            **self.directory_handlers(),  # WHO, WHOWAS, STATS (hub/directory.py)
+            **self.operator_handlers(),  # OPER, USER_MODE, KILL, WALLOPS (hub/operators.py)
             **self.watch_handlers(),  # WATCH (hub/watch.py)
             **self.marker_handlers(),  # MARK_READ (hub/markers.py)
             **self.deletion_handlers(),  # DELETE (hub/deletion.py)
         }
         self._default_keys = frozenset(fold(room) for room in self.config.default_rooms)
         self._load_rules(stored.rooms)
+        self.history = NickHistory(self.config.whowas_entries)
+        self.peak_users = 0
 
     # ------------------------------------------------------------------ the public surface
 
@@ -214,6 +224,8 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
                 raise PeerError(ErrorCode.HANDSHAKE_REQUIRED, "send HELLO first")
             post = self._posts.get(type(message))
             if post is not None:
+                if session.user is not None:
+                    session.user.active = now  # not idle (WHOIS)
                 return post(session, message, now, resends)
             return self._handlers[type(message)](session, message, now)
         except PeerError as error:
@@ -246,6 +258,7 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
             if key in self._online:  # cannot happen (guests may not wear account nicks): refuse
                 raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {hello.nick} is in use")
             user = User(key, self._accounts[key], account=True, token=None)
+            user.signon = user.active = now
             self._online_accounts[key] = user
             self._markers_arrive(user, read_markers)
             return self._arrive(session, user, hello, marks, now)
@@ -304,8 +317,10 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
         key = (sender_key, client_id)
         return None if key in self._in_flight else self._recent.get(key)
 
-    def close_session(self, sid: SessionId, reason: str) -> list[Effect]:
-        """The connection is gone (or going). Idempotent."""
+    def close_session(self, sid: SessionId, reason: str, now: float | None = None
+                      ) -> list[Effect]:
+        """The connection is gone (or going). Idempotent. ``now``: when (for WHOWAS; None:
+        its last activity)."""
         session = self._sessions.pop(sid, None)
         self._unwatch_all(sid)
         if session is None or session.user is None:
@@ -316,6 +331,7 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
             room.changed()
         if user.sessions:
             return []
+        self.history.note(user, format_ts(now if now is not None else user.active))
         del self._online[user.folded_nick]
         self._lookalikes.discard(user.folded_nick)
         effects: list[Effect] = []
@@ -407,6 +423,7 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
         # A token is the guest's secret; one too short to be a secret is replaced by a new one.
         token = msg.token if msg.token and len(msg.token) >= MIN_TOKEN else self._new_token()
         user = User(guest_key(token), msg.nick, account=False, token=token)
+        user.signon = user.active = now
         self._guests_by_token[token] = user
         return self._arrive(session, user, msg, None, now)
 
@@ -420,6 +437,7 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
         session.user = user
         set_profile(user, msg)
         self._online[user.folded_nick] = user
+        self._seen_online()
         self._lookalikes.add(user.folded_nick, user.nick)
         self._known(user)
         names: dict[str, str] = {}
@@ -700,6 +718,7 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
             return self._to_user(user, session.sid, event, msg.id)
         mine = set(user.sessions)
         audience = tuple(s for s in self._audience(user.rooms.values()) if s not in mine)
+        self.history.note(user, format_ts(now))  # WHOWAS: the nick as it was
         del self._online[user.folded_nick]
         self._lookalikes.discard(user.folded_nick)
         user.nick = new
@@ -712,22 +731,6 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
         return effects
 
     # ------------------------------------------------------------------ lists and commands
-
-    def _list_users(self, session: Session, msg: ListUsers, now: float) -> list[Effect]:
-        if msg.room is None:
-            online = sorted(self._online.values(), key=lambda u: u.nick.lower())
-            users = tuple(u.nick for u in online)
-            info = user_info(online) if msg.details else ()
-            return [Deliver(Users(id=msg.id, users=users, info=info), (session.sid,))]
-        room = self._rooms.get(fold(check_room(msg.room)))
-        if room is None or not room.members or not self._may_see(session.user, room.key):
-            raise PeerError(ErrorCode.NO_SUCH_ROOM, f"there is no room {msg.room}")
-        rules = self._rules.get(room.key)
-        event = Users(id=msg.id, room=room.name, users=room.nicks(),
-                      operators=self._operators(room.key),
-                      info=user_info(room.members.values()) if msg.details else (),
-                      voiced=self._voiced(room.key), private=rules is not None and rules.private)
-        return [Deliver(event, (session.sid,))]
 
     def _list_rooms(self, session: Session, msg: ListRooms, now: float) -> list[Effect]:
         rooms = tuple(self._room_info(r, session.user) for key, r in sorted(self._rooms.items())
@@ -749,7 +752,7 @@ class Hub(Moderation, Profile, WatchLists, ReadMarkers, Deleting):
     def _quit(self, session: Session, msg: Quit, now: float) -> list[Effect]:
         reason = _quit_reason(msg.reason)
         nick = session.user.nick if session.user is not None else None
-        return [*self.close_session(session.sid, reason),
+        return [*self.close_session(session.sid, reason, now),
                 Close(session.sid, "bye", msg.id, nick=nick)]
 
     # ------------------------------------------------------------------ helpers

@@ -96,7 +96,9 @@ class Moderation:
     # ------------------------------------------------------------------ asked by the hub
 
     def is_server_operator(self, user: User) -> bool:
-        return user.account and user.key in self.config.server_operators
+        """A ``server_operators`` account, or logged in with OPER (hub/operators.py)."""
+        return user.oper is not None or (user.account
+                                         and user.key in self.config.server_operators)
 
     def _role(self, user: User, key: str) -> Role:
         if self.is_server_operator(user):

@@ -13,8 +13,8 @@ class User:
     random id for a guest (so a later guest with the same nick is someone else).
     """
 
-    __slots__ = ("account", "away", "key", "nick", "realname", "rooms", "sessions", "token",
-                 "username")
+    __slots__ = ("account", "active", "away", "invisible", "key", "nick", "oper", "realname",
+                 "rooms", "sessions", "signon", "token", "username", "wallops")
 
     def __init__(self, key: str, nick: str, *, account: bool, token: str | None) -> None:
         self.key = key
@@ -27,6 +27,13 @@ class User:
         self.username = ""
         self.realname = ""
         self.away: str | None = None
+        # User modes (hub/operators.py): the operator login it used (None: not one that way),
+        # hidden from WHO of strangers, receives WALLOPS. When it came online and last spoke.
+        self.oper: str | None = None
+        self.invisible = False
+        self.wallops = False
+        self.signon = 0.0
+        self.active = 0.0
 
     @property
     def folded_nick(self) -> str:

@@ -117,10 +117,12 @@ class SetNick(Wire, frozen=True, tag="NICK"):
 
 class ListUsers(Wire, frozen=True, tag="WHO"):
     """List everyone online, or the members of ``room``; with ``details``, USERS carries each
-    one's ``info`` (username, realname, away message) too."""
+    one's ``info`` (username, realname, away message) too. ``nick``: only that user (WHOIS),
+    with more ``info``: its rooms, since when it is online, how long it has been idle."""
 
     room: str | None = None
     details: bool = False
+    nick: str | None = None
 
 
 class ListRooms(Wire, frozen=True, tag="ROOMS"):
@@ -273,12 +275,57 @@ class Delete(Wire, frozen=True, tag="DELETE"):
     reason: str | None = None
 
 
+class BecomeOperator(Wire, frozen=True, tag="OPER"):
+    """Log in as the server operator ``name`` (the ``operator_logins`` setting) with its
+    ``password``: the user is a server operator until it goes offline or drops it (USER_MODE).
+    Answered by USER_MODE."""
+
+    name: str
+    password: str
+
+
+class SetUserMode(Wire, frozen=True, tag="USER_MODE"):
+    """Change one's user modes; a mode left out stays as it is (none: just ask). ``invisible``:
+    WHO does not list one to users who share no room with one; ``wallops``: receive WALLOPS;
+    ``operator``: false drops server-operator rights (true is refused: that is OPER)."""
+
+    invisible: bool | None = None
+    wallops: bool | None = None
+    operator: bool | None = None
+
+
+class Kill(Wire, frozen=True, tag="KILL"):
+    """Server operators: disconnect every session of ``nick``, telling them ``reason``."""
+
+    nick: str
+    reason: str | None = None
+
+
+class SendWallops(Wire, frozen=True, tag="WALLOPS"):
+    """Server operators: ``text`` to every user with the ``wallops`` mode."""
+
+    text: str
+
+
+class ListPastUsers(Wire, frozen=True, tag="WHOWAS"):
+    """Who wore ``nick`` (``*`` and ``?`` are wildcards) before going offline or changing nick,
+    newest first: at most ``count`` of them (0: all the server remembers)."""
+
+    nick: str
+    count: Annotated[int, msgspec.Meta(ge=0, le=1_000)] = 0
+
+
+class GetStats(Wire, frozen=True, tag="STATS"):
+    """How many users, rooms and connections there are (IRC's LUSERS)."""
+
+
 ClientMessage = (
     Hello | Join | Leave | Say | SendDirect | SetNick | ListUsers | ListRooms | RunCommand | Ping
     | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
     | Unban | Invite | SetRoomMode | ListBans | SetAway
     | GrantVoice | RevokeVoice
     | Watch | MarkRead | Delete
+    | BecomeOperator | SetUserMode | Kill | SendWallops | ListPastUsers | GetStats
 )
 
 
@@ -363,6 +410,14 @@ class UserInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     username: str = ""
     realname: str = ""
     away: str | None = None
+    operator: bool = False  # a server operator
+    account: str | None = None  # the account it is logged in to
+    # Only when WHO asked about one ``nick``: its rooms the asker may know of, those it is an
+    # operator of, when it came online and the seconds since its last message.
+    rooms: tuple[str, ...] = ()
+    operator_of: tuple[str, ...] = ()
+    online_since: str | None = None
+    idle: int | None = None
 
 
 class Users(Wire, frozen=True, tag="USERS"):
@@ -566,10 +621,58 @@ class Deleted(Wire, frozen=True, tag="DELETED"):
 UserModeName = Literal["invisible", "wallops", "operator"]
 
 
+class UserMode(Wire, frozen=True, tag="USER_MODE"):
+    """``nick``'s user modes (see the client's USER_MODE) and which of them ``changed``. To all
+    of the user's sessions when they change (the asker's copy answers USER_MODE or OPER)."""
+
+    nick: str
+    invisible: bool = False
+    wallops: bool = False
+    operator: bool = False
+    changed: tuple[UserModeName, ...] = ()
+
+
+class Wallops(Wire, frozen=True, tag="WALLOPS"):
+    """A server operator's ``text`` to every user with the ``wallops`` mode."""
+
+    sender: str = msgspec.field(name="from")
+    text: str
+
+
+class PastUser(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One entry of PAST_USERS: a nick as it was, and when (``until``) it went offline or
+    changed nick."""
+
+    nick: str
+    until: str
+    username: str = ""
+    realname: str = ""
+
+
+class PastUsers(Wire, frozen=True, tag="PAST_USERS"):
+    """Answer to WHOWAS: the entries for ``nick`` (as asked), newest first; none: unknown."""
+
+    nick: str
+    users: tuple[PastUser, ...] = ()
+
+
+class ServerStats(Wire, frozen=True, tag="SERVER_STATS"):
+    """Answer to STATS: users online (``invisible`` and ``operators`` of them), connections not
+    logged in yet, rooms (not counting private ones) and the most users online at once."""
+
+    users: int
+    invisible: int
+    operators: int
+    unregistered: int
+    rooms: int
+    max_users: int
+
+
 ServerMessage = (
     Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
     | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited | BanList | Away
     | Watching | Online | Offline | ReadMarker | Deleted
+    | UserMode | Wallops | PastUsers | ServerStats
 )
 
 CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
@@ -578,9 +681,11 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     SetRoomMode, ListBans, SetAway,
     GrantVoice, RevokeVoice,
     Watch, MarkRead, Delete,
+    BecomeOperator, SetUserMode, Kill, SendWallops, ListPastUsers, GetStats,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
     Registered, HistoryPage, Gap, RoomUpdated, Invited, BanList, Away,
     Watching, Online, Offline, ReadMarker, Deleted,
+    UserMode, Wallops, PastUsers, ServerStats,
 )

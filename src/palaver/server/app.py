@@ -68,7 +68,8 @@ class Server:
             rooms=await store.room_settings(),
         )
         hub = Hub(HubConfig(motd=s.motd, default_rooms=s.default_rooms,
-                            server_operators=frozenset(n.lower() for n in s.server_operators)),
+                            server_operators=frozenset(n.lower() for n in s.server_operators),
+                            operator_logins=dict(s.operator_logins), server_info=s.server_info),
                   stored=stored)
         timeouts = Timeouts(hello=s.hello_timeout, ping=s.ping_interval, idle=s.idle_timeout)
         self._passwords = Passwords(time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib)

@@ -55,6 +55,14 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     server_name: Annotated[str, msgspec.Meta(pattern=SERVER_NAME_PATTERN)] | None = None
     # Account nicks that may do anything in any room (docs/rooms.md). Register them first.
     server_operators: tuple[str, ...] = ()
+    # OPER logins (docs/operations.md): operator name -> Argon2id hash of its password (make
+    # one with `palaver hash-password`). Whoever gives a right pair is a server operator until
+    # it goes offline.
+    operator_logins: dict[Annotated[str, msgspec.Meta(pattern=r"^[!-~]{1,64}$")], str] = {}
+    # IRC: this server's one-line description (WHOIS 312, LINKS).
+    server_info: Annotated[str, msgspec.Meta(min_length=1, max_length=100,
+                                             pattern=r"^[^\x00-\x1f\x7f]*$")] = (
+        "palaver chat server")
     max_frame: Annotated[int, msgspec.Meta(ge=1_024, le=16 * 1_048_576)] = DEFAULT_MAX_FRAME
     hello_timeout: Seconds = 10.0
     # Web port: seconds for the TLS handshake, then for the first HTTP request's headers.
@@ -101,6 +109,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
         if self.send_queue_ceiling < self.send_queue_limit:
             raise ValueError("send_queue_ceiling: must be at least send_queue_limit "
                              f"({self.send_queue_limit})")
+        for name, password_hash in self.operator_logins.items():
+            if not password_hash.startswith("$argon2"):
+                raise ValueError(f"operator_logins: {name}'s password must be given as an "
+                                 "Argon2 hash ($argon2id$...), never as itself: make one "
+                                 "with `palaver hash-password`")
         for network in self.metrics_from:
             try:
                 ipaddress.ip_network(network, strict=False)

@@ -22,6 +22,7 @@ from palaver.hub import Hub
 from palaver.hub.effects import (
     AckResend,
     Answer,
+    CheckOperator,
     Close,
     CreateAccount,
     DeleteMessage,
@@ -40,6 +41,7 @@ from palaver.hub.hub import as_message
 from palaver.hub.names import fold
 from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
 from palaver.protocol.messages import (
+    BecomeOperator,
     ClientMessage,
     Gap,
     Goodbye,
@@ -176,6 +178,9 @@ class ServerCore:
         try:
             effects = self.hub.handle(conn.sid, message, self._wall_clock(),
                                       resends=conn.resends)
+            if type(message) is BecomeOperator and any(type(e) is CheckOperator
+                                                       for e in effects):
+                conn.pause()  # what follows an OPER waits for its password check
         except Exception:  # we broke it: log it, tell the peer no more than that
             log.exception("failed to handle %s from connection %d", type(message).__name__,
                           conn.sid)
@@ -205,7 +210,7 @@ class ServerCore:
         if self._shutting_down:  # everyone is leaving: nobody left to tell
             return
         nick = self.hub.nick_of(conn.sid)
-        self.pipeline.submit(self.hub.close_session(conn.sid, reason))
+        self.pipeline.submit(self.hub.close_session(conn.sid, reason, self._wall_clock()))
         if nick is not None:
             log.info("%s left (%s)", nick, reason,
                      extra={"event": "leave", "nick": nick, "reason": reason, "session": conn.sid})
@@ -268,6 +273,9 @@ class ServerCore:
         elif kind is FetchHistory:
             assert isinstance(effect, FetchHistory)
             self._spawn(self._history(effect), effect.session)
+        elif kind is CheckOperator:
+            assert isinstance(effect, CheckOperator)
+            self._spawn(self._check_operator(effect), effect.session)
         elif kind is CreateAccount:
             assert isinstance(effect, CreateAccount)
             self._spawn(self._create_account(effect), effect.session)
@@ -430,6 +438,39 @@ class ServerCore:
             effects = [self.hub.error_effect(conn.sid, error)]
         self.pipeline.submit(effects)
         conn.resume()
+
+    async def _check_operator(self, effect: CheckOperator) -> None:
+        """An OPER's password, checked off the loop and throttled like a login's (the name,
+        marked ``oper:``, in place of the account): its connection waits for the verdict."""
+        conn = self._connections.get(effect.session)
+        name, address = f"oper:{effect.name}", host_of(conn.peer) if conn else ""
+        now = self.monotonic()
+        wait = self.logins.begin(name, address, now)  # counted as a failure until right
+        effects: list[Effect]
+        try:
+            if wait:
+                self.metrics.login_throttled()
+                ms = retry_after_ms(wait)
+                effects = [self.hub.error_effect(effect.session, PeerError(
+                    ErrorCode.AUTH_THROTTLED, "too many operator logins: try again in "
+                    f"{ms / 1000:.1f} s", effect.request_id, retry_after_ms=ms))]
+            else:
+                verified = await self.passwords.verify(effect.password_hash, effect.password)
+                if verified:
+                    self.logins.succeeded(name, address, now)
+                effects = self.hub.operator_checked(effect.session, effect.name,
+                                                    verified=verified,
+                                                    request_id=effect.request_id)
+        except Exception:
+            log.exception("checking the operator password of %s failed", effect.name)
+            if not wait:
+                self.logins.withdraw(name, address, now)
+            effects = [self.hub.error_effect(effect.session, PeerError(
+                ErrorCode.UNAVAILABLE, "cannot check operator passwords right now",
+                effect.request_id))]
+        self.pipeline.submit(effects)
+        if conn is not None:
+            conn.resume()
 
     async def _create_account(self, effect: CreateAccount) -> None:
         failed = False

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import argon2
@@ -37,3 +39,23 @@ class Passwords:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def hash_password_command(time_cost: int, memory_kib: int) -> int:
+    """``palaver hash-password``: the Argon2id hash of a password, for a setting that holds one
+    (``operator_logins``). Asked twice without echo at a terminal, else read from stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("palaver: the two passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("palaver: an empty password", file=sys.stderr)
+        return 1
+    hasher = argon2.PasswordHasher(time_cost=max(1, time_cost),
+                                   memory_cost=max(8, memory_kib), parallelism=1,
+                                   type=argon2.Type.ID)
+    print(hasher.hash(password))
+    return 0

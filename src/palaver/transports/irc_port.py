@@ -74,7 +74,7 @@ def irc_dialect(core: ServerCore, server_name: str | None,
         return core.hub.nick_of(session())
 
     return IrcDialect(id_prefix="irc-" + secrets.token_hex(6), nick_of=nick_of,
-                      server=server_name or host_name())
+                      server=server_name or host_name(), info=core.hub.config.server_info)
 
 
 def irc_connection(core: ServerCore, server_name: str | None = None) -> StreamConnection:

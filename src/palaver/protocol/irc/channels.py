@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from palaver.hub.profile import MAX_PART_REASON
 from palaver.protocol.dialect import Inbound
+from palaver.protocol.irc.operators import on_user_mode
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import hostmask
 from palaver.protocol.irc.rooms import (
@@ -123,10 +124,8 @@ def on_mode(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
     me = irc.me()
     if target.lower() != me.lower():
         out.append(irc.num("502", "Cannot change mode for other users"))
-    elif not changes:
-        out.append(irc.num("221", "+" + "".join(sorted(irc.modes))))
-    else:
-        _user_modes(irc, me, changes[0], out)
+    else:  # user modes are the hub's (palaver.protocol.irc.operators)
+        on_user_mode(irc, me, list(changes), out)
 
 
 def _channel_modes(irc: IrcDialect, channel: str, change: str, params: list[str],
@@ -161,22 +160,6 @@ def _channel_modes(irc: IrcDialect, channel: str, change: str, params: list[str]
     if flags:
         out.append(irc.request(SetRoomMode, Pending("chanmode", channel), room=channel,
                                **flags))
-
-
-def _user_modes(irc: IrcDialect, me: str, change: str, out: list[Inbound]) -> None:
-    """Only ``i`` (invisible) exists, and means nothing here: everyone is listed."""
-    adding, applied = True, ""
-    for char in change:
-        if char in "+-":
-            adding = char == "+"
-        elif char != "i":
-            out.append(irc.num("501", "Unknown MODE flag"))
-            return
-        elif adding != ("i" in irc.modes):
-            irc.modes.symmetric_difference_update("i")
-            applied += ("+" if adding else "-") + "i"
-    if applied:
-        out.append(irc.line("MODE", me, applied, source=hostmask(me)))
 
 
 # ---------------------------------------------------------------------- events

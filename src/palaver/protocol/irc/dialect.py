@@ -43,6 +43,7 @@ from palaver.protocol.irc.wire import (
 )
 from palaver.protocol.messages import ClientMessage, Goodbye, Wire
 
+DEFAULT_SERVER_INFO: Final = "palaver chat server"
 MAX_PENDING: Final = 4_096  # requests awaiting a reply; the oldest are forgotten past this
 
 
@@ -53,8 +54,8 @@ class IrcDialect:
     this package (and nothing else)."""
 
     __slots__ = (
-        "caps", "closing", "counter", "framer", "key", "modes", "motd", "nick", "nick_of",
-        "password", "pending", "phase", "prefix", "renderer", "server", "user",
+        "caps", "closing", "counter", "framer", "info", "key", "modes", "motd", "nick",
+        "nick_of", "password", "pending", "phase", "prefix", "renderer", "server", "user",
     )
 
     def __init__(
@@ -63,11 +64,13 @@ class IrcDialect:
         id_prefix: str,
         nick_of: Callable[[], str | None] = lambda: None,
         server: str = "palaver",
+        info: str = DEFAULT_SERVER_INFO,
     ) -> None:
         self.framer = IrcFramer()
         self.prefix = id_prefix
         self.nick_of = nick_of
         self.server = server
+        self.info = info  # the server's description (WHOIS 312, LINKS)
         self.counter = 0
         self.phase = Phase.START
         self.nick: str | None = None

@@ -44,6 +44,15 @@ ERROR_NUMERICS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("who", ErrorCode.NO_SUCH_ROOM): ("315", "{arg}", "End of /WHO list"),
     ("mode", ErrorCode.INVALID_ROOM): ("403", "{arg}", "No such channel"),
     ("mode", ErrorCode.NO_SUCH_ROOM): ("403", "{arg}", "No such channel"),
+    # server operators (palaver.protocol.irc.operators)
+    ("oper", ErrorCode.AUTH_FAILED): ("464", "Password incorrect"),
+    ("oper", ErrorCode.AUTH_THROTTLED): ("HINT", "464"),
+    ("kill", ErrorCode.NOT_OPERATOR): ("481", "Permission Denied- You're not an IRC operator"),
+    ("kill", ErrorCode.NO_SUCH_USER): ("401", "{arg}", "No such nick/channel"),
+    ("kill", ErrorCode.INVALID_NICK): ("401", "{arg}", "No such nick/channel"),
+    ("wallops", ErrorCode.NOT_OPERATOR): ("481",
+                                          "Permission Denied- You're not an IRC operator"),
+    ("wallops", ErrorCode.INVALID_TEXT): ("HINT", "412"),
 }
 
 

@@ -36,7 +36,7 @@ ISUPPORT: Final = (
     f"AWAYLEN={MAX_AWAY}", "CASEMAPPING=ascii", "CHANLIMIT=#:", "CHANMODES=b,,,inst",
     "CHANNELLEN=50", "CHANTYPES=#", "MODES=4", "NETWORK=palaver", "NICKLEN=32", "PREFIX=(o)@",
     f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:,KICK:1",
-    "TOPICLEN=300",
+    "TOPICLEN=300", "WHOX",
 )
 
 
@@ -146,7 +146,7 @@ def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
         irc.num("001", f"Welcome to the palaver IRC network, {hostmask(me)}", me=me),
         irc.num("002", f"Your host is {irc.server}, running version {__version__}", me=me),
         irc.num("003", "This server speaks palaver's protocol v1 and IRC", me=me),
-        irc.num("004", irc.server, f"palaver-{__version__}", "i", "binost", "bo", me=me),
+        irc.num("004", irc.server, f"palaver-{__version__}", "iow", "binost", "bo", me=me),
         isupport(irc, me),
         irc.renderer.motd(me, irc.motd),
     ]

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from palaver.protocol.dialect import Inbound
-from palaver.protocol.irc import channels, messaging, queries, refusals, registration
+from palaver.protocol.irc import (
+    channels,
+    help,
+    messaging,
+    operators,
+    queries,
+    refusals,
+    registration,
+    server_info,
+)
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.wire import IrcLine
 from palaver.protocol.messages import (
@@ -26,13 +35,17 @@ from palaver.protocol.messages import (
     Joined,
     Left,
     Message,
+    PastUsers,
     Ping,
     Presence,
     Registered,
     Result,
     RoomList,
     RoomUpdated,
+    ServerStats,
+    UserMode,
     Users,
+    Wallops,
     Welcome,
     Wire,
 )
@@ -72,14 +85,25 @@ COMMANDS: Final[dict[str, Command]] = {
     "NAMES": Command(channels.on_names),
     "PART": Command(channels.on_part, 1),
     "TOPIC": Command(channels.on_topic, 1),
-    # questions (palaver.protocol.irc.queries)
+    # questions about users (palaver.protocol.irc.queries)
     "ISON": Command(queries.on_ison, 1),
-    "MOTD": Command(queries.on_motd),
-    "TIME": Command(queries.on_time),
     "USERHOST": Command(queries.on_userhost, 1),
-    "VERSION": Command(queries.on_version),
     "WHO": Command(queries.on_who),
     "WHOIS": Command(queries.on_whois, 1, missing=("431", "No nickname given")),
+    "WHOWAS": Command(queries.on_whowas, 1, missing=("431", "No nickname given")),
+    # questions about the server (palaver.protocol.irc.server_info, .help)
+    "HELP": Command(help.on_help),
+    "HELPOP": Command(help.on_help),
+    "INFO": Command(server_info.on_info),
+    "LINKS": Command(server_info.on_links),
+    "LUSERS": Command(server_info.on_lusers),
+    "MOTD": Command(server_info.on_motd),
+    "TIME": Command(server_info.on_time),
+    "VERSION": Command(server_info.on_version),
+    # server operators (palaver.protocol.irc.operators; MODE <own nick> too)
+    "KILL": Command(operators.on_kill, 1),
+    "OPER": Command(operators.on_oper, 2),
+    "WALLOPS": Command(operators.on_wallops, 1),
     # messages (palaver.protocol.irc.messaging): their handler says 411/412 itself, and
     # nothing at all for a NOTICE
     "AWAY": Command(messaging.on_away),
@@ -99,7 +123,11 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     Invited: channels.invited,
     BanList: channels.ban_list,
     Users: queries.users,
-    Result: queries.result,
+    PastUsers: queries.past_users,
+    Result: server_info.result,
+    ServerStats: server_info.server_stats,
+    UserMode: operators.user_mode,
+    Wallops: operators.wallops,
     Presence: messaging.presence,
     Message: messaging.message,
     Away: messaging.away,
