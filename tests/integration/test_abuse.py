@@ -510,7 +510,7 @@ async def test_irc_flooder_is_delayed_then_noticed_and_nothing_is_lost(
     port = await server.open_irc(0)
     witness = await Client.connect("127.0.0.1", server.port, "witness")
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"NICK ircy\r\nUSER ircy 0 * :Ircy\r\n")
+    writer.write(b"NICK ircy\r\nUSER ircy 0 * :Ircy\r\nJOIN #lobby\r\n")
     await writer.drain()
     async with asyncio.timeout(WAIT):
         while b" 001 " not in await reader.readline():

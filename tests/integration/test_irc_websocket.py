@@ -365,3 +365,16 @@ async def test_a_broadcast_is_rendered_once_for_irc_clients_of_both_transports(
     web = next(c for c in core.connections() if isinstance(c, IrcWebSocketConnection))
     assert not web.resends and web.door == "irc"
     writer.close()
+
+
+async def test_shutdown_says_error_and_closes(start_server: StartServer) -> None:
+    server = await start_server(server_name="irc.test")
+    port = await server.open_web(0)
+    async with aiohttp.ClientSession() as http:
+        web = WsIrc(await http.ws_connect(f"http://127.0.0.1:{port}/irc", protocols=(BINARY,)))
+        await web.register("leaving")
+        stopping = asyncio.create_task(server.stop())
+        assert await web.lines_until_closed() == [
+            "ERROR :Closing link: leaving (server shutting down)"]
+        await web.ws.close()
+        await asyncio.wait_for(stopping, 30)

@@ -159,7 +159,7 @@ async def test_every_door_bounds_its_kernel_send_buffer(start_server: ServerFact
     web_port = await server.open_web(0)
     json_client = await Client.connect("127.0.0.1", server.port, "jsonline")
     _, irc_writer = await asyncio.open_connection("127.0.0.1", irc_port)
-    irc_writer.write(b"NICK ircer\r\nUSER ircer 0 * :I\r\n")
+    irc_writer.write(b"NICK ircer\r\nUSER ircer 0 * :I\r\nJOIN #lobby\r\n")
     async with aiohttp.ClientSession() as http, \
             http.ws_connect(f"http://127.0.0.1:{web_port}/ws") as ws:
         await ws.send_str('{"type":"HELLO","version":1,"nick":"webber"}')

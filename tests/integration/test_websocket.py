@@ -285,6 +285,9 @@ async def test_palaver_serve_prints_the_web_line_after_the_json_one(tmp_path: Pa
         assert re.fullmatch(rb"palaver 0\.1\.0 listening: json-lines tcp://127\.0\.0\.1:\d+\n",
                             first), first
         assert second == f"palaver 0.1.0 listening: web http://127.0.0.1:{web_port}/\n".encode()
+        third = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert third == \
+            f"palaver 0.1.0 listening: irc+websocket ws://127.0.0.1:{web_port}/irc\n".encode()
         async with aiohttp.ClientSession() as http, \
                 http.get(f"http://127.0.0.1:{web_port}/") as page:
             assert page.status == 200
