@@ -107,8 +107,9 @@ def test_user_gives_the_username_and_realname_and_an_empty_one_is_461() -> None:
 def test_cap_negotiation_suspends_registration_until_cap_end() -> None:
     d = dialect()
     out = d.receive_data(b"CAP LS 302\r\nNICK ann\r\nUSER ann 0 * :A\r\nCAP REQ :server-time\r\n")
-    assert replies(out) == [":palaver CAP * LS :echo-message message-tags server-time",
-                            ":palaver CAP * ACK :server-time"]
+    ls, ack = replies(out)
+    assert ls.startswith(":palaver CAP * LS :echo-message message-tags server-time")
+    assert ack == ":palaver CAP * ACK :server-time"
     assert d.phase is Phase.CAP
     assert d.receive_data(b"CAP END\r\n") == [
         irc_hello("t.1", nick="ann", username="ann", realname="A")]

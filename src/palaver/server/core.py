@@ -129,7 +129,11 @@ class ServerCore:
         self._busy: dict[SessionId, int] = {}  # sessions' reads and writes under way
         self._closing_after: dict[SessionId, Close] = {}  # BYEs waiting for those
         self.metrics = ServerMetrics()  # server/metrics.py; served at /metrics
-        self.pipeline = CommitPipeline(store, self._release, self.metrics)
+        self.pipeline = CommitPipeline(store, self._release, self.metrics, asks={
+            SaveReadMarker: self._save_read_marker,  # answered in order (server/pipeline.py)
+            LoadReadMarkers: self._load_read_markers,
+            DeleteMessage: self._delete_message,
+        })
         self.limits = limits or Limits()  # docs/limits.md
         self.admission = Admission(self.limits.admission)
         self.logins = LoginThrottle(self.limits.logins)
@@ -283,15 +287,6 @@ class ServerCore:
             self._spawn(self.store.save_room(effect.settings))  # type: ignore[union-attr]
         elif kind is Remember:
             self._spawn(self._remember(effect))  # type: ignore[arg-type]
-        elif kind is SaveReadMarker:
-            assert isinstance(effect, SaveReadMarker)
-            self._spawn(self._save_read_marker(effect), effect.session)
-        elif kind is LoadReadMarkers:
-            assert isinstance(effect, LoadReadMarkers)
-            self._spawn(self._load_read_markers(effect), effect.session)
-        elif kind is DeleteMessage:
-            assert isinstance(effect, DeleteMessage)
-            self._spawn(self._delete_message(effect), effect.session)
 
     def _close(self, effect: Close) -> None:
         conn = self._connections.get(effect.session)
@@ -485,7 +480,7 @@ class ServerCore:
             effect.session, effect.key, created=created, request_id=effect.request_id,
             failed=failed))
 
-    async def _save_read_marker(self, effect: SaveReadMarker) -> None:
+    async def _save_read_marker(self, effect: SaveReadMarker) -> list[Effect]:
         try:
             marker, moved = await self.store.set_read_marker(
                 effect.identity, effect.conversation, msg_id=effect.msg_id, ts=effect.ts)
@@ -495,13 +490,17 @@ class ServerCore:
             effects = [self.hub.error_effect(effect.session, PeerError(
                 ErrorCode.UNAVAILABLE, "the read marker could not be stored; try again",
                 effect.request_id))] if effect.answer else []
-        self.pipeline.submit(effects)
+        return effects
 
-    async def _load_read_markers(self, effect: LoadReadMarkers) -> None:
-        markers = await self.store.read_markers(effect.identity)  # a failure is logged
-        self.pipeline.submit(self.hub.read_markers_loaded(effect, markers))
+    async def _load_read_markers(self, effect: LoadReadMarkers) -> list[Effect]:
+        try:
+            markers = await self.store.read_markers(effect.identity)
+        except Exception:  # the guest goes on without its markers
+            log.exception("could not read the read markers of %s", effect.identity)
+            return []
+        return self.hub.read_markers_loaded(effect, markers)
 
-    async def _delete_message(self, effect: DeleteMessage) -> None:
+    async def _delete_message(self, effect: DeleteMessage) -> list[Effect]:
         try:
             deletion = await self.store.delete_message(
                 effect.conversation, effect.msg_id, sender_key=effect.sender_key)
@@ -512,7 +511,7 @@ class ServerCore:
             effects = [self.hub.error_effect(effect.session, PeerError(
                 ErrorCode.UNAVAILABLE, "the message could not be deleted; try again",
                 effect.request_id))]
-        self.pipeline.submit(effects)
+        return effects
 
     async def _remember(self, effect: Remember) -> None:
         if effect.marks is not None:

@@ -6,6 +6,13 @@ uncommitted Persist waits in the queue too. The open batch is committed at the n
 so the messages of one turn (and of every turn while a commit is in flight) share one
 transaction — and when a commit finishes, the queue is released from the front up to the first
 Persist still waiting. With no commit pending, effects pass straight through.
+
+Some effects ask the store a question whose answer the hub turns into replies (a read marker
+moved, a message deleted: ``asks``, effect type -> the coroutine that carries it out and returns
+the effects to release). They take their place in the queue like a Persist: each starts once
+everything before it is released (so it sees every message stored before it), everything behind
+it waits, and the effects it returns are released in its place — so the answer to a command
+never overtakes the answers to earlier ones, nor is overtaken by later ones (an IRC PONG).
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 from palaver.hub.effects import Effect, Persist
 from palaver.server.metrics import ServerMetrics
@@ -35,18 +43,35 @@ class _Waiting:
         self.done = False
 
 
+class _Asked:
+    """An effect that asks the store something; ``answer``: the effects to release for it."""
+
+    __slots__ = ("answer", "done", "effect", "started")
+
+    def __init__(self, effect: Effect) -> None:
+        self.effect = effect
+        self.answer: list[Effect] = []
+        self.started = False
+        self.done = False
+
+
+Ask = Callable[[Any], Awaitable[Iterable[Effect]]]
+
+
 class CommitPipeline:
     def __init__(
         self,
         store: Store,
         release: Callable[[Effect, Outcome], None],
         metrics: ServerMetrics | None = None,
+        asks: Mapping[type[Any], Ask] | None = None,
     ) -> None:
         self._store = store
         self._release = release
         self._metrics = metrics if metrics is not None else ServerMetrics()
+        self._asks = dict(asks or {})
         self._loop = asyncio.get_running_loop()
-        self._queue: deque[_Waiting | Effect] = deque()
+        self._queue: deque[_Waiting | _Asked | Effect] = deque()
         self._open: list[_Waiting] = []
         self._committing = False
         self._scheduled = False
@@ -66,6 +91,12 @@ class CommitPipeline:
                 if not self._scheduled and not self._committing:
                     self._scheduled = True
                     self._loop.call_soon(self._start)
+            elif type(effect) in self._asks:
+                asked = _Asked(effect)
+                queue.append(asked)
+                self._idle.clear()
+                if len(queue) == 1:  # nothing before it: it starts now
+                    self._ask(asked)
             elif queue:
                 queue.append(effect)
             else:
@@ -107,6 +138,20 @@ class CommitPipeline:
         elif not self._queue:
             self._idle.set()
 
+    def _ask(self, asked: _Asked) -> None:
+        asked.started = True
+        self._loop.create_task(self._answer(asked))
+
+    async def _answer(self, asked: _Asked) -> None:
+        try:
+            asked.answer = list(await self._asks[type(asked.effect)](asked.effect))
+        except Exception:  # the ask reports its own failures; this is a bug: release the rest
+            log.exception("could not carry out %s", type(asked.effect).__name__)
+        asked.done = True
+        self._drain()
+        if not self._queue and not self._open and not self._committing:
+            self._idle.set()
+
     def _drain(self) -> None:
         queue = self._queue
         while queue:
@@ -116,6 +161,14 @@ class CommitPipeline:
                     return
                 queue.popleft()
                 self._release(head.effect, head.outcome)
+            elif type(head) is _Asked:
+                if not head.done:
+                    if not head.started:
+                        self._ask(head)
+                    return
+                queue.popleft()
+                for effect in head.answer:  # in its place (no Persist: asks answer with events)
+                    self._release(effect, None)
             else:
                 queue.popleft()
                 self._release(head, None)  # type: ignore[arg-type]

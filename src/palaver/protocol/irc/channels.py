@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from palaver.hub.profile import MAX_PART_REASON
 from palaver.protocol.dialect import Inbound
+from palaver.protocol.irc import markers
 from palaver.protocol.irc.operators import on_user_mode
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import hostmask
@@ -172,7 +173,8 @@ def joined(irc: IrcDialect, event: Joined, pending: Pending | None) -> bytes:
         lines.append(irc.num("332", event.room, event.topic))
         if event.topic_by:
             lines.append(irc.num("333", event.room, event.topic_by, unix_time(event.topic_at)))
-    lines.append(irc.renderer.names(me, event.room, prefixed(event.members, event.operators)))
+    lines.append(irc.renderer.names(me, event.room, prefixed(event.members, event.operators),
+                                    before_end=markers.on_join(irc, event)))  # read marker
     return b"".join(lines)
 
 

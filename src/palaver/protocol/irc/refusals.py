@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from palaver.protocol.errors import ErrorCode
+from palaver.protocol.irc import markers, monitor, redaction
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.rooms import ROOM_ERROR_NUMERICS
 from palaver.protocol.irc.state import Step
@@ -55,6 +56,12 @@ ERROR_NUMERICS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("wallops", ErrorCode.INVALID_TEXT): ("HINT", "412"),
 }
 
+# The tables of the features with a module of their own (MONITOR, MARKREAD, REDACT). "FAIL"
+# entries are standard replies: FAIL <command> <code> [context] :<the hub's message>; "{text}"
+# is the request's text (REDACT's msgid).
+FEATURE_ERRORS: Final = {**markers.ERROR_NUMERICS, **monitor.ERROR_NUMERICS,
+                         **redaction.ERROR_NUMERICS}
+
 
 def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:
     code = event.code
@@ -64,7 +71,8 @@ def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:
         return irc.line("ERROR", f"Closing link: {irc.me()} (Input line was too long)",
                         source=None)
     kind, arg = (pending.kind, pending.arg) if pending else ("", "")
-    numeric = ERROR_NUMERICS.get((kind, code)) or ROOM_ERROR_NUMERICS.get((kind, code))
+    numeric = (ERROR_NUMERICS.get((kind, code)) or ROOM_ERROR_NUMERICS.get((kind, code))
+               or FEATURE_ERRORS.get((kind, code)))
     if kind == "hello":
         irc.step(Step.REFUSED)
         if code in (ErrorCode.AUTH_FAILED, ErrorCode.AUTH_THROTTLED):  # ERROR and close
@@ -74,8 +82,11 @@ def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:
             irc.nick = None  # the next NICK tries again
     if numeric is not None:
         nick = pending.nick if pending else ""
+        text = pending.text if pending else ""
         number, params = numeric[0], [p.replace("{arg}", arg).replace("{nick}", nick)
-                                      for p in numeric[1:]]
+                                      .replace("{text}", text) for p in numeric[1:]]
+        if number == "FAIL":  # a standard reply: FAIL <command> <code> [context] :message
+            return irc.line("FAIL", *params, event.message)
         if number == "HINT":  # a reply that needs no more words than the event's
             return irc.num(params[0], *params[1:], event.message)
         return irc.num(number, *params)

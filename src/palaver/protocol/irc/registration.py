@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final
 from palaver import __version__
 from palaver.hub.profile import MAX_AWAY, MAX_REALNAME, MAX_USERNAME
 from palaver.protocol.dialect import Inbound
+from palaver.protocol.irc import monitor
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import SUPPORTED_CAPS, hostmask
 from palaver.protocol.irc.state import Phase, Step
@@ -37,6 +38,7 @@ ISUPPORT: Final = (
     "CHANNELLEN=50", "CHANTYPES=#", "MODES=4", "NETWORK=palaver", "NICKLEN=32", "PREFIX=(o)@",
     f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:,KICK:1",
     "TOPICLEN=300", "WHOX",
+    monitor.ISUPPORT_TOKEN,
 )
 
 

@@ -17,7 +17,8 @@ from typing import Final
 from palaver.protocol.irc.wire import MAX_LINE, format_line, split_text
 from palaver.protocol.messages import Message, Presence
 
-SUPPORTED_CAPS: Final = ("echo-message", "message-tags", "server-time")
+SUPPORTED_CAPS: Final = ("echo-message", "message-tags", "server-time",
+                          "draft/read-marker", "draft/message-redaction")
 HOST: Final = "palaver"
 # Controls a text may not carry to an IRC client (\t and \n are handled: kept, split).
 _CONTROLS: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -34,10 +35,15 @@ def hostmask(nick: str) -> str:
 
 def message_id(event: Message) -> str:
     """The ``msgid`` tag: ``<room>/<msg_id>``, or ``dm/<a>,<b>/<msg_id>`` for a direct one."""
-    if event.room is not None:
-        return f"{event.room}/{event.msg_id}"
-    ends = sorted((event.sender.lower(), (event.to or "").lower()))
-    return f"dm/{ends[0]},{ends[1]}/{event.msg_id}"
+    return conversation_msgid(event.room, event.sender, event.to, event.msg_id)
+
+
+def conversation_msgid(room: str | None, sender: str, to: str | None, msg_id: int) -> str:
+    """:func:`message_id` of the message ``msg_id`` of ``room`` (or from ``sender`` to ``to``)."""
+    if room is not None:
+        return f"{room}/{msg_id}"
+    ends = sorted((sender.lower(), (to or "").lower()))
+    return f"dm/{ends[0]},{ends[1]}/{msg_id}"
 
 
 class IrcRenderer:
@@ -60,7 +66,9 @@ class IrcRenderer:
 
     def message(self, event: Message) -> bytes:
         """A chat message as one or more PRIVMSG (NOTICE for a notice) lines, each within the
-        limit."""
+        limit. A deleted one (a tombstone in history) is left out."""
+        if event.deleted:
+            return b""
         command = "NOTICE" if event.notice else "PRIVMSG"
         source = hostmask(event.sender)
         target = event.room or event.to or "*"
@@ -98,8 +106,8 @@ class IrcRenderer:
             return format_line("NICK", event.new_nick, source=source)
         return b""
 
-    def names(self, me: str, channel: str, nicks: Iterable[str]) -> bytes:
-        """353 lines (as many as the nicks need) and 366."""
+    def names(self, me: str, channel: str, nicks: Iterable[str], before_end: bytes = b"") -> bytes:
+        """353 lines (as many as the nicks need), ``before_end``, and 366."""
         prefix = f":{self.server} 353 {me} = {channel} :"
         budget = _budget(prefix)
         lines: list[bytes] = []
@@ -114,6 +122,7 @@ class IrcRenderer:
             size += extra
         if chunk:
             lines.append(self.numeric("353", me, "=", channel, " ".join(chunk)))
+        lines.append(before_end)
         lines.append(self.numeric("366", me, channel, "End of /NAMES list"))
         return b"".join(lines)
 

@@ -17,9 +17,12 @@ from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc import (
     channels,
     help,
+    markers,
     messaging,
+    monitor,
     operators,
     queries,
+    redaction,
     refusals,
     registration,
     server_info,
@@ -29,15 +32,19 @@ from palaver.protocol.irc.wire import IrcLine
 from palaver.protocol.messages import (
     Away,
     BanList,
+    Deleted,
     Error,
     Goodbye,
     Invited,
     Joined,
     Left,
     Message,
+    Offline,
+    Online,
     PastUsers,
     Ping,
     Presence,
+    ReadMarker,
     Registered,
     Result,
     RoomList,
@@ -46,6 +53,7 @@ from palaver.protocol.messages import (
     UserMode,
     Users,
     Wallops,
+    Watching,
     Welcome,
     Wire,
 )
@@ -110,6 +118,10 @@ COMMANDS: Final[dict[str, Command]] = {
     "NOTICE": Command(messaging.on_notice),
     "PRIVMSG": Command(messaging.on_privmsg),
     "TAGMSG": Command(messaging.on_tagmsg),
+    # watch lists, read markers, deletion (palaver.protocol.irc.monitor, .markers, .redaction)
+    "MONITOR": Command(monitor.on_monitor, 1),
+    "MARKREAD": Command(markers.on_markread),  # FAIL MARKREAD NEED_MORE_PARAMS itself
+    "REDACT": Command(redaction.on_redact, 2),
 }
 
 EVENTS: Final[dict[type[Wire], Renderer]] = {
@@ -133,4 +145,9 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     Away: messaging.away,
     Ping: messaging.ping,
     Error: refusals.error,
+    Watching: monitor.watching,
+    Online: monitor.online,
+    Offline: monitor.offline,
+    ReadMarker: markers.read_marker,
+    Deleted: redaction.deleted,
 }
