@@ -25,8 +25,10 @@ from palaver.protocol.messages import (
     SERVER_MESSAGE_TYPES,
     Ban,
     BecomeOperator,
+    ClearMetadata,
     ClientMessage,
     Delete,
+    GetMetadata,
     GetStats,
     GrantOperator,
     GrantVoice,
@@ -53,10 +55,13 @@ from palaver.protocol.messages import (
     SendDirect,
     SendWallops,
     SetAway,
+    SetMetadata,
     SetNick,
     SetRoomMode,
     SetTopic,
     SetUserMode,
+    SubscribeMetadata,
+    SyncMetadata,
     Unban,
     Watch,
     Wire,
@@ -195,6 +200,15 @@ def validate(value: Any, node: JsonObject, root: JsonObject) -> list[str]:
         elif keyword == "maxLength":
             if isinstance(value, str) and len(value) > argument:
                 errors.append(f"{value!r} is longer than {argument}")
+        elif keyword == "additionalProperties":
+            if isinstance(value, dict):
+                named = node.get("properties", {})
+                for name, item in value.items():
+                    if name not in named:
+                        errors += [f"{name}: {e}" for e in validate(item, argument, root)]
+        elif keyword in ("maxProperties", "maxItems"):
+            if isinstance(value, dict | list) and len(value) > argument:
+                errors.append(f"{value!r} has more than {argument} entries")
         elif keyword == "minimum":
             if isinstance(value, int | float) and value < argument:
                 errors.append(f"{value!r} is less than {argument}")
@@ -266,6 +280,11 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (1, ListUsers(nick="bobby", details=True, id="w5")),
         (1, ListPastUsers(nick="bob", count=1, id="ww1")),  # PAST_USERS: bob is bobby now
         (1, GetStats(id="st1")),  # SERVER_STATS
+        (2, SubscribeMetadata(add=("avatar",), id="ms1")),  # METADATA_SUBS
+        (1, SetMetadata(key="avatar", value="https://example.com/a.png", id="md1")),  # METADATA
+        (1, GetMetadata(keys=("avatar", "status"), id="md2")),
+        (2, SyncMetadata(nick="alice", id="md3")),
+        (1, ClearMetadata(id="md4")),
         (2, Quit(reason="bedtime", id="q1")),
     ]
     for sid in (1, 2):

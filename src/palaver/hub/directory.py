@@ -61,6 +61,7 @@ class Directory:
         def _may_see(self, user: User | None, key: str) -> bool: ...
         def _operators(self, key: str) -> tuple[str, ...]: ...
         def _voiced(self, key: str) -> tuple[str, ...]: ...
+        def _metadata_of(self, user: User) -> dict[str, str] | None: ...
         @staticmethod
         def _user(session: Session) -> User: ...
 
@@ -128,7 +129,8 @@ class Directory:
             rooms=tuple(r.name for r in rooms),
             operator_of=tuple(r.name for r in rooms if r.key in operators),
             online_since=format_ts(user.signon) if user.signon else None,
-            idle=max(0, int(now - (user.active or user.signon))) if user.signon else None)
+            idle=max(0, int(now - (user.active or user.signon))) if user.signon else None,
+            metadata=self._metadata_of(user))  # hub/metadata.py
         return Users(id=msg.id, users=(user.nick,), info=(info,))
 
     def _may_know(self, asker: User | None, user: User, key: str) -> bool:

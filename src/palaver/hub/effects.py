@@ -184,9 +184,19 @@ class CheckOperator:
     password: str
 
 
+@dataclass(frozen=True, slots=True)
+class SaveMetadata:
+    """Durable bookkeeping that nobody waits for: the metadata of ``target`` (an account key or
+    a room's folded name) is now ``values`` (hub/metadata.py); store it whole."""
+
+    target: str
+    values: tuple[tuple[str, str], ...]
+
+
 Effect = (
     Deliver | Close | Persist | AckResend | Replay | FetchHistory | CreateAccount | Remember
     | SaveRoom | Answer
     | SaveReadMarker | LoadReadMarkers | DeleteMessage
     | CheckOperator
+    | SaveMetadata
 )

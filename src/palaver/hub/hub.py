@@ -46,6 +46,7 @@ from palaver.hub.effects import (
 )
 from palaver.hub.lookalikes import LookalikeIndex
 from palaver.hub.markers import ReadMarkers
+from palaver.hub.metadata import Metadata, check_metadata
 from palaver.hub.moderation import Moderation
 from palaver.hub.names import check_nick, check_room, check_text, fold
 from palaver.hub.operators import Operators
@@ -80,6 +81,7 @@ from palaver.protocol.messages import (
     SendDirect,
     ServerMessage,
     SetNick,
+    SubscribeMetadata,
     Welcome,
 )
 from palaver.store.base import RoomSettings, StoredMarker, StoredMessage, dm_conversation
@@ -114,11 +116,14 @@ class StoredState:
     accounts: Mapping[str, str] = field(default_factory=dict)  # key -> nick
     memberships: Mapping[str, Sequence[str]] = field(default_factory=dict)  # key -> rooms
     rooms: Sequence[RoomSettings] = ()  # rooms' rules (docs/rooms.md)
+    # target (account key or folded room) -> key -> value (hub/metadata.py)
+    metadata: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 # Allowed before HELLO. Server commands need no identity: the older line dialects let a client
-# ask for the time or a sum before it chooses a nickname.
-_BEFORE_HELLO: Final = (Hello, Ping, Pong, Quit, RunCommand)
+# ask for the time or a sum before it chooses a nickname. Metadata subscriptions are the
+# session's (IRC's before-connect).
+_BEFORE_HELLO: Final = (Hello, Ping, Pong, Quit, RunCommand, SubscribeMetadata)
 
 
 def format_ts(now: float) -> str:
@@ -132,7 +137,7 @@ def as_message(record: StoredMessage, request_id: str | None = None) -> Message:
                    deleted=record.deleted)
 
 
-class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, Deleting):
+class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, Deleting, Metadata):
     def __init__(
         self,
         config: HubConfig | None = None,
@@ -196,6 +201,7 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
             **self.watch_handlers(),  # WATCH (hub/watch.py)
             **self.marker_handlers(),  # MARK_READ (hub/markers.py)
             **self.deletion_handlers(),  # DELETE (hub/deletion.py)
+            **self.metadata_handlers(stored.metadata),  # METADATA_* (hub/metadata.py)
         }
         self._default_keys = frozenset(fold(room) for room in self.config.default_rooms)
         self._load_rules(stored.rooms)
@@ -289,6 +295,7 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
         self._become_account(user, key)
         effects = self._to_user(user, sid, Registered(nick=user.nick), request_id)
         effects.extend(self._markers_rekeyed(guest_key, user, sid))
+        effects.extend(self._metadata_rekeyed(guest_key, user))  # kept now (hub/metadata.py)
         for room in user.rooms.values():
             remember = self._membership(user, room, member=True)
             if remember is not None:
@@ -323,6 +330,7 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
         its last activity)."""
         session = self._sessions.pop(sid, None)
         self._unwatch_all(sid)
+        self._metadata_session_closed(sid)  # its subscriptions (hub/metadata.py)
         if session is None or session.user is None:
             return []
         user = session.user
@@ -350,6 +358,7 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
         effects.insert(0, Deliver(Presence(nick=user.nick, event="quit", reason=reason),
                                   audience))
         self._markers_leave(user)
+        self._metadata_gone(user)  # a guest's metadata dies with it (hub/metadata.py)
         effects.extend(self._went_offline(user))  # to its watchers (hub/watch.py)
         return effects
 
@@ -402,6 +411,7 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
             )
         check_nick(msg.nick)
         check_profile(msg)
+        check_metadata(msg.metadata)
         for room in msg.rooms or ():
             check_room(room)
 
@@ -436,6 +446,7 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
         user.sessions.append(session.sid)
         session.user = user
         set_profile(user, msg)
+        arrived = self._metadata_arrive(user, session.sid, msg)  # before WELCOME tells it
         self._online[user.folded_nick] = user
         self._seen_online()
         self._lookalikes.add(user.folded_nick, user.nick)
@@ -454,6 +465,7 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
             effects.extend(self._enter(user, session.sid, name, None, now))
         effects.extend(self._markers_on_arrival(user, session.sid, msg))  # hub/markers.py
         effects.extend(self._came_online(user))  # to its watchers (hub/watch.py)
+        effects.extend(arrived)
         effects.extend(self._replay(session.sid, user, msg, marks))
         return effects
 
@@ -464,6 +476,7 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
         """Another session for a user already online: it is told the state, nobody else is."""
         user.sessions.append(session.sid)
         session.user = user
+        arrived = self._metadata_arrive(user, session.sid, msg)  # before WELCOME tells it
         current = list(user.rooms.values())
         for room in current:
             room.changed()
@@ -476,6 +489,8 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
         effects: list[Effect] = [Deliver(self._welcome(user, msg, rooms), (session.sid,))]
         effects.extend(Deliver(self._joined(room, None, user), (session.sid,))
                        for room in current)
+        effects.extend(self._metadata_synced(session.sid, current))  # as a JOIN would
+        effects.extend(arrived)
         effects.extend(joins)
         effects.extend(self._dm_markers(user, session.sid))
         effects.extend(self._replay(session.sid, user, msg, marks))
@@ -484,7 +499,8 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
     def _welcome(self, user: User, msg: Hello, rooms: tuple[str, ...]) -> Welcome:
         return Welcome(id=msg.id, version=PROTOCOL_VERSION, nick=user.nick,
                        server=self.config.server_name, rooms=rooms, motd=self.config.motd,
-                       account=user.account, token=user.token)
+                       account=user.account, token=user.token,
+                       metadata=self._welcome_metadata(user, msg))
 
     def _replay(
         self, sid: SessionId, user: User, msg: Hello, marks: Mapping[str, int] | None
@@ -543,7 +559,8 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
         user.rooms[key] = room
         effects = self._to_user(user, sid, self._joined(room, None, user), request_id)
         effects.append(Deliver(Presence(nick=user.nick, event="join", room=room.name), audience))
-        return [*opened, *effects, *self._entered(user, room, audience)]
+        return [*opened, *effects, *self._entered(user, room, audience),
+                *self._metadata_entered(user, room, audience)]
 
     def _joined(self, room: Room, request_id: str | None, user: User | None = None) -> Joined:
         """JOINED for ``user`` (its read marker of the room, hub/markers.py)."""

@@ -44,6 +44,9 @@ class ErrorCode(enum.StrEnum):
     ROOM_FULL = "room_full"
     MODERATED = "moderated"
     INVALID_KEY = "invalid_key"
+    # Metadata (hub/metadata.py)
+    METADATA_LIMIT = "metadata_limit"
+    METADATA_NOT_SET = "metadata_not_set"
     # Commands
     UNKNOWN_COMMAND = "unknown_command"
     INVALID_ARGS = "invalid_args"

@@ -43,7 +43,9 @@ class Hello(Wire, frozen=True, tag="HELLO"):
     earlier WELCOME: it reclaims that guest's identity (and nick, if still free or its own).
     ``username`` and ``realname`` (IRC's USER) are shown to others by WHO with ``details``; the
     first session of a user sets them. ``autojoin`` false: do not join the server's default
-    rooms (the IRC door sends it: IRC clients join what they ask for).
+    rooms (the IRC door sends it: IRC clients join what they ask for). ``metadata``: keys and
+    values of one's own metadata to set on arrival (IRC's before-connect ``METADATA SET``);
+    with it (even empty), WELCOME carries the user's metadata.
     """
 
     version: ProtocolVersion
@@ -55,6 +57,7 @@ class Hello(Wire, frozen=True, tag="HELLO"):
     username: str | None = None
     realname: str | None = None
     autojoin: bool = True
+    metadata: Annotated[dict[str, str], msgspec.Meta(max_length=20)] | None = None
 
 
 class Register(Wire, frozen=True, tag="REGISTER"):
@@ -319,6 +322,56 @@ class GetStats(Wire, frozen=True, tag="STATS"):
     """How many users, rooms and connections there are (IRC's LUSERS)."""
 
 
+# Metadata keys (docs/protocol.md, "Metadata"): 1-50 of a-z 0-9 _ . / -, checked by the hub.
+MetadataKeys = Annotated[tuple[Annotated[str, msgspec.Meta(max_length=50)], ...],
+                         msgspec.Meta(max_length=50)]
+
+
+class SetMetadata(Wire, frozen=True, tag="METADATA_SET"):
+    """Set ``key`` of one's own metadata — or of ``room`` (its operators), or of the user
+    ``nick`` (server operators) — to ``value``; without ``value``, remove the key. Answered by
+    METADATA with the key as it is now."""
+
+    key: str
+    value: str | None = None
+    nick: str | None = None
+    room: str | None = None
+
+
+class ClearMetadata(Wire, frozen=True, tag="METADATA_CLEAR"):
+    """Remove every key of one's own metadata (or ``room``'s, ``nick``'s as for METADATA_SET).
+    Answered by METADATA listing the keys removed."""
+
+    nick: str | None = None
+    room: str | None = None
+
+
+class GetMetadata(Wire, frozen=True, tag="METADATA_GET"):
+    """The metadata of oneself, of the user ``nick`` or of ``room``: the ``keys`` asked, in
+    order (each without a value when not set), or (no keys) every key set."""
+
+    keys: MetadataKeys = ()
+    nick: str | None = None
+    room: str | None = None
+
+
+class SyncMetadata(Wire, frozen=True, tag="METADATA_SYNC"):
+    """The keys this session subscribes to of the user ``nick`` (oneself without it) or of
+    ``room`` and each of its members: as METADATA_GET, but only what one subscribes to."""
+
+    nick: str | None = None
+    room: str | None = None
+
+
+class SubscribeMetadata(Wire, frozen=True, tag="METADATA_SUB"):
+    """Change this session's metadata subscriptions: ``remove`` keys, then ``add`` keys (in
+    order, until the list is full); neither: just ask. Allowed before HELLO. Changes of the
+    keys subscribed to arrive as METADATA with ``change``. Answered by METADATA_SUBS."""
+
+    add: MetadataKeys = ()
+    remove: MetadataKeys = ()
+
+
 ClientMessage = (
     Hello | Join | Leave | Say | SendDirect | SetNick | ListUsers | ListRooms | RunCommand | Ping
     | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
@@ -326,6 +379,7 @@ ClientMessage = (
     | GrantVoice | RevokeVoice
     | Watch | MarkRead | Delete
     | BecomeOperator | SetUserMode | Kill | SendWallops | ListPastUsers | GetStats
+    | SetMetadata | ClearMetadata | GetMetadata | SyncMetadata | SubscribeMetadata
 )
 
 
@@ -342,6 +396,7 @@ class Welcome(Wire, frozen=True, tag="WELCOME"):
     motd: str
     account: bool = False
     token: str | None = None
+    metadata: dict[str, str] | None = None  # one's own metadata (see HELLO's metadata)
 
 
 class Joined(Wire, frozen=True, tag="JOINED"):
@@ -418,6 +473,7 @@ class UserInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     operator_of: tuple[str, ...] = ()
     online_since: str | None = None
     idle: int | None = None
+    metadata: dict[str, str] | None = None  # its metadata (only for one ``nick``)
 
 
 class Users(Wire, frozen=True, tag="USERS"):
@@ -668,11 +724,46 @@ class ServerStats(Wire, frozen=True, tag="SERVER_STATS"):
     max_users: int
 
 
+class MetadataEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One key of a user's (``nick``) or a room's (``room``) metadata; no ``value``: not
+    set."""
+
+    key: str
+    value: str | None = None
+    nick: str | None = None
+    room: str | None = None
+
+
+class MetadataValues(Wire, frozen=True, tag="METADATA"):
+    """Metadata of the user ``nick`` or the room ``room`` (and, for a room, of its members):
+    the answer to METADATA_GET, _SET, _CLEAR and _SYNC; with ``change``, a change ``by``
+    someone of keys this session subscribes to; without either, what a JOIN brings (the
+    room's and its members' keys this session subscribes to, or a newcomer's)."""
+
+    entries: tuple[MetadataEntry, ...] = ()
+    nick: str | None = None
+    room: str | None = None
+    change: bool = False
+    by: str | None = None
+
+
+class MetadataSubscriptions(Wire, frozen=True, tag="METADATA_SUBS"):
+    """Answer to METADATA_SUB: every key this session subscribes to now (``keys``), those of
+    the request now subscribed (``added``) and removed (``removed``), and ``refused``: the
+    first key that did not fit the list and every key after it."""
+
+    keys: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+
+
 ServerMessage = (
     Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
     | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited | BanList | Away
     | Watching | Online | Offline | ReadMarker | Deleted
     | UserMode | Wallops | PastUsers | ServerStats
+    | MetadataValues | MetadataSubscriptions
 )
 
 CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
@@ -682,10 +773,12 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     GrantVoice, RevokeVoice,
     Watch, MarkRead, Delete,
     BecomeOperator, SetUserMode, Kill, SendWallops, ListPastUsers, GetStats,
+    SetMetadata, ClearMetadata, GetMetadata, SyncMetadata, SubscribeMetadata,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
     Registered, HistoryPage, Gap, RoomUpdated, Invited, BanList, Away,
     Watching, Online, Offline, ReadMarker, Deleted,
     UserMode, Wallops, PastUsers, ServerStats,
+    MetadataValues, MetadataSubscriptions,
 )

@@ -66,6 +66,7 @@ class Server:
             accounts=await store.accounts(),
             memberships=await store.memberships(),
             rooms=await store.room_settings(),
+            metadata=await store.metadata(),
         )
         hub = Hub(HubConfig(motd=s.motd, default_rooms=s.default_rooms,
                             server_operators=frozenset(n.lower() for n in s.server_operators),

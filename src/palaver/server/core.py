@@ -33,6 +33,7 @@ from palaver.hub.effects import (
     Persist,
     Remember,
     Replay,
+    SaveMetadata,
     SaveReadMarker,
     SaveRoom,
     SessionId,
@@ -285,6 +286,9 @@ class ServerCore:
             self._spawn(self._create_account(effect), effect.session)
         elif kind is SaveRoom:  # nobody waits: a failure is logged (see _finished)
             self._spawn(self.store.save_room(effect.settings))  # type: ignore[union-attr]
+        elif kind is SaveMetadata:  # nobody waits either
+            assert isinstance(effect, SaveMetadata)
+            self._spawn(self.store.save_metadata(effect.target, effect.values))
         elif kind is Remember:
             self._spawn(self._remember(effect))  # type: ignore[arg-type]
 

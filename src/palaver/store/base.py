@@ -167,3 +167,10 @@ class Store(Protocol):
     ) -> Deletion:
         """Make message ``msg_id`` of ``conversation`` a tombstone (no text, ``deleted``) —
         only if ``sender_key`` sent it, when given."""
+
+    async def save_metadata(self, target: str, values: Sequence[tuple[str, str]]) -> None:
+        """Store the metadata of ``target`` (an account key or a folded room name), replacing
+        what was stored for it: ``values`` in order, none to forget it."""
+
+    async def metadata(self) -> dict[str, dict[str, str]]:
+        """Every target's stored metadata, each in the order it was saved."""

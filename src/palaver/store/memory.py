@@ -27,6 +27,7 @@ class MemoryStore:
         self._marks: dict[str, dict[str, int]] = {}
         self._rooms: dict[str, RoomSettings] = {}
         self._markers: dict[str, dict[str, StoredMarker]] = {}  # identity -> conversation ->
+        self._metadata: dict[str, dict[str, str]] = {}  # target -> key -> value
 
     async def open(self) -> None:
         return None
@@ -89,6 +90,8 @@ class MemoryStore:
             self._memberships[new_key] = self._memberships.pop(key)
         if key in self._markers:
             self._markers[new_key] = self._markers.pop(key)
+        if key in self._metadata:
+            self._metadata[new_key] = self._metadata.pop(key)
         return True
 
     async def set_membership(self, account_key: str, room: str, member: bool) -> None:
@@ -158,3 +161,12 @@ class MemoryStore:
         if message.client_id is not None:
             self._by_client_id[(message.sender_key, message.client_id)] = tombstone
         return Deletion(outcome="deleted", message=tombstone)
+
+    async def save_metadata(self, target: str, values: Sequence[tuple[str, str]]) -> None:
+        if values:
+            self._metadata[target] = dict(values)
+        else:
+            self._metadata.pop(target, None)
+
+    async def metadata(self) -> dict[str, dict[str, str]]:
+        return {target: dict(values) for target, values in self._metadata.items()}

@@ -245,6 +245,7 @@ class SqliteStore:
             await db.execute(
                 "UPDATE read_markers SET identity = ? WHERE identity = ?", (new_key, key)
             )
+            await db.execute("UPDATE metadata SET target = ? WHERE target = ?", (new_key, key))
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")
@@ -437,6 +438,33 @@ class SqliteStore:
             await db.execute("ROLLBACK")
             raise
         return deletion
+
+    # ------------------------------------------------------------------ metadata
+
+    @_serialized
+    async def save_metadata(self, target: str, values: Sequence[tuple[str, str]]) -> None:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await db.execute("DELETE FROM metadata WHERE target = ?", (target,))
+            await db.executemany(
+                "INSERT INTO metadata (target, key, value, position) VALUES (?, ?, ?, ?)",
+                [(target, key, value, n) for n, (key, value) in enumerate(values)],
+            )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+
+    @_serialized
+    async def metadata(self) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        async with self.db.execute(
+            "SELECT target, key, value FROM metadata ORDER BY target, position"
+        ) as cursor:
+            async for target, key, value in cursor:
+                out.setdefault(target, {})[key] = value
+        return out
 
     @_serialized
     async def integrity_check(self) -> str:
