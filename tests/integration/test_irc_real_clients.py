@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil  # type: ignore[import-untyped]  # no stubs pinned
 import pytest
 
 from palaver.client import Client, ConnectionClosed
@@ -152,6 +153,7 @@ class Terminal:
                     "XDG_CACHE_HOME": str(home / ".cache"),
                     "XDG_STATE_HOME": str(home / ".local/state")}
         self.started = False
+        self.processes: list[psutil.Process] = []  # the tmux server and what runs in it
 
     async def tmux(self, *args: str) -> str:
         assert TMUX is not None
@@ -173,6 +175,9 @@ class Terminal:
                         "-x", str(WIDTH), "-y", str(HEIGHT), "sh", "-c",
                         '"$@"; echo $? > exit-status.new && mv exit-status.new exit-status',
                         "sh", *command)
+        server = int(await self.tmux("display-message", "-p", "-t", "irc", "#{pid}"))
+        with contextlib.suppress(psutil.NoSuchProcess):
+            self.processes.append(psutil.Process(server))
 
     async def type(self, line: str) -> None:
         """Type ``line`` (literally, not as key names) and press Enter."""
@@ -211,9 +216,33 @@ class Terminal:
                     f"----- screen -----\n{await self.screen()}------------------")
 
     async def close(self) -> None:
-        if self.started:
-            with contextlib.suppress(RuntimeError):  # already gone
-                await self.tmux("kill-server")
+        """Kill the tmux server and wait until it and every program in it have ended (a
+        program that saves its files as it dies must be done before its home is removed)."""
+        if not self.started:
+            return
+        processes = list(self.processes)
+        for process in self.processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                processes.extend(process.children(recursive=True))
+        with contextlib.suppress(RuntimeError):  # already gone
+            await self.tmux("kill-server")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while loop.time() < deadline:
+            if not any(alive(process) for process in processes):
+                return
+            await asyncio.sleep(POLL)
+        for process in processes:
+            if alive(process):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 @pytest.fixture
