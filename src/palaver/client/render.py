@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Final
 
+import msgspec
+
 from palaver.protocol.messages import (
+    Deleted,
     Error,
     Gap,
     Goodbye,
@@ -23,6 +26,8 @@ from palaver.protocol.messages import (
     Joined,
     Left,
     Message,
+    Offline,
+    Online,
     Presence,
     Registered,
     Result,
@@ -95,7 +100,12 @@ def block(prefix: str, text: str) -> list[str]:
     return [prefix + first, *((indent + line) if line else "" for line in rest)]
 
 
+DELETED_TEXT: Final = "(message deleted)"
+
+
 def render_message(event: Message, view: View) -> list[str]:
+    if event.deleted:  # a tombstone, in history or a replay
+        event = msgspec.structs.replace(event, text=DELETED_TEXT)
     stamp = f"[{clock(event.ts, view.tz)}]"
     sender = sanitize(event.sender)
     if event.to is not None:
@@ -172,6 +182,13 @@ def render(event: ServerMessage, view: View) -> list[str]:
     if isinstance(event, Gap):
         where = sanitize(event.room or f"@{event.peer}")
         return [f"* messages {event.after + 1}-{event.before - 1} of {where} were not fetched"]
+    if isinstance(event, Deleted):
+        where = sanitize(event.room or f"@{event.to}")
+        reason = f" ({sanitize(event.reason)})" if event.reason else ""
+        return [f"* {sanitize(event.by)} deleted message {event.msg_id} of {where}{reason}"]
+    if isinstance(event, Online | Offline):
+        state = "online" if isinstance(event, Online) else "offline"
+        return [f"* {sanitize(event.nick)} is {state}"]
     return []
 
 

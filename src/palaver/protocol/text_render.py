@@ -20,6 +20,7 @@ from typing import Final
 
 from palaver.client.commands import HELP
 from palaver.client.render import (
+    DELETED_TEXT,
     View,
     error_line,
     render_message,
@@ -95,7 +96,7 @@ def classic_message(event: Message, v: View) -> list[str]:
         prefix = f"{sanitize(event.room)} {sender}: "
     else:
         prefix = f"{sender}: "
-    first, *rest = sanitize_lines(event.text)
+    first, *rest = sanitize_lines(DELETED_TEXT if event.deleted else event.text)
     indent = " " * len(prefix)
     return [prefix + first, *((indent + line) if line else "" for line in rest)]
 
