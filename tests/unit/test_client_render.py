@@ -257,3 +257,19 @@ def test_registered_and_gap() -> None:
         "* bob is now an account: log in with --password"]
     assert render(Gap(room="#dev", after=4, before=10), view) == [
         "* messages 5-9 of #dev were not fetched"]
+
+
+def test_voices_and_room_settings_are_told_in_words() -> None:
+    from palaver.client.render import render_room_updated
+    from palaver.protocol.messages import RoomUpdated
+
+    voice = RoomUpdated(room="#r", change="voice", by="alice", nick="bob")
+    assert render_room_updated(voice) == ["* alice gave bob a voice in #r"]
+    modes = RoomUpdated(room="#r", change="modes", by="alice",
+                        changed=("invite_only", "moderated", "limit", "key"),
+                        invite_only=True, moderated=True, limit=5, key="beer")
+    assert render_room_updated(modes) == [
+        "* alice changed #r: invite-only, moderated, at most 5 members, a key to join"]
+    opened = RoomUpdated(room="#r", change="outside_messages", by="alice",
+                         changed=("outside_messages",), outside_messages=True)
+    assert render_room_updated(opened) == ["* alice changed #r: open to messages from outside"]

@@ -55,7 +55,13 @@ class PalaverController(BaseServerController, DirectoryBasedController):
     software_name = "palaver"
     supported_sasl_mechanisms: set[str] = {"PLAIN"}
     supports_sts = False
-    optional_behaviors = frozenset({OptionalBehaviors.NO_CTCP})
+    # What palaver claims beyond the base (irctest fails a claimed behaviour's skip). Not
+    # NO_CTCP: palaver relays no CTCP but ACTION at all, so +C would change nothing.
+    optional_behaviors = frozenset({OptionalBehaviors.INVITE_OVERRIDES_LIMIT,
+                                    OptionalBehaviors.MULTI_JOIN, OptionalBehaviors.MULTI_KICK,
+                                    OptionalBehaviors.MULTI_NAMES_COMMAND,
+                                    OptionalBehaviors.ELIST_M, OptionalBehaviors.ELIST_N,
+                                    OptionalBehaviors.ELIST_U})
 
     def create_config(self) -> None:
         super().create_config()

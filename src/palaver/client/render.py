@@ -192,6 +192,19 @@ def render(event: ServerMessage, view: View) -> list[str]:
     return []
 
 
+def _setting(event: RoomUpdated, setting: str) -> str:
+    """One setting a MODE changed, as it is now (docs/rooms.md)."""
+    on = getattr(event, setting)
+    words = {"invite_only": ("invite-only", "open to everyone"),
+             "private": ("private (unlisted)", "listed"),
+             "moderated": ("moderated", "not moderated"),
+             "outside_messages": ("open to messages from outside", "members only"),
+             "open_topic": ("topic open to members", "topic for operators"),
+             "limit": (f"at most {event.limit} members", "no member limit"),
+             "key": ("a key to join", "no key")}[setting]
+    return words[0] if on else words[1]
+
+
 def render_room_updated(event: RoomUpdated) -> list[str]:
     """A change of a room's rules (docs/rooms.md), or its state."""
     by, room, nick = sanitize(event.by or "the server"), sanitize(event.room), sanitize(
@@ -206,6 +219,12 @@ def render_room_updated(event: RoomUpdated) -> list[str]:
                  "deop": f"* {by} took operator status from {nick} in {room}",
                  "ban": f"* {by} banned {nick} from {room}",
                  "unban": f"* {by} lifted the ban on {nick} in {room}"}[change]]
+    if change in ("voice", "devoice"):
+        return [f"* {by} gave {nick} a voice in {room}" if change == "voice"
+                else f"* {by} took {nick}'s voice in {room}"]
+    if change not in ("invite_only", "private") and event.changed:  # the other settings
+        return [f"* {by} changed {room}: "
+                + ", ".join(_setting(event, setting) for setting in event.changed)]
     if change == "invite_only":
         return [f"* {by} made {room} invite-only" if event.invite_only
                 else f"* {by} opened {room} to everyone"]

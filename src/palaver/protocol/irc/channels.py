@@ -7,16 +7,21 @@ every member sees for them are made in :mod:`palaver.protocol.irc.rooms`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import fnmatch
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
 
 from palaver.hub.profile import MAX_PART_REASON
+from palaver.hub.rules import check_key
 from palaver.protocol.dialect import Inbound
+from palaver.protocol.errors import PeerError
 from palaver.protocol.irc import markers
 from palaver.protocol.irc.operators import on_user_mode
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import hostmask
 from palaver.protocol.irc.rooms import (
     FLAG_MODES,
+    MAX_KICKS,
     ban_nick,
     channel_modes,
     room_updated_line,
@@ -24,9 +29,12 @@ from palaver.protocol.irc.rooms import (
 )
 from palaver.protocol.irc.wire import IrcLine, one_line, strip_formatting
 from palaver.protocol.messages import (
+    MAX_ROOM_LIMIT,
     Ban,
     BanList,
+    ClientMessage,
     GrantOperator,
+    GrantVoice,
     Invite,
     Invited,
     Join,
@@ -38,32 +46,52 @@ from palaver.protocol.messages import (
     ListRooms,
     ListUsers,
     RevokeOperator,
+    RevokeVoice,
+    RoomInfo,
     RoomList,
     RoomUpdated,
     SetRoomMode,
     SetTopic,
     Unban,
+    Users,
 )
 
 if TYPE_CHECKING:
     from palaver.protocol.irc.dialect import IrcDialect
 
 
-def prefixed(nicks: tuple[str, ...], operators: tuple[str, ...]) -> list[str]:
-    """NAMES entries: ``@nick`` for the room's operators."""
-    ops = {n.lower() for n in operators}
-    return [f"@{n}" if n.lower() in ops else n for n in nicks]
+_MEMBER_MODES: Final[dict[tuple[str, bool], tuple[str, type[ClientMessage]]]] = {
+    ("o", True): ("op", GrantOperator), ("o", False): ("deop", RevokeOperator),
+    ("v", True): ("voice", GrantVoice), ("v", False): ("devoice", RevokeVoice)}
+
+
+def prefixed(nicks: tuple[str, ...], operators: tuple[str, ...],
+             voiced: tuple[str, ...] = ()) -> list[str]:
+    """NAMES entries: ``@nick`` for the room's operators, ``+nick`` for voiced members."""
+    ops, voices = {n.lower() for n in operators}, {n.lower() for n in voiced}
+    return [f"@{n}" if n.lower() in ops else f"+{n}" if n.lower() in voices else n
+            for n in nicks]
+
+
+def names_symbol(private: bool) -> str:
+    """RPL_NAMREPLY's channel type: ``@`` for a secret (private) channel, ``=`` for others."""
+    return "@" if private else "="
 
 
 # ---------------------------------------------------------------------- commands
 
 
 def on_join(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
-    for channel in filter(None, line.params[0].split(",")):
+    """``JOIN #a,#b key_a,key_b``: the n-th key goes with the n-th channel."""
+    keys = line.params[1].split(",") if len(line.params) > 1 else []
+    for index, channel in enumerate(line.params[0].split(",")):
+        if not channel:
+            continue
         if channel == "0":
             out.append(irc.num("403", "0", "Leaving every channel at once is not supported"))
-        else:
-            out.append(irc.request(Join, Pending("join", channel), room=channel))
+            continue
+        key = keys[index] if index < len(keys) and keys[index] else None
+        out.append(irc.request(Join, Pending("join", channel), room=channel, key=key))
 
 
 def on_part(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
@@ -83,22 +111,33 @@ def on_topic(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 
 def on_names(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
-    channels = [c for c in (line.params[0].split(",") if line.params else []) if c]
+    """``NAMES #a,#b``: 353 for each channel, one 366 (naming them all) after the last."""
+    asked = line.params[0] if line.params else ""
+    channels = [c for c in asked.split(",") if c]
     if not channels:
         out.append(irc.num("366", "*", "End of /NAMES list"))
-    for channel in channels:
-        out.append(irc.request(ListUsers, Pending("names", channel), room=channel))
+    for index, channel in enumerate(channels):
+        last = index == len(channels) - 1
+        pending = Pending("names", asked) if last else Pending("names_more", channel)
+        out.append(irc.request(ListUsers, pending, room=channel))
 
 
 def on_list(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
-    wanted = line.params[0] if line.params and line.params[0].startswith("#") else ""
-    out.append(irc.request(ListRooms, Pending("list", wanted)))
+    """``LIST [#a,#b | mask | !mask | <n | >n]`` (ELIST=MNU): filtered here."""
+    out.append(irc.request(ListRooms, Pending("list", line.params[0] if line.params else "")))
 
 
 def on_kick(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
-    channel = line.params[0]
+    """``KICK #a nick1,nick2 :why`` or ``KICK #a,#b nick1,nick2`` (pairs); at most
+    :data:`MAX_KICKS` targets, the rest left out (as TARGMAX allows)."""
+    channels = [c for c in line.params[0].split(",") if c]
+    nicks = [n for n in line.params[1].split(",") if n]
+    if not channels or not nicks or len(channels) not in (1, len(nicks)):
+        out.append(irc.need_more("KICK"))
+        return
     reason = strip_formatting(line.params[2]) if len(line.params) > 2 else None
-    for nick in filter(None, line.params[1].split(",")):
+    pairs = zip(channels * len(nicks) if len(channels) == 1 else channels, nicks, strict=False)
+    for channel, nick in list(pairs)[:MAX_KICKS]:
         out.append(irc.request(Kick, Pending("kick", channel, nick), room=channel,
                                nick=nick, reason=reason or None))
 
@@ -131,36 +170,62 @@ def on_mode(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 def _channel_modes(irc: IrcDialect, channel: str, change: str, params: list[str],
                    out: list[Inbound]) -> None:
-    """``+o/-o nick``, ``+b/-b mask``, ``+i/-i``, ``+s/-s`` (docs/rooms.md)."""
-    adding, flags = True, {}
+    """``+o/-o nick``, ``+v/-v nick``, ``+b/-b mask``, and the settings (``imnst``, ``l n``,
+    ``k key``) as one SetRoomMode (docs/rooms.md). A bad ``l`` or ``k`` value is 696 and the
+    rest of the change goes on."""
+    adding, settings = True, dict[str, object]()
     for char in change:
         if char in "+-":
             adding = char == "+"
-        elif char in "ob":
+        elif char in "ovb":
             if not params:
                 out.append(irc.need_more("MODE"))
                 return
-            param = params.pop(0)
-            if char == "o":
-                kind, command = ("op", GrantOperator) if adding else ("deop", RevokeOperator)
-                out.append(irc.request(command, Pending(kind, channel, param),
-                                       room=channel, nick=param))
+            _member_mode(irc, channel, char, adding, params.pop(0), out)
+        elif char == "l":
+            if not adding:
+                settings["limit"] = 0
                 continue
-            nick = ban_nick(param)
-            if nick is None:
-                out.append(irc.num("696", channel, "b", param,
-                                   "Only nick bans (nick!*@*) are supported"))
+            value = params.pop(0) if params else ""
+            if not value.isdigit() or not 0 < int(value) <= MAX_ROOM_LIMIT:
+                out.append(irc.num("696", channel, "l", value or "*",
+                                   f"the limit is a number from 1 to {MAX_ROOM_LIMIT}"))
                 continue
-            ban_kind, ban = ("ban", Ban) if adding else ("unban", Unban)
-            out.append(irc.request(ban, Pending(ban_kind, channel, nick), room=channel,
-                                   nick=nick))
+            settings["limit"] = int(value)
+        elif char == "k":
+            value = params.pop(0) if params else ""  # -k takes the key (or anything), or none
+            if not adding:
+                settings["key"] = ""
+                continue
+            try:
+                settings["key"] = check_key(value)
+            except PeerError as refusal:
+                out.append(irc.num("696", channel, "k", "*", refusal.message))
         elif char in FLAG_MODES:
-            flags[FLAG_MODES[char]] = adding
-        elif char not in "nt":  # no outside messages, ops set the topic: always so here
+            field, on = FLAG_MODES[char]
+            settings[field] = on if adding else not on
+        else:
             out.append(irc.num("472", char, "is unknown mode char to me"))
-    if flags:
+    if settings:
         out.append(irc.request(SetRoomMode, Pending("chanmode", channel), room=channel,
-                               **flags))
+                               **settings))
+
+
+def _member_mode(irc: IrcDialect, channel: str, char: str, adding: bool, param: str,
+                 out: list[Inbound]) -> None:
+    """``o`` and ``v`` (about a member) and ``b`` (about a nick) become their commands."""
+    if char in "ov":
+        kind, command = _MEMBER_MODES[(char, adding)]
+        out.append(irc.request(command, Pending(kind, channel, param), room=channel,
+                               nick=param))
+        return
+    nick = ban_nick(param)
+    if nick is None:
+        out.append(irc.num("696", channel, "b", param,
+                           "Only nick bans (nick!*@*) are supported"))
+        return
+    ban_kind, ban = ("ban", Ban) if adding else ("unban", Unban)
+    out.append(irc.request(ban, Pending(ban_kind, channel, nick), room=channel, nick=nick))
 
 
 # ---------------------------------------------------------------------- events
@@ -173,8 +238,10 @@ def joined(irc: IrcDialect, event: Joined, pending: Pending | None) -> bytes:
         lines.append(irc.num("332", event.room, event.topic))
         if event.topic_by:
             lines.append(irc.num("333", event.room, event.topic_by, unix_time(event.topic_at)))
-    lines.append(irc.renderer.names(me, event.room, prefixed(event.members, event.operators),
-                                    before_end=markers.on_join(irc, event)))  # read marker
+    lines.append(irc.renderer.names(me, event.room,
+                                    prefixed(event.members, event.operators, event.voiced),
+                                    before_end=markers.on_join(irc, event),  # read marker
+                                    symbol=names_symbol(event.private)))
     return b"".join(lines)
 
 
@@ -190,22 +257,66 @@ def room_list(irc: IrcDialect, event: RoomList, pending: Pending | None) -> byte
         room = next((r for r in event.rooms if r.room.lower() == arg.lower()), None)
         if room is None:
             return irc.num("403", arg, "No such channel")
-        if pending.kind == "mode":
-            return irc.num("324", room.room, channel_modes(room.invite_only, room.private))
+        if pending.kind == "mode":  # RPL_CHANNELMODEIS, RPL_CREATIONTIME
+            lines = [irc.num("324", room.room, *channel_modes(room, key=room.key))]
+            if room.created_at:
+                lines.append(irc.num("329", room.room, unix_time(room.created_at)))
+            return b"".join(lines)
         if not room.topic:
             return irc.num("331", room.room, "No topic is set")
-        return irc.num("332", room.room, room.topic)
-    wanted = {c.lower() for c in arg.split(",") if c}
+        lines = [irc.num("332", room.room, room.topic)]
+        if room.topic_by:
+            lines.append(irc.num("333", room.room, room.topic_by, unix_time(room.topic_at)))
+        return b"".join(lines)
+    wanted = list_filter(arg)
     lines = [irc.num("321", "Channel", "Users  Name")]
     lines.extend(irc.num("322", r.room, str(r.members), r.topic) for r in event.rooms
-                 if not wanted or r.room.lower() in wanted)
+                 if wanted(r))
     lines.append(irc.num("323", "End of /LIST"))
     return b"".join(lines)
 
 
+def list_filter(arg: str) -> Callable[[RoomInfo], bool]:
+    """LIST's filters (ELIST=MNU), comma-separated: channel names and masks (``#c*n2``,
+    ``*an1``: any may match), ``!mask`` (none may match), ``<n`` and ``>n`` (fewer, more
+    members than n). Any other filter (C, T) is ignored."""
+    names: list[str] = []
+    unwanted: list[str] = []
+    counts: list[Callable[[int], bool]] = []
+    for item in filter(None, arg.lower().split(",")):
+        if item[0] in "<>" and item[1:].isdigit():
+            counts.append(_member_count(item[0], int(item[1:])))
+        elif item.startswith("!") and len(item) > 1:
+            unwanted.append(item[1:])
+        elif item[0] in "#*?":
+            names.append(item)
+
+    def matches(room: RoomInfo) -> bool:
+        name = room.room.lower()
+        return ((not names or any(fnmatch.fnmatchcase(name, n) for n in names))
+                and not any(fnmatch.fnmatchcase(name, n) for n in unwanted)
+                and all(count(room.members) for count in counts))
+
+    return matches
+
+
+def _member_count(sign: str, n: int) -> Callable[[int], bool]:
+    return (lambda members: members < n) if sign == "<" else (lambda members: members > n)
+
+
+def names_reply(irc: IrcDialect, event: Users, pending: Pending) -> bytes:
+    """NAMES: 353 for the room, and 366 after the last room asked about (``names``, whose
+    argument is what NAMES asked: ``#a,#b``); ``names_more``: 353 only."""
+    last = pending.kind == "names"
+    return irc.renderer.names(irc.me(), event.room or pending.arg,
+                              prefixed(event.users, event.operators, event.voiced),
+                              symbol=names_symbol(event.private), with_end=last,
+                              end_name=pending.arg if last else None)
+
+
 def room_updated(irc: IrcDialect, event: RoomUpdated, pending: Pending | None) -> bytes:
-    if event.change == "state":
-        return irc.num("324", event.room, channel_modes(event.invite_only, event.private))
+    if event.change == "state":  # a MODE that changed nothing: nothing to say (as IRC does)
+        return b""
     return room_updated_line(event, irc.server)
 
 
@@ -217,6 +328,12 @@ def invited(irc: IrcDialect, event: Invited, pending: Pending | None) -> bytes:
 
 
 def ban_list(irc: IrcDialect, event: BanList, pending: Pending | None) -> bytes:
-    lines = [irc.num("367", event.room, f"{nick}!*@*") for nick in event.nicks]
+    """RPL_BANLIST: ``#chan nick!*@* setter time`` (the setter and time when known)."""
+    known = {ban.nick: ban for ban in event.bans}
+    lines = []
+    for nick in event.nicks:
+        ban = known.get(nick)
+        setter = [hostmask(ban.by), unix_time(ban.at)] if ban is not None and ban.by else []
+        lines.append(irc.num("367", event.room, f"{nick}!*@*", *setter))
     lines.append(irc.num("368", event.room, "End of channel ban list"))
     return b"".join(lines)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 from palaver.hub.names import fold, is_valid_nick
 from palaver.hub.whowas import mask_matcher
 from palaver.protocol.dialect import Inbound
-from palaver.protocol.irc.channels import prefixed
+from palaver.protocol.irc.channels import names_reply
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import HOST
 from palaver.protocol.irc.rooms import unix_time
@@ -94,9 +94,8 @@ def on_userhost(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 def users(irc: IrcDialect, event: Users, pending: Pending | None) -> bytes:
     kind, arg = (pending.kind, pending.arg) if pending else ("who", event.room or "*")
-    if kind == "names":
-        return irc.renderer.names(irc.me(), event.room or arg,
-                                  prefixed(event.users, event.operators))
+    if pending is not None and kind in ("names", "names_more"):
+        return names_reply(irc, event, pending)  # palaver.protocol.irc.channels
     if kind == "ison":
         online = {n.lower(): n for n in event.users}
         present = [online[n.lower()] for n in arg.split(" ") if n.lower() in online]

@@ -87,6 +87,8 @@ def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:
                                       .replace("{text}", text) for p in numeric[1:]]
         if number == "FAIL":  # a standard reply: FAIL <command> <code> [context] :message
             return irc.line("FAIL", *params, event.message)
+        if number == "SILENT":  # a refusal that the reply to a later request covers
+            return b""
         if number == "HINT":  # a reply that needs no more words than the event's
             return irc.num(params[0], *params[1:], event.message)
         return irc.num(number, *params)

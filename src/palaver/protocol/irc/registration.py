@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Final
 
 from palaver import __version__
 from palaver.hub.profile import MAX_AWAY, MAX_REALNAME, MAX_USERNAME
+from palaver.hub.rules import MAX_KEY
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc import monitor
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import SUPPORTED_CAPS, hostmask
+from palaver.protocol.irc.rooms import CHANMODES, CHANNEL_MODES, CHANNEL_PARAM_MODES, MAX_KICKS
 from palaver.protocol.irc.state import Phase, Step
 from palaver.protocol.irc.wire import IrcLine, one_line, strip_formatting
 from palaver.protocol.messages import (
@@ -34,9 +36,10 @@ if TYPE_CHECKING:
 MAX_TARGETS: Final = 4  # targets of one PRIVMSG/NOTICE
 _USERNAME_JUNK: Final = re.compile(r"[^A-Za-z0-9_.~-]", re.ASCII)  # what a username cannot hold
 ISUPPORT: Final = (
-    f"AWAYLEN={MAX_AWAY}", "CASEMAPPING=ascii", "CHANLIMIT=#:", "CHANMODES=b,,,inst",
-    "CHANNELLEN=50", "CHANTYPES=#", "MODES=4", "NETWORK=palaver", "NICKLEN=32", "PREFIX=(o)@",
-    f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:,KICK:1",
+    f"AWAYLEN={MAX_AWAY}", "CASEMAPPING=ascii", "CHANLIMIT=#:", f"CHANMODES={CHANMODES}",
+    "CHANNELLEN=50", "CHANTYPES=#", "ELIST=MNU", f"KEYLEN={MAX_KEY}", "MODES=4",
+    "NETWORK=palaver", "NICKLEN=32", "PREFIX=(ov)@+",
+    f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:,KICK:{MAX_KICKS}",
     "TOPICLEN=300", "WHOX",
     monitor.ISUPPORT_TOKEN,
 )
@@ -148,7 +151,8 @@ def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
         irc.num("001", f"Welcome to the palaver IRC network, {hostmask(me)}", me=me),
         irc.num("002", f"Your host is {irc.server}, running version {__version__}", me=me),
         irc.num("003", "This server speaks palaver's protocol v1 and IRC", me=me),
-        irc.num("004", irc.server, f"palaver-{__version__}", "iow", "binost", "bo", me=me),
+        irc.num("004", irc.server, f"palaver-{__version__}", "iow", CHANNEL_MODES,
+                CHANNEL_PARAM_MODES, me=me),
         isupport(irc, me),
         irc.renderer.motd(me, irc.motd),
     ]

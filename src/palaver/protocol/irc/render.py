@@ -106,9 +106,12 @@ class IrcRenderer:
             return format_line("NICK", event.new_nick, source=source)
         return b""
 
-    def names(self, me: str, channel: str, nicks: Iterable[str], before_end: bytes = b"") -> bytes:
-        """353 lines (as many as the nicks need), ``before_end``, and 366."""
-        prefix = f":{self.server} 353 {me} = {channel} :"
+    def names(self, me: str, channel: str, nicks: Iterable[str], before_end: bytes = b"", *,
+              symbol: str = "=", with_end: bool = True, end_name: str | None = None) -> bytes:
+        """353 lines (as many as the nicks need; ``symbol`` ``=``, or ``@`` for a secret
+        channel), ``before_end``, and 366 (about ``end_name``, default the channel) unless
+        not ``with_end``."""
+        prefix = f":{self.server} 353 {me} {symbol} {channel} :"
         budget = _budget(prefix)
         lines: list[bytes] = []
         chunk: list[str] = []
@@ -116,14 +119,15 @@ class IrcRenderer:
         for nick in nicks:
             extra = len(nick) + (1 if chunk else 0)
             if chunk and size + extra > budget:
-                lines.append(self.numeric("353", me, "=", channel, " ".join(chunk)))
+                lines.append(self.numeric("353", me, symbol, channel, " ".join(chunk)))
                 chunk, size, extra = [], 0, len(nick)
             chunk.append(nick)
             size += extra
         if chunk:
-            lines.append(self.numeric("353", me, "=", channel, " ".join(chunk)))
+            lines.append(self.numeric("353", me, symbol, channel, " ".join(chunk)))
         lines.append(before_end)
-        lines.append(self.numeric("366", me, channel, "End of /NAMES list"))
+        if with_end:
+            lines.append(self.numeric("366", me, end_name or channel, "End of /NAMES list"))
         return b"".join(lines)
 
     def motd(self, me: str, motd: str) -> bytes:

@@ -1,11 +1,13 @@
 """IRC's channel moderation onto palaver's room rules, sans-I/O (docs/rooms.md).
 
-``MODE #chan +o/-o nick`` (GrantOperator/RevokeOperator), ``+b/-b nick!*@*`` (Ban/Unban: only
-masks that name a nick; palaver bans nicks and identities, not hosts), ``+i``/``+s``
-(SetRoomMode: invite-only, private), ``TOPIC #chan :text``, ``KICK`` and ``INVITE`` become hub
-commands; ROOM_UPDATED, INVITED and a ``kick`` PRESENCE become ``MODE``, ``TOPIC``, ``INVITE``
-and ``KICK`` lines. Broadcast lines here depend on nothing but the event (they are encoded once
-for every connection with the same capabilities).
+``MODE #chan +o/-o nick`` (GrantOperator/RevokeOperator), ``+v/-v nick`` (GrantVoice/
+RevokeVoice), ``+b/-b nick!*@*`` (Ban/Unban: only masks that name a nick; palaver bans nicks
+and identities, not hosts), and the settings — ``+i`` invite-only, ``+s`` private, ``+m``
+moderated, ``-n`` outside messages, ``-t`` open topic, ``+l n`` limit, ``+k key`` key — as one
+SetRoomMode; ``TOPIC #chan :text``, ``KICK`` and ``INVITE`` become hub commands too.
+ROOM_UPDATED, INVITED and a ``kick`` PRESENCE become ``MODE``, ``TOPIC``, ``INVITE`` and
+``KICK`` lines. Broadcast lines here depend on nothing but the event (they are encoded once for
+every connection with the same capabilities).
 """
 
 from __future__ import annotations
@@ -16,12 +18,22 @@ from typing import Final
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc.render import clean, hostmask
 from palaver.protocol.irc.wire import format_line
-from palaver.protocol.messages import Presence, RoomUpdated
+from palaver.protocol.messages import Presence, RoomInfo, RoomSetting, RoomUpdated
 
-# One parameterless mode letter per flag of SetRoomMode.
-FLAG_MODES: Final = {"i": "invite_only", "s": "private"}
-ROOM_KINDS: Final = ("topic_set", "op", "deop", "kick", "ban", "unban", "invite", "chanmode",
-                     "bans")
+# A parameterless mode letter -> (SetRoomMode's field, its value when the mode is set). +n and
+# +t are palaver's defaults: their fields say the opposite (outside messages, an open topic).
+FLAG_MODES: Final[dict[str, tuple[RoomSetting, bool]]] = {
+    "i": ("invite_only", True), "m": ("moderated", True), "n": ("outside_messages", False),
+    "s": ("private", True), "t": ("open_topic", False)}
+SETTING_LETTERS: Final[dict[RoomSetting, str]] = {
+    **{field: letter for letter, (field, _) in FLAG_MODES.items()}, "limit": "l", "key": "k"}
+# ISUPPORT CHANMODES: lists, always a parameter, a parameter when set, never one.
+CHANMODES: Final = "b,k,l," + "".join(sorted(FLAG_MODES))
+CHANNEL_MODES: Final = "biklmnostv"  # RPL_MYINFO's channel modes, and those with a parameter
+CHANNEL_PARAM_MODES: Final = "bklov"
+MAX_KICKS: Final = 4  # targets of one KICK (ISUPPORT TARGMAX); more are left out
+ROOM_KINDS: Final = ("topic_set", "op", "deop", "voice", "devoice", "kick", "ban", "unban",
+                     "invite", "chanmode", "bans")
 
 
 def ban_nick(mask: str) -> str | None:
@@ -40,31 +52,55 @@ def room_updated_line(event: RoomUpdated, server: str) -> bytes:
     change, room = event.change, event.room
     if change == "topic":
         return format_line("TOPIC", room, clean(event.topic), source=source)
-    if change in ("op", "deop") and event.nick:
-        sign = "+" if change == "op" else "-"
-        return format_line("MODE", room, f"{sign}o", event.nick, source=source, trailing=False)
+    letter = {"op": "+o", "deop": "-o", "voice": "+v", "devoice": "-v"}.get(change)
+    if letter is not None and event.nick:
+        return format_line("MODE", room, letter, event.nick, source=source, trailing=False)
     if change in ("ban", "unban") and event.nick:
         sign = "+" if change == "ban" else "-"
         return format_line("MODE", room, f"{sign}b", f"{event.nick}!*@*", source=source,
                            trailing=False)
-    if change == "invite_only":
-        return format_line("MODE", room, "+i" if event.invite_only else "-i", source=source,
-                           trailing=False)
-    if change == "private":
-        return format_line("MODE", room, "+s" if event.private else "-s", source=source,
-                           trailing=False)
+    if event.changed:
+        return format_line("MODE", room, *changed_modes(event), source=source, trailing=False)
     return b""
+
+
+def changed_modes(event: RoomUpdated) -> list[str]:
+    """``MODE``'s mode string and parameters for the settings a ROOM_UPDATED changed:
+    ``["+im-n+l", "5"]``."""
+    modes, params, sign = "", [], ""
+    for setting in event.changed:
+        letter, value = SETTING_LETTERS[setting], getattr(event, setting)
+        if setting == "limit":
+            on, param = value > 0, str(value) if value else None
+        elif setting == "key":
+            on, param = value is not None, value if value is not None else "*"
+        else:
+            on, param = bool(value) == FLAG_MODES[letter][1], None
+        if ("+" if on else "-") != sign:
+            sign = "+" if on else "-"
+            modes += sign
+        modes += letter
+        if param is not None:
+            params.append(param)
+    return [modes, *params]
+
+
+def channel_modes(room: RoomInfo | RoomUpdated, *, key: str | None = None) -> list[str]:
+    """RPL_CHANNELMODEIS's mode string and parameters: ``["+klnt", "beer", "5"]`` (the key as
+    ``key`` gives it; ``*`` for one the asker may not see)."""
+    flags = "".join(letter for letter, (field, on) in sorted(FLAG_MODES.items())
+                    if bool(getattr(room, field)) == on)
+    keyed = room.keyed if isinstance(room, RoomInfo) else room.key is not None
+    params = [key or "*"] if keyed else []
+    if room.limit:
+        params.append(str(room.limit))
+    return ["+" + flags + ("k" if keyed else "") + ("l" if room.limit else ""), *params]
 
 
 def kick_line(event: Presence, server: str) -> bytes:
     source = hostmask(event.by) if event.by else server
     return format_line("KICK", event.room or "*", event.nick, clean(event.reason or event.nick),
                        source=source)
-
-
-def channel_modes(invite_only: bool, private: bool) -> str:
-    """The 324 mode string: ``+nt`` and the flags that are on."""
-    return "+nt" + ("i" if invite_only else "") + ("s" if private else "")
 
 
 def unix_time(ts: str | None) -> str:
@@ -92,7 +128,16 @@ def _room_errors() -> dict[tuple[str, str], tuple[str, ...]]:
                                                      "is already on channel")
     table[("join", ErrorCode.BANNED)] = ("474", "{arg}", "Cannot join channel (+b)")
     table[("join", ErrorCode.INVITE_ONLY)] = ("473", "{arg}", "Cannot join channel (+i)")
+    table[("join", ErrorCode.BAD_KEY)] = ("475", "{arg}", "Cannot join channel (+k)")
+    table[("join", ErrorCode.ROOM_FULL)] = ("471", "{arg}", "Cannot join channel (+l)")
     table[("join", ErrorCode.NO_SUCH_ROOM)] = ("403", "{arg}", "No such channel")
+    table[("chanmode", ErrorCode.INVALID_KEY)] = ("HINT", "696", "{arg}", "k", "*")
+    table[("chanmode", ErrorCode.INVALID_ARGS)] = ("HINT", "477", "{arg}")
+    for kind in ("privmsg", "tagmsg"):
+        table[(kind, ErrorCode.MODERATED)] = ("404", "{arg}", "Cannot send to channel (+m)")
+    # NAMES of several channels: one 366 after the last; the others say nothing when refused
+    table[("names_more", ErrorCode.INVALID_ROOM)] = ("SILENT",)
+    table[("names_more", ErrorCode.NO_SUCH_ROOM)] = ("SILENT",)
     return table
 
 
