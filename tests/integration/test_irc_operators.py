@@ -171,3 +171,17 @@ async def test_the_json_door_has_oper_user_modes_wallops_and_whowas(
     assert isinstance(past, PastUsers) and [u.nick for u in past.users] == ["watcher"]
     await root.close()
 
+
+
+async def test_wrong_oper_passwords_are_throttled_like_logins(start_server: ServerFactory) -> None:
+    server = await start_server(server_name="irc.test", login_failures=1,
+                                operator_logins={"operuser": HASH})
+    port = await server.open_irc(0)
+    guesser = await irc(port, "guesser")
+    await guesser.send("OPER operuser wrong")
+    assert await guesser.line_with(" 464 ") == ":irc.test 464 guesser :Password incorrect"
+    await guesser.send(f"OPER operuser {PASSWORD}")  # even the right one, while throttled
+    throttled = await guesser.line_with(" 464 ")
+    assert throttled.startswith(":irc.test 464 guesser :too many operator logins: try again in")
+    await guesser.send("WHOIS guesser")
+    assert " 313 " not in "".join(await until_pong(guesser, "t"))
