@@ -11,7 +11,8 @@ import pytest
 from palaver.cli import main
 from palaver.server.config import ConfigError, load_settings
 
-HASH = "$argon2id$v=19$m=8,t=1,p=1$R8SDmiJhwmAU3/+hZhyUeA$qgKOIrC8tWOhh8Dv1aEC2emLL4TkU8XF9Ve79PM//lQ"
+HASH = ("$argon2id$v=19$m=8,t=1,p=1$R8SDmiJhwmAU3/+hZhyUeA"
+        "$qgKOIrC8tWOhh8Dv1aEC2emLL4TkU8XF9Ve79PM//lQ")
 
 
 def test_operator_logins_come_from_a_toml_table_or_json_in_the_environment(
