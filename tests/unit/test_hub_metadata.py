@@ -376,3 +376,22 @@ def test_whois_shows_a_users_metadata() -> None:
     h.send(bob, ListUsers(nick="bob", details=True))
     answers = [e for e in h.take(bob) if isinstance(e, Users)]
     assert [a.info[0].metadata for a in answers] == [{"display-name": "Ann"}, None]
+
+
+def test_a_new_session_subscribed_before_hello_gets_its_rooms_metadata() -> None:
+    h = Harness()
+    ann = arrive(h, "ann")
+    welcome = h.take(ann)[0]
+    assert isinstance(welcome, Welcome)
+    h.send(ann, Join(room="#r"))
+    h.send(ann, SetMetadata(room="#r", key="url", value="u"))
+    subscribe(h, ann, "status")
+    h.clear()
+    second = h.open()
+    h.send(second, SubscribeMetadata(add=("url", "status")))  # before HELLO
+    h.send(second, Hello(version=1, nick="ann", token=welcome.token, autojoin=False,
+                         metadata={"status": "on the phone"}))
+    assert values(h.take(second)) == [MetadataValues(room="#r", entries=(
+        entry("url", "u", room="#r"), entry("status", "on the phone", nick="ann")))]
+    assert h.take(ann) == [MetadataValues(nick="ann", change=True, by="ann", entries=(
+        entry("status", "on the phone", nick="ann"),))]

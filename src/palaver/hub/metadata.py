@@ -290,6 +290,8 @@ class Metadata:
                           ) -> list[Effect]:
         """``user`` joined ``room`` (``audience``: the sessions there before it): what its
         sessions and the members it meets here first subscribe to."""
+        if not self._subscriptions:  # the common case: nobody subscribes to anything
+            return []
         effects: list[Effect] = []
         target = Target(room.key, room=room.name)
         for sid in user.sessions:
@@ -397,6 +399,8 @@ class Metadata:
     def _notify(self, target: Target, entries: tuple[MetadataEntry, ...], skip: SessionId,
                 by: str) -> list[Effect]:
         """A change to the sessions subscribed to its keys that may hear of it."""
+        if not self._subscriptions:
+            return []
         if target.user is not None:
             user = target.user
             candidates: Iterable[SessionId] = dict.fromkeys(
