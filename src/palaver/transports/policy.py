@@ -75,7 +75,7 @@ class ConnectionPolicy:
 
     def arrived(self, size: int, registered: bool) -> str | None:
         """``size`` bytes were read; ``registered``: the connection is registered now (the
-        transport asks the hub; it may pass ``policy.registered or …`` to ask only until it is).
+        transport asks the hub; once :attr:`registered` is true it need not call this at all).
         The reason to cut the connection off, or None."""
         if self.registered:
             return None

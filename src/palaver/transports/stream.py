@@ -94,10 +94,11 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         core = self._core
         self.last_seen = now = core.monotonic()
         self.pinged = False
-        cut = policy.arrived(len(data), policy.registered or core.hub.is_registered(self.sid))
-        if cut is not None:
-            self._stop(cut)
-            return
+        if not policy.registered:  # the caps before registration (learnt once: never undone)
+            cut = policy.arrived(len(data), core.hub.is_registered(self.sid))
+            if cut is not None:
+                self._stop(cut)
+                return
         if self._backlog or policy.held():
             self._backlog += data  # a read that was under way when we paused
             return
@@ -190,7 +191,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
                 core.answer(self, item)
             elif isinstance(item, PeerError):
                 core.reject(self, item)
-                cut = policy.refused(policy.registered or core.hub.is_registered(self.sid))
+                cut = policy.refused(core.hub.is_registered(self.sid))
                 if cut is not None:
                     self._stop(cut)
                     return

@@ -201,11 +201,11 @@ class WebSocketConnection(QueuedSender):
                     continue
                 self.last_seen = now = core.monotonic()
                 self.pinged = False
-                cut = policy.arrived(len(msg.data),
-                                     policy.registered or core.hub.is_registered(self.sid))
-                if cut is not None:
-                    self._stop(cut)
-                    continue
+                if not policy.registered:  # the caps before registration
+                    cut = policy.arrived(len(msg.data), core.hub.is_registered(self.sid))
+                    if cut is not None:
+                        self._stop(cut)
+                        continue
                 # Out of tokens, this message waits and nothing more is read (aiohttp stops
                 # reading the socket once its small queue is full).
                 while (pause := policy.admit(now)) is not None:
@@ -237,7 +237,7 @@ class WebSocketConnection(QueuedSender):
                 core.answer(self, item)
             elif isinstance(item, PeerError):
                 core.reject(self, item)
-                cut = policy.refused(policy.registered or core.hub.is_registered(self.sid))
+                cut = policy.refused(core.hub.is_registered(self.sid))
                 if cut is not None:
                     self._stop(cut)
                     return
