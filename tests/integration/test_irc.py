@@ -102,7 +102,8 @@ async def test_irc_and_json_users_talk_in_the_lobby_and_a_channel(
 ) -> None:
     bob = await connect("bob")
     ann = await irc_user("ann")
-    assert await bob.wait_for(Presence) == Presence(nick="ann", event="join", room="#lobby")
+    assert await bob.wait_for(Presence) == Presence(nick="ann", event="join", room="#lobby",
+                                                    realname="ann")  # USER's (the irc package)
 
     await bob.request(Say(room="#lobby", text="hello irc"))
     event = await ann.expect("pubmsg")

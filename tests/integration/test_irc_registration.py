@@ -5,8 +5,10 @@ that carry hub events (away-notify, setname, extended-join, account-notify, bot 
 from __future__ import annotations
 
 import asyncio
+import base64
 
 from palaver.client import Client
+from palaver.protocol.messages import Register
 from palaver.server.app import Server
 from tests.integration.conftest import ServerFactory
 
@@ -89,4 +91,66 @@ async def test_json_clients_join_the_default_rooms_and_irc_clients_join_none(
     await peer.send("JOIN #news")
     assert (await peer.until(" 366 "))[0] == ":ivy!ivy@palaver JOIN #news"
     await json_client.close()
+    peer.close()
+
+
+# --------------------------------------------------------------------------- the door's password
+
+
+async def test_the_irc_door_s_password_must_be_given_with_pass(
+    start_server: ServerFactory,
+) -> None:
+    _, port = await irc_server(start_server, irc_password="door key")
+    for sent in (["NICK ann", "USER ann 0 * :Ann"],
+                 ["PASS door", "NICK ann", "USER ann 0 * :Ann", "JOIN #x"]):
+        peer = await Raw.open(port)
+        await peer.send(*sent)
+        assert await peer.closed() == [":palaver 464 * :Password incorrect",
+                                       "ERROR :Closing link: * (Password incorrect)"]
+        peer.close()
+    peer = await Raw.open(port)
+    await peer.send("PASS :door key", "NICK ann", "USER ann 0 * :Ann")
+    assert (await peer.until(" 001 "))[-1].startswith(":palaver 001 ann ")
+    peer.close()
+
+
+# --------------------------------------------------------------------------- SASL
+
+
+def plain(account: str, password: str) -> str:
+    return base64.b64encode(f"\0{account}\0{password}".encode()).decode()
+
+
+async def sasl(peer: Raw, account: str, password: str) -> list[str]:
+    await peer.send("CAP LS 302", "CAP REQ :sasl", "AUTHENTICATE PLAIN")
+    assert await peer.until("AUTHENTICATE +")
+    await peer.send(f"AUTHENTICATE {plain(account, password)}")
+    return [await peer.line()]
+
+
+async def test_sasl_plain_logs_in_to_a_palaver_account_under_another_nick(
+    start_server: ServerFactory,
+) -> None:
+    server, port = await irc_server(start_server, irc_password="door key")
+    owner = await Client.connect("127.0.0.1", server.port, "jilles")
+    await owner.request(Register(nick="jilles", password="sesame12"))
+    await owner.quit()
+    wrong = await Raw.open(port)
+    await wrong.send("PASS :door key")
+    assert await sasl(wrong, "jilles", "sesame13") == [
+        ":palaver 904 * :SASL authentication failed"]
+    await wrong.send("NICK jilles", "USER j 0 * :J", "CAP END")  # a guest may not wear it
+    assert (await wrong.until(" 433 "))[-1].startswith(":palaver 433 * jilles :")
+    wrong.close()
+
+    peer = await Raw.open(port)
+    await peer.send("PASS :door key")
+    assert await sasl(peer, "jilles", "sesame12") == [
+        ":palaver 900 * *!*@palaver jilles :You are now logged in as jilles"]
+    assert await peer.line() == ":palaver 903 * :SASL authentication successful"
+    await peer.send("NICK bar", "USER f 0 * :Realname", "CAP END")
+    assert (await peer.until(" 001 "))[-1].startswith(":palaver 001 bar ")
+    assert server.core is not None
+    user = server.core.hub._online["bar"]  # the account, wearing the nick NICK gave
+    assert (user.key, user.account) == ("jilles", True)
     peer.close()

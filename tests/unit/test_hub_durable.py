@@ -38,6 +38,7 @@ from palaver.protocol.messages import (
     SendDirect,
     ServerMessage,
     SetNick,
+    UserUpdated,
     Welcome,
 )
 from palaver.store.base import StoredMessage, dm_conversation
@@ -466,9 +467,10 @@ def test_register_creates_the_account_then_says_registered(h: Harness) -> None:
     assert h.take(alice) == []
     effects = h.hub.account_created(alice, "alice", created=True, request_id="r")
     h.apply(effects)
-    assert effects[1:] == [Remember(account="alice", room="#dev", member=True)]
+    assert [e for e in effects if isinstance(e, Remember)] == [
+        Remember(account="alice", room="#dev", member=True)]
     assert h.take(alice) == [Registered(id="r", nick="alice")]
-    assert h.take(bob) == []
+    assert h.take(bob) == [UserUpdated(nick="alice", change="account", account="alice")]
     h.send(alice, Say(room="#lobby", text="as an account"))
     assert h.stored[-1].sender_key == "alice"
 
@@ -553,7 +555,8 @@ def test_login_verified_welcomes_the_account_to_its_rooms() -> None:
                                                                           None)
     assert welcome.rooms == ("#lobby", "#dev")
     assert [e.room for e in events if isinstance(e, Joined)] == ["#lobby", "#dev"]
-    assert h.take(bob) == [Presence(nick="Alice", event="join", room="#lobby")]
+    assert h.take(bob) == [Presence(nick="Alice", event="join", room="#lobby",
+                                    account="Alice")]
 
 
 @pytest.mark.parametrize("stored_accounts", [accounts("alice"), {}])
@@ -702,7 +705,7 @@ def test_an_account_keeps_its_rooms_across_sessions() -> None:
     effects = h.send(alice, Join(room="#dev"))
     assert effects[-1] == Remember(account="alice", room="#dev", member=True)
     h.send(alice, Join(room="#rust"))
-    effects = h.send(alice, Join(room="#lobby"))  # the default room needs no note
+    effects = h.send(alice, Join(room="#lobby"))  # in it already (a default room): no note
     assert not any(isinstance(e, Remember) for e in effects)
     effects = h.send(alice, Leave(room="#rust"))
     assert effects[-1] == Remember(account="alice", room="#rust", member=False)

@@ -18,10 +18,14 @@ from palaver.protocol.messages import (
     ListUsers,
     Message,
     Presence,
+    Register,
+    Registered,
     SendDirect,
     SetAway,
+    SetRealname,
     UserInfo,
     Users,
+    UserUpdated,
 )
 from tests.unit.hub_harness import Harness
 
@@ -76,7 +80,7 @@ def test_away_is_per_user_told_to_its_sessions_and_to_dm_senders() -> None:
     h.send(ann, SetAway(id="a", message="gone fishing"))
     assert h.take(ann) == [Away(id="a", nick="ann", message="gone fishing")]
     assert h.take(ann2) == [Away(nick="ann", message="gone fishing")]
-    assert h.take(bob) == []
+    assert h.take(bob) == [UserUpdated(nick="ann", change="away", away="gone fishing")]
     h.send(bob, SendDirect(id="d", to="ANN", text="hi"))
     got = h.take(bob)
     assert isinstance(got[0], Message) and got[0].id == "d"
@@ -88,6 +92,7 @@ def test_away_is_per_user_told_to_its_sessions_and_to_dm_senders() -> None:
     h.send(ann2, SetAway(id="b"))  # back, from the other session
     assert h.take(ann2) == [Away(id="b", nick="ann")]
     assert h.take(ann) == [Away(nick="ann")]
+    assert h.take(bob) == [UserUpdated(nick="ann", change="away")]  # a room-mate
     h.send(bob, SendDirect(id="e", to="ann", text="hi"))
     assert [type(e) for e in h.take(bob)] == [Message]
     h.send(ann, SetAway(id="c", message="x"))
@@ -142,3 +147,73 @@ def test_a_leave_reason_reaches_the_room() -> None:
     h.clear()
     h.send(bob, Leave(room="#x", reason="a\x1b[2Jb"))  # not a valid line: dropped
     assert h.take(ann) == [Presence(nick="bob", event="leave", room="#x")]
+
+
+def test_away_changes_reach_room_mates_only_when_they_change() -> None:
+    h = Harness()
+    ann, bob = h.login("ann"), h.login("bob")
+    loner = h.open()
+    h.send(loner, Hello(version=1, nick="loner", autojoin=False))  # shares no room
+    h.clear()
+    h.send(ann, SetAway(id="a", message="lunch"))
+    h.send(ann, SetAway(id="b", message="lunch"))  # the same again: nothing new to tell
+    h.send(ann, SetAway(id="c", message="long lunch"))
+    h.send(ann, SetAway(id="d"))
+    h.send(ann, SetAway(id="e"))
+    assert h.take(bob) == [UserUpdated(nick="ann", change="away", away="lunch"),
+                           UserUpdated(nick="ann", change="away", away="long lunch"),
+                           UserUpdated(nick="ann", change="away")]
+    assert h.take(loner) == []
+    assert [type(e) for e in h.take(ann)] == [Away] * 5  # its own answers, no USER_UPDATED
+
+
+def test_realname_changes_answer_the_asker_and_reach_its_sessions_and_room_mates() -> None:
+    h = Harness()
+    ann = h.open()
+    h.send(ann, Hello(version=1, nick="ann", realname="Ann"))
+    token = h.hub._online["ann"].token
+    ann2 = h.open()
+    h.send(ann2, Hello(version=1, nick="ann", token=token))
+    bob = h.login("bob")
+    h.clear()
+    h.send(ann, SetRealname(id="r", realname="Ann Smith"))
+    event = UserUpdated(nick="ann", change="realname", realname="Ann Smith")
+    assert h.take(ann) == [UserUpdated(id="r", nick="ann", change="realname",
+                                       realname="Ann Smith")]
+    assert h.take(ann2) == [event]
+    assert h.take(bob) == [event]
+    h.send(bob, ListUsers(id="w", details=True))
+    [users] = h.take(bob)
+    assert isinstance(users, Users) and users.info[0].realname == "Ann Smith"
+    for bad in ("", "   ", "a\nb", "x" * 101, "\x1b[2J"):
+        h.send(ann, SetRealname(id="bad", realname=bad))
+        [error] = h.take(ann)
+        assert isinstance(error, Error) and (error.code, error.field) == (
+            "invalid_field", "realname"), bad
+    assert h.take(bob) == []
+
+
+def test_a_join_says_who_joined_realname_account_and_away() -> None:
+    h = Harness()
+    bob = h.login("bob")
+    h.hub._accounts["ann"] = "Ann"
+    ann, _ = h.login_account(Hello(version=1, nick="ann", password="secret123",
+                                   realname="Ann Smith", autojoin=False))
+    h.send(ann, SetAway(message="brb"))
+    h.clear()
+    h.send(ann, Join(room="#lobby"))
+    assert h.take(bob) == [Presence(nick="Ann", event="join", room="#lobby",
+                                    realname="Ann Smith", account="Ann", away="brb")]
+    guest = h.login("gus")  # a guest that said nothing: nothing more than before
+    assert Presence(nick="gus", event="join", room="#lobby") in h.take(bob)
+    h.drop(guest)
+
+
+def test_becoming_an_account_is_told_to_room_mates() -> None:
+    h = Harness()
+    ann, bob = h.login("ann"), h.login("bob")
+    h.clear()
+    h.send(ann, Register(id="r", nick="ann", password="secret123"))
+    h.apply(h.hub.account_created(ann, "ann", created=True, request_id="r"))
+    assert h.take(bob) == [UserUpdated(nick="ann", change="account", account="ann")]
+    assert [type(e) for e in h.take(ann)] == [Registered]

@@ -118,8 +118,8 @@ def test_cap_negotiation_suspends_registration_until_cap_end() -> None:
 
 def test_unknown_caps_are_refused_all_or_nothing() -> None:
     d = dialect()
-    assert replies(d.receive_data(b"CAP REQ :server-time sasl\r\n")) == [
-        ":palaver CAP * NAK :server-time sasl"]
+    assert replies(d.receive_data(b"CAP REQ :server-time frob\r\n")) == [
+        ":palaver CAP * NAK :server-time frob"]
     assert d.encode_key == ("irc", frozenset())
 
 

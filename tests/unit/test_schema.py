@@ -23,6 +23,7 @@ from palaver.protocol.jsonl import encode
 from palaver.protocol.messages import (
     CLIENT_MESSAGE_TYPES,
     SERVER_MESSAGE_TYPES,
+    Authenticate,
     Ban,
     BecomeOperator,
     ClearMetadata,
@@ -57,6 +58,7 @@ from palaver.protocol.messages import (
     SetAway,
     SetMetadata,
     SetNick,
+    SetRealname,
     SetRoomMode,
     SetTopic,
     SetUserMode,
@@ -229,6 +231,7 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (1, Ping(id="p0")),
         (1, ListRooms(id="early")),  # handshake_required
         (1, Hello(version=1, nick="alice", id="h1")),
+        (1, Authenticate(nick="alice", password="correct horse", id="au1")),  # registered
         (1, Watch(add=("bob", "carol"), id="wa1")),  # WATCHING; ONLINE, OFFLINE for bob
         (2, Hello(version=1, nick="Alice")),  # nick_taken
         (2, Hello(version=2, nick="bob")),  # unsupported_version
@@ -241,7 +244,8 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (1, SendDirect(to="bob", text="psst", id="d1")),
         (1, SendDirect(to="carol", text="psst", id="d2")),  # no_such_user
         (2, SetNick(nick="bobby", id="n1")),
-        (2, SetAway(message="tea break", id="a1")),
+        (2, SetAway(message="tea break", id="a1")),  # and alice's USER_UPDATED
+        (2, SetRealname(realname="Bob Bobbs", id="rn1")),
         (1, SendDirect(to="bobby", text="there?", id="d3")),  # and bobby's AWAY
         (1, ListUsers(id="w1")),
         (1, ListUsers(id="w4", details=True)),
@@ -302,6 +306,7 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
 
 SENT, RECEIVED = _conversation()
 EXTRA_SERVER_FRAMES = [
+    b'{"type":"AUTHENTICATED","account":"alice","id":"au2"}',  # an AUTH before HELLO (core)
     b'{"type":"WALLOPS","from":"root","text":"restarting at 10:00"}',
     b'{"type":"DELETED","msg_id":1,"by":"alice","room":"#rust","from":"alice","id":"del1"}',
     b'{"type":"BYE","reason":"server shutting down"}',

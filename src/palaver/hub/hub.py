@@ -28,6 +28,7 @@ from typing import Any, Final
 import msgspec
 
 from palaver import __version__
+from palaver.hub.authentication import Authentication
 from palaver.hub.commands import COMMANDS, CommandContext, CommandRegistry
 from palaver.hub.deletion import Deleting
 from palaver.hub.directory import Directory
@@ -50,13 +51,14 @@ from palaver.hub.metadata import Metadata, check_metadata
 from palaver.hub.moderation import Moderation
 from palaver.hub.names import check_nick, check_room, check_text, fold
 from palaver.hub.operators import Operators
-from palaver.hub.profile import Profile, check_profile, part_reason, set_profile
+from palaver.hub.profile import Profile, check_profile, joining, part_reason, set_profile
 from palaver.hub.state import Room, Session, User
 from palaver.hub.watch import WatchLists
 from palaver.hub.whowas import NickHistory
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
+    Authenticate,
     ClientMessage,
     Error,
     Hello,
@@ -123,7 +125,7 @@ class StoredState:
 # Allowed before HELLO. Server commands need no identity: the older line dialects let a client
 # ask for the time or a sum before it chooses a nickname. Metadata subscriptions are the
 # session's (IRC's before-connect).
-_BEFORE_HELLO: Final = (Hello, Ping, Pong, Quit, RunCommand, SubscribeMetadata)
+_BEFORE_HELLO: Final = (Hello, Authenticate, Ping, Pong, Quit, RunCommand, SubscribeMetadata)
 
 
 def format_ts(now: float) -> str:
@@ -137,7 +139,8 @@ def as_message(record: StoredMessage, request_id: str | None = None) -> Message:
                    deleted=record.deleted)
 
 
-class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, Deleting, Metadata):
+class Hub(Authentication, Moderation, Profile,
+          Directory, Operators, WatchLists, ReadMarkers, Deleting, Metadata):
     def __init__(
         self,
         config: HubConfig | None = None,
@@ -183,6 +186,7 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
         }
         self._handlers: dict[type[Any], Callable[[Session, Any, float], list[Effect]]] = {
             Hello: self._hello,
+            **self.authentication_handlers(),  # AUTH after HELLO (hub/authentication.py)
             Join: self._join,
             Leave: self._leave,
             SetNick: self._set_nick,
@@ -238,24 +242,32 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
             return [self.error_effect(sid, error.with_request_id(message.id))]
 
     def needs_login(self, sid: SessionId, message: ClientMessage) -> bool:
-        """A HELLO with a password that only the password can decide: the caller checks it,
-        then calls :meth:`login`. (A second HELLO, or one of another protocol version, is
-        refused by :meth:`handle` without the cost of hashing.)"""
+        """A HELLO with a password (or an AUTH) that only the password can decide: the caller
+        checks it, then calls :meth:`login`. (A second HELLO, or one of another protocol
+        version, is refused by :meth:`handle` without the cost of hashing.)"""
+        if type(message) is Authenticate:
+            return not self.is_registered(sid)
         return (type(message) is Hello and message.password is not None
                 and message.version == PROTOCOL_VERSION and not self.is_registered(sid))
 
     def login(
-        self, sid: SessionId, hello: Hello, *, verified: bool, marks: Mapping[str, int],
-        now: float, read_markers: Sequence[StoredMarker] = (),
+        self, sid: SessionId, hello: Hello | Authenticate, *, verified: bool,
+        marks: Mapping[str, int], now: float, read_markers: Sequence[StoredMarker] = (),
+        account: str | None = None,
     ) -> list[Effect]:
         """Finish a HELLO with a password, which the caller has checked (``verified``);
-        ``read_markers``: the account's, from the store."""
+        ``read_markers``: the account's, from the store. The same for an AUTH, which is only
+        noted (hub/authentication.py); ``account``: the one an AUTH proved, whose HELLO names
+        the nick to wear."""
+        if isinstance(hello, Authenticate):
+            return self._authenticated(sid, hello, verified=verified, marks=marks,
+                                       read_markers=read_markers)
         session = self._sessions.get(sid)
         if session is None:
             return []
         try:
             self._check_hello(session, hello)
-            key = fold(hello.nick)
+            key = fold(hello.nick) if account is None else account
             if not verified or key not in self._accounts:
                 raise PeerError(ErrorCode.AUTH_FAILED, "wrong nick or password")
             user = self._online_accounts.get(key)
@@ -263,7 +275,8 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
                 return self._attach(session, user, hello, marks, now)
             if key in self._online:  # cannot happen (guests may not wear account nicks): refuse
                 raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {hello.nick} is in use")
-            user = User(key, self._accounts[key], account=True, token=None)
+            nick = self._accounts[key] if account is None else self._wearing(key, hello.nick)
+            user = User(key, nick, account=True, token=None)
             user.signon = user.active = now
             self._online_accounts[key] = user
             self._markers_arrive(user, read_markers)
@@ -294,9 +307,12 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
         guest_key = user.key
         self._become_account(user, key)
         effects = self._to_user(user, sid, Registered(nick=user.nick), request_id)
+        effects.extend(self.account_noted(user))  # its room-mates (hub/profile.py)
         effects.extend(self._markers_rekeyed(guest_key, user, sid))
         effects.extend(self._metadata_rekeyed(guest_key, user))  # kept now (hub/metadata.py)
         for room in user.rooms.values():
+            if room.key in self._default_keys:
+                continue  # put there on arrival, not by choice: a JOIN of it would note it
             remember = self._membership(user, room, member=True)
             if remember is not None:
                 effects.append(remember)
@@ -417,6 +433,8 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
 
     def _hello(self, session: Session, msg: Hello, now: float) -> list[Effect]:
         self._check_hello(session, msg)
+        if msg.password is None and session.auth is not None:  # AUTH proved an account
+            return self._hello_authenticated(session, msg, now)
         if msg.password is not None:  # the core routes these to login(); never guess here
             raise PeerError(ErrorCode.AUTH_FAILED, "wrong nick or password")
         if msg.token is not None:
@@ -536,9 +554,12 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
 
     def _join(self, session: Session, msg: Join, now: float) -> list[Effect]:
         user = self._user(session)
-        if fold(check_room(msg.room)) not in user.rooms:
+        fresh = fold(check_room(msg.room)) not in user.rooms
+        if fresh:
             self._check_entry(user, msg.room, room_key=msg.key)
         effects = self._enter(user, session.sid, msg.room, msg.id, now)
+        if not fresh:  # a member already: nothing changes, nothing to note
+            return effects
         remember = self._membership(user, user.rooms[fold(msg.room)], member=True)
         return effects if remember is None else [*effects, remember]
 
@@ -558,7 +579,8 @@ class Hub(Moderation, Profile, Directory, Operators, WatchLists, ReadMarkers, De
         room.changed()
         user.rooms[key] = room
         effects = self._to_user(user, sid, self._joined(room, None, user), request_id)
-        effects.append(Deliver(Presence(nick=user.nick, event="join", room=room.name), audience))
+        effects.append(Deliver(Presence(nick=user.nick, event="join", room=room.name,
+                                        **joining(user, self._accounts)), audience))
         return [*opened, *effects, *self._entered(user, room, audience),
                 *self._metadata_entered(user, room, audience)]
 

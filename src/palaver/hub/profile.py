@@ -17,12 +17,17 @@ hub's table by :meth:`Profile.profile_handlers`.
   private or unknown room, ``not_in_room`` for the others).
 - A ``LEAVE`` reason goes to the room with the PRESENCE (:func:`part_reason`); like a quit
   reason, one that is not a valid one-line text is dropped, not refused.
+- What others see of a user changing — away or back, a new realname (``REALNAME``, IRC's
+  SETNAME), becoming an account — goes to everyone sharing a room with it as ``USER_UPDATED``
+  (:meth:`Profile._tell_room_mates`: IRC's away-notify, setname and account-notify), and a
+  join's PRESENCE says who joined (:func:`joining`: realname, account, away; IRC's
+  extended-join, and away-notify on join).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from palaver.hub.effects import Deliver, Effect
@@ -39,7 +44,10 @@ from palaver.protocol.messages import (
     SendDirect,
     ServerMessage,
     SetAway,
+    SetRealname,
+    UserChange,
     UserInfo,
+    UserUpdated,
 )
 
 if TYPE_CHECKING:
@@ -71,6 +79,28 @@ def set_profile(user: User, hello: Hello) -> None:
     """The user comes online with this HELLO (checked by :func:`check_profile`)."""
     user.username = hello.username or ""
     user.realname = hello.realname or ""
+
+
+def check_realname(realname: str) -> str:
+    """A REALNAME's realname, or ``invalid_field``."""
+    if not realname.strip() or not _is_line(realname, MAX_REALNAME):
+        raise PeerError(ErrorCode.INVALID_FIELD, f"a realname is one line of 1 to "
+                        f"{MAX_REALNAME} characters, without control characters",
+                        field="realname")
+    return realname
+
+
+def joining(user: User, accounts: Mapping[str, str]) -> dict[str, Any]:
+    """What a join's PRESENCE says of who joined (only what is said: a guest without a
+    realname adds nothing)."""
+    said: dict[str, Any] = {}
+    if user.realname:
+        said["realname"] = user.realname
+    if user.account:
+        said["account"] = accounts.get(user.key, user.nick)
+    if user.away is not None:
+        said["away"] = user.away
+    return said
 
 
 def check_away(message: str | None) -> str | None:
@@ -107,6 +137,7 @@ class Profile:
         _online: dict[str, User]
         _rooms: dict[str, Room]
         _rules: dict[str, RoomRules]
+        _accounts: dict[str, str]
 
         def _role(self, user: User, key: str) -> Role: ...
         def _send_direct(self, session: Session, msg: SendDirect, now: float,
@@ -116,9 +147,12 @@ class Profile:
         @staticmethod
         def _to_user(user: User, sid: SessionId, event: ServerMessage, request_id: str | None
                      ) -> list[Effect]: ...
+        @staticmethod
+        def _audience(rooms: Iterable[Room]) -> tuple[SessionId, ...]: ...
 
     def profile_handlers(self) -> dict[type[Any], Any]:
-        return {SetAway: self._set_away, ListBans: self._list_bans}
+        return {SetAway: self._set_away, ListBans: self._list_bans,
+                SetRealname: self._set_realname}
 
     def profile_posts(self) -> dict[type[Any], Any]:
         """Handlers of stored messages (the hub's ``_posts``) this module wraps."""
@@ -126,8 +160,36 @@ class Profile:
 
     def _set_away(self, session: Session, msg: SetAway, now: float) -> list[Effect]:
         user = self._user(session)
-        user.away = check_away(msg.message)
-        return self._to_user(user, session.sid, Away(nick=user.nick, message=user.away), msg.id)
+        away = check_away(msg.message)
+        changed = away != user.away
+        user.away = away
+        effects = self._to_user(user, session.sid, Away(nick=user.nick, message=away), msg.id)
+        if changed:
+            effects.extend(self._tell_room_mates(user, self._user_updated(user, "away")))
+        return effects
+
+    def _set_realname(self, session: Session, msg: SetRealname, now: float) -> list[Effect]:
+        """A new realname (the same one again too: the asker is answered, as IRC expects)."""
+        user = self._user(session)
+        user.realname = check_realname(msg.realname)
+        event = self._user_updated(user, "realname")
+        return [*self._to_user(user, session.sid, event, msg.id),
+                *self._tell_room_mates(user, event)]
+
+    def account_noted(self, user: User) -> list[Effect]:
+        """``user`` has just become an account (REGISTER): its room-mates are told."""
+        return self._tell_room_mates(user, self._user_updated(user, "account"))
+
+    def _user_updated(self, user: User, change: UserChange) -> UserUpdated:
+        return UserUpdated(nick=user.nick, change=change, away=user.away,
+                           realname=user.realname,
+                           account=self._accounts.get(user.key) if user.account else None)
+
+    def _tell_room_mates(self, user: User, event: ServerMessage) -> list[Effect]:
+        """``event`` to everyone sharing a room with ``user`` (not its own sessions)."""
+        mine = set(user.sessions)
+        audience = tuple(s for s in self._audience(user.rooms.values()) if s not in mine)
+        return [Deliver(event, audience)] if audience else []
 
     def _send_direct_noting_away(self, session: Session, msg: SendDirect, now: float,
                                  resends: bool = True) -> list[Effect]:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
 from palaver.hub.effects import SessionId
 from palaver.hub.names import fold
+
+if TYPE_CHECKING:
+    from palaver.store.base import StoredMarker
 
 
 class User:
@@ -65,8 +71,11 @@ class Room:
 
 
 class Session:
-    __slots__ = ("sid", "user")
+    __slots__ = ("auth", "sid", "user")
 
     def __init__(self, sid: SessionId) -> None:
         self.sid = sid
         self.user: User | None = None
+        # Before HELLO, what a right AUTH proved (hub/authentication.py): the account's key,
+        # its direct conversations' marks and its read markers, for the HELLO that logs in.
+        self.auth: tuple[str, Mapping[str, int], Sequence[StoredMarker]] | None = None

@@ -246,6 +246,22 @@ class SetAway(Wire, frozen=True, tag="AWAY"):
     message: str | None = None
 
 
+class Authenticate(Wire, frozen=True, tag="AUTH"):
+    """Before HELLO: check ``password`` for the account ``nick`` (as a HELLO with a password
+    does, throttled the same way). Answered by AUTHENTICATED; the HELLO that follows then logs
+    in to that account without a password, wearing the nick it names (IRC's SASL)."""
+
+    nick: str
+    password: str
+
+
+class SetRealname(Wire, frozen=True, tag="REALNAME"):
+    """Change one's realname (IRC's SETNAME): one line of 1-100 characters. Answered by
+    USER_UPDATED, which everyone sharing a room with one gets too."""
+
+    realname: str
+
+
 class Watch(Wire, frozen=True, tag="WATCH"):
     """Change this session's watch list (IRC's MONITOR): ``clear`` it, then ``remove`` nicks
     from it, then ``add`` nicks to it. Answered by WATCHING about the nicks added; a WATCH
@@ -376,6 +392,7 @@ ClientMessage = (
     Hello | Join | Leave | Say | SendDirect | SetNick | ListUsers | ListRooms | RunCommand | Ping
     | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
     | Unban | Invite | SetRoomMode | ListBans | SetAway
+    | Authenticate | SetRealname
     | GrantVoice | RevokeVoice
     | Watch | MarkRead | Delete
     | BecomeOperator | SetUserMode | Kill | SendWallops | ListPastUsers | GetStats
@@ -441,6 +458,10 @@ class Presence(Wire, frozen=True, tag="PRESENCE"):
     reason: str | None = None
     new_nick: str | None = None
     by: str | None = None
+    # On a join: who joined, as WHO details say (IRC's extended-join and away-notify).
+    realname: str = ""
+    account: str | None = None  # the account it is logged in to (as registered)
+    away: str | None = None  # its away message, if it is away
 
 
 class Message(Wire, frozen=True, tag="MESSAGE"):
@@ -455,6 +476,10 @@ class Message(Wire, frozen=True, tag="MESSAGE"):
     to: str | None = None
     notice: bool = False
     deleted: bool = False  # deleted (DELETED): a tombstone, its text empty
+    # The sender's account (as registered), and whether it is a bot (USER_MODE): on messages
+    # as they are sent, not in HISTORY or replays.
+    account: str | None = None
+    bot: bool = False
 
 
 class UserInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -628,6 +653,29 @@ class Away(Wire, frozen=True, tag="AWAY"):
     message: str | None = None
 
 
+class Authenticated(Wire, frozen=True, tag="AUTHENTICATED"):
+    """Answer to AUTH: the password is right for ``account`` (the account's name as it was
+    registered); the next HELLO logs in to it."""
+
+    account: str
+
+
+UserChange = Literal["away", "realname", "account"]
+
+
+class UserUpdated(Wire, frozen=True, tag="USER_UPDATED"):
+    """``nick`` changed what others see of it (``change``): its ``away`` message (none: back),
+    its ``realname``, or it became the ``account`` (REGISTER). The rest is how it is now. To
+    everyone sharing a room with it, and to its own sessions for a realname (the asker's copy
+    answers REALNAME; an AWAY is answered by AWAY)."""
+
+    nick: str
+    change: UserChange
+    away: str | None = None
+    realname: str = ""
+    account: str | None = None
+
+
 class Watching(Wire, frozen=True, tag="WATCHING"):
     """Answer to WATCH: of the nicks it added (or, for a question, of the whole watch list),
     those online now (``online``, as they are written now) and the others (``offline``, as
@@ -761,6 +809,7 @@ class MetadataSubscriptions(Wire, frozen=True, tag="METADATA_SUBS"):
 ServerMessage = (
     Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
     | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited | BanList | Away
+    | Authenticated | UserUpdated
     | Watching | Online | Offline | ReadMarker | Deleted
     | UserMode | Wallops | PastUsers | ServerStats
     | MetadataValues | MetadataSubscriptions
@@ -770,6 +819,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Hello, Join, Leave, Say, SendDirect, SetNick, ListUsers, ListRooms, RunCommand, Ping, Pong,
     Quit, Register, History, SetTopic, GrantOperator, RevokeOperator, Kick, Ban, Unban, Invite,
     SetRoomMode, ListBans, SetAway,
+    Authenticate, SetRealname,
     GrantVoice, RevokeVoice,
     Watch, MarkRead, Delete,
     BecomeOperator, SetUserMode, Kill, SendWallops, ListPastUsers, GetStats,
@@ -778,6 +828,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
     Registered, HistoryPage, Gap, RoomUpdated, Invited, BanList, Away,
+    Authenticated, UserUpdated,
     Watching, Online, Offline, ReadMarker, Deleted,
     UserMode, Wallops, PastUsers, ServerStats,
     MetadataValues, MetadataSubscriptions,

@@ -115,8 +115,8 @@ class Server:
         """Start IRC over TLS on ``port`` (0: any); needs tls_cert. The port bound."""
         core = self.core
         assert core is not None and self.tls is not None, "start() first, with tls_cert"
-        name = self.settings.server_name
-        return await self.tls.open("irc", lambda: irc_connection(core, name), port)
+        name, password = self.settings.server_name, self.settings.irc_password
+        return await self.tls.open("irc", lambda: irc_connection(core, name, password), port)
 
     @property
     def tls_port(self) -> int | None:
@@ -151,9 +151,9 @@ class Server:
         """Start the IRC door on ``port`` (0: any free port); returns the port bound."""
         core = self.core
         assert core is not None and self._irc is None, "start() first, and only once"
-        name = self.settings.server_name
+        name, password = self.settings.server_name, self.settings.irc_password
         self._irc = await asyncio.get_running_loop().create_server(
-            lambda: irc_connection(core, name), self.settings.host, port, backlog=4096)
+            lambda: irc_connection(core, name, password), self.settings.host, port, backlog=4096)
         return self.irc_port or 0
 
     @property

@@ -29,6 +29,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     port: Port = 8000
     web_port: Port = 8080  # the web client and /ws; 0 turns the web door off
     irc_port: Port = 6667  # the IRC door (docs/irc.md); 0 turns it off
+    # The IRC door's server password (PASS); set, accounts log in there with SASL (docs/irc.md).
+    irc_password: Annotated[str, msgspec.Meta(min_length=1, max_length=1_024)] | None = None
     irc_websocket: bool = True  # IRC over WebSocket on the web port, at /irc (docs/irc.md)
     # TLS (docs/tls.md): with a certificate, JSON lines/text also listen on tls_port, IRC on
     # irc_tls_port, and the web door speaks only HTTPS/WSS; tls_only closes the two plain doors.

@@ -42,6 +42,7 @@ from palaver.hub.hub import as_message
 from palaver.hub.names import fold
 from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
 from palaver.protocol.messages import (
+    Authenticate,
     BecomeOperator,
     ClientMessage,
     Gap,
@@ -171,7 +172,7 @@ class ServerCore:
 
     def receive(self, conn: Connection, message: ClientMessage) -> None:
         if self.hub.needs_login(conn.sid, message):
-            assert isinstance(message, Hello)
+            assert isinstance(message, Hello | Authenticate)
             throttled = self._login_throttled(conn, message)
             if throttled is not None:
                 self.pipeline.submit([self.hub.error_effect(conn.sid, throttled)])
@@ -384,7 +385,8 @@ class ServerCore:
             if close is not None:
                 self._close(close)
 
-    def _login_throttled(self, conn: Connection, hello: Hello) -> PeerError | None:
+    def _login_throttled(self, conn: Connection, hello: Hello | Authenticate
+                         ) -> PeerError | None:
         """``auth_throttled`` if this password may not be checked now (docs/limits.md).
 
         Otherwise the attempt is counted now, as a failure, before its check starts: parallel
@@ -403,7 +405,7 @@ class ServerCore:
         return PeerError(ErrorCode.AUTH_THROTTLED, "too many login attempts: try again in "
                          f"{ms / 1000:.1f} s", hello.id, retry_after_ms=ms)
 
-    async def _login(self, conn: Connection, hello: Hello) -> None:
+    async def _login(self, conn: Connection, hello: Hello | Authenticate) -> None:
         assert hello.password is not None
         started = self._login_started.pop(conn.sid, None)
         try:
@@ -411,7 +413,8 @@ class ServerCore:
         finally:
             self._pending_logins -= 1
 
-    async def _check_login(self, conn: Connection, hello: Hello, started: float | None) -> None:
+    async def _check_login(self, conn: Connection, hello: Hello | Authenticate,
+                           started: float | None) -> None:
         """Check the password of ``hello``, whose attempt was counted at ``started``."""
         assert hello.password is not None
         account_key, address = fold(hello.nick), host_of(conn.peer)

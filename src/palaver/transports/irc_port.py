@@ -67,19 +67,24 @@ def host_name() -> str:
 
 
 def irc_dialect(core: ServerCore, server_name: str | None,
-                session: Callable[[], SessionId]) -> IrcDialect:
+                session: Callable[[], SessionId], *, password: str | None = None) -> IrcDialect:
     """A new connection's dialect: ``server_name`` is the ``server_name`` setting (None: the
-    host name); ``session`` gives the connection's session id (known once it is attached)."""
+    host name); ``session`` gives the connection's session id (known once it is attached);
+    ``password`` is the ``irc_password`` setting (the door's server password)."""
     def nick_of() -> str | None:
         return core.hub.nick_of(session())
 
     return IrcDialect(id_prefix="irc-" + secrets.token_hex(6), nick_of=nick_of,
+                      password=password,
                       server=server_name or host_name(), info=core.hub.config.server_info)
 
 
-def irc_connection(core: ServerCore, server_name: str | None = None) -> StreamConnection:
+def irc_connection(core: ServerCore, server_name: str | None = None,
+                   password: str | None = None) -> StreamConnection:
     """A new connection for the IRC listener (a protocol factory for ``create_server``);
-    ``server_name`` is the ``server_name`` setting (None: the host name)."""
+    ``server_name`` is the ``server_name`` setting (None: the host name), ``password`` the
+    ``irc_password`` one."""
     conn: StreamConnection
-    conn = IrcConnection(core, irc_dialect(core, server_name, lambda: conn.sid))
+    conn = IrcConnection(core, irc_dialect(core, server_name, lambda: conn.sid,
+                                           password=password))
     return conn

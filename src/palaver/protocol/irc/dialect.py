@@ -26,8 +26,8 @@ from typing import Final
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import FrameTooLarge
 from palaver.protocol.irc.pending import Pending
-from palaver.protocol.irc.render import IrcRenderer, clean
-from palaver.protocol.irc.state import IllegalTransition, Phase, Step, advance
+from palaver.protocol.irc.render import UNRENDERED_CAPS, IrcRenderer, clean
+from palaver.protocol.irc.state import IllegalTransition, Phase, Registration, Step, advance
 from palaver.protocol.irc.table import COMMANDS, EVENTS
 from palaver.protocol.irc.wire import (
     MAX_LINE,
@@ -55,7 +55,8 @@ class IrcDialect:
 
     __slots__ = (
         "caps", "closing", "counter", "framer", "info", "key", "modes", "motd", "nick",
-        "nick_of", "password", "pending", "phase", "prefix", "renderer", "server", "user",
+        "nick_of", "password", "pending", "phase", "prefix", "reg", "renderer", "server",
+        "user",
     )
 
     def __init__(
@@ -64,6 +65,8 @@ class IrcDialect:
         id_prefix: str,
         nick_of: Callable[[], str | None] = lambda: None,
         server: str = "palaver",
+        password: str | None = None,  # the door's server password (irc_password)
+        is_bot: Callable[[], bool] = lambda: False,  # is our user a bot (user mode +B)?
         info: str = DEFAULT_SERVER_INFO,
     ) -> None:
         self.framer = IrcFramer()
@@ -83,6 +86,7 @@ class IrcDialect:
         # with ERROR, it does not let the client guess again), else None. The transport closes
         # it (palaver.transports.irc_port).
         self.closing: str | None = None
+        self.reg = Registration(password, is_bot)  # CAP version, SASL, the server password
         self.set_caps(frozenset())
 
     # ------------------------------------------------------------------ the Dialect interface
@@ -117,6 +121,8 @@ class IrcDialect:
     # ------------------------------------------------------------------ reading
 
     def _receive_line(self, item: bytes | object, out: list[Inbound]) -> None:
+        if self.closing is not None:  # refused (a wrong password): nothing more is read
+            return
         if item is RUNAWAY:  # still no newline far past the limit: the core closes us
             out.append(FrameTooLarge(MAX_RUNAWAY))
             return
@@ -169,7 +175,7 @@ class IrcDialect:
 
     def set_caps(self, caps: frozenset[str]) -> None:
         self.caps = caps
-        self.key = ("irc", caps)
+        self.key = ("irc", caps - UNRENDERED_CAPS)  # caps that change no line share it
         self.renderer = IrcRenderer(self.server, caps)
 
     def me(self) -> str:

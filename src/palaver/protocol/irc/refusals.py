@@ -14,6 +14,7 @@ from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc import markers, monitor, redaction
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.rooms import ROOM_ERROR_NUMERICS
+from palaver.protocol.irc.sasl import auth_refused
 from palaver.protocol.irc.state import Step
 from palaver.protocol.messages import Error
 
@@ -70,6 +71,8 @@ def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:
     if code == ErrorCode.FRAME_TOO_LARGE:  # a runaway line: the connection closes now
         return irc.line("ERROR", f"Closing link: {irc.me()} (Input line was too long)",
                         source=None)
+    if pending is not None and pending.kind == "sasl":
+        return auth_refused(irc, event, pending)  # AUTH refused: 904 (irc/sasl.py)
     kind, arg = (pending.kind, pending.arg) if pending else ("", "")
     numeric = (ERROR_NUMERICS.get((kind, code)) or ROOM_ERROR_NUMERICS.get((kind, code))
                or FEATURE_ERRORS.get((kind, code)))

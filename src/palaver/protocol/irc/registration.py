@@ -2,11 +2,20 @@
 events that answer them (WELCOME, REGISTERED, BYE).
 
 Registration is the state machine of :mod:`palaver.protocol.irc.state`: when NICK and USER are
-both given outside a CAP negotiation, the HELLO goes to the hub; WELCOME completes it.
+both given outside a CAP negotiation, the HELLO goes to the hub (``autojoin`` off: IRC clients
+join only what they ask for); WELCOME completes it. With the door's server password
+(``irc_password``), PASS must give it: registering without it is ``464`` and ``ERROR``, and
+accounts log in with SASL (:mod:`.sasl`); without one, PASS logs in to the account NICK.
+
+CAP (IRCv3 capability negotiation, version 302): ``LS`` lists :data:`SUPPORTED_CAPS` (with
+values, and on several lines when long, only for a client that said ``302``; such a client has
+``cap-notify`` on and cannot turn it off); ``REQ`` takes or refuses a list as a whole (``-cap``
+removes one); ``LIST``, ``END``; any other subcommand is ``410``.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 from typing import TYPE_CHECKING, Final
 
@@ -16,10 +25,10 @@ from palaver.hub.rules import MAX_KEY
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc import monitor
 from palaver.protocol.irc.pending import Pending
-from palaver.protocol.irc.render import SUPPORTED_CAPS, hostmask
+from palaver.protocol.irc.render import CAP_VALUES, SUPPORTED_CAPS, hostmask
 from palaver.protocol.irc.rooms import CHANMODES, CHANNEL_MODES, CHANNEL_PARAM_MODES, MAX_KICKS
 from palaver.protocol.irc.state import Phase, Step
-from palaver.protocol.irc.wire import IrcLine, one_line, strip_formatting
+from palaver.protocol.irc.wire import MAX_LINE, IrcLine, one_line, strip_formatting
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
     Goodbye,
@@ -45,18 +54,39 @@ ISUPPORT: Final = (
 )
 
 
+ISUPPORT_PER_LINE: Final = 12  # tokens of one 005 (13 at most, and the line within 512 bytes)
+USER_MODES: Final = "iow"  # RPL_MYINFO's user modes (irc/operators.py)
+
+
 def isupport(irc: IrcDialect, me: str | None = None) -> bytes:
-    return irc.num("005", *ISUPPORT, "are supported by this server", me=me)
+    """RPL_ISUPPORT, on as many 005 lines as the tokens need."""
+    return b"".join(irc.num("005", *ISUPPORT[i:i + ISUPPORT_PER_LINE],
+                            "are supported by this server", me=me)
+                    for i in range(0, len(ISUPPORT), ISUPPORT_PER_LINE))
 
 
 def maybe_register(irc: IrcDialect, out: list[Inbound]) -> None:
-    """Sends the HELLO once NICK and USER are both in, outside a CAP negotiation."""
-    if irc.phase is Phase.START and irc.nick is not None and irc.user is not None:
-        irc.step(Step.COMPLETE)
-        username, realname = irc.user
-        out.append(irc.request(Hello, Pending("hello", irc.nick), version=PROTOCOL_VERSION,
-                               nick=irc.nick, password=irc.password,
-                               username=username, realname=realname, autojoin=False))
+    """Sends the HELLO once NICK and USER are both in, outside a CAP negotiation; without the
+    door's password, ``464`` and the close instead."""
+    if irc.phase is not Phase.START or irc.nick is None or irc.user is None:
+        return
+    expected = irc.reg.server_password
+    if expected is not None and not _same(irc.password, expected):
+        irc.closing = "Password incorrect"  # nothing more is read, nothing but the ERROR sent
+        out.append(irc.num("464", "Password incorrect"))
+        out.append(irc.request(Quit, Pending("refused", "Password incorrect")))
+        return
+    irc.step(Step.COMPLETE)
+    username, realname = irc.user
+    # A server password is the door's; an account logged in with SASL needs none either.
+    password = None if irc.reg.server_password is not None or irc.reg.account else irc.password
+    out.append(irc.request(Hello, Pending("hello", irc.nick), version=PROTOCOL_VERSION,
+                           nick=irc.nick, password=password,
+                           username=username, realname=realname, autojoin=False))
+
+
+def _same(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
 # ---------------------------------------------------------------------- commands
@@ -98,33 +128,68 @@ def on_user(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 def on_cap(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
     sub = line.params[0].upper()
-    me = irc.me()
     if sub == "LS":
         irc.step(Step.CAP_BEGIN)
-        out.append(irc.line("CAP", me, "LS", " ".join(SUPPORTED_CAPS)))
+        version = line.params[1] if len(line.params) > 1 else ""
+        if version.isdigit() and int(version) >= 302 and irc.reg.cap_version < 302:
+            irc.reg.cap_version = 302
+            irc.set_caps(irc.caps | {"cap-notify"})  # implied by 302, for good
+        values = irc.reg.cap_version >= 302
+        out.append(_cap_reply(irc, "LS", [
+            f"{cap}={CAP_VALUES[cap]}" if values and cap in CAP_VALUES else cap
+            for cap in SUPPORTED_CAPS]))
     elif sub == "LIST":
-        out.append(irc.line("CAP", me, "LIST", " ".join(sorted(irc.caps))))
+        out.append(_cap_reply(irc, "LIST", sorted(irc.caps)))
     elif sub == "REQ":
         irc.step(Step.CAP_BEGIN)
         wanted = line.params[1] if len(line.params) > 1 else ""
-        caps = set(irc.caps)
-        for name in filter(None, wanted.split(" ")):
-            removing = name.startswith("-")
-            cap = name[1:] if removing else name
-            if cap not in SUPPORTED_CAPS:
-                out.append(irc.line("CAP", me, "NAK", wanted))
-                return
-            if removing:
-                caps.discard(cap)
-            else:
-                caps.add(cap)
-        irc.set_caps(frozenset(caps))
-        out.append(irc.line("CAP", me, "ACK", wanted))
+        caps = _requested(irc, wanted)
+        if caps is None:
+            out.append(irc.line("CAP", irc.me(), "NAK", wanted))
+        else:
+            irc.set_caps(caps)
+            out.append(irc.line("CAP", irc.me(), "ACK", wanted))
     elif sub == "END":
         irc.step(Step.CAP_END)
+        if irc.reg.sasl is not None and irc.phase is Phase.START:  # registering: SASL is over
+            irc.reg.sasl = None
+            out.append(irc.num("906", "SASL authentication aborted"))
         maybe_register(irc, out)
     else:
         out.append(irc.num("410", sub, "Invalid CAP command"))
+
+
+def _requested(irc: IrcDialect, wanted: str) -> frozenset[str] | None:
+    """The capabilities after a ``CAP REQ`` of ``wanted``, or None if it is refused (as a
+    whole: an unknown one, or turning ``cap-notify`` off after ``CAP LS 302``)."""
+    caps = set(irc.caps)
+    for name in wanted.split():
+        removing = name.startswith("-")
+        cap = name[1:] if removing else name
+        if cap not in SUPPORTED_CAPS or (removing and cap == "cap-notify"
+                                         and irc.reg.cap_version >= 302):
+            return None
+        if removing:
+            caps.discard(cap)
+        else:
+            caps.add(cap)
+    return frozenset(caps)
+
+
+def _cap_reply(irc: IrcDialect, sub: str, items: list[str]) -> bytes:
+    """``CAP <me> LS|LIST :items`` — on several lines, each but the last marked ``*``, when
+    they do not fit one and the client said ``CAP LS 302`` (else on one line, as 301 wants)."""
+    me = irc.me()
+    if irc.reg.cap_version < 302:
+        return irc.line("CAP", me, sub, " ".join(items))
+    budget = MAX_LINE - 2 - len(f":{irc.server} CAP {me} {sub} * :".encode())
+    chunks: list[list[str]] = [[]]
+    for item in items:
+        if chunks[-1] and len(" ".join([*chunks[-1], item]).encode()) > budget:
+            chunks.append([])
+        chunks[-1].append(item)
+    return b"".join(irc.line("CAP", me, sub, *(["*"] if i < len(chunks) - 1 else []),
+                             " ".join(chunk)) for i, chunk in enumerate(chunks))
 
 
 def on_ping(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
@@ -151,7 +216,7 @@ def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
         irc.num("001", f"Welcome to the palaver IRC network, {hostmask(me)}", me=me),
         irc.num("002", f"Your host is {irc.server}, running version {__version__}", me=me),
         irc.num("003", "This server speaks palaver's protocol v1 and IRC", me=me),
-        irc.num("004", irc.server, f"palaver-{__version__}", "iow", CHANNEL_MODES,
+        irc.num("004", irc.server, f"palaver-{__version__}", USER_MODES, CHANNEL_MODES,
                 CHANNEL_PARAM_MODES, me=me),
         isupport(irc, me),
         irc.renderer.motd(me, irc.motd),
@@ -171,4 +236,6 @@ def goodbye(irc: IrcDialect, event: Goodbye, pending: Pending | None) -> bytes:
     reason = event.reason
     if pending is not None and pending.kind == "quit":
         reason = f"Quit: {pending.arg}" if pending.arg else "Quit"
+    elif pending is not None and pending.kind == "refused":  # the door's own refusal
+        reason = pending.arg
     return irc.line("ERROR", f"Closing link: {irc.me()} ({reason})", source=None)

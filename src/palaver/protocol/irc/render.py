@@ -17,8 +17,12 @@ from typing import Final
 from palaver.protocol.irc.wire import MAX_LINE, format_line, split_text
 from palaver.protocol.messages import Message, Presence
 
-SUPPORTED_CAPS: Final = ("echo-message", "message-tags", "server-time",
+SUPPORTED_CAPS: Final = ("echo-message", "message-tags", "server-time", "cap-notify", "sasl",
                           "draft/read-marker", "draft/message-redaction")
+CAP_VALUES: Final = {"sasl": "PLAIN"}  # shown in CAP LS 302
+# Capabilities that change no line the renderer makes (left out of the encode key, so that
+# connections differing only by them share a broadcast's bytes).
+UNRENDERED_CAPS: Final = frozenset({"cap-notify", "sasl"})
 HOST: Final = "palaver"
 # Controls a text may not carry to an IRC client (\t and \n are handled: kept, split).
 _CONTROLS: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -28,8 +28,10 @@ from palaver.protocol.irc import (
     server_info,
 )
 from palaver.protocol.irc.pending import Pending
+from palaver.protocol.irc.sasl import authenticated, on_authenticate
 from palaver.protocol.irc.wire import IrcLine
 from palaver.protocol.messages import (
+    Authenticated,
     Away,
     BanList,
     Deleted,
@@ -84,6 +86,7 @@ COMMANDS: Final[dict[str, Command]] = {
     "PONG": Command(registration.on_pong, before_registration=True),
     "QUIT": Command(registration.on_quit, before_registration=True),
     "USER": Command(registration.on_user, 4, before_registration=True),
+    "AUTHENTICATE": Command(on_authenticate, 1, before_registration=True),  # irc/sasl.py
     # channels (palaver.protocol.irc.channels)
     "INVITE": Command(channels.on_invite, 2),
     "JOIN": Command(channels.on_join, 1),
@@ -126,6 +129,7 @@ COMMANDS: Final[dict[str, Command]] = {
 
 EVENTS: Final[dict[type[Wire], Renderer]] = {
     Welcome: registration.welcome,
+    Authenticated: authenticated,
     Registered: registration.registered,
     Goodbye: registration.goodbye,
     Joined: channels.joined,
