@@ -144,8 +144,9 @@ def _without_ts(frame: object) -> object:
     else may."""
     if isinstance(frame, Welcome):
         return msgspec.structs.replace(frame, token=None)
-    if isinstance(frame, Joined):  # the first run's guest made #s: its operator, not ours
-        return msgspec.structs.replace(frame, last_id=0, operators=())
+    if isinstance(frame, Joined):  # the first run's guest made #s: its operator, not ours;
+        # an empty room is forgotten, so #lobby is made again (a new creation time)
+        return msgspec.structs.replace(frame, last_id=0, operators=(), created_at=None)
     if isinstance(frame, Message):
         return Message(msg_id=0, ts="", sender=frame.sender, text=frame.text,
                        room=frame.room, to=frame.to, id=frame.id)
