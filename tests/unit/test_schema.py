@@ -41,6 +41,7 @@ from palaver.protocol.messages import (
     Kill,
     Leave,
     ListBans,
+    ListConversations,
     ListPastUsers,
     ListRooms,
     ListUsers,
@@ -54,6 +55,7 @@ from palaver.protocol.messages import (
     RunCommand,
     Say,
     SendDirect,
+    SendTags,
     SendWallops,
     SetAway,
     SetMetadata,
@@ -240,6 +242,9 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (2, Join(room="#rust")),
         (1, Say(room="#rust", text="hello\nworld", id="c1")),
         (2, Say(room="#rust", text="hi")),
+        (2, Say(room="#rust", text="+1", tags={"+draft/reply": "#rust/1"})),
+        (2, SendTags(room="#rust", tags={"+typing": "active"}, id="tg1")),  # TAGMSG
+        (1, Say(room="#rust", text="ops, look", only="operators", id="c3")),  # STATUS_MESSAGE
         (2, Say(room="#nowhere", text="hi", id="c2")),  # not_in_room
         (1, SendDirect(to="bob", text="psst", id="d1")),
         (1, SendDirect(to="carol", text="psst", id="d2")),  # no_such_user
@@ -274,6 +279,9 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (2, Leave(room="#rust", id="l1")),
         (1, Register(nick="alice", password="correct horse", id="g1")),
         (1, History(room="#rust", limit=10, id="y1")),
+        (1, History(room="#rust", before_ts="2026-11-18T11:06:40.123Z", id="y2")),
+        (1, ListConversations(after_ts="2026-11-18T00:00:00Z",
+                              before_ts="2026-11-19T00:00:00+01:00", limit=5, id="cv1")),
         (1, MarkRead(room="#rust", id="mr1")),  # a question: READ_MARKER
         (1, MarkRead(room="#rust", msg_id=1, id="mr2")),
         (1, Delete(room="#rust", msg_id=1, id="del1")),
@@ -306,6 +314,8 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
 
 SENT, RECEIVED = _conversation()
 EXTRA_SERVER_FRAMES = [
+    b'{"type":"CONVERSATIONS","conversations":[{"last_ts":"2026-11-18T11:06:40.123Z",'
+    b'"room":"#rust"},{"last_ts":"2026-11-18T12:00:00.000Z","with":"bob"}],"id":"cv1"}',
     b'{"type":"AUTHENTICATED","account":"alice","id":"au2"}',  # an AUTH before HELLO (core)
     b'{"type":"WALLOPS","from":"root","text":"restarting at 10:00"}',
     b'{"type":"DELETED","msg_id":1,"by":"alice","room":"#rust","from":"alice","id":"del1"}',

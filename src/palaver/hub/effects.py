@@ -2,8 +2,10 @@
 
 Ordering rule: a :class:`Persist` holds back every effect after it (from any session) until its
 batch is committed, so nobody sees anything out of order and nothing is acknowledged before it is
-durable. The other effects that need I/O (:class:`Replay`, :class:`FetchHistory`,
-:class:`CreateAccount`, :class:`Remember`) start when their turn comes and finish on their own.
+durable. The other effects that need I/O (:class:`Replay`, :class:`CreateAccount`,
+:class:`Remember`) start when their turn comes and finish on their own; questions to the store
+whose answer is a reply (:class:`FetchHistory`, :class:`FetchActivity`, read markers, deletion)
+are answered in their place (server/pipeline.py): nothing sent after them overtakes them.
 """
 
 from __future__ import annotations
@@ -90,6 +92,24 @@ class FetchHistory:
     limit: int
     room: str | None = None
     peer: str | None = None
+    # Time bounds (HISTORY's before_ts/after_ts), resolved to msg_ids by the store first: the
+    # page holds messages sent at or before ``until``, or after ``since``.
+    until: str | None = None
+    since: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchActivity:
+    """Answer a CONVERSATIONS request from the store: of ``conversations`` (each: its key and
+    its room, or the nick at its other end), those whose newest message was sent after
+    ``after`` and before ``before``, the ``limit`` active first."""
+
+    session: SessionId
+    request_id: str | None
+    conversations: tuple[tuple[str, str | None, str | None], ...]
+    after: str
+    before: str
+    limit: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,4 +219,5 @@ Effect = (
     | SaveReadMarker | LoadReadMarkers | DeleteMessage
     | CheckOperator
     | SaveMetadata
+    | FetchActivity
 )

@@ -30,6 +30,7 @@ import msgspec
 from palaver import __version__
 from palaver.hub.authentication import Authentication
 from palaver.hub.commands import COMMANDS, CommandContext, CommandRegistry
+from palaver.hub.conversations import Conversations, history_times
 from palaver.hub.deletion import Deleting
 from palaver.hub.directory import Directory
 from palaver.hub.effects import (
@@ -51,7 +52,14 @@ from palaver.hub.metadata import Metadata, check_metadata
 from palaver.hub.moderation import Moderation
 from palaver.hub.names import check_nick, check_room, check_text, fold
 from palaver.hub.operators import Operators
-from palaver.hub.profile import Profile, check_profile, joining, part_reason, set_profile
+from palaver.hub.profile import (
+    Profile,
+    check_profile,
+    joining,
+    part_reason,
+    set_profile,
+)
+from palaver.hub.relay import Relay, live_fields, with_live
 from palaver.hub.state import Room, Session, User
 from palaver.hub.watch import WatchLists
 from palaver.hub.whowas import NickHistory
@@ -140,7 +148,8 @@ def as_message(record: StoredMessage, request_id: str | None = None) -> Message:
 
 
 class Hub(Authentication, Moderation, Profile,
-          Directory, Operators, WatchLists, ReadMarkers, Deleting, Metadata):
+          Directory, Operators, WatchLists, ReadMarkers, Deleting, Relay, Metadata,
+          Conversations):
     def __init__(
         self,
         config: HubConfig | None = None,
@@ -205,6 +214,8 @@ class Hub(Authentication, Moderation, Profile,
             **self.watch_handlers(),  # WATCH (hub/watch.py)
             **self.marker_handlers(),  # MARK_READ (hub/markers.py)
             **self.deletion_handlers(),  # DELETE (hub/deletion.py)
+            **self.relay_handlers(),  # TAGMSG (hub/relay.py)
+            **self.conversation_handlers(),  # CONVERSATIONS (hub/conversations.py)
             **self.metadata_handlers(stored.metadata),  # METADATA_* (hub/metadata.py)
         }
         self._default_keys = frozenset(fold(room) for room in self.config.default_rooms)
@@ -612,6 +623,9 @@ class Hub(Authentication, Moderation, Profile,
         user = self._user(session)
         room = self._speaker_room(user, msg.room)  # a member's, or open to outside messages
         text = check_text(msg.text)
+        live = live_fields(msg.tags, msg.breaks, text)  # relayed, never stored (hub/relay.py)
+        if msg.only is not None:  # to the room's operators: not stored either
+            return self._status_message(session, room, msg, text, live, now)
         client_id = msg.id if resends else None
         resent = self._resent(user, session.sid, client_id)
         if resent is not None:
@@ -622,11 +636,11 @@ class Hub(Authentication, Moderation, Profile,
             client_id=client_id, notice=msg.notice,
         )
         self._remember_id(record)
-        event = as_message(record)
+        event = with_live(as_message(record), live)
         if msg.id is None:
             then: tuple[Deliver, ...] = (Deliver(event, room.targets()),)
         else:
-            then = (Deliver(as_message(record, msg.id), (session.sid,)),
+            then = (Deliver(with_live(as_message(record, msg.id), live), (session.sid,)),
                     Deliver(event, room.targets(), skip=session.sid))
         return [Persist(record, then, session.sid, msg.id)]
 
@@ -641,6 +655,7 @@ class Hub(Authentication, Moderation, Profile,
         if target is None:
             target = self._online_accounts.get(target_key)
         text = check_text(msg.text)
+        live = live_fields(msg.tags, msg.breaks, text)  # relayed, never stored (hub/relay.py)
         client_id = msg.id if resends else None
         resent = self._resent(user, session.sid, client_id)
         if resent is not None:
@@ -655,7 +670,7 @@ class Hub(Authentication, Moderation, Profile,
             notice=msg.notice,
         )
         self._remember_id(record)
-        event = as_message(record)
+        event = with_live(as_message(record), live)
         then = self._to_user(user, session.sid, event, msg.id)
         if target is not None and target is not user:
             then.append(Deliver(event, tuple(target.sessions)))
@@ -697,19 +712,20 @@ class Hub(Authentication, Moderation, Profile,
         if msg.before is not None and msg.after is not None:
             raise PeerError(ErrorCode.INVALID_FIELD, "HISTORY takes before or after, not both",
                             field="after")
+        times = history_times(msg)  # before_ts/after_ts (hub/conversations.py)
         if msg.room is not None:
             room = user.rooms.get(fold(check_room(msg.room)))
             if room is None:  # not a member: as if the room did not exist
                 raise PeerError(ErrorCode.NO_SUCH_ROOM, f"there is no room {msg.room}")
             return [FetchHistory(session.sid, msg.id, room.key, msg.before, msg.after,
-                                 msg.limit, room=room.name)]
+                                 msg.limit, room=room.name, **times)]
         assert msg.peer is not None
         peer_key = self._peer_key(msg.peer)
         if peer_key is None:
             raise PeerError(ErrorCode.NO_SUCH_USER, f"nobody called {msg.peer[:40]!r} is here")
         return [FetchHistory(session.sid, msg.id, dm_conversation(user.key, peer_key),
                              msg.before, msg.after, msg.limit,
-                             peer=self._known_nicks.get(peer_key, msg.peer))]
+                             peer=self._known_nicks.get(peer_key, msg.peer), **times)]
 
     # ------------------------------------------------------------------ accounts and nicks
 

@@ -23,6 +23,14 @@ MsgId = Annotated[int, msgspec.Meta(ge=0, le=MAX_MSG_ID)]
 MAX_ROOM_LIMIT = 100_000  # the largest member limit a room may have (MODE limit)
 RoomLimit = Annotated[int, msgspec.Meta(ge=0, le=MAX_ROOM_LIMIT)]
 ProtocolVersion = Annotated[int, msgspec.Meta(ge=0, le=65_535)]
+# Client-only tags (IRCv3 message-tags, "+name": typing notifications, replies, reactions),
+# relayed with a message or alone (TAGMSG), never stored (docs/protocol.md, "Client tags").
+ClientTags = Annotated[dict[str, str], msgspec.Meta(max_length=64)]
+# Where a sender's client wrapped a long line (IRC's multiline concat): offsets in the text.
+Breaks = Annotated[tuple[Annotated[int, msgspec.Meta(ge=1, le=4_000)], ...],
+                   msgspec.Meta(max_length=100)]
+OnlyTo = Literal["operators", "voiced"]
+Timestamp = Annotated[str, msgspec.Meta(max_length=40)]  # ISO 8601 (checked by the hub)
 
 
 class Wire(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", omit_defaults=True):
@@ -71,12 +79,26 @@ class History(Wire, frozen=True, tag="HISTORY"):
     """A page of stored messages of a room (``room``) or direct conversation (``with``).
 
     ``before``/``after`` are exclusive ``msg_id`` bounds; with neither, the newest page.
+    ``before_ts``/``after_ts`` are exclusive time bounds instead (ISO 8601 UTC): at most one
+    bound of the four.
     """
 
     room: str | None = None
     peer: str | None = msgspec.field(default=None, name="with")
     before: MsgId | None = None
     after: MsgId | None = None
+    limit: HistoryLimit = 50
+    before_ts: Timestamp | None = None
+    after_ts: Timestamp | None = None
+
+
+class ListConversations(Wire, frozen=True, tag="CONVERSATIONS"):
+    """One's conversations (the rooms one is in, one's direct conversations) whose newest
+    message was sent after ``after_ts`` and before ``before_ts`` (exclusive, ISO 8601 UTC):
+    the ``limit`` that were active first (IRC's CHATHISTORY TARGETS)."""
+
+    after_ts: Timestamp
+    before_ts: Timestamp
     limit: HistoryLimit = 50
 
 
@@ -97,19 +119,37 @@ class Leave(Wire, frozen=True, tag="LEAVE"):
 
 class Say(Wire, frozen=True, tag="CHAT"):
     """Post a message to a room the sender is in. ``notice``: text that must never be answered
-    automatically (by a bot); it arrives as a notice (an IRC ``NOTICE``)."""
+    automatically (by a bot); it arrives as a notice (an IRC ``NOTICE``). ``tags``: client-only
+    tags relayed with it (not stored); ``breaks``: where the sender's client wrapped a line
+    (not stored). ``only``: to the room's operators (``voiced``: and voiced members) only, not
+    stored (STATUS_MESSAGE)."""
 
     room: str
     text: str
     notice: bool = False
+    tags: ClientTags | None = None
+    breaks: Breaks = ()
+    only: OnlyTo | None = None
 
 
 class SendDirect(Wire, frozen=True, tag="DM"):
-    """Send a direct message to one user (``notice`` as for CHAT)."""
+    """Send a direct message to one user (``notice``, ``tags``, ``breaks`` as for CHAT)."""
 
     to: str
     text: str
     notice: bool = False
+    tags: ClientTags | None = None
+    breaks: Breaks = ()
+
+
+class SendTags(Wire, frozen=True, tag="TAGMSG"):
+    """Client-only tags alone (a typing notification, a reaction) to a room the sender is in
+    (``room``, ``only`` as for CHAT) or to a user (``to``): relayed at once, never stored."""
+
+    tags: ClientTags
+    room: str | None = None
+    to: str | None = None
+    only: OnlyTo | None = None
 
 
 class SetNick(Wire, frozen=True, tag="NICK"):
@@ -396,6 +436,7 @@ ClientMessage = (
     | GrantVoice | RevokeVoice
     | Watch | MarkRead | Delete
     | BecomeOperator | SetUserMode | Kill | SendWallops | ListPastUsers | GetStats
+    | SendTags | ListConversations
     | SetMetadata | ClearMetadata | GetMetadata | SyncMetadata | SubscribeMetadata
 )
 
@@ -475,6 +516,8 @@ class Message(Wire, frozen=True, tag="MESSAGE"):
     room: str | None = None
     to: str | None = None
     notice: bool = False
+    tags: ClientTags | None = None  # the sender's client-only tags (live only, never stored)
+    breaks: Breaks = ()  # where the sender's client wrapped a line (live only)
     deleted: bool = False  # deleted (DELETED): a tombstone, its text empty
     # The sender's account (as registered), and whether it is a bot (USER_MODE): on messages
     # as they are sent, not in HISTORY or replays.
@@ -567,6 +610,21 @@ class HistoryPage(Wire, frozen=True, tag="HISTORY_PAGE"):
     peer: str | None = msgspec.field(default=None, name="with")
 
 
+class ConversationInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One entry of CONVERSATIONS: a room (``room``) or the other end of a direct conversation
+    (``with``), and when its newest message was sent."""
+
+    last_ts: str
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+
+
+class Conversations(Wire, frozen=True, tag="CONVERSATIONS"):
+    """Answer to CONVERSATIONS: the conversations, the one active first first."""
+
+    conversations: tuple[ConversationInfo, ...]
+
+
 class Gap(Wire, frozen=True, tag="GAP"):
     """On resume: messages with ``after`` < msg_id < ``before`` were not sent; fetch them with
     HISTORY."""
@@ -575,6 +633,36 @@ class Gap(Wire, frozen=True, tag="GAP"):
     before: int
     room: str | None = None
     peer: str | None = msgspec.field(default=None, name="with")
+
+
+class Tagged(Wire, frozen=True, tag="TAGMSG"):
+    """Client-only tags from ``from`` to a room (``room``; ``only``: to some of its members) or
+    to you (``to``). ``ref`` names this relay (IRC's msgid). Never stored."""
+
+    ref: str
+    ts: str
+    sender: str = msgspec.field(name="from")
+    tags: ClientTags
+    room: str | None = None
+    to: str | None = None
+    only: OnlyTo | None = None
+
+
+class StatusMessage(Wire, frozen=True, tag="STATUS_MESSAGE"):
+    """A message to some members of ``room`` only (``only``: its operators, or its operators
+    and voiced members; IRC's ``PRIVMSG @#room``). Never stored, so it has no ``msg_id``:
+    ``ref`` names it (IRC's msgid)."""
+
+    ref: str
+    ts: str
+    sender: str = msgspec.field(name="from")
+    text: str
+    room: str
+    only: OnlyTo = "operators"
+    notice: bool = False
+    tags: ClientTags | None = None
+    breaks: Breaks = ()
+
 
 
 class Error(Wire, frozen=True, tag="ERROR"):
@@ -812,6 +900,7 @@ ServerMessage = (
     | Authenticated | UserUpdated
     | Watching | Online | Offline | ReadMarker | Deleted
     | UserMode | Wallops | PastUsers | ServerStats
+    | Tagged | StatusMessage | Conversations
     | MetadataValues | MetadataSubscriptions
 )
 
@@ -823,6 +912,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     GrantVoice, RevokeVoice,
     Watch, MarkRead, Delete,
     BecomeOperator, SetUserMode, Kill, SendWallops, ListPastUsers, GetStats,
+    SendTags, ListConversations,
     SetMetadata, ClearMetadata, GetMetadata, SyncMetadata, SubscribeMetadata,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
@@ -831,5 +921,6 @@ SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Authenticated, UserUpdated,
     Watching, Online, Offline, ReadMarker, Deleted,
     UserMode, Wallops, PastUsers, ServerStats,
+    Tagged, StatusMessage, Conversations,
     MetadataValues, MetadataSubscriptions,
 )

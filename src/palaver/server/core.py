@@ -28,6 +28,7 @@ from palaver.hub.effects import (
     DeleteMessage,
     Deliver,
     Effect,
+    FetchActivity,
     FetchHistory,
     LoadReadMarkers,
     Persist,
@@ -45,6 +46,8 @@ from palaver.protocol.messages import (
     Authenticate,
     BecomeOperator,
     ClientMessage,
+    ConversationInfo,
+    Conversations,
     Gap,
     Goodbye,
     Hello,
@@ -135,6 +138,8 @@ class ServerCore:
             SaveReadMarker: self._save_read_marker,  # answered in order (server/pipeline.py)
             LoadReadMarkers: self._load_read_markers,
             DeleteMessage: self._delete_message,
+            FetchHistory: self._history,  # a page after the messages before it are stored
+            FetchActivity: self._activity,
         })
         self.limits = limits or Limits()  # docs/limits.md
         self.admission = Admission(self.limits.admission)
@@ -276,9 +281,6 @@ class ServerCore:
             if conn is not None:
                 conn.hold()
                 self._spawn(self._replay(conn, effect), effect.session)
-        elif kind is FetchHistory:
-            assert isinstance(effect, FetchHistory)
-            self._spawn(self._history(effect), effect.session)
         elif kind is CheckOperator:
             assert isinstance(effect, CheckOperator)
             self._spawn(self._check_operator(effect), effect.session)
@@ -526,10 +528,15 @@ class ServerCore:
         elif effect.room is not None:
             await self.store.set_membership(effect.account, effect.room, effect.member)
 
-    async def _history(self, effect: FetchHistory) -> None:
+    async def _history(self, effect: FetchHistory) -> list[Effect]:
         try:
-            page = await self.store.page(effect.conversation, before=effect.before,
-                                         after=effect.after, limit=effect.limit)
+            before, after = effect.before, effect.after
+            if effect.until is not None:  # a time bound: the msg_id sent by then
+                before = await self.store.msg_id_at(effect.conversation, effect.until) + 1
+            if effect.since is not None:
+                after = await self.store.msg_id_at(effect.conversation, effect.since)
+            page = await self.store.page(effect.conversation, before=before, after=after,
+                                         limit=effect.limit)
             reply: ServerMessage = HistoryPage(
                 id=effect.request_id, room=effect.room, peer=effect.peer,
                 messages=tuple(as_message(m) for m in page.messages), more=page.more)
@@ -538,7 +545,25 @@ class ServerCore:
             reply = self.hub.error_effect(effect.session, PeerError(
                 ErrorCode.UNAVAILABLE, "history is unavailable right now", effect.request_id,
             )).event
-        self._deliver(Deliver(reply, (effect.session,)))
+        return [Deliver(reply, (effect.session,))]
+
+    async def _activity(self, effect: FetchActivity) -> list[Effect]:
+        """CONVERSATIONS: which of the user's conversations were active in the window."""
+        try:
+            times = await self.store.last_activity([c[0] for c in effect.conversations],
+                                                   after=effect.after, before=effect.before)
+            active = sorted((times[key], room or "", peer or "")
+                            for key, room, peer in effect.conversations if key in times)
+            reply: ServerMessage = Conversations(id=effect.request_id, conversations=tuple(
+                ConversationInfo(last_ts=ts, room=room or None, peer=peer or None)
+                for ts, room, peer in active[:effect.limit]))
+        except Exception:
+            log.exception("could not read the activity of %d conversations",
+                          len(effect.conversations))
+            reply = self.hub.error_effect(effect.session, PeerError(
+                ErrorCode.UNAVAILABLE, "history is unavailable right now", effect.request_id,
+            )).event
+        return [Deliver(reply, (effect.session,))]
 
     async def _replay(self, conn: Connection, effect: Replay) -> None:
         """Stored messages first, then whatever arrived for ``conn`` meanwhile (held).

@@ -122,6 +122,16 @@ class Store(Protocol):
         newest of all), or the oldest ones after ``after``. ``more`` says whether the range
         holds more messages beyond this page in the direction of travel."""
 
+    async def msg_id_at(self, conversation: str, ts: str) -> int:
+        """The msg_id of the newest message of ``conversation`` sent at or before ``ts`` (a
+        time as messages carry it: ISO 8601 UTC with milliseconds); 0 if none."""
+
+    async def last_activity(
+        self, conversations: Sequence[str], *, after: str, before: str
+    ) -> dict[str, str]:
+        """For each of ``conversations`` whose newest message was sent after ``after`` and
+        before ``before`` (both exclusive), the time of that message."""
+
     async def create_account(self, account: Account) -> bool:
         """False if the key is taken."""
 

@@ -70,6 +70,20 @@ class MemoryStore:
         start = max(0, end - limit)
         return Page(messages=tuple(log[start:end]), more=start > 0)
 
+    async def msg_id_at(self, conversation: str, ts: str) -> int:
+        return max((m.msg_id for m in self._conversations.get(conversation, ())
+                    if m.ts <= ts), default=0)
+
+    async def last_activity(
+        self, conversations: Sequence[str], *, after: str, before: str
+    ) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for conversation in conversations:
+            newest = max((m.ts for m in self._conversations.get(conversation, ())), default="")
+            if newest and after < newest < before:
+                out[conversation] = newest
+        return out
+
     async def create_account(self, account: Account) -> bool:
         if account.key in self._accounts:
             return False

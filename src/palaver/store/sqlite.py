@@ -203,6 +203,29 @@ class SqliteStore:
             rows.reverse()
         return Page(messages=tuple(rows), more=more)
 
+    async def msg_id_at(self, conversation: str, ts: str) -> int:
+        async with self.db.execute(
+            "SELECT MAX(msg_id) FROM messages WHERE conversation = ? AND ts <= ?",
+            (conversation, ts),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
+    async def last_activity(
+        self, conversations: Sequence[str], *, after: str, before: str
+    ) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for start in range(0, len(conversations), 500):  # SQLite's limit on parameters
+            chunk = list(conversations[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                f"SELECT conversation, MAX(ts) FROM messages WHERE conversation IN ({marks}) "
+                "GROUP BY conversation HAVING MAX(ts) > ? AND MAX(ts) < ?",
+                (*chunk, after, before),
+            ) as cursor:
+                out.update({row[0]: row[1] async for row in cursor})
+        return out
+
     # ------------------------------------------------------------------ accounts
 
     @_serialized

@@ -15,6 +15,13 @@ broadcasts through :class:`~palaver.protocol.irc.render.IrcRenderer` (depends on
 only, which is what :attr:`encode_key` names); replies to this connection with its own nick,
 which ``nick_of`` looks up in the hub (a user may have several sessions, so the nick is not
 tracked here from events that are rendered once for all of them).
+
+Labels (IRCv3 labeled-response) travel with the request ids: :class:`~.labels.Labels` holds
+back every reply to a labeled command, the dialect's own and the hub's, until all of it is
+known, then sends it labeled. Lines inside a client's ``draft/multiline`` batch are gathered
+by :mod:`.multiline` and become one message at the batch's end. Renderers may put lines aside
+(:meth:`IrcDialect.aside`) that are no part of an answer (a message to oneself is both a
+delivery and, with echo-message, the answer): those are sent first, never labeled.
 """
 
 from __future__ import annotations
@@ -25,18 +32,21 @@ from typing import Final
 
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import FrameTooLarge
+from palaver.protocol.irc import multiline
+from palaver.protocol.irc.labels import Labels
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import UNRENDERED_CAPS, IrcRenderer, clean
 from palaver.protocol.irc.state import IllegalTransition, Phase, Registration, Step, advance
 from palaver.protocol.irc.table import COMMANDS, EVENTS
 from palaver.protocol.irc.wire import (
+    MAX_CLIENT_TAGS,
     MAX_LINE,
     MAX_RUNAWAY,
-    MAX_TAGS,
     RUNAWAY,
     TOO_LONG,
     BadLine,
     IrcFramer,
+    IrcLine,
     format_line,
     parse_line,
     tag_part_length,
@@ -54,9 +64,9 @@ class IrcDialect:
     this package (and nothing else)."""
 
     __slots__ = (
-        "caps", "closing", "counter", "framer", "info", "key", "modes", "motd", "nick",
-        "nick_of", "password", "pending", "phase", "prefix", "reg", "renderer", "server",
-        "user",
+        "_aside", "batches", "caps", "closing", "counter", "framer", "info", "key", "labels",
+        "modes", "motd", "nick", "nick_of", "password", "pending", "phase", "prefix", "reg",
+        "renderer", "server", "user",
     )
 
     def __init__(
@@ -87,6 +97,9 @@ class IrcDialect:
         # it (palaver.transports.irc_port).
         self.closing: str | None = None
         self.reg = Registration(password, is_bot)  # CAP version, SASL, the server password
+        self.labels = Labels()
+        self.batches: dict[str, multiline.ClientBatch] = {}  # the client's open batches
+        self._aside: list[bytes] = []
         self.set_caps(frozenset())
 
     # ------------------------------------------------------------------ the Dialect interface
@@ -112,11 +125,20 @@ class IrcDialect:
         return out
 
     def encode(self, event: Wire) -> bytes:
-        pending = self.pending.pop(event.id, None) if event.id is not None else None
+        request_id = event.id
+        pending = self.pending.pop(request_id, None) if request_id is not None else None
         if self.closing is not None and type(event) is not Goodbye:
             return b""  # a refused login: nothing more but the ERROR that closes
         render = EVENTS.get(type(event))
-        return b"" if render is None else render(self, event, pending)
+        data = b"" if render is None else render(self, event, pending)
+        if request_id is not None and type(event) is not Goodbye:  # ERROR closes: never held
+            held = self.labels.collect(self, request_id, data)
+            if held is not None:
+                data = held
+        if self._aside:
+            data = b"".join(self._aside) + data
+            self._aside.clear()
+        return data
 
     # ------------------------------------------------------------------ reading
 
@@ -132,13 +154,32 @@ class IrcDialect:
         if not item.strip():
             return
         tags = tag_part_length(item)
-        if tags > MAX_TAGS or len(item) - tags > MAX_LINE - 2:
+        if tags > MAX_CLIENT_TAGS or len(item) - tags > MAX_LINE - 2:
             out.append(self.num("417", "Input line was too long"))
             return
         try:
             line = parse_line(item)
         except BadLine as exc:
-            out.append(self.num("421", "*", f"Unknown command ({exc})"))
+            unknown: list[Inbound] = [self.num("421", "*", f"Unknown command ({exc})")]
+            label = self.labels.label_of(self, exc.tags)
+            out.extend(unknown if label is None else self.labels.answer(self, label, unknown))
+            return
+        if "batch" in line.tags and multiline.gather(self, line, out):
+            return  # a line of a client batch: it is part of one message, sent at the end
+        label = self.labels.label_of(self, line.tags)
+        if label is None or (line.command == "BATCH" and line.params[:1] != [] and
+                             line.params[0].startswith("+")):
+            self._dispatch(line, out, label)  # a batch's label answers the whole batch
+            return
+        answer: list[Inbound] = []
+        self._dispatch(line, answer, None)
+        out.extend(self.labels.answer(self, label, answer))
+
+    def _dispatch(self, line: IrcLine, out: list[Inbound], label: str | None) -> None:
+        if not line.utf8:  # UTF8ONLY: nothing that is not UTF-8 is read, or relayed
+            if line.command != "NOTICE":  # never an automatic reply to a NOTICE
+                out.append(self.fail(line.command, "INVALID_UTF8",
+                                     text="Message rejected, it was not valid UTF-8"))
             return
         command = COMMANDS.get(line.command)
         if command is None:
@@ -150,6 +191,9 @@ class IrcDialect:
         if len(line.params) < command.min_params:
             out.append(self.num(*command.missing) if command.missing
                        else self.need_more(line.command))
+            return
+        if label is not None:  # BATCH +ref: the label waits for the batch's end
+            multiline.on_batch(self, line, out, label)
             return
         command.handler(self, line, out)
 
@@ -190,6 +234,14 @@ class IrcDialect:
         client lose their control characters, as numerics' do."""
         return format_line(command, *map(clean, params),
                            source=self.server if source == "" else source, trailing=trailing)
+
+    def fail(self, command: str, code: str, *context: str, text: str) -> bytes:
+        """A standard reply (IRCv3 standard-replies): ``FAIL <command> <code> [context] :text``."""
+        return self.line("FAIL", command, code, *context, text)
+
+    def aside(self, data: bytes) -> None:
+        """Lines that are no part of the answer being rendered: sent before it, unlabeled."""
+        self._aside.append(data)
 
     def num(self, code: str, *params: str, me: str | None = None) -> bytes:
         return self.renderer.numeric(code, me or self.me(), *params)

@@ -13,3 +13,4 @@ class Pending:
     arg: str = ""
     nick: str = ""  # the nick a channel command is about (KICK, INVITE, MODE +o/+b)
     text: str = ""  # a PART's reason, shown back with our own PART
+    detail: object = None  # anything else the answer needs (a CHATHISTORY query)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from palaver.protocol.errors import ErrorCode
-from palaver.protocol.irc import markers, monitor, redaction
+from palaver.protocol.irc import history, markers, monitor, redaction
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.rooms import ROOM_ERROR_NUMERICS
 from palaver.protocol.irc.sasl import auth_refused
@@ -61,7 +61,7 @@ ERROR_NUMERICS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
 # entries are standard replies: FAIL <command> <code> [context] :<the hub's message>; "{text}"
 # is the request's text (REDACT's msgid).
 FEATURE_ERRORS: Final = {**markers.ERROR_NUMERICS, **monitor.ERROR_NUMERICS,
-                         **redaction.ERROR_NUMERICS}
+                         **redaction.ERROR_NUMERICS, **history.ERROR_NUMERICS}
 
 
 def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:

@@ -23,7 +23,7 @@ from palaver import __version__
 from palaver.hub.profile import MAX_AWAY, MAX_REALNAME, MAX_USERNAME
 from palaver.hub.rules import MAX_KEY
 from palaver.protocol.dialect import Inbound
-from palaver.protocol.irc import monitor
+from palaver.protocol.irc import history, monitor
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import CAP_VALUES, SUPPORTED_CAPS, hostmask
 from palaver.protocol.irc.rooms import CHANMODES, CHANNEL_MODES, CHANNEL_PARAM_MODES, MAX_KICKS
@@ -49,7 +49,9 @@ ISUPPORT: Final = (
     "CHANNELLEN=50", "CHANTYPES=#", "ELIST=MNU", f"KEYLEN={MAX_KEY}", "MODES=4",
     "NETWORK=palaver", "NICKLEN=32", "PREFIX=(ov)@+",
     f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:,KICK:{MAX_KICKS}",
-    "TOPICLEN=300", "WHOX",
+    "TOPICLEN=300", "WHOX", "BOT=B",
+    "STATUSMSG=@+", "UTF8ONLY",  # PRIVMSG @#room (messaging.py); nothing but UTF-8 is read
+    *history.ISUPPORT_TOKENS,  # CHATHISTORY=100 MSGREFTYPES=msgid,timestamp
     monitor.ISUPPORT_TOKEN,
 )
 

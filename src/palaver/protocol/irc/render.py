@@ -6,6 +6,12 @@ else and may be shared by every connection with the same capabilities. Replies a
 one connection (numerics) are made by the dialect with the same helpers and that connection's
 nick. Texts are split to fit IRC's line limit, never cut; nothing from a user's text can put a
 CR, LF or NUL on the wire (:func:`~palaver.protocol.irc.wire.format_line`).
+
+A text of several lines (or one too long for a line) goes to a client with ``draft/multiline``
+and ``batch`` as one ``draft/multiline`` batch (a long line's pieces, and the lines its sender
+wrapped, tagged ``draft/multiline-concat``); to others as one message per line, blank lines
+left out, the ``msgid`` on the first only. Client-only tags go with every line (or on the
+batch), to clients with ``message-tags`` only; TAGMSG goes to nobody else.
 """
 
 from __future__ import annotations
@@ -14,16 +20,23 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
+from palaver.protocol.irc.multiline import CAP_VALUE as MULTILINE_LIMITS
 from palaver.protocol.irc.wire import MAX_LINE, format_line, split_text
-from palaver.protocol.messages import Message, Presence
+from palaver.protocol.messages import Message, Presence, StatusMessage, Tagged
 
 SUPPORTED_CAPS: Final = ("echo-message", "message-tags", "server-time", "cap-notify", "sasl",
+                          "multi-prefix", "userhost-in-names", "away-notify", "account-notify",
+                          "account-tag", "extended-join", "setname", "invite-notify",
+                          "batch", "draft/multiline", "labeled-response", "draft/chathistory",
                           "draft/read-marker", "draft/message-redaction")
-CAP_VALUES: Final = {"sasl": "PLAIN"}  # shown in CAP LS 302
+CAP_VALUES: Final = {"sasl": "PLAIN",  # shown in CAP LS 302
+                     "draft/multiline": MULTILINE_LIMITS}
 # Capabilities that change no line the renderer makes (left out of the encode key, so that
 # connections differing only by them share a broadcast's bytes).
-UNRENDERED_CAPS: Final = frozenset({"cap-notify", "sasl"})
+UNRENDERED_CAPS: Final = frozenset({"cap-notify", "sasl", "labeled-response"})
 HOST: Final = "palaver"
+MULTILINE_CAPS: Final = frozenset({"draft/multiline", "batch"})
+STATUS_PREFIX: Final = {"operators": "@", "voiced": "+"}
 # Controls a text may not carry to an IRC client (\t and \n are handled: kept, split).
 _CONTROLS: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -35,6 +48,20 @@ def clean(text: str) -> str:
 
 def hostmask(nick: str) -> str:
     return f"{nick}!{nick}@{HOST}"
+
+
+def logical_lines(text: str, breaks: tuple[int, ...] = ()) -> list[tuple[str, bool]]:
+    """A text's lines, each with whether it continues the one before it (its sender wrapped
+    the line there: a break) rather than starting a new one."""
+    if not breaks:
+        return [(line, False) for line in text.split("\n")]
+    out: list[tuple[str, bool]] = []
+    start = 0
+    for cut in [*sorted({b for b in breaks if 0 < b < len(text)}), len(text)]:
+        for index, part in enumerate(text[start:cut].split("\n")):
+            out.append((part, index == 0 and start > 0))
+        start = cut
+    return out
 
 
 def message_id(event: Message) -> str:
@@ -69,37 +96,91 @@ class IrcRenderer:
         )
 
     def message(self, event: Message) -> bytes:
-        """A chat message as one or more PRIVMSG (NOTICE for a notice) lines, each within the
-        limit. A deleted one (a tombstone in history) is left out."""
+        """A chat message as PRIVMSG (NOTICE for a notice) lines, each within the limit, or
+        as a multiline batch. A deleted one (a tombstone in history) is left out."""
         if event.deleted:
             return b""
+        return self._text(event, event.room or event.to or "*", message_id(event))
+
+    def status_message(self, event: StatusMessage) -> bytes:
+        """A message to some of a room's members: to ``@#room`` (``+#room``)."""
+        return self._text(event, STATUS_PREFIX[event.only] + event.room, event.ref)
+
+    def tagmsg(self, event: Tagged) -> bytes:
+        """Client-only tags alone: a TAGMSG, to clients with message-tags only."""
+        if "message-tags" not in self.caps:
+            return b""
+        target = event.room or event.to or "*"
+        if event.only is not None:
+            target = STATUS_PREFIX[event.only] + target
+        tags = {"time": event.ts} if "server-time" in self.caps else {}
+        tags["msgid"] = event.ref
+        tags.update(event.tags)
+        return format_line("TAGMSG", target, source=hostmask(event.sender), tags=tags,
+                           trailing=False)
+
+    def _text(self, event: Message | StatusMessage, target: str, msgid: str) -> bytes:
         command = "NOTICE" if event.notice else "PRIVMSG"
         source = hostmask(event.sender)
-        target = event.room or event.to or "*"
-        base_tags: dict[str, str] = {}
-        if "server-time" in self.caps:
-            base_tags["time"] = event.ts
-        msgid = message_id(event) if "message-tags" in self.caps else None
+        stamp = {"time": event.ts} if "server-time" in self.caps else {}
+        tagged = "message-tags" in self.caps
+        account = getattr(event, "account", None)  # who sent it, on every line of it
+        if account and "account-tag" in self.caps:
+            stamp["account"] = account
+        if tagged and getattr(event, "bot", False):
+            stamp["bot"] = ""
+        client = dict(event.tags) if tagged and event.tags else {}
+        first = {**stamp, "msgid": msgid, **client} if tagged else stamp
+        rest = {**stamp, **client}
         text = clean(event.text)
-        action = f"* {event.sender} "
-        is_action = text.startswith(action) and "\n" not in text and len(text) > len(action)
-        if is_action:
-            text = text[len(action):]
-        wrapper = len("\x01ACTION \x01") if is_action else 0
-        budget = _budget(f":{source} {command} {target} :") - wrapper
+        budget = _budget(f":{source} {command} {target} :")
+        lines = logical_lines(text, event.breaks)
+        if len(lines) == 1:
+            action = f"* {event.sender} "
+            if text.startswith(action) and len(text) > len(action):  # CTCP ACTION
+                pieces = split_text(text[len(action):], budget - len("\x01ACTION \x01"))
+                return b"".join(
+                    format_line(command, target, f"\x01ACTION {piece}\x01", source=source,
+                                tags=first if index == 0 else rest)
+                    for index, piece in enumerate(pieces))
+        if self.caps >= MULTILINE_CAPS and (len(lines) > 1 or len(text.encode()) > budget):
+            return self._batch(lines, command, target, source, budget, first, msgid)
         out: list[bytes] = []
-        for index, piece in enumerate(split_text(text, budget)):
-            tags = dict(base_tags)
-            if msgid is not None:
-                tags["msgid"] = msgid if index == 0 else f"{msgid}.{index + 1}"
-            body = f"\x01ACTION {piece}\x01" if is_action else piece
-            out.append(format_line(command, target, body, source=source, tags=tags))
+        for line, _ in lines:
+            if line:  # blank lines are for multiline clients only
+                out.extend(format_line(command, target, piece, source=source,
+                                       tags=rest if out else first)
+                           for piece in split_text(line, budget))
+        return b"".join(out)
+
+    @staticmethod
+    def _batch(lines: list[tuple[str, bool]], command: str, target: str, source: str,
+               budget: int, tags: dict[str, str], msgid: str) -> bytes:
+        """One ``draft/multiline`` batch: its tags on the start line, a line per line (a long
+        one in pieces, each continuing the one before: ``draft/multiline-concat``)."""
+        ref = "ml" + re.sub("[^A-Za-z0-9]", "", msgid)[-24:]
+        out = [format_line("BATCH", "+" + ref, "draft/multiline", target, source=source,
+                           tags=tags, trailing=False)]
+        for line, concat in lines:
+            for index, piece in enumerate(split_text(line, budget) if line else [""]):
+                inner = {"batch": ref}
+                if concat or index:
+                    inner["draft/multiline-concat"] = ""
+                out.append(format_line(command, target, piece, source=source, tags=inner))
+        out.append(format_line("BATCH", "-" + ref, source=source, trailing=False))
         return b"".join(out)
 
     def presence(self, event: Presence) -> bytes:
         source = hostmask(event.nick)
         if event.event == "join" and event.room:
-            return format_line("JOIN", event.room, source=source, trailing=False)
+            if "extended-join" in self.caps:  # with the account (or *) and realname
+                line = format_line("JOIN", event.room, event.account or "*",
+                                   clean(event.realname or event.nick), source=source)
+            else:
+                line = format_line("JOIN", event.room, source=source, trailing=False)
+            if event.away and "away-notify" in self.caps:  # who joins away says so
+                line += format_line("AWAY", clean(event.away), source=source)
+            return line
         if event.event == "leave" and event.room:
             if event.reason:
                 return format_line("PART", event.room, clean(event.reason), source=source)

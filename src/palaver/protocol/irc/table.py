@@ -17,9 +17,11 @@ from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc import (
     channels,
     help,
+    history,
     markers,
     messaging,
     monitor,
+    multiline,
     operators,
     queries,
     redaction,
@@ -34,9 +36,11 @@ from palaver.protocol.messages import (
     Authenticated,
     Away,
     BanList,
+    Conversations,
     Deleted,
     Error,
     Goodbye,
+    HistoryPage,
     Invited,
     Joined,
     Left,
@@ -52,6 +56,8 @@ from palaver.protocol.messages import (
     RoomList,
     RoomUpdated,
     ServerStats,
+    StatusMessage,
+    Tagged,
     UserMode,
     Users,
     Wallops,
@@ -121,6 +127,8 @@ COMMANDS: Final[dict[str, Command]] = {
     "NOTICE": Command(messaging.on_notice),
     "PRIVMSG": Command(messaging.on_privmsg),
     "TAGMSG": Command(messaging.on_tagmsg),
+    "BATCH": Command(multiline.on_batch, 1),  # a client's draft/multiline batch
+    "CHATHISTORY": Command(history.on_chathistory, 1),  # draft/chathistory
     # watch lists, read markers, deletion (palaver.protocol.irc.monitor, .markers, .redaction)
     "MONITOR": Command(monitor.on_monitor, 1),
     "MARKREAD": Command(markers.on_markread),  # FAIL MARKREAD NEED_MORE_PARAMS itself
@@ -146,6 +154,10 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     Wallops: operators.wallops,
     Presence: messaging.presence,
     Message: messaging.message,
+    StatusMessage: messaging.status_message,
+    Tagged: messaging.tagged,
+    HistoryPage: history.history_page,
+    Conversations: history.conversations,
     Away: messaging.away,
     Ping: messaging.ping,
     Error: refusals.error,

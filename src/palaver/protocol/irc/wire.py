@@ -2,7 +2,9 @@
 
 How this works: :class:`IrcFramer` cuts the byte stream into lines. A line may carry up to
 ``MAX_TAGS`` bytes of tags (IRCv3 message-tags) plus ``MAX_LINE`` bytes for the rest, CRLF
-included. A longer line is never buffered past that bound: the framer reports it once
+included; of a client's line, the dialect reads at most ``MAX_CLIENT_TAGS`` bytes of tags (the
+rest of the room is for the tags the server adds when it relays them). A longer line is never
+buffered past that bound: the framer reports it once
 (:data:`TOO_LONG`, answered with ERR_INPUTTOOLONG) and skips to the next newline, and the
 connection goes on — unless the line is still going when it reaches ``MAX_RUNAWAY`` (a few
 times the limit): then the framer reports :data:`RUNAWAY` once and reads nothing more, and the
@@ -21,6 +23,7 @@ from typing import Final
 
 MAX_LINE: Final = 512  # the non-tag part, CRLF included
 MAX_TAGS: Final = 8_191  # the tag part ("@" ... " ") of a line
+MAX_CLIENT_TAGS: Final = 4_096  # the tag part of a line from a client (IRCv3 message-tags)
 MAX_INPUT: Final = MAX_TAGS + MAX_LINE
 RUNAWAY_FACTOR: Final = 4
 MAX_RUNAWAY: Final = RUNAWAY_FACTOR * MAX_INPUT  # a line still going at this length: closed
@@ -106,7 +109,11 @@ class IrcFramer:
 
 
 class BadLine(Exception):
-    """A line that is not IRC (no command); the message says why."""
+    """A line that is not IRC (no command); the message says why, ``tags`` are its tags."""
+
+    def __init__(self, why: str, tags: dict[str, str] | None = None) -> None:
+        super().__init__(why)
+        self.tags = tags or {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +122,7 @@ class IrcLine:
     params: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     source: str | None = None
+    utf8: bool = True  # False: the line was not UTF-8 (and was read as Latin-1)
 
 
 _TAG_UNESCAPE: Final = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
@@ -149,7 +157,11 @@ def escape_tag_value(value: str) -> str:
 
 def parse_line(raw: bytes) -> IrcLine:
     """One line (without CRLF). Raises :class:`BadLine` if it has no valid command."""
-    text = decode_text(raw).replace("\0", "")
+    try:
+        text, utf8 = raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        text, utf8 = raw.decode("latin-1"), False
+    text = text.replace("\0", "")
     tags: dict[str, str] = {}
     if text.startswith("@"):
         tag_part, _, text = text[1:].partition(" ")
@@ -172,11 +184,11 @@ def parse_line(raw: bytes) -> IrcLine:
     elif text.startswith(":"):  # only a trailing parameter, no command
         params = []
     if not params:
-        raise BadLine("no command")
+        raise BadLine("no command", tags)
     command = params.pop(0)
     if _COMMAND.fullmatch(command) is None:
-        raise BadLine(f"bad command {command[:20]!r}")
-    return IrcLine(command.upper(), params, tags, source)
+        raise BadLine(f"bad command {command[:20]!r}", tags)
+    return IrcLine(command.upper(), params, tags, source, utf8)
 
 
 def tag_part_length(raw: bytes) -> int:
@@ -237,6 +249,14 @@ def format_line(
 def _cut_utf8(data: bytes, limit: int) -> bytes:
     cut = data[:limit]
     return cut.decode("utf-8", "ignore").encode("utf-8")
+
+
+def fit(text: str, budget: int) -> str:
+    """``text`` cut to at most ``budget`` bytes of UTF-8, between characters."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= budget:
+        return text
+    return data[:max(budget, 0)].decode("utf-8", "ignore")
 
 
 def split_text(text: str, budget: int) -> list[str]:
