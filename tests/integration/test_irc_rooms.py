@@ -13,7 +13,9 @@ import pytest
 from palaver.client import Client
 from palaver.client.connection import ServerError
 from palaver.protocol.messages import (
+    GrantOperator,
     GrantVoice,
+    Invite,
     Join,
     Joined,
     Message,
@@ -162,6 +164,30 @@ async def test_names_list_and_kick_over_irc(
     assert await op.line_with(" KICK ") == ":op!op@palaver KICK #a y :out"
     for peer in (op, outsider):
         peer.writer.close()
+
+
+async def test_the_allow_list_and_invitations_between_irc_and_json(
+    irc_port: int, connect: Callable[..., Awaitable[Client]],
+) -> None:
+    alice = await connect("alice")
+    await alice.request(Join(room="#vip"))
+    await alice.request(SetRoomMode(room="#vip", invite_only=True))
+    op = await irc_client(irc_port, "op")
+    await alice.request(Invite(room="#vip", nick="op"))
+    await op.send("INVITE")
+    assert await op.line_with(" 336 ") == ":palaver 336 op :#vip"
+    await op.send("JOIN #vip")
+    await op.numeric("366")
+    await alice.request(GrantOperator(room="#vip", nick="op"))
+    await op.send("MODE #vip +I Bar!*@*")
+    assert await op.line_with(" MODE #vip +I") == ":op!op@palaver MODE #vip +I Bar!*@*"
+    bar = await connect("bar")
+    joined = await bar.request(Join(room="#vip"))
+    assert isinstance(joined, Joined) and joined.invite_only
+    await op.send("MODE #vip I")
+    assert (await op.line_with(" 346 ")).startswith(":palaver 346 op #vip bar!*@* op!op@palaver :")
+    assert (await op.numeric("347"))[:2] == ["op", "#vip"]
+    op.writer.close()
 
 
 async def test_room_settings_survive_a_restart(tmp_path: Path) -> None:

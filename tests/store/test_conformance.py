@@ -183,11 +183,13 @@ async def test_every_room_setting_round_trips(store: Store) -> None:
         bans=(RoomBan(nick="mallory", key="~m", by="alice", at="2026-11-21T00:01:00.000Z"),
               RoomBan(nick="eve")),
         created_at="2026-11-20T00:00:00.000Z", moderated=True, outside_messages=True,
-        open_topic=True, limit=12, key="beer", voiced=("carol", "~v"))
+        open_topic=True, limit=12, key="beer", voiced=("carol", "~v"),
+        allowed=(RoomBan(nick="dan", by="alice", at="2026-11-21T00:02:00.000Z"),))
     await store.save_room(full)
     assert await store.room_settings() == [full]
     cleared = msgspec.structs.replace(full, moderated=False, outside_messages=False,
-                                      open_topic=False, limit=0, key=None, voiced=())
+                                      open_topic=False, limit=0, key=None, voiced=(),
+                                      allowed=())
     await store.save_room(cleared)
     assert await store.room_settings() == [cleared]
 

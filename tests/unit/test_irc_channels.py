@@ -13,16 +13,22 @@ from palaver.protocol.irc.channels import list_filter, prefixed
 from palaver.protocol.irc.registration import ISUPPORT
 from palaver.protocol.irc.rooms import changed_modes
 from palaver.protocol.messages import (
+    Allow,
+    AllowList,
     BanEntry,
     BanList,
     ClientMessage,
+    Disallow,
     Error,
     GrantOperator,
     GrantVoice,
     Hello,
+    InvitationList,
     Join,
     Joined,
     Kick,
+    ListAllowed,
+    ListInvitations,
     ListRooms,
     ListUsers,
     RevokeVoice,
@@ -127,7 +133,8 @@ def test_kick_several_users_of_one_channel_or_pairs_at_most_four() -> None:
 
 
 def test_isupport_says_what_works() -> None:
-    assert {"CHANMODES=b,k,l,imnst", "PREFIX=(ov)@+", "ELIST=MNU", "KEYLEN=23"} <= set(ISUPPORT)
+    assert {"CHANMODES=Ib,k,l,imnst", "PREFIX=(ov)@+", "ELIST=MNU", "KEYLEN=23",
+            "INVEX=I"} <= set(ISUPPORT)
     assert any(t.endswith("KICK:4") for t in ISUPPORT if t.startswith("TARGMAX="))
 
 
@@ -245,3 +252,32 @@ def test_the_ban_list_names_each_bans_setter_and_time() -> None:
         ":palaver 367 ann #chan bar!*@* op!op@palaver :1795000000",
         ":palaver 367 ann #chan :old!*@*",
         ":palaver 368 ann #chan :End of channel ban list"]
+
+
+def test_the_allow_list_is_plus_i_and_its_list_346() -> None:
+    d = registered()
+    out = requests(d.receive_data(b"MODE #chan +I bar!*@*\r\nMODE #chan -I Baz\r\n"
+                                  b"MODE #chan I\r\n"))
+    allow, disallow, query = out
+    assert allow == Allow(id=allow.id, room=R, nick="bar")
+    assert disallow == Disallow(id=disallow.id, room=R, nick="Baz")
+    assert isinstance(query, ListAllowed)
+    event = AllowList(room=R, nicks=("bar",),
+                      allowed=(BanEntry(nick="bar", by="op", at="2026-11-18T11:06:40.000Z"),))
+    assert answer(d, query, event) == [
+        ":palaver 346 ann #chan bar!*@* op!op@palaver :1795000000",
+        ":palaver 347 ann #chan :End of Channel Invite Exception List"]
+    update = RoomUpdated(room=R, change="allow", by="op", nick="bar")
+    assert lines(d.encode(update)) == [":op!op@palaver MODE #chan +I bar!*@*"]
+    assert lines(d.receive_data(b"MODE #chan +I *!*@host\r\n"))[0].startswith(
+        ":palaver 696 ann #chan I *!*@host :")
+
+
+def test_invite_alone_lists_ones_invitations() -> None:
+    d = registered()
+    [query] = requests(d.receive_data(b"INVITE\r\n"))
+    assert isinstance(query, ListInvitations)
+    assert answer(d, query, InvitationList(rooms=("#a", "#b"))) == [
+        ":palaver 336 ann :#a", ":palaver 336 ann :#b", ":palaver 337 ann :End of /INVITE list"]
+    assert lines(d.receive_data(b"INVITE bob\r\n")) == [
+        ":palaver 461 ann INVITE :Not enough parameters"]

@@ -21,8 +21,10 @@ from palaver.hub import HubConfig
 from palaver.hub.effects import FetchHistory
 from palaver.hub.hub import StoredState
 from palaver.protocol.messages import (
+    Allow,
     Ban,
     ClientMessage,
+    Disallow,
     Error,
     GrantOperator,
     GrantVoice,
@@ -56,6 +58,8 @@ COMMANDS: Final[dict[str, Callable[[], ClientMessage]]] = {
     "deop": lambda: RevokeOperator(id="q", room=R, nick="target"),
     "voice": lambda: GrantVoice(id="q", room=R, nick="target"),
     "devoice": lambda: RevokeVoice(id="q", room=R, nick="target"),
+    "allow": lambda: Allow(id="q", room=R, nick="friend"),
+    "disallow": lambda: Disallow(id="q", room=R, nick="friend"),
     "kick": lambda: Kick(id="q", room=R, nick="target", reason="bye"),
     "ban": lambda: Ban(id="q", room=R, nick="target"),
     "unban": lambda: Unban(id="q", room=R, nick="bad"),
@@ -83,6 +87,8 @@ EXPECTED: Final[dict[str, dict[str, tuple[str, str, str, str]]]] = {
     "deop": OPS_ONLY,
     "voice": OPS_ONLY,
     "devoice": OPS_ONLY,
+    "allow": OPS_ONLY,
+    "disallow": OPS_ONLY,
     "kick": OPS_ONLY,
     "ban": OPS_ONLY,
     "unban": OPS_ONLY,

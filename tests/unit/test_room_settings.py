@@ -13,19 +13,25 @@ from palaver.hub.effects import SaveRoom
 from palaver.hub.hub import StoredState, format_ts
 from palaver.hub.rules import GOVERNED_BY, PERMISSIONS, Action, Kind, Role, RoomRules
 from palaver.protocol.messages import (
+    Allow,
+    AllowList,
     Ban,
     BanEntry,
     BanList,
     ClientMessage,
+    Disallow,
     Error,
     GrantOperator,
     GrantVoice,
     Hello,
+    InvitationList,
     Invite,
     Join,
     Joined,
     Leave,
+    ListAllowed,
     ListBans,
+    ListInvitations,
     ListRooms,
     ListUsers,
     Message,
@@ -375,3 +381,61 @@ def test_every_setting_comes_back_from_the_store() -> None:
     state = joined(again.take(carol))
     assert (state.moderated, state.outside_messages, state.open_topic, state.limit,
             state.created_at) == (True, True, True, 7, settings.created_at)
+
+
+# ---------------------------------------------------------------------- allow list, invitations
+
+
+def test_the_allow_list_lets_its_nicks_past_invite_only_and_nothing_else() -> None:
+    h = Harness()
+    alice = room_with(h, invite_only=True)
+    h.send(alice, Allow(id="a", room=R, nick="Bar"))
+    [update] = h.take(alice)
+    assert isinstance(update, RoomUpdated) and (update.change, update.nick) == ("allow", "Bar")
+    bar, baz = h.login("bar"), h.login("baz")
+    h.send(bar, Join(id="1", room=R))
+    h.send(baz, Join(id="2", room=R))
+    assert joined(h.take(bar)).members == ("alice", "bar")
+    assert codes(h.take(baz)) == ["invite_only"]
+    h.send(alice, SetRoomMode(room=R, key="k"))  # the allow list passes invite-only only
+    h.send(bar, Leave(room=R))
+    h.send(bar, Join(id="3", room=R))
+    assert codes(h.take(bar)) == ["bad_key"]
+    h.send(alice, Disallow(room=R, nick="bar"))
+    h.send(bar, Join(id="4", room=R, key="k"))
+    assert codes(h.take(bar)) == ["invite_only"]
+
+
+def test_the_allow_list_is_listed_to_members_with_setter_and_time_and_stored() -> None:
+    h = Harness()
+    alice = room_with(h)
+    effects = h.send(alice, Allow(room=R, nick="dan"))
+    [settings] = [e.settings for e in effects if isinstance(e, SaveRoom)]
+    assert settings.allowed == (RoomBan(nick="dan", by="alice", at=format_ts(h.clock.now)),)
+    h.send(alice, ListAllowed(id="l", room=R))
+    assert h.take(alice)[-1] == AllowList(
+        id="l", room=R, nicks=("dan",),
+        allowed=(BanEntry(nick="dan", by="alice", at=format_ts(h.clock.now)),))
+    bob = h.login("bob")
+    h.send(bob, ListAllowed(id="l", room=R))
+    h.send(bob, Allow(id="a", room=R, nick="bob"))
+    assert codes(h.take(bob)) == ["not_in_room", "not_in_room"]
+    again = Harness(stored=StoredState(rooms=[msgspec.structs.replace(settings,
+                                                                        invite_only=True)]))
+    dan = again.login("dan")
+    again.send(dan, Join(id="j", room=R))
+    assert joined(again.take(dan)).invite_only
+
+
+def test_invitations_lists_the_rooms_one_may_join_by_invitation() -> None:
+    h = Harness()
+    alice = room_with(h, invite_only=True)
+    h.send(alice, Join(room="#two"))
+    bob = h.login("bob")
+    for room in ("#two", R):
+        h.send(alice, Invite(room=room, nick="bob"))
+    h.send(bob, ListInvitations(id="i"))
+    assert h.take(bob)[-1] == InvitationList(id="i", rooms=("#r", "#two"))
+    h.send(bob, Join(room="#two"))
+    h.send(bob, ListInvitations(id="i2"))
+    assert h.take(bob)[-1] == InvitationList(id="i2", rooms=(R,))

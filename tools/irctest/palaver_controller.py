@@ -58,10 +58,13 @@ class PalaverController(BaseServerController, DirectoryBasedController):
     # What palaver claims beyond the base (irctest fails a claimed behaviour's skip). Not
     # NO_CTCP: palaver relays no CTCP but ACTION at all, so +C would change nothing.
     optional_behaviors = frozenset({OptionalBehaviors.INVITE_OVERRIDES_LIMIT,
+                                    OptionalBehaviors.INVITE_EXCEPTION_MODE,
+                                    OptionalBehaviors.INVITE_LIST,
                                     OptionalBehaviors.MULTI_JOIN, OptionalBehaviors.MULTI_KICK,
                                     OptionalBehaviors.MULTI_NAMES_COMMAND,
                                     OptionalBehaviors.ELIST_M, OptionalBehaviors.ELIST_N,
-                                    OptionalBehaviors.ELIST_U})
+                                    OptionalBehaviors.ELIST_U,
+                                    OptionalBehaviors.METADATA_BEFORE_CONNECT})
 
     def create_config(self) -> None:
         super().create_config()

@@ -31,12 +31,19 @@ from palaver.hub.rules import (
 from palaver.hub.state import Room, Session, User
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import (
+    Allow,
+    AllowList,
     Ban,
+    BanEntry,
+    Disallow,
     GrantOperator,
     GrantVoice,
+    InvitationList,
     Invite,
     Invited,
     Kick,
+    ListAllowed,
+    ListInvitations,
     Presence,
     RevokeOperator,
     RevokeVoice,
@@ -49,7 +56,7 @@ from palaver.protocol.messages import (
     SetTopic,
     Unban,
 )
-from palaver.store.base import RoomSettings
+from palaver.store.base import RoomBan, RoomSettings
 
 if TYPE_CHECKING:
     from palaver.hub.hub import HubConfig
@@ -86,6 +93,10 @@ class Moderation:
             RevokeOperator: self._revoke_operator,
             GrantVoice: self._grant_voice,
             RevokeVoice: self._revoke_voice,
+            Allow: self._allow,
+            Disallow: self._disallow,
+            ListAllowed: self._list_allowed,
+            ListInvitations: self._list_invitations,
             Kick: self._kick,
             Ban: self._ban,
             Unban: self._unban,
@@ -133,7 +144,8 @@ class Moderation:
         """A room's rules; a live room without any (the default room) gets empty ones."""
         rules = self._rules.get(key)
         if rules is None and key in self._rooms:
-            rules = self._rules[key] = RoomRules(self._rooms[key].name)
+            room = self._rooms[key]
+            rules = self._rules[key] = RoomRules(room.name, created_at=room.created_at)
         return rules
 
     def _may_see(self, user: User | None, key: str) -> bool:
@@ -287,6 +299,42 @@ class Moderation:
         return self._changed(session.sid, msg.id, key, rules, "devoice", user.nick,
                              self._nick_of(target_key, msg.nick))
 
+    def _allow(self, session: Session, msg: Allow, now: float) -> list[Effect]:
+        from palaver.hub.hub import format_ts  # the hub imports this module
+
+        user, rules, key = self._authorized(session, msg.room, Action.ALLOW)
+        nick = check_nick(msg.nick)
+        rules.allowed[fold(nick)] = RoomBan(nick=fold(nick), by=user.nick, at=format_ts(now))
+        return self._changed(session.sid, msg.id, key, rules, "allow", user.nick, nick)
+
+    def _disallow(self, session: Session, msg: Disallow, now: float) -> list[Effect]:
+        user, rules, key = self._authorized(session, msg.room, Action.DISALLOW)
+        nick = check_nick(msg.nick)
+        rules.allowed.pop(fold(nick), None)
+        return self._changed(session.sid, msg.id, key, rules, "disallow", user.nick, nick)
+
+    def _list_allowed(self, session: Session, msg: ListAllowed, now: float) -> list[Effect]:
+        """The allow list, for the room's members and server operators (as BANS)."""
+        user = self._user(session)
+        key = fold(check_room(msg.room))
+        rules = self._rules_of(key)
+        if self._role(user, key) is Role.OUTSIDER or rules is None:
+            authorize(Action.INVITE, rules, Role.OUTSIDER, msg.room)  # the outsider's refusal
+        assert rules is not None
+        entries = [entry for _, entry in sorted(rules.allowed.items())]
+        event = AllowList(id=msg.id, room=rules.name, nicks=tuple(e.nick for e in entries),
+                          allowed=tuple(BanEntry(nick=e.nick, by=e.by, at=e.at)
+                                        for e in entries))
+        return [Deliver(event, (session.sid,))]
+
+    def _list_invitations(self, session: Session, msg: ListInvitations, now: float
+                          ) -> list[Effect]:
+        """The rooms whose invitation ``user`` holds (and is not in)."""
+        user = self._user(session)
+        rooms = sorted(rules.name for key, rules in self._rules.items()
+                       if user.key in rules.invited and key not in user.rooms)
+        return [Deliver(InvitationList(id=msg.id, rooms=tuple(rooms)), (session.sid,))]
+
     def _kick(self, session: Session, msg: Kick, now: float) -> list[Effect]:
         user, rules, key = self._authorized(session, msg.room, Action.KICK)
         target = self._member(key, msg.nick, rules.name)
@@ -338,6 +386,10 @@ class Moderation:
                                          (session.sid,))]
         if target is not None and target is not user:
             effects.append(Deliver(event, tuple(target.sessions)))
+        room = self._rooms.get(key)
+        members = tuple(s for s in room.targets() if s != session.sid) if room else ()
+        if members:  # the room's members hear of it too (IRC's invite-notify)
+            effects.append(Deliver(event, members))
         effects.append(SaveRoom(rules.settings()))
         return effects
 

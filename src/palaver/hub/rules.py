@@ -56,6 +56,8 @@ class Action(enum.Enum):
     BAN = "ban"
     UNBAN = "unban"
     INVITE = "invite"
+    ALLOW = "allow"  # a nick on the room's allow list (IRC +I): past invite-only, always
+    DISALLOW = "disallow"
     MODE = "mode"
     SPEAK = "speak"  # CHAT to the room
 
@@ -113,6 +115,7 @@ class RoomRules:
     voiced: set[str] = field(default_factory=set)  # identity keys
     bans: dict[str, RoomBan] = field(default_factory=dict)  # folded nick -> the ban
     invited: set[str] = field(default_factory=set)  # identity keys
+    allowed: dict[str, RoomBan] = field(default_factory=dict)  # folded nick -> who, when
 
     def kind(self, action: Action) -> Kind:
         """The flag that decides ``action`` here (:data:`GOVERNED_BY`)."""
@@ -154,6 +157,7 @@ class RoomRules:
             created_at=self.created_at, moderated=self.moderated,
             outside_messages=self.outside_messages, open_topic=self.open_topic,
             limit=self.limit, key=self.key, voiced=tuple(sorted(self.voiced)),
+            allowed=tuple(entry for _, entry in sorted(self.allowed.items())),
         )
 
     @classmethod
@@ -163,7 +167,8 @@ class RoomRules:
                    bans={b.nick: b for b in s.bans}, invited=set(s.invited),
                    created_at=s.created_at, moderated=s.moderated,
                    outside_messages=s.outside_messages, open_topic=s.open_topic,
-                   limit=s.limit, key=s.key, voiced=set(s.voiced))
+                   limit=s.limit, key=s.key, voiced=set(s.voiced),
+                   allowed={a.nick: a for a in s.allowed})
 
 
 def no_such_room(name: str) -> PeerError:
@@ -202,8 +207,8 @@ def check_entry(rules: RoomRules | None, role: Role, key: str, folded_nick: str,
 
     In this order: a ban (``banned``), invite-only (``invite_only``), the key (``bad_key``),
     the limit (``room_full``). Operators pass all but bans (server operators pass all); an
-    invitation passes invite-only, the key and the limit. A refused JOIN of a private room is
-    ``no_such_room`` whatever the reason."""
+    invitation passes invite-only, the key and the limit; a nick on the allow list passes
+    invite-only. A refused JOIN of a private room is ``no_such_room`` whatever the reason."""
     if rules is None or role is Role.SERVER_OP:
         return
     invited = role is Role.ROOM_OP or key in rules.invited or member_before
@@ -212,7 +217,7 @@ def check_entry(rules: RoomRules | None, role: Role, key: str, folded_nick: str,
         refusal = PeerError(ErrorCode.BANNED, f"you are banned from {name}")
     elif invited:
         return
-    elif rules.invite_only:
+    elif rules.invite_only and folded_nick not in rules.allowed:
         refusal = PeerError(ErrorCode.INVITE_ONLY,
                             f"{name} is invite-only: ask an operator for an invitation")
     elif rules.key is not None and room_key != rules.key:

@@ -279,6 +279,31 @@ class ListBans(Wire, frozen=True, tag="BANS"):
     room: str
 
 
+class Allow(Wire, frozen=True, tag="ALLOW"):
+    """Put ``nick`` on ``room``'s allow list: it may join even when the room is invite-only
+    (IRC's invite exception, ``+I``), until DISALLOW."""
+
+    room: str
+    nick: str
+
+
+class Disallow(Wire, frozen=True, tag="DISALLOW"):
+    """Take ``nick`` off ``room``'s allow list."""
+
+    room: str
+    nick: str
+
+
+class ListAllowed(Wire, frozen=True, tag="ALLOWED"):
+    """The nicks on ``room``'s allow list (members may ask)."""
+
+    room: str
+
+
+class ListInvitations(Wire, frozen=True, tag="INVITATIONS"):
+    """The rooms one is invited to and has not joined yet."""
+
+
 class SetAway(Wire, frozen=True, tag="AWAY"):
     """Be away with ``message`` (shown to whoever sends you a DM, and in WHO details); without
     one (or with an empty one), be back. Per user: all of its sessions, until it goes offline."""
@@ -433,7 +458,7 @@ ClientMessage = (
     | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
     | Unban | Invite | SetRoomMode | ListBans | SetAway
     | Authenticate | SetRealname
-    | GrantVoice | RevokeVoice
+    | GrantVoice | RevokeVoice | Allow | Disallow | ListAllowed | ListInvitations
     | Watch | MarkRead | Delete
     | BecomeOperator | SetUserMode | Kill | SendWallops | ListPastUsers | GetStats
     | SendTags | ListConversations
@@ -678,7 +703,7 @@ RoomSetting = Literal["invite_only", "private", "moderated", "outside_messages",
                       "limit", "key"]
 RoomChange = Literal["topic", "op", "deop", "ban", "unban", "invite_only", "private", "state",
                      "voice", "devoice", "moderated", "outside_messages", "open_topic", "limit",
-                     "key", "modes"]
+                     "key", "modes", "allow", "disallow"]
 
 
 class RoomUpdated(Wire, frozen=True, tag="ROOM_UPDATED"):
@@ -731,6 +756,21 @@ class BanList(Wire, frozen=True, tag="BAN_LIST"):
     room: str
     nicks: tuple[str, ...]
     bans: tuple[BanEntry, ...] = ()
+
+
+class AllowList(Wire, frozen=True, tag="ALLOW_LIST"):
+    """Answer to ALLOWED: the nicks on the room's allow list (folded to lower case), sorted;
+    ``allowed``: the same, each with who put it there and when (as BAN_LIST's ``bans``)."""
+
+    room: str
+    nicks: tuple[str, ...]
+    allowed: tuple[BanEntry, ...] = ()
+
+
+class InvitationList(Wire, frozen=True, tag="INVITATION_LIST"):
+    """Answer to INVITATIONS: the rooms one is invited to (and not in), sorted."""
+
+    rooms: tuple[str, ...]
 
 
 class Away(Wire, frozen=True, tag="AWAY"):
@@ -897,6 +937,7 @@ class MetadataSubscriptions(Wire, frozen=True, tag="METADATA_SUBS"):
 ServerMessage = (
     Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
     | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited | BanList | Away
+    | AllowList | InvitationList
     | Authenticated | UserUpdated
     | Watching | Online | Offline | ReadMarker | Deleted
     | UserMode | Wallops | PastUsers | ServerStats
@@ -909,7 +950,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Quit, Register, History, SetTopic, GrantOperator, RevokeOperator, Kick, Ban, Unban, Invite,
     SetRoomMode, ListBans, SetAway,
     Authenticate, SetRealname,
-    GrantVoice, RevokeVoice,
+    GrantVoice, RevokeVoice, Allow, Disallow, ListAllowed, ListInvitations,
     Watch, MarkRead, Delete,
     BecomeOperator, SetUserMode, Kill, SendWallops, ListPastUsers, GetStats,
     SendTags, ListConversations,
@@ -918,6 +959,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
     Registered, HistoryPage, Gap, RoomUpdated, Invited, BanList, Away,
+    AllowList, InvitationList,
     Authenticated, UserUpdated,
     Watching, Online, Offline, ReadMarker, Deleted,
     UserMode, Wallops, PastUsers, ServerStats,

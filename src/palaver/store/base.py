@@ -67,6 +67,7 @@ class RoomSettings(msgspec.Struct, frozen=True, kw_only=True):
     limit: int = 0  # most members at once (0: no limit)
     key: str | None = None  # the key JOIN needs
     voiced: tuple[str, ...] = ()  # identity keys
+    allowed: tuple[RoomBan, ...] = ()  # nicks that pass invite-only (IRC +I), with who and when
 
 
 class StoredMarker(msgspec.Struct, frozen=True, kw_only=True):

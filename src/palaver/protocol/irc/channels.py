@@ -30,11 +30,15 @@ from palaver.protocol.irc.rooms import (
 from palaver.protocol.irc.wire import IrcLine, one_line, strip_formatting
 from palaver.protocol.messages import (
     MAX_ROOM_LIMIT,
+    Allow,
+    AllowList,
     Ban,
     BanList,
     ClientMessage,
+    Disallow,
     GrantOperator,
     GrantVoice,
+    InvitationList,
     Invite,
     Invited,
     Join,
@@ -42,7 +46,9 @@ from palaver.protocol.messages import (
     Kick,
     Leave,
     Left,
+    ListAllowed,
     ListBans,
+    ListInvitations,
     ListRooms,
     ListUsers,
     RevokeOperator,
@@ -63,6 +69,9 @@ if TYPE_CHECKING:
 _MEMBER_MODES: Final[dict[tuple[str, bool], tuple[str, type[ClientMessage]]]] = {
     ("o", True): ("op", GrantOperator), ("o", False): ("deop", RevokeOperator),
     ("v", True): ("voice", GrantVoice), ("v", False): ("devoice", RevokeVoice)}
+_MASK_MODES: Final[dict[tuple[str, bool], tuple[str, type[ClientMessage]]]] = {
+    ("b", True): ("ban", Ban), ("b", False): ("unban", Unban),
+    ("I", True): ("allow", Allow), ("I", False): ("disallow", Disallow)}
 
 
 def prefixed(nicks: tuple[str, ...], operators: tuple[str, ...],
@@ -143,6 +152,13 @@ def on_kick(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 
 def on_invite(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
+    """``INVITE nick #chan``; ``INVITE`` alone: the channels one is invited to (336/337)."""
+    if not line.params:
+        out.append(irc.request(ListInvitations, Pending("invitations")))
+        return
+    if len(line.params) < 2:
+        out.append(irc.need_more("INVITE"))
+        return
     nick, channel = line.params[0], line.params[1]
     out.append(irc.request(Invite, Pending("invite", channel, nick), room=channel, nick=nick))
 
@@ -154,10 +170,10 @@ def on_mode(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
             out.append(irc.request(ListRooms, Pending("mode", target)))
         elif changes[0].lstrip("+") == "b" and len(changes) == 1:  # the ban list
             out.append(irc.request(ListBans, Pending("bans", target), room=target))
-        elif changes[0].lstrip("+") in ("e", "I") and len(changes) == 1:
-            code, what = {"e": ("349", "exception"),
-                          "I": ("347", "invite")}[changes[0].lstrip("+")]
-            out.append(irc.num(code, target, f"End of channel {what} list"))
+        elif changes[0].lstrip("+") == "I" and len(changes) == 1:  # the allow list
+            out.append(irc.request(ListAllowed, Pending("allowed", target), room=target))
+        elif changes[0].lstrip("+") == "e" and len(changes) == 1:
+            out.append(irc.num("349", target, "End of channel exception list"))
         else:
             _channel_modes(irc, target, changes[0], list(changes[1:]), out)
         return
@@ -177,7 +193,7 @@ def _channel_modes(irc: IrcDialect, channel: str, change: str, params: list[str]
     for char in change:
         if char in "+-":
             adding = char == "+"
-        elif char in "ovb":
+        elif char in "ovbI":
             if not params:
                 out.append(irc.need_more("MODE"))
                 return
@@ -213,7 +229,8 @@ def _channel_modes(irc: IrcDialect, channel: str, change: str, params: list[str]
 
 def _member_mode(irc: IrcDialect, channel: str, char: str, adding: bool, param: str,
                  out: list[Inbound]) -> None:
-    """``o`` and ``v`` (about a member) and ``b`` (about a nick) become their commands."""
+    """``o`` and ``v`` (about a member), ``b`` and ``I`` (about a nick) become their
+    commands."""
     if char in "ov":
         kind, command = _MEMBER_MODES[(char, adding)]
         out.append(irc.request(command, Pending(kind, channel, param), room=channel,
@@ -221,11 +238,11 @@ def _member_mode(irc: IrcDialect, channel: str, char: str, adding: bool, param: 
         return
     nick = ban_nick(param)
     if nick is None:
-        out.append(irc.num("696", channel, "b", param,
-                           "Only nick bans (nick!*@*) are supported"))
+        out.append(irc.num("696", channel, char, param,
+                           "Only nick masks (nick!*@*) are supported"))
         return
-    ban_kind, ban = ("ban", Ban) if adding else ("unban", Unban)
-    out.append(irc.request(ban, Pending(ban_kind, channel, nick), room=channel, nick=nick))
+    kind, command = _MASK_MODES[(char, adding)]
+    out.append(irc.request(command, Pending(kind, channel, nick), room=channel, nick=nick))
 
 
 # ---------------------------------------------------------------------- events
@@ -336,4 +353,23 @@ def ban_list(irc: IrcDialect, event: BanList, pending: Pending | None) -> bytes:
         setter = [hostmask(ban.by), unix_time(ban.at)] if ban is not None and ban.by else []
         lines.append(irc.num("367", event.room, f"{nick}!*@*", *setter))
     lines.append(irc.num("368", event.room, "End of channel ban list"))
+    return b"".join(lines)
+
+
+def allow_list(irc: IrcDialect, event: AllowList, pending: Pending | None) -> bytes:
+    """RPL_INVEXLIST: ``#chan nick!*@* setter time`` per nick on the allow list, then 347."""
+    known = {entry.nick: entry for entry in event.allowed}
+    lines = []
+    for nick in event.nicks:
+        entry = known.get(nick)
+        setter = [hostmask(entry.by), unix_time(entry.at)] if entry and entry.by else []
+        lines.append(irc.num("346", event.room, f"{nick}!*@*", *setter))
+    lines.append(irc.num("347", event.room, "End of Channel Invite Exception List"))
+    return b"".join(lines)
+
+
+def invitation_list(irc: IrcDialect, event: InvitationList, pending: Pending | None) -> bytes:
+    """RPL_INVITELIST (336) per channel one is invited to, then RPL_ENDOFINVITELIST (337)."""
+    lines = [irc.num("336", room) for room in event.rooms]
+    lines.append(irc.num("337", "End of /INVITE list"))
     return b"".join(lines)

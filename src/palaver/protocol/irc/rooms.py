@@ -28,12 +28,12 @@ FLAG_MODES: Final[dict[str, tuple[RoomSetting, bool]]] = {
 SETTING_LETTERS: Final[dict[RoomSetting, str]] = {
     **{field: letter for letter, (field, _) in FLAG_MODES.items()}, "limit": "l", "key": "k"}
 # ISUPPORT CHANMODES: lists, always a parameter, a parameter when set, never one.
-CHANMODES: Final = "b,k,l," + "".join(sorted(FLAG_MODES))
-CHANNEL_MODES: Final = "biklmnostv"  # RPL_MYINFO's channel modes, and those with a parameter
-CHANNEL_PARAM_MODES: Final = "bklov"
+CHANMODES: Final = "Ib,k,l," + "".join(sorted(FLAG_MODES))
+CHANNEL_MODES: Final = "Ibiklmnostv"  # RPL_MYINFO's channel modes, and those with a parameter
+CHANNEL_PARAM_MODES: Final = "Ibklov"
 MAX_KICKS: Final = 4  # targets of one KICK (ISUPPORT TARGMAX); more are left out
 ROOM_KINDS: Final = ("topic_set", "op", "deop", "voice", "devoice", "kick", "ban", "unban",
-                     "invite", "chanmode", "bans")
+                     "allow", "disallow", "invite", "chanmode", "bans", "allowed")
 
 
 def ban_nick(mask: str) -> str | None:
@@ -55,9 +55,9 @@ def room_updated_line(event: RoomUpdated, server: str) -> bytes:
     letter = {"op": "+o", "deop": "-o", "voice": "+v", "devoice": "-v"}.get(change)
     if letter is not None and event.nick:
         return format_line("MODE", room, letter, event.nick, source=source, trailing=False)
-    if change in ("ban", "unban") and event.nick:
-        sign = "+" if change == "ban" else "-"
-        return format_line("MODE", room, f"{sign}b", f"{event.nick}!*@*", source=source,
+    mask = {"ban": "+b", "unban": "-b", "allow": "+I", "disallow": "-I"}.get(change)
+    if mask is not None and event.nick:
+        return format_line("MODE", room, mask, f"{event.nick}!*@*", source=source,
                            trailing=False)
     if event.changed:
         return format_line("MODE", room, *changed_modes(event), source=source, trailing=False)

@@ -33,6 +33,7 @@ from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.sasl import authenticated, on_authenticate
 from palaver.protocol.irc.wire import IrcLine
 from palaver.protocol.messages import (
+    AllowList,
     Authenticated,
     Away,
     BanList,
@@ -41,6 +42,7 @@ from palaver.protocol.messages import (
     Error,
     Goodbye,
     HistoryPage,
+    InvitationList,
     Invited,
     Joined,
     Left,
@@ -94,7 +96,7 @@ COMMANDS: Final[dict[str, Command]] = {
     "USER": Command(registration.on_user, 4, before_registration=True),
     "AUTHENTICATE": Command(on_authenticate, 1, before_registration=True),  # irc/sasl.py
     # channels (palaver.protocol.irc.channels)
-    "INVITE": Command(channels.on_invite, 2),
+    "INVITE": Command(channels.on_invite),  # none: the invitation list; one: 461
     "JOIN": Command(channels.on_join, 1),
     "KICK": Command(channels.on_kick, 2),
     "LIST": Command(channels.on_list),
@@ -146,6 +148,8 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     RoomUpdated: channels.room_updated,
     Invited: channels.invited,
     BanList: channels.ban_list,
+    AllowList: channels.allow_list,
+    InvitationList: channels.invitation_list,
     Users: queries.users,
     PastUsers: queries.past_users,
     Result: server_info.result,
