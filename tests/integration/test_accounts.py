@@ -126,7 +126,7 @@ async def test_several_devices(server: Server, connect: Connect) -> None:
     ack = await laptop.request(Say(room="#lobby", text="from the laptop"))
     echo = await phone.wait_for(Message)
     assert echo == Message(msg_id=ack.msg_id, ts=ack.ts, sender="alice",  # type: ignore[union-attr]
-                           text="from the laptop", room="#lobby")
+                           text="from the laptop", room="#lobby", account="alice")
     seen = await witness.wait_for(Message)
     assert seen.text == "from the laptop"
     await laptop.quit()  # one device leaves: nobody is told

@@ -8,7 +8,7 @@ import asyncio
 import base64
 
 from palaver.client import Client
-from palaver.protocol.messages import Register
+from palaver.protocol.messages import Join, Message, Register, SetAway, UserUpdated
 from palaver.server.app import Server
 from tests.integration.conftest import ServerFactory
 
@@ -154,3 +154,61 @@ async def test_sasl_plain_logs_in_to_a_palaver_account_under_another_nick(
     user = server.core.hub._online["bar"]  # the account, wearing the nick NICK gave
     assert (user.key, user.account) == ("jilles", True)
     peer.close()
+
+
+# --------------------------------------------------------------------------- room-mates' changes
+
+
+async def test_away_setname_and_joins_reach_irc_room_mates_with_the_caps_they_asked_for(
+    start_server: ServerFactory,
+) -> None:
+    server, port = await irc_server(start_server)
+    watcher = await registered(port, "foo", "away-notify", "setname", "extended-join")
+    plain = await registered(port, "baz")
+    for peer in (watcher, plain):
+        await peer.send("JOIN #chan")
+        await peer.until(" 366 ")
+    json_client = await Client.connect("127.0.0.1", server.port, "jay")
+    await json_client.request(SetAway(message="brb"))
+    await json_client.request(Join(room="#chan"))
+    assert (await watcher.synced())[-2:] == [":jay!jay@palaver JOIN #chan * :jay",
+                                             ":jay!jay@palaver AWAY :brb"]
+    assert await plain.synced() == [":jay!jay@palaver JOIN #chan"]
+    bar = await registered(port, "bar", "setname", realname="Bar B")
+    await bar.send("JOIN #chan")
+    await bar.until(" 366 ")
+    assert (await watcher.synced())[-1] == ":bar!bar@palaver JOIN #chan * :Bar B"
+    await bar.send("AWAY :lunch", "SETNAME :Barbara")
+    assert (await bar.synced())[-1] == ":bar!bar@palaver SETNAME :Barbara"
+    assert await watcher.synced() == [":bar!bar@palaver AWAY :lunch",
+                                      ":bar!bar@palaver SETNAME :Barbara"]
+    assert await plain.synced() == [":bar!bar@palaver JOIN #chan"]  # neither cap: no more
+    change = await json_client.wait_for(UserUpdated)  # the JSON door sees the same changes
+    assert (change.nick, change.change, change.away) == ("bar", "away", "lunch")
+    change = await json_client.wait_for(UserUpdated)
+    assert (change.nick, change.change, change.realname) == ("bar", "realname", "Barbara")
+    await json_client.close()
+    for peer in (watcher, plain, bar):
+        peer.close()
+
+
+async def test_a_bot_is_plus_b_in_the_hub_for_every_door(start_server: ServerFactory) -> None:
+    server, port = await irc_server(start_server)
+    bot = await registered(port, "botnick", "echo-message", "message-tags")
+    user = await registered(port, "usernick", "message-tags")
+    await bot.send("MODE botnick +B")
+    assert (await bot.synced())[-1] == ":botnick!botnick@palaver MODE botnick :+B"
+    await user.send("WHOIS botnick")
+    assert ":palaver 335 usernick botnick :is a bot" in await user.synced()
+    await bot.send("PRIVMSG usernick :beep boop")
+    echo = (await bot.synced())[-1]
+    assert echo.startswith("@bot;msgid=") and echo.endswith(" PRIVMSG usernick :beep boop")
+    got = await user.line()
+    assert got.startswith("@bot;msgid=") and got.endswith(" PRIVMSG usernick :beep boop")
+    json_client = await Client.connect("127.0.0.1", server.port, "jay")
+    await bot.send("PRIVMSG jay :to json")
+    message = await json_client.wait_for(Message)
+    assert (message.sender, message.text, message.bot) == ("botnick", "to json", True)
+    await json_client.close()
+    bot.close()
+    user.close()

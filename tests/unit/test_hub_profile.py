@@ -12,6 +12,8 @@ from palaver.protocol.messages import (
     BanList,
     Error,
     Hello,
+    Invite,
+    Invited,
     Join,
     Leave,
     ListBans,
@@ -20,10 +22,13 @@ from palaver.protocol.messages import (
     Presence,
     Register,
     Registered,
+    Say,
     SendDirect,
     SetAway,
     SetRealname,
+    SetUserMode,
     UserInfo,
+    UserMode,
     Users,
     UserUpdated,
 )
@@ -217,3 +222,39 @@ def test_becoming_an_account_is_told_to_room_mates() -> None:
     h.apply(h.hub.account_created(ann, "ann", created=True, request_id="r"))
     assert h.take(bob) == [UserUpdated(nick="ann", change="account", account="ann")]
     assert [type(e) for e in h.take(ann)] == [Registered]
+
+
+def test_a_bot_and_an_account_say_so_on_their_messages_as_they_are_sent() -> None:
+    h = Harness()
+    h.hub._accounts["ann"] = "Ann"
+    ann, _ = h.login_account(Hello(version=1, nick="ann", password="secret123"))
+    bob = h.login("bob")
+    h.clear()
+    h.send(ann, SetUserMode(id="b", bot=True))
+    [mode] = h.take(ann)
+    assert isinstance(mode, UserMode) and mode.bot and mode.changed == ("bot",)
+    h.send(ann, Say(id="s", room="#lobby", text="beep"))
+    h.send(ann, SendDirect(id="d", to="bob", text="boop"))
+    for got in (*h.take(ann), *h.take(bob)):
+        assert isinstance(got, Message) and (got.account, got.bot) == ("Ann", True), got
+    assert h.stored and all(not hasattr(m, "bot") for m in h.stored)  # never stored
+    h.send(bob, ListUsers(id="w", details=True))
+    [users] = h.take(bob)
+    assert isinstance(users, Users) and [(i.nick, i.bot) for i in users.info] == [
+        ("Ann", True), ("bob", False)]
+    h.send(bob, Say(room="#lobby", text="a guest"))
+    [plain] = h.take(ann)
+    assert isinstance(plain, Message) and (plain.account, plain.bot) == (None, False)
+
+
+def test_an_invitation_is_told_to_the_room_s_members_too() -> None:
+    h = Harness()
+    alice, bob, carol = h.login("alice"), h.login("bob"), h.login("carol")
+    h.send(alice, Join(room="#dev"))
+    h.send(bob, Join(room="#dev"))
+    h.clear()
+    h.send(alice, Invite(id="i", room="#dev", nick="carol"))
+    event = Invited(room="#dev", by="alice", nick="carol")
+    assert h.take(alice) == [Invited(id="i", room="#dev", by="alice", nick="carol")]
+    assert h.take(carol) == [event]
+    assert h.take(bob) == [event]

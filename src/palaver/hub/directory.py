@@ -125,7 +125,7 @@ class Directory:
         [info] = self._info([user])
         info = UserInfo(
             nick=info.nick, username=info.username, realname=info.realname, away=info.away,
-            operator=info.operator, account=info.account,
+            operator=info.operator, account=info.account, bot=info.bot,
             rooms=tuple(r.name for r in rooms),
             operator_of=tuple(r.name for r in rooms if r.key in operators),
             online_since=format_ts(user.signon) if user.signon else None,
@@ -146,7 +146,8 @@ class Directory:
         return tuple(
             UserInfo(nick=u.nick, username=u.username, realname=u.realname, away=u.away,
                      operator=self.is_server_operator(u),
-                     account=self._accounts.get(u.key, u.nick) if u.account else None)
+                     account=self._accounts.get(u.key, u.nick) if u.account else None,
+                     bot=u.bot)
             for u in users)
 
     # ------------------------------------------------------------------ WHOWAS and STATS

@@ -57,6 +57,7 @@ from palaver.hub.profile import (
     check_profile,
     joining,
     part_reason,
+    sender_fields,
     set_profile,
 )
 from palaver.hub.relay import Relay, live_fields, with_live
@@ -626,6 +627,7 @@ class Hub(Authentication, Moderation, Profile,
         live = live_fields(msg.tags, msg.breaks, text)  # relayed, never stored (hub/relay.py)
         if msg.only is not None:  # to the room's operators: not stored either
             return self._status_message(session, room, msg, text, live, now)
+        live.update(sender_fields(user, self._accounts))  # account, bot (hub/profile.py)
         client_id = msg.id if resends else None
         resent = self._resent(user, session.sid, client_id)
         if resent is not None:
@@ -656,6 +658,7 @@ class Hub(Authentication, Moderation, Profile,
             target = self._online_accounts.get(target_key)
         text = check_text(msg.text)
         live = live_fields(msg.tags, msg.breaks, text)  # relayed, never stored (hub/relay.py)
+        live.update(sender_fields(user, self._accounts))  # account, bot (hub/profile.py)
         client_id = msg.id if resends else None
         resent = self._resent(user, session.sid, client_id)
         if resent is not None:

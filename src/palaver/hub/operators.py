@@ -109,6 +109,9 @@ class Operators:
         if msg.wallops is not None and msg.wallops != user.wallops:
             user.wallops = msg.wallops
             changed.append("wallops")
+        if msg.bot is not None and msg.bot != user.bot:
+            user.bot = msg.bot
+            changed.append("bot")
         if msg.operator is False and user.oper is not None:
             user.oper = None
             if not self.is_server_operator(user):  # a server_operators account stays one
@@ -118,7 +121,7 @@ class Operators:
     def _modes_changed(self, user: User, sid: SessionId, request_id: str | None,
                        changed: tuple[UserModeName, ...]) -> list[Effect]:
         event = UserMode(nick=user.nick, invisible=user.invisible, wallops=user.wallops,
-                         operator=self.is_server_operator(user), changed=changed)
+                         operator=self.is_server_operator(user), changed=changed, bot=user.bot)
         if not changed:  # nothing changed: the asker learns the modes, nobody else
             return [Deliver(msgspec.structs.replace(event, id=request_id), (sid,))]
         return self._to_user(user, sid, event, request_id)

@@ -103,6 +103,17 @@ def joining(user: User, accounts: Mapping[str, str]) -> dict[str, Any]:
     return said
 
 
+def sender_fields(user: User, accounts: Mapping[str, str]) -> dict[str, Any]:
+    """What a MESSAGE says of its sender as it is sent (not stored): its account and whether
+    it is a bot (IRC's account-tag and bot tag). Nothing for a guest that is no bot."""
+    said: dict[str, Any] = {}
+    if user.account:
+        said["account"] = accounts.get(user.key, user.nick)
+    if user.bot:
+        said["bot"] = True
+    return said
+
+
 def check_away(message: str | None) -> str | None:
     """The away message to keep (None: back)."""
     if not message:

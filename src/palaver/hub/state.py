@@ -19,8 +19,8 @@ class User:
     random id for a guest (so a later guest with the same nick is someone else).
     """
 
-    __slots__ = ("account", "active", "away", "invisible", "key", "nick", "oper", "realname",
-                 "rooms", "sessions", "signon", "token", "username", "wallops")
+    __slots__ = ("account", "active", "away", "bot", "invisible", "key", "nick", "oper",
+                 "realname", "rooms", "sessions", "signon", "token", "username", "wallops")
 
     def __init__(self, key: str, nick: str, *, account: bool, token: str | None) -> None:
         self.key = key
@@ -38,6 +38,7 @@ class User:
         self.oper: str | None = None
         self.invisible = False
         self.wallops = False
+        self.bot = False  # a bot (IRC's +B): WHO, WHOIS and its messages say so
         self.signon = 0.0
         self.active = 0.0
 

@@ -376,6 +376,7 @@ class SetUserMode(Wire, frozen=True, tag="USER_MODE"):
     invisible: bool | None = None
     wallops: bool | None = None
     operator: bool | None = None
+    bot: bool | None = None  # a bot (IRC's +B): WHO and WHOIS say so, and so do its messages
 
 
 class Kill(Wire, frozen=True, tag="KILL"):
@@ -560,6 +561,7 @@ class UserInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     away: str | None = None
     operator: bool = False  # a server operator
     account: str | None = None  # the account it is logged in to
+    bot: bool = False  # a bot (USER_MODE)
     # Only when WHO asked about one ``nick``: its rooms the asker may know of, those it is an
     # operator of, when it came online and the seconds since its last message.
     rooms: tuple[str, ...] = ()
@@ -850,7 +852,7 @@ class Deleted(Wire, frozen=True, tag="DELETED"):
     reason: str | None = None
 
 
-UserModeName = Literal["invisible", "wallops", "operator"]
+UserModeName = Literal["invisible", "wallops", "operator", "bot"]
 
 
 class UserMode(Wire, frozen=True, tag="USER_MODE"):
@@ -862,6 +864,7 @@ class UserMode(Wire, frozen=True, tag="USER_MODE"):
     wallops: bool = False
     operator: bool = False
     changed: tuple[UserModeName, ...] = ()
+    bot: bool = False
 
 
 class Wallops(Wire, frozen=True, tag="WALLOPS"):

@@ -18,6 +18,7 @@ from palaver.protocol.errors import PeerError
 from palaver.protocol.irc import markers
 from palaver.protocol.irc.operators import on_user_mode
 from palaver.protocol.irc.pending import Pending
+from palaver.protocol.irc.profile import own_join
 from palaver.protocol.irc.render import hostmask
 from palaver.protocol.irc.rooms import (
     FLAG_MODES,
@@ -75,11 +76,21 @@ _MASK_MODES: Final[dict[tuple[str, bool], tuple[str, type[ClientMessage]]]] = {
 
 
 def prefixed(nicks: tuple[str, ...], operators: tuple[str, ...],
-             voiced: tuple[str, ...] = ()) -> list[str]:
-    """NAMES entries: ``@nick`` for the room's operators, ``+nick`` for voiced members."""
+             voiced: tuple[str, ...] = (), caps: frozenset[str] = frozenset()) -> list[str]:
+    """NAMES entries: ``@nick`` for the room's operators, ``+nick`` for voiced members (both,
+    ``@+nick``, with multi-prefix); ``nick!user@host`` with userhost-in-names."""
     ops, voices = {n.lower() for n in operators}, {n.lower() for n in voiced}
-    return [f"@{n}" if n.lower() in ops else f"+{n}" if n.lower() in voices else n
-            for n in nicks]
+    full = "userhost-in-names" in caps
+    return [member_prefix(n.lower() in ops, n.lower() in voices, caps)
+            + (hostmask(n) if full else n) for n in nicks]
+
+
+def member_prefix(op: bool, voiced: bool, caps: frozenset[str]) -> str:
+    """A member's rank as NAMES and WHO show it: ``@`` or ``+``, the highest only — or all of
+    them, highest first, with multi-prefix."""
+    if "multi-prefix" in caps:
+        return ("@" if op else "") + ("+" if voiced else "")
+    return "@" if op else "+" if voiced else ""
 
 
 def names_symbol(private: bool) -> str:
@@ -250,13 +261,14 @@ def _member_mode(irc: IrcDialect, channel: str, char: str, adding: bool, param: 
 
 def joined(irc: IrcDialect, event: Joined, pending: Pending | None) -> bytes:
     me = irc.me()
-    lines = [irc.line("JOIN", event.room, source=hostmask(me), trailing=False)]
+    lines = [own_join(irc, event.room)]  # extended-join too (irc/profile.py)
     if event.topic:
         lines.append(irc.num("332", event.room, event.topic))
         if event.topic_by:
             lines.append(irc.num("333", event.room, event.topic_by, unix_time(event.topic_at)))
     lines.append(irc.renderer.names(me, event.room,
-                                    prefixed(event.members, event.operators, event.voiced),
+                                    prefixed(event.members, event.operators, event.voiced,
+                                             irc.caps),
                                     before_end=markers.on_join(irc, event),  # read marker
                                     symbol=names_symbol(event.private)))
     return b"".join(lines)
@@ -326,7 +338,7 @@ def names_reply(irc: IrcDialect, event: Users, pending: Pending) -> bytes:
     argument is what NAMES asked: ``#a,#b``); ``names_more``: 353 only."""
     last = pending.kind == "names"
     return irc.renderer.names(irc.me(), event.room or pending.arg,
-                              prefixed(event.users, event.operators, event.voiced),
+                              prefixed(event.users, event.operators, event.voiced, irc.caps),
                               symbol=names_symbol(event.private), with_end=last,
                               end_name=pending.arg if last else None)
 
@@ -340,6 +352,8 @@ def room_updated(irc: IrcDialect, event: RoomUpdated, pending: Pending | None) -
 def invited(irc: IrcDialect, event: Invited, pending: Pending | None) -> bytes:
     if pending is not None:  # our invitation went out
         return irc.num("341", event.nick, event.room)
+    if event.nick.lower() != irc.me().lower() and "invite-notify" not in irc.caps:
+        return b""  # someone else invited to a channel of ours: only with invite-notify
     return irc.line("INVITE", event.nick, event.room, source=hostmask(event.by),
                     trailing=False)
 

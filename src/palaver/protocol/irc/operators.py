@@ -3,7 +3,8 @@ that answer them (USER_MODE, WALLOPS).
 
 The rules are the hub's (hub/operators.py): who is an operator, what KILL and WALLOPS do, the
 user modes. User modes are ``i`` (invisible: WHO of strangers leaves one out), ``w`` (receives
-WALLOPS) and ``o`` (server operator: only OPER gives it; ``-o`` drops it). USER_MODE says which
+WALLOPS), ``o`` (server operator: only OPER gives it; ``-o`` drops it) and ``B`` (a bot: WHO,
+WHOIS and its messages say so). USER_MODE says which
 modes changed, so the ``MODE`` line is made from the event alone and is the same for every
 connection of the user.
 """
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from palaver.protocol.irc.dialect import IrcDialect
 
 # user mode letter -> USER_MODE field
-USER_MODES: Final = {"i": "invisible", "w": "wallops", "o": "operator"}
+USER_MODES: Final = {"i": "invisible", "w": "wallops", "o": "operator", "B": "bot"}
 _LETTERS: Final = {name: letter for letter, name in USER_MODES.items()}
 
 

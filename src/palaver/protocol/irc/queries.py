@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 from palaver.hub.names import fold, is_valid_nick
 from palaver.hub.whowas import mask_matcher
 from palaver.protocol.dialect import Inbound
-from palaver.protocol.irc.channels import names_reply
+from palaver.protocol.irc.channels import member_prefix, names_reply
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import HOST
 from palaver.protocol.irc.rooms import unix_time
@@ -134,6 +134,8 @@ def _whois(irc: IrcDialect, event: Users, arg: str, about: _About) -> bytes:
         lines.append(irc.num("313", nick, "is an IRC operator"))
     if user.account:
         lines.append(irc.num("330", nick, user.account, "is logged in as"))
+    if user.bot:
+        lines.append(irc.num("335", nick, "is a bot"))
     if user.idle is not None and user.online_since:
         lines.append(irc.num("317", nick, str(user.idle), unix_time(user.online_since),
                              "seconds idle, signon time"))
@@ -157,8 +159,9 @@ def _who(irc: IrcDialect, event: Users, mask: str, options: str, about: _About) 
             continue
         if options == "o" and not user.operator:  # WHO <mask> o: operators only
             continue
-        flags = ("G" if user.away else "H") + ("*" if user.operator else "") + (
-            "@" if nick.lower() in room_ops else "+" if nick.lower() in voiced else "")
+        flags = ("G" if user.away else "H") + ("*" if user.operator else "") + member_prefix(
+            nick.lower() in room_ops, nick.lower() in voiced, irc.caps) + (
+            "B" if user.bot else "")
         if fields is None:
             lines.append(irc.num("352", channel, user.username or nick, HOST, irc.server, nick,
                                  flags, f"0 {user.realname or nick}"))

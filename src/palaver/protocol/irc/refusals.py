@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc import history, markers, monitor, redaction
 from palaver.protocol.irc.pending import Pending
+from palaver.protocol.irc.profile import setname_refused
 from palaver.protocol.irc.rooms import ROOM_ERROR_NUMERICS
 from palaver.protocol.irc.sasl import auth_refused
 from palaver.protocol.irc.state import Step
@@ -73,6 +74,8 @@ def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:
                         source=None)
     if pending is not None and pending.kind == "sasl":
         return auth_refused(irc, event, pending)  # AUTH refused: 904 (irc/sasl.py)
+    if pending is not None and pending.kind == "setname":
+        return setname_refused(irc, event, pending)  # FAIL SETNAME (irc/profile.py)
     kind, arg = (pending.kind, pending.arg) if pending else ("", "")
     numeric = (ERROR_NUMERICS.get((kind, code)) or ROOM_ERROR_NUMERICS.get((kind, code))
                or FEATURE_ERRORS.get((kind, code)))

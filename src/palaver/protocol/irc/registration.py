@@ -214,6 +214,8 @@ def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
     irc.step(Step.WELCOME)
     irc.nick = me = event.nick
     irc.motd = event.motd
+    if event.account and irc.reg.account is None:  # logged in with PASS: the account is the nick
+        irc.reg.account = me
     lines = [
         irc.num("001", f"Welcome to the palaver IRC network, {hostmask(me)}", me=me),
         irc.num("002", f"Your host is {irc.server}, running version {__version__}", me=me),

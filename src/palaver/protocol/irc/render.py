@@ -27,6 +27,8 @@ from palaver.protocol.messages import Message, Presence, StatusMessage, Tagged
 SUPPORTED_CAPS: Final = ("echo-message", "message-tags", "server-time", "cap-notify", "sasl",
                           "multi-prefix", "userhost-in-names", "away-notify", "account-notify",
                           "account-tag", "extended-join", "setname", "invite-notify",
+                          "multi-prefix", "userhost-in-names", "away-notify", "account-notify",
+                          "account-tag", "extended-join", "setname", "invite-notify",
                           "batch", "draft/multiline", "labeled-response", "draft/chathistory",
                           "draft/read-marker", "draft/message-redaction")
 CAP_VALUES: Final = {"sasl": "PLAIN",  # shown in CAP LS 302

@@ -30,6 +30,7 @@ from palaver.protocol.irc import (
     server_info,
 )
 from palaver.protocol.irc.pending import Pending
+from palaver.protocol.irc.profile import on_setname, user_updated
 from palaver.protocol.irc.sasl import authenticated, on_authenticate
 from palaver.protocol.irc.wire import IrcLine
 from palaver.protocol.messages import (
@@ -62,6 +63,7 @@ from palaver.protocol.messages import (
     Tagged,
     UserMode,
     Users,
+    UserUpdated,
     Wallops,
     Watching,
     Welcome,
@@ -95,6 +97,7 @@ COMMANDS: Final[dict[str, Command]] = {
     "QUIT": Command(registration.on_quit, before_registration=True),
     "USER": Command(registration.on_user, 4, before_registration=True),
     "AUTHENTICATE": Command(on_authenticate, 1, before_registration=True),  # irc/sasl.py
+    "SETNAME": Command(on_setname, 1),  # irc/profile.py
     # channels (palaver.protocol.irc.channels)
     "INVITE": Command(channels.on_invite),  # none: the invitation list; one: 461
     "JOIN": Command(channels.on_join, 1),
@@ -140,6 +143,7 @@ COMMANDS: Final[dict[str, Command]] = {
 EVENTS: Final[dict[type[Wire], Renderer]] = {
     Welcome: registration.welcome,
     Authenticated: authenticated,
+    UserUpdated: user_updated,  # away-notify, setname, account-notify (irc/profile.py)
     Registered: registration.registered,
     Goodbye: registration.goodbye,
     Joined: channels.joined,
