@@ -75,3 +75,19 @@ async def test_targets_name_the_conversations_active_in_the_window(
              "10\r\n")  # after the room's newest message (exclusive)
     later = await batch_of(ann, "draft/chathistory-targets")
     assert [line.params[1] for line in later] == (["bob"] if times["bob"] > times["#r"] else [])
+
+
+async def test_a_pong_never_overtakes_the_history_asked_before_it(
+    server: Server, connect: Callable[..., Awaitable[Client]],
+) -> None:
+    port = await server.open_irc(0)
+    ann = await RawIrc.register(port, "ann", CAPS)
+    bob = await connect("bob")
+    await bob.request(Join(room="#r"))
+    await bob.request(Say(room="#r", text="stored"))
+    await ann.synced()
+    ann.send("CHATHISTORY LATEST #r * 5\r\nPING after\r\n")  # the store answers in its place
+    commands = []
+    while (line := await ann.line()).command != "PONG":
+        commands.append(line.command)
+    assert commands == ["BATCH", "PRIVMSG", "BATCH"]
