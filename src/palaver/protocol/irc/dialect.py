@@ -76,7 +76,6 @@ class IrcDialect:
         nick_of: Callable[[], str | None] = lambda: None,
         server: str = "palaver",
         password: str | None = None,  # the door's server password (irc_password)
-        is_bot: Callable[[], bool] = lambda: False,  # is our user a bot (user mode +B)?
         info: str = DEFAULT_SERVER_INFO,
     ) -> None:
         self.framer = IrcFramer()
@@ -96,7 +95,7 @@ class IrcDialect:
         # with ERROR, it does not let the client guess again), else None. The transport closes
         # it (palaver.transports.irc_port).
         self.closing: str | None = None
-        self.reg = Registration(password, is_bot)  # CAP version, SASL, the server password
+        self.reg = Registration(password)  # CAP version, SASL, the server password
         self.labels = Labels()
         self.batches: dict[str, multiline.ClientBatch] = {}  # the client's open batches
         self._aside: list[bytes] = []

@@ -57,7 +57,7 @@ ISUPPORT: Final = (
 
 
 ISUPPORT_PER_LINE: Final = 12  # tokens of one 005 (13 at most, and the line within 512 bytes)
-USER_MODES: Final = "iow"  # RPL_MYINFO's user modes (irc/operators.py)
+USER_MODES: Final = "Biow"  # RPL_MYINFO's user modes: B (bot), i, o, w (irc/operators.py)
 
 
 def isupport(irc: IrcDialect, me: str | None = None) -> bytes:

@@ -13,7 +13,6 @@ names the role, state and event, and the dialect answers with the matching numer
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from typing import Final
 
 
@@ -83,15 +82,12 @@ class Registration:
     """What a connection has negotiated and proved, beside its phase: the door's server
     password to check PASS against (None: PASS logs in to an account), the CAP version it
     spoke (302: values, multi-line replies, cap-notify), a SASL exchange under way (the
-    mechanism's data so far; None: none) and the account SASL logged it in to. ``is_bot``
-    asks the hub whether its user is a bot (user mode ``+B``, kept in the hub)."""
+    mechanism's data so far; None: none) and the account it is logged in to (SASL or PASS)."""
 
-    __slots__ = ("account", "cap_version", "is_bot", "sasl", "server_password")
+    __slots__ = ("account", "cap_version", "sasl", "server_password")
 
-    def __init__(self, server_password: str | None = None,
-                 is_bot: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, server_password: str | None = None) -> None:
         self.server_password = server_password
-        self.is_bot = is_bot
         self.cap_version = 0
         self.sasl: str | None = None
         self.account: str | None = None
