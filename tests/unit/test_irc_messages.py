@@ -222,3 +222,19 @@ def test_a_line_that_is_not_utf8_is_refused_with_fail() -> None:
     fresh = IrcDialect(id_prefix="u", server="srv")
     assert sent(fresh.receive_data(b"USER \xe8rc\xe9 * * :r\r\n"))[0].startswith(
         ":srv FAIL USER INVALID_UTF8 ")
+
+
+def test_a_batch_is_answered_once_with_the_label_of_its_start_or_else_its_end() -> None:
+    d = registered(MULTI)
+    d.receive_data(b"@label=a BATCH +1 draft/multiline #a\r\n@batch=1 PRIVMSG #a :x\r\n")
+    say, fence = d.receive_data(b"@label=b BATCH -1\r\n")  # one answer: the start's label
+    assert isinstance(say, Say) and isinstance(fence, Ping)
+    d.encode(Message(id=say.id, msg_id=9, ts="T", sender="ann", text="x", room="#a"))
+    [echo] = lines(d.encode(Pong(id=fence.id)))
+    assert echo.startswith("@label=a;") and " PRIVMSG #a :x" in echo
+    d.receive_data(b"BATCH +2 draft/multiline #a\r\n@batch=2 PRIVMSG #a :y\r\n")
+    say, fence = d.receive_data(b"@label=c BATCH -2\r\n")
+    d.encode(Message(id=say.id, msg_id=10, ts="T", sender="ann", text="y", room="#a"))
+    assert lines(d.encode(Pong(id=fence.id)))[0].startswith("@label=c;")
+    d.receive_data(b"BATCH +3 draft/multiline #a\r\n@batch=3 PRIVMSG #b :z\r\n")  # refused
+    assert sent(d.receive_data(b"@label=d BATCH -3\r\n")) == ["@label=d :srv ACK"]

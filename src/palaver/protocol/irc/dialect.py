@@ -166,8 +166,7 @@ class IrcDialect:
         if "batch" in line.tags and multiline.gather(self, line, out):
             return  # a line of a client batch: it is part of one message, sent at the end
         label = self.labels.label_of(self, line.tags)
-        if label is None or (line.command == "BATCH" and line.params[:1] != [] and
-                             line.params[0].startswith("+")):
+        if label is None or line.command == "BATCH":
             self._dispatch(line, out, label)  # a batch's label answers the whole batch
             return
         answer: list[Inbound] = []
@@ -191,7 +190,7 @@ class IrcDialect:
             out.append(self.num(*command.missing) if command.missing
                        else self.need_more(line.command))
             return
-        if label is not None:  # BATCH +ref: the label waits for the batch's end
+        if label is not None:  # BATCH: the label answers the whole batch, at its end
             multiline.on_batch(self, line, out, label)
             return
         command.handler(self, line, out)

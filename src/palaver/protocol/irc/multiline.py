@@ -49,7 +49,7 @@ def on_batch(irc: IrcDialect, line: IrcLine, out: list[Inbound], label: str | No
     if ref.startswith("+") and len(ref) > 1:
         _open(irc, line, ref[1:], label, out)
     elif ref.startswith("-") and len(ref) > 1:
-        _close(irc, ref[1:], out)
+        _close(irc, ref[1:], out, label)
     else:
         _answer(irc, label, out, irc.fail("BATCH", "INVALID_REFERENCE", ref,
                                           text="A batch reference starts with + or -"))
@@ -117,13 +117,17 @@ def _refuse(irc: IrcDialect, batch: ClientBatch, out: list[Inbound], code: str,
     _answer(irc, batch.label, out, irc.fail("BATCH", code, *context, text=text))
 
 
-def _close(irc: IrcDialect, ref: str, out: list[Inbound]) -> None:
+def _close(irc: IrcDialect, ref: str, out: list[Inbound], label: str | None) -> None:
     batch = irc.batches.pop(ref, None)
     if batch is None:
-        out.append(irc.fail("BATCH", "MULTILINE_INVALID", text="No such batch is open"))
+        _answer(irc, label, out, irc.fail("BATCH", "MULTILINE_INVALID",
+                                          text="No such batch is open"))
         return
-    if batch.failed:
-        return  # refused already
+    if batch.failed:  # refused already (with the start's label, if it had one)
+        if label is not None and batch.label is None:
+            out.extend(irc.labels.answer(irc, label, []))  # ACK
+        return
+    label = batch.label or label  # the label of its start (or, failing that, of its end)
     text, breaks = joined(batch.lines)
     notice = batch.command == "NOTICE"
     items: list[Inbound] = []
@@ -134,10 +138,10 @@ def _close(irc: IrcDialect, ref: str, out: list[Inbound]) -> None:
         from palaver.protocol.irc.messaging import post
 
         post(irc, batch.target, text, items, notice=notice, tags=batch.tags, breaks=breaks)
-    if batch.label is None:
+    if label is None:
         out.extend(items)
     else:
-        out.extend(irc.labels.answer(irc, batch.label, items))
+        out.extend(irc.labels.answer(irc, label, items))
 
 
 def joined(lines: list[tuple[str, bool]]) -> tuple[str, tuple[int, ...]]:
