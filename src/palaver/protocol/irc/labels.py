@@ -11,8 +11,9 @@ order), so :meth:`Labels.collect` gathers what :meth:`IrcDialect.encode` renders
 ids and, when the fence's ``PONG`` comes, sends it all as one answer: no line is an ``ACK``, one
 line carries the label, a single batch carries it on its start line, more lines go in a
 ``labeled-response`` batch (only with the ``batch`` capability; without it they go unlabeled).
-A request whose answer comes later than the hub's order (a page of history read from the store)
-is *awaited* too: the answer is complete when the fence and every awaited id have come.
+A CHATHISTORY's request (answered by the store) is also *awaited*: the answer is complete when
+the fence and every awaited id have come — the store's answers keep their place in the commit
+pipeline, so this only guards against a store answer that would ever come after the fence.
 """
 
 from __future__ import annotations
