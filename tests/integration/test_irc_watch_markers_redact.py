@@ -25,6 +25,7 @@ from palaver.protocol.messages import (
     Register,
     Say,
     ServerMessage,
+    SetAway,
     Watch,
     Watching,
     Welcome,
@@ -140,6 +141,24 @@ async def test_monitor_sees_a_json_user_come_and_go_and_watch_sees_an_irc_one(
     await foo.send("MONITOR L")
     assert await foo.lines_until(" 733 ") == [":palaver 732 foo :bar,baz",
                                               ":palaver 733 foo :End of MONITOR list"]
+
+
+async def test_extended_monitor_tells_an_irc_watcher_of_a_json_user_s_away(
+    irc: Callable[..., Awaitable[RawIrc]], connect: Callable[..., Awaitable[Client]],
+) -> None:
+    foo = await irc("foo", caps="extended-monitor away-notify")
+    plain = await irc("plain", caps="away-notify")  # watches too, without extended-monitor
+    bar = await connect("bar")  # in #lobby; the IRC users are in no channel
+    await foo.send("MONITOR + bar")
+    await plain.send("MONITOR + bar")
+    assert await foo.line_with(" 730 ") == ":palaver 730 foo :bar!bar@palaver"
+    assert await plain.line_with(" 730 ") == ":palaver 730 plain :bar!bar@palaver"
+    await bar.request(SetAway(message="afk"))
+    assert await foo.line_with("AWAY") == ":bar!bar@palaver AWAY :afk"
+    await bar.request(SetAway())
+    assert await foo.line_with("AWAY") == ":bar!bar@palaver AWAY"
+    await plain.send("PING :after")
+    assert not any("AWAY" in line for line in await plain.lines_until("PONG"))
 
 
 # --------------------------------------------------------------------------- read markers

@@ -7,10 +7,14 @@ from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import (
     Error,
     Hello,
+    Join,
     Offline,
     Online,
     Quit,
+    SetAway,
     SetNick,
+    SetRealname,
+    UserUpdated,
     Watch,
     Watching,
 )
@@ -135,3 +139,31 @@ def test_watch_needs_a_hello_first() -> None:
     h.send(sid, Watch(id="w", add=("bob",)))
     [error] = h.take(sid)
     assert isinstance(error, Error) and error.code == ErrorCode.HANDSHAKE_REQUIRED
+
+
+def test_watchers_hear_of_a_watched_user_s_changes_as_watched() -> None:
+    """extended-monitor: USER_UPDATED to the watchers too, once, marked ``watched``."""
+    h = Harness()
+
+    def alone(nick: str, **fields: object) -> int:  # in no room (as IRC users arrive)
+        sid = h.open()
+        h.send(sid, Hello(version=1, nick=nick, autojoin=False, **fields))  # type: ignore[arg-type]
+        return sid
+
+    stranger, mate = alone("alice"), alone("carol")
+    for sid in (stranger, mate):
+        h.send(sid, Watch(add=("bob",)))
+    bob = alone("bob")
+    other_bob = alone("bob", token=h.hub._online["bob"].token)
+    for sid in (mate, bob):
+        h.send(sid, Join(room="#dev"))
+    h.clear()
+    h.send(bob, SetAway(message="lunch"))
+    update = UserUpdated(nick="bob", change="away", away="lunch")
+    assert [e for e in h.take(stranger) if isinstance(e, UserUpdated)] == [
+        UserUpdated(nick="bob", change="away", away="lunch", watched=True)]
+    assert [e for e in h.take(mate) if isinstance(e, UserUpdated)] == [update]  # only once
+    assert not any(isinstance(e, UserUpdated) for e in h.take(other_bob))
+    h.send(bob, SetRealname(realname="Robert"))
+    [renamed] = [e for e in h.take(stranger) if isinstance(e, UserUpdated)]
+    assert renamed.change == "realname" and renamed.watched

@@ -22,6 +22,7 @@ from palaver.protocol.messages import (
     Offline,
     Online,
     ReadMarker,
+    UserUpdated,
     Watch,
     Watching,
     Welcome,
@@ -67,7 +68,8 @@ def error_to(d: IrcDialect, line: str, code: ErrorCode, message: str = "no") -> 
 
 
 def test_the_capabilities_and_the_monitor_limit_are_advertised() -> None:
-    assert {"draft/read-marker", "draft/message-redaction"} <= set(SUPPORTED_CAPS)
+    assert {"draft/read-marker", "draft/message-redaction", "extended-monitor"} <= set(
+        SUPPORTED_CAPS)
     assert f"MONITOR={MAX_WATCH}" in isupport(registered()).decode()
 
 
@@ -262,3 +264,16 @@ def test_a_deleted_message_in_history_is_left_out() -> None:
     d = registered(caps="server-time message-tags")
     tombstone = Message(msg_id=4, ts=TS, sender="bob", text="", room="#chan", deleted=True)
     assert d.encode(tombstone) == b""
+
+
+def test_a_watched_user_s_change_needs_extended_monitor_and_its_own_capability() -> None:
+    watched = UserUpdated(nick="bar", change="away", away="afk", watched=True)
+    shown = [":bar!bar@palaver AWAY :afk"]
+    assert lines(registered("foo", caps="extended-monitor away-notify").encode(watched)) == shown
+    assert registered("foo", caps="away-notify").encode(watched) == b""
+    assert registered("foo", caps="extended-monitor").encode(watched) == b""
+    room_mate = UserUpdated(nick="bar", change="away", away="afk")
+    assert lines(registered("foo", caps="away-notify").encode(room_mate)) == shown
+    renamed = UserUpdated(nick="bar", change="realname", realname="new name", watched=True)
+    assert lines(registered("foo", caps="extended-monitor setname").encode(renamed)) == [
+        ":bar!bar@palaver SETNAME :new name"]

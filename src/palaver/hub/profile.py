@@ -160,6 +160,8 @@ class Profile:
                      ) -> list[Effect]: ...
         @staticmethod
         def _audience(rooms: Iterable[Room]) -> tuple[SessionId, ...]: ...
+        def _tell_watchers(self, user: User, event: UserUpdated,
+                           skip: Iterable[SessionId]) -> list[Effect]: ...
 
     def profile_handlers(self) -> dict[type[Any], Any]:
         return {SetAway: self._set_away, ListBans: self._list_bans,
@@ -196,11 +198,13 @@ class Profile:
                            realname=user.realname,
                            account=self._accounts.get(user.key) if user.account else None)
 
-    def _tell_room_mates(self, user: User, event: ServerMessage) -> list[Effect]:
-        """``event`` to everyone sharing a room with ``user`` (not its own sessions)."""
+    def _tell_room_mates(self, user: User, event: UserUpdated) -> list[Effect]:
+        """``event`` to everyone sharing a room with ``user`` (not its own sessions), and, as
+        ``watched``, to the other sessions watching its nick (hub/watch.py)."""
         mine = set(user.sessions)
         audience = tuple(s for s in self._audience(user.rooms.values()) if s not in mine)
-        return [Deliver(event, audience)] if audience else []
+        effects: list[Effect] = [Deliver(event, audience)] if audience else []
+        return [*effects, *self._tell_watchers(user, event, (*mine, *audience))]
 
     def _send_direct_noting_away(self, session: Session, msg: SendDirect, now: float,
                                  resends: bool = True) -> list[Effect]:

@@ -11,8 +11,11 @@ it changes nick (a change of letter case is neither), and :meth:`WatchLists._unw
 a session closes. Each watcher gets its own ``Deliver`` (``ONLINE``/``OFFLINE``): an IRC
 numeric names its recipient, so these are not shared bytes.
 
-extended-monitor: :meth:`WatchLists._watchers_of` gives the sessions watching a user, for the
-events about it that watchers with the capability also see (its away status).
+extended-monitor: what a user's room-mates are told of it changing (``USER_UPDATED``: away,
+realname, account) goes to its watchers too, marked ``watched``
+(:meth:`WatchLists._tell_watchers`, called by the profile's ``_tell_room_mates``); a watcher
+who shares a room with it gets the room-mates' copy only. IRC shows a ``watched`` one only to
+clients with ``extended-monitor`` (and the capability of the change).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
+
 from palaver.hub.effects import Deliver, Effect, SessionId
 from palaver.hub.names import check_nick, fold
 from palaver.hub.state import Session, User
 from palaver.protocol.errors import ErrorCode, PeerError
-from palaver.protocol.messages import Offline, Online, Watch, Watching
+from palaver.protocol.messages import Offline, Online, UserUpdated, Watch, Watching
 
 MAX_WATCH: Final = 100  # nicks on one session's watch list (IRC's ISUPPORT MONITOR=100)
 
@@ -90,6 +95,16 @@ class WatchLists:
             return ()
         skipped = set(skip)
         return tuple(sid for sid in watchers if sid not in skipped)
+
+    def _tell_watchers(self, user: User, event: UserUpdated,
+                       skip: Iterable[SessionId]) -> list[Effect]:
+        """extended-monitor: ``event`` about ``user`` (away, realname, account), marked
+        ``watched``, to the sessions watching its nick but those in ``skip`` (its room-mates,
+        who had it already, and its own)."""
+        watchers = self._watchers_of(user.nick, skip)
+        if not watchers:
+            return []
+        return [Deliver(msgspec.structs.replace(event, watched=True), watchers)]
 
     def _came_online(self, user: User) -> list[Effect]:
         return self._tell(user.folded_nick, Online(nick=user.nick))

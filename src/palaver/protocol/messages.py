@@ -804,6 +804,7 @@ class UserUpdated(Wire, frozen=True, tag="USER_UPDATED"):
     away: str | None = None
     realname: str = ""
     account: str | None = None
+    watched: bool = False  # to a watcher (WATCH) that shares no room with it (extended-monitor)
 
 
 class Watching(Wire, frozen=True, tag="WATCHING"):

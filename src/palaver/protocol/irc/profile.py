@@ -45,6 +45,8 @@ def user_updated(irc: IrcDialect, event: UserUpdated, pending: Pending | None) -
     if pending is not None and pending.kind == "setname" and irc.user is not None:
         irc.user = (irc.user[0], event.realname)  # ours, as the hub now has it
     caps = irc.caps
+    if event.watched and "extended-monitor" not in caps:
+        return b""  # we MONITOR it and share no channel with it (irc/monitor.py)
     source = hostmask(event.nick)
     if event.change == "away" and "away-notify" in caps:
         if event.away:
