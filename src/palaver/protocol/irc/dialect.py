@@ -65,8 +65,8 @@ class IrcDialect:
 
     __slots__ = (
         "_aside", "batches", "caps", "closing", "counter", "framer", "info", "key", "labels",
-        "modes", "motd", "nick", "nick_of", "password", "pending", "phase", "prefix", "reg",
-        "renderer", "server", "user",
+        "metadata", "modes", "motd", "nick", "nick_of", "password", "pending", "phase", "prefix",
+        "reg", "renderer", "server", "user",
     )
 
     def __init__(
@@ -99,6 +99,7 @@ class IrcDialect:
         self.labels = Labels()
         self.batches: dict[str, multiline.ClientBatch] = {}  # the client's open batches
         self._aside: list[bytes] = []
+        self.metadata: dict[str, str] = {}  # set before registering (irc/metadata.py)
         self.set_caps(frozenset())
 
     # ------------------------------------------------------------------ the Dialect interface

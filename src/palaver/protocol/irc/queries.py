@@ -20,6 +20,7 @@ from palaver.hub.names import fold, is_valid_nick
 from palaver.hub.whowas import mask_matcher
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc.channels import member_prefix, names_reply
+from palaver.protocol.irc.metadata import whois_lines
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import HOST
 from palaver.protocol.irc.rooms import unix_time
@@ -139,6 +140,7 @@ def _whois(irc: IrcDialect, event: Users, arg: str, about: _About) -> bytes:
     if user.idle is not None and user.online_since:
         lines.append(irc.num("317", nick, str(user.idle), unix_time(user.online_since),
                              "seconds idle, signon time"))
+    lines.extend(whois_lines(irc, nick, user.metadata))  # 760 (draft/metadata-3)
     lines.append(irc.num("318", nick, "End of /WHOIS list"))
     return b"".join(lines)
 

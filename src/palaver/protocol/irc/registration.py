@@ -23,7 +23,7 @@ from palaver import __version__
 from palaver.hub.profile import MAX_AWAY, MAX_REALNAME, MAX_USERNAME
 from palaver.hub.rules import MAX_KEY
 from palaver.protocol.dialect import Inbound
-from palaver.protocol.irc import history, monitor
+from palaver.protocol.irc import history, metadata, monitor
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import CAP_VALUES, SUPPORTED_CAPS, hostmask
 from palaver.protocol.irc.rooms import CHANMODES, CHANNEL_MODES, CHANNEL_PARAM_MODES, MAX_KICKS
@@ -84,7 +84,8 @@ def maybe_register(irc: IrcDialect, out: list[Inbound]) -> None:
     password = None if irc.reg.server_password is not None or irc.reg.account else irc.password
     out.append(irc.request(Hello, Pending("hello", irc.nick), version=PROTOCOL_VERSION,
                            nick=irc.nick, password=password,
-                           username=username, realname=realname, autojoin=False))
+                           username=username, realname=realname, autojoin=False,
+                           metadata=metadata.hello_metadata(irc)))  # before-connect
 
 
 def _same(given: str | None, expected: str) -> bool:
@@ -223,6 +224,7 @@ def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
         irc.num("004", irc.server, f"palaver-{__version__}", USER_MODES, CHANNEL_MODES,
                 CHANNEL_PARAM_MODES, me=me),
         isupport(irc, me),
+        metadata.burst(irc, event, me),  # draft/metadata-3: one's own, before the MOTD
         irc.renderer.motd(me, irc.motd),
     ]
     if irc.modes:

@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
+from palaver.protocol.irc.metadata import CAP as METADATA
+from palaver.protocol.irc.metadata import CAP_VALUE as METADATA_LIMITS
 from palaver.protocol.irc.multiline import CAP_VALUE as MULTILINE_LIMITS
 from palaver.protocol.irc.wire import MAX_LINE, format_line, split_text
 from palaver.protocol.messages import Message, Presence, StatusMessage, Tagged
@@ -27,13 +29,11 @@ from palaver.protocol.messages import Message, Presence, StatusMessage, Tagged
 SUPPORTED_CAPS: Final = ("echo-message", "message-tags", "server-time", "cap-notify", "sasl",
                           "multi-prefix", "userhost-in-names", "away-notify", "account-notify",
                           "account-tag", "extended-join", "setname", "invite-notify",
-                          "multi-prefix", "userhost-in-names", "away-notify", "account-notify",
-                          "account-tag", "extended-join", "setname", "invite-notify",
                           "batch", "draft/multiline", "labeled-response", "draft/chathistory",
                           "draft/read-marker", "draft/message-redaction",
-                          "extended-monitor")
+                          "extended-monitor", METADATA)
 CAP_VALUES: Final = {"sasl": "PLAIN",  # shown in CAP LS 302
-                     "draft/multiline": MULTILINE_LIMITS}
+                     "draft/multiline": MULTILINE_LIMITS, METADATA: METADATA_LIMITS}
 # Capabilities that change no line the renderer makes (left out of the encode key, so that
 # connections differing only by them share a broadcast's bytes).
 UNRENDERED_CAPS: Final = frozenset({"cap-notify", "sasl", "labeled-response"})

@@ -20,6 +20,7 @@ from palaver.protocol.irc import (
     history,
     markers,
     messaging,
+    metadata,
     monitor,
     multiline,
     operators,
@@ -48,6 +49,8 @@ from palaver.protocol.messages import (
     Joined,
     Left,
     Message,
+    MetadataSubscriptions,
+    MetadataValues,
     Offline,
     Online,
     PastUsers,
@@ -138,6 +141,8 @@ COMMANDS: Final[dict[str, Command]] = {
     "MONITOR": Command(monitor.on_monitor, 1),
     "MARKREAD": Command(markers.on_markread),  # FAIL MARKREAD NEED_MORE_PARAMS itself
     "REDACT": Command(redaction.on_redact, 2),
+    # draft/metadata-3 (palaver.protocol.irc.metadata): before registration too
+    "METADATA": Command(metadata.on_metadata, 2, before_registration=True),
 }
 
 EVENTS: Final[dict[type[Wire], Renderer]] = {
@@ -174,4 +179,6 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     Offline: monitor.offline,
     ReadMarker: markers.read_marker,
     Deleted: redaction.deleted,
+    MetadataValues: metadata.values,
+    MetadataSubscriptions: metadata.subscriptions,
 }
