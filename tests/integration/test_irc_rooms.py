@@ -190,6 +190,26 @@ async def test_the_allow_list_and_invitations_between_irc_and_json(
     op.writer.close()
 
 
+async def test_a_mute_set_over_irc_silences_a_json_member_until_voiced(
+    irc_port: int, connect: Callable[..., Awaitable[Client]],
+) -> None:
+    op = await irc_client(irc_port, "op")
+    await op.send("JOIN #q")
+    await op.numeric("366")
+    eve = await connect("eve")
+    await eve.request(Join(room="#q"))
+    await op.send("MODE #q +b m:eve!*@*")
+    assert await op.line_with(" MODE #q +b") == ":op!op@palaver MODE #q +b m:eve!*@*"
+    assert await refused(eve, Say(room="#q", text="hello?")) == "muted"
+    await op.send("MODE #q b")
+    assert (await op.line_with(" 367 ")).startswith(":palaver 367 op #q m:eve!*@* op!op@palaver")
+    await op.send("MODE #q +v eve")
+    await op.line_with(" MODE #q +v")
+    await eve.request(Say(room="#q", text="voiced"))
+    assert await op.line_with(" PRIVMSG ") == ":eve!eve@palaver PRIVMSG #q :voiced"
+    op.writer.close()
+
+
 async def test_room_settings_survive_a_restart(tmp_path: Path) -> None:
     settings = Settings(port=0, data_dir=str(tmp_path), web_port=0, irc_port=0,
                         argon2_time_cost=1, argon2_memory_kib=8)

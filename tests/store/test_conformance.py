@@ -184,12 +184,13 @@ async def test_every_room_setting_round_trips(store: Store) -> None:
               RoomBan(nick="eve")),
         created_at="2026-11-20T00:00:00.000Z", moderated=True, outside_messages=True,
         open_topic=True, limit=12, key="beer", voiced=("carol", "~v"),
-        allowed=(RoomBan(nick="dan", by="alice", at="2026-11-21T00:02:00.000Z"),))
+        allowed=(RoomBan(nick="dan", by="alice", at="2026-11-21T00:02:00.000Z"),),
+        muted=(RoomBan(nick="eve", by="alice", at="2026-11-21T00:03:00.000Z"),))
     await store.save_room(full)
     assert await store.room_settings() == [full]
     cleared = msgspec.structs.replace(full, moderated=False, outside_messages=False,
                                       open_topic=False, limit=0, key=None, voiced=(),
-                                      allowed=())
+                                      allowed=(), muted=())
     await store.save_room(cleared)
     assert await store.room_settings() == [cleared]
 

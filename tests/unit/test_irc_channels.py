@@ -31,12 +31,14 @@ from palaver.protocol.messages import (
     ListInvitations,
     ListRooms,
     ListUsers,
+    Mute,
     RevokeVoice,
     RoomInfo,
     RoomList,
     RoomUpdated,
     Say,
     SetRoomMode,
+    Unmute,
     Users,
     Welcome,
 )
@@ -281,3 +283,23 @@ def test_invite_alone_lists_ones_invitations() -> None:
         ":palaver 336 ann :#a", ":palaver 336 ann :#b", ":palaver 337 ann :End of /INVITE list"]
     assert lines(d.receive_data(b"INVITE bob\r\n")) == [
         ":palaver 461 ann INVITE :Not enough parameters"]
+
+
+def test_the_mute_extban_is_mute_and_listed_with_the_bans() -> None:
+    assert "EXTBAN=,m" in ISUPPORT
+    d = registered()
+    mute, unmute = requests(d.receive_data(b"MODE #chan +b-b m:bar!*@* m:baz\r\n"))
+    assert mute == Mute(id=mute.id, room=R, nick="bar")
+    assert unmute == Unmute(id=unmute.id, room=R, nick="baz")
+    update = RoomUpdated(room=R, change="mute", by="op", nick="bar")
+    assert lines(d.encode(update)) == [":op!op@palaver MODE #chan +b m:bar!*@*"]
+    [query] = requests(d.receive_data(b"MODE #chan +b\r\n"))
+    event = BanList(room=R, nicks=("eve",), muted=(
+        BanEntry(nick="bar", by="op", at="2026-11-18T11:06:40.000Z"),))
+    assert answer(d, query, event) == [
+        ":palaver 367 ann #chan :eve!*@*",
+        ":palaver 367 ann #chan m:bar!*@* op!op@palaver :1795000000",
+        ":palaver 368 ann #chan :End of channel ban list"]
+    [say] = requests(d.receive_data(b"PRIVMSG #chan :hi\r\n"))
+    assert answer(d, say, Error(code="muted", message="no")) == [
+        ":palaver 404 ann #chan :Cannot send to channel (muted)"]

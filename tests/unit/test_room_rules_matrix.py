@@ -35,6 +35,7 @@ from palaver.protocol.messages import (
     Kick,
     ListRooms,
     ListUsers,
+    Mute,
     RevokeOperator,
     RevokeVoice,
     RoomList,
@@ -43,6 +44,7 @@ from palaver.protocol.messages import (
     SetRoomMode,
     SetTopic,
     Unban,
+    Unmute,
 )
 from tests.unit.hub_harness import Harness
 
@@ -59,6 +61,8 @@ COMMANDS: Final[dict[str, Callable[[], ClientMessage]]] = {
     "voice": lambda: GrantVoice(id="q", room=R, nick="target"),
     "devoice": lambda: RevokeVoice(id="q", room=R, nick="target"),
     "allow": lambda: Allow(id="q", room=R, nick="friend"),
+    "mute": lambda: Mute(id="q", room=R, nick="target"),
+    "unmute": lambda: Unmute(id="q", room=R, nick="target"),
     "disallow": lambda: Disallow(id="q", room=R, nick="friend"),
     "kick": lambda: Kick(id="q", room=R, nick="target", reason="bye"),
     "ban": lambda: Ban(id="q", room=R, nick="target"),
@@ -88,6 +92,8 @@ EXPECTED: Final[dict[str, dict[str, tuple[str, str, str, str]]]] = {
     "voice": OPS_ONLY,
     "devoice": OPS_ONLY,
     "allow": OPS_ONLY,
+    "mute": OPS_ONLY,
+    "unmute": OPS_ONLY,
     "disallow": OPS_ONLY,
     "kick": OPS_ONLY,
     "ban": OPS_ONLY,

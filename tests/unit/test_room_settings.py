@@ -35,6 +35,7 @@ from palaver.protocol.messages import (
     ListRooms,
     ListUsers,
     Message,
+    Mute,
     RevokeVoice,
     RoomList,
     RoomUpdated,
@@ -42,6 +43,7 @@ from palaver.protocol.messages import (
     ServerMessage,
     SetRoomMode,
     SetTopic,
+    Unmute,
     Users,
 )
 from palaver.store.base import RoomBan, RoomSettings
@@ -439,3 +441,34 @@ def test_invitations_lists_the_rooms_one_may_join_by_invitation() -> None:
     h.send(bob, Join(room="#two"))
     h.send(bob, ListInvitations(id="i2"))
     assert h.take(bob)[-1] == InvitationList(id="i2", rooms=(R,))
+
+
+# ---------------------------------------------------------------------- mutes
+
+
+def test_a_muted_nick_may_stay_but_not_speak_unless_voiced() -> None:
+    h = Harness()
+    alice = room_with(h)
+    bob = h.login("bob")
+    h.send(bob, Join(room=R))
+    effects = h.send(alice, Mute(id="m", room=R, nick="Bob"))
+    [settings] = [e.settings for e in effects if isinstance(e, SaveRoom)]
+    assert settings.muted == (RoomBan(nick="bob", by="alice", at=format_ts(h.clock.now)),)
+    assert [e.change for e in h.take(bob) if isinstance(e, RoomUpdated)] == ["mute"]
+    h.send(bob, Say(id="s1", room=R, text="hi"))
+    assert codes(h.take(bob)) == ["muted"]
+    assert not [e for e in h.take(alice) if isinstance(e, Message)]
+    h.send(bob, ListBans(id="b", room=R))
+    [bans] = [e for e in h.take(bob) if isinstance(e, BanList)]
+    assert (bans.nicks, bans.muted) == ((), (BanEntry(nick="bob", by="alice",
+                                                       at=format_ts(h.clock.now)),))
+    h.send(alice, GrantVoice(room=R, nick="bob"))  # a voice passes a mute
+    h.send(bob, Say(id="s2", room=R, text="with a voice"))
+    assert codes(h.take(bob)) == []
+    h.send(alice, RevokeVoice(room=R, nick="bob"))
+    h.send(alice, Unmute(room=R, nick="bob"))
+    h.send(bob, Say(id="s3", room=R, text="free again"))
+    assert codes(h.take(bob)) == []
+    assert h.send(alice, Mute(id="m2", room=R, nick="alice"))  # operators speak anyway
+    h.send(alice, Say(id="s4", room=R, text="still here"))
+    assert codes(h.take(alice)) == []

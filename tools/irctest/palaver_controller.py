@@ -55,6 +55,7 @@ class PalaverController(BaseServerController, DirectoryBasedController):
     software_name = "palaver"
     supported_sasl_mechanisms: set[str] = {"PLAIN"}
     supports_sts = False
+    extban_mute_char = "m"  # +b m:nick!*@* (docs/rooms.md: mutes)
     # What palaver claims beyond the base (irctest fails a claimed behaviour's skip). Not
     # NO_CTCP: palaver relays no CTCP but ACTION at all, so +C would change nothing.
     optional_behaviors = frozenset({OptionalBehaviors.INVITE_OVERRIDES_LIMIT,

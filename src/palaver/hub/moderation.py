@@ -44,6 +44,7 @@ from palaver.protocol.messages import (
     Kick,
     ListAllowed,
     ListInvitations,
+    Mute,
     Presence,
     RevokeOperator,
     RevokeVoice,
@@ -55,6 +56,7 @@ from palaver.protocol.messages import (
     SetRoomMode,
     SetTopic,
     Unban,
+    Unmute,
 )
 from palaver.store.base import RoomBan, RoomSettings
 
@@ -94,6 +96,8 @@ class Moderation:
             GrantVoice: self._grant_voice,
             RevokeVoice: self._revoke_voice,
             Allow: self._allow,
+            Mute: self._mute,
+            Unmute: self._unmute,
             Disallow: self._disallow,
             ListAllowed: self._list_allowed,
             ListInvitations: self._list_invitations,
@@ -129,14 +133,16 @@ class Moderation:
         key = fold(check_room(name))
         room = user.rooms.get(key)
         rules = self._rules.get(key)
-        if room is not None and (rules is None or not (rules.moderated or rules.outside_messages)):
+        if room is not None and (rules is None or not (rules.moderated or rules.outside_messages
+                                                       or rules.muted)):
             return room  # the common case: a member of a room anyone in it may speak in
         room = self._rooms.get(key)
         role = self._role(user, key) if key in user.rooms else Role.OUTSIDER
         if role is Role.OUTSIDER and rules is not None and rules.is_banned(user.key,
                                                                            user.folded_nick):
             rules = None  # a banned user is not there as far as speaking goes
-        authorize(Action.SPEAK, rules if room is not None else None, role, name)
+        muted = rules is not None and user.folded_nick in rules.muted
+        authorize(Action.SPEAK, rules if room is not None else None, role, name, muted=muted)
         assert room is not None
         return room
 
@@ -306,6 +312,23 @@ class Moderation:
         nick = check_nick(msg.nick)
         rules.allowed[fold(nick)] = RoomBan(nick=fold(nick), by=user.nick, at=format_ts(now))
         return self._changed(session.sid, msg.id, key, rules, "allow", user.nick, nick)
+
+    def _mute(self, session: Session, msg: Mute, now: float) -> list[Effect]:
+        from palaver.hub.hub import format_ts  # the hub imports this module
+
+        user, rules, key = self._authorized(session, msg.room, Action.MUTE)
+        nick = check_nick(msg.nick)
+        target = self._online.get(fold(nick))
+        if target is not None:
+            self._protect(user, target)
+        rules.muted[fold(nick)] = RoomBan(nick=fold(nick), by=user.nick, at=format_ts(now))
+        return self._changed(session.sid, msg.id, key, rules, "mute", user.nick, nick)
+
+    def _unmute(self, session: Session, msg: Unmute, now: float) -> list[Effect]:
+        user, rules, key = self._authorized(session, msg.room, Action.UNMUTE)
+        nick = check_nick(msg.nick)
+        rules.muted.pop(fold(nick), None)
+        return self._changed(session.sid, msg.id, key, rules, "unmute", user.nick, nick)
 
     def _disallow(self, session: Session, msg: Disallow, now: float) -> list[Effect]:
         user, rules, key = self._authorized(session, msg.room, Action.DISALLOW)

@@ -229,6 +229,9 @@ class Profile:
             raise no_such_room(msg.room)
         name = rules.name if rules is not None else self._rooms[key].name
         bans = [ban for _, ban in sorted(rules.bans.items())] if rules is not None else []
+        mutes = [mute for _, mute in sorted(rules.muted.items())] if rules is not None else []
         return [Deliver(BanList(id=msg.id, room=name, nicks=tuple(b.nick for b in bans),
                                 bans=tuple(BanEntry(nick=b.nick, by=b.by, at=b.at)
-                                           for b in bans)), (session.sid,))]
+                                           for b in bans),
+                                muted=tuple(BanEntry(nick=m.nick, by=m.by, at=m.at)
+                                            for m in mutes)), (session.sid,))]

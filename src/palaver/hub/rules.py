@@ -56,6 +56,8 @@ class Action(enum.Enum):
     BAN = "ban"
     UNBAN = "unban"
     INVITE = "invite"
+    MUTE = "mute"  # a nick may not speak in the room (IRC's mute extban): voices pass
+    UNMUTE = "unmute"
     ALLOW = "allow"  # a nick on the room's allow list (IRC +I): past invite-only, always
     DISALLOW = "disallow"
     MODE = "mode"
@@ -116,6 +118,7 @@ class RoomRules:
     bans: dict[str, RoomBan] = field(default_factory=dict)  # folded nick -> the ban
     invited: set[str] = field(default_factory=set)  # identity keys
     allowed: dict[str, RoomBan] = field(default_factory=dict)  # folded nick -> who, when
+    muted: dict[str, RoomBan] = field(default_factory=dict)  # folded nick -> who, when
 
     def kind(self, action: Action) -> Kind:
         """The flag that decides ``action`` here (:data:`GOVERNED_BY`)."""
@@ -158,6 +161,7 @@ class RoomRules:
             outside_messages=self.outside_messages, open_topic=self.open_topic,
             limit=self.limit, key=self.key, voiced=tuple(sorted(self.voiced)),
             allowed=tuple(entry for _, entry in sorted(self.allowed.items())),
+            muted=tuple(entry for _, entry in sorted(self.muted.items())),
         )
 
     @classmethod
@@ -168,7 +172,8 @@ class RoomRules:
                    created_at=s.created_at, moderated=s.moderated,
                    outside_messages=s.outside_messages, open_topic=s.open_topic,
                    limit=s.limit, key=s.key, voiced=set(s.voiced),
-                   allowed={a.nick: a for a in s.allowed})
+                   allowed={a.nick: a for a in s.allowed},
+                   muted={m.nick: m for m in s.muted})
 
 
 def no_such_room(name: str) -> PeerError:
@@ -176,12 +181,17 @@ def no_such_room(name: str) -> PeerError:
     return PeerError(ErrorCode.NO_SUCH_ROOM, f"there is no room {name}")
 
 
-def authorize(action: Action, rules: RoomRules | None, role: Role, name: str) -> None:
+def authorize(action: Action, rules: RoomRules | None, role: Role, name: str, *,
+              muted: bool = False) -> None:
     """Raise the refusal for ``role`` doing ``action`` in the room, if it is refused.
+    ``muted``: the asker's nick is muted there — it speaks as in a moderated room.
 
     For CHAT (``SPEAK``) a non-member always hears ``not_in_room``: what CHAT to a room that
     does not exist (or is private, or is not theirs to speak in) answers."""
-    allowed = PERMISSIONS[(action, rules.kind(action) if rules is not None else Kind.PLAIN)]
+    kind = rules.kind(action) if rules is not None else Kind.PLAIN
+    if muted and action is Action.SPEAK:
+        kind = Kind.MODERATED
+    allowed = PERMISSIONS[(action, kind)]
     if action is Action.SPEAK and (rules is None or (role is Role.OUTSIDER
                                                      and role not in allowed)):
         raise PeerError(ErrorCode.NOT_IN_ROOM, f"you are not in {name}")
@@ -192,6 +202,8 @@ def authorize(action: Action, rules: RoomRules | None, role: Role, name: str) ->
             raise no_such_room(name)
         raise PeerError(ErrorCode.NOT_IN_ROOM, f"you are not in {name}")
     if role not in allowed:
+        if action is Action.SPEAK and muted:
+            raise PeerError(ErrorCode.MUTED, f"you are muted in {name}")
         if action is Action.SPEAK:
             raise PeerError(ErrorCode.MODERATED,
                             f"{name} is moderated: only its operators and voiced members speak")

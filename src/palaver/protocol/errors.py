@@ -43,6 +43,7 @@ class ErrorCode(enum.StrEnum):
     BAD_KEY = "bad_key"
     ROOM_FULL = "room_full"
     MODERATED = "moderated"
+    MUTED = "muted"
     INVALID_KEY = "invalid_key"
     # Metadata (hub/metadata.py)
     METADATA_LIMIT = "metadata_limit"

@@ -294,6 +294,21 @@ class Disallow(Wire, frozen=True, tag="DISALLOW"):
     nick: str
 
 
+class Mute(Wire, frozen=True, tag="MUTE"):
+    """``nick`` may stay in ``room`` but not speak there (unless voiced or an operator), until
+    UNMUTE (IRC's mute extban, ``+b m:nick!*@*``); BANS lists it."""
+
+    room: str
+    nick: str
+
+
+class Unmute(Wire, frozen=True, tag="UNMUTE"):
+    """``nick`` may speak in ``room`` again."""
+
+    room: str
+    nick: str
+
+
 class ListAllowed(Wire, frozen=True, tag="ALLOWED"):
     """The nicks on ``room``'s allow list (members may ask)."""
 
@@ -459,7 +474,7 @@ ClientMessage = (
     | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
     | Unban | Invite | SetRoomMode | ListBans | SetAway
     | Authenticate | SetRealname
-    | GrantVoice | RevokeVoice | Allow | Disallow | ListAllowed | ListInvitations
+    | GrantVoice | RevokeVoice | Allow | Disallow | ListAllowed | ListInvitations | Mute | Unmute
     | Watch | MarkRead | Delete
     | BecomeOperator | SetUserMode | Kill | SendWallops | ListPastUsers | GetStats
     | SendTags | ListConversations
@@ -705,7 +720,7 @@ RoomSetting = Literal["invite_only", "private", "moderated", "outside_messages",
                       "limit", "key"]
 RoomChange = Literal["topic", "op", "deop", "ban", "unban", "invite_only", "private", "state",
                      "voice", "devoice", "moderated", "outside_messages", "open_topic", "limit",
-                     "key", "modes", "allow", "disallow"]
+                     "key", "modes", "allow", "disallow", "mute", "unmute"]
 
 
 class RoomUpdated(Wire, frozen=True, tag="ROOM_UPDATED"):
@@ -758,6 +773,7 @@ class BanList(Wire, frozen=True, tag="BAN_LIST"):
     room: str
     nicks: tuple[str, ...]
     bans: tuple[BanEntry, ...] = ()
+    muted: tuple[BanEntry, ...] = ()  # the nicks muted in the room (MUTE), the same way
 
 
 class AllowList(Wire, frozen=True, tag="ALLOW_LIST"):
@@ -954,7 +970,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Quit, Register, History, SetTopic, GrantOperator, RevokeOperator, Kick, Ban, Unban, Invite,
     SetRoomMode, ListBans, SetAway,
     Authenticate, SetRealname,
-    GrantVoice, RevokeVoice, Allow, Disallow, ListAllowed, ListInvitations,
+    GrantVoice, RevokeVoice, Allow, Disallow, ListAllowed, ListInvitations, Mute, Unmute,
     Watch, MarkRead, Delete,
     BecomeOperator, SetUserMode, Kill, SendWallops, ListPastUsers, GetStats,
     SendTags, ListConversations,

@@ -68,6 +68,7 @@ class RoomSettings(msgspec.Struct, frozen=True, kw_only=True):
     key: str | None = None  # the key JOIN needs
     voiced: tuple[str, ...] = ()  # identity keys
     allowed: tuple[RoomBan, ...] = ()  # nicks that pass invite-only (IRC +I), with who and when
+    muted: tuple[RoomBan, ...] = ()  # nicks that may not speak (IRC's mute extban)
 
 
 class StoredMarker(msgspec.Struct, frozen=True, kw_only=True):

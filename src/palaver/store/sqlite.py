@@ -332,8 +332,8 @@ class SqliteStore:
         await self.db.execute(
             "INSERT INTO room_settings (room_key, room, topic, topic_by, topic_at, invite_only, "
             "private, operators, bans, invited, created_at, moderated, outside_messages, "
-            "open_topic, member_limit, join_key, voiced, allowed) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "open_topic, member_limit, join_key, voiced, allowed, muted) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (room_key) DO UPDATE SET room = excluded.room, topic = excluded.topic, "
             "topic_by = excluded.topic_by, topic_at = excluded.topic_at, "
             "invite_only = excluded.invite_only, private = excluded.private, "
@@ -341,11 +341,12 @@ class SqliteStore:
             "created_at = excluded.created_at, moderated = excluded.moderated, "
             "outside_messages = excluded.outside_messages, open_topic = excluded.open_topic, "
             "member_limit = excluded.member_limit, join_key = excluded.join_key, "
-            "voiced = excluded.voiced, allowed = excluded.allowed",
+            "voiced = excluded.voiced, allowed = excluded.allowed, muted = excluded.muted",
             (s.room.lower(), s.room, s.topic, s.topic_by, s.topic_at, int(s.invite_only),
              int(s.private), _json_text(s.operators), _json_text(s.bans), _json_text(s.invited),
              s.created_at, int(s.moderated), int(s.outside_messages), int(s.open_topic),
-             s.limit, s.key, _json_text(s.voiced), _json_text(s.allowed)),
+             s.limit, s.key, _json_text(s.voiced), _json_text(s.allowed),
+             _json_text(s.muted)),
         )
 
     @_serialized
@@ -353,7 +354,7 @@ class SqliteStore:
         async with self.db.execute(
             "SELECT room, topic, topic_by, topic_at, invite_only, private, operators, bans, "
             "invited, created_at, moderated, outside_messages, open_topic, member_limit, "
-            "join_key, voiced, allowed FROM room_settings ORDER BY room_key"
+            "join_key, voiced, allowed, muted FROM room_settings ORDER BY room_key"
         ) as cursor:
             return [
                 RoomSettings(
@@ -367,6 +368,7 @@ class SqliteStore:
                     limit=int(row[13]), key=row[14],
                     voiced=msgspec.json.decode(row[15], type=tuple[str, ...]),
                     allowed=msgspec.json.decode(row[16], type=tuple[RoomBan, ...]),
+                    muted=msgspec.json.decode(row[17], type=tuple[RoomBan, ...]),
                 )
                 async for row in cursor
             ]

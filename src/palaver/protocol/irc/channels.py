@@ -23,6 +23,7 @@ from palaver.protocol.irc.render import hostmask
 from palaver.protocol.irc.rooms import (
     FLAG_MODES,
     MAX_KICKS,
+    MUTE_EXTBAN,
     ban_nick,
     channel_modes,
     room_updated_line,
@@ -52,6 +53,7 @@ from palaver.protocol.messages import (
     ListInvitations,
     ListRooms,
     ListUsers,
+    Mute,
     RevokeOperator,
     RevokeVoice,
     RoomInfo,
@@ -60,6 +62,7 @@ from palaver.protocol.messages import (
     SetRoomMode,
     SetTopic,
     Unban,
+    Unmute,
     Users,
 )
 
@@ -72,7 +75,8 @@ _MEMBER_MODES: Final[dict[tuple[str, bool], tuple[str, type[ClientMessage]]]] = 
     ("v", True): ("voice", GrantVoice), ("v", False): ("devoice", RevokeVoice)}
 _MASK_MODES: Final[dict[tuple[str, bool], tuple[str, type[ClientMessage]]]] = {
     ("b", True): ("ban", Ban), ("b", False): ("unban", Unban),
-    ("I", True): ("allow", Allow), ("I", False): ("disallow", Disallow)}
+    ("I", True): ("allow", Allow), ("I", False): ("disallow", Disallow),
+    ("m", True): ("mute", Mute), ("m", False): ("unmute", Unmute)}  # +b m:nick!*@*
 
 
 def prefixed(nicks: tuple[str, ...], operators: tuple[str, ...],
@@ -247,12 +251,13 @@ def _member_mode(irc: IrcDialect, channel: str, char: str, adding: bool, param: 
         out.append(irc.request(command, Pending(kind, channel, param), room=channel,
                                nick=param))
         return
-    nick = ban_nick(param)
+    muting = char == "b" and param.startswith(MUTE_EXTBAN)
+    nick = ban_nick(param[len(MUTE_EXTBAN):] if muting else param)
     if nick is None:
         out.append(irc.num("696", channel, char, param,
                            "Only nick masks (nick!*@*) are supported"))
         return
-    kind, command = _MASK_MODES[(char, adding)]
+    kind, command = _MASK_MODES[("m" if muting else char, adding)]
     out.append(irc.request(command, Pending(kind, channel, nick), room=channel, nick=nick))
 
 
@@ -359,13 +364,15 @@ def invited(irc: IrcDialect, event: Invited, pending: Pending | None) -> bytes:
 
 
 def ban_list(irc: IrcDialect, event: BanList, pending: Pending | None) -> bytes:
-    """RPL_BANLIST: ``#chan nick!*@* setter time`` (the setter and time when known)."""
+    """RPL_BANLIST: ``#chan nick!*@* setter time`` (the setter and time when known), then the
+    mutes as ``m:nick!*@*``."""
     known = {ban.nick: ban for ban in event.bans}
+    entries = [(nick, known.get(nick), "") for nick in event.nicks]
+    entries += [(mute.nick, mute, MUTE_EXTBAN) for mute in event.muted]
     lines = []
-    for nick in event.nicks:
-        ban = known.get(nick)
+    for nick, ban, extban in entries:
         setter = [hostmask(ban.by), unix_time(ban.at)] if ban is not None and ban.by else []
-        lines.append(irc.num("367", event.room, f"{nick}!*@*", *setter))
+        lines.append(irc.num("367", event.room, f"{extban}{nick}!*@*", *setter))
     lines.append(irc.num("368", event.room, "End of channel ban list"))
     return b"".join(lines)
 

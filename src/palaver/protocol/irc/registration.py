@@ -46,8 +46,8 @@ MAX_TARGETS: Final = 4  # targets of one PRIVMSG/NOTICE
 _USERNAME_JUNK: Final = re.compile(r"[^A-Za-z0-9_.~-]", re.ASCII)  # what a username cannot hold
 ISUPPORT: Final = (
     f"AWAYLEN={MAX_AWAY}", "CASEMAPPING=ascii", "CHANLIMIT=#:", f"CHANMODES={CHANMODES}",
-    "CHANNELLEN=50", "CHANTYPES=#", "ELIST=MNU", "INVEX=I", f"KEYLEN={MAX_KEY}", "MODES=4",
-    "NETWORK=palaver", "NICKLEN=32", "PREFIX=(ov)@+",
+    "CHANNELLEN=50", "CHANTYPES=#", "ELIST=MNU", "EXTBAN=,m", "INVEX=I", f"KEYLEN={MAX_KEY}",
+    "MODES=4", "NETWORK=palaver", "NICKLEN=32", "PREFIX=(ov)@+",
     f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:,KICK:{MAX_KICKS}",
     "TOPICLEN=300", "WHOX", "BOT=B",
     "STATUSMSG=@+", "UTF8ONLY",  # PRIVMSG @#room (messaging.py); nothing but UTF-8 is read

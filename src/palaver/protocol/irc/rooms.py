@@ -31,9 +31,11 @@ SETTING_LETTERS: Final[dict[RoomSetting, str]] = {
 CHANMODES: Final = "Ib,k,l," + "".join(sorted(FLAG_MODES))
 CHANNEL_MODES: Final = "Ibiklmnostv"  # RPL_MYINFO's channel modes, and those with a parameter
 CHANNEL_PARAM_MODES: Final = "Ibklov"
+MUTE_EXTBAN: Final = "m:"  # +b m:nick!*@* mutes nick (ISUPPORT EXTBAN=,m)
 MAX_KICKS: Final = 4  # targets of one KICK (ISUPPORT TARGMAX); more are left out
 ROOM_KINDS: Final = ("topic_set", "op", "deop", "voice", "devoice", "kick", "ban", "unban",
-                     "allow", "disallow", "invite", "chanmode", "bans", "allowed")
+                     "allow", "disallow", "mute", "unmute", "invite", "chanmode", "bans",
+                     "allowed")
 
 
 def ban_nick(mask: str) -> str | None:
@@ -55,9 +57,11 @@ def room_updated_line(event: RoomUpdated, server: str) -> bytes:
     letter = {"op": "+o", "deop": "-o", "voice": "+v", "devoice": "-v"}.get(change)
     if letter is not None and event.nick:
         return format_line("MODE", room, letter, event.nick, source=source, trailing=False)
-    mask = {"ban": "+b", "unban": "-b", "allow": "+I", "disallow": "-I"}.get(change)
+    mask = {"ban": "+b", "unban": "-b", "allow": "+I", "disallow": "-I", "mute": "+b",
+            "unmute": "-b"}.get(change)
     if mask is not None and event.nick:
-        return format_line("MODE", room, mask, f"{event.nick}!*@*", source=source,
+        extban = MUTE_EXTBAN if change in ("mute", "unmute") else ""
+        return format_line("MODE", room, mask, f"{extban}{event.nick}!*@*", source=source,
                            trailing=False)
     if event.changed:
         return format_line("MODE", room, *changed_modes(event), source=source, trailing=False)
@@ -135,6 +139,7 @@ def _room_errors() -> dict[tuple[str, str], tuple[str, ...]]:
     table[("chanmode", ErrorCode.INVALID_ARGS)] = ("HINT", "477", "{arg}")
     for kind in ("privmsg", "tagmsg"):
         table[(kind, ErrorCode.MODERATED)] = ("404", "{arg}", "Cannot send to channel (+m)")
+        table[(kind, ErrorCode.MUTED)] = ("404", "{arg}", "Cannot send to channel (muted)")
     # NAMES of several channels: one 366 after the last; the others say nothing when refused
     table[("names_more", ErrorCode.INVALID_ROOM)] = ("SILENT",)
     table[("names_more", ErrorCode.NO_SUCH_ROOM)] = ("SILENT",)
