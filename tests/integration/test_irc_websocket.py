@@ -183,6 +183,23 @@ async def test_the_root_path_speaks_irc_only_to_a_handshake_that_asks_for_it(
             await http.ws_connect(f"http://127.0.0.1:{web_server.web_port}/")
 
 
+async def test_the_irc_door_s_password_holds_over_websocket_too(
+    start_server: StartServer,
+) -> None:
+    server = await start_server(irc_password="door key")
+    port = await server.open_web(0)
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{port}/irc"
+        refused = WsIrc(await http.ws_connect(url, protocols=(TEXT,)))
+        await refused.send("NICK ann", "USER ann 0 * :Ann")
+        lines = await refused.lines_until_closed()
+        assert [line.split(" ", 2)[1] for line in lines] == ["464", ":Closing"]
+        admitted = WsIrc(await http.ws_connect(url, protocols=(TEXT,)))
+        await admitted.send("PASS :door key")
+        await admitted.register("ann")
+        await admitted.ws.close()
+
+
 async def test_it_can_be_turned_off(start_server: StartServer) -> None:
     server = await start_server(irc_websocket=False)
     port = await server.open_web(0)

@@ -142,7 +142,8 @@ class Server:
                             self.settings.metrics_from if self.settings.metrics else None,
                             header_timeout=self.settings.web_header_timeout,
                             irc=self.settings.irc_websocket,
-                            server_name=self.settings.server_name)
+                            server_name=self.settings.server_name,
+                            irc_password=self.settings.irc_password)
         await self._web.start(self.settings.host, port,
                               self.tls.context if self.tls is not None else None)
         return self._web.port

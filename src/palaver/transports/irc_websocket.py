@@ -89,11 +89,13 @@ class IrcWebSocketConnection(IrcEncoding, WebSocketConnection):
 
     door: ClassVar[str] = "irc"  # for metrics: the IRC door, over another transport
 
-    def __init__(self, core: ServerCore, server_name: str | None = None) -> None:
-        """``server_name``: the ``server_name`` setting (None: the host name)."""
+    def __init__(self, core: ServerCore, server_name: str | None = None,
+                 password: str | None = None) -> None:
+        """``server_name``: the ``server_name`` setting (None: the host name); ``password``:
+        the ``irc_password`` one (the IRC door's server password, over WebSocket too)."""
         super().__init__(core, MAX_MESSAGE, protocols=SUBPROTOCOLS,
                          notice_after=core.limits.irc_notice_after)
-        self._irc = irc_dialect(core, server_name, lambda: self.sid)
+        self._irc = irc_dialect(core, server_name, lambda: self.sid, password=password)
         self._closing_asked = False
         self._first = TEXT
 

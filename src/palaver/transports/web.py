@@ -188,18 +188,19 @@ class WebDoor:
     def __init__(
         self, core: ServerCore, max_frame: int, metrics_from: Sequence[str] | None = None,
         header_timeout: float = HEADER_TIMEOUT, *, irc: bool = True,
-        server_name: str | None = None,
+        server_name: str | None = None, irc_password: str | None = None,
     ) -> None:
         """``metrics_from``: serve /metrics to these networks (empty: to all; None: no /metrics).
         ``header_timeout``: seconds for the TLS handshake, then again for the first request's
         headers, before the connection is closed. ``irc``: serve IRC over WebSocket (at /irc,
         and at / to handshakes that ask for an IRCv3 subprotocol), its numerics from
-        ``server_name`` (None: the host name)."""
+        ``server_name`` (None: the host name), its server password ``irc_password``."""
         self._core = core
         self._max_frame = max_frame
         self._header_timeout = header_timeout
         self._irc = irc
         self._server_name = server_name
+        self._irc_password = irc_password
         self._files = load_static()
         self._refusing = False
         self._listener: asyncio.Server | None = None
@@ -269,7 +270,7 @@ class WebDoor:
         if origin is not None and not same_origin(origin, request.host):
             log.info("refused an IRC WebSocket from origin %r for host %r", origin, request.host)
             raise web.HTTPForbidden(text="cross-origin WebSocket connections are not allowed")
-        conn = IrcWebSocketConnection(self._core, self._server_name)
+        conn = IrcWebSocketConnection(self._core, self._server_name, self._irc_password)
         if not conn.can_prepare(request):
             raise web.HTTPUpgradeRequired(
                 text="this is palaver's IRC-over-WebSocket endpoint: connect with an IRC client "
