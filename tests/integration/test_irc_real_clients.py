@@ -323,15 +323,15 @@ async def test_a_real_irc_client_and_a_json_client_talk(
         await alice.shows(r"End of /MOTD command")
         await alice.type("/join #lobby")
         assert (await presence(bob, "alice", "join")).room == "#lobby"
-        await alice.shows(r"alice \S+ has joined #lobby")
+        await alice.shows(r"alice\b[^\n]* has joined #lobby")  # extended-join adds (realname)
 
         # alice makes #dev (so she is its operator), bob comes in.
         await alice.type("/join #dev")
-        await alice.shows(r"alice \S+ has joined #dev")
+        await alice.shows(r"alice\b[^\n]* has joined #dev")
         joined = await bob.request(Join(room="#dev"))
         assert isinstance(joined, Joined)
         assert set(joined.members) == {"alice", "bob"} and joined.operators == ("alice",)
-        await alice.shows(r"bob \S+ has joined #dev")
+        await alice.shows(r"bob\b[^\n]* has joined #dev")
 
         # A message each way.
         await alice.type(f"hello from {program.name}")
