@@ -30,8 +30,8 @@ SUPPORTED_CAPS: Final = ("echo-message", "message-tags", "server-time", "cap-not
                           "multi-prefix", "userhost-in-names", "away-notify", "account-notify",
                           "account-tag", "extended-join", "setname", "invite-notify",
                           "batch", "draft/multiline", "labeled-response", "draft/chathistory",
-                          "draft/read-marker", "draft/message-redaction",
-                          "extended-monitor", METADATA)
+                          "draft/read-marker", "draft/message-redaction", METADATA,
+                          "extended-monitor")
 CAP_VALUES: Final = {"sasl": "PLAIN",  # shown in CAP LS 302
                      "draft/multiline": MULTILINE_LIMITS, METADATA: METADATA_LIMITS}
 # Capabilities that change no line the renderer makes (left out of the encode key, so that
