@@ -211,3 +211,11 @@ def test_isupport_is_split_into_lines_of_at_most_13_tokens_within_512_bytes() ->
     assert tokens == list(ISUPPORT)
     assert all(len(line.split(" :")[0].split(" ")[3:]) <= 13 for line in lines)
     assert all(len(line.encode()) <= MAX_LINE - 2 for line in lines)
+
+
+def test_chghost_is_accepted_and_changes_no_line() -> None:
+    """A host never changes on palaver, so ``chghost`` is granted and no line differs for it:
+    its connections share a broadcast's bytes with those that did not ask for it."""
+    d = dialect()
+    assert replies(d.receive_data(b"CAP REQ :chghost\r\n")) == [":palaver CAP * ACK :chghost"]
+    assert "chghost" in d.caps and d.encode_key == ("irc", frozenset())

@@ -31,12 +31,13 @@ SUPPORTED_CAPS: Final = ("echo-message", "message-tags", "server-time", "cap-not
                           "account-tag", "extended-join", "setname", "invite-notify",
                           "batch", "draft/multiline", "labeled-response", "draft/chathistory",
                           "draft/read-marker", "draft/message-redaction", METADATA,
-                          "extended-monitor")
+                          "extended-monitor", "chghost")
 CAP_VALUES: Final = {"sasl": "PLAIN",  # shown in CAP LS 302
                      "draft/multiline": MULTILINE_LIMITS, METADATA: METADATA_LIMITS}
 # Capabilities that change no line the renderer makes (left out of the encode key, so that
 # connections differing only by them share a broadcast's bytes).
-UNRENDERED_CAPS: Final = frozenset({"cap-notify", "sasl", "labeled-response"})
+# chghost: a host never changes on palaver (always HOST), so no CHGHOST line is ever sent.
+UNRENDERED_CAPS: Final = frozenset({"cap-notify", "sasl", "labeled-response", "chghost"})
 HOST: Final = "palaver"
 MULTILINE_CAPS: Final = frozenset({"draft/multiline", "batch"})
 STATUS_PREFIX: Final = {"operators": "@", "voiced": "+"}
