@@ -122,7 +122,8 @@ class Say(Wire, frozen=True, tag="CHAT"):
     automatically (by a bot); it arrives as a notice (an IRC ``NOTICE``). ``tags``: client-only
     tags relayed with it (not stored); ``breaks``: where the sender's client wrapped a line
     (not stored). ``only``: to the room's operators (``voiced``: and voiced members) only, not
-    stored (STATUS_MESSAGE)."""
+    stored (STATUS_MESSAGE). ``reply_to``: the msg_id of the room's message this one answers
+    (REACT and replies in docs/protocol.md)."""
 
     room: str
     text: str
@@ -130,16 +131,19 @@ class Say(Wire, frozen=True, tag="CHAT"):
     tags: ClientTags | None = None
     breaks: Breaks = ()
     only: OnlyTo | None = None
+    reply_to: MsgId | None = None
 
 
 class SendDirect(Wire, frozen=True, tag="DM"):
-    """Send a direct message to one user (``notice``, ``tags``, ``breaks`` as for CHAT)."""
+    """Send a direct message to one user (``notice``, ``tags``, ``breaks``, ``reply_to`` as for
+    CHAT)."""
 
     to: str
     text: str
     notice: bool = False
     tags: ClientTags | None = None
     breaks: Breaks = ()
+    reply_to: MsgId | None = None
 
 
 class SendTags(Wire, frozen=True, tag="TAGMSG"):
@@ -374,6 +378,18 @@ class Delete(Wire, frozen=True, tag="DELETE"):
     reason: str | None = None
 
 
+class React(Wire, frozen=True, tag="REACT"):
+    """Add ``reaction`` (an emoji or a short word: 1-32 characters, no spaces) to message
+    ``msg_id`` of a room (``room``) or direct conversation (``with``) — or take it back
+    (``remove``). Adding one twice is adding it once. Answered by REACTED."""
+
+    msg_id: MsgId
+    reaction: str
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+    remove: bool = False
+
+
 class BecomeOperator(Wire, frozen=True, tag="OPER"):
     """Log in as the server operator ``name`` (the ``operator_logins`` setting) with its
     ``password``: the user is a server operator until it goes offline or drops it (USER_MODE).
@@ -476,6 +492,7 @@ ClientMessage = (
     | Authenticate | SetRealname
     | GrantVoice | RevokeVoice | Allow | Disallow | ListAllowed | ListInvitations | Mute | Unmute
     | Watch | MarkRead | Delete
+    | React
     | BecomeOperator | SetUserMode | Kill | SendWallops | ListPastUsers | GetStats
     | SendTags | ListConversations
     | SetMetadata | ClearMetadata | GetMetadata | SyncMetadata | SubscribeMetadata
@@ -546,6 +563,22 @@ class Presence(Wire, frozen=True, tag="PRESENCE"):
     away: str | None = None  # its away message, if it is away
 
 
+class Quote(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The head of the message a reply answers (MESSAGE's ``quote``) or a reaction is about
+    (REACTED's): its msg_id, sender, and its first words (at most 100 characters, ``…`` when
+    cut); ``deleted``: it was deleted (no text)."""
+
+    msg_id: int
+    sender: str = msgspec.field(name="from")
+    text: str = ""
+    deleted: bool = False
+
+
+# A message's reactions (MESSAGE's ``reactions``): each reaction -> the nicks that gave it,
+# in the order they did.
+Reactions = dict[str, tuple[str, ...]]
+
+
 class Message(Wire, frozen=True, tag="MESSAGE"):
     """A chat message in a room (``room``) or a direct message (``to``); ``notice``: not to be
     answered automatically."""
@@ -564,6 +597,9 @@ class Message(Wire, frozen=True, tag="MESSAGE"):
     # as they are sent, not in HISTORY or replays.
     account: str | None = None
     bot: bool = False
+    reply_to: int | None = None  # the msg_id of the message this one answers (CHAT reply_to)
+    quote: Quote | None = None  # that message's head, when it is known
+    reactions: Reactions | None = None  # in HISTORY and replays: its reactions (REACT)
 
 
 class UserInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -869,6 +905,22 @@ class Deleted(Wire, frozen=True, tag="DELETED"):
     reason: str | None = None
 
 
+class Reacted(Wire, frozen=True, tag="REACTED"):
+    """``by`` added ``reaction`` to message ``msg_id`` of ``room`` (or the direct message
+    ``from`` → ``to``) — or took it back (``remove``). ``quote``: that message's head. To the
+    room's members (the two ends of a direct conversation), the asker's copy answering REACT;
+    a REACT that changed nothing is answered to the asker only."""
+
+    msg_id: int
+    by: str
+    reaction: str
+    remove: bool = False
+    room: str | None = None
+    sender: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+    quote: Quote | None = None
+
+
 UserModeName = Literal["invisible", "wallops", "operator", "bot"]
 
 
@@ -960,6 +1012,7 @@ ServerMessage = (
     | AllowList | InvitationList
     | Authenticated | UserUpdated
     | Watching | Online | Offline | ReadMarker | Deleted
+    | Reacted
     | UserMode | Wallops | PastUsers | ServerStats
     | Tagged | StatusMessage | Conversations
     | MetadataValues | MetadataSubscriptions
@@ -972,6 +1025,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Authenticate, SetRealname,
     GrantVoice, RevokeVoice, Allow, Disallow, ListAllowed, ListInvitations, Mute, Unmute,
     Watch, MarkRead, Delete,
+    React,
     BecomeOperator, SetUserMode, Kill, SendWallops, ListPastUsers, GetStats,
     SendTags, ListConversations,
     SetMetadata, ClearMetadata, GetMetadata, SyncMetadata, SubscribeMetadata,
@@ -982,6 +1036,7 @@ SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     AllowList, InvitationList,
     Authenticated, UserUpdated,
     Watching, Online, Offline, ReadMarker, Deleted,
+    Reacted,
     UserMode, Wallops, PastUsers, ServerStats,
     Tagged, StatusMessage, Conversations,
     MetadataValues, MetadataSubscriptions,
