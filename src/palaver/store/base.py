@@ -186,3 +186,17 @@ class Store(Protocol):
 
     async def metadata(self) -> dict[str, dict[str, str]]:
         """Every target's stored metadata, each in the order it was saved."""
+
+    async def bind_certificate(self, account_key: str, fingerprint: str) -> bool:
+        """Bind the client certificate whose SHA-256 ``fingerprint`` is given to the account
+        (SASL EXTERNAL, docs/tls.md); True if it is bound to it now (already was: still True),
+        False if another account holds it (then nothing changes)."""
+
+    async def unbind_certificate(self, account_key: str, fingerprint: str) -> bool:
+        """Forget the binding; False if ``fingerprint`` was not bound to this account."""
+
+    async def certificates(self, account_key: str) -> list[str]:
+        """The fingerprints bound to the account, in the order they were bound."""
+
+    async def certificate_account(self, fingerprint: str) -> str | None:
+        """The key of the account ``fingerprint`` is bound to, or None."""

@@ -28,6 +28,7 @@ class MemoryStore:
         self._rooms: dict[str, RoomSettings] = {}
         self._markers: dict[str, dict[str, StoredMarker]] = {}  # identity -> conversation ->
         self._metadata: dict[str, dict[str, str]] = {}  # target -> key -> value
+        self._certificates: dict[str, str] = {}  # fingerprint -> account key, oldest first
 
     async def open(self) -> None:
         return None
@@ -106,6 +107,9 @@ class MemoryStore:
             self._markers[new_key] = self._markers.pop(key)
         if key in self._metadata:
             self._metadata[new_key] = self._metadata.pop(key)
+        for fingerprint, holder in self._certificates.items():
+            if holder == key:
+                self._certificates[fingerprint] = new_key
         return True
 
     async def set_membership(self, account_key: str, room: str, member: bool) -> None:
@@ -184,3 +188,19 @@ class MemoryStore:
 
     async def metadata(self) -> dict[str, dict[str, str]]:
         return {target: dict(values) for target, values in self._metadata.items()}
+
+    async def bind_certificate(self, account_key: str, fingerprint: str) -> bool:
+        holder = self._certificates.setdefault(fingerprint, account_key)
+        return holder == account_key
+
+    async def unbind_certificate(self, account_key: str, fingerprint: str) -> bool:
+        if self._certificates.get(fingerprint) != account_key:
+            return False
+        del self._certificates[fingerprint]
+        return True
+
+    async def certificates(self, account_key: str) -> list[str]:
+        return [fp for fp, holder in self._certificates.items() if holder == account_key]
+
+    async def certificate_account(self, fingerprint: str) -> str | None:
+        return self._certificates.get(fingerprint)

@@ -269,6 +269,8 @@ class SqliteStore:
                 "UPDATE read_markers SET identity = ? WHERE identity = ?", (new_key, key)
             )
             await db.execute("UPDATE metadata SET target = ? WHERE target = ?", (new_key, key))
+            await db.execute("UPDATE account_certificates SET account_key = ? "
+                             "WHERE account_key = ?", (new_key, key))
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")
@@ -491,6 +493,58 @@ class SqliteStore:
             async for target, key, value in cursor:
                 out.setdefault(target, {})[key] = value
         return out
+
+    # ------------------------------------------------------------------ client certificates
+
+    @_serialized
+    async def bind_certificate(self, account_key: str, fingerprint: str) -> bool:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await db.execute(
+                "INSERT OR IGNORE INTO account_certificates (fingerprint, account_key) "
+                "VALUES (?, ?)", (fingerprint, account_key))
+            async with db.execute(
+                "SELECT account_key FROM account_certificates WHERE fingerprint = ?",
+                (fingerprint,),
+            ) as cursor:
+                row = await cursor.fetchone()
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return row is not None and row[0] == account_key
+
+    @_serialized
+    async def unbind_certificate(self, account_key: str, fingerprint: str) -> bool:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = await db.execute(
+                "DELETE FROM account_certificates WHERE fingerprint = ? AND account_key = ?",
+                (fingerprint, account_key))
+            removed = cursor.rowcount == 1
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return removed
+
+    @_serialized
+    async def certificates(self, account_key: str) -> list[str]:
+        async with self.db.execute(
+            "SELECT fingerprint FROM account_certificates WHERE account_key = ? ORDER BY rowid",
+            (account_key,),
+        ) as cursor:
+            return [row[0] async for row in cursor]
+
+    @_serialized
+    async def certificate_account(self, fingerprint: str) -> str | None:
+        async with self.db.execute(
+            "SELECT account_key FROM account_certificates WHERE fingerprint = ?", (fingerprint,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
 
     @_serialized
     async def integrity_check(self) -> str:
