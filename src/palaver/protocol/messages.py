@@ -485,6 +485,53 @@ class SubscribeMetadata(Wire, frozen=True, tag="METADATA_SUB"):
     remove: MetadataKeys = ()
 
 
+class ChangePassword(Wire, frozen=True, tag="PASSWORD"):
+    """Change one's account password: ``old`` is the one in use, ``new`` follows REGISTER's
+    rules. Answered by PASSWORD_CHANGED; the account's other sessions are closed (BYE
+    ``password changed``), this one stays. Throttled as a login."""
+
+    old: str
+    new: str
+
+
+class ResetPassword(Wire, frozen=True, tag="RESET_PASSWORD"):
+    """Before HELLO (or on a guest's session): set a new password for the account ``nick``
+    with a one-time ``token`` that a server operator issued (``palaver admin
+    reset-password``). Answered by PASSWORD_CHANGED; the account's sessions are closed.
+    Throttled as a login."""
+
+    nick: str
+    token: str
+    new: str
+
+
+class DeleteAccount(Wire, frozen=True, tag="DELETE_ACCOUNT"):
+    """Delete one's account, proving it with its ``password``. Answered by ACCOUNT_DELETED,
+    then BYE; every session of the account is closed and its nick is free again."""
+
+    password: str
+
+
+class Upload(Wire, frozen=True, tag="UPLOAD"):
+    """Ask to upload a file of ``size`` bytes named ``name`` to ``room`` (or to ``with``, a
+    direct conversation), with an optional ``text`` (its caption). Answered by UPLOAD_READY:
+    the body goes to its ``url`` (HTTP PUT or POST) before ``expires``; when it has arrived
+    whole, the file is posted as a MESSAGE with ``file`` (docs/protocol.md, "Files").
+    ``media_type`` is the client's guess, never trusted: the server sniffs the content."""
+
+    name: Annotated[str, msgspec.Meta(max_length=1_000)]
+    size: Annotated[int, msgspec.Meta(ge=0, le=MAX_MSG_ID)]
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+    media_type: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    text: str = ""
+
+
+class GetFileKey(Wire, frozen=True, tag="FILE_KEY"):
+    """Ask for a download key: file URLs are fetched with ``?key=`` it (docs/protocol.md,
+    "Files"). Answered by FILE_KEY."""
+
+
 ClientMessage = (
     Hello | Join | Leave | Say | SendDirect | SetNick | ListUsers | ListRooms | RunCommand | Ping
     | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
@@ -496,6 +543,8 @@ ClientMessage = (
     | BecomeOperator | SetUserMode | Kill | SendWallops | ListPastUsers | GetStats
     | SendTags | ListConversations
     | SetMetadata | ClearMetadata | GetMetadata | SyncMetadata | SubscribeMetadata
+    | ChangePassword | ResetPassword | DeleteAccount
+    | Upload | GetFileKey
 )
 
 
@@ -579,6 +628,18 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 Reactions = dict[str, tuple[str, ...]]
 
 
+class FileRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A file a MESSAGE carries (UPLOAD): its sanitised ``name``, ``size`` in bytes, ``type``
+    (sniffed by the server), ``sha256`` (hex) and ``url`` (fetched with ``?key=`` a FILE_KEY;
+    only the conversation's members may)."""
+
+    name: str
+    size: int
+    type: str
+    sha256: str
+    url: str
+
+
 class Message(Wire, frozen=True, tag="MESSAGE"):
     """A chat message in a room (``room``) or a direct message (``to``); ``notice``: not to be
     answered automatically."""
@@ -600,6 +661,7 @@ class Message(Wire, frozen=True, tag="MESSAGE"):
     reply_to: int | None = None  # the msg_id of the message this one answers (CHAT reply_to)
     quote: Quote | None = None  # that message's head, when it is known
     reactions: Reactions | None = None  # in HISTORY and replays: its reactions (REACT)
+    file: FileRef | None = None  # the file it carries (UPLOAD); none once deleted
 
 
 class UserInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -1006,6 +1068,40 @@ class MetadataSubscriptions(Wire, frozen=True, tag="METADATA_SUBS"):
     refused: tuple[str, ...] = ()
 
 
+class PasswordChanged(Wire, frozen=True, tag="PASSWORD_CHANGED"):
+    """Answer to PASSWORD and RESET_PASSWORD: ``account`` (as registered) has a new
+    password."""
+
+    account: str
+
+
+class AccountDeleted(Wire, frozen=True, tag="ACCOUNT_DELETED"):
+    """Answer to DELETE_ACCOUNT: ``account`` is gone. Its stored messages are ``kept`` (as
+    from ``deleted-user``) or ``erased`` (tombstones), as the server is set up
+    (``deleted_account_messages``). BYE follows."""
+
+    account: str
+    messages: Literal["kept", "erased"] = "kept"
+
+
+class UploadReady(Wire, frozen=True, tag="UPLOAD_READY"):
+    """Answer to UPLOAD: send the file's bytes to ``url`` (HTTP PUT or POST, exactly the
+    size announced) before ``expires``; the upload ``token`` (in the URL) works once."""
+
+    token: str
+    url: str
+    expires: str
+    max_bytes: int = 0  # the server's upload size limit
+
+
+class FileKey(Wire, frozen=True, tag="FILE_KEY"):
+    """Answer to FILE_KEY: add ``?key=`` this to a file's URL to fetch it, until ``expires``
+    (ask again before then)."""
+
+    key: str
+    expires: str
+
+
 ServerMessage = (
     Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
     | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited | BanList | Away
@@ -1016,6 +1112,8 @@ ServerMessage = (
     | UserMode | Wallops | PastUsers | ServerStats
     | Tagged | StatusMessage | Conversations
     | MetadataValues | MetadataSubscriptions
+    | PasswordChanged | AccountDeleted
+    | UploadReady | FileKey
 )
 
 CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
@@ -1029,6 +1127,8 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     BecomeOperator, SetUserMode, Kill, SendWallops, ListPastUsers, GetStats,
     SendTags, ListConversations,
     SetMetadata, ClearMetadata, GetMetadata, SyncMetadata, SubscribeMetadata,
+    ChangePassword, ResetPassword, DeleteAccount,
+    Upload, GetFileKey,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
@@ -1040,4 +1140,6 @@ SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     UserMode, Wallops, PastUsers, ServerStats,
     Tagged, StatusMessage, Conversations,
     MetadataValues, MetadataSubscriptions,
+    PasswordChanged, AccountDeleted,
+    UploadReady, FileKey,
 )

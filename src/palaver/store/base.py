@@ -25,6 +25,7 @@ class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
     client_id: str | None = None  # the sender's request id, for idempotent resends
     notice: bool = False  # never to be answered automatically (an IRC NOTICE)
     deleted: bool = False  # a tombstone: deleted by its sender or a room operator, text ""
+    reply_to: int | None = None  # the msg_id (same conversation) of the message it answers
 
 
 class Page(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,6 +89,23 @@ class Deletion(msgspec.Struct, frozen=True, kw_only=True):
 
     outcome: DeleteOutcome
     message: StoredMessage | None = None
+
+
+ReactOutcome = Literal["added", "removed", "unchanged", "no_such_message", "deleted",
+                       "too_many"]
+MAX_REACTIONS_PER_MESSAGE = 20  # distinct reactions a message may carry (REACT)
+
+
+class Reacting(msgspec.Struct, frozen=True, kw_only=True):
+    """What :meth:`Store.react` did; ``message`` is the message reacted to, when there is one
+    (also when the outcome is ``deleted``: its tombstone)."""
+
+    outcome: ReactOutcome
+    message: StoredMessage | None = None
+
+
+# A message's reactions as the store gives them: reaction -> the nicks that gave it, in order.
+ReactionMap = dict[str, tuple[str, ...]]
 
 
 def later_ts(a: str | None, b: str | None) -> str | None:
@@ -186,6 +204,22 @@ class Store(Protocol):
 
     async def metadata(self) -> dict[str, dict[str, str]]:
         """Every target's stored metadata, each in the order it was saved."""
+
+    async def react(
+        self, conversation: str, msg_id: int, *, identity: str, nick: str, reaction: str,
+        ts: str, remove: bool = False,
+    ) -> Reacting:
+        """Add ``identity``'s ``reaction`` (shown as from ``nick``) to message ``msg_id`` of
+        ``conversation`` — or take it back (``remove``). Adding one already there, or removing
+        one that is not, is ``unchanged``; a deleted message takes none (``deleted``); a new
+        reaction past :data:`MAX_REACTIONS_PER_MESSAGE` distinct ones is ``too_many``."""
+
+    async def reactions(self, conversation: str, msg_ids: Sequence[int]) -> dict[int, ReactionMap]:
+        """The reactions of those of ``msg_ids`` that have any, each reaction's nicks in the
+        order given, reactions in the order first given."""
+
+    async def messages(self, conversation: str, msg_ids: Sequence[int]) -> dict[int, StoredMessage]:
+        """Those of ``msg_ids`` that are stored in ``conversation`` (tombstones too)."""
 
     async def bind_certificate(self, account_key: str, fingerprint: str) -> bool:
         """Bind the client certificate whose SHA-256 ``fingerprint`` is given to the account

@@ -8,9 +8,12 @@ from collections.abc import Sequence
 import msgspec
 
 from palaver.store.base import (
+    MAX_REACTIONS_PER_MESSAGE,
     Account,
     Deletion,
     Page,
+    Reacting,
+    ReactionMap,
     RoomSettings,
     StoredMarker,
     StoredMessage,
@@ -29,6 +32,8 @@ class MemoryStore:
         self._markers: dict[str, dict[str, StoredMarker]] = {}  # identity -> conversation ->
         self._metadata: dict[str, dict[str, str]] = {}  # target -> key -> value
         self._certificates: dict[str, str] = {}  # fingerprint -> account key, oldest first
+        # (conversation, msg_id) -> reaction -> identity -> nick, each in the order given
+        self._reactions: dict[tuple[str, int], dict[str, dict[str, str]]] = {}
 
     async def open(self) -> None:
         return None
@@ -110,6 +115,10 @@ class MemoryStore:
         for fingerprint, holder in self._certificates.items():
             if holder == key:
                 self._certificates[fingerprint] = new_key
+        for given in self._reactions.values():
+            for reaction, who in given.items():
+                if key in who:
+                    given[reaction] = {new_key if k == key else k: n for k, n in who.items()}
         return True
 
     async def set_membership(self, account_key: str, room: str, member: bool) -> None:
@@ -188,6 +197,48 @@ class MemoryStore:
 
     async def metadata(self) -> dict[str, dict[str, str]]:
         return {target: dict(values) for target, values in self._metadata.items()}
+
+    def _find(self, conversation: str, msg_id: int) -> StoredMessage | None:
+        log = self._conversations.get(conversation, [])
+        at = bisect.bisect_left([m.msg_id for m in log], msg_id)
+        return log[at] if at < len(log) and log[at].msg_id == msg_id else None
+
+    async def react(
+        self, conversation: str, msg_id: int, *, identity: str, nick: str, reaction: str,
+        ts: str, remove: bool = False,
+    ) -> Reacting:
+        message = self._find(conversation, msg_id)
+        if message is None:
+            return Reacting(outcome="no_such_message")
+        if message.deleted:
+            return Reacting(outcome="deleted", message=message)
+        given = self._reactions.setdefault((conversation, msg_id), {})
+        who = given.get(reaction, {})
+        if remove:
+            if identity not in who:
+                return Reacting(outcome="unchanged", message=message)
+            del who[identity]
+            if not who:
+                del given[reaction]
+            return Reacting(outcome="removed", message=message)
+        if identity in who:
+            return Reacting(outcome="unchanged", message=message)
+        if reaction not in given and len(given) >= MAX_REACTIONS_PER_MESSAGE:
+            return Reacting(outcome="too_many", message=message)
+        given.setdefault(reaction, {})[identity] = nick
+        return Reacting(outcome="added", message=message)
+
+    async def reactions(self, conversation: str, msg_ids: Sequence[int]) -> dict[int, ReactionMap]:
+        out: dict[int, ReactionMap] = {}
+        for msg_id in msg_ids:
+            given = self._reactions.get((conversation, msg_id))
+            if given:
+                out[msg_id] = {r: tuple(who.values()) for r, who in given.items()}
+        return out
+
+    async def messages(self, conversation: str, msg_ids: Sequence[int]) -> dict[int, StoredMessage]:
+        found = {msg_id: self._find(conversation, msg_id) for msg_id in msg_ids}
+        return {msg_id: m for msg_id, m in found.items() if m is not None}
 
     async def bind_certificate(self, account_key: str, fingerprint: str) -> bool:
         holder = self._certificates.setdefault(fingerprint, account_key)
