@@ -21,9 +21,12 @@ import aiosqlite
 import msgspec
 
 from palaver.store.base import (
+    MAX_REACTIONS_PER_MESSAGE,
     Account,
     Deletion,
     Page,
+    Reacting,
+    ReactionMap,
     RoomBan,
     RoomSettings,
     StoredMarker,
@@ -35,7 +38,7 @@ from palaver.store.migrations import migrations
 Durability = Literal["process", "power"]
 _SYNCHRONOUS: Final = {"process": "NORMAL", "power": "FULL"}
 _COLUMNS: Final = ("conversation, msg_id, ts, sender, sender_key, room, recipient, text, "
-                   "client_id, notice, deleted")
+                   "client_id, notice, deleted, reply_to")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -133,7 +136,7 @@ class SqliteStore:
         try:
             changes = db.total_changes
             await db.executemany(
-                f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (sender_key, client_id) WHERE client_id IS NOT NULL DO NOTHING",
                 rows,
             )
@@ -269,6 +272,8 @@ class SqliteStore:
                 "UPDATE read_markers SET identity = ? WHERE identity = ?", (new_key, key)
             )
             await db.execute("UPDATE metadata SET target = ? WHERE target = ?", (new_key, key))
+            await db.execute("UPDATE OR REPLACE reactions SET identity = ? WHERE identity = ?",
+                             (new_key, key))
             await db.execute("UPDATE account_certificates SET account_key = ? "
                              "WHERE account_key = ?", (new_key, key))
             await db.execute("COMMIT")
@@ -496,6 +501,89 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ client certificates
 
+    # ------------------------------------------------------------------ reactions
+
+    @_serialized
+    async def react(
+        self, conversation: str, msg_id: int, *, identity: str, nick: str, reaction: str,
+        ts: str, remove: bool = False,
+    ) -> Reacting:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            reacting = await self._react(conversation, msg_id, identity, nick, reaction, ts,
+                                         remove)
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return reacting
+
+    async def _react(self, conversation: str, msg_id: int, identity: str, nick: str,
+                     reaction: str, ts: str, remove: bool) -> Reacting:
+        db = self.db
+        async with db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE conversation = ? AND msg_id = ?",
+            (conversation, msg_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return Reacting(outcome="no_such_message")
+        message = _message(row)
+        if message.deleted:
+            return Reacting(outcome="deleted", message=message)
+        key = (conversation, msg_id, reaction, identity)
+        if remove:
+            cursor = await db.execute(
+                "DELETE FROM reactions WHERE conversation = ? AND msg_id = ? AND reaction = ? "
+                "AND identity = ?", key)
+            return Reacting(outcome="removed" if cursor.rowcount else "unchanged",
+                            message=message)
+        async with db.execute(
+            "SELECT COUNT(DISTINCT reaction), SUM(reaction = ? AND identity = ?), "
+            "SUM(reaction = ?) FROM reactions WHERE conversation = ? AND msg_id = ?",
+            (reaction, identity, reaction, conversation, msg_id),
+        ) as cursor:
+            counted = await cursor.fetchone()
+        distinct, mine, same = (int(v or 0) for v in counted) if counted else (0, 0, 0)
+        if mine:
+            return Reacting(outcome="unchanged", message=message)
+        if not same and distinct >= MAX_REACTIONS_PER_MESSAGE:
+            return Reacting(outcome="too_many", message=message)
+        await db.execute(
+            "INSERT INTO reactions (conversation, msg_id, reaction, identity, nick, ts) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (*key, nick, ts))
+        return Reacting(outcome="added", message=message)
+
+    @_serialized
+    async def reactions(self, conversation: str, msg_ids: Sequence[int]) -> dict[int, ReactionMap]:
+        given: dict[int, dict[str, list[str]]] = {}
+        for start in range(0, len(msg_ids), 500):  # SQLite's limit on parameters
+            chunk = list(msg_ids[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                f"SELECT msg_id, reaction, nick FROM reactions WHERE conversation = ? "
+                f"AND msg_id IN ({marks}) ORDER BY rowid", (conversation, *chunk),
+            ) as cursor:
+                async for msg_id, reaction, nick in cursor:
+                    given.setdefault(int(msg_id), {}).setdefault(reaction, []).append(nick)
+        return {msg_id: {r: tuple(nicks) for r, nicks in by.items()}
+                for msg_id, by in given.items()}
+
+    @_serialized
+    async def messages(self, conversation: str, msg_ids: Sequence[int]) -> dict[int, StoredMessage]:
+        out: dict[int, StoredMessage] = {}
+        for start in range(0, len(msg_ids), 500):
+            chunk = list(msg_ids[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE conversation = ? AND msg_id IN ({marks})",
+                (conversation, *chunk),
+            ) as cursor:
+                async for row in cursor:
+                    out[int(row[1])] = _message(row)
+        return out
+
     @_serialized
     async def bind_certificate(self, account_key: str, fingerprint: str) -> bool:
         db = self.db
@@ -564,12 +652,12 @@ def _statements(sql: str) -> list[str]:
 
 def _row(m: StoredMessage) -> tuple[Any, ...]:
     return (m.conversation, m.msg_id, m.ts, m.sender, m.sender_key, m.room, m.to, m.text,
-            m.client_id, int(m.notice), int(m.deleted))
+            m.client_id, int(m.notice), int(m.deleted), m.reply_to)
 
 
 def _message(row: Any) -> StoredMessage:
     return StoredMessage(
         conversation=row[0], msg_id=int(row[1]), ts=row[2], sender=row[3], sender_key=row[4],
         room=row[5], to=row[6], text=row[7], client_id=row[8], notice=bool(row[9]),
-        deleted=bool(row[10]),
+        deleted=bool(row[10]), reply_to=None if row[11] is None else int(row[11]),
     )
