@@ -13,6 +13,18 @@ from typing import Literal, Protocol
 import msgspec
 
 
+class StoredFile(msgspec.Struct, frozen=True, kw_only=True):
+    """A file a message carries (UPLOAD): its blob is ``blobs/<sha256>`` in the data dir;
+    ``file_id`` (random) names it in its ``url``. Deleting the message makes it unreachable."""
+
+    file_id: str
+    name: str
+    size: int
+    type: str
+    sha256: str
+    url: str
+
+
 class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
     conversation: str
     msg_id: int
@@ -26,6 +38,7 @@ class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
     notice: bool = False  # never to be answered automatically (an IRC NOTICE)
     deleted: bool = False  # a tombstone: deleted by its sender or a room operator, text ""
     reply_to: int | None = None  # the msg_id (same conversation) of the message it answers
+    file: StoredFile | None = None  # the file it carries (UPLOAD); None on a tombstone
 
 
 class Page(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +50,26 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
     key: str
     nick: str
     password_hash: str
+    # Account management (hub/account_management.py): a locked account cannot log in; when it
+    # was created and last logged in (ISO 8601 UTC; None: not known, from before they were kept)
+    locked: bool = False
+    created_at: str | None = None
+    last_seen: str | None = None
+
+
+DELETED_NICK = "deleted-user"  # the sender shown for the kept messages of a deleted account
+
+
+class AccountErasure(msgspec.Struct, frozen=True, kw_only=True):
+    """What :meth:`Store.delete_account` does besides forgetting the account ``key``: its
+    messages are sent by ``tombstone`` (an identity no account can have) as ``DELETED_NICK``,
+    and erased too (tombstones with no text) when ``erase``; each direct conversation of
+    ``renames`` (old key -> new key) moves to its new key, read markers and marks with it."""
+
+    key: str
+    tombstone: str
+    erase: bool = False
+    renames: tuple[tuple[str, str], ...] = ()
 
 
 class RoomBan(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
@@ -89,6 +122,33 @@ class Deletion(msgspec.Struct, frozen=True, kw_only=True):
 
     outcome: DeleteOutcome
     message: StoredMessage | None = None
+
+
+class SearchHit(msgspec.Struct, frozen=True, kw_only=True):
+    """A message :meth:`Store.search` found; ``position`` orders hits (higher: stored later)
+    and is the cursor of the next page (``before``)."""
+
+    position: int
+    message: StoredMessage
+
+
+class SearchPage(msgspec.Struct, frozen=True, kw_only=True):
+    hits: tuple[SearchHit, ...]
+    more: bool  # there are older hits than these
+
+
+def search_folded(text: str) -> str:
+    """How search compares texts: ignoring case (as SQLite's trigram tokenizer folds it)."""
+    return text.lower()
+
+
+MIN_SEARCH_WORD = 3  # characters: a trigram index finds nothing shorter
+
+
+def check_search_words(words: Sequence[str]) -> None:
+    """The store's precondition for :meth:`Store.search` (the hub refuses such queries)."""
+    if any(len(word) < MIN_SEARCH_WORD for word in words):
+        raise ValueError(f"search words are at least {MIN_SEARCH_WORD} characters")
 
 
 ReactOutcome = Literal["added", "removed", "unchanged", "no_such_message", "deleted",
@@ -198,6 +258,15 @@ class Store(Protocol):
         """Make message ``msg_id`` of ``conversation`` a tombstone (no text, ``deleted``) —
         only if ``sender_key`` sent it, when given."""
 
+    async def search(
+        self, conversations: Sequence[str], words: Sequence[str], *,
+        before: int | None = None, limit: int = 20,
+    ) -> SearchPage:
+        """Up to ``limit`` messages of ``conversations`` whose text holds every one of
+        ``words`` (each at least 3 characters; ignoring case), newest stored first, only those
+        before position ``before`` when given. Deleted messages are never found; an edited one
+        is found by its current text."""
+
     async def save_metadata(self, target: str, values: Sequence[tuple[str, str]]) -> None:
         """Store the metadata of ``target`` (an account key or a folded room name), replacing
         what was stored for it: ``values`` in order, none to forget it."""
@@ -221,6 +290,38 @@ class Store(Protocol):
     async def messages(self, conversation: str, msg_ids: Sequence[int]) -> dict[int, StoredMessage]:
         """Those of ``msg_ids`` that are stored in ``conversation`` (tombstones too)."""
 
+    async def set_password(self, key: str, password_hash: str) -> bool:
+        """Replace the account's password hash (and forget its reset token); False if there
+        is no such account."""
+
+    async def set_reset_token(self, key: str, token_hash: str, expires: str) -> bool:
+        """Give the account one reset token (``token_hash``: its SHA-256, hex), good until
+        ``expires`` (ISO 8601 UTC), replacing any other; False if there is no such account."""
+
+    async def reset_password(self, key: str, token_hash: str, now: str,
+                             password_hash: str) -> bool:
+        """If ``token_hash`` is the account's reset token and it has not expired at ``now``:
+        use it up and set ``password_hash``. False (and nothing changes but an expired token
+        going) otherwise."""
+
+    async def set_locked(self, key: str, locked: bool) -> bool:
+        """Lock or unlock the account; False if there is no such account."""
+
+    async def locked_accounts(self) -> set[str]:
+        """The keys of the locked accounts."""
+
+    async def note_seen(self, key: str, ts: str) -> None:
+        """The account logged in at ``ts`` (its ``last_seen``)."""
+
+    async def account_list(self) -> list[Account]:
+        """Every account, by key."""
+
+    async def delete_account(self, erasure: AccountErasure) -> bool:
+        """Forget the account ``erasure.key`` — its memberships, marks, read markers,
+        metadata, certificates and reset token — and carry out ``erasure`` on its messages,
+        in one transaction. False if there was no such account (the messages are still
+        carried out)."""
+
     async def bind_certificate(self, account_key: str, fingerprint: str) -> bool:
         """Bind the client certificate whose SHA-256 ``fingerprint`` is given to the account
         (SASL EXTERNAL, docs/tls.md); True if it is bound to it now (already was: still True),
@@ -234,3 +335,12 @@ class Store(Protocol):
 
     async def certificate_account(self, fingerprint: str) -> str | None:
         """The key of the account ``fingerprint`` is bound to, or None."""
+
+    async def file_message(self, file_id: str) -> StoredMessage | None:
+        """The message that carries (or carried: a tombstone) the file ``file_id``."""
+
+    async def files_usage(self, sender_key: str) -> int:
+        """The bytes of the files ``sender_key``'s messages carry (deleted ones not counted)."""
+
+    async def file_hashes(self) -> set[str]:
+        """The sha256 of every file a message that is not deleted carries (blobs in use)."""

@@ -8,16 +8,22 @@ from collections.abc import Sequence
 import msgspec
 
 from palaver.store.base import (
+    DELETED_NICK,
     MAX_REACTIONS_PER_MESSAGE,
     Account,
+    AccountErasure,
     Deletion,
     Page,
     Reacting,
     ReactionMap,
     RoomSettings,
+    SearchHit,
+    SearchPage,
     StoredMarker,
     StoredMessage,
+    check_search_words,
     later_ts,
+    search_folded,
 )
 
 
@@ -32,8 +38,11 @@ class MemoryStore:
         self._markers: dict[str, dict[str, StoredMarker]] = {}  # identity -> conversation ->
         self._metadata: dict[str, dict[str, str]] = {}  # target -> key -> value
         self._certificates: dict[str, str] = {}  # fingerprint -> account key, oldest first
+        self._reset_tokens: dict[str, tuple[str, str]] = {}  # account -> (token hash, expires)
         # (conversation, msg_id) -> reaction -> identity -> nick, each in the order given
         self._reactions: dict[tuple[str, int], dict[str, dict[str, str]]] = {}
+        # (conversation, msg_id) -> its search position (the order messages were stored)
+        self._positions: dict[tuple[str, int], int] = {}
 
     async def open(self) -> None:
         return None
@@ -56,6 +65,7 @@ class MemoryStore:
                 raise ValueError(f"msg_id {message.msg_id} is not after {log[-1].msg_id} "
                                  f"in {message.conversation}")
             log.append(message)
+            self._positions[(message.conversation, message.msg_id)] = len(self._positions) + 1
             outcome.append(None)
         return outcome
 
@@ -104,8 +114,7 @@ class MemoryStore:
         if account is None or (new_key != key and new_key in self._accounts):
             return False
         del self._accounts[key]
-        self._accounts[new_key] = Account(key=new_key, nick=new_nick,
-                                          password_hash=account.password_hash)
+        self._accounts[new_key] = msgspec.structs.replace(account, key=new_key, nick=new_nick)
         if key in self._memberships:
             self._memberships[new_key] = self._memberships.pop(key)
         if key in self._markers:
@@ -189,6 +198,24 @@ class MemoryStore:
             self._by_client_id[(message.sender_key, message.client_id)] = tombstone
         return Deletion(outcome="deleted", message=tombstone)
 
+    async def search(
+        self, conversations: Sequence[str], words: Sequence[str], *,
+        before: int | None = None, limit: int = 20,
+    ) -> SearchPage:
+        check_search_words(words)
+        folded = [search_folded(word) for word in words]
+        found: list[SearchHit] = []
+        for conversation in dict.fromkeys(conversations):
+            for message in self._conversations.get(conversation, ()):
+                position = self._positions.get((conversation, message.msg_id), 0)
+                if message.deleted or (before is not None and position >= before):
+                    continue
+                text = search_folded(message.text)
+                if all(word in text for word in folded):
+                    found.append(SearchHit(position=position, message=message))
+        found.sort(key=lambda hit: hit.position, reverse=True)
+        return SearchPage(hits=tuple(found[:limit]), more=len(found) > limit)
+
     async def save_metadata(self, target: str, values: Sequence[tuple[str, str]]) -> None:
         if values:
             self._metadata[target] = dict(values)
@@ -255,3 +282,111 @@ class MemoryStore:
 
     async def certificate_account(self, fingerprint: str) -> str | None:
         return self._certificates.get(fingerprint)
+
+    # ------------------------------------------------------------------ account management
+
+    async def set_password(self, key: str, password_hash: str) -> bool:
+        account = self._accounts.get(key)
+        if account is None:
+            return False
+        self._accounts[key] = msgspec.structs.replace(account, password_hash=password_hash)
+        self._reset_tokens.pop(key, None)
+        return True
+
+    async def set_reset_token(self, key: str, token_hash: str, expires: str) -> bool:
+        if key not in self._accounts:
+            return False
+        self._reset_tokens[key] = (token_hash, expires)
+        return True
+
+    async def reset_password(self, key: str, token_hash: str, now: str,
+                             password_hash: str) -> bool:
+        held = self._reset_tokens.get(key)
+        if held is None:
+            return False
+        if held[1] <= now:
+            del self._reset_tokens[key]  # expired: gone
+            return False
+        if held[0] != token_hash:
+            return False
+        return await self.set_password(key, password_hash)
+
+    async def set_locked(self, key: str, locked: bool) -> bool:
+        account = self._accounts.get(key)
+        if account is None:
+            return False
+        self._accounts[key] = msgspec.structs.replace(account, locked=locked)
+        return True
+
+    async def locked_accounts(self) -> set[str]:
+        return {key for key, account in self._accounts.items() if account.locked}
+
+    async def note_seen(self, key: str, ts: str) -> None:
+        account = self._accounts.get(key)
+        if account is not None:
+            self._accounts[key] = msgspec.structs.replace(account, last_seen=ts)
+
+    async def account_list(self) -> list[Account]:
+        return [self._accounts[key] for key in sorted(self._accounts)]
+
+    async def delete_account(self, erasure: AccountErasure) -> bool:
+        key, tombstone = erasure.key, erasure.tombstone
+        existed = self._accounts.pop(key, None) is not None
+        for table in (self._memberships, self._marks, self._markers, self._metadata,
+                      self._reset_tokens):
+            table.pop(key, None)
+        for fingerprint in [fp for fp, holder in self._certificates.items() if holder == key]:
+            del self._certificates[fingerprint]
+        renames = dict(erasure.renames)
+        for old, new in renames.items():
+            if old in self._conversations:
+                self._conversations[new] = self._conversations.pop(old)
+            for marks in self._marks.values():
+                if old in marks:
+                    marks[new] = marks.pop(old)
+            for markers in self._markers.values():
+                if old in markers:
+                    markers[new] = msgspec.structs.replace(markers.pop(old), conversation=new)
+            for reacted in [r for r in self._reactions if r[0] == old]:
+                self._reactions[(new, reacted[1])] = self._reactions.pop(reacted)
+        for conversation, log in self._conversations.items():
+            for n, message in enumerate(log):
+                if message.conversation != conversation:  # moved (renames): a DM
+                    message = msgspec.structs.replace(
+                        message, conversation=conversation,
+                        to=DELETED_NICK if message.sender_key != key else message.to)
+                if message.sender_key == key:
+                    if message.client_id is not None:
+                        self._by_client_id.pop((key, message.client_id), None)
+                    message = msgspec.structs.replace(
+                        message, sender=DELETED_NICK, sender_key=tombstone, client_id=None,
+                        **({"text": "", "deleted": True} if erasure.erase else {}))
+                elif message.client_id is not None and message is not log[n]:
+                    self._by_client_id[(message.sender_key, message.client_id)] = message
+                log[n] = message
+        for given in self._reactions.values():
+            for reaction, who in given.items():
+                if key in who:
+                    given[reaction] = {tombstone if k == key else k: (DELETED_NICK if k == key
+                                                                      else n)
+                                       for k, n in who.items()}
+        return existed
+
+    # ------------------------------------------------------------------ files (UPLOAD)
+
+    def _with_files(self) -> list[StoredMessage]:
+        return [m for log in self._conversations.values() for m in log if m.file is not None]
+
+    async def file_message(self, file_id: str) -> StoredMessage | None:
+        for log in self._conversations.values():
+            for message in log:
+                if message.file is not None and message.file.file_id == file_id:
+                    return message
+        return None
+
+    async def files_usage(self, sender_key: str) -> int:
+        return sum(m.file.size for m in self._with_files()
+                   if m.file is not None and m.sender_key == sender_key and not m.deleted)
+
+    async def file_hashes(self) -> set[str]:
+        return {m.file.sha256 for m in self._with_files() if m.file is not None and not m.deleted}

@@ -13,6 +13,7 @@ interleaves with another's on the shared connection.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Concatenate, Final, Literal, ParamSpec, TypeVar
@@ -21,16 +22,22 @@ import aiosqlite
 import msgspec
 
 from palaver.store.base import (
+    DELETED_NICK,
     MAX_REACTIONS_PER_MESSAGE,
     Account,
+    AccountErasure,
     Deletion,
     Page,
     Reacting,
     ReactionMap,
     RoomBan,
     RoomSettings,
+    SearchHit,
+    SearchPage,
+    StoredFile,
     StoredMarker,
     StoredMessage,
+    check_search_words,
     later_ts,
 )
 from palaver.store.migrations import migrations
@@ -38,8 +45,17 @@ from palaver.store.migrations import migrations
 Durability = Literal["process", "power"]
 _SYNCHRONOUS: Final = {"process": "NORMAL", "power": "FULL"}
 _COLUMNS: Final = ("conversation, msg_id, ts, sender, sender_key, room, recipient, text, "
-                   "client_id, notice, deleted, reply_to")
+                   "client_id, notice, deleted, reply_to, file_id, file")
 
+_ACCOUNT_COLUMNS: Final = "account_key, nick, password_hash, locked, created_at, last_seen"
+# Tables of an account's own (account management deletes its rows): table -> its key column.
+_ACCOUNT_TABLES: Final = {"memberships": "account_key", "resume_marks": "account_key",
+                          "read_markers": "identity", "metadata": "target",
+                          "account_certificates": "account_key",
+                          "password_resets": "account_key"}
+
+_MARKS: Final = ", ".join("?" * (_COLUMNS.count(",") + 1))  # one per column
+_FILE_DECODER: Final = msgspec.json.Decoder(StoredFile)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -136,7 +152,7 @@ class SqliteStore:
         try:
             changes = db.total_changes
             await db.executemany(
-                f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO messages ({_COLUMNS}) VALUES ({_MARKS}) "
                 "ON CONFLICT (sender_key, client_id) WHERE client_id IS NOT NULL DO NOTHING",
                 rows,
             )
@@ -234,19 +250,20 @@ class SqliteStore:
     @_serialized
     async def create_account(self, account: Account) -> bool:
         cursor = await self.db.execute(
-            "INSERT INTO accounts (account_key, nick, password_hash) VALUES (?, ?, ?) "
-            "ON CONFLICT (account_key) DO NOTHING",
-            (account.key, account.nick, account.password_hash),
+            "INSERT INTO accounts (account_key, nick, password_hash, locked, created_at, "
+            "last_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_key) DO NOTHING",
+            (account.key, account.nick, account.password_hash, int(account.locked),
+             account.created_at, account.last_seen),
         )
         return cursor.rowcount == 1
 
     @_serialized
     async def get_account(self, key: str) -> Account | None:
         async with self.db.execute(
-            "SELECT account_key, nick, password_hash FROM accounts WHERE account_key = ?", (key,)
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_key = ?", (key,)
         ) as cursor:
             row = await cursor.fetchone()
-        return None if row is None else Account(key=row[0], nick=row[1], password_hash=row[2])
+        return None if row is None else _account(row)
 
     @_serialized
     async def rename_account(self, key: str, new_key: str, new_nick: str) -> bool:
@@ -472,6 +489,36 @@ class SqliteStore:
             raise
         return deletion
 
+    # ------------------------------------------------------------------ search
+
+    @_serialized
+    async def search(
+        self, conversations: Sequence[str], words: Sequence[str], *,
+        before: int | None = None, limit: int = 20,
+    ) -> SearchPage:
+        check_search_words(words)
+        if not conversations or not words:
+            return SearchPage(hits=(), more=False)
+        # FTS5 walks the index newest first and stops at the limit: the cost is the hits
+        # skipped (those of conversations not asked about) and the page, not the table.
+        columns = ", ".join(f"m.{name.strip()}" for name in _COLUMNS.split(","))
+        match = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+        bound = "AND s.rowid < ? " if before is not None else ""
+        params: tuple[Any, ...] = (match, *(() if before is None else (before,)),
+                                   _json_text(list(dict.fromkeys(conversations))), limit + 1)
+        async with self.db.execute(
+            f"SELECT d.id, {columns} FROM message_search AS s "
+            "CROSS JOIN search_docs AS d ON d.id = s.rowid "
+            "CROSS JOIN messages AS m ON m.conversation = d.conversation "
+            "AND m.msg_id = d.msg_id "
+            f"WHERE message_search MATCH ? {bound}"
+            "AND d.conversation IN (SELECT value FROM json_each(?)) AND m.deleted = 0 "
+            "ORDER BY s.rowid DESC LIMIT ?", params,
+        ) as cursor:
+            hits = [SearchHit(position=int(row[0]), message=_message(row[1:]))
+                    async for row in cursor]
+        return SearchPage(hits=tuple(hits[:limit]), more=len(hits) > limit)
+
     # ------------------------------------------------------------------ metadata
 
     @_serialized
@@ -634,6 +681,161 @@ class SqliteStore:
             row = await cursor.fetchone()
         return None if row is None else str(row[0])
 
+    # ------------------------------------------------------------------ files (UPLOAD)
+
+    @_serialized
+    async def file_message(self, file_id: str) -> StoredMessage | None:
+        async with self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE file_id = ?", (file_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _message(row)
+
+    @_serialized
+    async def files_usage(self, sender_key: str) -> int:
+        async with self.db.execute(
+            "SELECT COALESCE(SUM(json_extract(file, '$.size')), 0) FROM messages "
+            "WHERE sender_key = ? AND file_id IS NOT NULL AND deleted = 0", (sender_key,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    @_serialized
+    async def file_hashes(self) -> set[str]:
+        async with self.db.execute(
+            "SELECT DISTINCT json_extract(file, '$.sha256') FROM messages "
+            "WHERE file_id IS NOT NULL AND deleted = 0"
+        ) as cursor:
+            return {str(row[0]) async for row in cursor if row[0] is not None}
+
+    # ------------------------------------------------------------------ account management
+
+    @_serialized
+    async def set_password(self, key: str, password_hash: str) -> bool:
+        return await self._in_transaction(self._set_password, key, password_hash)
+
+    async def _set_password(self, key: str, password_hash: str) -> bool:
+        cursor = await self.db.execute(
+            "UPDATE accounts SET password_hash = ? WHERE account_key = ?", (password_hash, key))
+        await self.db.execute("DELETE FROM password_resets WHERE account_key = ?", (key,))
+        return cursor.rowcount == 1
+
+    @_serialized
+    async def set_reset_token(self, key: str, token_hash: str, expires: str) -> bool:
+        return await self._in_transaction(self._set_reset_token, key, token_hash, expires)
+
+    async def _set_reset_token(self, key: str, token_hash: str, expires: str) -> bool:
+        async with self.db.execute(
+            "SELECT 1 FROM accounts WHERE account_key = ?", (key,)
+        ) as cursor:
+            if await cursor.fetchone() is None:
+                return False
+        await self.db.execute(
+            "INSERT INTO password_resets (account_key, token_hash, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT (account_key) DO UPDATE SET token_hash = excluded.token_hash, "
+            "expires = excluded.expires", (key, token_hash, expires))
+        return True
+
+    @_serialized
+    async def reset_password(self, key: str, token_hash: str, now: str,
+                             password_hash: str) -> bool:
+        return await self._in_transaction(self._reset_password, key, token_hash, now,
+                                          password_hash)
+
+    async def _reset_password(self, key: str, token_hash: str, now: str,
+                              password_hash: str) -> bool:
+        await self.db.execute(
+            "DELETE FROM password_resets WHERE account_key = ? AND expires <= ?", (key, now))
+        async with self.db.execute(
+            "SELECT token_hash FROM password_resets WHERE account_key = ?", (key,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[0] != token_hash:
+            return False
+        return await self._set_password(key, password_hash)  # the token goes with it
+
+    @_serialized
+    async def set_locked(self, key: str, locked: bool) -> bool:
+        cursor = await self.db.execute(
+            "UPDATE accounts SET locked = ? WHERE account_key = ?", (int(locked), key))
+        return cursor.rowcount == 1
+
+    @_serialized
+    async def locked_accounts(self) -> set[str]:
+        async with self.db.execute(
+            "SELECT account_key FROM accounts WHERE locked <> 0"
+        ) as cursor:
+            return {row[0] async for row in cursor}
+
+    @_serialized
+    async def note_seen(self, key: str, ts: str) -> None:
+        await self.db.execute(
+            "UPDATE accounts SET last_seen = ? WHERE account_key = ?", (ts, key))
+
+    @_serialized
+    async def account_list(self) -> list[Account]:
+        async with self.db.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY account_key"
+        ) as cursor:
+            return [_account(row) async for row in cursor]
+
+    @_serialized
+    async def delete_account(self, erasure: AccountErasure) -> bool:
+        return await self._in_transaction(self._delete_account, erasure)
+
+    async def _delete_account(self, erasure: AccountErasure) -> bool:
+        db, key, tombstone = self.db, erasure.key, erasure.tombstone
+        cursor = await db.execute("DELETE FROM accounts WHERE account_key = ?", (key,))
+        existed = cursor.rowcount == 1
+        tables = await self._tables()
+        for table, column in _ACCOUNT_TABLES.items():
+            if table in tables:
+                await db.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))
+        # Direct conversations move to their new keys, in every table that names them (the
+        # messages, their search index, edits, reactions, others' markers and marks).
+        for old, new in erasure.renames:
+            for table, columns in tables.items():
+                if "conversation" in columns:
+                    await db.execute(
+                        f"UPDATE {table} SET conversation = ? WHERE conversation = ?",
+                        (new, old))
+            await db.execute(
+                "UPDATE messages SET recipient = ? WHERE conversation = ? AND sender_key <> ?",
+                (DELETED_NICK, new, key))
+        erased = ", text = '', deleted = 1" if erasure.erase else ""
+        await db.execute(
+            f"UPDATE messages SET sender = ?, sender_key = ?, client_id = NULL{erased} "
+            "WHERE sender_key = ?", (DELETED_NICK, tombstone, key))
+        if "reactions" in tables:
+            await db.execute("UPDATE OR REPLACE reactions SET identity = ?, nick = ? "
+                             "WHERE identity = ?", (tombstone, DELETED_NICK, key))
+        return existed
+
+    async def _tables(self) -> dict[str, set[str]]:
+        """Every table of the database (not the search index's own) and its columns."""
+        async with self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE "
+            "'CREATE VIRTUAL%' AND name NOT LIKE 'message_search%' AND name NOT LIKE 'sqlite%'"
+        ) as cursor:
+            names = [row[0] async for row in cursor]
+        tables: dict[str, set[str]] = {}
+        for name in names:
+            async with self.db.execute(f"PRAGMA table_info({name})") as cursor:
+                tables[name] = {row[1] async for row in cursor}
+        return tables
+
+    async def _in_transaction(self, work: Callable[P, Coroutine[Any, Any, R]],
+                              *args: P.args, **kwargs: P.kwargs) -> R:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            result = await work(*args, **kwargs)
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return result
+
     @_serialized
     async def integrity_check(self) -> str:
         async with self.db.execute("PRAGMA integrity_check") as cursor:
@@ -647,12 +849,24 @@ def _json_text(value: object) -> str:
 
 def _statements(sql: str) -> list[str]:
     lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements: list[str] = []
+    pending = ""
+    for piece in "\n".join(lines).split(";"):  # a trigger's body holds ";" of its own
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip().removesuffix(";").strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip().removesuffix(";").strip())
+    return statements
 
 
 def _row(m: StoredMessage) -> tuple[Any, ...]:
     return (m.conversation, m.msg_id, m.ts, m.sender, m.sender_key, m.room, m.to, m.text,
-            m.client_id, int(m.notice), int(m.deleted), m.reply_to)
+            m.client_id, int(m.notice), int(m.deleted), m.reply_to,
+            None if m.file is None else m.file.file_id,
+            None if m.file is None else _json_text(m.file))
 
 
 def _message(row: Any) -> StoredMessage:
@@ -660,4 +874,10 @@ def _message(row: Any) -> StoredMessage:
         conversation=row[0], msg_id=int(row[1]), ts=row[2], sender=row[3], sender_key=row[4],
         room=row[5], to=row[6], text=row[7], client_id=row[8], notice=bool(row[9]),
         deleted=bool(row[10]), reply_to=None if row[11] is None else int(row[11]),
+        file=None if row[13] is None else _FILE_DECODER.decode(row[13]),
     )
+
+
+def _account(row: Any) -> Account:
+    return Account(key=row[0], nick=row[1], password_hash=row[2], locked=bool(row[3]),
+                   created_at=row[4], last_seen=row[5])
