@@ -28,6 +28,9 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--irc-tls-port", type=int, help="IRC over TLS (default 6697; 0 = off)")
     serve.add_argument("--tls-only", action="store_true", default=None,
                        help="with TLS, do not open the plain JSON-lines and IRC ports")
+    serve.add_argument("--client-ca", metavar="FILE",
+                       help="ask TLS clients for a certificate issued by the CAs in FILE "
+                            "(SASL EXTERNAL; docs/tls.md)")
     serve.add_argument("--data-dir", help="where data and logs/ live (default ./data)")
     serve.add_argument("--config", help="a TOML file of settings")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
@@ -56,6 +59,10 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--ca", metavar="FILE",
                       help="trust the certificates in FILE (e.g. a self-signed cert.pem); "
                            "implies --tls")
+    chat.add_argument("--cert", metavar="FILE",
+                      help="present this client certificate (PEM; its key too, or --key); "
+                           "implies --tls (docs/tls.md)")
+    chat.add_argument("--key", metavar="FILE", help="the private key of --cert")
     chat.add_argument("--nick", help="your nickname (asked for when missing)")
     chat.add_argument("--password",
                       help="log in to the account NICK (default: $PALAVER_PASSWORD; else a guest)")
@@ -70,8 +77,19 @@ def _build_parser() -> argparse.ArgumentParser:
     cert.add_argument("--host", action="append", dest="hosts", metavar="NAME",
                       help="a DNS name or IP address the certificate is for (repeatable; "
                            "default localhost, 127.0.0.1 and ::1)")
-    cert.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
+    cert.add_argument("--days", type=int,
+                      help="validity in days (default 365; a client CA's 3650)")
     cert.add_argument("--force", action="store_true", help="replace existing files")
+    client = cert.add_mutually_exclusive_group()
+    client.add_argument("--client-ca", action="store_true",
+                        help="write ca.pem and ca-key.pem instead: a CA for client certificates "
+                             "(the server's client_ca; docs/tls.md)")
+    client.add_argument("--client", metavar="NAME",
+                        help="issue a client certificate NAME.pem (+ NAME-key.pem) from the CA "
+                             "in --ca DIR, and print its fingerprint")
+    cert.add_argument("--ca", metavar="DIR", dest="ca_dir",
+                      help="with --client: the directory of ca.pem and ca-key.pem (default: "
+                           "--out)")
 
     hashing = commands.add_parser(
         "hash-password", help="print the Argon2id hash of a password (for operator_logins)",
@@ -111,7 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "cert":
         from palaver.certs import cert_command
 
-        return cert_command(args.out, args.hosts, args.days, force=args.force)
+        if args.ca_dir is not None and args.client is None:
+            parser.error("--ca DIR goes with --client NAME")
+        return cert_command(args.out, args.hosts, args.days, force=args.force,
+                            client_ca=args.client_ca, client=args.client, ca_dir=args.ca_dir)
     return _chat(args)
 
 
@@ -168,11 +189,14 @@ def _chat(args: argparse.Namespace) -> int:
 
     password = args.password or os.environ.get("PALAVER_PASSWORD") or None
     tls = None
-    if args.tls or args.ca is not None:
+    if args.key is not None and args.cert is None:
+        print("palaver: --key goes with --cert", file=sys.stderr)
+        return 2
+    if args.tls or args.ca is not None or args.cert is not None:
         from palaver.tls import TlsSetupError, client_context
 
         try:
-            tls = client_context(args.ca)
+            tls = client_context(args.ca, certificate=args.cert, key=args.key)
         except TlsSetupError as exc:
             print(f"palaver: {exc}", file=sys.stderr)
             return 2

@@ -11,6 +11,7 @@ turns a failed handshake into one sentence a user can act on.
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 from pathlib import Path
 from typing import Final
@@ -24,9 +25,12 @@ class TlsSetupError(Exception):
     """A certificate, key or CA file cannot be used; the message says which and why."""
 
 
-def server_context(cert_file: str | Path, key_file: str | Path | None = None) -> ssl.SSLContext:
+def server_context(cert_file: str | Path, key_file: str | Path | None = None,
+                   client_ca: str | Path | None = None) -> ssl.SSLContext:
     """A server-side context with the certificate chain in ``cert_file`` and its private key
-    (in ``key_file``, or in ``cert_file`` too when ``key_file`` is None)."""
+    (in ``key_file``, or in ``cert_file`` too when ``key_file`` is None). With ``client_ca``
+    (a PEM bundle of CA certificates) it asks each client for a certificate: one is optional,
+    but one that those CAs did not issue fails the handshake (SASL EXTERNAL, docs/tls.md)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = MINIMUM_VERSION
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
@@ -43,12 +47,42 @@ def server_context(cert_file: str | Path, key_file: str | Path | None = None) ->
             "(are both PEM files, and is the key the certificate's own?)") from None
     except OSError as exc:
         raise TlsSetupError(f"cannot read a TLS file: {exc.strerror or exc}") from None
+    if client_ca is not None:
+        _load_client_ca(context, client_ca)
     return context
 
 
-def client_context(cafile: str | Path | None = None) -> ssl.SSLContext:
+def _load_client_ca(context: ssl.SSLContext, client_ca: str | Path) -> None:
+    try:
+        context.load_verify_locations(cafile=client_ca)
+    except FileNotFoundError:
+        raise TlsSetupError(f"client CA file not found: {client_ca}") from None
+    except PermissionError:
+        raise TlsSetupError(f"client CA file not readable: {client_ca}") from None
+    except ssl.SSLError as exc:
+        raise TlsSetupError(f"client CA file {client_ca} holds no usable certificate: "
+                            f"{_reason(exc)}") from None
+    except OSError as exc:
+        raise TlsSetupError(f"cannot read client CA file {client_ca}: {exc.strerror or exc}"
+                            ) from None
+    context.verify_mode = ssl.CERT_OPTIONAL
+
+
+def peer_fingerprint(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> str | None:
+    """The SHA-256 fingerprint (64 lowercase hex digits) of the certificate the peer of a TLS
+    connection presented, or None (no TLS, or no certificate)."""
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    return hashlib.sha256(der).hexdigest() if der else None
+
+
+def client_context(cafile: str | Path | None = None, *, certificate: str | Path | None = None,
+                   key: str | Path | None = None) -> ssl.SSLContext:
     """A client-side context that verifies the server's certificate and host name against the
-    system's CAs, or only against the certificates in ``cafile`` (e.g. a self-signed one)."""
+    system's CAs, or only against the certificates in ``cafile`` (e.g. a self-signed one);
+    with ``certificate`` (and its ``key``, else in the same file) it presents that client
+    certificate when the server asks for one."""
     try:
         context = ssl.create_default_context(cafile=cafile)
     except FileNotFoundError:
@@ -61,6 +95,18 @@ def client_context(cafile: str | Path | None = None) -> ssl.SSLContext:
     except OSError as exc:
         raise TlsSetupError(f"cannot read CA file {cafile}: {exc.strerror or exc}") from None
     context.minimum_version = MINIMUM_VERSION
+    if certificate is not None:
+        try:
+            context.load_cert_chain(certificate, key)
+        except FileNotFoundError as exc:
+            raise TlsSetupError(f"client certificate file not found: {exc.filename}") from None
+        except PermissionError as exc:
+            raise TlsSetupError(f"client certificate file not readable: {exc.filename}"
+                                ) from None
+        except (ssl.SSLError, OSError) as exc:
+            raise TlsSetupError(f"cannot use the client certificate {certificate}: "
+                                f"{_reason(exc) if isinstance(exc, ssl.SSLError) else exc}"
+                                ) from None
     return context
 
 

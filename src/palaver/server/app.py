@@ -58,7 +58,9 @@ class Server:
     async def start(self) -> None:
         s = self.settings
         if s.tls_cert is not None:  # raises TlsSetupError before anything is opened
-            self.tls = TlsDoors(server_context(s.tls_cert, s.tls_key), s.host, s.hello_timeout)
+            self.tls = TlsDoors(server_context(s.tls_cert, s.tls_key), s.host, s.hello_timeout,
+                                stream_context=server_context(s.tls_cert, s.tls_key, s.client_ca)
+                                if s.client_ca is not None else None)
         store = self.store = open_store(s)
         await store.open()
         stored = StoredState(

@@ -39,6 +39,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     tls_port: Port = 8443  # JSON lines and text over TLS; 0 turns it off
     irc_tls_port: Port = 6697  # IRC over TLS; 0 turns it off
     tls_only: bool = False
+    # A PEM bundle of CA certificates: the TLS ports (tls_port, irc_tls_port) then ask clients
+    # for a certificate those CAs issued, which SASL EXTERNAL logs in with (docs/tls.md).
+    client_ca: str | None = None
     data_dir: str = "data"
     log_level: LogLevel = "info"
     log_messages: bool = False
@@ -108,6 +111,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     def __post_init__(self) -> None:
         if self.tls_cert is None and (self.tls_key is not None or self.tls_only):
             raise ValueError("tls_key and tls_only need tls_cert (docs/tls.md)")
+        if self.tls_cert is None and self.client_ca is not None:
+            raise ValueError("client_ca needs tls_cert (docs/tls.md)")
         if self.send_queue_ceiling < self.send_queue_limit:
             raise ValueError("send_queue_ceiling: must be at least send_queue_limit "
                              f"({self.send_queue_limit})")

@@ -5,7 +5,10 @@ A TLS door is the plain door's protocol behind ``create_server(ssl=...)``: async
 handshake and hands the connection to the same protocol object only once it is complete, so the
 dialects, limits and timeouts are the same as on the plain port. A peer that has not finished the
 handshake within ``handshake_timeout`` (the server's ``hello_timeout``) is dropped. (The web door
-takes the same context through aiohttp; see :mod:`palaver.transports.web`.)
+takes the same context through aiohttp; see :mod:`palaver.transports.web`.) With the
+``client_ca`` setting, the stream doors use ``stream_context`` instead, the same but asking
+clients for a certificate (SASL EXTERNAL, docs/tls.md); the web door does not ask (a browser
+would show its certificate picker to every visitor).
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from collections.abc import Callable
 
 
 class TlsDoors:
-    def __init__(self, context: ssl.SSLContext, host: str, handshake_timeout: float) -> None:
+    def __init__(self, context: ssl.SSLContext, host: str, handshake_timeout: float, *,
+                 stream_context: ssl.SSLContext | None = None) -> None:
         self.context = context
+        self.stream_context = stream_context or context
         self._host = host
         self._handshake_timeout = handshake_timeout
         self._servers: dict[str, asyncio.Server] = {}
@@ -28,7 +33,7 @@ class TlsDoors:
         assert door not in self._servers, f"the {door} TLS door is already open"
         try:
             server = await asyncio.get_running_loop().create_server(
-                factory, self._host, port, backlog=4096, ssl=self.context,
+                factory, self._host, port, backlog=4096, ssl=self.stream_context,
                 ssl_handshake_timeout=self._handshake_timeout)
         except OSError as exc:  # say which door could not open
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
