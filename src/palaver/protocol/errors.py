@@ -57,6 +57,9 @@ class ErrorCode(enum.StrEnum):
     ACCOUNT_EXISTS = "account_exists"
     INVALID_PASSWORD = "invalid_password"
     AUTH_THROTTLED = "auth_throttled"
+    ACCOUNT_LOCKED = "account_locked"  # a server operator locked it (palaver admin lock)
+    NOT_AN_ACCOUNT = "not_an_account"  # a guest asked what only an account may do
+    INVALID_TOKEN = "invalid_token"  # a password reset token: wrong, used or expired
     # Limits (docs/limits.md)
     RATE_LIMITED = "rate_limited"
     TOO_MANY_CONNECTIONS = "too_many_connections"
