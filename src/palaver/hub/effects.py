@@ -205,6 +205,22 @@ class CheckOperator:
 
 
 @dataclass(frozen=True, slots=True)
+class SaveReaction:
+    """Add (or, ``remove``, take back) ``identity``'s ``reaction`` to a stored message, then
+    tell the hub (:meth:`~palaver.hub.hub.Hub.reaction_saved`) what happened."""
+
+    session: SessionId
+    request_id: str | None
+    conversation: str
+    msg_id: int
+    identity: str
+    nick: str  # who reacts, as shown
+    reaction: str
+    ts: str
+    remove: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SaveMetadata:
     """Durable bookkeeping that nobody waits for: the metadata of ``target`` (an account key or
     a room's folded name) is now ``values`` (hub/metadata.py); store it whole."""
@@ -220,4 +236,5 @@ Effect = (
     | CheckOperator
     | SaveMetadata
     | FetchActivity
+    | SaveReaction
 )

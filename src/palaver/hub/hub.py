@@ -42,6 +42,7 @@ from palaver.hub.conversations import Conversations
 from palaver.hub.deletion import Deleting
 from palaver.hub.directory import Directory
 from palaver.hub.effects import Close, Deliver, Effect, Remember, SessionId
+from palaver.hub.files import Files
 from palaver.hub.lookalikes import LookalikeIndex
 from palaver.hub.markers import ReadMarkers
 from palaver.hub.membership import Membership
@@ -53,7 +54,9 @@ from palaver.hub.moderation import Moderation
 from palaver.hub.names import check_text, fold
 from palaver.hub.operators import Operators
 from palaver.hub.profile import Profile
+from palaver.hub.reactions import Reactions
 from palaver.hub.relay import Relay
+from palaver.hub.search import Searching
 from palaver.hub.state import Room, Session, User
 from palaver.hub.watch import WatchLists
 from palaver.hub.whowas import NickHistory
@@ -122,8 +125,8 @@ _BEFORE_HELLO: Final = (Hello, Authenticate, Ping, Pong, Quit, RunCommand, Subsc
 
 
 class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, Profile,
-          Directory, Operators, WatchLists, ReadMarkers, Deleting, Relay, Metadata,
-          Conversations):
+          Directory, Operators, WatchLists, ReadMarkers, Deleting, Reactions, Relay, Metadata,
+          Conversations, Files, Searching):
     def __init__(
         self,
         config: HubConfig | None = None,
@@ -188,8 +191,11 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
             **self.watch_handlers(),  # WATCH (hub/watch.py)
             **self.marker_handlers(),  # MARK_READ (hub/markers.py)
             **self.deletion_handlers(),  # DELETE (hub/deletion.py)
+            **self.files_handlers(),  # UPLOAD, FILE_KEY (hub/files.py)
+            **self.reaction_handlers(),  # REACT (hub/reactions.py)
             **self.relay_handlers(),  # TAGMSG (hub/relay.py)
             **self.conversation_handlers(),  # CONVERSATIONS (hub/conversations.py)
+            **self.search_handlers(),  # SEARCH (hub/search.py)
             **self.metadata_handlers(stored.metadata),  # METADATA_* (hub/metadata.py)
         }
         self._default_keys = frozenset(fold(room) for room in self.config.default_rooms)

@@ -33,10 +33,18 @@ from palaver.hub.effects import AckResend, Deliver, Effect, FetchHistory, Persis
 from palaver.hub.names import check_room, check_text, fold
 from palaver.hub.profile import sender_fields
 from palaver.hub.relay import live_fields, with_live
+from palaver.hub.replies import check_reply_to
 from palaver.hub.state import Room, Session, User
 from palaver.protocol.errors import ErrorCode, PeerError
-from palaver.protocol.messages import History, Message, Say, SendDirect, ServerMessage
-from palaver.store.base import StoredMessage, dm_conversation
+from palaver.protocol.messages import (
+    FileRef,
+    History,
+    Message,
+    Say,
+    SendDirect,
+    ServerMessage,
+)
+from palaver.store.base import StoredFile, StoredMessage, dm_conversation
 
 if TYPE_CHECKING:
     from palaver.hub.hub import HubConfig
@@ -50,7 +58,14 @@ def format_ts(now: float) -> str:
 def as_message(record: StoredMessage, request_id: str | None = None) -> Message:
     return Message(id=request_id, msg_id=record.msg_id, ts=record.ts, sender=record.sender,
                    text=record.text, room=record.room, to=record.to, notice=record.notice,
-                   deleted=record.deleted)
+                   deleted=record.deleted, reply_to=record.reply_to,
+                   file=file_ref(record.file) if record.file and not record.deleted else None)
+
+
+def file_ref(file: StoredFile) -> FileRef:
+    """What a MESSAGE says of the file it carries (hub/files.py)."""
+    return FileRef(name=file.name, size=file.size, type=file.type, sha256=file.sha256,
+                   url=file.url)
 
 
 class Messaging:
@@ -91,10 +106,11 @@ class Messaging:
         resent = self._resent(user, session.sid, client_id)
         if resent is not None:
             return resent
+        reply_to = check_reply_to(msg.reply_to, self._last_id.get(room.key, 0))
         record = StoredMessage(
             conversation=room.key, msg_id=self._next_id(room.key), ts=format_ts(now),
             sender=user.nick, sender_key=user.key, text=text, room=room.name,
-            client_id=client_id, notice=msg.notice,
+            client_id=client_id, notice=msg.notice, reply_to=reply_to,
         )
         self._remember_id(record)
         event = with_live(as_message(record), live)
@@ -123,13 +139,14 @@ class Messaging:
         if resent is not None:
             return resent
         conversation = dm_conversation(user.key, target_key)
+        reply_to = check_reply_to(msg.reply_to, self._last_id.get(conversation, 0))
         for key in (user.key, target_key):
             self._dm_index.setdefault(key, set()).add(conversation)
         record = StoredMessage(
             conversation=conversation, msg_id=self._next_id(conversation), ts=format_ts(now),
             sender=user.nick, sender_key=user.key, text=text,
             to=target.nick if target else self._accounts[target_key], client_id=client_id,
-            notice=msg.notice,
+            notice=msg.notice, reply_to=reply_to,
         )
         self._remember_id(record)
         event = with_live(as_message(record), live)

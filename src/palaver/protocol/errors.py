@@ -34,6 +34,10 @@ class ErrorCode(enum.StrEnum):
     NO_SUCH_USER = "no_such_user"
     NO_SUCH_ROOM = "no_such_room"
     NO_SUCH_MESSAGE = "no_such_message"
+    # Edits (hub/editing.py)
+    NOT_SENDER = "not_sender"  # EDIT of someone else's message
+    MESSAGE_DELETED = "message_deleted"  # EDIT of a deleted message
+    EDIT_WINDOW_CLOSED = "edit_window_closed"  # EDIT of a message older than edit_window
     # Rooms' rules (docs/rooms.md)
     NOT_OPERATOR = "not_operator"
     BANNED = "banned"
@@ -60,10 +64,19 @@ class ErrorCode(enum.StrEnum):
     ACCOUNT_LOCKED = "account_locked"  # a server operator locked it (palaver admin lock)
     NOT_AN_ACCOUNT = "not_an_account"  # a guest asked what only an account may do
     INVALID_TOKEN = "invalid_token"  # a password reset token: wrong, used or expired
+    # Client certificates (hub/certificates.py, docs/tls.md)
+    CERTIFICATE_REQUIRED = "certificate_required"  # this connection presented none
+    CERTIFICATE_TAKEN = "certificate_taken"  # bound to another account
+    NO_SUCH_CERTIFICATE = "no_such_certificate"  # not bound to this account
+    INVALID_FINGERPRINT = "invalid_fingerprint"  # not 64 hex digits (colons allowed)
     # Limits (docs/limits.md)
     RATE_LIMITED = "rate_limited"
     TOO_MANY_CONNECTIONS = "too_many_connections"
     WATCH_LIST_FULL = "watch_list_full"
+    # Files (hub/files.py, transports/files_http.py)
+    FILE_TOO_LARGE = "file_too_large"  # UPLOAD's size (or the body) over upload_max_bytes
+    QUOTA_EXCEEDED = "quota_exceeded"  # the account's files would pass upload_quota_bytes
+    TOO_MANY_REACTIONS = "too_many_reactions"  # a message has 20 different reactions (REACT)
     # Ours
     INTERNAL_ERROR = "internal_error"
     UNAVAILABLE = "unavailable"

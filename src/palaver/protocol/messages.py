@@ -333,10 +333,14 @@ class SetAway(Wire, frozen=True, tag="AWAY"):
 class Authenticate(Wire, frozen=True, tag="AUTH"):
     """Before HELLO: check ``password`` for the account ``nick`` (as a HELLO with a password
     does, throttled the same way). Answered by AUTHENTICATED; the HELLO that follows then logs
-    in to that account without a password, wearing the nick it names (IRC's SASL)."""
+    in to that account without a password, wearing the nick it names (IRC's SASL).
+    ``mechanism`` ``certificate``: the account is the one the TLS client certificate of this
+    connection is bound to (CERT; IRC's SASL EXTERNAL, docs/tls.md); ``nick``, when given,
+    must name it, and ``password`` is not used."""
 
-    nick: str
-    password: str
+    nick: str = ""
+    password: str = ""
+    mechanism: Literal["password", "certificate"] = "password"
 
 
 class SetRealname(Wire, frozen=True, tag="REALNAME"):
@@ -344,6 +348,17 @@ class SetRealname(Wire, frozen=True, tag="REALNAME"):
     USER_UPDATED, which everyone sharing a room with one gets too."""
 
     realname: str
+
+
+class ManageCertificates(Wire, frozen=True, tag="CERT"):
+    """An account's TLS client certificates (docs/tls.md), each named by its SHA-256
+    ``fingerprint`` (64 hex digits; colons and case do not matter): ``list`` them, ``add`` one
+    (without a fingerprint: the certificate this connection presented), or ``remove`` one. A
+    certificate bound to an account logs in to it (AUTH with ``mechanism`` ``certificate``).
+    Only accounts have certificates. Answered by CERTIFICATES."""
+
+    action: Literal["list", "add", "remove"] = "list"
+    fingerprint: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
 class Watch(Wire, frozen=True, tag="WATCH"):
@@ -537,6 +552,7 @@ ClientMessage = (
     | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
     | Unban | Invite | SetRoomMode | ListBans | SetAway
     | Authenticate | SetRealname
+    | ManageCertificates
     | GrantVoice | RevokeVoice | Allow | Disallow | ListAllowed | ListInvitations | Mute | Unmute
     | Watch | MarkRead | Delete
     | React
@@ -921,6 +937,18 @@ class UserUpdated(Wire, frozen=True, tag="USER_UPDATED"):
     watched: bool = False  # to a watcher (WATCH) that shares no room with it (extended-monitor)
 
 
+class CertificateList(Wire, frozen=True, tag="CERTIFICATES"):
+    """Answer to CERT: the fingerprints bound to ``account`` now, oldest first; the one the
+    request ``added`` or ``removed``; and ``current``, the fingerprint of the certificate this
+    connection presented (none: it presented none)."""
+
+    account: str
+    fingerprints: tuple[str, ...] = ()
+    added: str | None = None
+    removed: str | None = None
+    current: str | None = None
+
+
 class Watching(Wire, frozen=True, tag="WATCHING"):
     """Answer to WATCH: of the nicks it added (or, for a question, of the whole watch list),
     those online now (``online``, as they are written now) and the others (``offline``, as
@@ -1107,6 +1135,7 @@ ServerMessage = (
     | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited | BanList | Away
     | AllowList | InvitationList
     | Authenticated | UserUpdated
+    | CertificateList
     | Watching | Online | Offline | ReadMarker | Deleted
     | Reacted
     | UserMode | Wallops | PastUsers | ServerStats

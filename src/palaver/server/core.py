@@ -35,6 +35,7 @@ from palaver.hub.effects import (
     Remember,
     Replay,
     SaveMetadata,
+    SaveReaction,
     SaveReadMarker,
     SaveRoom,
     SessionId,
@@ -52,12 +53,14 @@ from palaver.protocol.messages import (
     Goodbye,
     Hello,
     HistoryPage,
+    Message,
     Ping,
     ServerMessage,
     Welcome,
     Wire,
 )
 from palaver.server.admission import Admission, address_key
+from palaver.server.decoration import decorate, quote_replies
 from palaver.server.limits import Limits
 from palaver.server.liveness import Timeouts, Verdict, judge
 from palaver.server.login_throttle import LoginThrottle
@@ -140,7 +143,8 @@ class ServerCore:
             DeleteMessage: self._delete_message,
             FetchHistory: self._history,  # a page after the messages before it are stored
             FetchActivity: self._activity,
-        })
+            SaveReaction: self._save_reaction,
+        }, settle=lambda batch: quote_replies(store, batch))
         self.limits = limits or Limits()  # docs/limits.md
         self.admission = Admission(self.limits.admission)
         self.logins = LoginThrottle(self.limits.logins)
@@ -522,6 +526,20 @@ class ServerCore:
                 effect.request_id))]
         return effects
 
+    async def _save_reaction(self, effect: SaveReaction) -> list[Effect]:
+        try:
+            reacting = await self.store.react(
+                effect.conversation, effect.msg_id, identity=effect.identity, nick=effect.nick,
+                reaction=effect.reaction, ts=effect.ts, remove=effect.remove)
+            effects = self.hub.reaction_saved(effect, reacting)
+        except Exception:
+            log.exception("could not store a reaction to message %d of %s", effect.msg_id,
+                          effect.conversation)
+            effects = [self.hub.error_effect(effect.session, PeerError(
+                ErrorCode.UNAVAILABLE, "the reaction could not be stored; try again",
+                effect.request_id))]
+        return effects
+
     async def _remember(self, effect: Remember) -> None:
         if effect.marks is not None:
             await self.store.save_marks(effect.account, dict(effect.marks))
@@ -539,7 +557,8 @@ class ServerCore:
                                          limit=effect.limit)
             reply: ServerMessage = HistoryPage(
                 id=effect.request_id, room=effect.room, peer=effect.peer,
-                messages=tuple(as_message(m) for m in page.messages), more=page.more)
+                messages=tuple(await decorate(self.store, effect.conversation, page.messages)),
+                more=page.more)
         except Exception:
             log.exception("could not read history of %s", effect.conversation)
             reply = self.hub.error_effect(effect.session, PeerError(
@@ -571,7 +590,7 @@ class ServerCore:
         Rooms one after the other; direct messages from all conversations merged in the order
         they were sent, as they would have arrived live."""
         frames: list[bytes] = []
-        direct: list[StoredMessage] = []
+        direct: list[tuple[StoredMessage, Message]] = []  # with their quotes and reactions
         try:
             for span in effect.ranges:
                 page = await self.store.page(span.conversation, before=span.upto + 1,
@@ -582,12 +601,13 @@ class ServerCore:
                     gap = Gap(room=span.room, peer=span.peer, after=span.after,
                               before=missed[0].msg_id)
                     frames.append(conn.encode(gap))
+                shown = await decorate(self.store, span.conversation, missed)
                 if span.room is None:
-                    direct.extend(missed)
+                    direct.extend(zip(missed, shown, strict=True))
                 else:
-                    frames.extend(conn.encode(as_message(m)) for m in missed)
-            direct.sort(key=lambda m: (m.ts, m.conversation, m.msg_id))
-            frames.extend(conn.encode(as_message(m)) for m in direct)
+                    frames.extend(conn.encode(m) for m in shown)
+            direct.sort(key=lambda d: (d[0].ts, d[0].conversation, d[0].msg_id))
+            frames.extend(conn.encode(m) for _, m in direct)
         except Exception:
             log.exception("could not replay for connection %d", conn.sid)
             for span in effect.ranges:  # tell the client what it must fetch itself

@@ -65,11 +65,13 @@ class CommitPipeline:
         release: Callable[[Effect, Outcome], None],
         metrics: ServerMetrics | None = None,
         asks: Mapping[type[Any], Ask] | None = None,
+        settle: Callable[[list[Persist]], Awaitable[list[Persist]]] | None = None,
     ) -> None:
         self._store = store
         self._release = release
         self._metrics = metrics if metrics is not None else ServerMetrics()
         self._asks = dict(asks or {})
+        self._settle = settle  # a committed batch's Persists, before release (replies' quotes)
         self._loop = asyncio.get_running_loop()
         self._queue: deque[_Waiting | _Asked | Effect] = deque()
         self._open: list[_Waiting] = []
@@ -126,6 +128,13 @@ class CommitPipeline:
             outcomes = [exc] * len(batch)
             failed = True
         self._metrics.committed(len(batch), time.perf_counter() - started, failed=failed)
+        if self._settle is not None and not failed:
+            try:
+                settled = await self._settle([waiting.effect for waiting in batch])
+                for waiting, effect in zip(batch, settled, strict=True):
+                    waiting.effect = effect
+            except Exception:  # decoration only: the batch goes out as it is
+                log.exception("could not settle a batch of %d messages", len(batch))
         for waiting, outcome in zip(batch, outcomes, strict=True):
             waiting.outcome = outcome
             waiting.done = True
