@@ -229,11 +229,26 @@ class SaveMetadata:
     values: tuple[tuple[str, str], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeCertificates:
+    """CERT (hub/certificates.py): ``action`` the client certificate ``fingerprint`` of
+    ``account`` (its key; ``nick``: as registered) in the store, then tell the hub
+    (:meth:`~palaver.hub.hub.Hub.certificates_changed`) what the store binds now."""
+
+    session: SessionId
+    request_id: str | None
+    account: str
+    nick: str
+    action: Literal["list", "add", "remove"]
+    fingerprint: str | None
+
+
 Effect = (
     Deliver | Close | Persist | AckResend | Replay | FetchHistory | CreateAccount | Remember
     | SaveRoom | Answer
     | SaveReadMarker | LoadReadMarkers | DeleteMessage
     | CheckOperator
+    | ChangeCertificates
     | SaveMetadata
     | FetchActivity
     | SaveReaction

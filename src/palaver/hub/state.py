@@ -72,11 +72,16 @@ class Room:
 
 
 class Session:
-    __slots__ = ("auth", "sid", "user")
+    __slots__ = ("auth", "certificate", "secure", "sid", "user")
 
-    def __init__(self, sid: SessionId) -> None:
+    def __init__(self, sid: SessionId, *, certificate: str | None = None,
+                 secure: bool = False) -> None:
         self.sid = sid
         self.user: User | None = None
+        # The connection is over TLS (``secure``); the SHA-256 fingerprint of the client
+        # certificate it presented, if any (hub/certificates.py).
+        self.secure = secure
+        self.certificate = certificate
         # Before HELLO, what a right AUTH proved (hub/authentication.py): the account's key,
         # its direct conversations' marks and its read markers, for the HELLO that logs in.
         self.auth: tuple[str, Mapping[str, int], Sequence[StoredMarker]] | None = None
