@@ -405,6 +405,28 @@ class React(Wire, frozen=True, tag="REACT"):
     remove: bool = False
 
 
+class Edit(Wire, frozen=True, tag="EDIT"):
+    """Change the text of one's own message ``msg_id`` of a room (``room``) or direct
+    conversation (``with``) to ``text``, within the server's edit window (the ``edit_window``
+    setting). Nobody edits another's message (room operators may delete it). Answered by
+    EDITED; the texts it replaces are kept (EDITS)."""
+
+    msg_id: MsgId
+    text: str
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+
+
+class ListEdits(Wire, frozen=True, tag="EDITS"):
+    """Every version of message ``msg_id`` of a room (``room``) or direct conversation
+    (``with``): a room's operators may ask about any message of the room, a sender about its
+    own. Answered by EDIT_LIST."""
+
+    msg_id: MsgId
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+
+
 class BecomeOperator(Wire, frozen=True, tag="OPER"):
     """Log in as the server operator ``name`` (the ``operator_logins`` setting) with its
     ``password``: the user is a server operator until it goes offline or drops it (USER_MODE).
@@ -556,6 +578,7 @@ ClientMessage = (
     | GrantVoice | RevokeVoice | Allow | Disallow | ListAllowed | ListInvitations | Mute | Unmute
     | Watch | MarkRead | Delete
     | React
+    | Edit | ListEdits
     | BecomeOperator | SetUserMode | Kill | SendWallops | ListPastUsers | GetStats
     | SendTags | ListConversations
     | SetMetadata | ClearMetadata | GetMetadata | SyncMetadata | SubscribeMetadata
@@ -677,6 +700,7 @@ class Message(Wire, frozen=True, tag="MESSAGE"):
     reply_to: int | None = None  # the msg_id of the message this one answers (CHAT reply_to)
     quote: Quote | None = None  # that message's head, when it is known
     reactions: Reactions | None = None  # in HISTORY and replays: its reactions (REACT)
+    edited_at: str | None = None  # when it was last edited (EDITED); absent: never edited
     file: FileRef | None = None  # the file it carries (UPLOAD); none once deleted
 
 
@@ -1011,6 +1035,41 @@ class Reacted(Wire, frozen=True, tag="REACTED"):
     quote: Quote | None = None
 
 
+class Edited(Wire, frozen=True, tag="EDITED"):
+    """``by`` (its sender) changed the text of message ``msg_id`` of ``room`` (or the direct
+    message ``from`` → ``to``) to ``text``, at ``edited_at``. To the room's members (the two
+    ends of a direct conversation), the asker's copy answering EDIT; HISTORY and replays show
+    the message's current text and ``edited_at``."""
+
+    msg_id: int
+    text: str
+    edited_at: str
+    by: str
+    room: str | None = None
+    sender: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+
+
+class MessageVersion(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One text a message has had (EDIT_LIST), and since when: ``ts`` is when it was sent (the
+    first version) or when the edit that made it was."""
+
+    text: str
+    ts: str
+
+
+class EditList(Wire, frozen=True, tag="EDIT_LIST"):
+    """Answer to EDITS: the texts message ``msg_id`` of ``room`` (or of the direct conversation
+    ``with``) has had, oldest first, the current one last (a single one: never edited; none:
+    deleted). ``from``: who sent it."""
+
+    msg_id: int
+    versions: tuple[MessageVersion, ...] = ()
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+    sender: str | None = msgspec.field(default=None, name="from")
+
+
 UserModeName = Literal["invisible", "wallops", "operator", "bot"]
 
 
@@ -1138,6 +1197,7 @@ ServerMessage = (
     | CertificateList
     | Watching | Online | Offline | ReadMarker | Deleted
     | Reacted
+    | Edited | EditList
     | UserMode | Wallops | PastUsers | ServerStats
     | Tagged | StatusMessage | Conversations
     | MetadataValues | MetadataSubscriptions
@@ -1153,6 +1213,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     GrantVoice, RevokeVoice, Allow, Disallow, ListAllowed, ListInvitations, Mute, Unmute,
     Watch, MarkRead, Delete,
     React,
+    Edit, ListEdits,
     BecomeOperator, SetUserMode, Kill, SendWallops, ListPastUsers, GetStats,
     SendTags, ListConversations,
     SetMetadata, ClearMetadata, GetMetadata, SyncMetadata, SubscribeMetadata,
@@ -1166,6 +1227,7 @@ SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Authenticated, UserUpdated,
     Watching, Online, Offline, ReadMarker, Deleted,
     Reacted,
+    Edited, EditList,
     UserMode, Wallops, PastUsers, ServerStats,
     Tagged, StatusMessage, Conversations,
     MetadataValues, MetadataSubscriptions,
