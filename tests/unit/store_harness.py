@@ -11,8 +11,16 @@ from __future__ import annotations
 from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
-from palaver.hub.effects import DeleteMessage, Effect, LoadReadMarkers, Persist, SaveReadMarker
+from palaver.hub.effects import (
+    DeleteMessage,
+    Effect,
+    LoadReadMarkers,
+    Persist,
+    SaveReaction,
+    SaveReadMarker,
+)
 from palaver.protocol.messages import Hello
+from palaver.server.decoration import quote_replies
 from palaver.store.base import StoredMarker
 from palaver.store.memory import MemoryStore
 from tests.unit.hub_harness import Harness, counting_tokens
@@ -42,6 +50,7 @@ class StoreHarness(Harness):
             self.effects.append(effect)
             if isinstance(effect, Persist):
                 done(self.store.append([effect.message]))
+                [effect] = done(quote_replies(self.store, [effect]))  # replies' quotes
                 super().apply([effect])
             elif isinstance(effect, SaveReadMarker):
                 marker, moved = done(self.store.set_read_marker(
@@ -54,6 +63,12 @@ class StoreHarness(Harness):
                 deletion = done(self.store.delete_message(
                     effect.conversation, effect.msg_id, sender_key=effect.sender_key))
                 self.apply(self.hub.message_deleted(effect, deletion))
+            elif isinstance(effect, SaveReaction):
+                reacting = done(self.store.react(
+                    effect.conversation, effect.msg_id, identity=effect.identity,
+                    nick=effect.nick, reaction=effect.reaction, ts=effect.ts,
+                    remove=effect.remove))
+                self.apply(self.hub.reaction_saved(effect, reacting))
             else:
                 super().apply([effect])
 

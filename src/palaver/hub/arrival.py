@@ -67,8 +67,8 @@ class Arrival:
         def _known(self, user: User) -> None: ...
         def _refuse_lookalike(self, nick: str, folded: str, mine: tuple[str, ...]) -> None: ...
         def _authenticated(self, sid: SessionId, msg: Authenticate, *, verified: bool,
-                           marks: Mapping[str, int], read_markers: Sequence[StoredMarker]
-                           ) -> list[Effect]: ...
+                           marks: Mapping[str, int], read_markers: Sequence[StoredMarker],
+                           account: str | None = None) -> list[Effect]: ...
         def _hello_authenticated(self, session: Session, msg: Hello, now: float
                                  ) -> list[Effect]: ...
         def _wearing(self, key: str, nick: str) -> str: ...
@@ -99,7 +99,7 @@ class Arrival:
         the nick to wear."""
         if isinstance(hello, Authenticate):
             return self._authenticated(sid, hello, verified=verified, marks=marks,
-                                       read_markers=read_markers)
+                                       read_markers=read_markers, account=account)
         session = self._sessions.get(sid)
         if session is None:
             return []

@@ -9,6 +9,9 @@ logs in to that account (:meth:`Authentication._hello_authenticated`, through
 :meth:`Hub.login`). Unlike a HELLO with a password, its nick need not be the account's: the
 account may wear another nick that is free (not online, not an account, not a lookalike), as
 it could by changing nick once logged in.
+An AUTH with ``mechanism`` ``certificate`` (IRC's SASL EXTERNAL) is checked by the core in
+the store instead: the account the connection's client certificate is bound to
+(hub/certificates.py) is the one it proves, with no throttle (nothing is guessed).
 An AUTH after HELLO is ``already_registered``.
 """
 
@@ -50,22 +53,40 @@ class Authentication:
         return {Authenticate: self._authenticate_again}
 
     def _authenticated(self, sid: SessionId, msg: Authenticate, *, verified: bool,
-                       marks: Mapping[str, int], read_markers: Sequence[StoredMarker]
-                       ) -> list[Effect]:
-        """The core has checked the AUTH's password (``verified``)."""
+                       marks: Mapping[str, int], read_markers: Sequence[StoredMarker],
+                       account: str | None = None) -> list[Effect]:
+        """The core has checked the AUTH's password (``verified``), or found the account
+        (``account``) its connection's client certificate is bound to."""
         session = self._sessions.get(sid)
         if session is None:
             return []
         try:
             if session.user is not None:
                 raise PeerError(ErrorCode.ALREADY_REGISTERED, "you already said HELLO")
-            key = fold(check_nick(msg.nick))
+            if msg.mechanism == "certificate":
+                key = self._certificate_account(session, msg, account)
+            else:
+                key = fold(check_nick(msg.nick))
             if not verified or key not in self._accounts:
                 raise PeerError(ErrorCode.AUTH_FAILED, "wrong nick or password")
         except PeerError as error:
             return [self.error_effect(sid, error.with_request_id(msg.id))]
         session.auth = (key, dict(marks), tuple(read_markers))
         return [Deliver(Authenticated(id=msg.id, account=self._accounts[key]), (sid,))]
+
+    @staticmethod
+    def _certificate_account(session: Session, msg: Authenticate, account: str | None) -> str:
+        """The account an AUTH with a certificate logs in to (``account``: the one the store
+        binds the session's certificate to), or why not."""
+        if session.certificate is None:
+            raise PeerError(ErrorCode.CERTIFICATE_REQUIRED,
+                            "this connection presented no client certificate")
+        if account is None:
+            raise PeerError(ErrorCode.AUTH_FAILED,
+                            "this certificate is bound to no account (CERT add binds it)")
+        if msg.nick and fold(msg.nick) != account:
+            raise PeerError(ErrorCode.AUTH_FAILED, "this certificate is not that account's")
+        return account
 
     def _authenticate_again(self, session: Session, msg: Authenticate,
                             now: float) -> list[Effect]:

@@ -37,6 +37,7 @@ from palaver.hub.accounts import Accounts
 from palaver.hub.arrival import Arrival
 from palaver.hub.arrival import guest_key as guest_key  # re-exported: the hub's public names
 from palaver.hub.authentication import Authentication
+from palaver.hub.certificates import Certificates
 from palaver.hub.commands import COMMANDS, CommandContext, CommandRegistry
 from palaver.hub.conversations import Conversations
 from palaver.hub.deletion import Deleting
@@ -125,6 +126,7 @@ _BEFORE_HELLO: Final = (Hello, Authenticate, Ping, Pong, Quit, RunCommand, Subsc
 
 
 class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, Profile,
+          Certificates,
           Directory, Operators, WatchLists, ReadMarkers, Deleting, Reactions, Relay, Metadata,
           Conversations, Files, Searching):
     def __init__(
@@ -173,6 +175,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
         self._handlers: dict[type[Any], Callable[[Session, Any, float], list[Effect]]] = {
             Hello: self._hello,
             **self.authentication_handlers(),  # AUTH after HELLO (hub/authentication.py)
+            **self.certificate_handlers(),  # CERT (hub/certificates.py)
             Join: self._join,
             Leave: self._leave,
             SetNick: self._set_nick,
@@ -205,10 +208,13 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
 
     # ------------------------------------------------------------------ the public surface
 
-    def open_session(self, sid: SessionId) -> None:
+    def open_session(self, sid: SessionId, *, certificate: str | None = None,
+                     secure: bool = False) -> None:
+        """A connection opened; ``secure``: over TLS, where its client presented the
+        certificate whose SHA-256 fingerprint is ``certificate`` (hub/certificates.py)."""
         if sid in self._sessions:
             raise ValueError(f"session {sid} is already open")
-        self._sessions[sid] = Session(sid)
+        self._sessions[sid] = Session(sid, certificate=certificate, secure=secure)
 
     def handle(
         self, sid: SessionId, message: ClientMessage, now: float, *, resends: bool = True

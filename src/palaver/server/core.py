@@ -22,6 +22,7 @@ from palaver.hub import Hub
 from palaver.hub.effects import (
     AckResend,
     Answer,
+    ChangeCertificates,
     CheckOperator,
     Close,
     CreateAccount,
@@ -143,6 +144,7 @@ class ServerCore:
             DeleteMessage: self._delete_message,
             FetchHistory: self._history,  # a page after the messages before it are stored
             FetchActivity: self._activity,
+            ChangeCertificates: self._change_certificates,  # CERT (hub/certificates.py)
             SaveReaction: self._save_reaction,
         }, settle=lambda batch: quote_replies(store, batch))
         self.limits = limits or Limits()  # docs/limits.md
@@ -157,12 +159,15 @@ class ServerCore:
     def monotonic(self) -> float:
         return self._loop.time()
 
-    def attach(self, conn: Connection) -> SessionId:
+    def attach(self, conn: Connection, *, certificate: str | None = None,
+               secure: bool = False) -> SessionId:
+        """A new connection; ``secure``: over TLS, where its client presented the certificate
+        whose SHA-256 fingerprint is ``certificate`` (if any)."""
         sid = self._next_sid
         self._next_sid += 1
         self._connections[sid] = conn
         self._closed.clear()
-        self.hub.open_session(sid)
+        self.hub.open_session(sid, certificate=certificate, secure=secure)
         log.debug("connection %d from %s", sid, conn.peer)
         return sid
 
@@ -182,6 +187,10 @@ class ServerCore:
     def receive(self, conn: Connection, message: ClientMessage) -> None:
         if self.hub.needs_login(conn.sid, message):
             assert isinstance(message, Hello | Authenticate)
+            if type(message) is Authenticate and message.mechanism == "certificate":
+                conn.pause()  # no password: nothing to throttle (hub/certificates.py)
+                self._spawn(self._certificate_login(conn, message))
+                return
             throttled = self._login_throttled(conn, message)
             if throttled is not None:
                 self.pipeline.submit([self.hub.error_effect(conn.sid, throttled)])
@@ -446,6 +455,39 @@ class ServerCore:
             effects = [self.hub.error_effect(conn.sid, error)]
         self.pipeline.submit(effects)
         conn.resume()
+
+    async def _certificate_login(self, conn: Connection, auth: Authenticate) -> None:
+        """An AUTH with the connection's client certificate: the account it is bound to."""
+        try:
+            fingerprint = self.hub.certificate_of(conn.sid)
+            key = (await self.store.certificate_account(fingerprint)
+                   if fingerprint is not None else None)
+            marks = await self.store.load_marks(key) if key is not None else {}
+            markers = await self.store.read_markers(key) if key is not None else []
+            effects = self.hub.login(conn.sid, auth, verified=key is not None, marks=marks,
+                                     now=self._wall_clock(), read_markers=markers, account=key)
+        except Exception:
+            log.exception("login with a certificate on connection %d failed", conn.sid)
+            effects = [self.hub.error_effect(conn.sid, PeerError(
+                ErrorCode.UNAVAILABLE, "cannot log in right now; try again", auth.id))]
+        self.pipeline.submit(effects)
+        conn.resume()
+
+    async def _change_certificates(self, effect: ChangeCertificates) -> list[Effect]:
+        """CERT: bind, unbind or list an account's client certificates in the store."""
+        try:
+            done = True
+            if effect.action == "add" and effect.fingerprint is not None:
+                done = await self.store.bind_certificate(effect.account, effect.fingerprint)
+            elif effect.action == "remove" and effect.fingerprint is not None:
+                done = await self.store.unbind_certificate(effect.account, effect.fingerprint)
+            fingerprints = await self.store.certificates(effect.account)
+        except Exception:
+            log.exception("could not change the certificates of %s", effect.account)
+            return [self.hub.error_effect(effect.session, PeerError(
+                ErrorCode.UNAVAILABLE, "certificates cannot be changed right now; try again",
+                effect.request_id))]
+        return self.hub.certificates_changed(effect, fingerprints, done=done)
 
     async def _check_operator(self, effect: CheckOperator) -> None:
         """An OPER's password, checked off the loop and throttled like a login's (the name,
