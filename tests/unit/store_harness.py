@@ -18,6 +18,7 @@ from palaver.hub.effects import (
     Persist,
     SaveReaction,
     SaveReadMarker,
+    SearchMessages,
 )
 from palaver.protocol.messages import Hello
 from palaver.server.decoration import quote_replies
@@ -69,6 +70,11 @@ class StoreHarness(Harness):
                     nick=effect.nick, reaction=effect.reaction, ts=effect.ts,
                     remove=effect.remove))
                 self.apply(self.hub.reaction_saved(effect, reacting))
+            elif isinstance(effect, SearchMessages):
+                page = done(self.store.search([c[0] for c in effect.conversations],
+                                              effect.words, before=effect.before,
+                                              limit=effect.limit))
+                self.apply(self.hub.searched(effect, page))
             else:
                 super().apply([effect])
 

@@ -64,6 +64,7 @@ from palaver.protocol.messages import (
     RoomList,
     RunCommand,
     Say,
+    Search,
     SendDirect,
     SendTags,
     SendWallops,
@@ -182,6 +183,8 @@ def test_each_client_message_decodes() -> None:
         b'{"type":"METADATA_GET","nick":"bob"}': GetMetadata(nick="bob"),
         b'{"type":"METADATA_SYNC","room":"#r"}': SyncMetadata(room="#r"),
         b'{"type":"METADATA_SUB","add":["avatar"]}': SubscribeMetadata(add=("avatar",)),
+        b'{"type":"SEARCH","query":"deploy friday","with":"bob","before":"41","limit":5}':
+            Search(query="deploy friday", peer="bob", before="41", limit=5),
     }
     assert {type(m) for m in frames.values()} == set(CLIENT_MESSAGE_TYPES)
     for frame, message in frames.items():

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Literal
 
 from palaver.protocol.messages import ServerMessage
-from palaver.store.base import RoomSettings, StoredMessage
+from palaver.store.base import AccountErasure, RoomSettings, StoredMessage
 
 SessionId = int
 
@@ -230,6 +231,48 @@ class SaveMetadata:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchMessages:
+    """Answer a SEARCH from the store (hub/search.py): messages of ``conversations`` (each:
+    its key and its room, or the nick at its other end) holding every one of ``words``, newest
+    first, before position ``before``; the hub makes the answer
+    (:meth:`~palaver.hub.hub.Hub.searched`)."""
+
+    session: SessionId
+    request_id: str | None
+    query: str
+    words: tuple[str, ...]
+    conversations: tuple[tuple[str, str | None, str | None], ...]
+    before: int | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class ManageAccount:
+    """PASSWORD, RESET_PASSWORD or DELETE_ACCOUNT (hub/account_management.py), throttled as a
+    login of ``key``: check ``secret`` — the account's password, or (``reset``) a reset token —
+    off the event loop; for ``password`` and ``reset``, hash ``new`` and store it; then call
+    ``Hub.account_checked`` with the verdict."""
+
+    session: SessionId
+    request_id: str | None
+    action: Literal["password", "reset", "delete"]
+    key: str
+    secret: str
+    new: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EraseAccount:
+    """Delete the account ``account`` from the store (``erasure``), in its place in the
+    queue: everything stored before it is in the store first; then ``Hub.account_erased``."""
+
+    session: SessionId
+    request_id: str | None
+    account: str  # its nick, as registered
+    erasure: AccountErasure
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeCertificates:
     """CERT (hub/certificates.py): ``action`` the client certificate ``fingerprint`` of
     ``account`` (its key; ``nick``: as registered) in the store, then tell the hub
@@ -252,4 +295,6 @@ Effect = (
     | SaveMetadata
     | FetchActivity
     | SaveReaction
+    | SearchMessages
+    | ManageAccount | EraseAccount
 )

@@ -28,11 +28,12 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 
 from palaver import __version__
+from palaver.hub.account_management import AccountManagement
 from palaver.hub.accounts import Accounts
 from palaver.hub.arrival import Arrival
 from palaver.hub.arrival import guest_key as guest_key  # re-exported: the hub's public names
@@ -78,6 +79,7 @@ from palaver.protocol.messages import (
     Presence,
     Quit,
     Register,
+    ResetPassword,
     Result,
     RunCommand,
     Say,
@@ -105,6 +107,8 @@ class HubConfig:
     operator_logins: Mapping[str, str] = field(default_factory=dict)
     whowas_entries: int = 1_000  # nicks remembered for WHOWAS (hub/whowas.py)
     server_info: str = "palaver chat server"  # the server's description (IRC: WHOIS, LINKS)
+    # A deleted account's messages: "keep" (as from deleted-user) or "erase" (tombstones)
+    deleted_account_messages: Literal["keep", "erase"] = "keep"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +126,14 @@ class StoredState:
 # Allowed before HELLO. Server commands need no identity: the older line dialects let a client
 # ask for the time or a sum before it chooses a nickname. Metadata subscriptions are the
 # session's (IRC's before-connect).
-_BEFORE_HELLO: Final = (Hello, Authenticate, Ping, Pong, Quit, RunCommand, SubscribeMetadata)
+_BEFORE_HELLO: Final = (Hello, Authenticate, Ping, Pong, Quit, RunCommand, SubscribeMetadata,
+                        ResetPassword)
 
 
 class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, Profile,
           Certificates,
           Directory, Operators, WatchLists, ReadMarkers, Deleting, Reactions, Relay, Metadata,
-          Conversations, Files, Searching):
+          Conversations, Files, Searching, AccountManagement):
     def __init__(
         self,
         config: HubConfig | None = None,
@@ -199,6 +204,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
             **self.relay_handlers(),  # TAGMSG (hub/relay.py)
             **self.conversation_handlers(),  # CONVERSATIONS (hub/conversations.py)
             **self.search_handlers(),  # SEARCH (hub/search.py)
+            **self.account_management_handlers(),  # PASSWORD, ... (hub/account_management.py)
             **self.metadata_handlers(stored.metadata),  # METADATA_* (hub/metadata.py)
         }
         self._default_keys = frozenset(fold(room) for room in self.config.default_rooms)

@@ -569,6 +569,20 @@ class GetFileKey(Wire, frozen=True, tag="FILE_KEY"):
     "Files"). Answered by FILE_KEY."""
 
 
+class Search(Wire, frozen=True, tag="SEARCH"):
+    """Full-text search of the conversations one may read: the rooms one is in and one's
+    direct conversations — or only ``room``, or only the one ``with`` a nick. Every word of
+    ``query`` (split at spaces, each at least 3 characters, at most 8 words) must occur in a
+    message's text, as any substring, ignoring case. ``before``: the ``next`` of an earlier
+    SEARCH_RESULTS, for the page of older hits. Answered by SEARCH_RESULTS."""
+
+    query: Annotated[str, msgspec.Meta(max_length=200)]
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+    before: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=50)] = 20
+
+
 ClientMessage = (
     Hello | Join | Leave | Say | SendDirect | SetNick | ListUsers | ListRooms | RunCommand | Ping
     | Pong | Quit | Register | History | SetTopic | GrantOperator | RevokeOperator | Kick | Ban
@@ -584,6 +598,7 @@ ClientMessage = (
     | SetMetadata | ClearMetadata | GetMetadata | SyncMetadata | SubscribeMetadata
     | ChangePassword | ResetPassword | DeleteAccount
     | Upload | GetFileKey
+    | Search
 )
 
 
@@ -1189,6 +1204,29 @@ class FileKey(Wire, frozen=True, tag="FILE_KEY"):
     expires: str
 
 
+class SearchHit(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One message SEARCH found: where (``room``, or ``with``: the other end of a direct
+    conversation), which (``msg_id``), who sent it and when, its whole text, and ``marks``: where
+    the query's words occur in ``text``, as [start, end) offsets in Unicode code points."""
+
+    msg_id: int
+    sender: str = msgspec.field(name="from")
+    ts: str
+    text: str
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+    marks: tuple[tuple[int, int], ...] = ()
+
+
+class SearchResults(Wire, frozen=True, tag="SEARCH_RESULTS"):
+    """Answer to SEARCH: up to ``limit`` ``hits``, newest first; ``next``, when there are
+    older hits, is the ``before`` that asks for them."""
+
+    query: str
+    hits: tuple[SearchHit, ...] = ()
+    next: str | None = None
+
+
 ServerMessage = (
     Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
     | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited | BanList | Away
@@ -1203,6 +1241,7 @@ ServerMessage = (
     | MetadataValues | MetadataSubscriptions
     | PasswordChanged | AccountDeleted
     | UploadReady | FileKey
+    | SearchResults
 )
 
 CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
@@ -1219,6 +1258,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     SetMetadata, ClearMetadata, GetMetadata, SyncMetadata, SubscribeMetadata,
     ChangePassword, ResetPassword, DeleteAccount,
     Upload, GetFileKey,
+    Search,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
@@ -1233,4 +1273,5 @@ SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     MetadataValues, MetadataSubscriptions,
     PasswordChanged, AccountDeleted,
     UploadReady, FileKey,
+    SearchResults,
 )

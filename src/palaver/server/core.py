@@ -29,9 +29,11 @@ from palaver.hub.effects import (
     DeleteMessage,
     Deliver,
     Effect,
+    EraseAccount,
     FetchActivity,
     FetchHistory,
     LoadReadMarkers,
+    ManageAccount,
     Persist,
     Remember,
     Replay,
@@ -39,9 +41,10 @@ from palaver.hub.effects import (
     SaveReaction,
     SaveReadMarker,
     SaveRoom,
+    SearchMessages,
     SessionId,
 )
-from palaver.hub.hub import as_message
+from palaver.hub.hub import as_message, format_ts
 from palaver.hub.names import fold
 from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
 from palaver.protocol.messages import (
@@ -60,6 +63,7 @@ from palaver.protocol.messages import (
     Welcome,
     Wire,
 )
+from palaver.server.account_work import close_locked, erase_account, manage_account
 from palaver.server.admission import Admission, address_key
 from palaver.server.decoration import decorate, quote_replies
 from palaver.server.limits import Limits
@@ -118,6 +122,7 @@ class ServerCore:
         log_messages: bool = False,
         wall_clock: Callable[[], float] = time.time,
         limits: Limits | None = None,
+        lock_check_interval: float = 30.0,
     ) -> None:
         self.hub = hub
         self.store = store
@@ -145,7 +150,9 @@ class ServerCore:
             FetchHistory: self._history,  # a page after the messages before it are stored
             FetchActivity: self._activity,
             ChangeCertificates: self._change_certificates,  # CERT (hub/certificates.py)
+            SearchMessages: self._search,  # SEARCH (hub/search.py)
             SaveReaction: self._save_reaction,
+            EraseAccount: lambda effect: erase_account(self, effect),  # DELETE_ACCOUNT
         }, settle=lambda batch: quote_replies(store, batch))
         self.limits = limits or Limits()  # docs/limits.md
         self.admission = Admission(self.limits.admission)
@@ -153,11 +160,31 @@ class ServerCore:
         self._pending_logins = 0  # password checks queued or running
         self._login_started: dict[SessionId, float] = {}  # when each was counted
         self._sweeper = self._loop.call_later(timeouts.sweep_interval(), self._sweep)
+        # Locked accounts online are looked for this often (server/account_work.py; 0: never)
+        self.lock_check_interval = lock_check_interval
+        self._lock_poll = (self._loop.call_later(lock_check_interval, self._poll_locks)
+                           if lock_check_interval > 0 else None)
 
     # ------------------------------------------------------------------ transports call these
 
     def monotonic(self) -> float:
         return self._loop.time()
+
+    def wall_clock(self) -> float:
+        return self._wall_clock()
+
+    def connection(self, sid: SessionId) -> Connection | None:
+        return self._connections.get(sid)
+
+    @staticmethod
+    def address_of(conn: Connection | None) -> str:
+        """Where ``conn`` comes from, as the login throttle counts it ("" if gone)."""
+        return host_of(conn.peer) if conn is not None else ""
+
+    def _poll_locks(self) -> None:
+        """End the sessions of accounts locked since (server/account_work.py)."""
+        self._spawn(close_locked(self))
+        self._lock_poll = self._loop.call_later(self.lock_check_interval, self._poll_locks)
 
     def attach(self, conn: Connection, *, certificate: str | None = None,
                secure: bool = False) -> SessionId:
@@ -300,6 +327,9 @@ class ServerCore:
         elif kind is CreateAccount:
             assert isinstance(effect, CreateAccount)
             self._spawn(self._create_account(effect), effect.session)
+        elif kind is ManageAccount:
+            assert isinstance(effect, ManageAccount)
+            self._spawn(manage_account(self, effect), effect.session)
         elif kind is SaveRoom:  # nobody waits: a failure is logged (see _finished)
             self._spawn(self.store.save_room(effect.settings))  # type: ignore[union-attr]
         elif kind is SaveMetadata:  # nobody waits either
@@ -442,10 +472,19 @@ class ServerCore:
             elif started is None:  # not counted when it started
                 self.logins.failed(account_key, address, self.monotonic())
             started = None  # the attempt is settled
-            marks = await self.store.load_marks(account.key) if account and verified else {}
-            markers = await self.store.read_markers(account.key) if account and verified else []
-            effects = self.hub.login(conn.sid, hello, verified=verified, marks=marks,
-                                     now=self._wall_clock(), read_markers=markers)
+            effects: list[Effect]
+            if account is not None and verified and account.locked:
+                effects = [self.hub.error_effect(conn.sid, PeerError(
+                    ErrorCode.ACCOUNT_LOCKED, "this account is locked: ask the server's "
+                    "operator", hello.id))]
+            else:
+                marks = await self.store.load_marks(account.key) if account and verified else {}
+                markers = (await self.store.read_markers(account.key) if account and verified
+                           else [])
+                effects = self.hub.login(conn.sid, hello, verified=verified, marks=marks,
+                                         now=self._wall_clock(), read_markers=markers)
+                if account is not None and verified:
+                    await self.store.note_seen(account.key, format_ts(self._wall_clock()))
         except Exception:
             log.exception("login of %s failed", hello.nick)
             if started is not None:  # the check could not run: that was no guess
@@ -527,7 +566,8 @@ class ServerCore:
         try:
             password_hash = await self.passwords.hash(effect.password)
             created = await self.store.create_account(
-                Account(key=effect.key, nick=effect.nick, password_hash=password_hash))
+                Account(key=effect.key, nick=effect.nick, password_hash=password_hash,
+                        created_at=format_ts(self._wall_clock())))
         except Exception:
             log.exception("could not create the account %s", effect.key)
             created, failed = False, True
@@ -608,6 +648,16 @@ class ServerCore:
             )).event
         return [Deliver(reply, (effect.session,))]
 
+    async def _search(self, effect: SearchMessages) -> list[Effect]:
+        try:
+            page = await self.store.search([c[0] for c in effect.conversations], effect.words,
+                                           before=effect.before, limit=effect.limit)
+            return self.hub.searched(effect, page)
+        except Exception:
+            log.exception("could not search %d conversations", len(effect.conversations))
+            return [self.hub.error_effect(effect.session, PeerError(
+                ErrorCode.UNAVAILABLE, "search is unavailable right now", effect.request_id))]
+
     async def _activity(self, effect: FetchActivity) -> list[Effect]:
         """CONVERSATIONS: which of the user's conversations were active in the window."""
         try:
@@ -687,6 +737,8 @@ class ServerCore:
         Commits in flight are waited for even past ``grace`` (with a warning): closing the
         store under a commit would lose messages that were accepted."""
         self._sweeper.cancel()
+        if self._lock_poll is not None:
+            self._lock_poll.cancel()
         for conn in list(self._connections.values()):
             conn.stop_reading()  # nothing more is accepted: the pipeline can only drain now
         self.pipeline.submit(self.hub.farewell())
