@@ -27,6 +27,7 @@ from palaver.protocol.dialect import Dialect, Inbound
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import Error, Goodbye, Wire
 from palaver.server.core import ServerCore
+from palaver.tls import peer_fingerprint
 from palaver.transports.outbox import QueuedSender, bound_send_buffer, reset
 from palaver.transports.policy import ConnectionPolicy, Pause
 
@@ -85,7 +86,9 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
             self.close(self.encode(Error(code=ErrorCode.TOO_MANY_CONNECTIONS, message=refusal))
                        + self.encode(Goodbye(reason=refusal)))
             return
-        self.sid = self._core.attach(self)
+        tls = transport.get_extra_info("ssl_object")  # a TLS door: and a client certificate?
+        self.sid = self._core.attach(self, certificate=peer_fingerprint(tls),
+                                     secure=tls is not None)
 
     def data_received(self, data: bytes) -> None:
         policy = self._policy
