@@ -21,6 +21,7 @@ from palaver.protocol.messages import (
     SERVER_MESSAGE_TYPES,
     Allow,
     Authenticate,
+    ManageCertificates,
     Ban,
     BecomeOperator,
     ClearMetadata,
@@ -151,6 +152,10 @@ def test_each_client_message_decodes() -> None:
         # the v1 extensions of step 8 (docs/protocol.md)
         b'{"type":"AUTH","nick":"alice","password":"correct horse"}':
             Authenticate(nick="alice", password="correct horse"),
+        b'{"type":"AUTH","mechanism":"certificate"}': Authenticate(mechanism="certificate"),
+        b'{"type":"CERT","action":"remove","fingerprint":"ab:cd"}':
+            ManageCertificates(action="remove", fingerprint="ab:cd"),
+        b'{"type":"CERT"}': ManageCertificates(),
         b'{"type":"REALNAME","realname":"Alice L."}': SetRealname(realname="Alice L."),
         b'{"type":"VOICE","room":"#r","nick":"bob"}': GrantVoice(room="#r", nick="bob"),
         b'{"type":"DEVOICE","room":"#r","nick":"bob"}': RevokeVoice(room="#r", nick="bob"),

@@ -72,7 +72,8 @@ class Server:
         )
         hub = Hub(HubConfig(motd=s.motd, default_rooms=s.default_rooms,
                             server_operators=frozenset(n.lower() for n in s.server_operators),
-                            operator_logins=dict(s.operator_logins), server_info=s.server_info),
+                            operator_logins=dict(s.operator_logins), server_info=s.server_info,
+                            deleted_account_messages=s.deleted_account_messages),
                   stored=stored)
         timeouts = Timeouts(hello=s.hello_timeout, ping=s.ping_interval, idle=s.idle_timeout)
         self._passwords = Passwords(time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib)
@@ -85,6 +86,7 @@ class Server:
             replay_cap=s.replay_cap,
             log_messages=s.log_messages,
             limits=Limits.from_settings(s),
+            lock_check_interval=s.lock_check_interval,
         )
         self.core = core
         try:

@@ -89,6 +89,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     replay_cap: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1_000
     argon2_time_cost: Annotated[int, msgspec.Meta(ge=1)] = 3
     argon2_memory_kib: Annotated[int, msgspec.Meta(ge=8)] = 65_536
+    # Accounts that can be managed (docs/operations.md): a deleted account's messages are kept
+    # as from "deleted-user" or erased (tombstones); `palaver admin reset-password` tokens last
+    # this long; locked accounts online are looked for this often (0: only at login).
+    deleted_account_messages: Literal["keep", "erase"] = "keep"
+    reset_token_lifetime: Seconds = 3_600.0
+    lock_check_interval: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     # Main port: a connection silent this long (or sending something other than "{") is a
     # plain-text client (docs/text.md).
     text_sniff_timeout: Seconds = 0.5
