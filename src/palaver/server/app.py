@@ -12,10 +12,12 @@ from pathlib import Path
 
 from palaver import __version__
 from palaver.hub import Hub, HubConfig
+from palaver.hub.files import FilesConfig
 from palaver.hub.hub import StoredState
 from palaver.protocol.text import TextDialect
 from palaver.server.config import Settings
 from palaver.server.core import ServerCore
+from palaver.server.files import COLLECT_GRACE, Blobs, collect_every, files_url
 from palaver.server.limits import Limits
 from palaver.server.liveness import Timeouts
 from palaver.server.passwords import Passwords
@@ -54,6 +56,8 @@ class Server:
         self._web: WebDoor | None = None
         self._irc: asyncio.Server | None = None
         self.tls: TlsDoors | None = None  # with tls_cert: the TLS context and listeners
+        self.blobs: Blobs | None = None  # uploaded files, in the data dir
+        self._collector: asyncio.Task[None] | None = None  # removes unused blobs now and then
 
     async def start(self) -> None:
         s = self.settings
@@ -63,6 +67,8 @@ class Server:
                                 if s.client_ca is not None else None)
         store = self.store = open_store(s)
         await store.open()
+        self.blobs = Blobs(s.data_dir)  # uploaded files (server/files.py)
+        self.blobs.collect(await store.file_hashes(), grace=0.0)  # none is on its way yet
         stored = StoredState(
             last_ids=await store.last_ids(),
             accounts=await store.accounts(),
@@ -147,9 +153,17 @@ class Server:
                             header_timeout=self.settings.web_header_timeout,
                             irc=self.settings.irc_websocket,
                             server_name=self.settings.server_name,
-                            irc_password=self.settings.irc_password)
+                            irc_password=self.settings.irc_password,
+                            blobs=self.blobs)
         await self._web.start(self.settings.host, port,
                               self.tls.context if self.tls is not None else None)
+        s, store = self.settings, self.store
+        assert self.blobs is not None and store is not None
+        self.core.hub.configure_files(FilesConfig(
+            base_url=s.files_url or files_url(s.host, self._web.port, self.tls is not None),
+            max_bytes=s.upload_max_bytes, quota_bytes=s.upload_quota_bytes))
+        self._collector = asyncio.get_running_loop().create_task(collect_every(
+            self.blobs, store.file_hashes, s.files_gc_interval, COLLECT_GRACE))
         return self._web.port
 
     async def open_irc(self, port: int) -> int:
@@ -175,6 +189,8 @@ class Server:
         return self._web.port if self._web is not None else None
 
     async def stop(self) -> None:
+        if self._collector is not None:
+            self._collector.cancel()
         if self._listener is not None:
             self._listener.close()
         if self._web is not None:

@@ -113,6 +113,14 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     login_failures_per_account: Annotated[int, msgspec.Meta(ge=1)] = 30  # from new addresses
     login_failure_window: Seconds = 60.0
     max_pending_logins: Annotated[int, msgspec.Meta(ge=1)] = 64  # password checks queued
+    # Files (docs/protocol.md, "Files"): the largest upload; what one identity's files may take
+    # in all (0: no quota); the URL the web door is reached at, for file links (not set: from
+    # host and web_port); how often blobs no message uses any more are removed.
+    upload_max_bytes: Annotated[int, msgspec.Meta(ge=0)] = 26_214_400
+    upload_quota_bytes: Annotated[int, msgspec.Meta(ge=0)] = 1_073_741_824
+    files_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")] | None = (
+        None)
+    files_gc_interval: Seconds = 3_600.0
 
     def __post_init__(self) -> None:
         if self.tls_cert is None and (self.tls_key is not None or self.tls_only):

@@ -36,6 +36,8 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from palaver.server.core import ServerCore
+from palaver.server.files import Blobs
+from palaver.transports.files_http import FileRoutes
 from palaver.transports.irc_websocket import IrcWebSocketConnection, offers_irc
 from palaver.transports.metrics_http import metrics_endpoint
 from palaver.transports.websocket import WebSocketConnection
@@ -95,7 +97,8 @@ def same_origin(origin: str, host: str) -> bool:
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers.update(SECURITY_HEADERS)
+    for name, value in SECURITY_HEADERS.items():  # a file download sets its own, stricter CSP
+        response.headers.setdefault(name, value)
 
 
 @web.middleware
@@ -189,12 +192,14 @@ class WebDoor:
         self, core: ServerCore, max_frame: int, metrics_from: Sequence[str] | None = None,
         header_timeout: float = HEADER_TIMEOUT, *, irc: bool = True,
         server_name: str | None = None, irc_password: str | None = None,
+        blobs: Blobs | None = None,
     ) -> None:
         """``metrics_from``: serve /metrics to these networks (empty: to all; None: no /metrics).
         ``header_timeout``: seconds for the TLS handshake, then again for the first request's
         headers, before the connection is closed. ``irc``: serve IRC over WebSocket (at /irc,
         and at / to handshakes that ask for an IRCv3 subprotocol), its numerics from
-        ``server_name`` (None: the host name), its server password ``irc_password``."""
+        ``server_name`` (None: the host name), its server password ``irc_password``.
+        ``blobs``: serve file uploads and downloads (transports/files_http.py) from there."""
         self._core = core
         self._max_frame = max_frame
         self._header_timeout = header_timeout
@@ -212,6 +217,8 @@ class WebDoor:
             app.router.add_get("/", self._root)
         if metrics_from is not None:
             app.router.add_get("/metrics", metrics_endpoint(core, metrics_from))
+        if blobs is not None:
+            FileRoutes(core, blobs).add_to(app)
         app.router.add_get("/{path:.*}", self._static)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      shutdown_timeout=SHUTDOWN_TIMEOUT,
