@@ -39,6 +39,7 @@ class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
     deleted: bool = False  # a tombstone: deleted by its sender or a room operator, text ""
     reply_to: int | None = None  # the msg_id (same conversation) of the message it answers
     file: StoredFile | None = None  # the file it carries (UPLOAD); None on a tombstone
+    edited_at: str | None = None  # when its text was last changed (EDIT); None: never
 
 
 class Page(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,6 +123,25 @@ class Deletion(msgspec.Struct, frozen=True, kw_only=True):
 
     outcome: DeleteOutcome
     message: StoredMessage | None = None
+
+
+EditOutcome = Literal["edited", "unchanged", "no_such_message", "not_sender", "deleted",
+                      "too_late"]
+
+
+class Editing(msgspec.Struct, frozen=True, kw_only=True):
+    """What :meth:`Store.edit_message` did; ``message``: the message as it is now (for
+    ``edited`` and ``unchanged``)."""
+
+    outcome: EditOutcome
+    message: StoredMessage | None = None
+
+
+class StoredVersion(msgspec.Struct, frozen=True, kw_only=True):
+    """A text a message has had, and since when (when it was sent, or edited to it)."""
+
+    text: str
+    ts: str
 
 
 class SearchHit(msgspec.Struct, frozen=True, kw_only=True):
@@ -256,7 +276,21 @@ class Store(Protocol):
         self, conversation: str, msg_id: int, *, sender_key: str | None = None
     ) -> Deletion:
         """Make message ``msg_id`` of ``conversation`` a tombstone (no text, ``deleted``) —
-        only if ``sender_key`` sent it, when given."""
+        only if ``sender_key`` sent it, when given. Its earlier texts (edits) are forgotten."""
+
+    async def edit_message(
+        self, conversation: str, msg_id: int, *, sender_key: str, text: str, edited_at: str,
+        sent_after: str | None = None,
+    ) -> Editing:
+        """Give message ``msg_id`` of ``conversation`` the text ``text``, edited at
+        ``edited_at``, keeping the text it replaces as a version — only if ``sender_key`` sent
+        it (else ``not_sender``), it is no tombstone (``deleted``) and, when ``sent_after`` is
+        given, it was sent at or after that time (else ``too_late``). The same text again
+        changes nothing (``unchanged``)."""
+
+    async def message_versions(self, conversation: str, msg_id: int) -> list[StoredVersion] | None:
+        """Every text message ``msg_id`` has had, oldest first, the current one last; None if
+        there is no such message, [] if it is a tombstone."""
 
     async def search(
         self, conversations: Sequence[str], words: Sequence[str], *,

@@ -13,6 +13,7 @@ from palaver.store.base import (
     Account,
     AccountErasure,
     Deletion,
+    Editing,
     Page,
     Reacting,
     ReactionMap,
@@ -21,6 +22,7 @@ from palaver.store.base import (
     SearchPage,
     StoredMarker,
     StoredMessage,
+    StoredVersion,
     check_search_words,
     later_ts,
     search_folded,
@@ -41,6 +43,8 @@ class MemoryStore:
         self._reset_tokens: dict[str, tuple[str, str]] = {}  # account -> (token hash, expires)
         # (conversation, msg_id) -> reaction -> identity -> nick, each in the order given
         self._reactions: dict[tuple[str, int], dict[str, dict[str, str]]] = {}
+        # (conversation, msg_id) -> the texts an edited message had before, oldest first
+        self._versions: dict[tuple[str, int], list[StoredVersion]] = {}
         # (conversation, msg_id) -> its search position (the order messages were stored)
         self._positions: dict[tuple[str, int], int] = {}
 
@@ -196,7 +200,44 @@ class MemoryStore:
         log[at] = tombstone
         if message.client_id is not None:
             self._by_client_id[(message.sender_key, message.client_id)] = tombstone
+        self._versions.pop((conversation, msg_id), None)
         return Deletion(outcome="deleted", message=tombstone)
+
+    async def edit_message(
+        self, conversation: str, msg_id: int, *, sender_key: str, text: str, edited_at: str,
+        sent_after: str | None = None,
+    ) -> Editing:
+        log = self._conversations.get(conversation, [])
+        at = bisect.bisect_left([m.msg_id for m in log], msg_id)
+        if at == len(log) or log[at].msg_id != msg_id:
+            return Editing(outcome="no_such_message")
+        message = log[at]
+        if message.sender_key != sender_key:
+            return Editing(outcome="not_sender")
+        if message.deleted:
+            return Editing(outcome="deleted")
+        if sent_after is not None and message.ts < sent_after:
+            return Editing(outcome="too_late")
+        if message.text == text:
+            return Editing(outcome="unchanged", message=message)
+        self._versions.setdefault((conversation, msg_id), []).append(
+            StoredVersion(text=message.text, ts=message.edited_at or message.ts))
+        edited = msgspec.structs.replace(message, text=text, edited_at=edited_at)
+        log[at] = edited
+        if message.client_id is not None:
+            self._by_client_id[(message.sender_key, message.client_id)] = edited
+        return Editing(outcome="edited", message=edited)
+
+    async def message_versions(self, conversation: str, msg_id: int) -> list[StoredVersion] | None:
+        log = self._conversations.get(conversation, [])
+        at = bisect.bisect_left([m.msg_id for m in log], msg_id)
+        if at == len(log) or log[at].msg_id != msg_id:
+            return None
+        message = log[at]
+        if message.deleted:
+            return []
+        return [*self._versions.get((conversation, msg_id), ()),
+                StoredVersion(text=message.text, ts=message.edited_at or message.ts)]
 
     async def search(
         self, conversations: Sequence[str], words: Sequence[str], *,
@@ -349,6 +390,8 @@ class MemoryStore:
                     markers[new] = msgspec.structs.replace(markers.pop(old), conversation=new)
             for reacted in [r for r in self._reactions if r[0] == old]:
                 self._reactions[(new, reacted[1])] = self._reactions.pop(reacted)
+            for edited in [e for e in self._versions if e[0] == old]:
+                self._versions[(new, edited[1])] = self._versions.pop(edited)
         for conversation, log in self._conversations.items():
             for n, message in enumerate(log):
                 if message.conversation != conversation:  # moved (renames): a DM
@@ -361,6 +404,8 @@ class MemoryStore:
                     message = msgspec.structs.replace(
                         message, sender=DELETED_NICK, sender_key=tombstone, client_id=None,
                         **({"text": "", "deleted": True} if erasure.erase else {}))
+                    if erasure.erase:
+                        self._versions.pop((conversation, message.msg_id), None)
                 elif message.client_id is not None and message is not log[n]:
                     self._by_client_id[(message.sender_key, message.client_id)] = message
                 log[n] = message

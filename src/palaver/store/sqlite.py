@@ -27,6 +27,7 @@ from palaver.store.base import (
     Account,
     AccountErasure,
     Deletion,
+    Editing,
     Page,
     Reacting,
     ReactionMap,
@@ -37,6 +38,7 @@ from palaver.store.base import (
     StoredFile,
     StoredMarker,
     StoredMessage,
+    StoredVersion,
     check_search_words,
     later_ts,
 )
@@ -45,7 +47,8 @@ from palaver.store.migrations import migrations
 Durability = Literal["process", "power"]
 _SYNCHRONOUS: Final = {"process": "NORMAL", "power": "FULL"}
 _COLUMNS: Final = ("conversation, msg_id, ts, sender, sender_key, room, recipient, text, "
-                   "client_id, notice, deleted, reply_to, file_id, file")
+                   "client_id, notice, deleted, reply_to, file_id, file, edited_at")
+_EDITED_AT: Final = [name.strip() for name in _COLUMNS.split(",")].index("edited_at")
 
 _ACCOUNT_COLUMNS: Final = "account_key, nick, password_hash, locked, created_at, last_seen"
 # Tables of an account's own (account management deletes its rows): table -> its key column.
@@ -489,6 +492,71 @@ class SqliteStore:
             raise
         return deletion
 
+    # ------------------------------------------------------------------ edits
+
+    @_serialized
+    async def edit_message(
+        self, conversation: str, msg_id: int, *, sender_key: str, text: str, edited_at: str,
+        sent_after: str | None = None,
+    ) -> Editing:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            async with db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE conversation = ? AND msg_id = ?",
+                (conversation, msg_id),
+            ) as cursor:
+                row = await cursor.fetchone()
+            message = None if row is None else _message(row)
+            if message is None:
+                editing = Editing(outcome="no_such_message")
+            elif message.sender_key != sender_key:
+                editing = Editing(outcome="not_sender")
+            elif message.deleted:
+                editing = Editing(outcome="deleted")
+            elif sent_after is not None and message.ts < sent_after:
+                editing = Editing(outcome="too_late")
+            elif message.text == text:
+                editing = Editing(outcome="unchanged", message=message)
+            else:
+                await db.execute(
+                    "INSERT INTO message_edits (conversation, msg_id, version, text, ts) "
+                    "SELECT ?, ?, COALESCE(MAX(version), 0) + 1, ?, ? FROM message_edits "
+                    "WHERE conversation = ? AND msg_id = ?",
+                    (conversation, msg_id, message.text, message.edited_at or message.ts,
+                     conversation, msg_id),
+                )
+                await db.execute(
+                    "UPDATE messages SET text = ?, edited_at = ? "
+                    "WHERE conversation = ? AND msg_id = ?",
+                    (text, edited_at, conversation, msg_id),
+                )
+                editing = Editing(outcome="edited", message=msgspec.structs.replace(
+                    message, text=text, edited_at=edited_at))
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        return editing
+
+    @_serialized
+    async def message_versions(self, conversation: str, msg_id: int) -> list[StoredVersion] | None:
+        async with self.db.execute(
+            "SELECT text, COALESCE(edited_at, ts), deleted FROM messages "
+            "WHERE conversation = ? AND msg_id = ?", (conversation, msg_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        if row[2]:
+            return []
+        async with self.db.execute(
+            "SELECT text, ts FROM message_edits WHERE conversation = ? AND msg_id = ? "
+            "ORDER BY version", (conversation, msg_id),
+        ) as cursor:
+            earlier = [StoredVersion(text=r[0], ts=r[1]) async for r in cursor]
+        return [*earlier, StoredVersion(text=row[0], ts=row[1])]
+
     # ------------------------------------------------------------------ search
 
     @_serialized
@@ -866,7 +934,7 @@ def _row(m: StoredMessage) -> tuple[Any, ...]:
     return (m.conversation, m.msg_id, m.ts, m.sender, m.sender_key, m.room, m.to, m.text,
             m.client_id, int(m.notice), int(m.deleted), m.reply_to,
             None if m.file is None else m.file.file_id,
-            None if m.file is None else _json_text(m.file))
+            None if m.file is None else _json_text(m.file), m.edited_at)
 
 
 def _message(row: Any) -> StoredMessage:
@@ -875,6 +943,7 @@ def _message(row: Any) -> StoredMessage:
         room=row[5], to=row[6], text=row[7], client_id=row[8], notice=bool(row[9]),
         deleted=bool(row[10]), reply_to=None if row[11] is None else int(row[11]),
         file=None if row[13] is None else _FILE_DECODER.decode(row[13]),
+        edited_at=row[_EDITED_AT],
     )
 
 
