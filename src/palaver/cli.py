@@ -1,4 +1,5 @@
-"""The ``palaver`` command: ``serve``, ``config``, ``chat``, ``cert`` and ``hash-password``."""
+"""The ``palaver`` command: ``serve``, ``config``, ``chat``, ``cert``, ``hash-password`` and
+``admin``."""
 
 from __future__ import annotations
 
@@ -91,6 +92,21 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="with --client: the directory of ca.pem and ca-key.pem (default: "
                            "--out)")
 
+    admin = commands.add_parser(
+        "admin", help="manage accounts and rooms (docs/operations.md)",
+        description="Acts on the database in the data directory, whether or not a server is "
+                    "running on it (a running server refuses a locked account's next login and "
+                    "ends its sessions within lock_check_interval seconds).")
+    admin.add_argument("--data-dir", help="where the data lives (default: as `palaver serve`)")
+    admin.add_argument("--config", help="a TOML file of settings (for data_dir and "
+                                        "reset_token_lifetime)")
+    actions = admin.add_subparsers(dest="action", required=True)
+    actions.add_parser("accounts", help="list the accounts: created, last seen, locked")
+    actions.add_parser("rooms", help="list the rooms whose rules are stored")
+    for name, text in (("lock", "a locked account cannot log in"), ("unlock", "undo lock"),
+                       ("reset-password", "print a one-time password reset token")):
+        actions.add_parser(name, help=text).add_argument("nick")
+
     hashing = commands.add_parser(
         "hash-password", help="print the Argon2id hash of a password (for operator_logins)",
         description="Reads a password (asked twice, without echo, at a terminal; else the first "
@@ -122,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "serve":
         return _serve(args)
+    if args.command == "admin":
+        return _admin(args)
     if args.command == "hash-password":
         from palaver.server.passwords import hash_password_command
 
@@ -182,6 +200,19 @@ def _config(args: argparse.Namespace, *, print_settings: bool) -> int:
     if print_settings:
         sys.stdout.write(to_toml(resolved.settings, resolved.sources))
     return 0
+
+
+def _admin(args: argparse.Namespace) -> int:
+    from palaver.server.admin import admin_command
+    from palaver.server.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(args.config, data_dir=args.data_dir)
+    except ConfigError as exc:
+        print(f"palaver: {exc}", file=sys.stderr)
+        return 2
+    return admin_command(settings.data_dir, args.action, getattr(args, "nick", None),
+                         settings.reset_token_lifetime)
 
 
 def _chat(args: argparse.Namespace) -> int:
