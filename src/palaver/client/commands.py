@@ -29,6 +29,7 @@ from palaver.protocol.messages import (
     RevokeOperator,
     RunCommand,
     Say,
+    Search,
     SendDirect,
     SetNick,
     SetRoomMode,
@@ -78,6 +79,7 @@ HELP: Final = (
     "  /joke              a programming joke",
     "  /echo text         the server says the text back",
     "  /sum 1 2 3         add up numbers",
+    "  /search [#room|@nick] words  find messages holding every word (3+ letters each)",
     "  /help              this help",
     "  /quit [reason]     leave the chat",
     "  //text             say a line that starts with /",
@@ -252,6 +254,24 @@ def _mode(rest: str, room: str | None) -> Action:
                             private=flags["private"]))
 
 
+def _search(rest: str, room: str | None) -> Action:
+    """``/search [#room|@nick] [before:CURSOR] words``: every room and direct conversation
+    one may read, or one of them; ``before:`` is the cursor a page of results ends with."""
+    usage = "usage: /search [#room|@nick] [before:N] words"
+    words = rest.split()
+    target, peer = None, None
+    if words and words[0].startswith("#"):
+        target = words.pop(0)
+    elif words and words[0].startswith("@") and len(words[0]) > 1:
+        peer = words.pop(0)[1:]
+    before = None
+    if words and words[0].startswith("before:"):
+        before = words.pop(0)[7:]
+    if not words or before == "":
+        return LocalError(usage)
+    return Send(Search(query=" ".join(words), room=target, peer=peer, before=before))
+
+
 def _no_args(make: Callable[[], Wire], usage: str) -> Callable[[str, str | None], Action]:
     def handler(rest: str, room: str | None) -> Action:
         return LocalError(f"usage: {usage}") if rest.strip() else Send(make())
@@ -284,4 +304,5 @@ _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "unban": _on_nick(lambda r, n: Unban(room=r, nick=n), "/unban [#room] nick"),
     "invite": _on_nick(lambda r, n: Invite(room=r, nick=n), "/invite [#room] nick"),
     "mode": _mode,
+    "search": _search,
 }

@@ -33,6 +33,7 @@ from palaver.protocol.messages import (
     Result,
     RoomList,
     RoomUpdated,
+    SearchResults,
     ServerMessage,
     Users,
     Welcome,
@@ -186,10 +187,29 @@ def render(event: ServerMessage, view: View) -> list[str]:
         where = sanitize(event.room or f"@{event.to}")
         reason = f" ({sanitize(event.reason)})" if event.reason else ""
         return [f"* {sanitize(event.by)} deleted message {event.msg_id} of {where}{reason}"]
+    if isinstance(event, SearchResults):
+        return render_search_results(event, view)
     if isinstance(event, Online | Offline):
         state = "online" if isinstance(event, Online) else "offline"
         return [f"* {sanitize(event.nick)} is {state}"]
     return []
+
+
+def render_search_results(event: SearchResults, view: View) -> list[str]:
+    """SEARCH's answer: one block per hit, newest first, then how to ask for older ones."""
+    query = sanitize(event.query)
+    if not event.hits:
+        return [f'* no messages found for "{query}"']
+    count = len(event.hits)
+    lines = [f'* {count} message{"" if count == 1 else "s"} found for "{query}":']
+    for hit in event.hits:
+        where = sanitize(hit.room) if hit.room is not None else f"@{sanitize(hit.peer or '?')}"
+        lines.extend(block(f"  [{clock(hit.ts, view.tz)}] {where} <{sanitize(hit.sender)}> ",
+                           hit.text))
+    if event.next is not None:
+        lines.append(f"* older ones: the same /search with before:{sanitize(event.next)} "
+                     "before the words")
+    return lines
 
 
 def _setting(event: RoomUpdated, setting: str) -> str:
