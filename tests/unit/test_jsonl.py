@@ -28,6 +28,7 @@ from palaver.protocol.messages import (
     Delete,
     Disallow,
     Error,
+    GetFileKey,
     GetMetadata,
     GetStats,
     Goodbye,
@@ -81,6 +82,7 @@ from palaver.protocol.messages import (
     SyncMetadata,
     Unban,
     Unmute,
+    Upload,
     Users,
     Watch,
     Welcome,
@@ -190,6 +192,9 @@ def test_each_client_message_decodes() -> None:
         b'{"type":"METADATA_SUB","add":["avatar"]}': SubscribeMetadata(add=("avatar",)),
         b'{"type":"SEARCH","query":"deploy friday","with":"bob","before":"41","limit":5}':
             Search(query="deploy friday", peer="bob", before="41", limit=5),
+        b'{"type":"UPLOAD","with":"bob","name":"a.pdf","size":9,"text":"see"}':
+            Upload(peer="bob", name="a.pdf", size=9, text="see"),
+        b'{"type":"FILE_KEY"}': GetFileKey(),
     }
     assert {type(m) for m in frames.values()} == set(CLIENT_MESSAGE_TYPES)
     for frame, message in frames.items():

@@ -31,6 +31,7 @@ from palaver.protocol.messages import (
     ClientMessage,
     Delete,
     Disallow,
+    GetFileKey,
     GetMetadata,
     GetStats,
     GrantOperator,
@@ -54,6 +55,7 @@ from palaver.protocol.messages import (
     Ping,
     Pong,
     Quit,
+    React,
     Register,
     RevokeOperator,
     RevokeVoice,
@@ -73,6 +75,7 @@ from palaver.protocol.messages import (
     SyncMetadata,
     Unban,
     Unmute,
+    Upload,
     Watch,
     Wire,
 )
@@ -296,7 +299,10 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
                               before_ts="2026-11-19T00:00:00+01:00", limit=5, id="cv1")),
         (1, MarkRead(room="#rust", id="mr1")),  # a question: READ_MARKER
         (1, MarkRead(room="#rust", msg_id=1, id="mr2")),
+        (1, React(room="#rust", msg_id=1, reaction="👍", id="re1")),  # the store answers
         (1, Delete(room="#rust", msg_id=1, id="del1")),
+        (1, Upload(room="#rust", name="../cat.png", size=48_213, id="up1")),  # UPLOAD_READY
+        (1, GetFileKey(id="fk1")),  # FILE_KEY
         (1, BecomeOperator(name="root", password="hunter22", id="op1")),  # the core checks
         (2, SetUserMode(invisible=True, wallops=True, id="um1")),  # USER_MODE
         (2, Kill(nick="alice", reason="bye", id="kl1")),  # not_operator
@@ -331,6 +337,12 @@ EXTRA_SERVER_FRAMES = [
     b'{"type":"AUTHENTICATED","account":"alice","id":"au2"}',  # an AUTH before HELLO (core)
     b'{"type":"WALLOPS","from":"root","text":"restarting at 10:00"}',
     b'{"type":"DELETED","msg_id":1,"by":"alice","room":"#rust","from":"alice","id":"del1"}',
+    b'{"type":"REACTED","msg_id":1,"by":"alice","reaction":"\xf0\x9f\x91\x8d","room":"#rust",'
+    b'"from":"alice","quote":{"msg_id":1,"from":"alice","text":"hello"},"id":"re1"}',
+    b'{"type":"HISTORY_PAGE","messages":[{"type":"MESSAGE","msg_id":2,'
+    b'"ts":"2026-11-18T11:06:41.250Z","from":"bobby","text":"hi!","room":"#rust",'
+    b'"reply_to":1,"quote":{"msg_id":1,"from":"alice","text":"hello"},'
+    b'"reactions":{"ok":["alice","bobby"]}}],"more":false,"room":"#rust","id":"y3"}',
     b'{"type":"BYE","reason":"server shutting down"}',
     b'{"type":"BYE","reason":"bye","id":"q1"}',
     b'{"type":"PING"}',
@@ -339,6 +351,10 @@ EXTRA_SERVER_FRAMES = [
     b'"ts":"2026-11-18T11:06:40.250Z","from":"alice","text":"hello","room":"#rust"}],'
     b'"more":false,"room":"#rust","id":"y1"}',
     b'{"type":"GAP","after":41,"before":1042,"room":"#lobby"}',
+    b'{"type":"MESSAGE","msg_id":2,"ts":"2026-11-18T11:06:41.000Z","from":"alice",'
+    b'"text":"cat.png","room":"#rust","file":{"name":"cat.png","size":5,"type":"image/png",'
+    b'"sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",'
+    b'"url":"http://127.0.0.1:8080/files/abc/cat.png"}}',
     b'{"type":"ERROR","code":"invalid_field","message":"invalid field \'version\'",'
     b'"field":"version","id":"h"}',
 ]

@@ -88,10 +88,10 @@ class Reactions:
                 f"{MAX_REACTIONS_PER_MESSAGE} different reactions", request_id,
                 field="reaction"))]
         if record is None or reacting.outcome == "deleted":
-            why = "was deleted" if record is not None else "is not here"
+            code, why = ((ErrorCode.MESSAGE_DELETED, "was deleted") if record is not None
+                         else (ErrorCode.NO_SUCH_MESSAGE, "is not here"))
             return [self.error_effect(sid, PeerError(
-                ErrorCode.NO_SUCH_MESSAGE, f"message {effect.msg_id} {why}", request_id,
-                field="msg_id"))]
+                code, f"message {effect.msg_id} {why}", request_id, field="msg_id"))]
         event = Reacted(msg_id=record.msg_id, by=effect.nick, reaction=effect.reaction,
                         remove=effect.remove, room=record.room, sender=record.sender,
                         to=record.to, quote=quote_of(record))

@@ -32,12 +32,14 @@ from palaver.protocol.irc import (
 )
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.profile import on_setname, user_updated
+from palaver.protocol.irc.certificates import certificate_list, on_cert
 from palaver.protocol.irc.sasl import authenticated, on_authenticate
 from palaver.protocol.irc.wire import IrcLine
 from palaver.protocol.messages import (
     AllowList,
     Authenticated,
     Away,
+    CertificateList,
     BanList,
     Conversations,
     Deleted,
@@ -101,6 +103,7 @@ COMMANDS: Final[dict[str, Command]] = {
     "USER": Command(registration.on_user, 4, before_registration=True),
     "AUTHENTICATE": Command(on_authenticate, 1, before_registration=True),  # irc/sasl.py
     "SETNAME": Command(on_setname, 1),  # irc/profile.py
+    "CERT": Command(on_cert),  # an account's TLS client certificates (irc/certificates.py)
     # channels (palaver.protocol.irc.channels)
     "INVITE": Command(channels.on_invite),  # none: the invitation list; one: 461
     "JOIN": Command(channels.on_join, 1),
@@ -148,6 +151,7 @@ COMMANDS: Final[dict[str, Command]] = {
 EVENTS: Final[dict[type[Wire], Renderer]] = {
     Welcome: registration.welcome,
     Authenticated: authenticated,
+    CertificateList: certificate_list,  # CERT (irc/certificates.py)
     UserUpdated: user_updated,  # away-notify, setname, account-notify (irc/profile.py)
     Registered: registration.registered,
     Goodbye: registration.goodbye,
