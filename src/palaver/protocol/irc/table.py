@@ -28,6 +28,7 @@ from palaver.protocol.irc import (
     redaction,
     refusals,
     registration,
+    search,
     server_info,
 )
 from palaver.protocol.irc.pending import Pending
@@ -63,6 +64,7 @@ from palaver.protocol.messages import (
     Result,
     RoomList,
     RoomUpdated,
+    SearchResults,
     ServerStats,
     StatusMessage,
     Tagged,
@@ -144,6 +146,7 @@ COMMANDS: Final[dict[str, Command]] = {
     "MONITOR": Command(monitor.on_monitor, 1),
     "MARKREAD": Command(markers.on_markread),  # FAIL MARKREAD NEED_MORE_PARAMS itself
     "REDACT": Command(redaction.on_redact, 2),
+    "SEARCH": Command(search.on_search, 2),  # palaver's full-text search (irc/search.py)
     # draft/metadata-3 (palaver.protocol.irc.metadata): before registration too
     "METADATA": Command(metadata.on_metadata, 2, before_registration=True),
 }
@@ -183,6 +186,7 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     Offline: monitor.offline,
     ReadMarker: markers.read_marker,
     Deleted: redaction.deleted,
+    SearchResults: search.results,
     MetadataValues: metadata.values,
     MetadataSubscriptions: metadata.subscriptions,
 }
