@@ -58,6 +58,7 @@ from palaver.protocol.messages import (
     Pong,
     Presence,
     Quit,
+    React,
     Register,
     Result,
     RevokeOperator,
@@ -171,6 +172,10 @@ def test_each_client_message_decodes() -> None:
         b'{"type":"MARK_READ","room":"#r","msg_id":7}': MarkRead(room="#r", msg_id=7),
         b'{"type":"DELETE","room":"#r","msg_id":7,"reason":"oops"}':
             Delete(room="#r", msg_id=7, reason="oops"),
+        b'{"type":"REACT","with":"bob","msg_id":7,"reaction":"+1","remove":true}':
+            React(peer="bob", msg_id=7, reaction="+1", remove=True),
+        b'{"type":"CHAT","room":"#r","text":"me too","reply_to":7}':
+            Say(room="#r", text="me too", reply_to=7),
         b'{"type":"OPER","name":"root","password":"hunter22"}':
             BecomeOperator(name="root", password="hunter22"),
         b'{"type":"USER_MODE","invisible":true}': SetUserMode(invisible=True),
