@@ -206,3 +206,15 @@ def test_close_account_ends_every_session_of_a_locked_account() -> None:
         Close(alice, "account locked"), Close(other, "account locked")]
     assert h.hub.online_accounts() == frozenset()
     assert h.hub.close_account("nobody", "account locked", h.clock.now) == []
+
+
+def test_the_commands_of_the_terminal_client_and_text_door() -> None:
+    from palaver.client.commands import LocalError, Send, parse_line
+
+    assert parse_line("/password old-one new-one", None) == Send(
+        ChangePassword(old="old-one", new="new-one"))
+    assert parse_line("/resetpassword alice tok new-one", None) == Send(
+        ResetPassword(nick="alice", token="tok", new="new-one"))
+    assert parse_line("/deleteaccount my-password", None) == Send(
+        DeleteAccount(password="my-password"))
+    assert isinstance(parse_line("/password only-one", None), LocalError)

@@ -23,9 +23,11 @@ from palaver.protocol.messages import (
     Authenticate,
     Ban,
     BecomeOperator,
+    ChangePassword,
     ClearMetadata,
     ClientMessage,
     Delete,
+    DeleteAccount,
     Disallow,
     Error,
     GetFileKey,
@@ -60,6 +62,7 @@ from palaver.protocol.messages import (
     Quit,
     React,
     Register,
+    ResetPassword,
     Result,
     RevokeOperator,
     RevokeVoice,
@@ -200,6 +203,11 @@ def test_each_client_message_decodes() -> None:
         b'{"type":"UPLOAD","with":"bob","name":"a.pdf","size":9,"text":"see"}':
             Upload(peer="bob", name="a.pdf", size=9, text="see"),
         b'{"type":"FILE_KEY"}': GetFileKey(),
+        b'{"type":"PASSWORD","old":"old password","new":"new password"}':
+            ChangePassword(old="old password", new="new password"),
+        b'{"type":"RESET_PASSWORD","nick":"alice","token":"tok","new":"new password"}':
+            ResetPassword(nick="alice", token="tok", new="new password"),
+        b'{"type":"DELETE_ACCOUNT","password":"my pw"}': DeleteAccount(password="my pw"),
     }
     assert {type(m) for m in frames.values()} == set(CLIENT_MESSAGE_TYPES)
     for frame, message in frames.items():

@@ -16,6 +16,8 @@ from typing import Final
 
 from palaver.protocol.messages import (
     Ban,
+    ChangePassword,
+    DeleteAccount,
     GrantOperator,
     Invite,
     Join,
@@ -26,6 +28,7 @@ from palaver.protocol.messages import (
     Number,
     Quit,
     Register,
+    ResetPassword,
     RevokeOperator,
     RunCommand,
     Say,
@@ -69,6 +72,9 @@ HELP: Final = (
     "  /rooms             list the rooms",
     "  /nick name         change your nickname",
     "  /register password make your nickname an account (then: --password)",
+    "  /password OLD NEW  change your account's password (your other sessions end)",
+    "  /resetpassword NICK TOKEN NEW  set a password with an operator's reset token",
+    "  /deleteaccount PASSWORD  delete your account (this ends every session of it)",
     "  /topic [#room] text set the topic (/topic - clears it)",
     "  /op, /deop [#room] nick   make someone an operator of the room, or not",
     "  /kick [#room] nick [why]  put someone out of the room",
@@ -283,6 +289,26 @@ def _help(rest: str, room: str | None) -> Action:
     return ShowHelp()
 
 
+def _password(rest: str, room: str | None) -> Action:
+    words = rest.split()
+    if len(words) != 2:
+        return LocalError("usage: /password OLD NEW (passwords without spaces)")
+    return Send(ChangePassword(old=words[0], new=words[1]))
+
+
+def _reset_password(rest: str, room: str | None) -> Action:
+    words = rest.split()
+    if len(words) != 3:
+        return LocalError("usage: /resetpassword NICK TOKEN NEW")
+    return Send(ResetPassword(nick=words[0], token=words[1], new=words[2]))
+
+
+def _delete_account(rest: str, room: str | None) -> Action:
+    if not rest.strip():
+        return LocalError("usage: /deleteaccount PASSWORD")
+    return Send(DeleteAccount(password=rest.strip()))
+
+
 _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "join": _join,
     "leave": _leave,
@@ -295,6 +321,9 @@ _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "echo": _echo,
     "sum": _sum,
     "help": _help,
+    "password": _password,  # accounts that can be managed (hub/account_management.py)
+    "resetpassword": _reset_password,
+    "deleteaccount": _delete_account,
     "quit": _quit,
     "topic": _topic,
     "op": _on_nick(lambda r, n: GrantOperator(room=r, nick=n), "/op [#room] nick"),

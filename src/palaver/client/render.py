@@ -17,7 +17,9 @@ from typing import Final
 
 import msgspec
 
+from palaver.protocol.file_text import text_with_file
 from palaver.protocol.messages import (
+    AccountDeleted,
     Deleted,
     Error,
     Gap,
@@ -28,6 +30,7 @@ from palaver.protocol.messages import (
     Message,
     Offline,
     Online,
+    PasswordChanged,
     Presence,
     Registered,
     Result,
@@ -107,6 +110,8 @@ DELETED_TEXT: Final = "(message deleted)"
 def render_message(event: Message, view: View) -> list[str]:
     if event.deleted:  # a tombstone, in history or a replay
         event = msgspec.structs.replace(event, text=DELETED_TEXT)
+    elif event.file is not None:  # its name, size and URL (protocol/file_text.py)
+        event = msgspec.structs.replace(event, text=text_with_file(event.text, event.file))
     stamp = f"[{clock(event.ts, view.tz)}]"
     sender = sanitize(event.sender)
     if event.to is not None:
@@ -173,6 +178,10 @@ def render(event: ServerMessage, view: View) -> list[str]:
         return [f"* disconnected: {sanitize(event.reason)}"]
     if isinstance(event, Registered):
         return [f"* {sanitize(event.nick)} is now an account: log in with --password"]
+    if isinstance(event, PasswordChanged):
+        return [f"* the password of {sanitize(event.account)} is changed"]
+    if isinstance(event, AccountDeleted):
+        return [f"* the account {sanitize(event.account)} is deleted"]
     if isinstance(event, RoomUpdated):
         return render_room_updated(event)
     if isinstance(event, Invited):

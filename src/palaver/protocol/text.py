@@ -32,6 +32,7 @@ from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import FrameTooLarge
 from palaver.protocol.framing import DEFAULT_MAX_FRAME, LineFramer
 from palaver.protocol.messages import (
+    AccountDeleted,
     ClientMessage,
     Error,
     Hello,
@@ -40,6 +41,7 @@ from palaver.protocol.messages import (
     Leave,
     Left,
     Message,
+    PasswordChanged,
     Ping,
     Pong,
     Presence,
@@ -242,6 +244,10 @@ class TextDialect:
             return sanitize_lines(event.result)
         elif isinstance(event, Registered):
             return [registered_line(event)]
+        elif isinstance(event, PasswordChanged):
+            return [f"* the password of {event.account} is changed"]
+        elif isinstance(event, AccountDeleted):
+            return [f"* the account {event.account} is deleted (its messages {event.messages})"]
         elif isinstance(event, Ping | Pong):
             return []  # nobody at a terminal answers PING: see MainPortConnection
         return render(cast(ServerMessage, event), view(self._me, self._room))
