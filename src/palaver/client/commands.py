@@ -27,6 +27,7 @@ from palaver.protocol.messages import (
     ListUsers,
     Number,
     Quit,
+    React,
     Register,
     ResetPassword,
     RevokeOperator,
@@ -86,6 +87,8 @@ HELP: Final = (
     "  /echo text         the server says the text back",
     "  /sum 1 2 3         add up numbers",
     "  /search [#room|@nick] words  find messages holding every word (3+ letters each)",
+    "  /reply ID text     answer message ID (41; #room/41, @nick/41 elsewhere)",
+    "  /react ID emoji    react to message ID (/unreact ID emoji takes it back)",
     "  /help              this help",
     "  /quit [reason]     leave the chat",
     "  //text             say a line that starts with /",
@@ -278,6 +281,47 @@ def _search(rest: str, room: str | None) -> Action:
     return Send(Search(query=" ".join(words), room=target, peer=peer, before=before))
 
 
+def message_ref(word: str, room: str | None) -> tuple[str | None, str | None, int] | None:
+    """A message as the line commands name it: ``41`` (of the current room), ``#room/41`` or
+    ``@nick/41`` (of a direct conversation): (room, nick, msg_id), or None if it is not one."""
+    where, _, number = word.rpartition("/")
+    if not number.isascii() or not number.isdigit() or len(number) > 18:
+        return None
+    if not where:
+        return (room, None, int(number)) if room is not None else None
+    if where.startswith("#") and len(where) > 1:
+        return where, None, int(number)
+    if where.startswith("@") and len(where) > 1:
+        return None, where[1:], int(number)
+    return None
+
+
+def _reply(rest: str, room: str | None) -> Action:
+    parts = rest.split(None, 1)
+    ref = message_ref(parts[0], room) if parts else None
+    if ref is None or len(parts) < 2 or not parts[1].strip():
+        return LocalError("usage: /reply ID text (ID: 41, #room/41 or @nick/41)")
+    target, peer, msg_id = ref
+    if peer is not None:
+        return Send(SendDirect(to=peer, text=parts[1], reply_to=msg_id))
+    assert target is not None
+    return Send(Say(room=target, text=parts[1], reply_to=msg_id))
+
+
+def _reaction(remove: bool) -> Callable[[str, str | None], Action]:
+    def handler(rest: str, room: str | None) -> Action:
+        words = rest.split()
+        ref = message_ref(words[0], room) if len(words) == 2 else None
+        if ref is None:
+            name = "unreact" if remove else "react"
+            return LocalError(f"usage: /{name} ID emoji (ID: 41, #room/41 or @nick/41)")
+        target, peer, msg_id = ref
+        return Send(React(room=target, peer=peer, msg_id=msg_id, reaction=words[1],
+                          remove=remove))
+
+    return handler
+
+
 def _no_args(make: Callable[[], Wire], usage: str) -> Callable[[str, str | None], Action]:
     def handler(rest: str, room: str | None) -> Action:
         return LocalError(f"usage: {usage}") if rest.strip() else Send(make())
@@ -334,4 +378,7 @@ _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "invite": _on_nick(lambda r, n: Invite(room=r, nick=n), "/invite [#room] nick"),
     "mode": _mode,
     "search": _search,
+    "reply": _reply,  # replies and reactions (hub/replies.py, hub/reactions.py)
+    "react": _reaction(remove=False),
+    "unreact": _reaction(remove=True),
 }

@@ -17,6 +17,7 @@ from typing import Final
 
 import msgspec
 
+from palaver.client.render_replies import render_reacted, with_reply_and_reactions
 from palaver.protocol.file_text import text_with_file
 from palaver.protocol.messages import (
     AccountDeleted,
@@ -32,6 +33,7 @@ from palaver.protocol.messages import (
     Online,
     PasswordChanged,
     Presence,
+    Reacted,
     Registered,
     Result,
     RoomList,
@@ -108,6 +110,8 @@ DELETED_TEXT: Final = "(message deleted)"
 
 
 def render_message(event: Message, view: View) -> list[str]:
+    if event.reply_to is not None or event.reactions:  # client/render_replies.py
+        return with_reply_and_reactions(event, lambda bare: render_message(bare, view))
     if event.deleted:  # a tombstone, in history or a replay
         event = msgspec.structs.replace(event, text=DELETED_TEXT)
     elif event.file is not None:  # its name, size and URL (protocol/file_text.py)
@@ -192,6 +196,8 @@ def render(event: ServerMessage, view: View) -> list[str]:
     if isinstance(event, Gap):
         where = sanitize(event.room or f"@{event.peer}")
         return [f"* messages {event.after + 1}-{event.before - 1} of {where} were not fetched"]
+    if isinstance(event, Reacted):
+        return render_reacted(event)
     if isinstance(event, Deleted):
         where = sanitize(event.room or f"@{event.to}")
         reason = f" ({sanitize(event.reason)})" if event.reason else ""

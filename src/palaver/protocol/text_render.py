@@ -28,6 +28,7 @@ from palaver.client.render import (
     sanitize,
     sanitize_lines,
 )
+from palaver.client.render_replies import with_reply_and_reactions
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import Error, Message, Registered, Users
 
@@ -86,6 +87,8 @@ def message_lines(event: Message, v: View, style: Style) -> list[str]:
 def classic_message(event: Message, v: View) -> list[str]:
     """``alice: text``; ``#dev alice: text`` from another room; ``*alice*: text`` for a direct
     message to me, ``-> *bob*: text`` for one I sent."""
+    if event.reply_to is not None or event.reactions:  # client/render_replies.py
+        return with_reply_and_reactions(event, lambda bare: classic_message(bare, v))
     sender = sanitize(event.sender)
     if event.to is not None:
         if same_name(event.sender, v.me):
