@@ -46,8 +46,9 @@ def from_bob(text: str, **fields: object) -> Message:
 
 def test_client_tags_go_to_the_hub_and_server_tags_do_not() -> None:
     d = registered("message-tags")
-    [say] = d.receive_data(b"@+draft/reply=#a/1;fizz=buzz;+bad\\sname=1 PRIVMSG #a :hi\r\n")
-    assert isinstance(say, Say) and say.tags == {"+draft/reply": "#a/1"}
+    [say] = d.receive_data(b"@+draft/reply=r7;fizz=buzz;+bad\\sname=1 PRIVMSG #a :hi\r\n")
+    assert isinstance(say, Say) and say.tags == {"+draft/reply": "r7"}  # not ours: relayed
+    assert say.reply_to is None
     [dm] = d.receive_data(b"@+typing=active PRIVMSG bob :hi\r\n")
     assert isinstance(dm, SendDirect) and dm.tags == {"+typing": "active"}
     [say] = d.receive_data(b"@+x=a\\nb PRIVMSG #a :hi\r\n")  # a control character: dropped

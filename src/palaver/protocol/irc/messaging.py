@@ -22,6 +22,7 @@ from palaver.hub.profile import MAX_AWAY
 from palaver.hub.relay import relayable
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc.pending import Pending
+from palaver.protocol.irc.reactions import react_of, reply_of
 from palaver.protocol.irc.registration import MAX_TARGETS
 from palaver.protocol.irc.render import hostmask
 from palaver.protocol.irc.rooms import kick_line
@@ -105,7 +106,11 @@ def post(irc: IrcDialect, target: str, text: str, out: list[Inbound], *, notice:
     """The hub request for a message to ``target`` (a room, ``@#room``, or a nick)."""
     kind = "notice" if notice else "privmsg"
     name, only = split_target(target)
-    extra: dict[str, object] = {"tags": tags or None, "breaks": breaks, "notice": notice}
+    reply_to = None
+    if only is None:  # a +draft/reply to one of our messages: a reply (irc/reactions.py)
+        reply_to, tags = reply_of(name, tags)
+    extra: dict[str, object] = {"tags": tags or None, "breaks": breaks, "notice": notice,
+                                "reply_to": reply_to}
     if name.startswith("#"):
         out.append(irc.request(Say, Pending(kind, target), room=name, text=text, only=only,
                                **extra))
@@ -151,11 +156,14 @@ def on_tagmsg(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
         return  # nothing to relay
     for target in targets:
         name, only = split_target(target)
+        rest = react_of(irc, name, tags, out) if only is None else tags  # irc/reactions.py
+        if not rest:
+            continue
         if name.startswith("#"):
             out.append(irc.request(SendTags, Pending("privmsg", target), room=name, only=only,
-                                   tags=tags))
+                                   tags=rest))
         else:
-            out.append(irc.request(SendTags, Pending("privmsg", target), to=name, tags=tags))
+            out.append(irc.request(SendTags, Pending("privmsg", target), to=name, tags=rest))
 
 
 def on_away(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:

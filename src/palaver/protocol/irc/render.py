@@ -104,6 +104,10 @@ class IrcRenderer:
         as a multiline batch. A deleted one (a tombstone in history) is left out."""
         if event.deleted:
             return b""
+        if event.reply_to is not None:  # +draft/reply, or a quote line (irc/reactions.py)
+            from palaver.protocol.irc.reactions import with_reply
+
+            event = with_reply(event, "message-tags" in self.caps)
         return self._text(event, event.room or event.to or "*", message_id(event))
 
     def status_message(self, event: StatusMessage) -> bytes:

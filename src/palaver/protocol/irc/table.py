@@ -25,6 +25,7 @@ from palaver.protocol.irc import (
     multiline,
     operators,
     queries,
+    reactions,
     redaction,
     refusals,
     registration,
@@ -59,6 +60,7 @@ from palaver.protocol.messages import (
     PastUsers,
     Ping,
     Presence,
+    Reacted,
     ReadMarker,
     Registered,
     Result,
@@ -186,6 +188,7 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     Offline: monitor.offline,
     ReadMarker: markers.read_marker,
     Deleted: redaction.deleted,
+    Reacted: reactions.reacted,  # +draft/react TAGMSG, or a NOTICE (irc/reactions.py)
     SearchResults: search.results,
     MetadataValues: metadata.values,
     MetadataSubscriptions: metadata.subscriptions,
