@@ -1,4 +1,5 @@
-"""Command line: ``python -m benchmarks [--quick] [--only fanout|idle|durable|irc] [--output F]``.
+"""Command line: ``python -m benchmarks [--quick] [--only fanout|idle|durable|search|irc]
+[--output F]``.
 
 Prints a table and writes every figure (and the machine it ran on) to a JSON file, by default
 ``benchmarks/results/<mode>-<timestamp>.json`` plus a copy at ``benchmarks/results/latest.json``.
@@ -28,6 +29,7 @@ from benchmarks.ircbench import IrcParams, render_irc, run_irc
 from benchmarks.phases import Phase
 from benchmarks.population import SetupError
 from benchmarks.report import machine_info, render
+from benchmarks.search import SearchParams, render_search, run_search
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -88,6 +90,8 @@ FULL_IRC = IrcParams(
         Phase("closed, 8/sender", messages=300, rate=0.0, window=8, timeout=120.0),
     ),
 )
+FULL_SEARCH = SearchParams(messages=1_000_000)
+QUICK_SEARCH = SearchParams(messages=20_000, repeats=5)
 QUICK_IRC = IrcParams(
     members=100,
     senders=10,
@@ -108,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="a small smoke run (100 members, 500 idle connections, "
                              "5,000 durable messages)")
-    parser.add_argument("--only", choices=["fanout", "idle", "durable", "irc"],
+    parser.add_argument("--only", choices=["fanout", "idle", "durable", "search", "irc"],
                         help="run one benchmark (irc: only when asked for; it compares "
                              "palaver's IRC door with ngircd and inspircd where installed)")
     parser.add_argument("--output", type=Path, help="where to write the JSON results")
@@ -127,6 +131,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         results["idle"] = await run_idle(QUICK_IDLE if args.quick else FULL_IDLE)
     if args.only in (None, "durable"):
         results["durable"] = await run_durable(QUICK_DURABLE if args.quick else FULL_DURABLE)
+    if args.only in (None, "search"):
+        results["search"] = await run_search(QUICK_SEARCH if args.quick else FULL_SEARCH)
     if args.only == "irc":
         results["irc"] = await run_irc(QUICK_IRC if args.quick else FULL_IRC)
     return results
@@ -141,6 +147,8 @@ def _complete(results: dict[str, Any]) -> bool:
     if "durable" in results:
         ok = ok and all(run["complete"] and run["stored_equals_acked"] and run["integrity_ok"]
                         for run in results["durable"]["runs"])
+    if "search" in results:
+        ok = ok and bool(results["search"]["complete"])
     if "irc" in results:
         ok = ok and bool(results["irc"]["runs"]) and not results["irc"]["failed"] and all(
             phase["complete"] for run in results["irc"]["runs"] for phase in run["phases"])
@@ -173,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"benchmark could not run: {exc}", file=sys.stderr)
         return 2
     print(render(results))
+    if "search" in results:
+        print("\n".join(render_search(results["search"])))
     if "irc" in results:
         print("\n".join(render_irc(results["irc"])))
     path = _write(results, args.output)

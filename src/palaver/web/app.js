@@ -1,6 +1,7 @@
 // palaver's web client: the page's behaviour. Text from the network is only ever put in the
 // page with textContent, never parsed as HTML.
 import { Link, conversationOf, fold, textProblem } from "./link.js";
+import { createSearch } from "./search.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
@@ -492,8 +493,11 @@ function onEvent(msg) {
     case "INVITED":
       onInvited(msg);
       break;
+    case "SEARCH_RESULTS":
+      search.results(msg);
+      break;
     case "ERROR":
-      onError(msg);
+      if (!search.error(msg)) onError(msg);
       break;
     default:
       break;
@@ -847,7 +851,8 @@ function post(c, text) {
 }
 
 const HELP = "Commands: /join #room · /leave [#room] · /msg nick text · /nick newnick · "
-  + "/who · /rooms · /register password · /quit [reason] · /help. The server's: /time · /joke · "
+  + "/who · /rooms · /search [#room|@nick] words · /register password · /quit [reason] · "
+  + "/help. The server's: /time · /joke · "
   + "/echo text · /sum 1 2 3. //text says a text that starts with /. "
   + "Room operators ([#room] is optional): "
   + "/topic text (/topic - clears it) · /op nick · /deop nick · /kick nick [reason] · "
@@ -913,6 +918,8 @@ function command(text) {
     case "rooms": case "list":
       link.request({ type: "ROOMS" });
       return;
+    case "search": case "find":
+      return search.command(arg) || usage("/search [#room|@nick] words (3+ letters each)");
     case "register":
       if (arg && [...arg].length < 8) {
         systemLine(current, "A password is at least 8 characters.", "error");
@@ -1043,5 +1050,23 @@ function setup() {
   window.addEventListener("online", () => link.retryNow());
   $("nick").focus();
 }
+
+// Search (search.js): a hit shows its conversation, and the message when it is loaded.
+const search = createSearch({
+  request: (message) => send(message),
+  nextId: (prefix) => link.nextId(prefix),
+  formatTime,
+  open(hit) {
+    const c = hit.room ? roomConv(hit.room) : dmConv(hit.with);
+    show(c);
+    requestAnimationFrame(() => {
+      const li = c.byId.get(hit.msg_id);
+      if (!li) return;
+      li.scrollIntoView({ block: "center" });
+      li.classList.add("found");
+      setTimeout(() => li.classList.remove("found"), 2000);
+    });
+  },
+});
 
 setup();
