@@ -155,3 +155,13 @@ async def test_the_index_follows_a_text_changed_in_place(tmp_path: Path) -> None
             "INSERT INTO message_search (message_search, rank) VALUES ('integrity-check', 0)")
     finally:
         await store.close()
+
+
+async def test_an_edited_message_is_found_by_its_current_text_in_its_place(store: Store) -> None:
+    await store.append([msg("#a", 1, text="teh old typo"), msg("#a", 2, text="typo later")])
+    await store.edit_message("#a", 1, sender_key="alice", text="the typo fixed",
+                             edited_at="2026-11-21T00:01:00.000Z")
+    assert ids(await store.search(["#a"], ["teh"])) == []
+    page = await store.search(["#a"], ["typo"])
+    assert ids(page) == [("#a", 2), ("#a", 1)]  # it keeps its place: not made newest
+    assert page.hits[1].message.text == "the typo fixed"
