@@ -1,6 +1,7 @@
 // palaver's web client: the page's behaviour. Text from the network is only ever put in the
 // page with textContent, never parsed as HTML.
 import { Link, conversationOf, fold, textProblem } from "./link.js";
+import { createReactions } from "./reactions.js";
 import { createSearch } from "./search.js";
 
 const $ = (id) => document.getElementById(id);
@@ -83,6 +84,7 @@ function show(c) {
     clearDivider(current);
   }
   current = c;
+  reactions.shown(c);
   c.log.hidden = false;
   if (c.unread) {
     placeDivider(c);
@@ -202,6 +204,7 @@ function addMessage(c, msg, live) {
   if (c.byId.has(msg.msg_id)) return false;
   const stick = nearBottom(c);
   const li = messageItem(msg, false);
+  reactions.decorate(li, msg, c, false); // its quote, reactions and actions (reactions.js)
   let before = null;
   if (c.newest > msg.msg_id) {
     for (const [id, node] of c.byId) { // Map order is insertion order, not id order: scan
@@ -454,6 +457,12 @@ function onEvent(msg) {
     case "HISTORY_PAGE":
       onHistoryPage(msg);
       break;
+    case "REACTED": { // a reaction added or taken back (reactions.js)
+      const c = msg.room ? convs.get(fold(msg.room))
+        : convs.get(fold("@" + (isMe(msg.from) ? msg.to : msg.from)));
+      reactions.reacted(c, msg);
+      break;
+    }
     case "GAP": {
       const c = msg.room ? roomConv(msg.room) : dmConv(msg.with);
       loadGap(c, msg.after, msg.before);
@@ -838,12 +847,15 @@ function post(c, text) {
     return false;
   }
   const message = c.dm ? { type: "DM", to: c.name, text } : { type: "CHAT", room: c.name, text };
+  const replyTo = reactions.takeReply(c); // the message this one answers, if any
+  if (replyTo !== null) message.reply_to = replyTo;
   const id = link.post(message);
   if (id === null) {
     systemLine(c, link.problem(message), "error");
     return false;
   }
   const li = messageItem({ from: me(), text }, true);
+  if (replyTo !== null) reactions.decorate(li, { reply_to: replyTo }, c, true);
   c.pendingEls.set(id, li);
   c.list.append(li);
   c.log.scrollTop = c.log.scrollHeight;
@@ -1067,6 +1079,17 @@ const search = createSearch({
       setTimeout(() => li.classList.remove("found"), 2000);
     });
   },
+});
+
+// Replies and reactions (reactions.js): quotes, reaction bars, the reply banner.
+const reactions = createReactions({
+  send: (message) => send(message),
+  nextId: (prefix) => link.nextId(prefix),
+  isMe,
+  me,
+  find: (c, msgId) => c.byId.get(msgId),
+  composer: $("composer"),
+  input: $("input"),
 });
 
 setup();
