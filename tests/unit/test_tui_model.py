@@ -348,3 +348,25 @@ def test_a_line_typed_offline_is_pending_until_acknowledged_or_refused() -> None
     model.mark_pending("p3", "#lobby", Say(room="#lobby", text="once", id="p3"))
     model.apply(Acknowledged(said(10, "alice", "once", request_id="p3")))  # seen in a replay
     assert "(pending)" not in " ".join(lobby.lines)
+
+
+def test_replies_and_reactions_in_a_room_and_a_direct_conversation() -> None:
+    from palaver.protocol.messages import Quote, React, Reacted
+
+    model = connected("#lobby", "#dev")
+    model.apply(said(1, "bob", "shipped it", room="#dev"))
+    assert model.interpret("/reply 1 nice") == Outgoing(Say(room="#lobby", text="nice",
+                                                            reply_to=1))
+    assert model.interpret("/react #dev/1 +1") == Outgoing(
+        React(room="#dev", msg_id=1, reaction="+1"))
+    model.apply(Reacted(msg_id=1, by="bob", reaction="+1", room="#dev", sender="bob",
+                        quote=Quote(msg_id=1, sender="bob", text="shipped it")))
+    assert model.conversations["#dev"].lines[-1] == "* bob reacted +1 to #1 (bob: shipped it)"
+    model.open_direct("Bob")
+    assert model.interpret("/reply 3 yes") == Outgoing(SendDirect(to="Bob", text="yes",
+                                                                  reply_to=3))
+    assert model.interpret("/unreact 3 +1") == Outgoing(
+        React(peer="Bob", msg_id=3, reaction="+1", remove=True))
+    model.switch("#lobby")
+    model.apply(Reacted(msg_id=3, by="bob", reaction="ok", sender="alice", to="bob"))
+    assert model.conversations["@bob"].lines[-1] == "* bob reacted ok to #3 of a direct message"

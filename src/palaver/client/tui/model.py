@@ -56,6 +56,8 @@ from palaver.protocol.messages import (
     Left,
     Message,
     Presence,
+    React,
+    Reacted,
     RoomList,
     RoomUpdated,
     Say,
@@ -233,7 +235,10 @@ class ChatModel:
             return None
         message = action.message
         if conversation.kind == "dm" and isinstance(message, Say) and message.room == room:
-            return Outgoing(SendDirect(to=conversation.name, text=message.text))
+            return Outgoing(SendDirect(to=conversation.name, text=message.text,
+                                       reply_to=message.reply_to))
+        if conversation.kind == "dm" and isinstance(message, React) and message.room == room:
+            return Outgoing(msgspec.structs.replace(message, room=None, peer=conversation.name))
         if conversation.kind == "dm" and isinstance(message, Leave) and message.room == room:
             self.close(conversation.key)
             return None
@@ -292,6 +297,9 @@ class ChatModel:
             where = origin if origin in self.conversations else self.current
             if isinstance(event, Gap):
                 where = self._key_of(event.room, event.peer) or where
+            if isinstance(event, Reacted):  # in the conversation of the message reacted to
+                peer = event.to if same_name(event.sender, self.me) else event.sender
+                where = self._key_of(event.room, peer) or where
             if isinstance(event, Users) and event.room is not None:
                 room = self.conversations.get(fold(event.room))
                 if room is not None and room.kind == "room":
