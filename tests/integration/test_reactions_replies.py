@@ -237,3 +237,10 @@ async def test_replies_and_reactions_survive_a_restart(tmp_path: Path) -> None:
         answer = await said(bob, "#lobby", "welcome back", reply_to=reply.msg_id)
         assert answer.quote == Quote(msg_id=reply.msg_id, sender="alice", text="me again")
         await bob.close()
+        resumed = Client(*await asyncio.open_connection("127.0.0.1", server.port))
+        welcome = await resumed.request(Hello(version=1, nick="dave", since={"#lobby": 0}))
+        assert isinstance(welcome, Welcome)
+        replayed = [await resumed.wait_for(Message) for _ in range(3)]
+        assert replayed[0].reactions == {"🔁": ("alice",)}  # a replay carries reactions
+        assert [m.reply_to for m in replayed] == [None, first.msg_id, reply.msg_id]
+        await resumed.close()
