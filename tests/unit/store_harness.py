@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 
 from palaver.hub.effects import (
     DeleteMessage,
+    EditMessage,
     Effect,
+    ListMessageEdits,
     LoadReadMarkers,
     Persist,
     SaveReaction,
@@ -64,6 +66,16 @@ class StoreHarness(Harness):
                 deletion = done(self.store.delete_message(
                     effect.conversation, effect.msg_id, sender_key=effect.sender_key))
                 self.apply(self.hub.message_deleted(effect, deletion))
+            elif isinstance(effect, EditMessage):
+                editing = done(self.store.edit_message(
+                    effect.conversation, effect.msg_id, sender_key=effect.sender_key,
+                    text=effect.text, edited_at=effect.edited_at, sent_after=effect.sent_after))
+                self.apply(self.hub.message_edited(effect, editing))
+            elif isinstance(effect, ListMessageEdits):
+                record = done(self.store.messages(effect.conversation, [effect.msg_id])).get(
+                    effect.msg_id)
+                versions = done(self.store.message_versions(effect.conversation, effect.msg_id))
+                self.apply(self.hub.edits_listed(effect, record, versions))
             elif isinstance(effect, SaveReaction):
                 reacting = done(self.store.react(
                     effect.conversation, effect.msg_id, identity=effect.identity,

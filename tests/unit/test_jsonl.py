@@ -29,6 +29,7 @@ from palaver.protocol.messages import (
     Delete,
     DeleteAccount,
     Disallow,
+    Edit,
     Error,
     GetFileKey,
     GetMetadata,
@@ -48,6 +49,7 @@ from palaver.protocol.messages import (
     ListAllowed,
     ListBans,
     ListConversations,
+    ListEdits,
     ListInvitations,
     ListPastUsers,
     ListRooms,
@@ -175,6 +177,10 @@ def test_each_client_message_decodes() -> None:
         b'{"type":"MARK_READ","room":"#r","msg_id":7}': MarkRead(room="#r", msg_id=7),
         b'{"type":"DELETE","room":"#r","msg_id":7,"reason":"oops"}':
             Delete(room="#r", msg_id=7, reason="oops"),
+        b'{"type":"EDIT","room":"#r","msg_id":7,"text":"fixed it"}':
+            Edit(room="#r", msg_id=7, text="fixed it"),
+        b'{"type":"EDITS","with":"bob","msg_id":7}':
+            ListEdits(peer="bob", msg_id=7),
         b'{"type":"REACT","with":"bob","msg_id":7,"reaction":"+1","remove":true}':
             React(peer="bob", msg_id=7, reaction="+1", remove=True),
         b'{"type":"CHAT","room":"#r","text":"me too","reply_to":7}':

@@ -31,6 +31,7 @@ from palaver.protocol.messages import (
     ClientMessage,
     Delete,
     Disallow,
+    Edit,
     GetFileKey,
     GetMetadata,
     GetStats,
@@ -46,6 +47,7 @@ from palaver.protocol.messages import (
     ListAllowed,
     ListBans,
     ListConversations,
+    ListEdits,
     ListInvitations,
     ListPastUsers,
     ListRooms,
@@ -301,6 +303,8 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (1, MarkRead(room="#rust", msg_id=1, id="mr2")),
         (1, React(room="#rust", msg_id=1, reaction="👍", id="re1")),  # the store answers
         (1, Delete(room="#rust", msg_id=1, id="del1")),
+        (1, Edit(room="#rust", msg_id=1, text="hello, world", id="ed1")),  # the core asks
+        (1, ListEdits(room="#rust", msg_id=1, id="ed2")),  # the core asks
         (1, Upload(room="#rust", name="../cat.png", size=48_213, id="up1")),  # UPLOAD_READY
         (1, GetFileKey(id="fk1")),  # FILE_KEY
         (1, BecomeOperator(name="root", password="hunter22", id="op1")),  # the core checks
@@ -337,6 +341,11 @@ EXTRA_SERVER_FRAMES = [
     b'{"type":"AUTHENTICATED","account":"alice","id":"au2"}',  # an AUTH before HELLO (core)
     b'{"type":"WALLOPS","from":"root","text":"restarting at 10:00"}',
     b'{"type":"DELETED","msg_id":1,"by":"alice","room":"#rust","from":"alice","id":"del1"}',
+    b'{"type":"EDITED","msg_id":1,"text":"hello, world","edited_at":"2026-11-18T11:09:02.004Z",'
+    b'"by":"alice","room":"#rust","from":"alice","id":"ed1"}',
+    b'{"type":"EDIT_LIST","msg_id":1,"versions":[{"text":"hello","ts":"2026-11-18T11:06:40.250Z"},'
+    b'{"text":"hello, world","ts":"2026-11-18T11:09:02.004Z"}],"room":"#rust","from":"alice",'
+    b'"id":"ed2"}',
     b'{"type":"REACTED","msg_id":1,"by":"alice","reaction":"\xf0\x9f\x91\x8d","room":"#rust",'
     b'"from":"alice","quote":{"msg_id":1,"from":"alice","text":"hello"},"id":"re1"}',
     b'{"type":"HISTORY_PAGE","messages":[{"type":"MESSAGE","msg_id":2,'

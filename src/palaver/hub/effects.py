@@ -193,6 +193,39 @@ class DeleteMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class EditMessage:
+    """Give a stored message of ``sender_key``'s the text ``text`` (not a tombstone's; only if
+    it was sent at or after ``sent_after``, when given), then tell the hub
+    (:meth:`~palaver.hub.hub.Hub.message_edited`) what happened (hub/editing.py)."""
+
+    session: SessionId
+    request_id: str | None
+    conversation: str
+    msg_id: int
+    by: str  # who edits it (nick)
+    sender_key: str
+    text: str
+    edited_at: str
+    sent_after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListMessageEdits:
+    """Read a stored message and the texts it has had, then give them to the hub
+    (:meth:`~palaver.hub.hub.Hub.edits_listed`), which answers ``asker_key`` if it sent the
+    message or ``anyone`` (a room operator) — hub/editing.py."""
+
+    session: SessionId
+    request_id: str | None
+    conversation: str
+    msg_id: int
+    asker_key: str
+    anyone: bool = False
+    room: str | None = None  # display name, for a room
+    peer: str | None = None  # the other end's nick, for a direct conversation
+
+
+@dataclass(frozen=True, slots=True)
 class CheckOperator:
     """An OPER (hub/operators.py): check ``password`` against ``password_hash`` (None: no such
     operator — check against a decoy, so that it takes as long) off the event loop, then call
@@ -289,7 +322,7 @@ class ChangeCertificates:
 Effect = (
     Deliver | Close | Persist | AckResend | Replay | FetchHistory | CreateAccount | Remember
     | SaveRoom | Answer
-    | SaveReadMarker | LoadReadMarkers | DeleteMessage
+    | SaveReadMarker | LoadReadMarkers | DeleteMessage | EditMessage | ListMessageEdits
     | CheckOperator
     | ChangeCertificates
     | SaveMetadata

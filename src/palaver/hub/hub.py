@@ -43,6 +43,7 @@ from palaver.hub.commands import COMMANDS, CommandContext, CommandRegistry
 from palaver.hub.conversations import Conversations
 from palaver.hub.deletion import Deleting
 from palaver.hub.directory import Directory
+from palaver.hub.editing import Editing
 from palaver.hub.effects import Close, Deliver, Effect, Remember, SessionId
 from palaver.hub.files import Files
 from palaver.hub.lookalikes import LookalikeIndex
@@ -107,6 +108,7 @@ class HubConfig:
     operator_logins: Mapping[str, str] = field(default_factory=dict)
     whowas_entries: int = 1_000  # nicks remembered for WHOWAS (hub/whowas.py)
     server_info: str = "palaver chat server"  # the server's description (IRC: WHOIS, LINKS)
+    edit_window: float = 86_400.0  # seconds a message may be edited after it is sent; 0: ever
     # A deleted account's messages: "keep" (as from deleted-user) or "erase" (tombstones)
     deleted_account_messages: Literal["keep", "erase"] = "keep"
 
@@ -132,7 +134,8 @@ _BEFORE_HELLO: Final = (Hello, Authenticate, Ping, Pong, Quit, RunCommand, Subsc
 
 class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, Profile,
           Certificates,
-          Directory, Operators, WatchLists, ReadMarkers, Deleting, Reactions, Relay, Metadata,
+          Directory, Operators, WatchLists, ReadMarkers, Deleting, Editing, Reactions, Relay,
+          Metadata,
           Conversations, Files, Searching, AccountManagement):
     def __init__(
         self,
@@ -199,6 +202,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
             **self.watch_handlers(),  # WATCH (hub/watch.py)
             **self.marker_handlers(),  # MARK_READ (hub/markers.py)
             **self.deletion_handlers(),  # DELETE (hub/deletion.py)
+            **self.editing_handlers(),  # EDIT, EDITS (hub/editing.py)
             **self.files_handlers(),  # UPLOAD, FILE_KEY (hub/files.py)
             **self.reaction_handlers(),  # REACT (hub/reactions.py)
             **self.relay_handlers(),  # TAGMSG (hub/relay.py)

@@ -59,7 +59,8 @@ def as_message(record: StoredMessage, request_id: str | None = None) -> Message:
     return Message(id=request_id, msg_id=record.msg_id, ts=record.ts, sender=record.sender,
                    text=record.text, room=record.room, to=record.to, notice=record.notice,
                    deleted=record.deleted, reply_to=record.reply_to,
-                   file=file_ref(record.file) if record.file and not record.deleted else None)
+                   file=file_ref(record.file) if record.file and not record.deleted else None,
+                   edited_at=record.edited_at)
 
 
 def file_ref(file: StoredFile) -> FileRef:

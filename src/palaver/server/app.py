@@ -79,7 +79,8 @@ class Server:
         hub = Hub(HubConfig(motd=s.motd, default_rooms=s.default_rooms,
                             server_operators=frozenset(n.lower() for n in s.server_operators),
                             operator_logins=dict(s.operator_logins), server_info=s.server_info,
-                            deleted_account_messages=s.deleted_account_messages),
+                            deleted_account_messages=s.deleted_account_messages,
+                            edit_window=s.edit_window),
                   stored=stored)
         timeouts = Timeouts(hello=s.hello_timeout, ping=s.ping_interval, idle=s.idle_timeout)
         self._passwords = Passwords(time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib)

@@ -68,6 +68,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     server_info: Annotated[str, msgspec.Meta(min_length=1, max_length=100,
                                              pattern=r"^[^\x00-\x1f\x7f]*$")] = (
         "palaver chat server")
+    # EDIT (docs/protocol.md): seconds after it is sent that a message may still be edited by
+    # its sender; 0: no limit.
+    edit_window: Annotated[float, msgspec.Meta(ge=0)] = 86_400.0
     max_frame: Annotated[int, msgspec.Meta(ge=1_024, le=16 * 1_048_576)] = DEFAULT_MAX_FRAME
     hello_timeout: Seconds = 10.0
     # Web port: seconds for the TLS handshake, then for the first HTTP request's headers.

@@ -28,10 +28,12 @@ from palaver.hub.effects import (
     CreateAccount,
     DeleteMessage,
     Deliver,
+    EditMessage,
     Effect,
     EraseAccount,
     FetchActivity,
     FetchHistory,
+    ListMessageEdits,
     LoadReadMarkers,
     ManageAccount,
     Persist,
@@ -147,6 +149,8 @@ class ServerCore:
             SaveReadMarker: self._save_read_marker,  # answered in order (server/pipeline.py)
             LoadReadMarkers: self._load_read_markers,
             DeleteMessage: self._delete_message,
+            EditMessage: self._edit_message,  # hub/editing.py
+            ListMessageEdits: self._list_message_edits,
             FetchHistory: self._history,  # a page after the messages before it are stored
             FetchActivity: self._activity,
             ChangeCertificates: self._change_certificates,  # CERT (hub/certificates.py)
@@ -605,6 +609,34 @@ class ServerCore:
                           effect.conversation)
             effects = [self.hub.error_effect(effect.session, PeerError(
                 ErrorCode.UNAVAILABLE, "the message could not be deleted; try again",
+                effect.request_id))]
+        return effects
+
+    async def _edit_message(self, effect: EditMessage) -> list[Effect]:
+        try:
+            editing = await self.store.edit_message(
+                effect.conversation, effect.msg_id, sender_key=effect.sender_key,
+                text=effect.text, edited_at=effect.edited_at, sent_after=effect.sent_after)
+            effects = self.hub.message_edited(effect, editing)
+        except Exception:
+            log.exception("could not edit message %d of %s", effect.msg_id, effect.conversation)
+            effects = [self.hub.error_effect(effect.session, PeerError(
+                ErrorCode.UNAVAILABLE, "the message could not be edited; try again",
+                effect.request_id))]
+        return effects
+
+    async def _list_message_edits(self, effect: ListMessageEdits) -> list[Effect]:
+        try:
+            found = await self.store.messages(effect.conversation, [effect.msg_id])
+            record = found.get(effect.msg_id)
+            versions = (None if record is None else
+                        await self.store.message_versions(effect.conversation, effect.msg_id))
+            effects = self.hub.edits_listed(effect, record, versions)
+        except Exception:
+            log.exception("could not read the edits of message %d of %s", effect.msg_id,
+                          effect.conversation)
+            effects = [self.hub.error_effect(effect.session, PeerError(
+                ErrorCode.UNAVAILABLE, "the message's texts could not be read; try again",
                 effect.request_id))]
         return effects
 
