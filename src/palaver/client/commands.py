@@ -18,11 +18,13 @@ from palaver.protocol.messages import (
     Ban,
     ChangePassword,
     DeleteAccount,
+    Edit,
     GrantOperator,
     Invite,
     Join,
     Kick,
     Leave,
+    ListEdits,
     ListRooms,
     ListUsers,
     Number,
@@ -89,6 +91,7 @@ HELP: Final = (
     "  /search [#room|@nick] words  find messages holding every word (3+ letters each)",
     "  /reply ID text     answer message ID (41; #room/41, @nick/41 elsewhere)",
     "  /react ID emoji    react to message ID (/unreact ID emoji takes it back)",
+    "  /edit ID text      change the text of your message ID (/edits ID: its texts)",
     "  /help              this help",
     "  /quit [reason]     leave the chat",
     "  //text             say a line that starts with /",
@@ -322,6 +325,24 @@ def _reaction(remove: bool) -> Callable[[str, str | None], Action]:
     return handler
 
 
+def _edit(rest: str, room: str | None) -> Action:
+    parts = rest.split(None, 1)
+    ref = message_ref(parts[0], room) if parts else None
+    if ref is None or len(parts) < 2 or not parts[1].strip():
+        return LocalError("usage: /edit ID text (ID: 41, #room/41 or @nick/41)")
+    target, peer, msg_id = ref
+    return Send(Edit(room=target, peer=peer, msg_id=msg_id, text=parts[1]))
+
+
+def _edits(rest: str, room: str | None) -> Action:
+    words = rest.split()
+    ref = message_ref(words[0], room) if len(words) == 1 else None
+    if ref is None:
+        return LocalError("usage: /edits ID (ID: 41, #room/41 or @nick/41)")
+    target, peer, msg_id = ref
+    return Send(ListEdits(room=target, peer=peer, msg_id=msg_id))
+
+
 def _no_args(make: Callable[[], Wire], usage: str) -> Callable[[str, str | None], Action]:
     def handler(rest: str, room: str | None) -> Action:
         return LocalError(f"usage: {usage}") if rest.strip() else Send(make())
@@ -381,4 +402,6 @@ _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "reply": _reply,  # replies and reactions (hub/replies.py, hub/reactions.py)
     "react": _reaction(remove=False),
     "unreact": _reaction(remove=True),
+    "edit": _edit,  # edits (hub/editing.py)
+    "edits": _edits,
 }

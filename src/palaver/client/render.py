@@ -22,6 +22,8 @@ from palaver.protocol.file_text import text_with_file
 from palaver.protocol.messages import (
     AccountDeleted,
     Deleted,
+    Edited,
+    EditList,
     Error,
     Gap,
     Goodbye,
@@ -107,6 +109,7 @@ def block(prefix: str, text: str) -> list[str]:
 
 
 DELETED_TEXT: Final = "(message deleted)"
+EDITED_MARK: Final = " (edited)"  # after the text of a message edited since it was sent
 
 
 def render_message(event: Message, view: View) -> list[str]:
@@ -116,6 +119,8 @@ def render_message(event: Message, view: View) -> list[str]:
         event = msgspec.structs.replace(event, text=DELETED_TEXT)
     elif event.file is not None:  # its name, size and URL (protocol/file_text.py)
         event = msgspec.structs.replace(event, text=text_with_file(event.text, event.file))
+    if event.edited_at is not None and not event.deleted:  # EDITED
+        event = msgspec.structs.replace(event, text=event.text + EDITED_MARK)
     stamp = f"[{clock(event.ts, view.tz)}]"
     sender = sanitize(event.sender)
     if event.to is not None:
@@ -202,12 +207,41 @@ def render(event: ServerMessage, view: View) -> list[str]:
         where = sanitize(event.room or f"@{event.to}")
         reason = f" ({sanitize(event.reason)})" if event.reason else ""
         return [f"* {sanitize(event.by)} deleted message {event.msg_id} of {where}{reason}"]
+    if isinstance(event, Edited):
+        return render_edited(event, view)
+    if isinstance(event, EditList):
+        return render_edit_list(event, view)
     if isinstance(event, SearchResults):
         return render_search_results(event, view)
     if isinstance(event, Online | Offline):
         state = "online" if isinstance(event, Online) else "offline"
         return [f"* {sanitize(event.nick)} is {state}"]
     return []
+
+
+def render_edited(event: Edited, view: View) -> list[str]:
+    """``* alice edited message 42 of #dev: the new text`` (of ``@bob`` for a direct one: the
+    other end)."""
+    if event.room is not None:
+        where = event.room
+    else:
+        other = event.to if same_name(event.sender or "", view.me) else event.sender
+        where = f"@{other or '?'}"
+    return block(f"* {sanitize(event.by)} edited message {event.msg_id} of {sanitize(where)}: ",
+                 event.text)
+
+
+def render_edit_list(event: EditList, view: View) -> list[str]:
+    """EDITS' answer: each text message N has had, oldest first, with the time it got it."""
+    where = sanitize(event.room or f"@{event.peer}")
+    head = f"* message {event.msg_id} of {where}"
+    if not event.versions:
+        return [f"{head} was deleted: no texts are kept"]
+    lines = [f"{head} by {sanitize(event.sender or '?')}, {len(event.versions)} "
+             f"{'text' if len(event.versions) == 1 else 'texts'}, oldest first:"]
+    for version in event.versions:
+        lines.extend(block(f"  [{clock(version.ts, view.tz)}] ", version.text))
+    return lines
 
 
 def render_search_results(event: SearchResults, view: View) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Final
 from palaver.client.commands import HELP
 from palaver.client.render import (
     DELETED_TEXT,
+    EDITED_MARK,
     View,
     error_line,
     render_message,
@@ -99,7 +100,8 @@ def classic_message(event: Message, v: View) -> list[str]:
         prefix = f"{sanitize(event.room)} {sender}: "
     else:
         prefix = f"{sender}: "
-    first, *rest = sanitize_lines(DELETED_TEXT if event.deleted else event.text)
+    first, *rest = sanitize_lines(DELETED_TEXT if event.deleted
+                                  else event.text + (EDITED_MARK if event.edited_at is not None else ""))
     indent = " " * len(prefix)
     return [prefix + first, *((indent + line) if line else "" for line in rest)]
 

@@ -48,6 +48,7 @@ from palaver.client.events import (
 from palaver.client.render import View, block, error_line, info_line, render, same_name, sanitize
 from palaver.client.tracker import fold
 from palaver.protocol.messages import (
+    Edited,
     Gap,
     Goodbye,
     Join,
@@ -297,7 +298,7 @@ class ChatModel:
             where = origin if origin in self.conversations else self.current
             if isinstance(event, Gap):
                 where = self._key_of(event.room, event.peer) or where
-            if isinstance(event, Reacted):  # in the conversation of the message reacted to
+            if isinstance(event, Reacted | Edited):  # in the conversation of its message
                 peer = event.to if same_name(event.sender, self.me) else event.sender
                 where = self._key_of(event.room, peer) or where
             if isinstance(event, Users) and event.room is not None:
