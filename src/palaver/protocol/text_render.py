@@ -101,7 +101,8 @@ def classic_message(event: Message, v: View) -> list[str]:
     else:
         prefix = f"{sender}: "
     first, *rest = sanitize_lines(DELETED_TEXT if event.deleted
-                                  else event.text + (EDITED_MARK if event.edited_at is not None else ""))
+                                  else event.text
+                                  + (EDITED_MARK if event.edited_at is not None else ""))
     indent = " " * len(prefix)
     return [prefix + first, *((indent + line) if line else "" for line in rest)]
 
