@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc import (
     channels,
+    editing,
     help,
     history,
     markers,
@@ -45,6 +46,8 @@ from palaver.protocol.messages import (
     BanList,
     Conversations,
     Deleted,
+    Edited,
+    EditList,
     Error,
     Goodbye,
     HistoryPage,
@@ -149,6 +152,8 @@ COMMANDS: Final[dict[str, Command]] = {
     "MARKREAD": Command(markers.on_markread),  # FAIL MARKREAD NEED_MORE_PARAMS itself
     "REDACT": Command(redaction.on_redact, 2),
     "SEARCH": Command(search.on_search, 2),  # palaver's full-text search (irc/search.py)
+    "EDIT": Command(editing.on_edit, 3),  # palaver's own: edit a message (irc/editing.py)
+    "EDITS": Command(editing.on_edits, 2),
     # draft/metadata-3 (palaver.protocol.irc.metadata): before registration too
     "METADATA": Command(metadata.on_metadata, 2, before_registration=True),
 }
@@ -189,6 +194,8 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     ReadMarker: markers.read_marker,
     Deleted: redaction.deleted,
     Reacted: reactions.reacted,  # +draft/react TAGMSG, or a NOTICE (irc/reactions.py)
+    Edited: editing.edited,  # a NOTICE from the sender, +draft/reply (irc/editing.py)
+    EditList: editing.edit_list,
     SearchResults: search.results,
     MetadataValues: metadata.values,
     MetadataSubscriptions: metadata.subscriptions,
