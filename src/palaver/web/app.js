@@ -1,6 +1,7 @@
 // palaver's web client: the page's behaviour. Text from the network is only ever put in the
 // page with textContent, never parsed as HTML.
 import { Link, conversationOf, fold, textProblem } from "./link.js";
+import { createEdits } from "./edits.js";
 import { createReactions } from "./reactions.js";
 import { createSearch } from "./search.js";
 
@@ -205,6 +206,7 @@ function addMessage(c, msg, live) {
   const stick = nearBottom(c);
   const li = messageItem(msg, false);
   reactions.decorate(li, msg, c, false); // its quote, reactions and actions (reactions.js)
+  edits.decorate(li, msg, c); // "(edited)", and an edit action on one's own (edits.js)
   let before = null;
   if (c.newest > msg.msg_id) {
     for (const [id, node] of c.byId) { // Map order is insertion order, not id order: scan
@@ -463,6 +465,15 @@ function onEvent(msg) {
       reactions.reacted(c, msg);
       break;
     }
+    case "EDITED": { // a message's new text (edits.js)
+      const c = msg.room ? convs.get(fold(msg.room))
+        : convs.get("@" + fold(isMe(msg.from) ? msg.to : msg.from));
+      edits.edited(c, msg);
+      break;
+    }
+    case "EDIT_LIST":
+      edits.listed(current, msg);
+      break;
     case "GAP": {
       const c = msg.room ? roomConv(msg.room) : dmConv(msg.with);
       loadGap(c, msg.after, msg.before);
@@ -863,7 +874,8 @@ function post(c, text) {
 }
 
 const HELP = "Commands: /join #room · /leave [#room] · /msg nick text · /nick newnick · "
-  + "/who · /rooms · /search [#room|@nick] words · /register password · /quit [reason] · "
+  + "/who · /rooms · /search [#room|@nick] words · /edit ID text (your message; ✎ on it) · "
+  + "/register password · /quit [reason] · "
   + "/help. The server's: /time · /joke · "
   + "/echo text · /sum 1 2 3. //text says a text that starts with /. "
   + "Room operators ([#room] is optional): "
@@ -930,6 +942,9 @@ function command(text) {
     case "rooms": case "list":
       link.request({ type: "ROOMS" });
       return;
+    case "edit": case "edits":
+      return edits.command(current, name.toLowerCase(), raw)
+        || usage(name.toLowerCase() === "edit" ? "/edit ID text" : "/edits ID");
     case "search": case "find":
       return search.command(arg) || usage("/search [#room|@nick] words (3+ letters each)");
     case "register":
@@ -1079,6 +1094,17 @@ const search = createSearch({
       setTimeout(() => li.classList.remove("found"), 2000);
     });
   },
+});
+
+// Edits (edits.js): "(edited)", the ✎ action on one's own messages, /edit and /edits.
+const edits = createEdits({
+  send: (message) => send(message),
+  nextId: (prefix) => link.nextId(prefix),
+  isMe,
+  find: (c, msgId) => c.byId.get(msgId),
+  input: $("input"),
+  say: (c, text) => systemLine(c, text),
+  formatTime,
 });
 
 // Replies and reactions (reactions.js): quotes, reaction bars, the reply banner.
