@@ -290,3 +290,37 @@ async def test_only_members_and_a_real_session_may_upload(files: Callable[..., A
         pass
     async with s.http.put(ready.url, data=b"x") as response:
         assert response.status == 404
+
+
+async def test_text_and_irc_show_a_line_with_name_size_and_url(
+        files: Callable[..., Awaitable[Setup]]) -> None:
+    s = await files(text_sniff_timeout=0.05)
+    alice = await s.client("alice")
+    text_peer = await asyncio.open_connection("127.0.0.1", s.server.port)
+    text_peer[1].write(b"tom\r\n")
+    while b"you joined #lobby" not in await text_peer[0].readline():
+        pass
+    irc_port = await s.server.open_irc(0)
+    irc_reader, irc_writer = await asyncio.open_connection("127.0.0.1", irc_port)
+    irc_writer.write(b"NICK ivy\r\nUSER ivy 0 * :Ivy\r\nJOIN #lobby\r\n")
+    while b" 366 " not in await irc_reader.readline():
+        pass
+    ready = await alice.request(Upload(name="cat.png", size=len(PNG), room="#lobby",
+                                       text="look at this"))
+    assert isinstance(ready, UploadReady)
+    async with s.http.put(ready.url, data=PNG) as response:
+        answer = await response.json()
+    url = answer["file"]["url"]
+    file_line = f"[file] cat.png ({len(PNG)} B, image/png) {url}"
+    while b"<alice>" not in (line := await text_peer[0].readline()):
+        pass
+    assert line.endswith(b"<alice> look at this\r\n")
+    assert (await text_peer[0].readline()).strip() == file_line.encode()
+    privmsgs = []
+    while len(privmsgs) < 2:
+        got = await irc_reader.readline()
+        if b" PRIVMSG #lobby :" in got:
+            privmsgs.append(got.split(b" :", 1)[1])
+    assert privmsgs == [b"look at this\r\n", file_line.encode() + b"\r\n"]
+    text_peer[1].close()
+    irc_writer.close()

@@ -31,6 +31,7 @@ from palaver.client.render import (
 )
 from palaver.client.render_replies import with_reply_and_reactions
 from palaver.protocol.errors import ErrorCode
+from palaver.protocol.file_text import text_with_file
 from palaver.protocol.messages import Error, Message, Registered, Users
 
 EOL: Final = b"\r\n"
@@ -101,7 +102,7 @@ def classic_message(event: Message, v: View) -> list[str]:
     else:
         prefix = f"{sender}: "
     first, *rest = sanitize_lines(DELETED_TEXT if event.deleted
-                                  else event.text
+                                  else text_with_file(event.text, event.file)
                                   + (EDITED_MARK if event.edited_at is not None else ""))
     indent = " " * len(prefix)
     return [prefix + first, *((indent + line) if line else "" for line in rest)]

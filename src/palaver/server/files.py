@@ -32,6 +32,7 @@ COLLECT_GRACE: Final = 3_600.0  # seconds an unused blob is kept (a message may 
 SHA256_NAME: Final = re.compile(r"^[0-9a-f]{64}$")
 # Served inline (the web client shows them); everything else is an attachment.
 INLINE_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+_TEXT_CONTROLS: Final = bytes(c for c in range(32) if c not in b"\t\n\r\f") + b"\x7f"
 _MAGIC: Final = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -43,14 +44,15 @@ _MAGIC: Final = (
 
 def sniff(head: bytes) -> str:
     """The type a file is served as, from its first bytes — never from its name or what the
-    uploader said: a few image types and PDF by their magic numbers, UTF-8 text without NULs as
-    ``text/plain``, anything else ``application/octet-stream``."""
+    uploader said: a few image types and PDF by their magic numbers, UTF-8 text with no control
+    characters (but tab, CR, LF, FF) as ``text/plain``, anything else
+    ``application/octet-stream``."""
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return kind
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
-    if b"\x00" in head:
+    if head.translate(None, _TEXT_CONTROLS) != head:  # control characters: not text
         return "application/octet-stream"
     try:
         head.decode("utf-8")

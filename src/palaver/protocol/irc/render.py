@@ -20,6 +20,9 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
+import msgspec
+
+from palaver.protocol.file_text import text_with_file
 from palaver.protocol.irc.metadata import CAP as METADATA
 from palaver.protocol.irc.metadata import CAP_VALUE as METADATA_LIMITS
 from palaver.protocol.irc.multiline import CAP_VALUE as MULTILINE_LIMITS
@@ -108,6 +111,9 @@ class IrcRenderer:
             from palaver.protocol.irc.reactions import with_reply
 
             event = with_reply(event, "message-tags" in self.caps)
+        if event.file is not None:  # a line with its name, size and URL after the text
+            event = msgspec.structs.replace(event, text=text_with_file(event.text, event.file),
+                                            breaks=())
         return self._text(event, event.room or event.to or "*", message_id(event))
 
     def status_message(self, event: StatusMessage) -> bytes:
