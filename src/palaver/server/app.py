@@ -127,7 +127,9 @@ class Server:
         core = self.core
         assert core is not None and self.tls is not None, "start() first, with tls_cert"
         name, password = self.settings.server_name, self.settings.irc_password
-        return await self.tls.open("irc", lambda: irc_connection(core, name, password), port)
+        external = self.settings.client_ca is not None  # SASL EXTERNAL (docs/tls.md)
+        return await self.tls.open(
+            "irc", lambda: irc_connection(core, name, password, external=external), port)
 
     @property
     def tls_port(self) -> int | None:

@@ -67,24 +67,27 @@ def host_name() -> str:
 
 
 def irc_dialect(core: ServerCore, server_name: str | None,
-                session: Callable[[], SessionId], *, password: str | None = None) -> IrcDialect:
+                session: Callable[[], SessionId], *, password: str | None = None,
+                external: bool = False) -> IrcDialect:
     """A new connection's dialect: ``server_name`` is the ``server_name`` setting (None: the
     host name); ``session`` gives the connection's session id (known once it is attached);
-    ``password`` is the ``irc_password`` setting (the door's server password)."""
+    ``password`` is the ``irc_password`` setting (the door's server password); ``external``:
+    offer SASL EXTERNAL (the TLS door of a server with ``client_ca``)."""
     def nick_of() -> str | None:
         return core.hub.nick_of(session())
 
     return IrcDialect(id_prefix="irc-" + secrets.token_hex(6), nick_of=nick_of,
                       password=password,
+                      sasl_mechanisms=("PLAIN", "EXTERNAL") if external else ("PLAIN",),
                       server=server_name or host_name(), info=core.hub.config.server_info)
 
 
 def irc_connection(core: ServerCore, server_name: str | None = None,
-                   password: str | None = None) -> StreamConnection:
+                   password: str | None = None, *, external: bool = False) -> StreamConnection:
     """A new connection for the IRC listener (a protocol factory for ``create_server``);
     ``server_name`` is the ``server_name`` setting (None: the host name), ``password`` the
-    ``irc_password`` one."""
+    ``irc_password`` one; ``external``: offer SASL EXTERNAL (client certificates)."""
     conn: StreamConnection
     conn = IrcConnection(core, irc_dialect(core, server_name, lambda: conn.sid,
-                                           password=password))
+                                           password=password, external=external))
     return conn

@@ -77,6 +77,7 @@ class IrcDialect:
         server: str = "palaver",
         password: str | None = None,  # the door's server password (irc_password)
         info: str = DEFAULT_SERVER_INFO,
+        sasl_mechanisms: tuple[str, ...] = ("PLAIN",),  # EXTERNAL too: TLS with client_ca
     ) -> None:
         self.framer = IrcFramer()
         self.prefix = id_prefix
@@ -95,7 +96,7 @@ class IrcDialect:
         # with ERROR, it does not let the client guess again), else None. The transport closes
         # it (palaver.transports.irc_port).
         self.closing: str | None = None
-        self.reg = Registration(password)  # CAP version, SASL, the server password
+        self.reg = Registration(password, sasl_mechanisms)  # CAP version, SASL, PASS
         self.labels = Labels()
         self.batches: dict[str, multiline.ClientBatch] = {}  # the client's open batches
         self._aside: list[bytes] = []

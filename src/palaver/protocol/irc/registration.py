@@ -139,7 +139,8 @@ def on_cap(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
             irc.set_caps(irc.caps | {"cap-notify"})  # implied by 302, for good
         values = irc.reg.cap_version >= 302
         out.append(_cap_reply(irc, "LS", [
-            f"{cap}={CAP_VALUES[cap]}" if values and cap in CAP_VALUES else cap
+            f"sasl={','.join(irc.reg.mechanisms)}" if values and cap == "sasl"  # irc/sasl.py
+            else f"{cap}={CAP_VALUES[cap]}" if values and cap in CAP_VALUES else cap
             for cap in SUPPORTED_CAPS]))
     elif sub == "LIST":
         out.append(_cap_reply(irc, "LIST", sorted(irc.caps)))

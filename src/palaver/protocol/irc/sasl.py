@@ -8,8 +8,12 @@ its answer becomes ``900`` + ``903`` (logged in: the HELLO that registers the co
 logs in to that account, with the nick NICK gave) or ``904``. ``AUTHENTICATE *`` aborts
 (``906``); another mechanism is ``908`` + ``904``; a chunk over 400 bytes, or data past
 :data:`MAX_SASL`, is ``905``; SASL after registration, or once logged in, is ``907``.
-EXTERNAL (a TLS client certificate bound to an account) is not offered: palaver's accounts hold
-no certificate fingerprints.
+``AUTHENTICATE EXTERNAL`` (offered only on the TLS port of a server with ``client_ca``, where
+``CAP LS 302`` says ``sasl=PLAIN,EXTERNAL``) is answered ``AUTHENTICATE +`` too; the client's
+``+`` (or an authorization identity in base64: the account's name) becomes an ``AUTH`` with
+``mechanism`` ``certificate``: the account the connection's client certificate is bound to
+(``CERT ADD``, irc/certificates.py) logs in — ``900`` + ``903`` — or ``904`` (no certificate,
+or one bound to no account, or another account named).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from palaver.protocol.messages import Authenticate, Authenticated, Error
 if TYPE_CHECKING:
     from palaver.protocol.irc.dialect import IrcDialect
 
-MECHANISMS: Final = ("PLAIN",)
+MECHANISMS: Final = ("PLAIN", "EXTERNAL")  # EXTERNAL only where the door offers it
 CHUNK: Final = 400  # bytes of base64 per AUTHENTICATE line
 MAX_SASL: Final = 4 * CHUNK * 3  # base64 bytes of one exchange (a 1,024-character password fits)
 
@@ -47,11 +51,12 @@ def on_authenticate(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
         out.append(irc.num("906", "SASL authentication aborted"))
         return
     if reg.sasl is None:  # the mechanism
-        if arg.upper() in MECHANISMS:
-            reg.sasl = ""
+        if arg.upper() in reg.mechanisms:
+            reg.sasl, reg.mechanism = "", arg.upper()
             out.append(irc.line("AUTHENTICATE", "+", source=None, trailing=False))
         else:
-            out.append(irc.num("908", ",".join(MECHANISMS), "are available SASL mechanisms"))
+            out.append(irc.num("908", ",".join(reg.mechanisms),
+                               "are available SASL mechanisms"))
             out.append(irc.num("904", "SASL authentication failed"))
         return
     if len(arg) > CHUNK or len(reg.sasl) + len(arg) > MAX_SASL:
@@ -63,6 +68,14 @@ def on_authenticate(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
         if len(arg) == CHUNK:
             return  # more to come
     data, reg.sasl = reg.sasl, None
+    if reg.mechanism == "EXTERNAL":
+        authzid = _external(data)
+        if authzid is None:
+            out.append(irc.num("904", "SASL authentication failed"))
+            return
+        out.append(irc.request(Authenticate, Pending("sasl", authzid or "*"), nick=authzid,
+                               mechanism="certificate"))
+        return
     credentials = _plain(data)
     if credentials is None:
         out.append(irc.num("904", "SASL authentication failed"))
@@ -83,6 +96,15 @@ def _plain(data: str) -> tuple[str, str] | None:
     if not authcid or not password or (authzid and authzid.lower() != authcid.lower()):
         return None
     return authcid, password
+
+
+def _external(data: str) -> str | None:
+    """EXTERNAL's authorization identity (RFC 4422: empty, or the account to log in to), or
+    None if malformed."""
+    try:
+        return base64.b64decode(data, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
 
 
 # ---------------------------------------------------------------------- events

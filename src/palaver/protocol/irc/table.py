@@ -33,17 +33,17 @@ from palaver.protocol.irc import (
     search,
     server_info,
 )
+from palaver.protocol.irc.certificates import certificate_list, on_cert
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.profile import on_setname, user_updated
-from palaver.protocol.irc.certificates import certificate_list, on_cert
 from palaver.protocol.irc.sasl import authenticated, on_authenticate
 from palaver.protocol.irc.wire import IrcLine
 from palaver.protocol.messages import (
     AllowList,
     Authenticated,
     Away,
-    CertificateList,
     BanList,
+    CertificateList,
     Conversations,
     Deleted,
     Edited,
