@@ -130,7 +130,8 @@ class Directory:
             operator_of=tuple(r.name for r in rooms if r.key in operators),
             online_since=format_ts(user.signon) if user.signon else None,
             idle=max(0, int(now - (user.active or user.signon))) if user.signon else None,
-            metadata=self._metadata_of(user))  # hub/metadata.py
+            metadata=self._metadata_of(user),  # hub/metadata.py
+            secure=all(s.secure for sid in user.sessions if (s := self._sessions.get(sid))))
         return Users(id=msg.id, users=(user.nick,), info=(info,))
 
     def _may_know(self, asker: User | None, user: User, key: str) -> bool:

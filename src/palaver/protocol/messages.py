@@ -737,6 +737,7 @@ class UserInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     online_since: str | None = None
     idle: int | None = None
     metadata: dict[str, str] | None = None  # its metadata (only for one ``nick``)
+    secure: bool = False  # every session of it is over TLS (only for one ``nick``)
 
 
 class Users(Wire, frozen=True, tag="USERS"):

@@ -2,6 +2,7 @@
 // page with textContent, never parsed as HTML.
 import { Link, conversationOf, fold, textProblem } from "./link.js";
 import { createEdits } from "./edits.js";
+import { createFiles } from "./files.js";
 import { createReactions } from "./reactions.js";
 import { createSearch } from "./search.js";
 
@@ -207,6 +208,7 @@ function addMessage(c, msg, live) {
   const li = messageItem(msg, false);
   reactions.decorate(li, msg, c, false); // its quote, reactions and actions (reactions.js)
   edits.decorate(li, msg, c); // "(edited)", and an edit action on one's own (edits.js)
+  files.decorate(li, msg); // its file: a link, an image's preview (files.js)
   let before = null;
   if (c.newest > msg.msg_id) {
     for (const [id, node] of c.byId) { // Map order is insertion order, not id order: scan
@@ -423,6 +425,7 @@ function onEvent(msg) {
       $("me-nick").textContent = msg.nick;
       $("me-kind").textContent = msg.account ? "account" : "guest";
       showChat();
+      files.welcomed(); // a FILE_KEY for downloads (files.js)
       if (msg.motd && !convs.size) roomConv(msg.rooms[0] || "#lobby").motd = msg.motd;
       break;
     }
@@ -461,7 +464,7 @@ function onEvent(msg) {
       break;
     case "REACTED": { // a reaction added or taken back (reactions.js)
       const c = msg.room ? convs.get(fold(msg.room))
-        : convs.get(fold("@" + (isMe(msg.from) ? msg.to : msg.from)));
+        : convs.get("@" + fold(isMe(msg.from) ? msg.to : msg.from));
       reactions.reacted(c, msg);
       break;
     }
@@ -516,8 +519,14 @@ function onEvent(msg) {
     case "SEARCH_RESULTS":
       search.results(msg);
       break;
+    case "UPLOAD_READY": // send the file's bytes (files.js)
+      files.ready(msg);
+      break;
+    case "FILE_KEY":
+      files.keyed(msg);
+      break;
     case "ERROR":
-      if (!search.error(msg)) onError(msg);
+      if (!search.error(msg) && !files.refused(msg)) onError(msg);
       break;
     default:
       break;
@@ -1105,6 +1114,15 @@ const edits = createEdits({
   input: $("input"),
   say: (c, text) => systemLine(c, text),
   formatTime,
+});
+
+// Files (files.js): the attach button, drops, uploads with progress, links and previews.
+const files = createFiles({
+  send: (message) => send(message),
+  nextId: (prefix) => link.nextId(prefix),
+  current: () => current,
+  composer: $("composer"),
+  say: (c, text, kind) => systemLine(c, text, kind),
 });
 
 // Replies and reactions (reactions.js): quotes, reaction bars, the reply banner.

@@ -137,6 +137,8 @@ def _whois(irc: IrcDialect, event: Users, arg: str, about: _About) -> bytes:
         lines.append(irc.num("330", nick, user.account, "is logged in as"))
     if user.bot:
         lines.append(irc.num("335", nick, "is a bot"))
+    if user.secure:
+        lines.append(irc.num("671", nick, "is using a secure connection"))
     if user.idle is not None and user.online_since:
         lines.append(irc.num("317", nick, str(user.idle), unix_time(user.online_since),
                              "seconds idle, signon time"))
