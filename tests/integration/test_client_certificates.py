@@ -168,6 +168,16 @@ class RawIrc:
                 if part in line:
                     return line.rstrip("\r\n")
 
+    async def lines_until(self, part: str) -> list[str]:
+        """Every line up to and with the first that holds ``part``."""
+        out: list[str] = []
+        async with asyncio.timeout(WAIT):
+            while not out or part not in out[-1]:
+                line = (await self.reader.readline()).decode()
+                assert line, f"closed before {part!r}"
+                out.append(line.rstrip("\r\n"))
+        return out
+
     def close(self) -> None:
         self.writer.close()
 
@@ -206,6 +216,16 @@ async def test_sasl_external_over_irc_tls(server: Server, pki: Pki) -> None:
     await irc.until(" 001 al ")
     irc.send("WHOIS al")
     assert (await irc.until(" 330 ")).split()[3:5] == ["al", "alice"]
+    assert (await irc.until(" 671 ")).endswith(" 671 al al :is using a secure connection")
+    await irc.until(" 318 ")
+    plain = await RawIrc.open(await server.open_irc(0), None)  # WHOIS 671: TLS users only
+    plain.send("NICK pete\r\nUSER p 0 * :P")
+    await plain.until(" 001 pete ")
+    irc.send("WHOIS pete")
+    whois = await irc.lines_until(" 318 ")
+    assert any(" 311 al pete " in line for line in whois)
+    assert not any(" 671 " in line for line in whois)
+    plain.close()
     irc.close()
 
 

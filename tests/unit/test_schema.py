@@ -52,6 +52,7 @@ from palaver.protocol.messages import (
     ListPastUsers,
     ListRooms,
     ListUsers,
+    ManageCertificates,
     MarkRead,
     Mute,
     Ping,
@@ -245,6 +246,7 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (1, ListRooms(id="early")),  # handshake_required
         (1, Hello(version=1, nick="alice", id="h1")),
         (1, Authenticate(nick="alice", password="correct horse", id="au1")),  # registered
+        (1, ManageCertificates(action="add", id="ce1")),  # not_an_account (a guest)
         (1, Watch(add=("bob", "carol"), id="wa1")),  # WATCHING; ONLINE, OFFLINE for bob
         (2, Hello(version=1, nick="Alice")),  # nick_taken
         (2, Hello(version=2, nick="bob")),  # unsupported_version
@@ -339,6 +341,8 @@ EXTRA_SERVER_FRAMES = [
     b'{"type":"CONVERSATIONS","conversations":[{"last_ts":"2026-11-18T11:06:40.123Z",'
     b'"room":"#rust"},{"last_ts":"2026-11-18T12:00:00.000Z","with":"bob"}],"id":"cv1"}',
     b'{"type":"AUTHENTICATED","account":"alice","id":"au2"}',  # an AUTH before HELLO (core)
+    b'{"type":"CERTIFICATES","account":"alice","fingerprints":["' + b"ab" * 32 + b'"],'
+    b'"added":"' + b"ab" * 32 + b'","current":"' + b"ab" * 32 + b'","id":"ce2"}',  # the core's
     b'{"type":"WALLOPS","from":"root","text":"restarting at 10:00"}',
     b'{"type":"DELETED","msg_id":1,"by":"alice","room":"#rust","from":"alice","id":"del1"}',
     b'{"type":"EDITED","msg_id":1,"text":"hello, world","edited_at":"2026-11-18T11:09:02.004Z",'
