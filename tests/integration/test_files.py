@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -324,3 +325,26 @@ async def test_text_and_irc_show_a_line_with_name_size_and_url(
     assert privmsgs == [b"look at this\r\n", file_line.encode() + b"\r\n"]
     text_peer[1].close()
     irc_writer.close()
+
+
+async def test_palaver_chat_uploads_with_progress(files: Callable[..., Awaitable[Setup]],
+                                                  tmp_path: Path) -> None:
+    from tests.integration.test_terminal_client import run_chat
+
+    s = await files()
+    alice = await s.client("alice")
+    path = tmp_path / "report.pdf"
+    path.write_bytes(b"%PDF-1.4\n" + bytes(1_000_000))
+    code, out, err = await run_chat(
+        s.server.port, f"/upload {path}\n/upload {tmp_path / 'missing.txt'}\n", "--nick", "bob")
+    assert (code, err) == (0, ""), out
+    assert "* uploading report.pdf (1000009 bytes)" in out
+    progress = re.findall(r"\* uploading report\.pdf: (\d+)%", out)
+    assert len(progress) >= 3 and progress[-1] == "100", out  # a line per tenth passed
+    assert re.search(r"<bob> \[file\] report\.pdf \(1\.0 MB, application/pdf\) "
+                     r"http://127\.0\.0\.1:\d+/files/\S+/report\.pdf", out), out
+    assert "! /upload: No such file or directory:" in out
+    seen = await alice.wait_for(Message)
+    assert seen.sender == "bob" and seen.file is not None
+    assert (seen.file.name, seen.file.type, seen.file.size) == (
+        "report.pdf", "application/pdf", 1_000_009)

@@ -27,6 +27,7 @@ from palaver.protocol.messages import (
     ListEdits,
     ListRooms,
     ListUsers,
+    ManageCertificates,
     Number,
     Quit,
     React,
@@ -64,7 +65,15 @@ class LocalError:
     message: str
 
 
-Action = Send | ShowHelp | LocalError | None
+@dataclass(frozen=True, slots=True)
+class UploadFile:
+    """Send the file at ``path`` to ``room`` (UPLOAD, then its bytes over HTTP)."""
+
+    path: str
+    room: str
+
+
+Action = Send | ShowHelp | LocalError | UploadFile | None
 
 HELP: Final = (
     "Commands:",
@@ -78,6 +87,9 @@ HELP: Final = (
     "  /password OLD NEW  change your account's password (your other sessions end)",
     "  /resetpassword NICK TOKEN NEW  set a password with an operator's reset token",
     "  /deleteaccount PASSWORD  delete your account (this ends every session of it)",
+    "  /cert [add [FP] | remove FP]  your account's TLS client certificates (add alone: the",
+    "                     one this connection presented; docs/tls.md)",
+    "  /upload PATH       send a file to the current room (its link shows for everyone)",
     "  /topic [#room] text set the topic (/topic - clears it)",
     "  /op, /deop [#room] nick   make someone an operator of the room, or not",
     "  /kick [#room] nick [why]  put someone out of the room",
@@ -350,6 +362,14 @@ def _no_args(make: Callable[[], Wire], usage: str) -> Callable[[str, str | None]
     return handler
 
 
+def _upload(rest: str, room: str | None) -> Action:
+    if not rest.strip():
+        return LocalError("usage: /upload PATH")
+    if room is None:
+        return LocalError("join a room first: /join #room")
+    return UploadFile(path=rest.strip(), room=room)
+
+
 def _help(rest: str, room: str | None) -> Action:
     return ShowHelp()
 
@@ -366,6 +386,19 @@ def _reset_password(rest: str, room: str | None) -> Action:
     if len(words) != 3:
         return LocalError("usage: /resetpassword NICK TOKEN NEW")
     return Send(ResetPassword(nick=words[0], token=words[1], new=words[2]))
+
+
+def _cert(rest: str, room: str | None) -> Action:
+    words = rest.split()
+    verb, fingerprints = (words[0].lower() if words else "list"), words[1:]
+    if verb == "list" and not fingerprints:
+        return Send(ManageCertificates(action="list"))
+    if verb == "add" and len(fingerprints) <= 1:
+        return Send(ManageCertificates(action="add",
+                                       fingerprint=fingerprints[0] if fingerprints else None))
+    if verb in ("remove", "del") and len(fingerprints) == 1:
+        return Send(ManageCertificates(action="remove", fingerprint=fingerprints[0]))
+    return LocalError("usage: /cert, /cert add [FINGERPRINT], /cert remove FINGERPRINT")
 
 
 def _delete_account(rest: str, room: str | None) -> Action:
@@ -389,6 +422,7 @@ _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "password": _password,  # accounts that can be managed (hub/account_management.py)
     "resetpassword": _reset_password,
     "deleteaccount": _delete_account,
+    "cert": _cert,  # client certificates (hub/certificates.py)
     "quit": _quit,
     "topic": _topic,
     "op": _on_nick(lambda r, n: GrantOperator(room=r, nick=n), "/op [#room] nick"),
@@ -404,4 +438,5 @@ _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "unreact": _reaction(remove=True),
     "edit": _edit,  # edits (hub/editing.py)
     "edits": _edits,
+    "upload": _upload,  # files (client/upload.py)
 }

@@ -21,6 +21,7 @@ from palaver.client.render_replies import render_reacted, with_reply_and_reactio
 from palaver.protocol.file_text import text_with_file
 from palaver.protocol.messages import (
     AccountDeleted,
+    CertificateList,
     Deleted,
     Edited,
     EditList,
@@ -189,6 +190,8 @@ def render(event: ServerMessage, view: View) -> list[str]:
         return [f"* {sanitize(event.nick)} is now an account: log in with --password"]
     if isinstance(event, PasswordChanged):
         return [f"* the password of {sanitize(event.account)} is changed"]
+    if isinstance(event, CertificateList):
+        return render_certificates(event)
     if isinstance(event, AccountDeleted):
         return [f"* the account {sanitize(event.account)} is deleted"]
     if isinstance(event, RoomUpdated):
@@ -272,6 +275,25 @@ def _setting(event: RoomUpdated, setting: str) -> str:
              "limit": (f"at most {event.limit} members", "no member limit"),
              "key": ("a key to join", "no key")}[setting]
     return words[0] if on else words[1]
+
+
+def render_certificates(event: CertificateList) -> list[str]:
+    """CERT's answer: what changed, then every fingerprint bound (this connection's marked)."""
+    account = sanitize(event.account)
+    lines = []
+    if event.added is not None:
+        lines.append(f"* certificate {event.added} added: it logs in to {account}")
+    if event.removed is not None:
+        lines.append(f"* certificate {event.removed} removed")
+    count = len(event.fingerprints)
+    lines.append(f"* {account} has {count} certificate{'' if count == 1 else 's'}"
+                 + (":" if count else ""))
+    lines.extend(f"*   {sanitize(fp)}" + (" (this connection's)" if fp == event.current else "")
+                 for fp in event.fingerprints)
+    if event.current is not None and event.current not in event.fingerprints:
+        lines.append(f"* this connection's certificate: {sanitize(event.current)} "
+                     "(/cert add binds it)")
+    return lines
 
 
 def render_room_updated(event: RoomUpdated) -> list[str]:

@@ -37,7 +37,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from palaver.client.commands import HELP, LocalError, ShowHelp, parse_line
+from palaver.client.commands import HELP, LocalError, ShowHelp, UploadFile, parse_line
 from palaver.client.events import (
     Acknowledged,
     ClientEvent,
@@ -226,6 +226,10 @@ class ChatModel:
                                         "conversations; F2 shows or hides the side panes; "
                                         "Ctrl+C quits."])
             self.switch(CONSOLE)
+            return None
+        if isinstance(action, UploadFile):  # the line mode (--plain) has it, for now
+            self._show(self.current, [error_line("/upload works in the line mode: "
+                                                 "palaver chat --plain")])
             return None
         if isinstance(action, LocalError):
             words = line.split()
