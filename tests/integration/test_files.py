@@ -348,3 +348,13 @@ async def test_palaver_chat_uploads_with_progress(files: Callable[..., Awaitable
     assert seen.sender == "bob" and seen.file is not None
     assert (seen.file.name, seen.file.type, seen.file.size) == (
         "report.pdf", "application/pdf", 1_000_009)
+
+
+async def test_the_text_door_says_where_uploads_are_made(start_server: ServerFactory) -> None:
+    server = await start_server(text_sniff_timeout=0.05)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"tom\r\n/upload /etc/passwd\r\n")
+    while b"/upload" not in (line := await reader.readline()):
+        assert line
+    assert line.startswith(b"! /upload: send files with palaver chat or the web client")
+    writer.close()

@@ -24,7 +24,14 @@ import enum
 from dataclasses import dataclass
 from typing import Final, cast
 
-from palaver.client.commands import LocalError, Send, ShowHelp, parse_line, parse_number
+from palaver.client.commands import (
+    LocalError,
+    Send,
+    ShowHelp,
+    UploadFile,
+    parse_line,
+    parse_number,
+)
 from palaver.client.render import error_line, info_line
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
@@ -109,6 +116,9 @@ def parse(
         return Show((error_line(action.message),))
     if isinstance(action, ShowHelp):
         return Show(TEXT_HELP)
+    if isinstance(action, UploadFile):  # a file goes over HTTP: palaver chat or the web client
+        return Show((error_line("/upload: send files with palaver chat or the web client; "
+                                "their links show here"),))
     return _slash(action, chosen)
 
 

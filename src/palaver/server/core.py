@@ -505,10 +505,21 @@ class ServerCore:
             fingerprint = self.hub.certificate_of(conn.sid)
             key = (await self.store.certificate_account(fingerprint)
                    if fingerprint is not None else None)
-            marks = await self.store.load_marks(key) if key is not None else {}
-            markers = await self.store.read_markers(key) if key is not None else []
-            effects = self.hub.login(conn.sid, auth, verified=key is not None, marks=marks,
-                                     now=self._wall_clock(), read_markers=markers, account=key)
+            account = await self.store.get_account(key) if key is not None else None
+            effects: list[Effect]
+            if account is not None and account.locked:  # as for a password (above)
+                effects = [self.hub.error_effect(conn.sid, PeerError(
+                    ErrorCode.ACCOUNT_LOCKED, "this account is locked: ask the server's "
+                    "operator", auth.id))]
+            else:
+                key = account.key if account is not None else None
+                marks = await self.store.load_marks(key) if key is not None else {}
+                markers = await self.store.read_markers(key) if key is not None else []
+                effects = self.hub.login(conn.sid, auth, verified=key is not None, marks=marks,
+                                         now=self._wall_clock(), read_markers=markers,
+                                         account=key)
+                if key is not None:
+                    await self.store.note_seen(key, format_ts(self._wall_clock()))
         except Exception:
             log.exception("login with a certificate on connection %d failed", conn.sid)
             effects = [self.hub.error_effect(conn.sid, PeerError(
