@@ -276,3 +276,19 @@ async def test_a_certificate_from_another_ca_is_refused_at_the_handshake(
     irc.send("CAP LS 302")
     await irc.until(" LS ")
     irc.close()
+
+
+async def test_a_locked_account_does_not_log_in_with_its_certificate(
+    server: Server, pki: Pki,
+) -> None:
+    alice = await alice_account(server, pki)
+    await alice.close()
+    assert server.store is not None
+    assert await server.store.set_locked("alice", True)
+    again = await tls_client(server, pki, pki.alice)
+    try:
+        with pytest.raises(ServerError) as refused:
+            await again.request(Authenticate(mechanism="certificate"))
+        assert refused.value.error.code == "account_locked"
+    finally:
+        await again.close()
