@@ -27,9 +27,11 @@ from palaver.protocol.messages import (
     Authenticate,
     Ban,
     BecomeOperator,
+    ChangePassword,
     ClearMetadata,
     ClientMessage,
     Delete,
+    DeleteAccount,
     Disallow,
     Edit,
     GetFileKey,
@@ -60,10 +62,12 @@ from palaver.protocol.messages import (
     Quit,
     React,
     Register,
+    ResetPassword,
     RevokeOperator,
     RevokeVoice,
     RunCommand,
     Say,
+    Search,
     SendDirect,
     SendTags,
     SendWallops,
@@ -209,6 +213,10 @@ def validate(value: Any, node: JsonObject, root: JsonObject) -> list[str]:
         elif keyword == "required":
             if isinstance(value, dict):
                 errors += [f"missing {name}" for name in argument if name not in value]
+        elif keyword == "items" and isinstance(argument, bool):  # after prefixItems
+            if isinstance(value, list) and not argument \
+                    and len(value) > len(node.get("prefixItems", ())):
+                errors.append(f"{value!r} has more entries than its prefixItems")
         elif keyword == "items":
             if isinstance(value, list):
                 for item in value:
@@ -222,6 +230,13 @@ def validate(value: Any, node: JsonObject, root: JsonObject) -> list[str]:
                 for name, item in value.items():
                     if name not in named:
                         errors += [f"{name}: {e}" for e in validate(item, argument, root)]
+        elif keyword == "prefixItems":
+            if isinstance(value, list):
+                for item, sub in zip(value, argument, strict=False):
+                    errors += validate(item, sub, root)
+        elif keyword == "minItems":
+            if isinstance(value, list) and len(value) < argument:
+                errors.append(f"{value!r} has fewer than {argument} entries")
         elif keyword in ("maxProperties", "maxItems"):
             if isinstance(value, dict | list) and len(value) > argument:
                 errors.append(f"{value!r} has more than {argument} entries")
@@ -309,6 +324,10 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
         (1, ListEdits(room="#rust", msg_id=1, id="ed2")),  # the core asks
         (1, Upload(room="#rust", name="../cat.png", size=48_213, id="up1")),  # UPLOAD_READY
         (1, GetFileKey(id="fk1")),  # FILE_KEY
+        (1, Search(query="hello wor", room="#rust", limit=5, id="se1")),  # the core asks
+        (2, ChangePassword(old="hunter22", new="correct horse", id="pw1")),  # not_an_account
+        (2, DeleteAccount(password="hunter22", id="da1")),  # not_an_account
+        (2, ResetPassword(nick="bob", token="t" * 32, new="correct horse", id="rp1")),
         (1, BecomeOperator(name="root", password="hunter22", id="op1")),  # the core checks
         (2, SetUserMode(invisible=True, wallops=True, id="um1")),  # USER_MODE
         (2, Kill(nick="alice", reason="bye", id="kl1")),  # not_operator
@@ -356,6 +375,11 @@ EXTRA_SERVER_FRAMES = [
     b'"ts":"2026-11-18T11:06:41.250Z","from":"bobby","text":"hi!","room":"#rust",'
     b'"reply_to":1,"quote":{"msg_id":1,"from":"alice","text":"hello"},'
     b'"reactions":{"ok":["alice","bobby"]}}],"more":false,"room":"#rust","id":"y3"}',
+    b'{"type":"SEARCH_RESULTS","query":"hello wor","hits":[{"msg_id":1,"from":"alice",'
+    b'"ts":"2026-11-18T11:06:40.250Z","text":"hello\\nworld","room":"#rust",'
+    b'"marks":[[0,5],[6,9]]}],"next":"c1","id":"se1"}',  # the core's answer
+    b'{"type":"PASSWORD_CHANGED","account":"alice","id":"pw2"}',
+    b'{"type":"ACCOUNT_DELETED","account":"alice","messages":"kept","id":"da2"}',
     b'{"type":"BYE","reason":"server shutting down"}',
     b'{"type":"BYE","reason":"bye","id":"q1"}',
     b'{"type":"PING"}',
