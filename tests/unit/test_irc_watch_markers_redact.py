@@ -230,7 +230,15 @@ def test_redact_deletes_and_everyone_with_the_capability_sees_it() -> None:
     other = registered("carol", caps="draft/message-redaction")
     assert lines(other.encode(event)) == [
         ":alice!alice@palaver REDACT #chan #chan/41 :spam and eggs"]
-    assert registered("dave", caps="message-tags").encode(event) == b""
+    # without the capability: never REDACT, a NOTICE from the deleter instead
+    assert lines(registered("dave", caps="message-tags").encode(event)) == [
+        ":alice!alice@palaver NOTICE #chan :* deleted a message of bob: spam and eggs"]
+    own = Deleted(msg_id=41, by="bob", room="#chan", sender="bob")
+    assert lines(registered("dave").encode(own)) == [
+        ":bob!bob@palaver NOTICE #chan :* deleted their own message"]
+    direct = Deleted(msg_id=7, by="bob", to="dave", sender="bob", reason="typo")
+    assert lines(registered("dave").encode(direct)) == [
+        ":bob!bob@palaver NOTICE dave :* deleted their own message: typo"]
 
 
 def test_redact_without_reason_has_two_parameters() -> None:

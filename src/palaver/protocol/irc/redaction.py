@@ -4,7 +4,8 @@
 (:func:`~palaver.protocol.irc.render.message_id`: ``#room/41``, ``dm/alice,bob/7``; ``.2``…
 for the further lines of a split message) — one's own, or, for a channel operator, anyone's in
 the channel. Everyone who sees the channel (both ends of a direct conversation) with the
-capability gets ``:deleter REDACT <target> <msgid> [:reason]``; the redacter always does.
+capability gets ``:deleter REDACT <target> <msgid> [:reason]``; the redacter always does;
+the others get a NOTICE from the deleter (``* deleted a message of alice: spam``).
 Refusals are standard replies: ``FAIL REDACT INVALID_TARGET`` (a channel one is not in, a nick
 nobody has), ``UNKNOWN_MSGID`` (no such message there, or a msgid that names none, such as a
 TAGMSG's, which is not stored), ``REDACT_FORBIDDEN`` (someone else's message, not an operator).
@@ -21,7 +22,7 @@ from palaver.hub.names import fold
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc.pending import Pending
-from palaver.protocol.irc.render import conversation_msgid, hostmask
+from palaver.protocol.irc.render import clean, conversation_msgid, hostmask
 from palaver.protocol.irc.wire import IrcLine, one_line
 from palaver.protocol.messages import Delete, Deleted
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from palaver.protocol.irc.dialect import IrcDialect
 
 CAP: Final = "draft/message-redaction"
+DELETED_PREFIX: Final = "* deleted "
 _MSGID: Final = re.compile(r"(#[^/\s]+|dm/[^/\s,]+,[^/\s,]+)/([0-9]{1,19})(?:\.[0-9]+)?",
                            re.ASCII)
 _TARGET: Final = ("FAIL", "REDACT", "INVALID_TARGET", "{arg}")
@@ -73,7 +75,7 @@ def on_redact(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 def deleted(irc: IrcDialect, event: Deleted, pending: Pending | None) -> bytes:
     if pending is None and CAP not in irc.caps:
-        return b""  # never to a client that does not know REDACT
+        return _deleted_notice(irc, event)  # never REDACT to a client that does not know it
     if pending is not None:  # ours: the target and msgid as we wrote them
         target, msgid = pending.arg, pending.text
     else:
@@ -82,3 +84,20 @@ def deleted(irc: IrcDialect, event: Deleted, pending: Pending | None) -> bytes:
     params = [target, msgid] if not event.reason else [target, msgid, event.reason]
     return irc.line("REDACT", *params, source=hostmask(event.by),
                     trailing=event.reason is not None)
+
+
+def _deleted_notice(irc: IrcDialect, event: Deleted) -> bytes:
+    """What a client without the capability reads instead of REDACT: a NOTICE from the
+    deleter, where the message was (``* deleted a message of alice: spam``), so that a line
+    still on its screen is known to be gone."""
+    sender = event.sender or event.by
+    if event.room is not None:
+        target = event.room
+    elif sender.lower() == irc.me().lower():  # ours, deleted from another client of ours
+        target = event.to or "*"
+    else:
+        target = irc.me()
+    whose = "their own message" if fold(sender) == fold(event.by) else f"a message of {sender}"
+    text = f"{DELETED_PREFIX}{whose}" + (f": {event.reason}" if event.reason else "")
+    return irc.line("NOTICE", target, clean(text).replace("\n", " "),
+                    source=hostmask(event.by), trailing=True)
