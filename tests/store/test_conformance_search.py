@@ -165,3 +165,30 @@ async def test_an_edited_message_is_found_by_its_current_text_in_its_place(store
     page = await store.search(["#a"], ["typo"])
     assert ids(page) == [("#a", 2), ("#a", 1)]  # it keeps its place: not made newest
     assert page.hits[1].message.text == "the typo fixed"
+
+
+async def test_a_word_common_only_where_the_searcher_may_not_look(store: Store) -> None:
+    """The adversarial case of the benchmark: the word is everywhere in conversations not asked
+    about, and in few of those asked about; hits come only from these, pages go back across
+    them in the order stored."""
+    batch, last = [], {"#a": 0, "#c": 0}
+
+    def mine(conversation: str, text: str) -> None:
+        last[conversation] += 1
+        batch.append(msg(conversation, last[conversation], text=text))
+
+    for n in range(1, 41):
+        batch += [msg("#other", n, text=f"common word {n}"),
+                  msg("@x,y", n, text=f"common word {n}")]
+        mine("#a", f"unrelated {n}")
+        if n % 10 == 0:
+            mine("#a" if n % 20 else "#c", f"a common one {n}")
+    await store.append(batch)
+    assert ids(await store.search(["#a", "#c"], ["word"])) == []
+    first = await store.search(["#a", "#c"], ["common"], limit=3)
+    assert ids(first) == [("#c", 2), ("#a", 32), ("#c", 1)] and first.more
+    rest = await store.search(["#a", "#c"], ["common"], before=first.hits[-1].position, limit=3)
+    assert ids(rest) == [("#a", 11)] and not rest.more
+    assert first.hits[-1].position > rest.hits[0].position
+    assert [hit.message.text for hit in rest.hits] == ["a common one 10"]
+    assert ids(await store.search(["#c", "#nobody"], ["COMMON"])) == [("#c", 2), ("#c", 1)]
