@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from palaver.protocol.errors import ErrorCode
-from palaver.protocol.irc import certificates, history, markers, metadata, monitor, redaction
+from palaver.protocol.irc import (
+    account,
+    certificates,
+    history,
+    markers,
+    metadata,
+    monitor,
+    redaction,
+)
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.profile import setname_refused
 from palaver.protocol.irc.rooms import ROOM_ERROR_NUMERICS
@@ -64,7 +72,8 @@ ERROR_NUMERICS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
 # "{text}" is the request's text (REDACT's msgid, METADATA's key).
 FEATURE_ERRORS: Final = {**markers.ERROR_NUMERICS, **monitor.ERROR_NUMERICS,
                          **redaction.ERROR_NUMERICS, **metadata.ERROR_NUMERICS,
-                         **history.ERROR_NUMERICS, **certificates.ERROR_NUMERICS}
+                         **history.ERROR_NUMERICS, **certificates.ERROR_NUMERICS,
+                         **account.ERROR_NUMERICS}
 
 
 def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:

@@ -33,12 +33,14 @@ from palaver.protocol.irc import (
     search,
     server_info,
 )
+from palaver.protocol.irc.account import account_deleted, on_account, password_changed
 from palaver.protocol.irc.certificates import certificate_list, on_cert
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.profile import on_setname, user_updated
 from palaver.protocol.irc.sasl import authenticated, on_authenticate
 from palaver.protocol.irc.wire import IrcLine
 from palaver.protocol.messages import (
+    AccountDeleted,
     AllowList,
     Authenticated,
     Away,
@@ -60,6 +62,7 @@ from palaver.protocol.messages import (
     MetadataValues,
     Offline,
     Online,
+    PasswordChanged,
     PastUsers,
     Ping,
     Presence,
@@ -111,6 +114,7 @@ COMMANDS: Final[dict[str, Command]] = {
     "AUTHENTICATE": Command(on_authenticate, 1, before_registration=True),  # irc/sasl.py
     "SETNAME": Command(on_setname, 1),  # irc/profile.py
     "CERT": Command(on_cert),  # an account's TLS client certificates (irc/certificates.py)
+    "ACCOUNT": Command(on_account, 1),  # change one's password, delete (irc/account.py)
     # channels (palaver.protocol.irc.channels)
     "INVITE": Command(channels.on_invite),  # none: the invitation list; one: 461
     "JOIN": Command(channels.on_join, 1),
@@ -162,6 +166,8 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     Welcome: registration.welcome,
     Authenticated: authenticated,
     CertificateList: certificate_list,  # CERT (irc/certificates.py)
+    PasswordChanged: password_changed,  # ACCOUNT PASSWORD (irc/account.py)
+    AccountDeleted: account_deleted,  # ACCOUNT DELETE, then Goodbye (irc/account.py)
     UserUpdated: user_updated,  # away-notify, setname, account-notify (irc/profile.py)
     Registered: registration.registered,
     Goodbye: registration.goodbye,
