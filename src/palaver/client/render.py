@@ -17,6 +17,7 @@ from typing import Final
 
 import msgspec
 
+from palaver.client.mentions import mentions
 from palaver.client.render_replies import render_reacted, with_reply_and_reactions
 from palaver.protocol.file_text import text_with_file
 from palaver.protocol.messages import (
@@ -58,6 +59,7 @@ class View:
     me: str
     room: str | None = None
     tz: tzinfo | None = None  # None: the local time zone
+    operators: frozenset[str] = frozenset()  # the room's (folded): their @room/@here mention me
 
 
 def _neutralise(match: re.Match[str]) -> str:
@@ -111,6 +113,7 @@ def block(prefix: str, text: str) -> list[str]:
 
 DELETED_TEXT: Final = "(message deleted)"
 EDITED_MARK: Final = " (edited)"  # after the text of a message edited since it was sent
+MENTION_MARK: Final = "!"  # before the time of a message that mentions me: "![12:00] <bob> …"
 
 
 def render_message(event: Message, view: View) -> list[str]:
@@ -123,6 +126,8 @@ def render_message(event: Message, view: View) -> list[str]:
     if event.edited_at is not None and not event.deleted:  # EDITED
         event = msgspec.structs.replace(event, text=event.text + EDITED_MARK)
     stamp = f"[{clock(event.ts, view.tz)}]"
+    if not event.deleted and mentions(event.text, view.me, event.sender, view.operators):
+        stamp = MENTION_MARK + stamp  # client/mentions.py
     sender = sanitize(event.sender)
     if event.to is not None:
         if same_name(event.sender, view.me):

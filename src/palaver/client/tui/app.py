@@ -56,6 +56,7 @@ from palaver.tls import describe_failure
 
 NOT_CONNECTED: Final = "not connected; your line was not sent"
 NARROW: Final = 80  # columns: below this the side panes start collapsed
+MENTION_STYLE: Final = "bold reverse"  # a line that mentions me (client/mentions.py)
 PASSWORD_WRONG: Final = frozenset({ErrorCode.AUTH_FAILED.value, ErrorCode.AUTH_THROTTLED.value,
                                    ErrorCode.INVALID_PASSWORD.value})
 
@@ -339,8 +340,8 @@ class ChatApp(App[int]):
         else:
             count = conversation.total - shown
             new = conversation.lines[-count:] if count > 0 else []
-        for line in new:
-            self.log_view.write(Text(line))
+        for line in new:  # a message that mentions me starts "![" (client/render.py)
+            self.log_view.write(Text(line, style=MENTION_STYLE if line.startswith("![") else ""))
         self._shown = (conversation.key, conversation.total)
         topic = model.topic()
         self.topic_bar.update(Text(topic))

@@ -439,9 +439,11 @@ class ChatModel:
 
     def _view(self, key: str | None = None) -> View:
         conversation = self.conversations.get(key or self.current)
-        room = conversation.name if conversation is not None and conversation.kind == "room" \
-            else None
-        return View(me=self.me, room=room, tz=self.tz)
+        is_room = conversation is not None and conversation.kind == "room"
+        room = conversation.name if conversation is not None and is_room else None
+        operators = frozenset(conversation.operators) if conversation is not None and is_room \
+            else frozenset()
+        return View(me=self.me, room=room, tz=self.tz, operators=operators)
 
     def _key_of(self, room: str | None, peer: str | None) -> str | None:
         key = fold(room) if room is not None else "@" + fold(peer) if peer is not None else None
