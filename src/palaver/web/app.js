@@ -1,6 +1,7 @@
 // palaver's web client: the page's behaviour. Text from the network is only ever put in the
 // page with textContent, never parsed as HTML.
 import { Link, conversationOf, fold, textProblem } from "./link.js";
+import { createAccount } from "./account.js";
 import { createEdits } from "./edits.js";
 import { createFiles } from "./files.js";
 import { createReactions } from "./reactions.js";
@@ -506,7 +507,11 @@ function onEvent(msg) {
       $("me-kind").textContent = "account";
       systemLine(current, `${msg.nick} is now an account: log in with its password next time.`);
       break;
+    case "PASSWORD_CHANGED": case "ACCOUNT_DELETED": // account.js
+      account.event(msg);
+      break;
     case "BYE":
+      if (account.event(msg)) break; // the account deleted, locked or its password changed
       if (msg.id && msg.id === link.quitId) systemLine(current, "You left the chat.");
       else if (msg.reason) systemLine(current, `Disconnected: ${msg.reason}`);
       break;
@@ -526,7 +531,7 @@ function onEvent(msg) {
       files.keyed(msg);
       break;
     case "ERROR":
-      if (!search.error(msg) && !files.refused(msg)) onError(msg);
+      if (!search.error(msg) && !files.refused(msg) && !account.error(msg)) onError(msg);
       break;
     default:
       break;
@@ -884,7 +889,7 @@ function post(c, text) {
 
 const HELP = "Commands: /join #room · /leave [#room] · /msg nick text · /nick newnick · "
   + "/who · /rooms · /search [#room|@nick] words · /edit ID text (your message; ✎ on it) · "
-  + "/register password · /quit [reason] · "
+  + "/register password · /password OLD NEW · /deleteaccount PASSWORD · /quit [reason] · "
   + "/help. The server's: /time · /joke · "
   + "/echo text · /sum 1 2 3. //text says a text that starts with /. "
   + "Room operators ([#room] is optional): "
@@ -956,6 +961,10 @@ function command(text) {
         || usage(name.toLowerCase() === "edit" ? "/edit ID text" : "/edits ID");
     case "search": case "find":
       return search.command(arg) || usage("/search [#room|@nick] words (3+ letters each)");
+    case "password": case "deleteaccount": // account.js
+      return account.command(name.toLowerCase(), rest.filter(Boolean))
+        || usage(name.toLowerCase() === "password" ? "/password OLD NEW (passwords without spaces)"
+          : "/deleteaccount PASSWORD");
     case "register":
       if (arg && [...arg].length < 8) {
         systemLine(current, "A password is at least 8 characters.", "error");
@@ -1123,6 +1132,24 @@ const files = createFiles({
   current: () => current,
   composer: $("composer"),
   say: (c, text, kind) => systemLine(c, text, kind),
+});
+
+// The account (account.js): change the password, delete the account; then the login screen.
+const account = createAccount({
+  send: (message) => send(message),
+  nextId: (prefix) => link.nextId(prefix),
+  say: (text, kind) => systemLine(current, text, kind),
+  me,
+  changed(password) { // a reconnect logs in with the new password
+    if (link.creds) link.creds.password = password;
+  },
+  deleted(text) { // no reconnect: the login screen, saying why
+    if ($("chat").hidden) return;
+    link.stop();
+    reset();
+    $("password").value = "";
+    showLogin(text);
+  },
 });
 
 // Replies and reactions (reactions.js): quotes, reaction bars, the reply banner.
