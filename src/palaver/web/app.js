@@ -4,8 +4,10 @@ import { Link, conversationOf, fold, textProblem } from "./link.js";
 import { createAccount } from "./account.js";
 import { createEdits } from "./edits.js";
 import { createFiles } from "./files.js";
+import { createMentions } from "./mentions.js";
 import { createReactions } from "./reactions.js";
 import { createSearch } from "./search.js";
+import { createTyping } from "./typing.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
@@ -88,6 +90,7 @@ function show(c) {
   }
   current = c;
   reactions.shown(c);
+  typing.shown(c); // "alice is typing…" of this conversation (typing.js)
   c.log.hidden = false;
   if (c.unread) {
     placeDivider(c);
@@ -210,6 +213,7 @@ function addMessage(c, msg, live) {
   reactions.decorate(li, msg, c, false); // its quote, reactions and actions (reactions.js)
   edits.decorate(li, msg, c); // "(edited)", and an edit action on one's own (edits.js)
   files.decorate(li, msg); // its file: a link, an image's preview (files.js)
+  mentions.decorate(li, msg, c); // "mention" when it names us (mentions.js)
   let before = null;
   if (c.newest > msg.msg_id) {
     for (const [id, node] of c.byId) { // Map order is insertion order, not id order: scan
@@ -221,6 +225,10 @@ function addMessage(c, msg, live) {
   c.byId.set(msg.msg_id, li);
   c.newest = Math.max(c.newest, msg.msg_id);
   c.oldest = c.oldest === null ? msg.msg_id : Math.min(c.oldest, msg.msg_id);
+  if (live) {
+    mentions.arrived(c, msg); // a notification when the tab is hidden (mentions.js)
+    typing.messaged(c, msg.from);
+  }
   if (live && !isMe(msg.from) && (c !== current || document.hidden)) {
     c.unread += 1;
     renderLists();
@@ -530,8 +538,14 @@ function onEvent(msg) {
     case "FILE_KEY":
       files.keyed(msg);
       break;
+    case "TAGMSG": { // typing notifications (typing.js)
+      const c = msg.room ? convs.get(fold(msg.room))
+        : convs.get("@" + fold(isMe(msg.from) ? msg.to : msg.from));
+      typing.tagged(c || null, msg);
+      break;
+    }
     case "ERROR":
-      if (!search.error(msg) && !files.refused(msg) && !account.error(msg)) onError(msg);
+      if (!search.error(msg) && !files.refused(msg) && !account.error(msg) && !typing.error(msg)) onError(msg);
       break;
     default:
       break;
@@ -997,6 +1011,7 @@ function submit() {
   if (done) {
     input.value = "";
     autosize();
+    typing.sent(); // "done" to the others (typing.js)
   }
 }
 
@@ -1161,6 +1176,25 @@ const reactions = createReactions({
   find: (c, msgId) => c.byId.get(msgId),
   composer: $("composer"),
   input: $("input"),
+});
+
+// Mentions (mentions.js): the "mention" highlight, browser notifications when hidden.
+const mentions = createMentions({
+  me,
+  isMe,
+  isOperator: (c, nick) => c.operators.has(fold(nick)),
+  open: (c) => show(c),
+});
+
+// Typing (typing.js): "alice is typing…", and telling others, unless switched off.
+const typing = createTyping({
+  send: (message) => link.request(message),
+  nextId: (prefix) => link.nextId(prefix),
+  isMe,
+  current: () => current,
+  input: $("input"),
+  composer: $("composer"),
+  footer: document.querySelector(".me"),
 });
 
 setup();
