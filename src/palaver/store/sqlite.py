@@ -46,9 +46,9 @@ from palaver.store.migrations import migrations
 
 Durability = Literal["process", "power"]
 _SYNCHRONOUS: Final = {"process": "NORMAL", "power": "FULL"}
-# Search (migration 013): a rowid of the index is a position * 2^24 + a conversation's number.
-_SEARCH_SHIFT: Final = 24
-_SEARCH_CONVERSATIONS: Final = 1 << _SEARCH_SHIFT
+# Search (migration 013): a rowid of the index is a position * 256 + a conversation's bucket.
+_SEARCH_SHIFT: Final = 8
+_SEARCH_BUCKETS: Final = 1 << _SEARCH_SHIFT
 _COLUMNS: Final = ("conversation, msg_id, ts, sender, sender_key, room, recipient, text, "
                    "client_id, notice, deleted, reply_to, file_id, file, edited_at")
 _EDITED_AT: Final = [name.strip() for name in _COLUMNS.split(",")].index("edited_at")
@@ -570,27 +570,25 @@ class SqliteStore:
         check_search_words(words)
         if not conversations or not words:
             return SearchPage(hits=(), more=False)
-        # The index's rowid is a position * 2^24 + the conversation's number (migration 013):
-        # FTS5 walks it newest first and stops at the limit, and the matches of conversations
-        # not asked about are told apart by the rowid itself (no lookup each), so the cost is
-        # the walk over the matches and the page, not the table.
+        # FTS5 walks the index newest first and stops at the limit: the cost is the matches
+        # skipped (those of conversations not asked about) and the page, not the table. A
+        # rowid is a position * 256 + the bucket of its conversation (migration 013): a match
+        # in a bucket none of the conversations asked about is in is skipped without a lookup.
         scope = _json_text(list(dict.fromkeys(conversations)))
         match = " ".join('"' + word.replace('"', '""') + '"' for word in words)
         bound = ("" if before is None else
-                 f"AND s.rowid < {min(max(before, 0), 1 << 39) << _SEARCH_SHIFT} ")
+                 f"AND s.rowid < {min(max(before, 0), 1 << 54) << _SEARCH_SHIFT} ")
         columns = ", ".join(f"m.{name.strip()}" for name in _COLUMNS.split(","))
         async with self.db.execute(
-            f"SELECT d.id, {columns} FROM ("
-            "SELECT s.rowid AS r FROM message_search AS s "
-            f"WHERE message_search MATCH ?1 {bound}"
-            f"AND (s.rowid & {_SEARCH_CONVERSATIONS - 1}) IN (SELECT id FROM "
-            "search_conversations WHERE name IN (SELECT value FROM json_each(?2))) "
-            "ORDER BY s.rowid DESC LIMIT ?3) AS f "
-            f"CROSS JOIN search_docs AS d ON d.id = f.r >> {_SEARCH_SHIFT} "
+            f"SELECT d.id, {columns} FROM message_search AS s "
+            f"CROSS JOIN search_docs AS d ON d.id = s.rowid >> {_SEARCH_SHIFT} "
             "CROSS JOIN messages AS m ON m.conversation = d.conversation "
             "AND m.msg_id = d.msg_id "
-            "WHERE d.conversation IN (SELECT value FROM json_each(?2)) AND m.deleted = 0 "
-            "ORDER BY f.r DESC", (match, scope, limit + 1),
+            f"WHERE message_search MATCH ?1 {bound}"
+            f"AND (s.rowid & {_SEARCH_BUCKETS - 1}) IN (SELECT id & {_SEARCH_BUCKETS - 1} "
+            "FROM search_conversations WHERE name IN (SELECT value FROM json_each(?2))) "
+            "AND d.conversation IN (SELECT value FROM json_each(?2)) AND m.deleted = 0 "
+            "ORDER BY s.rowid DESC LIMIT ?3", (match, scope, limit + 1),
         ) as cursor:
             hits = [SearchHit(position=int(row[0]), message=_message(row[1:]))
                     async for row in cursor]
