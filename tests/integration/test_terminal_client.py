@@ -240,8 +240,8 @@ async def test_talking_with_another_client(
     assert await alice.wait_for(Presence) == Presence(nick="bob", event="join", room="#lobby")
 
     await alice.send(Say(room="#lobby", text="hi bob\nsecond line"))
-    await bob.expect(rf"{STAMP} <alice> hi bob")
-    assert await bob.expect(r" +second line") == " " * len("[hh:mm] <alice> ") + "second line"
+    await bob.expect(rf"!{STAMP} <alice> hi bob")  # it names bob: a mention, marked "!"
+    assert await bob.expect(r" +second line") == " " * len("![hh:mm] <alice> ") + "second line"
 
     await alice.send(SendDirect(to="bob", text="psst"))
     await bob.expect(rf"{STAMP} \*alice\* psst")

@@ -14,7 +14,7 @@ from palaver.client.tui.model import ChatModel
 from palaver.protocol.messages import Joined, Message, Welcome
 
 TS = "2026-11-20T12:05:00Z"
-VIEW = View(me="bob", room="#lobby", tz=UTC)
+VIEW = View(me="bob", room="#lobby", tz=UTC, mark_mentions=True)
 
 
 def said(text: str, sender: str = "alice", msg_id: int = 1, *, deleted: bool = False) -> Message:
@@ -61,7 +61,10 @@ def test_a_mention_marks_the_line_with_a_leading_bang() -> None:
     assert render(said("bob", deleted=True), VIEW) == ["[12:05] <alice> (message deleted)"]
     # @room: only from one of the view's room operators.
     assert render(said("@room deploy"), VIEW)[0].startswith("[")
-    ops = View(me="bob", room="#lobby", tz=UTC, operators=frozenset({"alice"}))
+    ops = View(me="bob", room="#lobby", tz=UTC, operators=frozenset({"alice"}),
+               mark_mentions=True)
+    # The text door's renderer (same module) marks nothing.
+    assert render(said("bob: lunch?"), View(me="bob", room="#lobby", tz=UTC))[0].startswith("[")
     assert render(said("@room deploy"), ops) == ["![12:05] <alice> @room deploy"]
 
 

@@ -60,6 +60,7 @@ class View:
     room: str | None = None
     tz: tzinfo | None = None  # None: the local time zone
     operators: frozenset[str] = frozenset()  # the room's (folded): their @room/@here mention me
+    mark_mentions: bool = False  # palaver chat: "!" before a message that mentions me
 
 
 def _neutralise(match: re.Match[str]) -> str:
@@ -126,7 +127,8 @@ def render_message(event: Message, view: View) -> list[str]:
     if event.edited_at is not None and not event.deleted:  # EDITED
         event = msgspec.structs.replace(event, text=event.text + EDITED_MARK)
     stamp = f"[{clock(event.ts, view.tz)}]"
-    if not event.deleted and mentions(event.text, view.me, event.sender, view.operators):
+    if view.mark_mentions and not event.deleted \
+            and mentions(event.text, view.me, event.sender, view.operators):
         stamp = MENTION_MARK + stamp  # client/mentions.py
     sender = sanitize(event.sender)
     if event.to is not None:

@@ -149,7 +149,7 @@ class Chat:
         self._rejoining: set[str] = set()  # rooms whose JOINED a reconnect brings back: not shown
 
     def view(self) -> View:
-        return View(me=self.me, room=self.room, tz=self.tz)
+        return View(me=self.me, room=self.room, tz=self.tz, mark_mentions=True)
 
     # ------------------------------------------------------------------ input
 

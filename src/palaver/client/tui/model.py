@@ -443,7 +443,7 @@ class ChatModel:
         room = conversation.name if conversation is not None and is_room else None
         operators = frozenset(conversation.operators) if conversation is not None and is_room \
             else frozenset()
-        return View(me=self.me, room=room, tz=self.tz, operators=operators)
+        return View(me=self.me, room=room, tz=self.tz, operators=operators, mark_mentions=True)
 
     def _key_of(self, room: str | None, peer: str | None) -> str | None:
         key = fold(room) if room is not None else "@" + fold(peer) if peer is not None else None
