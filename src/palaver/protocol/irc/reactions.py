@@ -6,8 +6,8 @@ msgids in the same conversation (``#room/41``, ``dm/alice,bob/7``: what the clie
 message) is a CHAT/DM with ``reply_to``: stored as a reply, the tag not relayed as it came (the
 renderer puts it back from ``reply_to``). A ``+draft/reply`` naming anything else (a TAGMSG's
 ``r12``, another channel's message) is relayed as before, never stored. A reply reaches clients
-with ``message-tags`` with ``+draft/reply=<msgid>`` on its first line; others get a quote line
-before it: ``> alice: first words…`` (:func:`with_reply`).
+with ``message-tags`` with ``+draft/reply=<msgid>`` on its first line; others get it as it was
+written, with no quote line (:func:`with_reply`).
 
 Reactions: ``@+draft/react=👍;+draft/reply=<msgid> TAGMSG <target>`` is a REACT of that message
 (``+draft/unreact=👍``: take it back); the TAGMSG's other client tags, if any, are relayed as
@@ -71,21 +71,14 @@ def react_of(irc: IrcDialect, target: str, tags: dict[str, str],
 
 
 def with_reply(event: Message, tagged: bool) -> Message:
-    """A reply as IRC shows it: its ``+draft/reply`` tag, or (``tagged`` false) a quote line
-    before its text."""
+    """A reply as IRC shows it: with its ``+draft/reply`` tag, or (``tagged`` false) as it was
+    written. No quote line is added for a client without ``message-tags``: it must see exactly
+    the message that was sent (irctest's ``testRecipientCapability``)."""
     assert event.reply_to is not None
-    if tagged:
-        msgid = conversation_msgid(event.room, event.sender, event.to, event.reply_to)
-        return msgspec.structs.replace(event, tags={**(event.tags or {}), REPLY: msgid})
-    quote = event.quote
-    if quote is None:
-        line = f"> #{event.reply_to}"
-    else:
-        words = DELETED_QUOTE if quote.deleted else quote.text
-        line = f"> {quote.sender}: {words}"
-    shift = len(line) + 1
-    return msgspec.structs.replace(event, text=f"{line}\n{event.text}",
-                                   breaks=tuple(b + shift for b in event.breaks))
+    if not tagged:
+        return event
+    msgid = conversation_msgid(event.room, event.sender, event.to, event.reply_to)
+    return msgspec.structs.replace(event, tags={**(event.tags or {}), REPLY: msgid})
 
 
 def reacted(irc: IrcDialect, event: Reacted, pending: Pending | None) -> bytes:
