@@ -13,6 +13,7 @@ import pytest
 from palaver.client import Client, ServerError
 from palaver.client.render import clock
 from palaver.protocol.messages import (
+    Deleted,
     Edit,
     Edited,
     EditList,
@@ -186,6 +187,10 @@ async def test_the_text_door_edits_and_shows_edits(server: Server, connect: Conn
                                 f"hi, bob\r\n").encode()
     await bob.send(f"/edit {theirs.msg_id} mine now\r\n".encode())
     assert (await bob.line()).startswith(b"! only its sender may edit a message")
+    await bob.send(f"/delete {mine.msg_id} typo\r\n".encode())  # and a deletion
+    gone = await alice.wait_for(Deleted)
+    assert (gone.msg_id, gone.by, gone.reason) == (mine.msg_id, "bob", "typo")
+    assert await bob.line() == f"* bob deleted message {mine.msg_id} of #lobby (typo)\r\n".encode()
     bob.close()
 
 

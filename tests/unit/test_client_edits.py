@@ -7,7 +7,15 @@ from datetime import UTC
 
 from palaver.client.commands import HELP, LocalError, Send, parse_line
 from palaver.client.render import View, render
-from palaver.protocol.messages import Edit, Edited, EditList, ListEdits, Message, MessageVersion
+from palaver.protocol.messages import (
+    Delete,
+    Edit,
+    Edited,
+    EditList,
+    ListEdits,
+    Message,
+    MessageVersion,
+)
 from palaver.protocol.text_render import classic_message
 
 TS = "2026-11-20T12:05:59.999Z"
@@ -68,3 +76,15 @@ def test_the_versions_of_a_message() -> None:
         "  [12:05] teh", "  [12:07] the"]
     assert render(EditList(msg_id=4, room="#lobby", sender="alice"), VIEW) == [
         "* message 4 of #lobby was deleted: no texts are kept"]
+
+
+def test_delete_names_a_message_as_edit_does_with_an_optional_reason() -> None:
+    assert parse_line("/delete 42", "#dev") == Send(Delete(room="#dev", msg_id=42))
+    assert parse_line("/delete #ops/7 wrong channel", "#dev") == Send(
+        Delete(room="#ops", msg_id=7, reason="wrong channel"))
+    assert parse_line("/delete @carol/3", None) == Send(Delete(peer="carol", msg_id=3))
+    for line in ("/delete", "/delete x", "/delete 42"):
+        action = parse_line(line, "#dev" if line != "/delete 42" else None)
+        assert isinstance(action, LocalError), line
+        assert "usage: /delete ID" in action.message
+    assert any("/delete ID" in line for line in HELP)

@@ -17,6 +17,7 @@ from typing import Final
 from palaver.protocol.messages import (
     Ban,
     ChangePassword,
+    Delete,
     DeleteAccount,
     Edit,
     GrantOperator,
@@ -104,6 +105,7 @@ HELP: Final = (
     "  /reply ID text     answer message ID (41; #room/41, @nick/41 elsewhere)",
     "  /react ID emoji    react to message ID (/unreact ID emoji takes it back)",
     "  /edit ID text      change the text of your message ID (/edits ID: its texts)",
+    "  /delete ID [why]   delete your message ID (an operator: anyone's in the room)",
     "  /help              this help",
     "  /quit [reason]     leave the chat",
     "  //text             say a line that starts with /",
@@ -355,6 +357,16 @@ def _edits(rest: str, room: str | None) -> Action:
     return Send(ListEdits(room=target, peer=peer, msg_id=msg_id))
 
 
+def _delete(rest: str, room: str | None) -> Action:
+    parts = rest.split(None, 1)
+    ref = message_ref(parts[0], room) if parts else None
+    if ref is None:
+        return LocalError("usage: /delete ID [why] (ID: 41, #room/41 or @nick/41)")
+    target, peer, msg_id = ref
+    reason = parts[1].strip() if len(parts) == 2 and parts[1].strip() else None
+    return Send(Delete(room=target, peer=peer, msg_id=msg_id, reason=reason))
+
+
 def _no_args(make: Callable[[], Wire], usage: str) -> Callable[[str, str | None], Action]:
     def handler(rest: str, room: str | None) -> Action:
         return LocalError(f"usage: {usage}") if rest.strip() else Send(make())
@@ -438,5 +450,6 @@ _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "unreact": _reaction(remove=True),
     "edit": _edit,  # edits (hub/editing.py)
     "edits": _edits,
+    "delete": _delete,  # deletion (hub/deletion.py)
     "upload": _upload,  # files (client/upload.py)
 }
