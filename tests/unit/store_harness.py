@@ -64,12 +64,14 @@ class StoreHarness(Harness):
                 self.apply(self.hub.read_markers_loaded(effect, markers))
             elif isinstance(effect, DeleteMessage):
                 deletion = done(self.store.delete_message(
-                    effect.conversation, effect.msg_id, sender_key=effect.sender_key))
+                    effect.conversation, effect.msg_id, sender_key=effect.sender_key,
+                    update=effect.update))
                 self.apply(self.hub.message_deleted(effect, deletion))
             elif isinstance(effect, EditMessage):
                 editing = done(self.store.edit_message(
                     effect.conversation, effect.msg_id, sender_key=effect.sender_key,
-                    text=effect.text, edited_at=effect.edited_at, sent_after=effect.sent_after))
+                    text=effect.text, edited_at=effect.edited_at, sent_after=effect.sent_after,
+                    update=effect.update))
                 self.apply(self.hub.message_edited(effect, editing))
             elif isinstance(effect, ListMessageEdits):
                 record = done(self.store.messages(effect.conversation, [effect.msg_id])).get(
@@ -80,7 +82,7 @@ class StoreHarness(Harness):
                 reacting = done(self.store.react(
                     effect.conversation, effect.msg_id, identity=effect.identity,
                     nick=effect.nick, reaction=effect.reaction, ts=effect.ts,
-                    remove=effect.remove))
+                    remove=effect.remove, update=effect.update))
                 self.apply(self.hub.reaction_saved(effect, reacting))
             elif isinstance(effect, SearchMessages):
                 page = done(self.store.search([c[0] for c in effect.conversations],

@@ -42,8 +42,10 @@ def test_a_sender_deletes_its_own_message() -> None:
     h.send(bob, Say(room="#dev", text="oops"))
     h.clear()
     h.send(bob, Delete(id="d", room="#dev", msg_id=1))
-    deleted = Deleted(msg_id=1, by="bob", room="#dev", sender="bob")
-    assert h.take(bob) == [Deleted(id="d", msg_id=1, by="bob", room="#dev", sender="bob")]
+    # The deletion is an event of #dev: it takes the next id, 2, as its seq (a resume mark)
+    deleted = Deleted(msg_id=1, by="bob", room="#dev", sender="bob", seq=2)
+    assert h.take(bob) == [Deleted(id="d", msg_id=1, by="bob", room="#dev", sender="bob",
+                                   seq=2)]
     assert h.take(alice) == [deleted]
     [tombstone] = done(h.store.page("#dev")).messages
     assert tombstone.deleted and tombstone.text == ""
@@ -58,7 +60,7 @@ def test_a_room_operator_deletes_anyone_s_message_with_a_reason() -> None:
     h.clear()
     h.send(alice, Delete(id="d", room="#dev", msg_id=1, reason="spam"))
     assert h.take(bob) == [Deleted(msg_id=1, by="alice", room="#dev", sender="bob",
-                                   reason="spam")]
+                                   reason="spam", seq=2)]
     assert done(h.store.page("#dev")).messages[0].deleted
 
 
@@ -77,7 +79,8 @@ def test_a_member_may_not_delete_someone_else_s_message() -> None:
     h.send(alice, GrantOperator(room="#dev", nick="bob"))
     h.clear()
     h.send(bob, Delete(id="d2", room="#dev", msg_id=1))
-    assert h.take(alice) == [Deleted(msg_id=1, by="bob", room="#dev", sender="alice")]
+    # The refused deletion's id (2) is given out and never used: seqs are not contiguous
+    assert h.take(alice) == [Deleted(msg_id=1, by="bob", room="#dev", sender="alice", seq=3)]
 
 
 def test_a_direct_message_is_deleted_for_both_ends_by_its_sender_only() -> None:
@@ -89,8 +92,9 @@ def test_a_direct_message_is_deleted_for_both_ends_by_its_sender_only() -> None:
     h.send(bob, Delete(id="no", peer="alice", msg_id=1))
     assert error_of(h.take(bob)).code == ErrorCode.NOT_OPERATOR
     h.send(alice, Delete(id="d", peer="bob", msg_id=1))
-    deleted = Deleted(msg_id=1, by="alice", sender="alice", to="bob")
-    assert h.take(alice) == [Deleted(id="d", msg_id=1, by="alice", sender="alice", to="bob")]
+    deleted = Deleted(msg_id=1, by="alice", sender="alice", to="bob", seq=3)
+    assert h.take(alice) == [Deleted(id="d", msg_id=1, by="alice", sender="alice", to="bob",
+                                     seq=3)]
     assert h.take(bob) == [deleted] and h.take(other_bob) == [deleted]
 
 
@@ -100,7 +104,7 @@ def test_a_guest_s_direct_message_reaches_the_guest_too() -> None:
     h.send(bob, SendDirect(to="alice", text="hi"))
     h.clear()
     h.send(bob, Delete(id="d", peer="alice", msg_id=1))
-    assert h.take(alice) == [Deleted(msg_id=1, by="bob", sender="bob", to="alice")]
+    assert h.take(alice) == [Deleted(msg_id=1, by="bob", sender="bob", to="alice", seq=2)]
 
 
 def test_deleting_a_deleted_message_answers_the_asker_only() -> None:

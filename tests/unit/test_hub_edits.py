@@ -50,15 +50,20 @@ def test_a_sender_edits_its_own_message_and_everyone_sees_it() -> None:
     h.send(bob, Edit(id="e", room="#dev", msg_id=1, text="the build is red"))
     edited_at = format_ts(h.clock.now)
     edited = Edited(msg_id=1, text="the build is red", edited_at=edited_at, by="bob",
-                    room="#dev", sender="bob")
+                    room="#dev", sender="bob", seq=2)
     assert h.take(bob) == [Edited(id="e", msg_id=1, text="the build is red",
-                                  edited_at=edited_at, by="bob", room="#dev", sender="bob")]
+                                  edited_at=edited_at, by="bob", room="#dev", sender="bob",
+                                  seq=2)]
     assert h.take(alice) == [edited]
     [record] = done(h.store.page("#dev")).messages
     shown = as_message(record)  # what HISTORY and replays send
     assert (shown.msg_id, shown.text, shown.edited_at, shown.ts) == (
         1, "the build is red", edited_at, sent_at)
-    assert h.hub._last_id["#dev"] == 1  # an edit takes no msg_id
+    # The edit is an event of #dev: it took the next id as its seq, so a resume replays it
+    assert h.hub._last_id["#dev"] == 2 and h.hub._committed["#dev"] == 2
+    [update] = done(h.store.updates("#dev", after=1, upto=2, limit=10)).updates
+    assert (update.seq, update.msg_id, update.kind, update.value) == (
+        2, 1, "edit", "the build is red")
 
 
 def test_nobody_edits_someone_else_s_message_not_even_an_operator() -> None:

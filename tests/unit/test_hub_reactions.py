@@ -45,9 +45,10 @@ def test_a_reaction_goes_to_the_room_and_answers_the_asker() -> None:
     h.clear()
     h.send(bob, React(id="r", room="#dev", msg_id=1, reaction="🎉"))
     quote = Quote(msg_id=1, sender="alice", text="shipped it")
-    event = Reacted(msg_id=1, by="bob", reaction="🎉", room="#dev", sender="alice", quote=quote)
+    event = Reacted(msg_id=1, by="bob", reaction="🎉", room="#dev", sender="alice", quote=quote,
+                    seq=2)
     assert h.take(bob) == [Reacted(id="r", msg_id=1, by="bob", reaction="🎉", room="#dev",
-                                   sender="alice", quote=quote)]
+                                   sender="alice", quote=quote, seq=2)]
     assert h.take(alice) == [event] and h.take(carol) == [event]
     assert done(h.store.reactions("#dev", [1])) == {1: {"🎉": ("bob",)}}
 

@@ -112,9 +112,9 @@ def test_history_carries_quotes_and_reactions() -> None:
     h.send(bob, React(room="#dev", msg_id=1, reaction="👍"))
     h.send(alice, React(room="#dev", msg_id=1, reaction="👍"))
     h.send(alice, React(room="#dev", msg_id=2, reaction="ok"))
-    h.send(alice, Say(room="#dev", text="gone"))
-    h.send(bob, React(room="#dev", msg_id=3, reaction="👍"))
-    h.send(alice, Delete(room="#dev", msg_id=3))
+    h.send(alice, Say(room="#dev", text="gone"))  # msg_id 6: each reaction took an id (seq)
+    h.send(bob, React(room="#dev", msg_id=6, reaction="👍"))
+    h.send(alice, Delete(room="#dev", msg_id=6))
     page = done(h.store.page("#dev"))
     first, second, gone = done(decorate(h.store, "#dev", page.messages))
     assert first.reactions == {"👍": ("bob", "alice")} and first.quote is None

@@ -8,7 +8,9 @@ message of the room for a room operator (or a server operator), else only the as
 (``sender_key``). The store's answer comes back through :meth:`Deleting.message_deleted`: the
 room's members (both ends of a direct conversation) get ``DELETED``, the asker's copy answering
 the request; a message already deleted is confirmed to the asker only. A tombstone keeps its
-msg_id, sender and time, with no text: history and resume show it ``deleted``.
+msg_id, sender and time, with no text: history and resume show it ``deleted``. The deletion
+takes the conversation's next id as its ``seq``: an event stored with the change, in place of
+the message's earlier updates, so a client that had the message learns of it on resume.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from palaver.hub.effects import DeleteMessage, Deliver, Effect, SessionId
+from palaver.hub.messaging import format_ts
 from palaver.hub.names import check_text
 from palaver.hub.rules import Role
 from palaver.hub.state import Room, Session, User
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import Delete, Deleted
-from palaver.store.base import Deletion, dm_conversation
+from palaver.store.base import Deletion, StoredUpdate, dm_conversation
 
 MAX_DELETE_REASON: Final = 200
 
@@ -50,6 +53,8 @@ class Deleting:
         _last_id: dict[str, int]
 
         def _role(self, user: User, key: str) -> Role: ...
+        def _next_id(self, conversation: str) -> int: ...
+        def update_stored(self, update: StoredUpdate | None) -> int | None: ...
         def _peer_key(self, nick: str) -> str | None: ...
         @staticmethod
         def _user(session: Session) -> User: ...
@@ -81,8 +86,12 @@ class Deleting:
         reason = check_reason(msg.reason)
         if not 1 <= msg.msg_id <= self._last_id.get(conversation, 0):
             raise _no_such_message(msg.msg_id)
+        update = StoredUpdate(conversation=conversation, seq=self._next_id(conversation),
+                              msg_id=msg.msg_id, kind="delete", ts=format_ts(now),
+                              by=user.nick, by_key=user.key, value=reason)
         return [DeleteMessage(session.sid, msg.id, conversation, msg.msg_id, user.nick,
-                              sender_key=None if anyone else user.key, reason=reason)]
+                              sender_key=None if anyone else user.key, reason=reason,
+                              update=update)]
 
     def message_deleted(self, effect: DeleteMessage, deletion: Deletion) -> list[Effect]:
         """What the store did with ``effect``: tell whom it concerns."""
@@ -97,9 +106,10 @@ class Deleting:
         record = deletion.message
         event = Deleted(msg_id=record.msg_id, by=effect.by, room=record.room,
                         sender=record.sender, to=record.to, reason=effect.reason)
+        if deletion.outcome == "already_deleted":  # nothing stored: no event, no seq
+            return [Deliver(msgspec.structs.replace(event, id=request_id), (sid,))]
+        event = msgspec.structs.replace(event, seq=self.update_stored(effect.update))
         answer = Deliver(msgspec.structs.replace(event, id=request_id), (sid,))
-        if deletion.outcome == "already_deleted":
-            return [answer]
         if record.room is not None:
             room = self._rooms.get(effect.conversation)
             audience = room.targets() if room is not None else ()

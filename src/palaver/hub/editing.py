@@ -11,7 +11,8 @@ another's message, room and server operators neither (they may delete it). The s
 comes back through :meth:`Editing.message_edited`: the room's members (both ends of a direct
 conversation) get ``EDITED``, the asker's copy answering the request; the same text again
 changed nothing and is confirmed to the asker only (so a resent EDIT is harmless). An edit
-takes no msg_id: HISTORY and replays carry the message's current text and ``edited_at``.
+takes the conversation's next id as its ``seq`` (an event, stored with the change, so a resume
+replays it: docs/protocol.md §15); HISTORY carries the message's current text and ``edited_at``.
 
 ``EDITS`` (``ListMessageEdits``) reads a message and the texts it had from the store; the
 answer (:meth:`Editing.edits_listed`) goes to a room's operators (and server operators) for any
@@ -35,7 +36,7 @@ from palaver.hub.state import Room, Session, User
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import Edit, Edited, EditList, ListEdits, MessageVersion
 from palaver.store.base import Editing as StoreEditing
-from palaver.store.base import StoredMessage, StoredVersion, dm_conversation
+from palaver.store.base import StoredMessage, StoredUpdate, StoredVersion, dm_conversation
 
 if TYPE_CHECKING:
     from palaver.hub.hub import HubConfig
@@ -52,6 +53,8 @@ class Editing:
         _recent: OrderedDict[tuple[str, str], StoredMessage]
 
         def _role(self, user: User, key: str) -> Role: ...
+        def _next_id(self, conversation: str) -> int: ...
+        def update_stored(self, update: StoredUpdate | None) -> int | None: ...
         def _peer_key(self, nick: str) -> str | None: ...
         def _online_by_key(self, key: str) -> User | None: ...
         def _speaker_room(self, user: User, name: str) -> Room: ...
@@ -75,9 +78,13 @@ class Editing:
         text = check_text(msg.text)
         _check_msg_id(msg.msg_id, self._last_id.get(conversation, 0))
         window = self.config.edit_window
+        ts = format_ts(now)
+        update = StoredUpdate(conversation=conversation, seq=self._next_id(conversation),
+                              msg_id=msg.msg_id, kind="edit", ts=ts, by=user.nick,
+                              by_key=user.key, value=text)
         return [EditMessage(session.sid, msg.id, conversation, msg.msg_id, user.nick, user.key,
-                            text, format_ts(now),
-                            sent_after=format_ts(now - window) if window > 0 else None)]
+                            text, ts, sent_after=format_ts(now - window) if window > 0 else None,
+                            update=update)]
 
     def message_edited(self, effect: EditMessage, editing: StoreEditing) -> list[Effect]:
         """What the store did with ``effect``: tell whom it concerns."""
@@ -89,9 +96,10 @@ class Editing:
         event = Edited(msg_id=record.msg_id, text=record.text,
                        edited_at=record.edited_at or record.ts, by=effect.by, room=record.room,
                        sender=record.sender, to=record.to)
+        if editing.outcome == "unchanged":  # nothing stored: no event, no seq
+            return [Deliver(msgspec.structs.replace(event, id=request_id), (sid,))]
+        event = msgspec.structs.replace(event, seq=self.update_stored(effect.update))
         answer = Deliver(msgspec.structs.replace(event, id=request_id), (sid,))
-        if editing.outcome == "unchanged":
-            return [answer]
         if record.client_id is not None:  # a resend of the original now finds the new text
             key = (record.sender_key, record.client_id)
             if key in self._recent:

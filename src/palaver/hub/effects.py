@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from palaver.protocol.messages import ServerMessage
-from palaver.store.base import AccountErasure, RoomSettings, StoredMessage
+from palaver.store.base import AccountErasure, RoomSettings, StoredMessage, StoredUpdate
 
 SessionId = int
 
@@ -190,6 +190,7 @@ class DeleteMessage:
     by: str  # who deletes it (nick)
     sender_key: str | None = None
     reason: str | None = None
+    update: StoredUpdate | None = None  # the event to store with it (its seq), if deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +208,7 @@ class EditMessage:
     text: str
     edited_at: str
     sent_after: str | None = None
+    update: StoredUpdate | None = None  # the event to store with it (its seq), if edited
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +254,7 @@ class SaveReaction:
     reaction: str
     ts: str
     remove: bool = False
+    update: StoredUpdate | None = None  # the event to store with it (its seq), if it changed
 
 
 @dataclass(frozen=True, slots=True)

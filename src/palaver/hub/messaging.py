@@ -44,7 +44,7 @@ from palaver.protocol.messages import (
     SendDirect,
     ServerMessage,
 )
-from palaver.store.base import StoredFile, StoredMessage, dm_conversation
+from palaver.store.base import StoredFile, StoredMessage, StoredUpdate, dm_conversation
 
 if TYPE_CHECKING:
     from palaver.hub.hub import HubConfig
@@ -200,6 +200,15 @@ class Messaging:
         if stored and original is None and record.msg_id > self._committed.get(
                 record.conversation, 0):
             self._committed[record.conversation] = record.msg_id
+
+    def update_stored(self, update: StoredUpdate | None) -> int | None:
+        """An edit, deletion or reaction was stored as ``update``: its seq is a stored id of
+        its conversation now (``_committed``, as for a message). Its seq, if any."""
+        if update is None:
+            return None
+        if update.seq > self._committed.get(update.conversation, 0):
+            self._committed[update.conversation] = update.seq
+        return update.seq
 
     def stored_original(self, sender_key: str, client_id: str) -> StoredMessage | None:
         """The stored message sent with this request id, if it is known to be stored."""

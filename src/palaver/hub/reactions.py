@@ -9,9 +9,9 @@ message is deleted and which reactions it has: per message, per identity (an acc
 guest) and per reaction, so adding one twice is adding it once. The store's answer comes back
 through :meth:`Reactions.reaction_saved`: the room's members (both ends of a direct
 conversation) get ``REACTED``, the asker's copy answering the request; a REACT that changed
-nothing is answered to the asker only. Like a deletion, a reaction is state of the message, not
-a message of its own: HISTORY and replays carry each message's reactions (hub/replies.py), so a
-client that resumes sees the reactions of what it is sent, and fetches history for the rest.
+nothing is answered to the asker only. A reaction is state of the message (HISTORY carries each
+message's reactions, hub/replies.py) and also an event: it takes the conversation's next id as
+its ``seq``, stored with it, so a client that resumes learns of reactions to messages it had.
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ from palaver.hub.replies import quote_of
 from palaver.hub.state import Room, Session, User
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import React, Reacted
-from palaver.store.base import MAX_REACTIONS_PER_MESSAGE, Reacting, dm_conversation
+from palaver.store.base import (
+    MAX_REACTIONS_PER_MESSAGE,
+    Reacting,
+    StoredUpdate,
+    dm_conversation,
+)
 
 MAX_REACTION_CHARS: Final = 32
 
@@ -48,6 +53,8 @@ class Reactions:
         _last_id: dict[str, int]
 
         def _peer_key(self, nick: str) -> str | None: ...
+        def _next_id(self, conversation: str) -> int: ...
+        def update_stored(self, update: StoredUpdate | None) -> int | None: ...
         def _speaker_room(self, user: User, name: str) -> Room: ...
         def _online_by_key(self, key: str) -> User | None: ...
         @staticmethod
@@ -75,8 +82,12 @@ class Reactions:
         reaction = check_reaction(msg.reaction)
         if not 1 <= msg.msg_id <= self._last_id.get(conversation, 0):
             raise _no_such_message(msg.msg_id)
+        ts = format_ts(now)
+        update = StoredUpdate(conversation=conversation, seq=self._next_id(conversation),
+                              msg_id=msg.msg_id, kind="unreact" if msg.remove else "react",
+                              ts=ts, by=user.nick, by_key=user.key, value=reaction)
         return [SaveReaction(session.sid, msg.id, conversation, msg.msg_id, user.key,
-                             user.nick, reaction, format_ts(now), remove=msg.remove)]
+                             user.nick, reaction, ts, remove=msg.remove, update=update)]
 
     def reaction_saved(self, effect: SaveReaction, reacting: Reacting) -> list[Effect]:
         """What the store did with ``effect``: tell whom it concerns."""
@@ -95,9 +106,10 @@ class Reactions:
         event = Reacted(msg_id=record.msg_id, by=effect.nick, reaction=effect.reaction,
                         remove=effect.remove, room=record.room, sender=record.sender,
                         to=record.to, quote=quote_of(record))
+        if reacting.outcome == "unchanged":  # nothing stored: no event, no seq
+            return [Deliver(msgspec.structs.replace(event, id=request_id), (sid,))]
+        event = msgspec.structs.replace(event, seq=self.update_stored(effect.update))
         answer = Deliver(msgspec.structs.replace(event, id=request_id), (sid,))
-        if reacting.outcome == "unchanged":
-            return [answer]
         if record.room is not None:
             room = self._rooms.get(effect.conversation)
             audience = room.targets() if room is not None else ()

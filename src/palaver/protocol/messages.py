@@ -1033,6 +1033,7 @@ class Deleted(Wire, frozen=True, tag="DELETED"):
     sender: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
     reason: str | None = None
+    seq: int | None = None  # its id among the conversation's events (§15): a resume mark
 
 
 class Reacted(Wire, frozen=True, tag="REACTED"):
@@ -1049,6 +1050,7 @@ class Reacted(Wire, frozen=True, tag="REACTED"):
     sender: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
     quote: Quote | None = None
+    seq: int | None = None  # its id among the conversation's events (§15): a resume mark
 
 
 class Edited(Wire, frozen=True, tag="EDITED"):
@@ -1064,6 +1066,7 @@ class Edited(Wire, frozen=True, tag="EDITED"):
     room: str | None = None
     sender: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
+    seq: int | None = None  # its id among the conversation's events (§15): a resume mark
 
 
 class MessageVersion(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

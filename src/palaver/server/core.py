@@ -55,11 +55,9 @@ from palaver.protocol.messages import (
     ClientMessage,
     ConversationInfo,
     Conversations,
-    Gap,
     Goodbye,
     Hello,
     HistoryPage,
-    Message,
     Ping,
     ServerMessage,
     Welcome,
@@ -75,6 +73,7 @@ from palaver.server.metrics import ServerMetrics, door_of
 from palaver.server.passwords import Passwords
 from palaver.server.pipeline import CommitPipeline, Outcome
 from palaver.server.ratelimit import retry_after_ms
+from palaver.server.replay import replay_frames
 from palaver.store.base import Account, Store, StoredMessage
 
 log = logging.getLogger("palaver.server")
@@ -613,7 +612,8 @@ class ServerCore:
     async def _delete_message(self, effect: DeleteMessage) -> list[Effect]:
         try:
             deletion = await self.store.delete_message(
-                effect.conversation, effect.msg_id, sender_key=effect.sender_key)
+                effect.conversation, effect.msg_id, sender_key=effect.sender_key,
+                update=effect.update)
             effects = self.hub.message_deleted(effect, deletion)
         except Exception:
             log.exception("could not delete message %d of %s", effect.msg_id,
@@ -627,7 +627,8 @@ class ServerCore:
         try:
             editing = await self.store.edit_message(
                 effect.conversation, effect.msg_id, sender_key=effect.sender_key,
-                text=effect.text, edited_at=effect.edited_at, sent_after=effect.sent_after)
+                text=effect.text, edited_at=effect.edited_at, sent_after=effect.sent_after,
+                update=effect.update)
             effects = self.hub.message_edited(effect, editing)
         except Exception:
             log.exception("could not edit message %d of %s", effect.msg_id, effect.conversation)
@@ -655,7 +656,8 @@ class ServerCore:
         try:
             reacting = await self.store.react(
                 effect.conversation, effect.msg_id, identity=effect.identity, nick=effect.nick,
-                reaction=effect.reaction, ts=effect.ts, remove=effect.remove)
+                reaction=effect.reaction, ts=effect.ts, remove=effect.remove,
+                update=effect.update)
             effects = self.hub.reaction_saved(effect, reacting)
         except Exception:
             log.exception("could not store a reaction to message %d of %s", effect.msg_id,
@@ -720,35 +722,10 @@ class ServerCore:
         return [Deliver(reply, (effect.session,))]
 
     async def _replay(self, conn: Connection, effect: Replay) -> None:
-        """Stored messages first, then whatever arrived for ``conn`` meanwhile (held).
-
-        Rooms one after the other; direct messages from all conversations merged in the order
-        they were sent, as they would have arrived live."""
-        frames: list[bytes] = []
-        direct: list[tuple[StoredMessage, Message]] = []  # with their quotes and reactions
-        try:
-            for span in effect.ranges:
-                page = await self.store.page(span.conversation, before=span.upto + 1,
-                                             limit=self.replay_cap)
-                missed = [m for m in page.messages if m.msg_id > span.after]
-                # A full page of missed messages with more before it: some were not sent.
-                if missed and page.more and len(missed) == len(page.messages):
-                    gap = Gap(room=span.room, peer=span.peer, after=span.after,
-                              before=missed[0].msg_id)
-                    frames.append(conn.encode(gap))
-                shown = await decorate(self.store, span.conversation, missed)
-                if span.room is None:
-                    direct.extend(zip(missed, shown, strict=True))
-                else:
-                    frames.extend(conn.encode(m) for m in shown)
-            direct.sort(key=lambda d: (d[0].ts, d[0].conversation, d[0].msg_id))
-            frames.extend(conn.encode(m) for _, m in direct)
-        except Exception:
-            log.exception("could not replay for connection %d", conn.sid)
-            for span in effect.ranges:  # tell the client what it must fetch itself
-                frames.append(conn.encode(Gap(room=span.room, peer=span.peer, after=span.after,
-                                               before=span.upto + 1)))
-        conn.release(frames)
+        """Stored messages and updates first (server/replay.py), then whatever arrived for
+        ``conn`` meanwhile (held)."""
+        conn.release(await replay_frames(self.store, effect.ranges, self.replay_cap,
+                                         conn.encode, conn.sid))
 
     # ------------------------------------------------------------------ liveness and shutdown
 

@@ -188,6 +188,31 @@ class Reacting(msgspec.Struct, frozen=True, kw_only=True):
 ReactionMap = dict[str, tuple[str, ...]]
 
 
+UpdateKind = Literal["edit", "delete", "react", "unreact"]
+
+
+class StoredUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """A change to stored message ``msg_id``, as an event of its conversation: ``seq`` comes
+    from the same counter as msg_ids, so a resume replays it in order with the messages.
+    ``value``: the new text (``edit``), the reason (``delete``, None: none given) or the
+    reaction (``react``, ``unreact``); ``by``: who made it, as shown then; ``by_key``: its
+    identity."""
+
+    conversation: str
+    seq: int
+    msg_id: int
+    kind: UpdateKind
+    ts: str
+    by: str
+    by_key: str
+    value: str | None = None
+
+
+class UpdatePage(msgspec.Struct, frozen=True, kw_only=True):
+    updates: tuple[StoredUpdate, ...]
+    more: bool  # the range holds older updates than these
+
+
 def later_ts(a: str | None, b: str | None) -> str | None:
     """The later of two marker times (the format of ``StoredMessage.ts`` sorts as text)."""
     if a is None or b is None:
@@ -212,7 +237,7 @@ class Store(Protocol):
         already stored under the same (sender_key, client_id) — then nothing new is stored."""
 
     async def last_ids(self) -> dict[str, int]:
-        """The highest msg_id of every conversation."""
+        """The highest id of every conversation: of its messages and its updates."""
 
     async def page(
         self, conversation: str, *, before: int | None = None, after: int | None = None,
@@ -273,20 +298,24 @@ class Store(Protocol):
         """Every read marker of ``identity``."""
 
     async def delete_message(
-        self, conversation: str, msg_id: int, *, sender_key: str | None = None
+        self, conversation: str, msg_id: int, *, sender_key: str | None = None,
+        update: StoredUpdate | None = None,
     ) -> Deletion:
         """Make message ``msg_id`` of ``conversation`` a tombstone (no text, ``deleted``) —
-        only if ``sender_key`` sent it, when given. Its earlier texts (edits) are forgotten."""
+        only if ``sender_key`` sent it, when given. Its earlier texts (edits) are forgotten,
+        and its earlier updates with them; ``update`` (its ``delete``) is stored in their
+        place, in the same transaction, when it was deleted now."""
 
     async def edit_message(
         self, conversation: str, msg_id: int, *, sender_key: str, text: str, edited_at: str,
-        sent_after: str | None = None,
+        sent_after: str | None = None, update: StoredUpdate | None = None,
     ) -> Editing:
         """Give message ``msg_id`` of ``conversation`` the text ``text``, edited at
         ``edited_at``, keeping the text it replaces as a version — only if ``sender_key`` sent
         it (else ``not_sender``), it is no tombstone (``deleted``) and, when ``sent_after`` is
         given, it was sent at or after that time (else ``too_late``). The same text again
-        changes nothing (``unchanged``)."""
+        changes nothing (``unchanged``). ``update`` (its ``edit``) is stored in the same
+        transaction when the text changed."""
 
     async def message_versions(self, conversation: str, msg_id: int) -> list[StoredVersion] | None:
         """Every text message ``msg_id`` has had, oldest first, the current one last; None if
@@ -310,12 +339,21 @@ class Store(Protocol):
 
     async def react(
         self, conversation: str, msg_id: int, *, identity: str, nick: str, reaction: str,
-        ts: str, remove: bool = False,
+        ts: str, remove: bool = False, update: StoredUpdate | None = None,
     ) -> Reacting:
         """Add ``identity``'s ``reaction`` (shown as from ``nick``) to message ``msg_id`` of
         ``conversation`` — or take it back (``remove``). Adding one already there, or removing
         one that is not, is ``unchanged``; a deleted message takes none (``deleted``); a new
-        reaction past :data:`MAX_REACTIONS_PER_MESSAGE` distinct ones is ``too_many``."""
+        reaction past :data:`MAX_REACTIONS_PER_MESSAGE` distinct ones is ``too_many``.
+        ``update`` (its ``react`` or ``unreact``) is stored in the same transaction when
+        something changed."""
+
+    async def updates(
+        self, conversation: str, *, after: int, upto: int, limit: int,
+    ) -> UpdatePage:
+        """The updates of ``conversation`` with ``after`` < seq <= ``upto`` to messages with
+        msg_id <= ``after`` (what a client that has everything up to ``after`` missed about
+        it): the newest ``limit`` of them, oldest first."""
 
     async def reactions(self, conversation: str, msg_ids: Sequence[int]) -> dict[int, ReactionMap]:
         """The reactions of those of ``msg_ids`` that have any, each reaction's nicks in the

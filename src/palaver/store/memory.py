@@ -22,7 +22,9 @@ from palaver.store.base import (
     SearchPage,
     StoredMarker,
     StoredMessage,
+    StoredUpdate,
     StoredVersion,
+    UpdatePage,
     check_search_words,
     later_ts,
     search_folded,
@@ -45,6 +47,7 @@ class MemoryStore:
         self._reactions: dict[tuple[str, int], dict[str, dict[str, str]]] = {}
         # (conversation, msg_id) -> the texts an edited message had before, oldest first
         self._versions: dict[tuple[str, int], list[StoredVersion]] = {}
+        self._updates: dict[str, list[StoredUpdate]] = {}  # conversation -> its updates
         # (conversation, msg_id) -> its search position (the order messages were stored)
         self._positions: dict[tuple[str, int], int] = {}
 
@@ -74,7 +77,11 @@ class MemoryStore:
         return outcome
 
     async def last_ids(self) -> dict[str, int]:
-        return {key: log[-1].msg_id for key, log in self._conversations.items() if log}
+        last = {key: log[-1].msg_id for key, log in self._conversations.items() if log}
+        for key, updates in self._updates.items():
+            for update in updates:
+                last[key] = max(last.get(key, 0), update.seq)
+        return last
 
     async def page(
         self, conversation: str, *, before: int | None = None, after: int | None = None,
@@ -128,6 +135,10 @@ class MemoryStore:
         for fingerprint, holder in self._certificates.items():
             if holder == key:
                 self._certificates[fingerprint] = new_key
+        for conversation, updates in self._updates.items():
+            self._updates[conversation] = [
+                msgspec.structs.replace(u, by_key=new_key) if u.by_key == key else u
+                for u in updates]
         for given in self._reactions.values():
             for reaction, who in given.items():
                 if key in who:
@@ -184,7 +195,8 @@ class MemoryStore:
         return list(self._markers.get(identity, {}).values())
 
     async def delete_message(
-        self, conversation: str, msg_id: int, *, sender_key: str | None = None
+        self, conversation: str, msg_id: int, *, sender_key: str | None = None,
+        update: StoredUpdate | None = None,
     ) -> Deletion:
         log = self._conversations.get(conversation, [])
         ids = [m.msg_id for m in log]
@@ -201,11 +213,15 @@ class MemoryStore:
         if message.client_id is not None:
             self._by_client_id[(message.sender_key, message.client_id)] = tombstone
         self._versions.pop((conversation, msg_id), None)
+        if conversation in self._updates:  # its earlier updates go, their texts with them
+            self._updates[conversation] = [u for u in self._updates[conversation]
+                                           if u.msg_id != msg_id]
+        self._store_update(update)
         return Deletion(outcome="deleted", message=tombstone)
 
     async def edit_message(
         self, conversation: str, msg_id: int, *, sender_key: str, text: str, edited_at: str,
-        sent_after: str | None = None,
+        sent_after: str | None = None, update: StoredUpdate | None = None,
     ) -> Editing:
         log = self._conversations.get(conversation, [])
         at = bisect.bisect_left([m.msg_id for m in log], msg_id)
@@ -226,7 +242,19 @@ class MemoryStore:
         log[at] = edited
         if message.client_id is not None:
             self._by_client_id[(message.sender_key, message.client_id)] = edited
+        self._store_update(update)
         return Editing(outcome="edited", message=edited)
+
+    def _store_update(self, update: StoredUpdate | None) -> None:
+        if update is not None:
+            self._updates.setdefault(update.conversation, []).append(update)
+
+    async def updates(
+        self, conversation: str, *, after: int, upto: int, limit: int,
+    ) -> UpdatePage:
+        found = sorted((u for u in self._updates.get(conversation, ())
+                        if after < u.seq <= upto and u.msg_id <= after), key=lambda u: u.seq)
+        return UpdatePage(updates=tuple(found[-limit:]), more=len(found) > limit)
 
     async def message_versions(self, conversation: str, msg_id: int) -> list[StoredVersion] | None:
         log = self._conversations.get(conversation, [])
@@ -273,8 +301,15 @@ class MemoryStore:
 
     async def react(
         self, conversation: str, msg_id: int, *, identity: str, nick: str, reaction: str,
-        ts: str, remove: bool = False,
+        ts: str, remove: bool = False, update: StoredUpdate | None = None,
     ) -> Reacting:
+        reacting = self._react(conversation, msg_id, identity, nick, reaction, remove)
+        if reacting.outcome in ("added", "removed"):
+            self._store_update(update)
+        return reacting
+
+    def _react(self, conversation: str, msg_id: int, identity: str, nick: str, reaction: str,
+               remove: bool) -> Reacting:
         message = self._find(conversation, msg_id)
         if message is None:
             return Reacting(outcome="no_such_message")
@@ -392,6 +427,9 @@ class MemoryStore:
                 self._reactions[(new, reacted[1])] = self._reactions.pop(reacted)
             for edited in [e for e in self._versions if e[0] == old]:
                 self._versions[(new, edited[1])] = self._versions.pop(edited)
+            if old in self._updates:
+                self._updates[new] = [msgspec.structs.replace(u, conversation=new)
+                                      for u in self._updates.pop(old)]
         for conversation, log in self._conversations.items():
             for n, message in enumerate(log):
                 if message.conversation != conversation:  # moved (renames): a DM
@@ -409,6 +447,16 @@ class MemoryStore:
                 elif message.client_id is not None and message is not log[n]:
                     self._by_client_id[(message.sender_key, message.client_id)] = message
                 log[n] = message
+        for conversation, updates in self._updates.items():  # by the tombstone identity now;
+            self._updates[conversation] = [  # the edits of erased messages go, with their texts
+                msgspec.structs.replace(u, by_key=tombstone, by=DELETED_NICK)
+                if u.by_key == key else u
+                for u in updates if not (erasure.erase and u.by_key == key and u.kind == "edit")]
+        for conversation, updates in self._updates.items():  # by the tombstone identity now;
+            self._updates[conversation] = [  # the edits of erased messages go, with their texts
+                msgspec.structs.replace(u, by_key=tombstone, by=DELETED_NICK)
+                if u.by_key == key else u
+                for u in updates if not (erasure.erase and u.by_key == key and u.kind == "edit")]
         for given in self._reactions.values():
             for reaction, who in given.items():
                 if key in who:

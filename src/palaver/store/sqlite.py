@@ -38,7 +38,9 @@ from palaver.store.base import (
     StoredFile,
     StoredMarker,
     StoredMessage,
+    StoredUpdate,
     StoredVersion,
+    UpdatePage,
     check_search_words,
     later_ts,
 )
@@ -201,7 +203,13 @@ class SqliteStore:
         async with self.db.execute(
             "SELECT conversation, MAX(msg_id) FROM messages GROUP BY conversation"
         ) as cursor:
-            return {row[0]: int(row[1]) async for row in cursor}
+            last = {row[0]: int(row[1]) async for row in cursor}
+        async with self.db.execute(
+            "SELECT conversation, MAX(seq) FROM message_updates GROUP BY conversation"
+        ) as cursor:
+            async for conversation, seq in cursor:
+                last[conversation] = max(last.get(conversation, 0), int(seq))
+        return last
 
     @_serialized
     async def page(
@@ -296,6 +304,8 @@ class SqliteStore:
             )
             await db.execute("UPDATE metadata SET target = ? WHERE target = ?", (new_key, key))
             await db.execute("UPDATE OR REPLACE reactions SET identity = ? WHERE identity = ?",
+                             (new_key, key))
+            await db.execute("UPDATE message_updates SET by_key = ? WHERE by_key = ?",
                              (new_key, key))
             await db.execute("UPDATE account_certificates SET account_key = ? "
                              "WHERE account_key = ?", (new_key, key))
@@ -466,7 +476,8 @@ class SqliteStore:
 
     @_serialized
     async def delete_message(
-        self, conversation: str, msg_id: int, *, sender_key: str | None = None
+        self, conversation: str, msg_id: int, *, sender_key: str | None = None,
+        update: StoredUpdate | None = None,
     ) -> Deletion:
         db = self.db
         await db.execute("BEGIN IMMEDIATE")
@@ -487,6 +498,10 @@ class SqliteStore:
                     "UPDATE messages SET text = '', deleted = 1 "
                     "WHERE conversation = ? AND msg_id = ?", (conversation, msg_id),
                 )
+                await db.execute(  # their texts go with it
+                    "DELETE FROM message_updates WHERE conversation = ? AND msg_id = ?",
+                    (conversation, msg_id))
+                await self._store_update(update)
                 tombstone = msgspec.structs.replace(_message(row), text="", deleted=True)
                 deletion = Deletion(outcome="deleted", message=tombstone)
             await db.execute("COMMIT")
@@ -500,7 +515,7 @@ class SqliteStore:
     @_serialized
     async def edit_message(
         self, conversation: str, msg_id: int, *, sender_key: str, text: str, edited_at: str,
-        sent_after: str | None = None,
+        sent_after: str | None = None, update: StoredUpdate | None = None,
     ) -> Editing:
         db = self.db
         await db.execute("BEGIN IMMEDIATE")
@@ -534,6 +549,7 @@ class SqliteStore:
                     "WHERE conversation = ? AND msg_id = ?",
                     (text, edited_at, conversation, msg_id),
                 )
+                await self._store_update(update)
                 editing = Editing(outcome="edited", message=msgspec.structs.replace(
                     message, text=text, edited_at=edited_at))
             await db.execute("COMMIT")
@@ -628,13 +644,15 @@ class SqliteStore:
     @_serialized
     async def react(
         self, conversation: str, msg_id: int, *, identity: str, nick: str, reaction: str,
-        ts: str, remove: bool = False,
+        ts: str, remove: bool = False, update: StoredUpdate | None = None,
     ) -> Reacting:
         db = self.db
         await db.execute("BEGIN IMMEDIATE")
         try:
             reacting = await self._react(conversation, msg_id, identity, nick, reaction, ts,
                                          remove)
+            if reacting.outcome in ("added", "removed"):
+                await self._store_update(update)
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")
@@ -676,6 +694,31 @@ class SqliteStore:
             "INSERT INTO reactions (conversation, msg_id, reaction, identity, nick, ts) "
             "VALUES (?, ?, ?, ?, ?, ?)", (*key, nick, ts))
         return Reacting(outcome="added", message=message)
+
+    async def _store_update(self, update: StoredUpdate | None) -> None:
+        """Record ``update`` (inside the caller's transaction)."""
+        if update is None:
+            return
+        await self.db.execute(
+            "INSERT INTO message_updates (conversation, seq, msg_id, kind, ts, by_nick, by_key, "
+            "value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (update.conversation, update.seq, update.msg_id, update.kind, update.ts, update.by,
+             update.by_key, update.value))
+
+    @_serialized
+    async def updates(
+        self, conversation: str, *, after: int, upto: int, limit: int,
+    ) -> UpdatePage:
+        async with self.db.execute(
+            "SELECT seq, msg_id, kind, ts, by_nick, by_key, value FROM message_updates "
+            "WHERE conversation = ? AND seq > ? AND seq <= ? AND msg_id <= ? "
+            "ORDER BY seq DESC LIMIT ?", (conversation, after, upto, after, limit + 1),
+        ) as cursor:
+            rows = [StoredUpdate(conversation=conversation, seq=int(seq), msg_id=int(msg_id),
+                                 kind=kind, ts=ts, by=by, by_key=by_key, value=value)
+                    async for seq, msg_id, kind, ts, by, by_key, value in cursor]
+        more = len(rows) > limit
+        return UpdatePage(updates=tuple(reversed(rows[:limit])), more=more)
 
     @_serialized
     async def reactions(self, conversation: str, msg_ids: Sequence[int]) -> dict[int, ReactionMap]:
@@ -877,6 +920,13 @@ class SqliteStore:
             await db.execute(
                 "UPDATE messages SET recipient = ? WHERE conversation = ? AND sender_key <> ?",
                 (DELETED_NICK, new, key))
+        if "message_updates" in tables:  # its updates stay, by the tombstone identity ...
+            await db.execute("UPDATE message_updates SET by_key = ?, by_nick = ? "
+                             "WHERE by_key = ?", (tombstone, DELETED_NICK, key))
+            if erasure.erase:  # ... but not the edits of erased messages, nor their texts
+                await db.execute(
+                    "DELETE FROM message_updates WHERE kind = 'edit' AND by_key = ?",
+                    (tombstone,))
         erased = ", text = '', deleted = 1" if erasure.erase else ""
         await db.execute(
             f"UPDATE messages SET sender = ?, sender_key = ?, client_id = NULL{erased} "
