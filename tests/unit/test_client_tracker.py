@@ -18,6 +18,8 @@ from palaver.client.limits import frame_size
 from palaver.client.session import ClientSession
 from palaver.client.tracker import ResumeTracker, SeenIds
 from palaver.protocol.messages import (
+    Deleted,
+    Edited,
     Error,
     Gap,
     Hello,
@@ -28,6 +30,7 @@ from palaver.protocol.messages import (
     Left,
     Message,
     Presence,
+    Reacted,
     Register,
     Registered,
     Say,
@@ -101,6 +104,22 @@ def test_marks_per_room_and_dm_peer_and_resume_hello() -> None:
     hello = t.hello()
     assert hello == Hello(version=1, nick="bob", since={"#dev": 5, "@carol": 7, "@dave": 9},
                           rooms=("#dev",), token="tok")
+
+
+def test_changes_with_a_seq_move_the_marks_and_are_shown() -> None:
+    t = tracker()
+    in_dev(t, 4)
+    t.receive(msg(5))
+    t.receive(msg(6, to="bob", sender="Carol"))
+    edited = Edited(msg_id=5, text="fixed", edited_at="t", by="alice", room="#dev",
+                    sender="alice", seq=8)
+    assert t.receive(edited).events == [edited]
+    t.receive(Reacted(msg_id=6, by="bob", reaction="ok", sender="Carol", to="bob", seq=9))
+    t.receive(Deleted(msg_id=2, by="bob", sender="bob", to="Dave", seq=3))  # I sent it to dave
+    t.receive(Deleted(msg_id=1, by="alice", room="#dev", sender="alice"))  # no seq: no mark
+    t.receive(Edited(msg_id=5, text="older", edited_at="t", by="alice", room="#dev",
+                     sender="alice", seq=7))  # a mark never goes back
+    assert t.marks == {"#dev": 8, "@carol": 9, "@dave": 3}
 
 
 def test_a_message_is_shown_once_and_a_duplicate_ack_settles_its_request() -> None:

@@ -4,8 +4,10 @@ How this works: :class:`ResumeTracker` sees every request the client sends (:met
 every frame the server sends back (:meth:`receive`), and keeps
 
 - the *marks*: per conversation (a room, folded: ``"#dev"``; a direct conversation: ``"@bob"``)
-  the highest ``msg_id`` received. A new connection's HELLO sends them as ``since``
-  (:meth:`hello`), so the server replays exactly what came after;
+  the highest id received: a MESSAGE's ``msg_id``, or the ``seq`` of an EDITED, DELETED or
+  REACTED (changes are events of the conversation, from the same counter). A new
+  connection's HELLO sends them as ``since`` (:meth:`hello`), so the server replays exactly
+  what came after;
 - the *seen* ids per conversation (:class:`SeenIds`, a set of intervals), so a MESSAGE that
   comes twice — live and again in a replay, or in a page of history — is shown once;
 - the *pending* requests, in the order they were sent, each with its request id: the client
@@ -51,6 +53,8 @@ from palaver.client.session import random_id_prefix
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
+    Deleted,
+    Edited,
     Error,
     Gap,
     Hello,
@@ -60,6 +64,7 @@ from palaver.protocol.messages import (
     Left,
     Message,
     Presence,
+    Reacted,
     Register,
     Registered,
     ServerMessage,
@@ -342,6 +347,8 @@ class ResumeTracker:
             self._hold(conversation)
             self._fill(conversation, event, event.after, step)
             return step
+        if isinstance(event, Edited | Deleted | Reacted) and event.seq is not None:
+            self._note_update(event)
         kicked = (isinstance(event, Presence) and event.event == "kick" and event.room
                   and fold(event.nick) == fold(self.me))  # put out: not a room to rejoin
         if isinstance(event, Left) or kicked:
@@ -389,6 +396,19 @@ class ResumeTracker:
         new = self._seen.setdefault(conversation, SeenIds()).add(event.msg_id)
         self._progress += new
         return new
+
+    def _note_update(self, event: Edited | Deleted | Reacted) -> None:
+        """An edit, deletion or reaction with its own id (``seq``): the mark moves past it, so
+        the next resume does not send it again (it is not a message: nothing to show twice)."""
+        assert event.seq is not None
+        if event.room is not None:
+            conversation = fold(event.room)
+        else:  # a direct message: the other end is its recipient if we sent it
+            sender = event.sender or ""
+            peer = event.to if event.to and fold(sender) == fold(self.me) else sender
+            conversation = "@" + fold(peer)
+        if event.seq > self.marks.get(conversation, -1):
+            self.marks[conversation] = event.seq
 
     def _joined(self, event: Joined, purpose: Purpose | None, step: Step) -> None:
         conversation = fold(event.room)
