@@ -71,7 +71,7 @@ export class Link {
     this.creds = null; // {nick, password, register}
     this.token = null;
     this.rooms = new Map(); // folded name -> display name
-    this.lastIds = new Map(); // conversation -> newest msg_id held
+    this.lastIds = new Map(); // conversation -> newest id held (a msg_id, or a change's seq)
     this.peers = new Map(); // "@peer" -> display nick, for `since`
     this.pending = new Map(); // request id -> CHAT/DM not yet acknowledged, in send order
     this.welcomed = false;
@@ -232,6 +232,11 @@ export class Link {
         break;
       case "HISTORY_PAGE":
         for (const message of msg.messages || []) this.track(message);
+        break;
+      case "EDITED": case "DELETED": case "REACTED":
+        // A change is an event of its conversation with an id of its own (seq, protocol §15):
+        // the mark moves past it, so a resume does not send it again.
+        if (typeof msg.seq === "number") this.track({ ...msg, msg_id: msg.seq });
         break;
       case "PRESENCE":
         if (msg.event === "nick" && msg.new_nick) this.renamed(msg.nick, msg.new_nick);
