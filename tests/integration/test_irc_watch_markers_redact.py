@@ -235,7 +235,8 @@ async def test_an_irc_operator_redacts_a_json_message_and_history_keeps_a_tombst
     await alice.send(f"REDACT #chan {msgid} :no spam")
     assert await alice.line_with("REDACT") == f":alice!alice@palaver REDACT #chan {msgid} :no spam"
     assert await bob.wait_for(Deleted) == Deleted(msg_id=said.msg_id, by="alice", room="#chan",
-                                                  sender="bob", reason="no spam")
+                                                  sender="bob", reason="no spam",
+                                                  seq=said.msg_id + 1)
     page = await bob.request(History(room="#chan"))
     assert isinstance(page, HistoryPage)
     [tombstone] = [m for m in page.messages if m.msg_id == said.msg_id]
