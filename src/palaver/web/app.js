@@ -2,10 +2,12 @@
 // page with textContent, never parsed as HTML.
 import { Link, conversationOf, fold, textProblem } from "./link.js";
 import { createAccount } from "./account.js";
+import { createDeletes } from "./deletes.js";
 import { createEdits } from "./edits.js";
 import { createFiles } from "./files.js";
 import { createMentions } from "./mentions.js";
 import { createReactions } from "./reactions.js";
+import { createReset } from "./reset.js";
 import { createSearch } from "./search.js";
 import { createTyping } from "./typing.js";
 
@@ -140,6 +142,7 @@ function setRules(c, msg) {
 
 function setOperators(c, nicks) {
   c.operators = new Set((nicks || []).map(fold));
+  deletes.allowed(c); // 🗑 on others' messages while we are an operator (deletes.js)
   if (c === current) renderMembers();
 }
 
@@ -207,13 +210,17 @@ function addMessage(c, msg, live) {
     pendingLi.remove();
     c.pendingEls.delete(msg.id);
   }
-  if (c.byId.has(msg.msg_id)) return false;
+  if (c.byId.has(msg.msg_id)) {
+    if (msg.deleted) deletes.deleted(c, msg); // a tombstone for one shown (deletes.js)
+    return false;
+  }
   const stick = nearBottom(c);
   const li = messageItem(msg, false);
   reactions.decorate(li, msg, c, false); // its quote, reactions and actions (reactions.js)
   edits.decorate(li, msg, c); // "(edited)", and an edit action on one's own (edits.js)
   files.decorate(li, msg); // its file: a link, an image's preview (files.js)
   mentions.decorate(li, msg, c); // "mention" when it names us (mentions.js)
+  deletes.decorate(li, msg, c); // the 🗑 action, or a tombstone (deletes.js)
   let before = null;
   if (c.newest > msg.msg_id) {
     for (const [id, node] of c.byId) { // Map order is insertion order, not id order: scan
@@ -483,6 +490,12 @@ function onEvent(msg) {
       edits.edited(c, msg);
       break;
     }
+    case "DELETED": { // a message deleted: a tombstone (deletes.js)
+      const c = msg.room ? convs.get(fold(msg.room))
+        : convs.get("@" + fold(isMe(msg.from) ? msg.to : msg.from));
+      deletes.deleted(c, msg);
+      break;
+    }
     case "EDIT_LIST":
       edits.listed(current, msg);
       break;
@@ -545,7 +558,8 @@ function onEvent(msg) {
       break;
     }
     case "ERROR":
-      if (!search.error(msg) && !files.refused(msg) && !account.error(msg) && !typing.error(msg)) onError(msg);
+      if (!search.error(msg) && !files.refused(msg) && !account.error(msg) && !typing.error(msg)
+        && !deletes.error(msg)) onError(msg);
       break;
     default:
       break;
@@ -903,6 +917,7 @@ function post(c, text) {
 
 const HELP = "Commands: /join #room · /leave [#room] · /msg nick text · /nick newnick · "
   + "/who · /rooms · /search [#room|@nick] words · /edit ID text (your message; ✎ on it) · "
+  + "/delete ID [reason] (yours; a room operator: any; 🗑 on it) · "
   + "/register password · /password OLD NEW · /deleteaccount PASSWORD · /quit [reason] · "
   + "/help. The server's: /time · /joke · "
   + "/echo text · /sum 1 2 3. //text says a text that starts with /. "
@@ -973,6 +988,8 @@ function command(text) {
     case "edit": case "edits":
       return edits.command(current, name.toLowerCase(), raw)
         || usage(name.toLowerCase() === "edit" ? "/edit ID text" : "/edits ID");
+    case "delete": // deletes.js
+      return deletes.command(current, raw) || usage("/delete ID [reason]");
     case "search": case "find":
       return search.command(arg) || usage("/search [#room|@nick] words (3+ letters each)");
     case "password": case "deleteaccount": // account.js
@@ -1176,6 +1193,29 @@ const reactions = createReactions({
   find: (c, msgId) => c.byId.get(msgId),
   composer: $("composer"),
   input: $("input"),
+});
+
+// Deleting (deletes.js): the 🗑 action and its confirm step, /delete, tombstones.
+const deletes = createDeletes({
+  send: (message) => send(message),
+  nextId: (prefix) => link.nextId(prefix),
+  isMe,
+  isOperator: (c) => c.operators.has(fold(me())),
+  find: (c, msgId) => c.byId.get(msgId),
+  say: (c, text, kind) => systemLine(c, text, kind),
+});
+
+// A reset token (reset.js): the login screen's "Have a reset token?" panel.
+createReset({
+  url: "/ws",
+  nextId: (prefix) => link.nextId(prefix),
+  nick: () => $("nick").value.trim(),
+  loginWith(nick, password) {
+    $("nick").value = nick;
+    $("password").value = password;
+    $("login-error").hidden = true;
+    $("join").focus();
+  },
 });
 
 // Mentions (mentions.js): the "mention" highlight, browser notifications when hidden.
