@@ -65,7 +65,8 @@ class AccountErasure(msgspec.Struct, frozen=True, kw_only=True):
     """What :meth:`Store.delete_account` does besides forgetting the account ``key``: its
     messages are sent by ``tombstone`` (an identity no account can have) as ``DELETED_NICK``,
     and erased too (tombstones with no text) when ``erase``; each direct conversation of
-    ``renames`` (old key -> new key) moves to its new key, read markers and marks with it."""
+    ``renames`` (old key -> new key) moves to its new key, read markers, notification levels
+    and marks with it."""
 
     key: str
     tombstone: str
@@ -113,6 +114,12 @@ class StoredMarker(msgspec.Struct, frozen=True, kw_only=True):
     conversation: str
     msg_id: int = 0
     ts: str | None = None
+
+
+# How much a conversation may call for its user's attention (NOTIFY; hub/notify.py): every
+# message, only mentions (and direct messages), or nothing. "all" is the default, never stored.
+NotifyLevel = Literal["all", "mentions", "none"]
+NOTIFY_LEVELS: tuple[NotifyLevel, ...] = ("all", "mentions", "none")
 
 
 DeleteOutcome = Literal["deleted", "already_deleted", "no_such_message", "not_sender"]
@@ -297,6 +304,14 @@ class Store(Protocol):
     async def read_markers(self, identity: str) -> list[StoredMarker]:
         """Every read marker of ``identity``."""
 
+    async def set_notify_level(self, identity: str, conversation: str,
+                               level: NotifyLevel) -> bool:
+        """Give ``identity``'s ``conversation`` the notification ``level`` (``"all"``, the
+        default, forgets the one stored); whether it changed."""
+
+    async def notify_levels(self, identity: str) -> dict[str, NotifyLevel]:
+        """``identity``'s notification levels other than ``"all"``: conversation -> level."""
+
     async def delete_message(
         self, conversation: str, msg_id: int, *, sender_key: str | None = None,
         update: StoredUpdate | None = None,
@@ -390,9 +405,9 @@ class Store(Protocol):
 
     async def delete_account(self, erasure: AccountErasure) -> bool:
         """Forget the account ``erasure.key`` — its memberships, marks, read markers,
-        metadata, certificates and reset token — and carry out ``erasure`` on its messages,
-        in one transaction. False if there was no such account (the messages are still
-        carried out)."""
+        notification levels, metadata, certificates and reset token — and carry out
+        ``erasure`` on its messages, in one transaction. False if there was no such account
+        (the messages are still carried out)."""
 
     async def bind_certificate(self, account_key: str, fingerprint: str) -> bool:
         """Bind the client certificate whose SHA-256 ``fingerprint`` is given to the account

@@ -14,6 +14,7 @@ from palaver.store.base import (
     AccountErasure,
     Deletion,
     Editing,
+    NotifyLevel,
     Page,
     Reacting,
     ReactionMap,
@@ -41,6 +42,7 @@ class MemoryStore:
         self._rooms: dict[str, RoomSettings] = {}
         self._markers: dict[str, dict[str, StoredMarker]] = {}  # identity -> conversation ->
         self._metadata: dict[str, dict[str, str]] = {}  # target -> key -> value
+        self._levels: dict[str, dict[str, NotifyLevel]] = {}  # identity -> conversation -> level
         self._certificates: dict[str, str] = {}  # fingerprint -> account key, oldest first
         self._reset_tokens: dict[str, tuple[str, str]] = {}  # account -> (token hash, expires)
         # (conversation, msg_id) -> reaction -> identity -> nick, each in the order given
@@ -130,6 +132,8 @@ class MemoryStore:
             self._memberships[new_key] = self._memberships.pop(key)
         if key in self._markers:
             self._markers[new_key] = self._markers.pop(key)
+        if key in self._levels:
+            self._levels[new_key] = self._levels.pop(key)
         if key in self._metadata:
             self._metadata[new_key] = self._metadata.pop(key)
         for fingerprint, holder in self._certificates.items():
@@ -193,6 +197,21 @@ class MemoryStore:
 
     async def read_markers(self, identity: str) -> list[StoredMarker]:
         return list(self._markers.get(identity, {}).values())
+
+    async def set_notify_level(self, identity: str, conversation: str,
+                               level: NotifyLevel) -> bool:
+        levels = self._levels.setdefault(identity, {})
+        old = levels.get(conversation, "all")
+        if level == "all":
+            levels.pop(conversation, None)
+        else:
+            levels[conversation] = level
+        if not levels:
+            del self._levels[identity]
+        return old != level
+
+    async def notify_levels(self, identity: str) -> dict[str, NotifyLevel]:
+        return dict(sorted(self._levels.get(identity, {}).items()))
 
     async def delete_message(
         self, conversation: str, msg_id: int, *, sender_key: str | None = None,
@@ -409,7 +428,7 @@ class MemoryStore:
         key, tombstone = erasure.key, erasure.tombstone
         existed = self._accounts.pop(key, None) is not None
         for table in (self._memberships, self._marks, self._markers, self._metadata,
-                      self._reset_tokens):
+                      self._reset_tokens, self._levels):
             table.pop(key, None)
         for fingerprint in [fp for fp, holder in self._certificates.items() if holder == key]:
             del self._certificates[fingerprint]
@@ -423,6 +442,9 @@ class MemoryStore:
             for markers in self._markers.values():
                 if old in markers:
                     markers[new] = msgspec.structs.replace(markers.pop(old), conversation=new)
+            for levels in self._levels.values():
+                if old in levels:
+                    levels[new] = levels.pop(old)
             for reacted in [r for r in self._reactions if r[0] == old]:
                 self._reactions[(new, reacted[1])] = self._reactions.pop(reacted)
             for edited in [e for e in self._versions if e[0] == old]:

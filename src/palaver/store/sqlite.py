@@ -28,6 +28,7 @@ from palaver.store.base import (
     AccountErasure,
     Deletion,
     Editing,
+    NotifyLevel,
     Page,
     Reacting,
     ReactionMap,
@@ -60,7 +61,7 @@ _ACCOUNT_COLUMNS: Final = "account_key, nick, password_hash, locked, created_at,
 _ACCOUNT_TABLES: Final = {"memberships": "account_key", "resume_marks": "account_key",
                           "read_markers": "identity", "metadata": "target",
                           "account_certificates": "account_key",
-                          "password_resets": "account_key"}
+                          "password_resets": "account_key", "notify_levels": "identity"}
 
 _MARKS: Final = ", ".join("?" * (_COLUMNS.count(",") + 1))  # one per column
 _FILE_DECODER: Final = msgspec.json.Decoder(StoredFile)
@@ -302,6 +303,9 @@ class SqliteStore:
             await db.execute(
                 "UPDATE read_markers SET identity = ? WHERE identity = ?", (new_key, key)
             )
+            await db.execute(
+                "UPDATE notify_levels SET identity = ? WHERE identity = ?", (new_key, key)
+            )
             await db.execute("UPDATE metadata SET target = ? WHERE target = ?", (new_key, key))
             await db.execute("UPDATE OR REPLACE reactions SET identity = ? WHERE identity = ?",
                              (new_key, key))
@@ -471,6 +475,30 @@ class SqliteStore:
         ) as cursor:
             return [StoredMarker(conversation=row[0], msg_id=int(row[1]), ts=row[2])
                     async for row in cursor]
+
+    # ------------------------------------------------------------------ notification levels
+
+    @_serialized
+    async def set_notify_level(self, identity: str, conversation: str,
+                               level: NotifyLevel) -> bool:
+        if level == "all":  # the default: no row
+            cursor = await self.db.execute(
+                "DELETE FROM notify_levels WHERE identity = ? AND conversation = ?",
+                (identity, conversation))
+            return cursor.rowcount > 0
+        cursor = await self.db.execute(
+            "INSERT INTO notify_levels (identity, conversation, level) VALUES (?, ?, ?) "
+            "ON CONFLICT (identity, conversation) DO UPDATE SET level = excluded.level "
+            "WHERE level <> excluded.level", (identity, conversation, level))
+        return cursor.rowcount > 0
+
+    @_serialized
+    async def notify_levels(self, identity: str) -> dict[str, NotifyLevel]:
+        async with self.db.execute(
+            "SELECT conversation, level FROM notify_levels WHERE identity = ? "
+            "ORDER BY conversation", (identity,),
+        ) as cursor:
+            return {row[0]: _level(row[1]) async for row in cursor}
 
     # ------------------------------------------------------------------ deletion
 
@@ -966,6 +994,15 @@ class SqliteStore:
         async with self.db.execute("PRAGMA integrity_check") as cursor:
             row = await cursor.fetchone()
         return str(row[0]) if row else "no answer"
+
+
+def _level(text: str) -> NotifyLevel:
+    """A stored level (the table's CHECK allows only these)."""
+    if text == "mentions":
+        return "mentions"
+    if text == "none":
+        return "none"
+    raise StoreError(f"unknown notification level {text!r} in the database")
 
 
 def _json_text(value: object) -> str:
