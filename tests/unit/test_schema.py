@@ -74,6 +74,7 @@ from palaver.protocol.messages import (
     SetAway,
     SetMetadata,
     SetNick,
+    SetNotifyLevel,
     SetRealname,
     SetRoomMode,
     SetTopic,
@@ -318,6 +319,8 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
                               before_ts="2026-11-19T00:00:00+01:00", limit=5, id="cv1")),
         (1, MarkRead(room="#rust", id="mr1")),  # a question: READ_MARKER
         (1, MarkRead(room="#rust", msg_id=1, id="mr2")),
+        (1, SetNotifyLevel(room="#rust", id="nl1")),  # a question: NOTIFY_LEVEL
+        (1, SetNotifyLevel(room="#rust", level="mentions", id="nl2")),  # the core stores it
         (1, React(room="#rust", msg_id=1, reaction="👍", id="re1")),  # the store answers
         (1, Delete(room="#rust", msg_id=1, id="del1")),
         (1, Edit(room="#rust", msg_id=1, text="hello, world", id="ed1")),  # the core asks
@@ -425,6 +428,7 @@ def test_server_frames_validate(schema: JsonObject, frame: bytes) -> None:
         b'{"type":"HELLO","version":"1","nick":"a"}',
         b'{"type":"HELLO","version":true,"nick":"a"}',
         b'{"type":"CHAT","room":"#a"}',
+        b'{"type":"NOTIFY","room":"#a","level":"loud"}',
         b'{"type":"COMMAND","name":"sum","args":[[1]]}',
         b'{"type":"PING","id":"' + b"x" * 65 + b'"}',
         b'{"type":"WELCOME","version":1,"nick":"a","server":"s","rooms":[]}',  # a server type

@@ -102,6 +102,7 @@ class AccountManagement:
         def _user(session: Session) -> User: ...
         def close_session(self, sid: SessionId, reason: str, now: float | None = None
                           ) -> list[Effect]: ...
+        def _levels_moved(self, identity: str, old: str, new: str) -> None: ...
 
     def account_management_handlers(self) -> dict[type[Any], Any]:
         return {ChangePassword: self._change_password, ResetPassword: self._reset_password,
@@ -215,6 +216,7 @@ class AccountManagement:
                 markers = self._markers.get(end)
                 if markers is not None and old in markers:
                     markers[new] = msgspec.structs.replace(markers.pop(old), conversation=new)
+                self._levels_moved(end, old, new)  # hub/notify.py
             for ids in (self._last_id, self._committed):
                 if old in ids:
                     ids[new] = ids.pop(old)

@@ -84,6 +84,9 @@ class Arrival:
         def _markers_on_arrival(self, user: User, sid: SessionId, hello: Hello
                                 ) -> list[Effect]: ...
         def _dm_markers(self, user: User, sid: SessionId) -> list[Effect]: ...
+        def _levels_on_arrival(self, user: User, sid: SessionId, hello: Hello
+                               ) -> list[Effect]: ...
+        def _levels_to_session(self, user: User, sid: SessionId) -> list[Effect]: ...
         def _metadata_arrive(self, user: User, sid: SessionId, hello: Hello) -> list[Effect]: ...
         def _metadata_synced(self, sid: SessionId, rooms: Iterable[Room]) -> list[Effect]: ...
         def _welcome_metadata(self, user: User, hello: Hello) -> dict[str, str] | None: ...
@@ -187,6 +190,7 @@ class Arrival:
         for name in names.values():
             effects.extend(self._enter(user, session.sid, name, None, now))
         effects.extend(self._markers_on_arrival(user, session.sid, msg))  # hub/markers.py
+        effects.extend(self._levels_on_arrival(user, session.sid, msg))  # hub/notify.py
         effects.extend(self._came_online(user))  # to its watchers (hub/watch.py)
         effects.extend(arrived)
         effects.extend(self._replay(session.sid, user, msg, marks))
@@ -216,6 +220,7 @@ class Arrival:
         effects.extend(arrived)
         effects.extend(joins)
         effects.extend(self._dm_markers(user, session.sid))
+        effects.extend(self._levels_to_session(user, session.sid))  # hub/notify.py
         effects.extend(self._replay(session.sid, user, msg, marks))
         return effects
 

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from palaver.protocol.messages import ServerMessage
+from palaver.protocol.messages import NotifyLevelName, ServerMessage
 from palaver.store.base import AccountErasure, RoomSettings, StoredMessage, StoredUpdate
 
 SessionId = int
@@ -179,6 +179,30 @@ class LoadReadMarkers:
 
 
 @dataclass(frozen=True, slots=True)
+class SaveNotifyLevel:
+    """Store ``identity``'s notification ``level`` of ``conversation``, then tell the hub
+    (:meth:`~palaver.hub.hub.Hub.notify_level_saved`) — unless ``answer`` is false."""
+
+    session: SessionId
+    request_id: str | None
+    identity: str
+    conversation: str
+    level: NotifyLevelName
+    room: str | None = None  # display name, for a room
+    peer: str | None = None  # the other end's nick, for a direct conversation
+    answer: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LoadNotifyLevels:
+    """Read ``identity``'s notification levels from the store and give them to the hub
+    (:meth:`~palaver.hub.hub.Hub.notify_levels_loaded`): a user coming online."""
+
+    session: SessionId
+    identity: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeleteMessage:
     """Make a stored message a tombstone (only ``sender_key``'s, when given), then tell the hub
     (:meth:`~palaver.hub.hub.Hub.message_deleted`) what happened."""
@@ -333,4 +357,5 @@ Effect = (
     | SaveReaction
     | SearchMessages
     | ManageAccount | EraseAccount
+    | SaveNotifyLevel | LoadNotifyLevels
 )

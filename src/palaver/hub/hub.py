@@ -55,6 +55,7 @@ from palaver.hub.messaging import format_ts as format_ts  # (the mixins import i
 from palaver.hub.metadata import Metadata
 from palaver.hub.moderation import Moderation
 from palaver.hub.names import check_text, fold
+from palaver.hub.notify import NotifyLevels
 from palaver.hub.operators import Operators
 from palaver.hub.profile import Profile
 from palaver.hub.reactions import Reactions
@@ -134,7 +135,8 @@ _BEFORE_HELLO: Final = (Hello, Authenticate, Ping, Pong, Quit, RunCommand, Subsc
 
 class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, Profile,
           Certificates,
-          Directory, Operators, WatchLists, ReadMarkers, Deleting, Editing, Reactions, Relay,
+          Directory, Operators, WatchLists, ReadMarkers, NotifyLevels, Deleting, Editing,
+          Reactions, Relay,
           Metadata,
           Conversations, Files, Searching, AccountManagement):
     def __init__(
@@ -201,6 +203,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
             **self.operator_handlers(),  # OPER, USER_MODE, KILL, WALLOPS (hub/operators.py)
             **self.watch_handlers(),  # WATCH (hub/watch.py)
             **self.marker_handlers(),  # MARK_READ (hub/markers.py)
+            **self.notify_handlers(),  # NOTIFY (hub/notify.py)
             **self.deletion_handlers(),  # DELETE (hub/deletion.py)
             **self.editing_handlers(),  # EDIT, EDITS (hub/editing.py)
             **self.files_handlers(),  # UPLOAD, FILE_KEY (hub/files.py)
@@ -291,6 +294,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
         effects.insert(0, Deliver(Presence(nick=user.nick, event="quit", reason=reason),
                                   audience))
         self._markers_leave(user)
+        self._levels_leave(user)  # hub/notify.py
         self._metadata_gone(user)  # a guest's metadata dies with it (hub/metadata.py)
         effects.extend(self._went_offline(user))  # to its watchers (hub/watch.py)
         return effects

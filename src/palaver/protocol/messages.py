@@ -30,6 +30,8 @@ ClientTags = Annotated[dict[str, str], msgspec.Meta(max_length=64)]
 Breaks = Annotated[tuple[Annotated[int, msgspec.Meta(ge=1, le=4_000)], ...],
                    msgspec.Meta(max_length=100)]
 OnlyTo = Literal["operators", "voiced"]
+# How much a conversation may call for attention (NOTIFY): "all" is the default.
+NotifyLevelName = Literal["all", "mentions", "none"]
 Timestamp = Annotated[str, msgspec.Meta(max_length=40)]  # ISO 8601 (checked by the hub)
 
 
@@ -383,6 +385,17 @@ class MarkRead(Wire, frozen=True, tag="MARK_READ"):
     ts: str | None = None
 
 
+class SetNotifyLevel(Wire, frozen=True, tag="NOTIFY"):
+    """Set one's notification level of a room (``room``) or direct conversation (``with``):
+    ``all`` (the default: every message may notify), ``mentions`` (only messages that mention
+    one, and direct messages) or ``none``. Without ``level``: a question. Answered by
+    NOTIFY_LEVEL, which the user's other sessions get too when the level changed."""
+
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+    level: NotifyLevelName | None = None
+
+
 class Delete(Wire, frozen=True, tag="DELETE"):
     """Delete message ``msg_id`` of a room (``room``) or direct conversation (``with``): one's
     own, or (a room operator) anyone's in the room. It stays in history as a tombstone."""
@@ -599,6 +612,7 @@ ClientMessage = (
     | ChangePassword | ResetPassword | DeleteAccount
     | Upload | GetFileKey
     | Search
+    | SetNotifyLevel
 )
 
 
@@ -1022,6 +1036,16 @@ class ReadMarker(Wire, frozen=True, tag="READ_MARKER"):
     ts: str | None = None
 
 
+class NotificationLevel(Wire, frozen=True, tag="NOTIFY_LEVEL"):
+    """The user's notification level of a room (``room``) or direct conversation (``with``),
+    see NOTIFY. To every session of the user when it changes (the asker's copy answers
+    NOTIFY), and after WELCOME for each conversation whose level is not ``all``."""
+
+    level: NotifyLevelName
+    room: str | None = None
+    peer: str | None = msgspec.field(default=None, name="with")
+
+
 class Deleted(Wire, frozen=True, tag="DELETED"):
     """``by`` deleted message ``msg_id`` of ``room`` (or the direct message ``from`` → ``to``),
     giving ``reason``. To the room's members (the two ends of a direct conversation); history
@@ -1246,6 +1270,7 @@ ServerMessage = (
     | PasswordChanged | AccountDeleted
     | UploadReady | FileKey
     | SearchResults
+    | NotificationLevel
 )
 
 CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
@@ -1264,6 +1289,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     ChangePassword, ResetPassword, DeleteAccount,
     Upload, GetFileKey,
     Search,
+    SetNotifyLevel,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
@@ -1280,4 +1306,5 @@ SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     PasswordChanged, AccountDeleted,
     UploadReady, FileKey,
     SearchResults,
+    NotificationLevel,
 )

@@ -70,6 +70,7 @@ from palaver.server.limits import Limits
 from palaver.server.liveness import Timeouts, Verdict, judge
 from palaver.server.login_throttle import LoginThrottle
 from palaver.server.metrics import ServerMetrics, door_of
+from palaver.server.notify_work import notify_asks
 from palaver.server.passwords import Passwords
 from palaver.server.pipeline import CommitPipeline, Outcome
 from palaver.server.ratelimit import retry_after_ms
@@ -156,6 +157,7 @@ class ServerCore:
             SearchMessages: self._search,  # SEARCH (hub/search.py)
             SaveReaction: self._save_reaction,
             EraseAccount: lambda effect: erase_account(self, effect),  # DELETE_ACCOUNT
+            **notify_asks(self),  # NOTIFY (server/notify_work.py)
         }, settle=lambda batch: quote_replies(store, batch))
         self.limits = limits or Limits()  # docs/limits.md
         self.admission = Admission(self.limits.admission)
