@@ -29,6 +29,7 @@ from palaver.protocol.messages import (
     ListRooms,
     ListUsers,
     ManageCertificates,
+    NotifyLevelName,
     Number,
     Quit,
     React,
@@ -40,6 +41,7 @@ from palaver.protocol.messages import (
     Search,
     SendDirect,
     SetNick,
+    SetNotifyLevel,
     SetRoomMode,
     SetTopic,
     Unban,
@@ -102,6 +104,7 @@ HELP: Final = (
     "  /echo text         the server says the text back",
     "  /sum 1 2 3         add up numbers",
     "  /search [#room|@nick] words  find messages holding every word (3+ letters each)",
+    "  /notify [#room|@nick] [all|mentions|none]  what may notify you there (alone: ask)",
     "  /reply ID text     answer message ID (41; #room/41, @nick/41 elsewhere)",
     "  /react ID emoji    react to message ID (/unreact ID emoji takes it back)",
     "  /edit ID text      change the text of your message ID (/edits ID: its texts)",
@@ -367,6 +370,28 @@ def _delete(rest: str, room: str | None) -> Action:
     return Send(Delete(room=target, peer=peer, msg_id=msg_id, reason=reason))
 
 
+_LEVELS: Final[dict[str, NotifyLevelName]] = {"all": "all", "mentions": "mentions",
+                                              "none": "none"}
+
+
+def _notify(rest: str, room: str | None) -> Action:
+    """``/notify [#room|@nick] [all|mentions|none]``: the notification level of the current
+    room (or of another one, or of the direct conversation with a nick); no level: ask."""
+    usage = "usage: /notify [#room|@nick] [all|mentions|none]"
+    words = rest.split()
+    target, peer = room, None
+    if words and words[0].startswith("#"):
+        target = words.pop(0)
+    elif words and words[0].startswith("@") and len(words[0]) > 1:
+        target, peer = None, words.pop(0)[1:]
+    level = _LEVELS.get(words[0].lower()) if words else None
+    if len(words) > 1 or (words and level is None):
+        return LocalError(usage)
+    if target is None and peer is None:
+        return LocalError("you are not in a room; " + usage.removeprefix("usage: "))
+    return Send(SetNotifyLevel(room=target, peer=peer, level=level))
+
+
 def _no_args(make: Callable[[], Wire], usage: str) -> Callable[[str, str | None], Action]:
     def handler(rest: str, room: str | None) -> Action:
         return LocalError(f"usage: {usage}") if rest.strip() else Send(make())
@@ -435,6 +460,7 @@ _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "resetpassword": _reset_password,
     "deleteaccount": _delete_account,
     "cert": _cert,  # client certificates (hub/certificates.py)
+    "notify": _notify,  # notification levels (hub/notify.py)
     "quit": _quit,
     "topic": _topic,
     "op": _on_nick(lambda r, n: GrantOperator(room=r, nick=n), "/op [#room] nick"),

@@ -33,6 +33,7 @@ from palaver.protocol.messages import (
     Joined,
     Left,
     Message,
+    NotificationLevel,
     Offline,
     Online,
     PasswordChanged,
@@ -223,10 +224,25 @@ def render(event: ServerMessage, view: View) -> list[str]:
         return render_edit_list(event, view)
     if isinstance(event, SearchResults):
         return render_search_results(event, view)
+    if isinstance(event, NotificationLevel):  # answers only: not those told at login
+        return [render_notify_level(event)] if event.id is not None else []
     if isinstance(event, Online | Offline):
         state = "online" if isinstance(event, Online) else "offline"
         return [f"* {sanitize(event.nick)} is {state}"]
     return []
+
+
+NOTIFY_MEANING: Final = {
+    "all": "every message may notify you",
+    "mentions": "only mentions and direct messages notify you",
+    "none": "nothing notifies you",
+}
+
+
+def render_notify_level(event: NotificationLevel) -> str:
+    """``* notifications of #dev: mentions (only mentions and direct messages notify you)``."""
+    where = sanitize(event.room) if event.room is not None else f"@{sanitize(event.peer or '?')}"
+    return f"* notifications of {where}: {event.level} ({NOTIFY_MEANING.get(event.level, '')})"
 
 
 def render_edited(event: Edited, view: View) -> list[str]:

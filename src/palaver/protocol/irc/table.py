@@ -24,6 +24,7 @@ from palaver.protocol.irc import (
     metadata,
     monitor,
     multiline,
+    notify,
     operators,
     queries,
     reactions,
@@ -60,6 +61,7 @@ from palaver.protocol.messages import (
     Message,
     MetadataSubscriptions,
     MetadataValues,
+    NotificationLevel,
     Offline,
     Online,
     PasswordChanged,
@@ -158,6 +160,7 @@ COMMANDS: Final[dict[str, Command]] = {
     "SEARCH": Command(search.on_search, 2),  # palaver's full-text search (irc/search.py)
     "EDIT": Command(editing.on_edit, 3),  # palaver's own: edit a message (irc/editing.py)
     "EDITS": Command(editing.on_edits, 2),
+    "NOTIFY": Command(notify.on_notify, 1),  # palaver's notification levels (irc/notify.py)
     # draft/metadata-3 (palaver.protocol.irc.metadata): before registration too
     "METADATA": Command(metadata.on_metadata, 2, before_registration=True),
 }
@@ -198,6 +201,7 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     Online: monitor.online,
     Offline: monitor.offline,
     ReadMarker: markers.read_marker,
+    NotificationLevel: notify.notify_level,  # answers only (irc/notify.py)
     Deleted: redaction.deleted,
     Reacted: reactions.reacted,  # +draft/react TAGMSG, or a NOTICE (irc/reactions.py)
     Edited: editing.edited,  # a NOTICE from the sender, +draft/reply (irc/editing.py)
