@@ -3,8 +3,9 @@
 
 A message naming the page's nick as a whole word (any case), or @room from one of the room's
 operators, is highlighted; with the tab hidden (document.hidden forced by the test page) a
-mention or a direct message constructs a Notification (the permission granted to the context;
-window.Notification wrapped to record the calls), and nothing else does. Typing in the composer
+message from someone else constructs a Notification (the permission granted to the context;
+window.Notification wrapped to record the calls) — every one at the default notification level,
+"all" (test_web_notify.py: "mentions" and "none"). Typing in the composer
 sends TAGMSG +typing active to the room, done once sent; another member's typing shows
 "carol is typing…" until their done or message; the setting switches sending off.
 Screenshot: test-artifacts/web-mentions-1280.png.
@@ -95,7 +96,7 @@ async def test_mentions_are_highlighted_and_notified_when_hidden(
     await screenshot(page, "web-mentions-1280.png")
     assert await notes(page) == []
 
-    # Hidden tab: a mention and a direct message notify; other messages do not.
+    # Hidden tab, the default level ("all"): every message from someone else notifies.
     await page.evaluate("window.__hidden = true")
     await said("#lobby", "nothing for you")
     await said("#lobby", "alice: the build is green")
@@ -103,6 +104,7 @@ async def test_mentions_are_highlighted_and_notified_when_hidden(
     assert isinstance(direct, Message)
     await expect(page.locator('.log[data-conv="@carol"] li.msg')).to_have_count(1)
     assert await notes(page) == [
+        {"title": "carol in #lobby", "body": "nothing for you"},
         {"title": "carol in #lobby", "body": "alice: the build is green"},
         {"title": "carol (direct message)", "body": "psst"},
     ]

@@ -6,6 +6,7 @@ import { createDeletes } from "./deletes.js";
 import { createEdits } from "./edits.js";
 import { createFiles } from "./files.js";
 import { createMentions } from "./mentions.js";
+import { createNotify } from "./notify.js";
 import { createReactions } from "./reactions.js";
 import { createReset } from "./reset.js";
 import { createSearch } from "./search.js";
@@ -93,6 +94,7 @@ function show(c) {
   current = c;
   reactions.shown(c);
   typing.shown(c); // "alice is typing…" of this conversation (typing.js)
+  notify.shown(c); // its notification level: the bell, quiet unread messages (notify.js)
   c.log.hidden = false;
   if (c.unread) {
     placeDivider(c);
@@ -238,6 +240,7 @@ function addMessage(c, msg, live) {
   }
   if (live && !isMe(msg.from) && (c !== current || document.hidden)) {
     c.unread += 1;
+    notify.counted(c, msg); // quietly, when its level would not notify (notify.js)
     renderLists();
   }
   if (c === current && (stick || isMe(msg.from)) && live) c.log.scrollTop = c.log.scrollHeight;
@@ -371,12 +374,7 @@ function convButton(c) {
     button.title = `You are not in ${c.name}`;
   }
   button.append(el("span", "name", c.dm ? "@" + c.name : c.name));
-  if (c.unread) {
-    const badge = el("span", "badge", String(c.unread));
-    badge.setAttribute("aria-label", `${c.unread} unread`);
-    button.append(badge);
-    button.classList.add("unread");
-  }
+  notify.mark(button, c); // the unread badge (or a quiet mark) and the level (notify.js)
   button.addEventListener("click", () => show(c));
   li.append(button);
   return li;
@@ -388,7 +386,7 @@ function renderLists() {
   $("room-list").replaceChildren(...rooms.map(convButton));
   $("dm-list").replaceChildren(...dms.map(convButton));
   if (!dms.length) $("dm-list").append(el("li", "empty", "Click a member to message them."));
-  const total = [...convs.values()].reduce((sum, c) => sum + c.unread, 0);
+  const total = [...convs.values()].reduce((sum, c) => sum + notify.badge(c), 0);
   const badge = $("total-unread");
   badge.hidden = !total;
   badge.textContent = String(total);
@@ -442,6 +440,7 @@ function onEvent(msg) {
       $("me-kind").textContent = msg.account ? "account" : "guest";
       showChat();
       files.welcomed(); // a FILE_KEY for downloads (files.js)
+      notify.welcomed(); // the levels come again, after WELCOME (notify.js)
       if (msg.motd && !convs.size) roomConv(msg.rooms[0] || "#lobby").motd = msg.motd;
       break;
     }
@@ -550,6 +549,9 @@ function onEvent(msg) {
       break;
     case "FILE_KEY":
       files.keyed(msg);
+      break;
+    case "NOTIFY_LEVEL": // a conversation's notification level (notify.js)
+      notify.told(msg);
       break;
     case "TAGMSG": { // typing notifications (typing.js)
       const c = msg.room ? convs.get(fold(msg.room))
@@ -916,7 +918,8 @@ function post(c, text) {
 }
 
 const HELP = "Commands: /join #room · /leave [#room] · /msg nick text · /nick newnick · "
-  + "/who · /rooms · /search [#room|@nick] words · /edit ID text (your message; ✎ on it) · "
+  + "/who · /rooms · /search [#room|@nick] words · /notify [all|mentions|none] · "
+  + "/edit ID text (your message; ✎ on it) · "
   + "/delete ID [reason] (yours; a room operator: any; 🗑 on it) · "
   + "/register password · /password OLD NEW · /deleteaccount PASSWORD · /quit [reason] · "
   + "/help. The server's: /time · /joke · "
@@ -990,6 +993,8 @@ function command(text) {
         || usage(name.toLowerCase() === "edit" ? "/edit ID text" : "/edits ID");
     case "delete": // deletes.js
       return deletes.command(current, raw) || usage("/delete ID [reason]");
+    case "notify": // notify.js
+      return notify.command(current, arg) || usage("/notify [all|mentions|none]");
     case "search": case "find":
       return search.command(arg) || usage("/search [#room|@nick] words (3+ letters each)");
     case "password": case "deleteaccount": // account.js
@@ -1224,6 +1229,18 @@ const mentions = createMentions({
   isMe,
   isOperator: (c, nick) => c.operators.has(fold(nick)),
   open: (c) => show(c),
+  notifies: (c, msg) => notify.notifies(c, msg), // by the conversation's level (notify.js)
+});
+
+// Notification levels (notify.js): the bell's menu, /notify; what notifies and what counts.
+const notify = createNotify({
+  send: (message) => send(message),
+  nextId: (prefix) => link.nextId(prefix),
+  current: () => current,
+  find: (key) => convs.get(key),
+  mentions: (msg, c) => mentions.mentions(msg, c),
+  say: (c, text, kind) => systemLine(c, text, kind),
+  changed: () => renderLists(),
 });
 
 // Typing (typing.js): "alice is typing…", and telling others, unless switched off.

@@ -4,9 +4,10 @@
 // case: not next to a letter, digit or another character a nick may hold), or @room / @here
 // and its sender is one of the room's operators as this page knows them now (the rule is the
 // client's: the server does not mark mentions). Such a message gets the class "mention".
-// When the tab is hidden (document.hidden), a live mention or direct message from someone else
-// shows a browser notification (Notification API); permission is asked on the first click or
-// key press, never on load. Clicking the notification brings back the tab and the conversation.
+// When the tab is hidden (document.hidden), a live message from someone else that its
+// conversation's notification level lets notify (notify.js: by default every one; "mentions":
+// mentions and direct messages) shows a browser notification (Notification API); permission is
+// asked on the first click or key press, never on load. Clicking the notification brings back the tab and the conversation.
 
 const NICK_CHAR = "[\\p{L}\\p{N}_\\-\\[\\]\\\\^{}|`]";
 const EVERYONE = new RegExp(`(?<!${NICK_CHAR})@(?:room|here)(?!${NICK_CHAR})`, "iu");
@@ -23,8 +24,10 @@ export function namesNick(text, nick) {
 }
 
 // me() is our nick; isMe(nick) says whether a nick is ours; isOperator(c, nick) whether nick is
-// an operator of room c; open(c) shows conversation c.
-export function createMentions({ me, isMe, isOperator, open }) {
+// an operator of room c; open(c) shows conversation c; notifies(c, msg), when given, whether a
+// live message of c may notify (its notification level, notify.js) — else mentions and direct
+// messages do.
+export function createMentions({ me, isMe, isOperator, open, notifies }) {
   const sheet = document.createElement("link");
   sheet.rel = "stylesheet";
   sheet.href = "/mentions.css";
@@ -52,10 +55,10 @@ export function createMentions({ me, isMe, isOperator, open }) {
     if (mentions(msg, c)) li.classList.add("mention");
   }
 
-  // A live stored message: a notification if it is for us and the tab is hidden.
+  // A live stored message: a notification if its level lets it and the tab is hidden.
   function arrived(c, msg) {
     if (!supported || !document.hidden || isMe(msg.from) || msg.deleted) return;
-    if (!c.dm && !mentions(msg, c)) return;
+    if (notifies ? !notifies(c, msg) : !c.dm && !mentions(msg, c)) return;
     if (Notification.permission !== "granted") return;
     const title = c.dm ? `${msg.from} (direct message)` : `${msg.from} in ${c.name}`;
     const text = [...(msg.text || "")];
