@@ -1,4 +1,5 @@
-"""IRC ACCOUNT (irc/account.py): PASSWORD and DELETE_ACCOUNT from IRC, in memory."""
+"""IRC ACCOUNT (irc/account.py): PASSWORD, DELETE_ACCOUNT and RESET_PASSWORD from IRC, in
+memory."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from palaver.protocol.messages import (
     Goodbye,
     Hello,
     PasswordChanged,
+    ResetPassword,
     Welcome,
 )
 
@@ -53,7 +55,8 @@ def test_account_password_and_delete_become_hub_requests() -> None:
 
 def test_bad_subcommands_and_parameters_are_fail_account() -> None:
     d = registered()
-    usage = ":ACCOUNT takes PASSWORD <old> <new> or DELETE <password>"
+    usage = (":ACCOUNT takes PASSWORD <old> <new>, DELETE <password> or "
+             "RESET <nick> <token> <new>")
     assert replies(d.receive_data(b"ACCOUNT FROB x\r\n")) == [
         f":palaver FAIL ACCOUNT UNKNOWN_SUBCOMMAND FROB {usage}"]
     assert replies(d.receive_data(b"ACCOUNT PASSWORD old\r\n")) == [
@@ -67,10 +70,38 @@ def test_bad_subcommands_and_parameters_are_fail_account() -> None:
     assert needmore.startswith(":palaver 461 ann ACCOUNT ")
 
 
-def test_account_needs_registration() -> None:
+def test_account_needs_registration_but_for_reset() -> None:
     d = IrcDialect(id_prefix="t")
     assert replies(d.receive_data(b"ACCOUNT DELETE pw\r\n")) == [
         ":palaver 451 * :You have not registered"]
+    assert replies(d.receive_data(b"ACCOUNT PASSWORD a b\r\n")) == [
+        ":palaver 451 * :You have not registered"]
+    [req] = requests(d.receive_data(b"ACCOUNT RESET ann q8Zr :a brand new one\r\n"))
+    assert isinstance(req, ResetPassword)
+    assert (req.nick, req.token, req.new) == ("ann", "q8Zr", "a brand new one")
+    assert lines(d.encode(PasswordChanged(id=req.id, account="Ann"))) == [
+        ":palaver NOTICE * :ACCOUNT: the password of Ann is reset; its connections are closed: "
+        "log in with the new one"]
+    [req] = requests(d.receive_data(b"ACCOUNT RESET ann wrong :a brand new one\r\n"))
+    assert lines(d.encode(Error(id=req.id, code=ErrorCode.INVALID_TOKEN,
+                                message="that reset token is wrong, used or expired"))) == [
+        ":palaver FAIL ACCOUNT INVALID_TOKEN :that reset token is wrong, used or expired"]
+    assert replies(d.receive_data(b"ACCOUNT RESET ann tok\r\n"))[0].startswith(
+        ":palaver FAIL ACCOUNT NEED_MORE_PARAMS RESET :")
+    assert replies(d.receive_data(b"ACCOUNT RESET ann tok new words\r\n")) == [
+        ":palaver FAIL ACCOUNT INVALID_PARAMS RESET "
+        ":a password with spaces goes last, after a colon"]
+    [req] = requests(d.receive_data(b"NICK bo\r\nUSER b 0 * :B\r\n"))
+    assert isinstance(req, Hello)  # registration goes on after a RESET
+
+
+def test_reset_when_registered_and_its_refusals() -> None:
+    d = registered()
+    [req] = requests(d.receive_data(b"ACCOUNT RESET zed tok :a brand new one\r\n"))
+    assert isinstance(req, ResetPassword)
+    assert lines(d.encode(Error(id=req.id, code=ErrorCode.ALREADY_REGISTERED,
+                                message="you are logged in"))) == [
+        ":palaver FAIL ACCOUNT ALREADY_REGISTERED :you are logged in"]
 
 
 def test_answers_are_notices_and_the_deleted_account_is_closed() -> None:

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 INDEX: Final = "*"
 
 TOPICS: Final[dict[str, tuple[str, ...]]] = {
+    "ACCOUNT": ("ACCOUNT PASSWORD <old> <new> | DELETE <password> | RESET <nick> <token> :<new>",
+                "Change your account's password, delete it, or set it with an operator's reset "
+                "token (RESET: before registering too)."),
     "AWAY": ("AWAY [:<message>]",
              "With a message you are away (shown to whoever messages you); without, back."),
     "CAP": ("CAP LS | LIST | REQ :<caps> | END",

@@ -116,7 +116,8 @@ COMMANDS: Final[dict[str, Command]] = {
     "AUTHENTICATE": Command(on_authenticate, 1, before_registration=True),  # irc/sasl.py
     "SETNAME": Command(on_setname, 1),  # irc/profile.py
     "CERT": Command(on_cert),  # an account's TLS client certificates (irc/certificates.py)
-    "ACCOUNT": Command(on_account, 1),  # change one's password, delete (irc/account.py)
+    # change one's password, delete; RESET before registration too (irc/account.py)
+    "ACCOUNT": Command(on_account, 1, before_registration=True),
     # channels (palaver.protocol.irc.channels)
     "INVITE": Command(channels.on_invite),  # none: the invitation list; one: 461
     "JOIN": Command(channels.on_join, 1),
