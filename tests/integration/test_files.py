@@ -312,7 +312,7 @@ async def test_text_and_irc_show_a_line_with_name_size_and_url(
     async with s.http.put(ready.url, data=PNG) as response:
         answer = await response.json()
     url = answer["file"]["url"]
-    file_line = f"[file] cat.png ({len(PNG)} B, image/png) {url}"
+    file_line = f"[file {answer['msg_id']}] cat.png ({len(PNG)} B, image/png) {url}"
     while b"<alice>" not in (line := await text_peer[0].readline()):
         pass
     assert line.endswith(b"<alice> look at this\r\n")
@@ -341,7 +341,7 @@ async def test_palaver_chat_uploads_with_progress(files: Callable[..., Awaitable
     assert "* uploading report.pdf (1000009 bytes)" in out
     progress = re.findall(r"\* uploading report\.pdf: (\d+)%", out)
     assert len(progress) >= 3 and progress[-1] == "100", out  # a line per tenth passed
-    assert re.search(r"<bob> \[file\] report\.pdf \(1\.0 MB, application/pdf\) "
+    assert re.search(r"<bob> \[file \d+\] report\.pdf \(1\.0 MB, application/pdf\) "
                      r"http://127\.0\.0\.1:\d+/files/\S+/report\.pdf", out), out
     assert "! /upload: No such file or directory:" in out
     seen = await alice.wait_for(Message)

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from palaver.hub import Hub
-from palaver.hub.files import MAX_FILE_NAME, FilesConfig, clean_file_name
-from palaver.protocol.file_text import human_size, text_with_file
+from palaver.hub.files import FilesConfig
+from palaver.protocol.file_text import (
+    MAX_FILE_NAME,
+    clean_file_name,
+    human_size,
+    keyed_url,
+    personal_link,
+    text_with_file,
+)
 from palaver.protocol.messages import FileRef
 from palaver.server.files import files_url, sniff
 
@@ -70,6 +77,12 @@ def test_the_text_line() -> None:
     assert text_with_file("look", ref).split("\n") == [
         "look", "[file] cat.png (48.2 kB, image/png) http://h/files/x/cat.png"]
     assert text_with_file("plain", None) == "plain"
+    assert text_with_file("look", ref, 41).split("\n")[1] == (  # what /download and FILE take
+        "[file 41] cat.png (48.2 kB, image/png) http://h/files/x/cat.png")
+    assert personal_link(ref, "17.YQ.ab", "2026-11-21T15:04:05.000Z") == (
+        "cat.png (48.2 kB, image/png), a link for you alone until 2026-11-21 15:04 UTC: "
+        "http://h/files/x/cat.png?key=17.YQ.ab")
+    assert keyed_url("http://h/f?x=1", "a/b") == "http://h/f?x=1&key=a%2Fb"
     assert [human_size(n) for n in (0, 999, 1_000, 25 * 1_048_576, 3 * 10**12)] == [
         "0 B", "999 B", "1.0 kB", "26.2 MB", "3.0 TB"]
 

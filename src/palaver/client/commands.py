@@ -70,13 +70,26 @@ class LocalError:
 
 @dataclass(frozen=True, slots=True)
 class UploadFile:
-    """Send the file at ``path`` to ``room`` (UPLOAD, then its bytes over HTTP)."""
+    """Send the file at ``path`` to ``room`` — or to ``peer`` (UPLOAD, then its bytes over
+    HTTP)."""
 
     path: str
-    room: str
+    room: str | None
+    peer: str | None = None
 
 
-Action = Send | ShowHelp | LocalError | UploadFile | None
+@dataclass(frozen=True, slots=True)
+class DownloadFile:
+    """Fetch the file of message ``msg_id`` of ``room`` (or of the direct conversation with
+    ``peer``) into ``path`` (``None``: its name, in the current directory)."""
+
+    room: str | None
+    peer: str | None
+    msg_id: int
+    path: str | None = None
+
+
+Action = Send | ShowHelp | LocalError | UploadFile | DownloadFile | None
 
 HELP: Final = (
     "Commands:",
@@ -93,6 +106,7 @@ HELP: Final = (
     "  /cert [add [FP] | remove FP]  your account's TLS client certificates (add alone: the",
     "                     one this connection presented; docs/tls.md)",
     "  /upload PATH       send a file to the current room (its link shows for everyone)",
+    "  /download ID [PATH] save the file of message ID ([file 41] …; #room/41, @nick/41)",
     "  /topic [#room] text set the topic (/topic - clears it)",
     "  /op, /deop [#room] nick   make someone an operator of the room, or not",
     "  /kick [#room] nick [why]  put someone out of the room",
@@ -407,6 +421,17 @@ def _upload(rest: str, room: str | None) -> Action:
     return UploadFile(path=rest.strip(), room=room)
 
 
+def _download(rest: str, room: str | None) -> Action:
+    """``/download ID [PATH]``: the path is the rest of the line (it may hold spaces)."""
+    parts = rest.strip().split(None, 1)
+    ref = message_ref(parts[0], room) if parts else None
+    if ref is None:
+        return LocalError("usage: /download ID [PATH] (ID: 41, #room/41 or @nick/41)")
+    target, peer, msg_id = ref
+    return DownloadFile(room=target, peer=peer, msg_id=msg_id,
+                        path=parts[1].strip() if len(parts) == 2 else None)
+
+
 def _help(rest: str, room: str | None) -> Action:
     return ShowHelp()
 
@@ -477,5 +502,6 @@ _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "edit": _edit,  # edits (hub/editing.py)
     "edits": _edits,
     "delete": _delete,  # deletion (hub/deletion.py)
-    "upload": _upload,  # files (client/upload.py)
+    "upload": _upload,  # files (client/transfers.py)
+    "download": _download,
 }

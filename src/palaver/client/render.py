@@ -124,7 +124,8 @@ def render_message(event: Message, view: View) -> list[str]:
     if event.deleted:  # a tombstone, in history or a replay
         event = msgspec.structs.replace(event, text=DELETED_TEXT)
     elif event.file is not None:  # its name, size and URL (protocol/file_text.py)
-        event = msgspec.structs.replace(event, text=text_with_file(event.text, event.file))
+        text = text_with_file(event.text, event.file, event.msg_id)  # [file 41] …: /download
+        event = msgspec.structs.replace(event, text=text)
     if event.edited_at is not None and not event.deleted:  # EDITED
         event = msgspec.structs.replace(event, text=event.text + EDITED_MARK)
     stamp = f"[{clock(event.ts, view.tz)}]"

@@ -37,14 +37,19 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import tzinfo
-from pathlib import Path
 from typing import Final, TextIO
 
-import aiohttp
 import msgspec
 
 from palaver.client.backoff import Backoff
-from palaver.client.commands import HELP, LocalError, ShowHelp, UploadFile, parse_line
+from palaver.client.commands import (
+    HELP,
+    DownloadFile,
+    LocalError,
+    ShowHelp,
+    UploadFile,
+    parse_line,
+)
 from palaver.client.connection import ConnectionClosed, NotPalaver, ServerError
 from palaver.client.events import (
     Acknowledged,
@@ -55,7 +60,7 @@ from palaver.client.events import (
 )
 from palaver.client.render import View, error_line, info_line, render, same_name, sanitize
 from palaver.client.resilient import HANDSHAKE_TIMEOUT, ResilientClient
-from palaver.client.upload import put_file
+from palaver.client.transfers import Transfers
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import (
     Goodbye,
@@ -65,9 +70,6 @@ from palaver.protocol.messages import (
     Left,
     Presence,
     Quit,
-    ServerMessage,
-    Upload,
-    UploadReady,
     Welcome,
     Wire,
 )
@@ -145,7 +147,7 @@ class Chat:
         self.settled = asyncio.Event()
         self.settled.set()
         self._pending: dict[str, asyncio.Future[None]] = {}
-        self._uploads: dict[str, asyncio.Future[ServerMessage]] = {}  # /upload: its answer
+        self.transfers = Transfers(client, lambda: self.me)  # /upload, /download
         self._rejoining: set[str] = set()  # rooms whose JOINED a reconnect brings back: not shown
 
     def view(self) -> View:
@@ -159,10 +161,13 @@ class Chat:
             action = parse_line(line, self.room, self.me)
             if action is None:
                 continue
-            if isinstance(action, UploadFile):
-                await self.settled.wait()
+            if isinstance(action, UploadFile | DownloadFile):
+                await self.settled.wait()  # after the replies to earlier lines
                 try:
-                    await self.upload(action)
+                    if isinstance(action, UploadFile):
+                        await self.transfers.upload(action, self.out)
+                    else:
+                        await self.transfers.download(action, self.out)
                 except (ConnectionClosed, ConnectionError):
                     return
                 continue
@@ -180,41 +185,6 @@ class Chat:
                         await reply  # the next line must see the new current room
                 except (ConnectionClosed, ConnectionError):
                     return  # the events loop reports the end
-
-    async def upload(self, action: UploadFile) -> None:
-        """``/upload PATH``: UPLOAD, then the bytes to its URL, with a progress line per tenth."""
-        path = Path(action.path).expanduser()  # noqa: ASYNC240 (one stat of a local file)
-        try:
-            size = path.stat().st_size
-            if not path.is_file():
-                raise IsADirectoryError(21, "not a file")
-        except OSError as exc:
-            self.out([error_line(f"/upload: {exc.strerror or exc}: {action.path}")])
-            return
-        waiting: asyncio.Future[ServerMessage] = asyncio.get_running_loop().create_future()
-        request_id = self.client.next_id()
-        self._uploads[request_id] = waiting
-        await self.client.submit(Upload(room=action.room, name=path.name, size=size,
-                                        id=request_id))
-        try:
-            ready = await waiting
-        finally:
-            self._uploads.pop(request_id, None)
-        if not isinstance(ready, UploadReady):
-            return  # refused: the ERROR is shown
-        name = sanitize(path.name)
-        self.out([info_line(f"uploading {name} ({size} bytes)")])
-        try:
-            status, answer = await put_file(
-                ready.url, path, size,
-                lambda percent: self.out([info_line(f"uploading {name}: {percent}%")]))
-        except (OSError, aiohttp.ClientError) as exc:
-            self.out([error_line(f"/upload: {name}: {exc}")])
-            return
-        if status != 201:
-            why = sanitize(str(answer.get("message", f"HTTP {status}")))
-            self.out([error_line(f"/upload: {name} was not sent: {why}",
-                                 str(answer.get("code", "")) or None)])
 
     async def request(self, message: Wire) -> asyncio.Future[None]:
         """Send ``message`` with a fresh id; the future is done when its reply has been shown."""
@@ -250,11 +220,9 @@ class Chat:
             return
         if isinstance(event, Goodbye):
             return  # shown (or not) once the connection has ended
-        if event.id is not None and event.id in self._uploads:  # /upload's answer
-            if not self._uploads[event.id].done():
-                self._uploads[event.id].set_result(event)
-            if isinstance(event, UploadReady):
-                return
+        self.transfers.seen(event)
+        if self.transfers.owns(event):  # /upload's, /download's: they say it their way
+            return
         ours = event.id is not None and event.id in self._pending
         extra: list[str] = []
         if isinstance(event, Welcome):

@@ -21,7 +21,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -32,10 +31,10 @@ from palaver.hub.profile import sender_fields
 from palaver.hub.relay import with_live
 from palaver.hub.state import Room, Session, User
 from palaver.protocol.errors import ErrorCode, PeerError
+from palaver.protocol.file_text import clean_file_name
 from palaver.protocol.messages import FileKey, GetFileKey, ServerMessage, Upload, UploadReady
 from palaver.store.base import StoredFile, StoredMessage, dm_conversation
 
-MAX_FILE_NAME: Final = 120  # characters of a sanitised file name
 MAX_GRANTS_PER_SESSION: Final = 8  # uploads asked for and not yet sent
 
 
@@ -65,24 +64,6 @@ class UploadGrant:
     size: int
     caption: str
     expires: float
-
-
-def clean_file_name(name: str) -> str:
-    """A file name safe to show and to put in a header: its last path component, without
-    control, format (bidi) or separator characters, no leading dots, at most
-    :data:`MAX_FILE_NAME` characters (the extension kept); ``file`` if nothing is left."""
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    kept = "".join(" " if unicodedata.category(c) in ("Zs", "Zl", "Zp") else c
-                   for c in unicodedata.normalize("NFC", name)
-                   if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
-    kept = " ".join(kept.split()).lstrip(".").strip()
-    if len(kept) > MAX_FILE_NAME:
-        stem, dot, ext = kept.rpartition(".")
-        if dot and 0 < len(ext) <= 10:
-            kept = stem[:MAX_FILE_NAME - len(ext) - 1].rstrip() + "." + ext
-        else:
-            kept = kept[:MAX_FILE_NAME].rstrip()
-    return kept or "file"
 
 
 class Files:

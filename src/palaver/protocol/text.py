@@ -6,7 +6,9 @@ fresh request id, or into lines only for this client. Those local lines also tra
 hub — as a PING with an id, answered by a PONG with that id — so they come out in the order the
 lines came in, behind replies still waiting for a commit. The dialect remembers, per request id,
 how the reply is to be shown: ``USER|bob`` answers ``USER_OK``, a ``/who`` answers ``* 2 online:
-...``, and so on (:meth:`TextDialect.encode`).
+...``, and so on (:meth:`TextDialect.encode`). ``/download ID`` is two requests — HISTORY (the
+message) and FILE_KEY (a key of this user's) — whose answers make one line: the file's URL with
+``?key=``, or why not.
 
 What a line means depends on the state: before a nickname is chosen a plain line is the nickname;
 afterwards it is chat in the current room. The state is updated optimistically when a line is
@@ -26,16 +28,26 @@ from typing import Final, cast
 
 import msgspec
 
-from palaver.client.render import info_line, render, same_name, sanitize, sanitize_lines
+from palaver.client.render import (
+    error_line,
+    info_line,
+    render,
+    same_name,
+    sanitize,
+    sanitize_lines,
+)
 from palaver.hub.names import is_valid_room
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import FrameTooLarge
+from palaver.protocol.file_text import FileAsk
 from palaver.protocol.framing import DEFAULT_MAX_FRAME, LineFramer
 from palaver.protocol.messages import (
     AccountDeleted,
     ClientMessage,
     Error,
+    GetFileKey,
     Hello,
+    History,
     Join,
     Joined,
     Leave,
@@ -52,7 +64,7 @@ from palaver.protocol.messages import (
     Welcome,
     Wire,
 )
-from palaver.protocol.text_commands import Kind, Request, Show, parse
+from palaver.protocol.text_commands import FetchFile, Kind, Request, Show, parse
 from palaver.protocol.text_render import (
     GREETING,
     PROMPT,
@@ -90,6 +102,7 @@ class _Pending:
     kind: Kind | Show
     message: ClientMessage | None = None
     previous_room: str | None = None
+    ask: FileAsk | None = None  # one of the two requests of a /download
 
 
 class TextDialect:
@@ -160,7 +173,25 @@ class TextDialect:
             return []
         if isinstance(parsed, Show):
             return [self._local(parsed)]
+        if isinstance(parsed, FetchFile):
+            return self._fetch_file(parsed)
         return [self._request(parsed)]
+
+    def _fetch_file(self, fetch: FetchFile) -> list[Inbound]:
+        """``/download ID``: the message (HISTORY: the page after ID - 1, one long) and a key
+        of this user's (FILE_KEY); the link is shown when both have come back."""
+        ask = FileAsk(fetch.msg_id, fetch.room if fetch.room is not None else f"@{fetch.peer}")
+        if fetch.msg_id < 1:
+            return [self._local(Show((error_line(f"/download: there is no message "
+                                                 f"{fetch.msg_id} in {ask.where}",
+                                                 "no_such_message"),)))]
+        out: list[Inbound] = []
+        for message in (History(room=fetch.room, peer=fetch.peer, after=fetch.msg_id - 1,
+                                limit=1), GetFileKey()):
+            request_id = next(self._ids)
+            self._pending[request_id] = _Pending(Kind.CHAT, message, ask=ask)
+            out.append(_with_id(message, request_id))
+        return out
 
     def _local(self, show: Show) -> Ping:
         request_id = next(self._ids)
@@ -205,6 +236,13 @@ class TextDialect:
             if kind.style is not None:
                 self._style = kind.style
             return list(kind.lines)
+        if pending is not None and pending.ask is not None:  # a /download's: once both are in
+            ask = pending.ask
+            if not ask.take(event):
+                return []
+            if ask.refusal is not None:
+                return [error_line(f"/download: {ask.refusal[1]}", ask.refusal[0])]
+            return [info_line(ask.link())]
         if isinstance(event, Error):
             return self._refused(event, pending)
         if isinstance(event, Message):

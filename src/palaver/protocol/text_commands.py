@@ -15,7 +15,8 @@ Checked in this order (first match wins):
    (``//text`` says ``/text``).
 
 The result is a :class:`Request` (a hub command and how its reply is to be shown), a :class:`Show`
-(lines for the client only, maybe a style change), or ``None`` (a blank line).
+(lines for the client only, maybe a style change), a :class:`FetchFile` (``/download ID``: two
+requests, one answer), or ``None`` (a blank line).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Final, cast
 
 from palaver.client.commands import (
+    DownloadFile,
     LocalError,
     Send,
     ShowHelp,
@@ -81,7 +83,17 @@ class Show:
     style: Style | None = None
 
 
-Parsed = Request | Show | None
+@dataclass(frozen=True, slots=True)
+class FetchFile:
+    """``/download ID``: a link of one's own to the file of message ``msg_id`` of ``room`` (or
+    of the direct conversation with ``peer``): HISTORY and FILE_KEY (text.py)."""
+
+    room: str | None
+    peer: str | None
+    msg_id: int
+
+
+Parsed = Request | Show | FetchFile | None
 
 _BEFORE_NICK: Final = (RunCommand, Quit)  # slash commands that work without a nickname
 _STYLE_USAGE: Final = "usage: /style plain|classic"
@@ -119,6 +131,10 @@ def parse(
     if isinstance(action, UploadFile):  # a file goes over HTTP: palaver chat or the web client
         return Show((error_line("/upload: send files with palaver chat or the web client; "
                                 "their links show here"),))
+    if isinstance(action, DownloadFile):  # the link, with a key of one's own (text.py)
+        if not chosen:
+            return Show((error_line("choose a nickname first"), PROMPT))
+        return FetchFile(action.room, action.peer, action.msg_id)
     return _slash(action, chosen)
 
 

@@ -47,8 +47,10 @@ class Style(enum.Enum):
 
 
 TEXT_HELP: Final = (
-    *(line for line in HELP[:-2] if "/register" not in line),
+    *(line for line in HELP[:-2]
+      if not line.startswith(("  /register", "  /upload", "  /download"))),
     "  /register password make your nickname an account",
+    "  /download ID       a link of your own to the file of message ID ([file 41] …)",
     "  /login nick pass   (instead of a nickname) log in to your account",
     "  /style plain       messages look like: [12:00] <alice> text (times in UTC)",
     "  /style classic     messages look like: alice: text",
@@ -102,7 +104,7 @@ def classic_message(event: Message, v: View) -> list[str]:
     else:
         prefix = f"{sender}: "
     first, *rest = sanitize_lines(DELETED_TEXT if event.deleted
-                                  else text_with_file(event.text, event.file)
+                                  else text_with_file(event.text, event.file, event.msg_id)
                                   + (EDITED_MARK if event.edited_at is not None else ""))
     indent = " " * len(prefix)
     return [prefix + first, *((indent + line) if line else "" for line in rest)]

@@ -10,7 +10,9 @@ or hides them, at any width) and the log takes the width. All state lives in the
 - a worker connects (after the login screen when no nick was given, or after a refusal) and
   then hands every client event to :meth:`ChatModel.apply`, with the conversation its request
   was typed in when it answers one of ours, and redraws (:meth:`ChatApp.draw`);
-- the input line goes to :meth:`ChatModel.interpret`; what it returns is sent with a fresh id;
+- the input line goes to :meth:`ChatModel.interpret`; what it returns is sent with a fresh id
+  — but ``/upload`` and ``/download`` run as workers (:mod:`palaver.client.transfers`), their
+  progress and refusals shown in the conversation they were typed in;
 - drawing appends only the new lines of the current conversation to the log (and draws it anew
   when the conversation changed, when a pending line was taken out, or when the log's width
   changed: :class:`ChatLog` reflows); the sidebar and the member list are rebuilt when the
@@ -43,11 +45,13 @@ from textual.widgets import Footer, Input, OptionList, RichLog, Static
 from textual.widgets.option_list import Option
 
 from palaver.client.backoff import Backoff
+from palaver.client.commands import DownloadFile, UploadFile
 from palaver.client.connection import ConnectionClosed, NotPalaver, ServerError
 from palaver.client.events import Acknowledged, ClientEvent, Disconnected, Reconnected, Reconnecting
 from palaver.client.render import error_line, sanitize
 from palaver.client.resilient import HANDSHAKE_TIMEOUT, ResilientClient, describe
 from palaver.client.terminal import CLOSE_TIMEOUT, RECONNECT, os_reason
+from palaver.client.transfers import Transfers
 from palaver.client.tui.login import Login, LoginScreen
 from palaver.client.tui.model import JOIN_HISTORY, ChatModel
 from palaver.protocol.errors import ErrorCode
@@ -122,6 +126,7 @@ class ChatApp(App[int]):
         self.connect_timeout = connect_timeout
         self.model = ChatModel(nick or "", tz=tz)
         self.client: ResilientClient | None = None
+        self.transfers: Transfers | None = None  # /upload, /download (client/transfers.py)
         self.updated = asyncio.Event()
         self._origins: dict[str, str] = {}  # request id -> the conversation it was typed in
         self._quitting = False
@@ -211,6 +216,7 @@ class ChatApp(App[int]):
             self._refused(f"cannot connect to {where}: {describe(exc)}")
             return
         self.client = client
+        self.transfers = Transfers(client, lambda: self.model.me)
         async for event in client.events():
             self.on_client_event(event)
         if self._quitting:
@@ -227,6 +233,10 @@ class ChatApp(App[int]):
     # ------------------------------------------------------------------ events and input
 
     def on_client_event(self, event: ClientEvent) -> None:
+        if self.transfers is not None:
+            self.transfers.seen(event)
+            if self.transfers.owns(event):  # a transfer's answer: it says it its own way
+                return
         if isinstance(event, Acknowledged):
             request_id = event.message.id
         elif isinstance(event, Disconnected | Reconnecting | Reconnected):
@@ -244,7 +254,13 @@ class ChatApp(App[int]):
         self.input_line.value = ""
         outgoing = self.model.interpret(event.value)
         client = self.client
-        if outgoing is not None:
+        if isinstance(outgoing, UploadFile | DownloadFile):
+            if client is None or client.ended or self.transfers is None:
+                self.model.info(error_line(NOT_CONNECTED))
+            else:  # in the background: the chat goes on meanwhile
+                self.run_worker(self._transfer(self.transfers, outgoing, self.model.current),
+                                group="transfers")
+        elif outgoing is not None:
             if isinstance(outgoing.message, Quit):
                 await self.leave(outgoing.message.reason)
                 return
@@ -262,6 +278,27 @@ class ChatApp(App[int]):
                     self._origins.pop(request_id, None)
                     self.model.info(error_line(NOT_CONNECTED))
         self.draw()
+
+    async def _transfer(self, transfers: Transfers, action: UploadFile | DownloadFile,
+                        origin: str) -> None:
+        """Run one /upload or /download; its lines go to the conversation it was typed in."""
+
+        def say(lines: list[str]) -> None:
+            where = origin if origin in self.model.conversations else None
+            for line in lines:
+                self.model.info(line, where)
+            self.draw()
+
+        command = "/upload" if isinstance(action, UploadFile) else "/download"
+        try:
+            if isinstance(action, UploadFile):
+                await transfers.upload(action, say)
+            else:
+                await transfers.download(action, say)
+        except (ConnectionClosed, ConnectionError):
+            say([error_line(f"{command}: the connection ended")])
+        except Exception as exc:  # never take the chat down with it
+            say([error_line(f"{command}: {exc or type(exc).__name__}")])
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id is not None:

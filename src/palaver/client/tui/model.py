@@ -16,7 +16,8 @@ user types (:meth:`ChatModel.interpret`), and keeps what the screen shows:
 
 A typed line goes through :func:`~palaver.client.commands.parse_line` with the current room; in
 a direct conversation plain text becomes a DM to its peer and ``/leave`` closes it; ``/msg nick``
-without text opens (or switches to) that conversation. Replies (RESULT, ERROR, ...) are
+without text opens (or switches to) that conversation; ``/upload`` and ``/download`` are
+handed back to the app (in a direct conversation, for its peer). Replies (RESULT, ERROR, ...) are
 shown in the conversation the request was typed in (``origin``) — but the answers to ``/who``,
 ``/rooms`` and ``/help`` go to the console (the system view), which becomes current: they are
 about the server, not about the room or the person one was talking to. A line typed while the
@@ -31,13 +32,21 @@ Nothing here does I/O or knows about Textual.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Final, Literal
 
 import msgspec
 
-from palaver.client.commands import HELP, LocalError, ShowHelp, UploadFile, parse_line
+from palaver.client.commands import (
+    HELP,
+    DownloadFile,
+    LocalError,
+    ShowHelp,
+    UploadFile,
+    parse_line,
+)
 from palaver.client.events import (
     Acknowledged,
     ClientEvent,
@@ -212,8 +221,9 @@ class ChatModel:
 
     # ------------------------------------------------------------------ typed lines
 
-    def interpret(self, line: str) -> Outgoing | None:
-        """What a typed line asks for: a request to send, or None (shown here, or nothing)."""
+    def interpret(self, line: str) -> Outgoing | UploadFile | DownloadFile | None:
+        """What a typed line asks for: a request to send, a file to send or fetch (the app
+        runs it: client/transfers.py), or None (shown here, or nothing)."""
         conversation = self.conversation
         room = conversation.name if conversation.kind == "room" else None
         if conversation.kind == "dm":
@@ -227,10 +237,10 @@ class ChatModel:
                                         "Ctrl+C quits."])
             self.switch(CONSOLE)
             return None
-        if isinstance(action, UploadFile):  # the line mode (--plain) has it, for now
-            self._show(self.current, [error_line("/upload works in the line mode: "
-                                                 "palaver chat --plain")])
-            return None
+        if isinstance(action, UploadFile | DownloadFile):
+            if conversation.kind == "dm" and action.room == room:  # the stand-in: this DM
+                return dataclasses.replace(action, room=None, peer=conversation.name)
+            return action
         if isinstance(action, LocalError):
             words = line.split()
             if len(words) == 2 and words[0].lower() == "/msg":

@@ -22,6 +22,9 @@ TOPICS: Final[dict[str, tuple[str, ...]]] = {
              "With a message you are away (shown to whoever messages you); without, back."),
     "CAP": ("CAP LS | LIST | REQ :<caps> | END",
             "Capability negotiation (IRCv3): echo-message, message-tags, server-time."),
+    "FILE": ("FILE <channel|nick> <msgid>",
+             "A link of your own to the file of a message ([file 41] ...: FILE #a 41), as a "
+             "NOTICE."),
     "HELP": ("HELP [<command>]", "These lines. HELPOP is the same."),
     "HELPOP": ("HELPOP [<command>]", "The same as HELP."),
     "INFO": ("INFO", "What this server is."),

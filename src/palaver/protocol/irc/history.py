@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Final
 from palaver.hub.conversations import EPOCH, MICROSECOND
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode
+from palaver.protocol.irc import files
 from palaver.protocol.irc.batches import split_lines, wrap
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.wire import IrcLine
@@ -210,6 +211,8 @@ def _targets(irc: IrcDialect, params: list[str], out: list[Inbound]) -> None:
 
 
 def history_page(irc: IrcDialect, event: HistoryPage, pending: Pending | None) -> bytes:
+    if pending is not None and pending.kind == files.KIND:  # FILE's question (irc/files.py)
+        return files.file_answer(irc, event, pending)
     query = pending.detail if pending is not None else None
     if not isinstance(query, Query):
         return b""  # a HISTORY nobody here asked for

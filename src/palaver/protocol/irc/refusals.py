@@ -14,6 +14,7 @@ from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc import (
     account,
     certificates,
+    files,
     history,
     markers,
     metadata,
@@ -87,6 +88,8 @@ def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:
         return auth_refused(irc, event, pending)  # AUTH refused: 904 (irc/sasl.py)
     if pending is not None and pending.kind == "setname":
         return setname_refused(irc, event, pending)  # FAIL SETNAME (irc/profile.py)
+    if pending is not None and pending.kind == files.KIND:
+        return files.file_answer(irc, event, pending)  # FAIL FILE, once both are in
     kind, arg = (pending.kind, pending.arg) if pending else ("", "")
     numeric = (ERROR_NUMERICS.get((kind, code)) or ROOM_ERROR_NUMERICS.get((kind, code))
                or FEATURE_ERRORS.get((kind, code)))

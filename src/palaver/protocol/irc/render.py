@@ -112,8 +112,8 @@ class IrcRenderer:
 
             event = with_reply(event, "message-tags" in self.caps)
         if event.file is not None:  # a line with its name, size and URL after the text
-            event = msgspec.structs.replace(event, text=text_with_file(event.text, event.file),
-                                            breaks=())
+            text = text_with_file(event.text, event.file, event.msg_id)  # [file 41] …
+            event = msgspec.structs.replace(event, text=text, breaks=())
         return self._text(event, event.room or event.to or "*", message_id(event))
 
     def status_message(self, event: StatusMessage) -> bytes:

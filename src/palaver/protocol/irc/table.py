@@ -17,6 +17,7 @@ from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc import (
     channels,
     editing,
+    files,
     help,
     history,
     markers,
@@ -52,6 +53,7 @@ from palaver.protocol.messages import (
     Edited,
     EditList,
     Error,
+    FileKey,
     Goodbye,
     HistoryPage,
     InvitationList,
@@ -162,6 +164,7 @@ COMMANDS: Final[dict[str, Command]] = {
     "EDIT": Command(editing.on_edit, 3),  # palaver's own: edit a message (irc/editing.py)
     "EDITS": Command(editing.on_edits, 2),
     "NOTIFY": Command(notify.on_notify, 1),  # palaver's notification levels (irc/notify.py)
+    "FILE": Command(files.on_file, 2),  # palaver's own: a link to a file (irc/files.py)
     # draft/metadata-3 (palaver.protocol.irc.metadata): before registration too
     "METADATA": Command(metadata.on_metadata, 2, before_registration=True),
 }
@@ -208,6 +211,7 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     Edited: editing.edited,  # a NOTICE from the sender, +draft/reply (irc/editing.py)
     EditList: editing.edit_list,
     SearchResults: search.results,
+    FileKey: files.file_key,  # FILE's second answer (irc/files.py)
     MetadataValues: metadata.values,
     MetadataSubscriptions: metadata.subscriptions,
 }
