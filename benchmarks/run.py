@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmarks [--quick] [--only fanout|idle|durable|search|irc]
+"""Command line: ``python -m benchmarks [--quick] [--only fanout|idle|durable|search|upload|irc]
 [--output F]``.
 
 Prints a table and writes every figure (and the machine it ran on) to a JSON file, by default
@@ -30,6 +30,7 @@ from benchmarks.phases import Phase
 from benchmarks.population import SetupError
 from benchmarks.report import machine_info, render
 from benchmarks.search import SearchParams, render_search, run_search
+from benchmarks.upload import UploadParams, render_upload, run_upload
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -92,6 +93,8 @@ FULL_IRC = IrcParams(
 )
 FULL_SEARCH = SearchParams(messages=1_000_000)
 QUICK_SEARCH = SearchParams(messages=20_000, repeats=5)
+FULL_UPLOAD = UploadParams(megabytes=500)
+QUICK_UPLOAD = UploadParams(megabytes=20)
 QUICK_IRC = IrcParams(
     members=100,
     senders=10,
@@ -112,7 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="a small smoke run (100 members, 500 idle connections, "
                              "5,000 durable messages)")
-    parser.add_argument("--only", choices=["fanout", "idle", "durable", "search", "irc"],
+    parser.add_argument("--only", choices=["fanout", "idle", "durable", "search", "upload",
+                                           "irc"],
                         help="run one benchmark (irc: only when asked for; it compares "
                              "palaver's IRC door with ngircd and inspircd where installed)")
     parser.add_argument("--output", type=Path, help="where to write the JSON results")
@@ -133,6 +137,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         results["durable"] = await run_durable(QUICK_DURABLE if args.quick else FULL_DURABLE)
     if args.only in (None, "search"):
         results["search"] = await run_search(QUICK_SEARCH if args.quick else FULL_SEARCH)
+    if args.only in (None, "upload"):
+        results["upload"] = await run_upload(QUICK_UPLOAD if args.quick else FULL_UPLOAD)
     if args.only == "irc":
         results["irc"] = await run_irc(QUICK_IRC if args.quick else FULL_IRC)
     return results
@@ -149,6 +155,8 @@ def _complete(results: dict[str, Any]) -> bool:
                         for run in results["durable"]["runs"])
     if "search" in results:
         ok = ok and bool(results["search"]["complete"])
+    if "upload" in results:
+        ok = ok and bool(results["upload"]["complete"])
     if "irc" in results:
         ok = ok and bool(results["irc"]["runs"]) and not results["irc"]["failed"] and all(
             phase["complete"] for run in results["irc"]["runs"] for phase in run["phases"])
@@ -183,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render(results))
     if "search" in results:
         print("\n".join(render_search(results["search"])))
+    if "upload" in results:
+        print("\n".join(render_upload(results["upload"])))
     if "irc" in results:
         print("\n".join(render_irc(results["irc"])))
     path = _write(results, args.output)

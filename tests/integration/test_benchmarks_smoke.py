@@ -56,3 +56,21 @@ def test_quick_benchmark_completes_and_counts_every_delivery(tmp_path: Path) -> 
     assert idle["presence_settled"]["frames"] == 3 * n + n * (n - 1) // 2
     assert idle["rss_registered_bytes"] > 0
     assert idle["disconnect"]["complete"]
+
+    upload = results["upload"]  # --quick: 20 MiB
+    assert upload["complete"] and upload["stored_bytes"] == upload["bytes"] == 20 * 2**20
+
+
+def test_the_upload_benchmark_runs_alone_and_reports_its_figure(tmp_path: Path) -> None:
+    output = tmp_path / "upload.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "upload", "--output",
+         str(output)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Upload (20 MiB over HTTP PUT" in done.stdout and " MB/s; RSS " in done.stdout
+    upload = json.loads(output.read_text())["upload"]
+    assert upload["status"] == 201 and upload["sha256_matches"]
+    assert upload["complete"] and upload["stored_bytes"] == upload["bytes"] == 20 * 2**20
+    assert upload["rss_before_mb"] > 0 and upload["rss_peak_mb"] >= upload["rss_before_mb"]
