@@ -80,6 +80,7 @@ from palaver.protocol.messages import (
     SetAway,
     SetMetadata,
     SetNick,
+    SetNotifyLevel,
     SetRealname,
     SetRoomMode,
     SetTopic,
@@ -181,6 +182,8 @@ def test_each_client_message_decodes() -> None:
             Edit(room="#r", msg_id=7, text="fixed it"),
         b'{"type":"EDITS","with":"bob","msg_id":7}':
             ListEdits(peer="bob", msg_id=7),
+        b'{"type":"NOTIFY","room":"#r","level":"mentions"}':
+            SetNotifyLevel(room="#r", level="mentions"),
         b'{"type":"REACT","with":"bob","msg_id":7,"reaction":"+1","remove":true}':
             React(peer="bob", msg_id=7, reaction="+1", remove=True),
         b'{"type":"CHAT","room":"#r","text":"me too","reply_to":7}':

@@ -474,11 +474,6 @@ class MemoryStore:
                 msgspec.structs.replace(u, by_key=tombstone, by=DELETED_NICK)
                 if u.by_key == key else u
                 for u in updates if not (erasure.erase and u.by_key == key and u.kind == "edit")]
-        for conversation, updates in self._updates.items():  # by the tombstone identity now;
-            self._updates[conversation] = [  # the edits of erased messages go, with their texts
-                msgspec.structs.replace(u, by_key=tombstone, by=DELETED_NICK)
-                if u.by_key == key else u
-                for u in updates if not (erasure.erase and u.by_key == key and u.kind == "edit")]
         for given in self._reactions.values():
             for reaction, who in given.items():
                 if key in who:
