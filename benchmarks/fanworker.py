@@ -49,6 +49,9 @@ class FanoutWorker(WorkerBase[LineCounter]):
         return {**super().commands(), "connect": self.connect, "say": self.say,
                 "sync": self.sync, "reset": self.reset, "run": self.run, "report": self.report}
 
+    def counts(self) -> dict[str, int]:
+        return {"delivered": self.delivered}
+
     def on_messages(self, conn: LineCounter, count: int, now_ns: int) -> None:
         if not self.first_ns:
             self.first_ns = now_ns

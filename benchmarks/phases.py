@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import psutil  # type: ignore[import-untyped]  # no stubs pinned
 
+from benchmarks import progress
 from benchmarks.meter import Meter, Sampled, cpu_figures
 from benchmarks.stats import latency_summary, merge_counts
 from benchmarks.workers import Pool
@@ -39,16 +40,20 @@ class Params(Protocol):
 
 
 async def run_phase(server: Sampled, pool: Pool, params: Params, phase: Phase,
-                    echo: bool = True) -> dict[str, Any]:
+                    echo: bool = True, label: str = "fan-out") -> dict[str, Any]:
+    """One phase; ``label`` names the run on the progress line (stderr)."""
     sender_nicks = [f"s{i}" for i in range(params.senders)]
     own: dict[str, Any] = {} if echo else {"own": phase.messages}
-    await pool.ask("reset", 30, cmd="reset", expect_per_conn=phase.messages * params.senders,
-                   **own, senders=sender_nicks)
+    resets = await pool.ask("reset", 30, cmd="reset",
+                            expect_per_conn=phase.messages * params.senders,
+                            **own, senders=sender_nicks)
     meter = Meter(server, pool)
     pool.workers[0].send("run", count=phase.messages, rate=phase.rate, window=phase.window,
                          timeout=phase.timeout)
     sent_task = asyncio.ensure_future(pool.workers[0].expect("sent", phase.timeout + 10))
-    done = await pool.count("done", phase.timeout)
+    async with progress.watch(pool, label, phase.name, "delivered",
+                              sum(r["expected"] for r in resets), "deliveries"):
+        done = await pool.count("done", phase.timeout)
     usage = meter.usage()
     sent = await sent_task
     reports = await pool.ask("report", 60, cmd="report")

@@ -8,7 +8,8 @@ command runs as a task of its own, so a long wait does not hold up the next comm
 other keys are the handler's keyword arguments; an unknown command gets an ``error`` event. The
 base keeps what every worker needs: its connections, why connections were lost, and the set of
 connections still being waited for (:meth:`~WorkerBase.settle` sends to a group and waits,
-bounded, until :meth:`~WorkerBase.on_settled` has taken each off). ``close`` drops them all.
+bounded, until :meth:`~WorkerBase.on_settled` has taken each off). ``close`` drops them all;
+``progress`` answers the worker's :meth:`~WorkerBase.counts` (for the progress line).
 """
 
 from __future__ import annotations
@@ -45,7 +46,14 @@ class WorkerBase(Generic[C]):
 
     def commands(self) -> dict[str, Callable[..., Any]]:
         """Command name → handler (plain or ``async``); subclasses add theirs to these."""
-        return {"close": self.close}
+        return {"close": self.close, "progress": self.progress}
+
+    def counts(self) -> dict[str, int]:
+        """What the worker has done so far, for the progress line (:mod:`benchmarks.progress`)."""
+        return {}
+
+    def progress(self) -> None:
+        emit(event="progress", **self.counts())
 
     # ------------------------------------------------------------------ from connections
 

@@ -31,9 +31,10 @@ class WorkerProcess:
 
     @classmethod
     async def start(cls, name: str, host: str, port: int, timeout: float = 20.0,
-                    module: str = "benchmarks.loadgen") -> WorkerProcess:
+                    module: str = "benchmarks.loadgen", args: tuple[str, ...] = ()
+                    ) -> WorkerProcess:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, host, str(port),
+            sys.executable, "-m", module, host, str(port), *args,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=REPO,
             limit=64 * 1_048_576,
         )
@@ -92,9 +93,10 @@ class Pool:
 
     @classmethod
     async def start(cls, count: int, host: str, port: int,
-                    module: str = "benchmarks.loadgen") -> Pool:
+                    module: str = "benchmarks.loadgen", args: tuple[str, ...] = ()) -> Pool:
         workers = await asyncio.gather(
-            *(WorkerProcess.start(f"w{i}", host, port, module=module) for i in range(count))
+            *(WorkerProcess.start(f"w{i}", host, port, module=module, args=args)
+              for i in range(count))
         )
         return cls(list(workers))
 
