@@ -1,4 +1,5 @@
-"""One conformance suite for every Store backend (memory and SQLite; more as they come)."""
+"""One conformance suite for every Store backend: memory, SQLite and PostgreSQL (a real server,
+tests/pg_server.py; skipped, saying why, when PostgreSQL is not installed)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,17 @@ from palaver.store.migrations import migrations
 from palaver.store.sqlite import SqliteStore
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(
-        tmp_path / "palaver.db")
+    backend: Store
+    if request.param == "memory":
+        backend = MemoryStore()
+    elif request.param == "sqlite":
+        backend = SqliteStore(tmp_path / "palaver.db")
+    else:
+        from palaver.store.postgres import PostgresStore
+
+        backend = PostgresStore(request.getfixturevalue("pg_url"))
     await backend.open()
     yield backend
     await backend.close()
