@@ -29,6 +29,7 @@ class FanoutParams:
     hello_batch: int = 100
     setup_timeout: float = 120.0
     phases: tuple[Phase, ...] = field(default_factory=tuple)
+    label: str = "fan-out"  # on the progress line
 
 
 async def run_fanout(params: FanoutParams) -> dict[str, Any]:
@@ -37,7 +38,8 @@ async def run_fanout(params: FanoutParams) -> dict[str, Any]:
     try:
         pool = await Pool.start(params.receiver_workers + 1, server.host, server.port)
         setup = await _populate(pool, params)
-        phases = [await run_phase(server, pool, params, phase) for phase in params.phases]
+        phases = [await run_phase(server, pool, params, phase, label=params.label)
+                  for phase in params.phases]
         return {"params": params_dict(params), "setup": setup, "phases": phases,
                 "server_rss_bytes": server.sample().rss}
     except (WorkerError, population.SetupError) as exc:

@@ -322,7 +322,7 @@ async def _run_one(name: str, params: IrcParams) -> dict[str, Any]:
         pool = await Pool.start(params.receiver_workers + 1, server.host, server.port,
                                 module=WORKER_MODULE)
         setup = await _populate(server, pool, params)
-        phases = [await run_phase(server, pool, params, phase, echo=False)
+        phases = [await run_phase(server, pool, params, phase, echo=False, label=f"irc {name}")
                   for phase in params.phases]
         return {"server": name, "version": version, "setup": setup, "phases": phases,
                 "rss_start_bytes": rss_start, "rss_end_bytes": server.sample().rss}

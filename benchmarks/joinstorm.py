@@ -2,15 +2,14 @@
 
 How this works: for each target (:mod:`benchmarks.targets`) a fresh server and ``workers``
 :mod:`benchmarks.crowdload` processes. The clients connect and register first, in no room (IRC:
-NICK/USER only; JSON: HELLO with ``"autojoin": false``), ``window`` in flight per worker. Then
-every worker writes JOIN of ``room`` on all its connections at once (the server takes them as
+NICK/USER only; JSON: HELLO with ``"autojoin": false``), ``targets.window`` in flight per worker.
+Then every worker writes JOIN of ``room`` on all its connections at once (the server takes them as
 fast as it reads them) and waits for each connection's own answer (JSON: its JOINED; IRC: the
-``366`` for its nick); then a barrier: one member posts a token in the room and every member
-waits to see it, so every presence event the storm caused has arrived too (the server queues per
-connection in order). The figure is the time from the first JOIN written to the last member
-seeing the token (``time.monotonic_ns``, one clock for every process), with the server CPU over
-that stretch. Presence is never counted: above a size limit a server may batch it.
-"""
+``366`` for its nick); then a barrier: one member posts a token in the room and every member waits
+to see it, so every presence event the storm caused has arrived too (the server queues per
+connection in order). The figure is the time from the first JOIN written to the last member seeing
+the token (``time.monotonic_ns``, one clock for every process), with the server CPU over that
+stretch. Presence is never counted: above a size limit a server may batch it."""
 
 from __future__ import annotations
 
@@ -30,7 +29,6 @@ WORKER = "benchmarks.crowdload"
 class JoinStormParams:
     clients: int = 2_000
     workers: int = 2
-    window: int = 4  # registrations in flight per worker before the storm (ngIRCd: backlog 10)
     room: str = "#storm"
     timeout: float = 120.0
     servers: tuple[str, ...] = targets.TARGETS
@@ -80,8 +78,8 @@ async def _one(target: targets.Target, params: JoinStormParams) -> dict[str, Any
     label = f"join storm {target.name}"
     try:
         nicks = [f"j{i}" for i in range(params.clients)]
-        up = await bring_up(pool, label, nicks, [None] * len(nicks), params.window,
-                            params.timeout)
+        up = await bring_up(pool, label, nicks, [None] * len(nicks),
+                            targets.window(target.name), params.timeout)
         meter = Meter(target, pool)
         async with progress.watch(pool, label, f"JOIN {params.room}", "done", params.clients,
                                   "answers"):

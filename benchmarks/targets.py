@@ -24,6 +24,17 @@ TARGETS = ("palaver-json", "palaver-irc", "ngircd", "inspircd")
 LABELS = {"palaver-json": "palaver JSON (SQLite)", "palaver-irc": "palaver IRC (SQLite)",
           "ngircd": "ngIRCd", "inspircd": "InspIRCd", **ircbench.LABELS}
 
+# Registrations in flight per worker when a crowd comes online. ngIRCd listens with a backlog of
+# 10 and accepts one connection per loop turn: more at once overflow its accept queue, and a
+# dropped SYN is retried only after 1 s. InspIRCd answers a registration ~1 s after it (a lone
+# client too), so only many in flight bring a crowd up in reasonable time.
+WINDOWS = {"ngircd": 4, "inspircd": 512}
+WINDOW = 64
+
+
+def window(name: str) -> int:
+    return WINDOWS.get(name, WINDOW)
+
 
 @dataclass
 class Target:
