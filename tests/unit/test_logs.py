@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from palaver.server.log_sink import LogSink
 from palaver.server.logs import JsonFormatter, setup_logging
 
 
@@ -65,7 +68,7 @@ def test_setup_logging_json_writes_json_lines_to_the_file(tmp_path: Path) -> Non
     setup_logging(tmp_path, "info", "text")
     path = setup_logging(tmp_path, "info", "json")  # again: replaces, does not add
     assert sum(1 for h in logging.getLogger("palaver").handlers
-               if getattr(h, "_palaver_handler", False)) == 2
+               if getattr(h, "_palaver_handler", False)) == 1
     logging.getLogger("palaver.server").info("%s joined", "bob", extra={"nick": "bob"})
     logging.getLogger("palaver.server").debug("not at info")
     logging.getLogger("asyncio").warning("from asyncio")
@@ -75,3 +78,38 @@ def test_setup_logging_json_writes_json_lines_to_the_file(tmp_path: Path) -> Non
     assert [(e["logger"], e["message"]) for e in lines] == [
         ("palaver.server", "bob joined"), ("asyncio", "from asyncio")]
     assert lines[0]["nick"] == "bob"
+
+
+def sink(tmp_path: Path, max_bytes: int = 0) -> tuple[LogSink, io.StringIO, Path]:
+    err = io.StringIO()
+    path = tmp_path / "palaver.log"
+    path.touch()
+    handler = LogSink(path, max_bytes=max_bytes, backups=2, stderr=err)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    return handler, err, path
+
+
+async def test_sink_writes_the_lines_of_a_loop_turn_together_after_it(tmp_path: Path) -> None:
+    handler, err, path = sink(tmp_path)
+    handler.handle(record("one"))
+    handler.handle(record("two"))
+    assert path.read_text() == err.getvalue() == ""  # held until the turn ends
+    await asyncio.sleep(0)  # one turn of the loop: the scheduled flush runs
+    assert path.read_text() == err.getvalue() == "one\ntwo\n"
+    error = record("broken")
+    error.levelno, error.levelname = logging.ERROR, "ERROR"
+    handler.handle(error)  # at once, never held
+    assert path.read_text().endswith("broken\n")
+    handler.close()
+
+
+def test_sink_without_a_loop_writes_at_once_and_rotates_by_size(tmp_path: Path) -> None:
+    handler, err, path = sink(tmp_path, max_bytes=20)
+    for word in ("first line", "second line", "third line", "\udc80 odd"):
+        handler.handle(record(word))
+    handler.close()
+    assert err.getvalue() == "first line\nsecond line\nthird line\n\udc80 odd\n"
+    rotated = tmp_path / "palaver.log.1"
+    assert rotated.read_text() == "third line\n"
+    assert path.read_text() == "\\udc80 odd\n"  # the lone surrogate escaped, not lost
+    assert (tmp_path / "palaver.log.2").read_text() == "second line\n"  # "first" is gone

@@ -1,4 +1,5 @@
-"""Logging: to stderr and to a rotating file in ``DATA_DIR/logs/``, as text or JSON lines.
+"""Logging: to a rotating file in ``DATA_DIR/logs/`` and to stderr, as text or JSON lines
+(one handler, :class:`~palaver.server.log_sink.LogSink`, writing once per loop turn).
 
 JSON lines (``log_format = "json"``): one object per record with ``ts`` (UTC, ISO 8601),
 ``level``, ``logger`` and ``message``, then the record's structured fields (what the code passed as
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
+
+from palaver.server.log_sink import LogSink
 
 FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _MARK: Final = "_palaver_handler"  # set on the handlers we install, to replace them on a re-setup
@@ -64,21 +67,21 @@ def setup_logging(data_dir: Path, level: str, log_format: str = "text") -> Path:
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / "palaver.log"
     formatter = formatter_for(log_format)
-    to_file = logging.handlers.RotatingFileHandler(
-        path, maxBytes=10 * 1_048_576, backupCount=5, encoding="utf-8"
-    )
-    to_stderr = logging.StreamHandler()
+    # Nothing palaver logs shows the calling line, thread or process: not looking them up
+    # makes a record cheaper (the logging HOWTO's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    sink = LogSink(path, max_bytes=10 * 1_048_576, backups=5)
     root = logging.getLogger()
     palaver = logging.getLogger("palaver")
     for logger in (root, palaver):
         for old in [h for h in logger.handlers if getattr(h, _MARK, False)]:
             logger.removeHandler(old)
             old.close()
-    for handler in (to_file, to_stderr):
-        handler.setFormatter(formatter)
-        setattr(handler, _MARK, True)
-        palaver.addHandler(handler)
-        root.addHandler(handler)
+    sink.setFormatter(formatter)
+    setattr(sink, _MARK, True)
+    palaver.addHandler(sink)
+    root.addHandler(sink)
     palaver.setLevel(level.upper())
     palaver.propagate = False
     root.setLevel(max(logging.WARNING, palaver.level))
