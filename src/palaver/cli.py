@@ -33,6 +33,9 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="ask TLS clients for a certificate issued by the CAs in FILE "
                             "(SASL EXTERNAL; docs/tls.md)")
     serve.add_argument("--data-dir", help="where data and logs/ live (default ./data)")
+    serve.add_argument("--store", metavar="STORE",
+                       help="sqlite (default: in the data dir), memory, or "
+                            "postgresql://USER@HOST:PORT/DB (docs/operations.md)")
     serve.add_argument("--config", help="a TOML file of settings")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-messages", action="store_true", default=None,

@@ -15,7 +15,7 @@ from palaver.hub import Hub, HubConfig
 from palaver.hub.files import FilesConfig
 from palaver.hub.hub import StoredState
 from palaver.protocol.text import TextDialect
-from palaver.server.config import Settings
+from palaver.server.config import POSTGRESQL_SCHEMES, Settings
 from palaver.server.core import ServerCore
 from palaver.server.files import COLLECT_GRACE, Blobs, collect_every, files_url
 from palaver.server.limits import Limits
@@ -36,6 +36,10 @@ DATABASE_FILE = "palaver.db"
 def open_store(settings: Settings) -> Store:
     if settings.store == "memory":
         return MemoryStore()
+    if settings.store.startswith(POSTGRESQL_SCHEMES):
+        from palaver.store.postgres import PostgresStore
+
+        return PostgresStore(settings.store)
     return SqliteStore(Path(settings.data_dir) / DATABASE_FILE, settings.durability)
 
 log = logging.getLogger("palaver.server")

@@ -22,6 +22,7 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["text", "json"]
 # A server name (IRC's): a host-name-like word, as IRC clients expect after ":" in a prefix.
 SERVER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$(?!\n)"  # not even a final newline
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")  # a store setting that names PostgreSQL
 
 
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -87,7 +88,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     socket_send_buffer: Annotated[int, msgspec.Meta(ge=0, le=64 * 1_048_576)] = 131_072
     shutdown_grace: Seconds = 3.0
     use_uvloop: bool = True
-    store: Literal["sqlite", "memory"] = "sqlite"
+    # Where data is stored: "sqlite" (a file in data_dir), "memory" (nothing survives a stop)
+    # or a PostgreSQL URL, postgresql://USER[:PASSWORD]@HOST:PORT/DB (docs/operations.md).
+    store: str = "sqlite"
     durability: Literal["process", "power"] = "process"
     replay_cap: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1_000
     argon2_time_cost: Annotated[int, msgspec.Meta(ge=1)] = 3
@@ -126,6 +129,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     files_gc_interval: Seconds = 3_600.0
 
     def __post_init__(self) -> None:
+        if self.store not in ("sqlite", "memory") and not self.store.startswith(
+                POSTGRESQL_SCHEMES):
+            raise ValueError(f"store: {self.store!r} is none of 'sqlite', 'memory' or a "
+                             "PostgreSQL URL (postgresql://USER@HOST:PORT/DB)")
         if self.tls_cert is None and (self.tls_key is not None or self.tls_only):
             raise ValueError("tls_key and tls_only need tls_cert (docs/tls.md)")
         if self.tls_cert is None and self.client_ca is not None:
