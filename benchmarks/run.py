@@ -1,8 +1,11 @@
-"""Command line: ``python -m benchmarks [--quick] [--only fanout|idle|durable|search|upload|irc]
-[--output F]``.
+"""Command line: ``python -m benchmarks [--quick] [--only fanout|idle|durable|search|upload|
+sweep|churn|joinstorm|rooms|irc] [--output F]``.
 
 Prints a table and writes every figure (and the machine it ran on) to a JSON file, by default
 ``benchmarks/results/<mode>-<timestamp>.json`` plus a copy at ``benchmarks/results/latest.json``.
+The step-6 scenarios (``sweep``, ``churn``, ``joinstorm``, ``rooms``) run palaver and, where
+installed, ngIRCd and InspIRCd side by side; the sweep's chart goes next to the JSON file
+(``<name>-fanout.png``). A progress line goes to stderr while they run.
 The IRC comparison (``--only irc``: palaver's IRC door against ngIRCd and InspIRCd) runs only when
 asked for, never as part of the default run.
 Exit status 0 when every benchmark completed (all expected deliveries arrived, every client
@@ -22,14 +25,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.chart import write_chart
+from benchmarks.churn import ChurnParams, render_churn, run_churn
 from benchmarks.durable import DurableParams, DurableRun, run_durable
 from benchmarks.fanout import FanoutParams, run_fanout
 from benchmarks.idle import IdleParams, run_idle
 from benchmarks.ircbench import IrcParams, render_irc, run_irc
+from benchmarks.joinstorm import JoinStormParams, render_joinstorm, run_joinstorm
 from benchmarks.phases import Phase
 from benchmarks.population import SetupError
 from benchmarks.report import machine_info, render
+from benchmarks.rooms import RoomsParams, render_rooms, run_rooms
 from benchmarks.search import SearchParams, render_search, run_search
+from benchmarks.sweep import SweepParams, render_sweep, run_sweep
+from benchmarks.sweep import complete as sweep_complete
 from benchmarks.upload import UploadParams, render_upload, run_upload
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -108,6 +117,18 @@ QUICK_IRC = IrcParams(
     ),
 )
 
+FULL_SWEEP = SweepParams()
+QUICK_SWEEP = SweepParams(members=100, receiver_workers=1, rates=(100, 200), seconds=0.5,
+                          drain=10.0, latency_sample_every=1, batch=50, setup_timeout=30.0,
+                          servers=("palaver-json", "palaver", "ngircd", "inspircd"))
+FULL_CHURN = ChurnParams()
+QUICK_CHURN = ChurnParams(count=500, timeout=30.0)
+FULL_JOINSTORM = JoinStormParams()
+QUICK_JOINSTORM = JoinStormParams(clients=200, timeout=30.0)
+FULL_ROOMS = RoomsParams()
+QUICK_ROOMS = RoomsParams(clients=500, rooms=10, timeout=60.0)
+SCENARIOS = ("sweep", "churn", "joinstorm", "rooms")
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks",
@@ -116,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="a small smoke run (100 members, 500 idle connections, "
                              "5,000 durable messages)")
     parser.add_argument("--only", choices=["fanout", "idle", "durable", "search", "upload",
-                                           "irc"],
+                                           *SCENARIOS, "irc"],
                         help="run one benchmark (irc: only when asked for; it compares "
                              "palaver's IRC door with ngircd and inspircd where installed)")
     parser.add_argument("--output", type=Path, help="where to write the JSON results")
@@ -139,6 +160,15 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         results["search"] = await run_search(QUICK_SEARCH if args.quick else FULL_SEARCH)
     if args.only in (None, "upload"):
         results["upload"] = await run_upload(QUICK_UPLOAD if args.quick else FULL_UPLOAD)
+    q = args.quick
+    if args.only in (None, "sweep"):
+        results["sweep"] = await run_sweep(QUICK_SWEEP if q else FULL_SWEEP)
+    if args.only in (None, "churn"):
+        results["churn"] = await run_churn(QUICK_CHURN if q else FULL_CHURN)
+    if args.only in (None, "joinstorm"):
+        results["joinstorm"] = await run_joinstorm(QUICK_JOINSTORM if q else FULL_JOINSTORM)
+    if args.only in (None, "rooms"):
+        results["rooms"] = await run_rooms(QUICK_ROOMS if q else FULL_ROOMS)
     if args.only == "irc":
         results["irc"] = await run_irc(QUICK_IRC if args.quick else FULL_IRC)
     return results
@@ -160,6 +190,12 @@ def _complete(results: dict[str, Any]) -> bool:
     if "irc" in results:
         ok = ok and bool(results["irc"]["runs"]) and not results["irc"]["failed"] and all(
             phase["complete"] for run in results["irc"]["runs"] for phase in run["phases"])
+    if "sweep" in results:
+        ok = ok and sweep_complete(results["sweep"])
+    for name in ("churn", "joinstorm", "rooms"):
+        if name in results:
+            ok = ok and bool(results[name]["runs"]) and not results[name]["failed"] and all(
+                run["complete"] for run in results[name]["runs"])
     return ok
 
 
@@ -195,6 +231,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(render_upload(results["upload"])))
     if "irc" in results:
         print("\n".join(render_irc(results["irc"])))
+    for name, render_one in (("sweep", render_sweep), ("churn", render_churn),
+                             ("joinstorm", render_joinstorm), ("rooms", render_rooms)):
+        if name in results:
+            print("\n".join(render_one(results[name])))
     path = _write(results, args.output)
     print(f"\nresults: {path}")
+    if "sweep" in results:
+        chart = write_chart(results["sweep"], path.with_name(f"{path.stem}-fanout.png"))
+        print(f"chart: {chart}" if chart else "chart: not drawn (no matplotlib, or no runs)")
     return 0 if _complete(results) else 1
