@@ -1,5 +1,5 @@
-"""The ``palaver`` command: ``serve``, ``config``, ``chat``, ``cert``, ``hash-password`` and
-``admin``."""
+"""The ``palaver`` command: ``serve``, ``config``, ``chat``, ``cert``, ``hash-password``,
+``admin`` and ``migrate``."""
 
 from __future__ import annotations
 
@@ -110,6 +110,18 @@ def _build_parser() -> argparse.ArgumentParser:
                        ("reset-password", "print a one-time password reset token")):
         actions.add_parser(name, help=text).add_argument("nick")
 
+    migrate = commands.add_parser(
+        "migrate", help="copy a SQLite database into an empty PostgreSQL one",
+        description="Copies every table of the SQLite database (stop the server first) into "
+                    "an empty PostgreSQL database, in one transaction, and checks the row "
+                    "counts; then serve with --store set to the PostgreSQL URL and the same "
+                    "data dir (uploaded files stay in its blobs/). docs/operations.md")
+    migrate.add_argument("--from", dest="source", required=True, metavar="sqlite:///PATH",
+                         help="the SQLite database, e.g. sqlite:///srv/palaver/data/palaver.db")
+    migrate.add_argument("--to", dest="target", required=True,
+                         metavar="postgresql://USER@HOST:PORT/DB",
+                         help="the empty PostgreSQL database")
+
     hashing = commands.add_parser(
         "hash-password", help="print the Argon2id hash of a password (for operator_logins)",
         description="Reads a password (asked twice, without echo, at a terminal; else the first "
@@ -143,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "admin":
         return _admin(args)
+    if args.command == "migrate":
+        return _migrate(args.source, args.target)
     if args.command == "hash-password":
         from palaver.server.passwords import hash_password_command
 
@@ -216,6 +230,29 @@ def _admin(args: argparse.Namespace) -> int:
         return 2
     return admin_command(settings.data_dir, args.action, getattr(args, "nick", None),
                          settings.reset_token_lifetime)
+
+
+def _migrate(source: str, target: str) -> int:
+    import asyncio
+
+    from palaver.server.config import POSTGRESQL_SCHEMES
+    from palaver.store.postgres import redacted
+    from palaver.store.transfer import MigrateError, copy_sqlite_to_postgres, sqlite_path
+
+    if not target.startswith(POSTGRESQL_SCHEMES):
+        print(f"palaver: --to {target!r} is not a PostgreSQL URL "
+              "(postgresql://USER@HOST:PORT/DB)", file=sys.stderr)
+        return 2
+    path = sqlite_path(source)
+    print(f"copying {path} into {redacted(target)}")
+    try:
+        copied = asyncio.run(copy_sqlite_to_postgres(
+            path, target, progress=lambda table, rows: print(f"  {table}: {rows} rows")))
+    except MigrateError as exc:
+        print(f"palaver: {exc}", file=sys.stderr)
+        return 2
+    print(f"done: {sum(copied.values())} rows in {len(copied)} tables, counts checked")
+    return 0
 
 
 def _chat(args: argparse.Namespace) -> int:
