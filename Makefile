@@ -14,8 +14,11 @@ CHROMIUM := /usr/bin/chromium
 # tests/integration/test_irc_real_clients.py drives these commands (Debian packages in IRC_PACKAGES).
 IRC_CLIENTS  := irssi weechat tmux
 IRC_PACKAGES := irssi weechat-curses tmux
+# The PostgreSQL store's tests start their own server from Debian's postgresql (tests/pg_server.py);
+# the Redis bus's will use redis-server.
+SERVER_PACKAGES := postgresql redis-server
 
-.PHONY: serve test bench irctest lint typecheck schema clean browser irc-clients
+.PHONY: serve test bench irctest lint typecheck schema clean browser irc-clients servers
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -27,7 +30,7 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/palaver serve $(ARGS)
 
-test: $(STAMP) browser irc-clients lint typecheck
+test: $(STAMP) browser irc-clients servers lint typecheck
 	$(BIN)/python -m pytest -q
 
 # The web client's tests drive Debian's chromium (Playwright never downloads a browser here).
@@ -55,6 +58,21 @@ irc-clients:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(IRC_PACKAGES) || \
 			{ $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(IRC_PACKAGES); } || \
 			echo "warning: could not install $(IRC_PACKAGES); the real IRC client tests will be skipped"; \
+	fi
+
+# PostgreSQL and Redis for the store and bus tests (skipped, saying why, when missing).
+servers:
+	@missing=; [ -n "$$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null)" ] || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; \
+		elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; \
+		else echo "warning:$$missing missing and we cannot install them (not root, no sudo);" \
+			"the PostgreSQL and Redis tests will be skipped"; exit 0; fi; \
+		echo "installing$$missing for the PostgreSQL and Redis tests"; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing || \
+			{ $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; } || \
+			echo "warning: could not install$$missing; the PostgreSQL and Redis tests will be skipped"; \
 	fi
 
 lint: $(STAMP)
