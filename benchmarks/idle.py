@@ -6,6 +6,8 @@ HELLO in batches â€” each worker waits for a batch's WELCOMEs before the next â€
 until every PRESENCE join has been delivered. RSS is sampled once more after a short pause. All
 connections land in #lobby, so registering n clients makes the server deliver n(n-1)/2 PRESENCE
 frames; the run reports how long that took, the server CPU it cost and the peak RSS on the way.
+A server whose ``presence_limit`` is below n batches presence in a room that large instead
+(MEMBERS_CHANGED), so the exact count is expected only where presence is one frame per join.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ async def run_idle(params: IdleParams) -> dict[str, Any]:
         teardown = await _disconnect_all(server, pool, baseline_fds, params.hello_timeout)
         n_bare, n_reg = connected["connected"], registered["registered"]
         n_live = n_reg - sum(settled["lost"].values())
-        presence = n_reg * (n_reg - 1) // 2
+        per_event = presence_per_event(n_reg)
+        presence = n_reg * (n_reg - 1) // 2 if per_event else None
         return {
             "params": asdict(params),
             "connect": connected,
@@ -69,11 +72,14 @@ async def run_idle(params: IdleParams) -> dict[str, Any]:
             "rss_per_registered_connection_bytes": _per(idle.rss - baseline.rss, n_live),
             "registered_live": n_live,
             "all_registered": n_reg == params.connections and n_live == n_reg,
+            "presence_per_event": per_event,
             "presence_deliveries_expected": presence,
+            # WELCOME, JOINED and the barrier token each, plus one PRESENCE per later joiner
+            "frames_expected": 3 * n_reg + presence if presence is not None else None,
             "hello_phase_seconds": round(storm_wall, 3),
             "hello_phase_server_cpu_s": round(storm_cpu, 3),
             "presence_deliveries_per_server_cpu_s": round(presence / storm_cpu, 1)
-            if storm_cpu else None,
+            if storm_cpu and presence is not None else None,
             "hello_phase_generator_cpu_s": round(storm_gen_cpu, 3),
             "generator_processes": params.workers,
             "disconnect": teardown,
@@ -106,6 +112,15 @@ async def _disconnect_all(server: ServerProcess, pool: Pool, baseline_fds: int,
         "server_fds_left": max(0, fds - baseline_fds),
         "complete": fds <= baseline_fds + FD_SLACK,
     }
+
+
+def presence_per_event(members: int) -> bool:
+    """Whether the server as shipped sends one PRESENCE per join to a room of ``members``: yes
+    unless it has a ``presence_limit`` setting below that (then it batches them)."""
+    from palaver.server.config import Settings
+
+    limit = getattr(Settings(), "presence_limit", None)
+    return limit is None or members <= int(limit)
 
 
 def _per(delta: int, count: int) -> float | None:

@@ -138,7 +138,8 @@ def _idle_table(idle: dict[str, Any]) -> list[str]:
             per_reg is not None and per_reg <= FLOOR_RSS_PER_IDLE_CONNECTION)],
         ["connect seconds", f"{idle['connect']['seconds']:.1f}"],
         ["HELLO + presence seconds", f"{idle['hello_phase_seconds']:.1f}"],
-        ["PRESENCE deliveries (n(n-1)/2)", f"{idle['presence_deliveries_expected']:,}"],
+        ["PRESENCE deliveries (n(n-1)/2)", _num(idle["presence_deliveries_expected"])
+         if idle.get("presence_per_event", True) else "batched (presence_limit)"],
         ["HELLO-phase server CPU s", f"{idle['hello_phase_server_cpu_s']:.1f}"],
         ["PRESENCE deliveries/server-CPU-s", _num(idle["presence_deliveries_per_server_cpu_s"])],
         ["HELLO-phase generator CPU s", f"{idle['hello_phase_generator_cpu_s']:.1f}"],
