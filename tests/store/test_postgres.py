@@ -183,3 +183,15 @@ async def test_read_markers_moved_side_by_side_end_at_the_highest(pg_url: str) -
         assert marker.msg_id == 30
     finally:
         await store.close()
+
+
+async def test_synchronous_commit_off_is_warned_about(
+    pg_server: PgServer, pg_empty_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    database = pg_empty_url.rsplit("/", 1)[1]
+    pg_server.execute(f'ALTER DATABASE "{database}" SET synchronous_commit = off')
+    store = PostgresStore(pg_empty_url)
+    with caplog.at_level("WARNING", logger="palaver.store"):
+        await store.open()
+    await store.close()
+    assert any("synchronous_commit is off" in r.getMessage() for r in caplog.records)
