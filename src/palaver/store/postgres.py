@@ -16,6 +16,7 @@ SQLite; durability is PostgreSQL's (``synchronous_commit``, docs/operations.md).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -60,6 +61,7 @@ POOL_MIN: Final = 1
 POOL_MAX: Final = 10
 CONNECT_TIMEOUT: Final = 30.0  # seconds to connect
 COMMAND_TIMEOUT: Final = 60.0  # seconds a statement may take
+CLOSE_TIMEOUT: Final = 10.0  # seconds close waits for the connections in use
 _MIGRATION_LOCK: Final = 0x70616C61766572  # "palaver": one migrating server at a time
 _SEARCH_COLLATION: Final = "und-x-icu"  # how search lowers text (and its index does)
 
@@ -134,7 +136,12 @@ class PostgresStore:
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+            except TimeoutError:  # a statement that does not end: cut its connection
+                log.warning("PostgreSQL connections still busy after %.0f s: closing them",
+                            CLOSE_TIMEOUT)
+                pool.terminate()
 
     async def _check_server(self) -> None:
         async with self.pool.acquire() as conn:
