@@ -29,6 +29,8 @@ async def test_open_makes_the_schema_in_an_empty_database(pg_empty_url: str) -> 
         await store.append([msg("#lobby", 1, text="needle in a haystack")])
         assert [hit.message.msg_id for hit in (await store.search(["#lobby"], ["NEEDLE"])).hits
                 ] == [1]
+        for cursor in (1 << 70, -5):  # any cursor a client sends back is an answer, not a crash
+            await store.search(["#lobby"], ["needle"], before=cursor)
     finally:
         await store.close()
     again = PostgresStore(pg_empty_url)

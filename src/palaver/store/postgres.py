@@ -570,8 +570,8 @@ class PostgresStore:
             params.append(re.sub(r"([\\%_])", r"\\\1", word))
             conditions.append(f"{lowered} LIKE '%' || lower(${len(params)}::text COLLATE "
                               f"\"{_SEARCH_COLLATION}\") || '%'")
-        if before is not None:
-            params.append(before)
+        if before is not None:  # a client's cursor: kept within BIGINT, as SQLite's store does
+            params.append(min(max(before, 0), 1 << 62))
             conditions.append(f"position < ${len(params)}")
         rows = await self.pool.fetch(
             f"SELECT position, {_COLUMNS} FROM messages "
