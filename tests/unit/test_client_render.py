@@ -273,3 +273,19 @@ def test_voices_and_room_settings_are_told_in_words() -> None:
     opened = RoomUpdated(room="#r", change="outside_messages", by="alice",
                          changed=("outside_messages",), outside_messages=True)
     assert render_room_updated(opened) == ["* alice changed #r: open to messages from outside"]
+
+
+def test_big_rooms_show_counts_not_thousands_of_nicks() -> None:
+    from palaver.client.render import SHOWN_NICKS
+    from palaver.protocol.messages import MembersChanged
+
+    view = View(me="zoe", room="#lobby")
+    nicks = tuple(f"n{i}" for i in range(SHOWN_NICKS + 10))
+    [line, *_] = render(Joined(room="#lobby", members=nicks, topic="", members_total=1_204), view)
+    assert line.startswith("* you joined #lobby (1,204 here: n0, n1,")
+    assert line.endswith(f"n{SHOWN_NICKS - 1} and {1_204 - SHOWN_NICKS:,} more)")
+    assert render(MembersChanged(room="#lobby", joined=("dave", "erin"), left=("bob",),
+                                 count=1_205), view) == [
+        "* #lobby: dave, erin joined; bob left (1,205 here)"]
+    page = Users(users=("a", "b"), room="#lobby", total=1_205, next="b")
+    assert render(page, view) == ["* 2 of 1,205 in #lobby: a, b (next page: after b)"]

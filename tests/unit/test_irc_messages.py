@@ -239,3 +239,15 @@ def test_a_batch_is_answered_once_with_the_label_of_its_start_or_else_its_end() 
     assert lines(d.encode(Pong(id=fence.id)))[0].startswith("@label=c;")
     d.receive_data(b"BATCH +3 draft/multiline #a\r\n@batch=3 PRIVMSG #b :z\r\n")  # refused
     assert sent(d.receive_data(b"@label=d BATCH -3\r\n")) == ["@label=d :srv ACK"]
+
+
+def test_a_big_rooms_batch_of_joins_and_leaves_is_join_and_part_lines() -> None:
+    from palaver.protocol.messages import MembersChanged
+
+    batch = MembersChanged(room="#big", joined=("dave", "erin"), left=("bob",), count=300)
+    assert registered().encode(batch) == (
+        b":dave!dave@palaver JOIN #big\r\n:erin!erin@palaver JOIN #big\r\n"
+        b":bob!bob@palaver PART #big\r\n")
+    extended = registered("extended-join").encode(batch)
+    assert extended.startswith(b":dave!dave@palaver JOIN #big * :dave\r\n")
+    assert extended.endswith(b":bob!bob@palaver PART #big\r\n")

@@ -360,6 +360,7 @@ def _conversation() -> tuple[list[bytes], list[bytes]]:
 
 SENT, RECEIVED = _conversation()
 EXTRA_SERVER_FRAMES = [
+    b'{"type":"MEMBERS_CHANGED","room":"#lobby","joined":["dave"],"left":["bob"],"count":300}',
     b'{"type":"CONVERSATIONS","conversations":[{"last_ts":"2026-11-18T11:06:40.123Z",'
     b'"room":"#rust"},{"last_ts":"2026-11-18T12:00:00.000Z","with":"bob"}],"id":"cv1"}',
     b'{"type":"AUTHENTICATED","account":"alice","id":"au2"}',  # an AUTH before HELLO (core)

@@ -11,6 +11,7 @@ lines, indented under the first.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Final
@@ -32,6 +33,7 @@ from palaver.protocol.messages import (
     Invited,
     Joined,
     Left,
+    MembersChanged,
     Message,
     NotificationLevel,
     Offline,
@@ -159,6 +161,26 @@ def render_presence(event: Presence, view: View) -> list[str]:
     return [f"* {nick} is now known as {sanitize(event.new_nick or '?')}"]
 
 
+SHOWN_NICKS = 50  # a line names at most this many members of a big room, then counts the rest
+
+
+def nick_list(nicks: Sequence[str], total: int) -> str:
+    """``a, b, c``; for a long list the first :data:`SHOWN_NICKS` and how many more."""
+    shown = ", ".join(sanitize(n) for n in nicks[:SHOWN_NICKS])
+    rest = total - min(len(nicks), SHOWN_NICKS)
+    return f"{shown} and {rest:,} more" if rest > 0 else shown
+
+
+def members_changed_line(event: MembersChanged) -> str:
+    """A big room's joins and leaves since the last batch, on one line."""
+    parts = []
+    if event.joined:
+        parts.append(f"{nick_list(event.joined, len(event.joined))} joined")
+    if event.left:
+        parts.append(f"{nick_list(event.left, len(event.left))} left")
+    return f"* {sanitize(event.room)}: {'; '.join(parts)} ({event.count:,} here)"
+
+
 def render(event: ServerMessage, view: View) -> list[str]:
     """The lines that show ``event``; Ping, Pong and the like show nothing."""
     if isinstance(event, Message):
@@ -169,9 +191,12 @@ def render(event: ServerMessage, view: View) -> list[str]:
         return sanitize_lines(event.result) if event.result else []
     if isinstance(event, Error):
         return [error_line(event.message, event.code)]
+    if isinstance(event, MembersChanged):
+        return [members_changed_line(event)]
     if isinstance(event, Joined):
-        members = ", ".join(sanitize(m) for m in event.members)
-        lines = [f"* you joined {sanitize(event.room)} ({len(event.members)} here: {members})"]
+        total = event.members_total or len(event.members)
+        lines = [f"* you joined {sanitize(event.room)} ({total:,} here: "
+                 f"{nick_list(event.members, total)})"]
         if event.topic:
             lines.append(f"* topic: {sanitize(event.topic)}")
         return lines
@@ -180,6 +205,9 @@ def render(event: ServerMessage, view: View) -> list[str]:
     if isinstance(event, Users):
         where = f"in {sanitize(event.room)}" if event.room is not None else "online"
         users = ", ".join(sanitize(u) for u in event.users)
+        if event.total is not None:  # a page of a big room
+            more = f" (next page: after {sanitize(event.next)})" if event.next else ""
+            return [f"* {len(event.users)} of {event.total:,} {where}: {users}{more}"]
         return [f"* {len(event.users)} {where}: {users}" if users else f"* nobody {where}"]
     if isinstance(event, RoomList):
         lines = [f"* {len(event.rooms)} room{'' if len(event.rooms) == 1 else 's'}:"]

@@ -125,6 +125,9 @@ class Accounts:
         for room in user.rooms.values():
             del room.members[user.key]
             room.members[key] = user
+            if room.arrived is not None and user.key in room.arrived:  # hub/crowds.py
+                del room.arrived[user.key]
+                room.arrived[key] = None
         user.key, user.account, user.token = key, True, None
         self._online_accounts[key] = user
         self._known(user)
@@ -152,6 +155,8 @@ class Accounts:
         del self._online[user.folded_nick]
         self._lookalikes.discard(user.folded_nick)
         user.nick = new
+        for room in user.rooms.values():
+            room.changed()  # its member pages are sorted by nick
         self._online[new_fold] = user
         self._lookalikes.add(new_fold, new)
         self._known(user)

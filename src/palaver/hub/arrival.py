@@ -78,6 +78,8 @@ class Arrival:
                    now: float) -> list[Effect]: ...
         def _joined(self, room: Room, request_id: str | None, user: User | None = None
                     ) -> Joined: ...
+        def _joined_for(self, sid: SessionId, room: Room, user: User,
+                        request_id: str | None = None) -> Joined: ...
         def _seen_online(self) -> None: ...
         def _came_online(self, user: User) -> list[Effect]: ...
         def _markers_arrive(self, user: User, stored: Iterable[StoredMarker] = ()) -> None: ...
@@ -171,6 +173,7 @@ class Arrival:
         presence for the others, then a replay."""
         user.sessions.append(session.sid)
         session.user = user
+        session.member_pages = msg.member_pages
         set_profile(user, msg)
         arrived = self._metadata_arrive(user, session.sid, msg)  # before WELCOME tells it
         self._online[user.folded_nick] = user
@@ -203,6 +206,7 @@ class Arrival:
         """Another session for a user already online: it is told the state, nobody else is."""
         user.sessions.append(session.sid)
         session.user = user
+        session.member_pages = msg.member_pages
         arrived = self._metadata_arrive(user, session.sid, msg)  # before WELCOME tells it
         current = list(user.rooms.values())
         for room in current:
@@ -214,7 +218,7 @@ class Arrival:
                 joins.extend(self._enter(user, session.sid, name, None, now))
         rooms = tuple(room.name for room in user.rooms.values())
         effects: list[Effect] = [Deliver(self._welcome(user, msg, rooms), (session.sid,))]
-        effects.extend(Deliver(self._joined(room, None, user), (session.sid,))
+        effects.extend(Deliver(self._joined_for(session.sid, room, user), (session.sid,))
                        for room in current)
         effects.extend(self._metadata_synced(session.sid, current))  # as a JOIN would
         effects.extend(arrived)

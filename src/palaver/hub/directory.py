@@ -62,6 +62,8 @@ class Directory:
         def _operators(self, key: str) -> tuple[str, ...]: ...
         def _voiced(self, key: str) -> tuple[str, ...]: ...
         def _metadata_of(self, user: User) -> dict[str, str] | None: ...
+        def _page_fields(self, sid: SessionId, room: Room, after: str | None
+                         ) -> tuple[list[User], int, str | None] | None: ...
         @staticmethod
         def _user(session: Session) -> User: ...
 
@@ -92,16 +94,22 @@ class Directory:
         if room is None or not room.members or not self._may_see(asker, room.key):
             raise no_such_room(msg.room)
         members = list(room.members.values())
+        total = following = None
         if asker is not None and room.key not in asker.rooms \
                 and not self.is_server_operator(asker):
             members = [u for u in members if not u.invisible]
+        else:  # everyone is shown: a big room goes in pages to who takes them (hub/crowds.py)
+            page = self._page_fields(session.sid, room, msg.after)
+            if page is not None:
+                members, total, following = page
         shown = {u.nick for u in members}
         rules = self._rules.get(room.key)
         event = Users(id=msg.id, room=room.name, users=tuple(u.nick for u in members),
                       operators=tuple(n for n in self._operators(room.key) if n in shown),
                       info=self._info(members) if msg.details else (),
                       voiced=tuple(n for n in self._voiced(room.key) if n in shown),
-                      private=rules is not None and rules.private)
+                      private=rules is not None and rules.private,
+                      total=total, next=following)
         return [Deliver(event, (session.sid,))]
 
     def _may_list(self, asker: User | None, user: User) -> bool:

@@ -41,6 +41,7 @@ from palaver.hub.authentication import Authentication
 from palaver.hub.certificates import Certificates
 from palaver.hub.commands import COMMANDS, CommandContext, CommandRegistry
 from palaver.hub.conversations import Conversations
+from palaver.hub.crowds import Crowds
 from palaver.hub.deletion import Deleting
 from palaver.hub.directory import Directory
 from palaver.hub.editing import Editing
@@ -112,6 +113,9 @@ class HubConfig:
     edit_window: float = 86_400.0  # seconds a message may be edited after it is sent; 0: ever
     # A deleted account's messages: "keep" (as from deleted-user) or "erase" (tombstones)
     deleted_account_messages: Literal["keep", "erase"] = "keep"
+    # Rooms with more members than this get joins, leaves and quits in batches (hub/crowds.py)
+    presence_limit: int = 250
+    member_page: int = 500  # member lists longer than this go in pages (to who takes them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +142,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
           Directory, Operators, WatchLists, ReadMarkers, NotifyLevels, Deleting, Editing,
           Reactions, Relay,
           Metadata,
-          Conversations, Files, Searching, AccountManagement):
+          Conversations, Files, Searching, AccountManagement, Crowds):
     def __init__(
         self,
         config: HubConfig | None = None,
@@ -154,6 +158,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
         self._commands = commands
         self._new_token = new_token
         self._sessions: dict[SessionId, Session] = {}
+        self._init_crowds()
         self._online: dict[str, User] = {}  # folded nick -> user
         self._online_accounts: dict[str, User] = {}  # account key -> user
         self._guests_by_token: dict[str, User] = {}
@@ -285,9 +290,12 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
         else:
             assert user.token is not None
             del self._guests_by_token[user.token]
+        told = []  # the rooms told of the quit now; big rooms hear of it in a batch
         for room in user.rooms.values():
+            if not self._crowd_departs(room, user, len(room.members)):
+                told.append(room)
             del room.members[user.key]
-        audience = self._audience(user.rooms.values())
+        audience = self._audience(told) if told else ()
         for room in user.rooms.values():
             self._forget_if_empty(room)
         user.rooms.clear()

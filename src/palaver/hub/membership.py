@@ -7,8 +7,10 @@ session: every session of a user in a room gets the room's events.
 - :meth:`Membership._enter` is the one way in — for a JOIN, and for each room a HELLO puts its
   user in (hub/arrival.py). A room is made on first entry (``_room_opened``: its rules,
   hub/moderation.py); a member already is only answered. Otherwise the user's sessions get
-  JOINED (:meth:`Membership._joined`; the asker's copy carries the request id), the members a
-  ``join`` PRESENCE, and moderation and metadata add what they tell a newcomer. Who may enter is
+  JOINED (:meth:`Membership._joined`; the asker's copy carries the request id; a big room's
+  member list in pages to those who take them, hub/crowds.py), the members a ``join``
+  PRESENCE (in a big room: a MEMBERS_CHANGED later, hub/crowds.py), and moderation and
+  metadata add what they tell a newcomer. Who may enter is
   moderation's to say (``_check_entry``), asked by the callers before.
 - LEAVE is the way out; a room nobody is in is dropped (:meth:`Membership._forget_if_empty`),
   but its msg_id counter stays in ``_last_id`` and it is made again on the next entry.
@@ -66,6 +68,12 @@ class Membership:
         def _read_fields(self, user: User | None, key: str) -> Mapping[str, Any]: ...
         def _metadata_entered(self, user: User, room: Room, audience: tuple[SessionId, ...]
                               ) -> list[Effect]: ...
+        def _crowd_arrives(self, room: Room, user: User) -> bool: ...
+        def _crowd_departs(self, room: Room, user: User, size: int) -> bool: ...
+        def _joined_to(self, user: User, sid: SessionId, room: Room, request_id: str | None
+                       ) -> list[Effect]: ...
+        def _joined_for(self, sid: SessionId, room: Room, user: User,
+                        request_id: str | None = None) -> Joined: ...
 
     def _join(self, session: Session, msg: Join, now: float) -> list[Effect]:
         user = self._user(session)
@@ -88,14 +96,15 @@ class Membership:
             room = self._rooms[key] = Room(name)
             opened = self._room_opened(user, room, now)
         if key in user.rooms:  # already a member: confirm, tell nobody
-            return [Deliver(self._joined(room, request_id, user), (sid,))]
+            return [Deliver(self._joined_for(sid, room, user, request_id), (sid,))]
         audience = room.targets()
         room.members[user.key] = user
         room.changed()
         user.rooms[key] = room
-        effects = self._to_user(user, sid, self._joined(room, None, user), request_id)
-        effects.append(Deliver(Presence(nick=user.nick, event="join", room=room.name,
-                                        **joining(user, self._accounts)), audience))
+        effects = self._joined_to(user, sid, room, request_id)
+        if not self._crowd_arrives(room, user):  # a big room's joins go in batches
+            effects.append(Deliver(Presence(nick=user.nick, event="join", room=room.name,
+                                            **joining(user, self._accounts)), audience))
         return [*opened, *effects, *self._entered(user, room, audience),
                 *self._metadata_entered(user, room, audience)]
 
@@ -108,14 +117,16 @@ class Membership:
     def _leave(self, session: Session, msg: Leave, now: float) -> list[Effect]:
         user = self._user(session)
         room = self._member_room(user, msg.room)
+        batched = self._crowd_departs(room, user, len(room.members))
         del room.members[user.key]
         del user.rooms[room.key]
         room.changed()
         effects = self._to_user(user, session.sid, Left(room=room.name), msg.id)
-        effects.append(
-            Deliver(Presence(nick=user.nick, event="leave", room=room.name,
-                             reason=part_reason(msg.reason)), room.targets())
-        )
+        if not batched:
+            effects.append(
+                Deliver(Presence(nick=user.nick, event="leave", room=room.name,
+                                 reason=part_reason(msg.reason)), room.targets())
+            )
         self._forget_if_empty(room)
         effects.extend(self._left_room(user, room))
         remember = self._membership(user, room, member=False)

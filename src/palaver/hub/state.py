@@ -48,7 +48,8 @@ class User:
 
 
 class Room:
-    __slots__ = ("_targets", "created_at", "key", "members", "name", "topic")
+    __slots__ = ("_by_nick", "_targets", "arrived", "created_at", "departed", "key", "members",
+                 "name", "topic")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -57,6 +58,11 @@ class Room:
         self.created_at: str | None = None  # when this live room was made (ISO 8601 UTC)
         self.members: dict[str, User] = {}  # online members, by identity
         self._targets: tuple[SessionId, ...] | None = None
+        # A big room's presence not yet told (hub/crowds.py): who came (identities) and who
+        # went (identity -> nick as it was) since the last MEMBERS_CHANGED; None: nobody.
+        self.arrived: dict[str, None] | None = None
+        self.departed: dict[str, str] | None = None
+        self._by_nick: tuple[tuple[str, User], ...] | None = None
 
     def targets(self) -> tuple[SessionId, ...]:
         """Every session of every member; cached until membership changes."""
@@ -66,13 +72,27 @@ class Room:
 
     def changed(self) -> None:
         self._targets = None
+        self._by_nick = None
+
+    def by_nick(self) -> tuple[tuple[str, User], ...]:
+        """(folded nick, user) of every member, sorted by the former (unique among users
+        online): member pages are cut from it. Cached until membership changes; a nick change
+        calls :meth:`changed` too."""
+        if self._by_nick is None:
+            self._by_nick = tuple(sorted(((u.folded_nick, u) for u in self.members.values()),
+                                         key=_first))
+        return self._by_nick
 
     def nicks(self) -> tuple[str, ...]:
         return tuple(user.nick for user in self.members.values())
 
 
+def _first(entry: tuple[str, User]) -> str:
+    return entry[0]
+
+
 class Session:
-    __slots__ = ("auth", "certificate", "secure", "sid", "user")
+    __slots__ = ("auth", "certificate", "member_pages", "secure", "sid", "user")
 
     def __init__(self, sid: SessionId, *, certificate: str | None = None,
                  secure: bool = False) -> None:
@@ -82,6 +102,7 @@ class Session:
         # certificate it presented, if any (hub/certificates.py).
         self.secure = secure
         self.certificate = certificate
+        self.member_pages = False  # takes big rooms' member lists in pages (HELLO)
         # Before HELLO, what a right AUTH proved (hub/authentication.py): the account's key,
         # its direct conversations' marks and its read markers, for the HELLO that logs in.
         self.auth: tuple[str, Mapping[str, int], Sequence[StoredMarker]] | None = None

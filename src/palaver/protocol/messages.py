@@ -55,7 +55,8 @@ class Hello(Wire, frozen=True, tag="HELLO"):
     first session of a user sets them. ``autojoin`` false: do not join the server's default
     rooms (the IRC door sends it: IRC clients join what they ask for). ``metadata``: keys and
     values of one's own metadata to set on arrival (IRC's before-connect ``METADATA SET``);
-    with it (even empty), WELCOME carries the user's metadata.
+    with it (even empty), WELCOME carries the user's metadata. ``member_pages``: this client
+    takes a big room's member list in pages (JOINED and USERS carry ``members_next``).
     """
 
     version: ProtocolVersion
@@ -68,6 +69,7 @@ class Hello(Wire, frozen=True, tag="HELLO"):
     realname: str | None = None
     autojoin: bool = True
     metadata: Annotated[dict[str, str], msgspec.Meta(max_length=20)] | None = None
+    member_pages: bool = False
 
 
 class Register(Wire, frozen=True, tag="REGISTER"):
@@ -167,11 +169,14 @@ class SetNick(Wire, frozen=True, tag="NICK"):
 class ListUsers(Wire, frozen=True, tag="WHO"):
     """List everyone online, or the members of ``room``; with ``details``, USERS carries each
     one's ``info`` (username, realname, away message) too. ``nick``: only that user (WHOIS),
-    with more ``info``: its rooms, since when it is online, how long it has been idle."""
+    with more ``info``: its rooms, since when it is online, how long it has been idle.
+    ``after``: the next page of a room's members (USERS' ``next``, for a client that takes
+    member pages)."""
 
     room: str | None = None
     details: bool = False
     nick: str | None = None
+    after: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
 class ListRooms(Wire, frozen=True, tag="ROOMS"):
@@ -654,6 +659,10 @@ class Joined(Wire, frozen=True, tag="JOINED"):
     created_at: str | None = None  # when the room was first made
     read_msg_id: int = 0  # the user's read marker of the room (READ_MARKER): msg_id and ts
     read_ts: str | None = None
+    # A big room, to a client that takes member pages: ``members`` is the first page (sorted
+    # ignoring case), ``members_total`` counts them all, WHO with ``after`` gives the next.
+    members_total: int | None = None
+    members_next: str | None = None
 
 
 class Left(Wire, frozen=True, tag="LEFT"):
@@ -678,6 +687,17 @@ class Presence(Wire, frozen=True, tag="PRESENCE"):
     realname: str = ""
     account: str | None = None  # the account it is logged in to (as registered)
     away: str | None = None  # its away message, if it is away
+
+
+class MembersChanged(Wire, frozen=True, tag="MEMBERS_CHANGED"):
+    """Who joined and who left a big room (more members than the server's ``presence_limit``)
+    since the last one, at most once per ``presence_interval``: it stands for their PRESENCE
+    joins, leaves and quits. ``count``: its members now."""
+
+    room: str
+    joined: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
+    count: int = 0
 
 
 class Quote(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -764,6 +784,9 @@ class Users(Wire, frozen=True, tag="USERS"):
     info: tuple[UserInfo, ...] = ()
     voiced: tuple[str, ...] = ()  # for a room: the members with a voice
     private: bool = False  # for a room: it is private
+    # A page of a big room's members (see JOINED): how many in all, and where the next starts.
+    total: int | None = None
+    next: str | None = None
 
 
 class RoomInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -1256,7 +1279,8 @@ class SearchResults(Wire, frozen=True, tag="SEARCH_RESULTS"):
 
 
 ServerMessage = (
-    Welcome | Joined | Left | Presence | Message | Users | RoomList | Result | Ping | Pong | Goodbye
+    Welcome | Joined | Left | Presence | MembersChanged | Message | Users | RoomList | Result
+    | Ping | Pong | Goodbye
     | Error | Registered | HistoryPage | Gap | RoomUpdated | Invited | BanList | Away
     | AllowList | InvitationList
     | Authenticated | UserUpdated
@@ -1292,7 +1316,8 @@ CLIENT_MESSAGE_TYPES: tuple[type[Wire], ...] = (
     SetNotifyLevel,
 )
 SERVER_MESSAGE_TYPES: tuple[type[Wire], ...] = (
-    Welcome, Joined, Left, Presence, Message, Users, RoomList, Result, Ping, Pong, Goodbye, Error,
+    Welcome, Joined, Left, Presence, MembersChanged, Message, Users, RoomList, Result, Ping,
+    Pong, Goodbye, Error,
     Registered, HistoryPage, Gap, RoomUpdated, Invited, BanList, Away,
     AllowList, InvitationList,
     Authenticated, UserUpdated,

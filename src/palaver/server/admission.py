@@ -11,6 +11,7 @@ times and is forgotten once it has no connection and no time inside the window.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import deque
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ class AdmissionRules:
     exempt_loopback: bool = True
 
 
+@functools.lru_cache(maxsize=4096)  # parsing is most of a connect's admission cost
 def address_key(host: str) -> str | None:
     """The key an address counts under, or None if it is exempt by nature (not IP)."""
     try:

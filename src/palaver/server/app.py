@@ -84,7 +84,8 @@ class Server:
                             server_operators=frozenset(n.lower() for n in s.server_operators),
                             operator_logins=dict(s.operator_logins), server_info=s.server_info,
                             deleted_account_messages=s.deleted_account_messages,
-                            edit_window=s.edit_window),
+                            edit_window=s.edit_window, presence_limit=s.presence_limit,
+                            member_page=s.member_page),
                   stored=stored)
         timeouts = Timeouts(hello=s.hello_timeout, ping=s.ping_interval, idle=s.idle_timeout)
         self._passwords = Passwords(time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib)
@@ -98,6 +99,7 @@ class Server:
             log_messages=s.log_messages,
             limits=Limits.from_settings(s),
             lock_check_interval=s.lock_check_interval,
+            presence_interval=s.presence_interval,
         )
         self.core = core
         try:

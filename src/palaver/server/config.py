@@ -56,6 +56,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     # nobody anywhere. IRC clients join only what they ask for (docs/irc.md).
     default_rooms: tuple[Annotated[str, msgspec.Meta(pattern=r"^#[A-Za-z0-9_.-]{1,49}$")],
                          ...] = ("#lobby",)
+    # Big rooms (docs/rooms.md): in a room with more members than presence_limit, joins,
+    # leaves and quits are told as one MEMBERS_CHANGED per presence_interval seconds; member
+    # lists longer than member_page go in pages to the clients that take them.
+    presence_limit: Annotated[int, msgspec.Meta(ge=0)] = 250
+    presence_interval: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    member_page: Annotated[int, msgspec.Meta(ge=10, le=10_000)] = 500
     # The name IRC numerics and server messages come from (docs/irc.md); not set: this
     # machine's host name. WELCOME's `server` stays the software and its version.
     server_name: Annotated[str, msgspec.Meta(pattern=SERVER_NAME_PATTERN)] | None = None

@@ -125,6 +125,7 @@ class ServerCore:
         wall_clock: Callable[[], float] = time.time,
         limits: Limits | None = None,
         lock_check_interval: float = 30.0,
+        presence_interval: float = 1.0,
     ) -> None:
         self.hub = hub
         self.store = store
@@ -169,6 +170,9 @@ class ServerCore:
         self.lock_check_interval = lock_check_interval
         self._lock_poll = (self._loop.call_later(lock_check_interval, self._poll_locks)
                            if lock_check_interval > 0 else None)
+        # Big rooms' joins and leaves, told in batches this often (hub/crowds.py)
+        self.presence_interval = presence_interval
+        self._presence = self._loop.call_later(presence_interval, self._tell_presence)
 
     # ------------------------------------------------------------------ transports call these
 
@@ -190,6 +194,10 @@ class ServerCore:
         """End the sessions of accounts locked since (server/account_work.py)."""
         self._spawn(close_locked(self))
         self._lock_poll = self._loop.call_later(self.lock_check_interval, self._poll_locks)
+
+    def _tell_presence(self) -> None:
+        self.pipeline.submit(self.hub.flush_presence())
+        self._presence = self._loop.call_later(self.presence_interval, self._tell_presence)
 
     def attach(self, conn: Connection, *, certificate: str | None = None,
                secure: bool = False) -> SessionId:
@@ -759,6 +767,7 @@ class ServerCore:
         Commits in flight are waited for even past ``grace`` (with a warning): closing the
         store under a commit would lose messages that were accepted."""
         self._sweeper.cancel()
+        self._presence.cancel()
         if self._lock_poll is not None:
             self._lock_poll.cancel()
         for conn in list(self._connections.values()):

@@ -29,6 +29,7 @@ from palaver.protocol.irc.rooms import kick_line
 from palaver.protocol.irc.wire import MAX_LINE, IrcLine, fit, one_line, strip_formatting
 from palaver.protocol.messages import (
     Away,
+    MembersChanged,
     Message,
     OnlyTo,
     Presence,
@@ -180,6 +181,10 @@ def presence(irc: IrcDialect, event: Presence, pending: Pending | None) -> bytes
     if event.event == "kick":
         return kick_line(event, irc.server)
     return irc.renderer.presence(event)
+
+
+def members_changed(irc: IrcDialect, event: MembersChanged, pending: Pending | None) -> bytes:
+    return irc.renderer.members_changed(event)
 
 
 def message(irc: IrcDialect, event: Message, pending: Pending | None) -> bytes:

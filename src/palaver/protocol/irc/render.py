@@ -27,7 +27,7 @@ from palaver.protocol.irc.metadata import CAP as METADATA
 from palaver.protocol.irc.metadata import CAP_VALUE as METADATA_LIMITS
 from palaver.protocol.irc.multiline import CAP_VALUE as MULTILINE_LIMITS
 from palaver.protocol.irc.wire import MAX_LINE, format_line, split_text
-from palaver.protocol.messages import Message, Presence, StatusMessage, Tagged
+from palaver.protocol.messages import MembersChanged, Message, Presence, StatusMessage, Tagged
 
 SUPPORTED_CAPS: Final = ("echo-message", "message-tags", "server-time", "cap-notify", "sasl",
                           "multi-prefix", "userhost-in-names", "away-notify", "account-notify",
@@ -183,6 +183,18 @@ class IrcRenderer:
                 out.append(format_line(command, target, piece, source=source, tags=inner))
         out.append(format_line("BATCH", "-" + ref, source=source, trailing=False))
         return b"".join(out)
+
+    def members_changed(self, event: MembersChanged) -> bytes:
+        """A big room's joins and leaves since the last batch (hub/crowds.py) as the JOIN and
+        PART lines they stand for (extended-join: account ``*`` and the nick as realname,
+        which the batch does not carry)."""
+        extended = "extended-join" in self.caps
+        lines = [format_line("JOIN", event.room, "*", nick, source=hostmask(nick)) if extended
+                 else format_line("JOIN", event.room, source=hostmask(nick), trailing=False)
+                 for nick in event.joined]
+        lines.extend(format_line("PART", event.room, source=hostmask(nick), trailing=False)
+                     for nick in event.left)
+        return b"".join(lines)
 
     def presence(self, event: Presence) -> bytes:
         source = hostmask(event.nick)

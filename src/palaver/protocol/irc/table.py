@@ -60,6 +60,7 @@ from palaver.protocol.messages import (
     Invited,
     Joined,
     Left,
+    MembersChanged,
     Message,
     MetadataSubscriptions,
     MetadataValues,
@@ -193,6 +194,7 @@ EVENTS: Final[dict[type[Wire], Renderer]] = {
     UserMode: operators.user_mode,
     Wallops: operators.wallops,
     Presence: messaging.presence,
+    MembersChanged: messaging.members_changed,  # a big room's joins and leaves (hub/crowds.py)
     Message: messaging.message,
     StatusMessage: messaging.status_message,
     Tagged: messaging.tagged,
