@@ -59,6 +59,9 @@ async def _one(target: targets.Target, params: ChurnParams) -> dict[str, Any]:
     return {
         "registrations": ok,
         "complete": ok == params.count,
+        # nothing refused or lost; a run cut short by the timeout still reports its rate
+        "sound": not set(merge_counts(r["failed"] for r in replies)) - {"timeout"}
+        and not merge_counts(r["lost"] for r in replies),
         "failed": merge_counts(r["failed"] for r in replies),
         "lost": merge_counts(r["lost"] for r in replies),
         "seconds": round(seconds, 3),

@@ -122,7 +122,7 @@ QUICK_SWEEP = SweepParams(members=100, receiver_workers=1, rates=(100, 200), sec
                           drain=10.0, latency_sample_every=1, batch=50, setup_timeout=30.0,
                           servers=("palaver-json", "palaver", "ngircd", "inspircd"))
 FULL_CHURN = ChurnParams()
-QUICK_CHURN = ChurnParams(count=500, timeout=30.0)
+QUICK_CHURN = ChurnParams(count=200, timeout=30.0)
 FULL_JOINSTORM = JoinStormParams()
 QUICK_JOINSTORM = JoinStormParams(clients=200, timeout=30.0)
 FULL_ROOMS = RoomsParams()
@@ -193,9 +193,10 @@ def _complete(results: dict[str, Any]) -> bool:
     if "sweep" in results:
         ok = ok and sweep_complete(results["sweep"])
     for name in ("churn", "joinstorm", "rooms"):
-        if name in results:
+        if name in results:  # churn: a run cut short by its time bound is not a failure
             ok = ok and bool(results[name]["runs"]) and not results[name]["failed"] and all(
-                run["complete"] for run in results[name]["runs"])
+                run["sound"] if name == "churn" else run["complete"]
+                for run in results[name]["runs"])
     return ok
 
 
