@@ -453,3 +453,32 @@ async def test_palavers_own_irc_port_is_not_its_json_port(server: Server) -> Non
     code, _, err = await run_chat(irc_port, "hello\n", "--nick", "bob")
     assert code == 1
     assert err.startswith(f"palaver: 127.0.0.1:{irc_port} is not palaver's JSON port: it said: :")
+
+
+async def test_a_big_room_in_pages_and_batches(start_server: Callable[..., Awaitable[Server]],
+                                               chats: list[Chat]) -> None:
+    """A room over ``member_page`` (10 here) and ``presence_limit`` (3): ``palaver chat`` says
+    ``member_pages``, so JOINED and ``/who`` give a page and ``/who #room more`` the next;
+    joins and leaves come as one line per batch (docs/protocol.md §21)."""
+    server = await start_server(presence_limit=3, member_page=10, presence_interval=0.1)
+    crowd = [await Client.connect("127.0.0.1", server.port, f"m{n:02d}") for n in range(12)]
+    try:
+        zed = await Chat.start(server.port, "--nick", "zed")
+        chats.append(zed)
+        first = ", ".join(f"m{n:02d}" for n in range(10))
+        await zed.expect(rf"\* you joined #lobby \(13 here: {first} and 3 more\)")
+        await zed.expect(r"\* #lobby: (m\d\d, )*zed joined \(13 here\)")  # its own too
+        await zed.type("/who #lobby", "/who #lobby more", "/who more")
+        await zed.expect(rf"\* 10 of 13 in #lobby: {first} \(/who #lobby more: the next page\)")
+        await zed.expect(r"\* 3 of 13 in #lobby: m10, m11, zed")
+        await zed.expect(r"! no further page of #lobby's members \(/who #lobby lists them from "
+                         r"the start\)")
+        await crowd[0].close()
+        await zed.expect(r"\* #lobby: m00 left \(12 here\)")
+        crowd.append(await Client.connect("127.0.0.1", server.port, "m12"))
+        await zed.expect(r"\* #lobby: m12 joined \(13 here\)")
+        code, _, err = await zed.finish()
+        assert (code, err) == (0, "")
+    finally:
+        for client in crowd:
+            await client.close()

@@ -157,7 +157,7 @@ async def test_unread_count_for_a_background_room_clears_on_switch(server: Serve
         await bob.request(Join(room="#dev"))
         await bob.request(Say(room="#dev", text="over here"))
         await until(app, lambda: app.model.conversations["#dev"].unread == 1, pilot)
-        assert app.model.conversations["#dev"].members == ["alice", "bob"]
+        assert list(app.model.conversations["#dev"].members.values()) == ["alice", "bob"]
         await pilot.click("#rooms", offset=(2, 2))  # the third line: #dev
         assert app.model.current == "#dev"
         assert app.log_lines()[-1].endswith("<bob> over here")
@@ -465,3 +465,36 @@ async def test_who_in_a_direct_conversation_answers_in_the_console(server: Serve
         assert app.model.conversations["@bob"].lines == []
         assert app.log_lines()[-1] == "* 2 online: alice, bob"
         await pilot.press("ctrl+c")
+
+
+# --------------------------------------------------------------------------- big rooms
+
+
+async def test_a_big_room_member_list_comes_in_pages_and_batches(
+    start_server: Callable[..., Any]
+) -> None:
+    """A room over ``member_page`` (10) and ``presence_limit`` (3): JOINED brings the first page,
+    the app fetches the others in the background (not shown in the log), and MEMBERS_CHANGED
+    keeps the list (one line in the room per batch; docs/protocol.md §21)."""
+    server = await start_server(presence_limit=3, member_page=10, presence_interval=0.1)
+    crowd = [await Client.connect("127.0.0.1", server.port, f"m{n:02d}") for n in range(25)]
+    try:
+        async with chat(server.port, "zed") as (app, pilot):
+            lobby = app.model.conversations["#lobby"]
+            await until(app, lambda: len(lobby.members) == 26, pilot)
+            assert str(app.member_list.render()).split("\n") == [
+                "26 here", *(f"m{n:02d}" for n in range(25)), "zed"]
+            assert not any("10 of 26" in line for line in lines(app))  # pages are not shown
+            assert app.model.fetches == {}
+            await crowd.pop(0).close()
+            await crowd.pop(0).close()
+            crowd.append(await Client.connect("127.0.0.1", server.port, "aaron"))
+            await until(app, lambda: "aaron" in lobby.members.values()
+                        and "m01" not in lobby.members, pilot)
+            await until(app, lambda: len(lobby.members) == 25, pilot)
+            assert str(app.member_list.render()).split("\n")[:3] == ["25 here", "aaron", "m02"]
+            assert any(line.startswith("* #lobby: ") and line.endswith("here)")
+                       for line in lines(app, "#lobby"))
+    finally:
+        for client in crowd:
+            await client.close()

@@ -81,7 +81,7 @@ def test_empty_lines_are_ignored(line: str) -> None:
         ("/msg", "usage: /msg nick text"),
         ("/msg bob", "usage: /msg nick text"),
         ("/msg bob   ", "usage: /msg nick text"),
-        ("/who #a #b", "usage: /who [#room]"),
+        ("/who #a #b", "usage: /who [#room] [more]"),
         ("/nick", "usage: /nick name"),
         ("/nick a b", "usage: /nick name"),
         ("/rooms x", "usage: /rooms"),
@@ -151,3 +151,25 @@ def test_register_registers_my_nick_with_the_password_as_typed() -> None:
         Register(nick="bob", password=" two words "))
     assert parse_line("/register", ROOM, "bob") == LocalError("usage: /register password")
     assert "  /register password make your nickname an account (then: --password)" in HELP
+
+
+def test_who_more_goes_on_from_where_the_last_page_ended() -> None:
+    """``/who [#room] more``: the next page of a big room's members (docs/protocol.md §21),
+    from the cursor the caller kept (USERS' ``next``), by folded room name."""
+    pages = {"#lobby": "lisa", "#dev": "bob"}
+    assert parse_line("/who more", ROOM, pages=pages) == Send(
+        ListUsers(room=ROOM, after="lisa"))
+    assert parse_line("/who #Dev MORE", ROOM, pages=pages) == Send(
+        ListUsers(room="#Dev", after="bob"))
+    assert parse_line("/who dev more", None, pages=pages) == Send(
+        ListUsers(room="#dev", after="bob"))
+    assert parse_line("/who #ops more", ROOM, pages=pages) == LocalError(
+        "no further page of #ops's members (/who #ops lists them from the start)")
+    assert parse_line("/who more", ROOM) == LocalError(  # no cursors: the text door
+        "no further page of #lobby's members (/who #lobby lists them from the start)")
+    assert parse_line("/who more", None, pages=pages) == LocalError(
+        "usage: /who #room more (you are not in a room)")
+    assert parse_line("/who #more", ROOM, pages=pages) == Send(ListUsers(room="#more"))
+    assert parse_line("/who #a b more", ROOM, pages=pages) == LocalError(
+        "usage: /who [#room] [more]")
+    assert "  /who [#room] more  the next page of a big room's members" in HELP

@@ -288,4 +288,4 @@ def test_big_rooms_show_counts_not_thousands_of_nicks() -> None:
                                  count=1_205), view) == [
         "* #lobby: dave, erin joined; bob left (1,205 here)"]
     page = Users(users=("a", "b"), room="#lobby", total=1_205, next="b")
-    assert render(page, view) == ["* 2 of 1,205 in #lobby: a, b (next page: after b)"]
+    assert render(page, view) == ["* 2 of 1,205 in #lobby: a, b (/who #lobby more: the next page)"]

@@ -416,3 +416,10 @@ def test_login_history_fetches_each_welcomed_rooms_last_messages_once() -> None:
     assert released.events == [msg(7), msg(8), msg(9)]
     assert t.marks["#dev"] == 9 and t.ready("#dev")
     assert t.welcomed(welcome(rooms=("#dev",))).requests == []  # a reconnect: it has a mark
+
+
+def test_hello_says_member_pages_when_asked() -> None:
+    """A client that fetches a big room's member pages (palaver chat) says so in every HELLO;
+    by default the library does not, and gets whole lists (docs/protocol.md §21)."""
+    assert ResumeTracker("bob").hello().member_pages is False
+    assert ResumeTracker("bob", member_pages=True).hello().member_pages is True

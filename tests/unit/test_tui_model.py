@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from palaver.client.events import Acknowledged, Disconnected, Reconnected, Reconnecting
-from palaver.client.tui.model import CONSOLE, JOIN_HISTORY, ChatModel, Outgoing
+from palaver.client.tui.model import CONSOLE, JOIN_HISTORY, MEMBER_PAGES, ChatModel, Outgoing
 from palaver.protocol.messages import (
     Error,
     Gap,
@@ -17,6 +18,7 @@ from palaver.protocol.messages import (
     Leave,
     Left,
     ListUsers,
+    MembersChanged,
     Message,
     Presence,
     Quit,
@@ -148,7 +150,7 @@ def test_replies_go_where_their_request_was_typed() -> None:
     model.apply(Error(code="no_such_user", message="no user zed", id="r2"), origin="#dev")
     assert model.conversations["#dev"].lines[-2:] == ["12:00", "! no user zed (no_such_user)"]
     model.apply(Users(users=("alice", "bob", "carol"), room="#dev", id="r3"), origin="#lobby")
-    assert model.conversations["#dev"].members == ["alice", "bob", "carol"]
+    assert list(model.conversations["#dev"].members.values()) == ["alice", "bob", "carol"]
     model.apply(Gap(after=1, before=5, room="#dev"))
     assert model.conversations["#dev"].lines[-1] == "* messages 2-4 of #dev were not fetched"
 
@@ -164,9 +166,9 @@ def test_presence_keeps_the_member_lists() -> None:
     model.apply(Presence(nick="bob", event="nick", new_nick="robert"))
     assert "@bob" not in model.conversations
     assert model.conversations["@robert"].lines[-1] == "* bob is now known as robert"
-    assert model.conversations["#dev"].members == ["alice", "robert"]
+    assert list(model.conversations["#dev"].members.values()) == ["alice", "robert"]
     model.apply(Presence(nick="robert", event="quit", reason="gone"))
-    assert model.conversations["#dev"].members == ["alice"]
+    assert list(model.conversations["#dev"].members.values()) == ["alice"]
     assert model.conversations["#dev"].lines[-1] == "* robert quit (gone)"
     model.apply(Presence(nick="alice", event="nick", new_nick="alicia"))
     assert model.me == "alicia"
@@ -370,3 +372,110 @@ def test_replies_and_reactions_in_a_room_and_a_direct_conversation() -> None:
     model.switch("#lobby")
     model.apply(Reacted(msg_id=3, by="bob", reaction="ok", sender="alice", to="bob"))
     assert model.conversations["@bob"].lines[-1] == "* bob reacted ok to #3 of a direct message"
+
+
+# --------------------------------------------------------------------------- big rooms
+
+
+def big_room(model: ChatModel) -> None:
+    """#lobby, 12 members; the server gave the first page of 5 (docs/protocol.md §21)."""
+    model.apply(Joined(room="#lobby", members=("alice", "Amy", "bob", "carol", "dave"),
+                       topic="", operators=("carol",), members_total=12, members_next="dave"))
+
+
+def ids() -> Callable[[], str]:
+    counter = iter(range(1, 1000))
+    return lambda: f"p{next(counter)}"
+
+
+def test_a_big_room_fetches_its_member_pages_one_at_a_time_and_shows_none() -> None:
+    model = ChatModel("alice", tz=UTC)
+    model.apply(welcome())
+    big_room(model)
+    assert model.member_heading() == "5 of 12 here"
+    assert model.members() == ["@carol", "alice", "Amy", "bob", "dave"]
+    next_id = ids()
+    [first] = model.member_requests(next_id)
+    assert first == ListUsers(room="#lobby", after="dave", id="p1")
+    assert model.member_requests(next_id) == []  # one in flight per room
+    shown = model.conversations["#lobby"].total
+    model.apply(Users(users=("erin", "frank", "Gus", "hal", "ivy"), room="#lobby",
+                      operators=("Gus",), total=12, next="ivy", id="p1"))
+    assert model.conversations["#lobby"].total == shown  # merged, not shown
+    assert model.member_heading() == "10 of 12 here"
+    [second] = model.member_requests(next_id)
+    assert second.after == "ivy"
+    # Meanwhile a batch: jo came and erin went (pages and batches agree, whatever the order).
+    model.apply(MembersChanged(room="#lobby", joined=("jo",), left=("erin",), count=12))
+    assert model.conversations["#lobby"].lines[-1] == "* #lobby: jo joined; erin left (12 here)"
+    assert model.conversations["#lobby"].unread == 0
+    model.apply(Users(users=("jo", "kim", "lee"), room="#lobby", total=12, id=second.id))
+    assert model.member_requests(next_id) == []  # the last page: no next
+    assert model.member_heading() == "12 here"
+    assert model.members()[:2] == ["@carol", "@Gus"]
+    assert "erin" not in model.members() and "kim" in model.members()
+    assert model.fetches == {}
+
+
+def test_members_changed_is_applied_as_in_and_out() -> None:
+    model = connected("#lobby", "#dev")
+    model.apply(MembersChanged(room="#lobby", joined=("carol", "alice", "dave"), left=("bob",),
+                               count=3))
+    assert model.members() == ["alice", "carol", "dave"]
+    assert model.member_heading() == "3 here"
+    model.apply(MembersChanged(room="#dev", joined=("zed",), count=3))  # not current
+    assert list(model.conversations["#dev"].members.values()) == ["alice", "bob", "zed"]
+    assert model.conversations["#dev"].lines[-1] == "* #dev: zed joined (3 here)"
+    model.apply(MembersChanged(room="#elsewhere", joined=("x",), count=9))  # not ours: ignored
+    assert "#elsewhere" not in model.conversations
+    # A kick and a nick change still come one by one, and keep the count.
+    model.apply(MembersChanged(room="#lobby", joined=("erin",), count=4))
+    model.apply(Presence(nick="erin", event="kick", room="#lobby", by="carol"))
+    assert model.member_heading() == "3 here"
+    model.apply(Presence(nick="dave", event="nick", new_nick="david"))
+    assert model.members() == ["alice", "carol", "david"]
+
+
+def test_member_pages_stop_at_an_error_a_new_joined_or_the_bound() -> None:
+    model = ChatModel("alice", tz=UTC)
+    model.apply(welcome())
+    big_room(model)
+    next_id = ids()
+    [request] = model.member_requests(next_id)
+    model.apply(Error(code="no_such_room", message="no such room", id=request.id))
+    assert model.member_requests(next_id) == []
+    assert model.conversations["#lobby"].lines[-1] != "! no such room (no_such_room)"
+    # A reconnect's JOINED starts again; the old chain's late answer is merged, not followed.
+    big_room(model)
+    [old] = model.member_requests(next_id)
+    big_room(model)
+    [new] = model.member_requests(next_id)
+    model.apply(Users(users=("erin",), room="#lobby", total=12, next="erin", id=old.id))
+    assert model.member_requests(next_id) == []
+    assert "erin" in model.members()
+    # A page whose next does not move forward ends it.
+    model.apply(Users(users=("abe",), room="#lobby", total=12, next="abe", id=new.id))
+    assert model.member_requests(next_id) == []
+    # At most MEMBER_PAGES pages after one JOINED.
+    big_room(model)
+    for n in range(MEMBER_PAGES):
+        [page] = model.member_requests(next_id)
+        nick = f"n{n:03d}"
+        model.apply(Users(users=(nick,), room="#lobby", total=99, next=nick, id=page.id))
+    assert model.member_requests(next_id) == []
+
+
+def test_typed_who_pages_go_to_the_console_and_more_goes_on() -> None:
+    model = ChatModel("alice", tz=UTC)
+    model.apply(welcome())
+    big_room(model)
+    assert model.interpret("/who more") is None  # nothing listed yet
+    assert model.conversation.lines[-1].startswith("! no further page of #lobby's members")
+    assert model.interpret("/who") == Outgoing(ListUsers())
+    assert model.interpret("/who #lobby") == Outgoing(ListUsers(room="#lobby"))
+    model.apply(Users(users=("alice", "Amy"), room="#lobby", total=12, next="Amy", id="w1"),
+                origin="#lobby")
+    assert model.current == CONSOLE
+    assert model.conversation.lines[-1] == (
+        "* 2 of 12 in #lobby: alice, Amy (/who #lobby more: the next page)")
+    assert model.interpret("/who #lobby more") == Outgoing(ListUsers(room="#lobby", after="Amy"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -96,7 +96,8 @@ HELP: Final = (
     "  /join #room        join a room and talk there",
     "  /leave [#room]     leave a room (default: the current one)",
     "  /msg nick text     send a direct message",
-    "  /who [#room]       who is online, or who is in a room",
+    "  /who [#room]       who is online, or who is in a room (a big room: a page of it)",
+    "  /who [#room] more  the next page of a big room's members",
     "  /rooms             list the rooms",
     "  /nick name         change your nickname",
     "  /register password make your nickname an account (then: --password)",
@@ -135,9 +136,12 @@ _FLOAT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+
 _INT64: Final = 2**63
 
 
-def parse_line(line: str, room: str | None, me: str = "") -> Action:
+def parse_line(
+    line: str, room: str | None, me: str = "", *, pages: Mapping[str, str] | None = None
+) -> Action:
     """The action for ``line``; ``room`` is the current room (``None`` when in no room), ``me``
-    my nick (``/register`` registers it)."""
+    my nick (``/register`` registers it), ``pages`` where the next page of a big room's members
+    starts, by folded room name (JOINED's ``members_next``, USERS' ``next``: ``/who more``)."""
     line = line.rstrip("\r\n")
     if not line.strip():
         return None
@@ -150,6 +154,8 @@ def parse_line(line: str, room: str | None, me: str = "") -> Action:
     name, rest = match.group(1).lower(), match.group(2) or ""
     if name == "register":
         return _register(rest, me)
+    if name == "who":
+        return _who(rest, room, pages or {})
     handler = _HANDLERS.get(name)
     if handler is None:
         return LocalError(f"unknown command /{name}; type /help for the list")
@@ -206,11 +212,26 @@ def _msg(rest: str, room: str | None) -> Action:
     return Send(SendDirect(to=nick, text=text))
 
 
-def _who(rest: str, room: str | None) -> Action:
+def _who(rest: str, room: str | None, pages: Mapping[str, str]) -> Action:
+    """``/who``, ``/who #room``; ``/who [#room] more``: the next page of a big room's members,
+    from where the last one ended (``pages``)."""
     words = rest.split()
+    more = bool(words) and words[-1].lower() == "more"
+    if more:
+        words.pop()
     if len(words) > 1:
-        return LocalError("usage: /who [#room]")
-    return Send(ListUsers(room=room_name(words[0]) if words else None))
+        return LocalError("usage: /who [#room] [more]")
+    target = room_name(words[0]) if words else None
+    if not more:
+        return Send(ListUsers(room=target))
+    target = target or room
+    if target is None or target.startswith("@"):
+        return LocalError("usage: /who #room more (you are not in a room)")
+    after = pages.get(target.lower())
+    if after is None:
+        return LocalError(f"no further page of {target}'s members (/who {target} lists them "
+                          "from the start)")
+    return Send(ListUsers(room=target, after=after))
 
 
 def _nick(rest: str, room: str | None) -> Action:
@@ -473,7 +494,6 @@ _HANDLERS: Final[dict[str, Callable[[str, str | None], Action]]] = {
     "join": _join,
     "leave": _leave,
     "msg": _msg,
-    "who": _who,
     "rooms": _no_args(ListRooms, "/rooms"),
     "nick": _nick,
     "time": _no_args(lambda: RunCommand(name="time"), "/time"),

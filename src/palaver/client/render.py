@@ -206,7 +206,8 @@ def render(event: ServerMessage, view: View) -> list[str]:
         where = f"in {sanitize(event.room)}" if event.room is not None else "online"
         users = ", ".join(sanitize(u) for u in event.users)
         if event.total is not None:  # a page of a big room
-            more = f" (next page: after {sanitize(event.next)})" if event.next else ""
+            more = f" (/who {sanitize(event.room)} more: the next page)" \
+                if event.next and event.room is not None else ""
             return [f"* {len(event.users)} of {event.total:,} {where}: {users}{more}"]
         return [f"* {len(event.users)} {where}: {users}" if users else f"* nobody {where}"]
     if isinstance(event, RoomList):

@@ -32,7 +32,9 @@ GAP (more was missed than the server replays): by default (``fill_gaps``) the cl
 missing messages with HISTORY and shows them, in order, before the replayed ones; the GAP itself
 is not shown. With ``fill_gaps=False`` the GAP event is shown and fetching is up to the user.
 ``join(room, history=50)`` shows the room's last 50 messages after JOINED, before newer ones;
-``login_history=50`` does the same for the rooms the first WELCOME lists.
+``login_history=50`` does the same for the rooms the first WELCOME lists. ``member_pages``: every
+HELLO says so, and a big room's members come in pages (JOINED ``members_next``, WHO ``after``;
+docs/protocol.md §21) — for a client that fetches the rest (``palaver chat`` does).
 
 The first connection is not retried: :meth:`connect` raises as :meth:`Client.connect` does —
 and :class:`~palaver.client.connection.NotPalaver` when the port does not answer the handshake's
@@ -95,6 +97,7 @@ class ResilientClient:
         max_frame: int = MAX_FRAME,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
         login_history: int = 0,
+        member_pages: bool = False,
     ) -> None:
         self.host = host
         self.handshake_timeout = handshake_timeout  # for a first answer: is it palaver at all?
@@ -102,7 +105,7 @@ class ResilientClient:
         self.ssl = ssl  # TLS for every connection (palaver.tls.client_context), or None
         self.tracker = ResumeTracker(nick, password=password, id_prefix=id_prefix,
                                      fill_gaps=fill_gaps, max_frame=max_frame,
-                                     login_history=login_history)
+                                     login_history=login_history, member_pages=member_pages)
         self.backoff = backoff or Backoff()
         self.connect_timeout = connect_timeout
         self.welcome: Welcome | None = None
@@ -134,13 +137,15 @@ class ResilientClient:
         ssl: SSLContext | None = None,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
         login_history: int = 0,
+        member_pages: bool = False,
     ) -> ResilientClient:
         """Connect and say HELLO; raises (ServerError, NotPalaver, OSError, TimeoutError, ...)
         if it fails (with ``ssl``: :class:`ssl.SSLCertVerificationError` when the certificate
         is wrong)."""
         client = cls(host, port, nick, password=password, backoff=backoff, fill_gaps=fill_gaps,
                      connect_timeout=connect_timeout, ssl=ssl,
-                     handshake_timeout=handshake_timeout, login_history=login_history)
+                     handshake_timeout=handshake_timeout, login_history=login_history,
+                     member_pages=member_pages)
         await client.start()
         return client
 

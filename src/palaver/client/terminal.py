@@ -12,7 +12,9 @@ two tasks run side by side:
   with a fresh id and remembered as pending. ``/join`` and ``/leave`` wait for their reply, so the
   next line is said in the room they made current; local lines (``/help``, usage errors) wait
   until earlier requests are answered, so a script's output follows its input order. ``/join``
-  also shows the room's last :data:`JOIN_HISTORY` messages, before anything newer.
+  also shows the room's last :data:`JOIN_HISTORY` messages, before anything newer. ``/who
+  #room`` waits too: in a big room (docs/protocol.md §21; the HELLO says ``member_pages``) its
+  answer is a page, and ``/who #room more`` asks for the next one from where it ended.
 - events: each server frame updates the state (my nick, my rooms, the current room), is printed
   through :func:`~palaver.client.render.render`, and settles the pending request it answers.
 
@@ -68,8 +70,10 @@ from palaver.protocol.messages import (
     Joined,
     Leave,
     Left,
+    ListUsers,
     Presence,
     Quit,
+    Users,
     Welcome,
     Wire,
 )
@@ -149,6 +153,7 @@ class Chat:
         self._pending: dict[str, asyncio.Future[None]] = {}
         self.transfers = Transfers(client, lambda: self.me)  # /upload, /download
         self._rejoining: set[str] = set()  # rooms whose JOINED a reconnect brings back: not shown
+        self.pages: dict[str, str] = {}  # folded room -> where the next page of members starts
 
     def view(self) -> View:
         return View(me=self.me, room=self.room, tz=self.tz, mark_mentions=True)
@@ -158,7 +163,7 @@ class Chat:
     async def pump_input(self, lines: Lines) -> None:
         """Act on each line until the end of input or ``/quit``."""
         while (line := await lines.get()) is not None:
-            action = parse_line(line, self.room, self.me)
+            action = parse_line(line, self.room, self.me, pages=self.pages)
             if action is None:
                 continue
             if isinstance(action, UploadFile | DownloadFile):
@@ -183,6 +188,8 @@ class Chat:
                     reply = await self.request(action.message)
                     if isinstance(action.message, Join | Leave):
                         await reply  # the next line must see the new current room
+                    elif isinstance(action.message, ListUsers) and action.message.room:
+                        await reply  # a "/who #room more" next must see where this page ends
                 except (ConnectionClosed, ConnectionError):
                     return  # the events loop reports the end
 
@@ -235,7 +242,10 @@ class Chat:
                 self.rooms.append(event.room)
             if ours or self.room is None:
                 self.room = event.room
+        elif isinstance(event, Users) and event.room is not None:
+            self._paged(event)
         elif isinstance(event, Left):
+            self.pages.pop(event.room.lower(), None)
             self.rooms = [r for r in self.rooms if not same_name(r, event.room)]
             if same_name(event.room, self.room):
                 self.room = self.rooms[-1] if self.rooms else None
@@ -250,6 +260,15 @@ class Chat:
         if ours:
             assert event.id is not None
             self._settle(event.id)
+
+    def _paged(self, event: Users) -> None:
+        """A room's members, or a page of them: where ``/who #room more`` goes on from."""
+        room = event.room
+        assert room is not None
+        if event.next is not None:
+            self.pages[room.lower()] = event.next
+        else:
+            self.pages.pop(room.lower(), None)
 
     def on_link_event(
         self, event: Disconnected | Reconnecting | Reconnected | Acknowledged
@@ -345,7 +364,8 @@ async def connect(
         try:
             return await ResilientClient.connect(host, port, nick, password=password,
                                                  backoff=backoff, ssl=tls,
-                                                 handshake_timeout=handshake_timeout)
+                                                 handshake_timeout=handshake_timeout,
+                                                 member_pages=True)
         except ServerError as exc:
             if interactive and exc.code in RETRY_NICK:
                 out([error_line(exc.error.message, exc.code)])

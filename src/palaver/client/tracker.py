@@ -169,8 +169,10 @@ class ResumeTracker:
         fill_gaps: bool = True,
         max_frame: int = MAX_FRAME,
         login_history: int = 0,
+        member_pages: bool = False,
     ) -> None:
         self.me = nick
+        self.member_pages = member_pages  # HELLO says so: a big room's members come in pages
         self.login_history = login_history  # messages to show of each room a WELCOME brings
         self.max_frame = max_frame  # the largest frame to send (lowered by a frame_too_large)
         self.password = password
@@ -260,6 +262,7 @@ class ResumeTracker:
             since=dict(self.marks) or None,
             rooms=tuple(self.rooms.values()) or None,
             token=self.token if self.password is None else None,
+            member_pages=self.member_pages,
         )
 
     def welcomed(self, welcome: Welcome) -> Step:

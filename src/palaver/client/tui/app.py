@@ -9,7 +9,9 @@ or hides them, at any width) and the log takes the width. All state lives in the
 
 - a worker connects (after the login screen when no nick was given, or after a refusal) and
   then hands every client event to :meth:`ChatModel.apply`, with the conversation its request
-  was typed in when it answers one of ours, and redraws (:meth:`ChatApp.draw`);
+  was typed in when it answers one of ours, and redraws (:meth:`ChatApp.draw`); then it sends
+  the pages of big rooms' member lists the model wants (:meth:`ChatModel.member_requests`:
+  one at a time per room, bounded; the HELLO says ``member_pages``);
 - the input line goes to :meth:`ChatModel.interpret`; what it returns is sent with a fresh id
   — but ``/upload`` and ``/download`` run as workers (:mod:`palaver.client.transfers`), their
   progress and refusals shown in the conversation they were typed in;
@@ -195,7 +197,8 @@ class ChatApp(App[int]):
             client = await ResilientClient.connect(
                 self.host, self.port, nick, password=password, backoff=self.backoff,
                 connect_timeout=self.connect_timeout, ssl=self.tls,
-                handshake_timeout=self.handshake_timeout, login_history=JOIN_HISTORY)
+                handshake_timeout=self.handshake_timeout, login_history=JOIN_HISTORY,
+                member_pages=True)
         except ServerError as exc:
             self._refused(error_line(exc.error.message, exc.code),
                           password_wrong=exc.code in PASSWORD_WRONG)
@@ -219,11 +222,21 @@ class ChatApp(App[int]):
         self.transfers = Transfers(client, lambda: self.model.me)
         async for event in client.events():
             self.on_client_event(event)
+            await self._fetch_members(client)
         if self._quitting:
             self.exit(0)
         elif self.model.link != "disconnected":
             self.model.link, self.model.link_detail = "disconnected", ""
         self.draw()
+
+    async def _fetch_members(self, client: ResilientClient) -> None:
+        """Ask for the next page of each big room's members the model wants (in the
+        background: their answers are merged into the member list, never shown)."""
+        for request in self.model.member_requests(client.next_id):
+            if client.ended:
+                return
+            with contextlib.suppress(ConnectionClosed):
+                await client.submit(request)
 
     def _refused(self, error: str, *, password_wrong: bool = False) -> None:
         self.model.link, self.model.link_detail = "disconnected", error
@@ -365,8 +378,8 @@ class ChatApp(App[int]):
                 (i for i, entry in enumerate(entries) if entry.current), None)
         if model.members_version != self._members_drawn:
             self._members_drawn = model.members_version
-            members = model.members()
-            heading = f"{len(members)} here" if model.conversation.kind != "console" else ""
+            heading = model.member_heading()
+            members = model.members() if heading else []
             self.member_list.update(Text("\n".join([heading, *members]) if heading else ""))
         conversation = model.conversation
         key, shown = self._shown

@@ -8,9 +8,9 @@ user types (:meth:`ChatModel.interpret`), and keeps what the screen shows:
   then the rooms, then the direct conversations (``@bob``), each with its display lines (made by
   :func:`~palaver.client.render.render`, so everything is sanitised), its unread count (messages
   from others that arrived while it was not the current one; a room's messages from before we
-  joined it — its history — are no news) and, for a room, its members (from JOINED, PRESENCE
-  and WHO), which of them are operators (shown ``@nick``, first) and its topic (from JOINED,
-  ROOM_UPDATED and WHO);
+  joined it — its history — are no news) and, for a room, its members (from JOINED, PRESENCE,
+  MEMBERS_CHANGED and WHO), which of them are operators (shown ``@nick``, first) and its topic
+  (from JOINED, ROOM_UPDATED and WHO);
 - the current conversation: where typed text goes and whose log is shown;
 - the link status (connecting / connected as X / reconnecting in Ns (attempt k) / disconnected).
 
@@ -24,6 +24,15 @@ about the server, not about the room or the person one was talking to. A line ty
 link is down (:meth:`ChatModel.mark_pending`) shows at once, marked ``(pending)``, until its
 acknowledgement (or refusal) replaces it.
 
+Big rooms (docs/protocol.md §21; the app's HELLO says ``member_pages``): MEMBERS_CHANGED is
+applied to the member list ("these are in, these are out") and shown as one line in the room;
+a JOINED that carries only the first page of members (``members_next``) starts a background
+fetch of the others: :meth:`ChatModel.member_requests` hands the app one ``WHO after`` per room
+at a time, the next only when the answer came, at most :data:`MEMBER_PAGES` pages and
+:data:`MEMBER_FETCH` names per JOINED; those answers are merged, never shown. Until the list is
+whole the member pane says "500 of 1,204 here" (the server's count). ``/who #room`` typed in a
+big room shows a page in the console, ``/who #room more`` the next.
+
 Each conversation counts its lines (``total``) so that a view can append just the new ones, and
 its ``rewrites`` (a pending line taken out): then the view draws it anew; ``sidebar_version`` and
 ``members_version`` change when those panes need redrawing.
@@ -33,6 +42,7 @@ Nothing here does I/O or knows about Textual.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Final, Literal
@@ -58,12 +68,15 @@ from palaver.client.render import View, block, error_line, info_line, render, sa
 from palaver.client.tracker import fold
 from palaver.protocol.messages import (
     Edited,
+    Error,
     Gap,
     Goodbye,
     Join,
     Joined,
     Leave,
     Left,
+    ListUsers,
+    MembersChanged,
     Message,
     Presence,
     React,
@@ -80,6 +93,8 @@ from palaver.protocol.messages import (
 CONSOLE: Final = "*"
 MAX_LINES: Final = 5_000  # kept per conversation; older lines are dropped
 JOIN_HISTORY: Final = 50  # messages shown on /join
+MEMBER_PAGES: Final = 40  # pages of a big room's members fetched after a JOINED, at most
+MEMBER_FETCH: Final = 10_000  # ... and no more once the list holds this many names
 
 Kind = Literal["console", "room", "dm"]
 Link = Literal["connecting", "connected", "reconnecting", "disconnected"]
@@ -93,7 +108,11 @@ class Conversation:
     lines: list[str] = field(default_factory=list)
     total: int = 0  # lines ever added (a view appends lines[-(total - shown):])
     unread: int = 0
-    members: list[str] = field(default_factory=list)
+    members: dict[str, str] = field(default_factory=dict)  # folded nick -> nick
+    count: int | None = None  # members as the server counts them (a big room), if it said
+    fetch: str | None = None  # a big room: where the next page of members starts, to fetch
+    fetching: str | None = None  # the id of the page request in flight
+    pages: int = 0  # pages fetched since the JOINED
     announced: bool = False  # its JOINED was shown (a rejoin after a reconnect is not news)
     operators: set[str] = field(default_factory=set)  # folded nicks
     topic: str = ""
@@ -103,6 +122,23 @@ class Conversation:
     @property
     def title(self) -> str:
         return sanitize(f"@{self.name}" if self.kind == "dm" else self.name)
+
+    @property
+    def member_count(self) -> int:
+        """How many members: the server's count when it gave one, else those listed."""
+        return len(self.members) if self.count is None else max(self.count, 0)
+
+    def set_members(self, nicks: tuple[str, ...] | list[str]) -> None:
+        self.members = {fold(nick): nick for nick in nicks}
+
+    def add_members(self, nicks: tuple[str, ...] | list[str]) -> None:
+        for nick in nicks:
+            self.members[fold(nick)] = nick
+
+    def remove_members(self, nicks: tuple[str, ...] | list[str]) -> None:
+        for nick in nicks:
+            self.members.pop(fold(nick), None)
+            self.operators.discard(fold(nick))
 
     def add(self, lines: list[str]) -> None:
         self.lines.extend(lines)
@@ -151,6 +187,8 @@ class ChatModel:
         self.sidebar_version = 0
         self.members_version = 0
         self.pending: dict[str, tuple[str, list[str]]] = {}  # request id -> (key, its lines)
+        self.fetches: dict[str, str] = {}  # member page request id -> its room's key
+        self.who_pages: dict[str, str] = {}  # folded room -> the next page after a typed /who
 
     # ------------------------------------------------------------------ reading
 
@@ -172,11 +210,42 @@ class ChatModel:
         conversation = self.conversation
         if conversation.kind == "room":
             ops = conversation.operators
-            ranked = sorted(conversation.members, key=lambda n: (fold(n) not in ops, n.lower()))
+            ranked = sorted(conversation.members.values(),
+                            key=lambda n: (fold(n) not in ops, n.lower()))
             return [("@" if fold(n) in ops else "") + sanitize(n) for n in ranked]
         if conversation.kind == "dm":
             return sorted((sanitize(n) for n in [self.me, conversation.name]), key=str.lower)
         return []
+
+    def member_heading(self) -> str:
+        """The member pane's heading: ``2 here``; ``500 of 1,204 here`` while a big room's
+        list is not whole; empty for the console."""
+        conversation = self.conversation
+        if conversation.kind == "console":
+            return ""
+        if conversation.kind == "dm":
+            return f"{len(self.members())} here"
+        listed, count = len(conversation.members), conversation.member_count
+        return f"{listed:,} of {count:,} here" if count > listed else f"{listed:,} here"
+
+    def member_requests(self, next_id: Callable[[], str]) -> list[ListUsers]:
+        """The next page of members to fetch for each big room that wants one and has none in
+        flight (each with an id from ``next_id``); the app sends them, and their answers come
+        back through :meth:`apply` to be merged, never shown."""
+        requests = []
+        for conversation in self.conversations.values():
+            if (conversation.kind != "room" or conversation.fetch is None
+                    or conversation.fetching is not None):
+                continue
+            if conversation.pages >= MEMBER_PAGES or len(conversation.members) >= MEMBER_FETCH:
+                conversation.fetch = None  # bounded: /who #room more goes on by hand
+                continue
+            request = ListUsers(room=conversation.name, after=conversation.fetch, id=next_id())
+            assert request.id is not None
+            conversation.fetching = request.id
+            self.fetches[request.id] = conversation.key
+            requests.append(request)
+        return requests
 
     def topic(self) -> str:
         """The current room's topic (sanitised; empty for none, or for a DM or the console)."""
@@ -228,7 +297,7 @@ class ChatModel:
         room = conversation.name if conversation.kind == "room" else None
         if conversation.kind == "dm":
             room = "@" + conversation.name  # a stand-in, turned into a DM below
-        action = parse_line(line, room, self.me)
+        action = parse_line(line, room, self.me, pages=self.who_pages)
         if action is None:
             return None
         if isinstance(action, ShowHelp):
@@ -294,6 +363,10 @@ class ChatModel:
             key, lines = self.pending.pop(answered)
             if key in self.conversations:
                 self.conversations[key].take_out(lines)
+        if answered is not None and answered in self.fetches and not isinstance(
+                event, Acknowledged):
+            self._member_page(self.fetches.pop(answered), answered, event)
+            return
         if isinstance(event, Disconnected | Reconnecting | Reconnected | Acknowledged):
             self._link_event(event)
         elif isinstance(event, Goodbye):
@@ -308,6 +381,8 @@ class ChatModel:
             self._left(event)
         elif isinstance(event, Presence):
             self._presence(event)
+        elif isinstance(event, MembersChanged):
+            self._members_changed(event)
         else:
             where = origin if origin in self.conversations else self.current
             if isinstance(event, Gap):
@@ -316,11 +391,7 @@ class ChatModel:
                 peer = event.to if same_name(event.sender, self.me) else event.sender
                 where = self._key_of(event.room, peer) or where
             if isinstance(event, Users) and event.room is not None:
-                room = self.conversations.get(fold(event.room))
-                if room is not None and room.kind == "room":
-                    room.members = list(event.users)
-                    room.operators = {fold(n) for n in event.operators}
-                    self._changed(members=True)
+                self._users(event, origin)
             if isinstance(event, RoomUpdated):
                 where = self._room_updated(event) or where
             if isinstance(event, Users | RoomList) and origin is not None:
@@ -328,6 +399,71 @@ class ChatModel:
                 self.switch(CONSOLE)
             assert where is not None
             self._show(where, render(event, self._view(where)))
+
+    def _users(self, event: Users, origin: str | None) -> None:
+        """WHO of a room: its members — or, in a big room, a page of them."""
+        assert event.room is not None
+        if origin is not None:  # typed: "/who #room more" goes on from here
+            if event.next is not None:
+                self.who_pages[fold(event.room)] = event.next
+            else:
+                self.who_pages.pop(fold(event.room), None)
+        room = self.conversations.get(fold(event.room))
+        if room is None or room.kind != "room":
+            return
+        if event.total is None:  # the whole list
+            room.set_members(event.users)
+            room.operators = {fold(n) for n in event.operators}
+            room.count = None
+        else:
+            self._merge_page(room, event)
+        self._changed(members=True)
+
+    @staticmethod
+    def _merge_page(room: Conversation, page: Users) -> None:
+        """A page of a big room's members: they are in; the operators among them, too."""
+        room.add_members(page.users)
+        room.operators.difference_update(fold(n) for n in page.users)
+        room.operators.update(fold(n) for n in page.operators)
+        room.count = page.total
+
+    def _member_page(self, key: str, request_id: str, event: ClientEvent) -> None:
+        """The answer to a page :meth:`member_requests` asked for: merged, not shown; the next
+        page is wanted if there is one (and the chain is still this JOINED's)."""
+        room = self.conversations.get(key)
+        if room is None or room.kind != "room":
+            return
+        ours = room.fetching == request_id
+        if ours:
+            room.fetching = None
+        if isinstance(event, Error):  # left the room meanwhile, say: stop
+            if ours:
+                room.fetch = None
+            return
+        if not isinstance(event, Users) or event.total is None:
+            if isinstance(event, Users):  # the whole list after all (it became small)
+                self._users(event, None)
+                room.fetch = None
+            return
+        self._merge_page(room, event)
+        if ours:
+            room.pages += 1
+            after, room.fetch = room.fetch, event.next
+            if after is not None and event.next is not None \
+                    and fold(event.next) <= fold(after):  # never backwards: stop
+                room.fetch = None
+        self._changed(members=True)
+
+    def _members_changed(self, event: MembersChanged) -> None:
+        """A big room's joins and leaves since the last batch: applied, one line in the room."""
+        room = self.conversations.get(fold(event.room))
+        if room is None or room.kind != "room":
+            return
+        room.remove_members(event.left)
+        room.add_members(event.joined)
+        room.count = event.count
+        self._show(room.key, render(event, self._view(room.key)))
+        self._changed(members=True)
 
     def _room_updated(self, event: RoomUpdated) -> str | None:
         """A room's new rules: its topic and operators; the room's key, if we have it."""
@@ -390,9 +526,12 @@ class ChatModel:
     def _joined(self, event: Joined, origin: str | None) -> None:
         conversation = self._room(event.room)
         conversation.name = event.room
-        conversation.members = list(event.members)
+        conversation.set_members(event.members)
         conversation.operators = {fold(n) for n in event.operators}
         conversation.topic = event.topic
+        conversation.count = event.members_total  # a big room: the first page only
+        conversation.fetch, conversation.fetching = event.members_next, None
+        conversation.pages = 0
         if not conversation.announced or origin is not None:
             if not conversation.announced:  # what is there already is its history
                 conversation.history_until = event.last_id
@@ -413,11 +552,14 @@ class ChatModel:
             room = self.conversations.get(fold(event.room))
             if room is None or room.kind != "room":
                 return
-            if event.event == "join" and not any(same_name(m, event.nick) for m in room.members):
-                room.members.append(event.nick)
+            if event.event == "join":
+                if room.count is not None and fold(event.nick) not in room.members:
+                    room.count += 1
+                room.add_members([event.nick])
             elif event.event in ("leave", "kick"):
-                room.members = [m for m in room.members if not same_name(m, event.nick)]
-                room.operators.discard(fold(event.nick))
+                if room.count is not None:
+                    room.count -= 1
+                room.remove_members([event.nick])
             self._show(room.key, lines)
             self._changed(members=True)
             return
@@ -426,14 +568,16 @@ class ChatModel:
         if mine and new:
             self.me = new
         touched = [c for c in self.conversations.values() if c.kind == "room"
-                   and any(same_name(m, event.nick) for m in c.members)]
+                   and fold(event.nick) in c.members]
         for room in touched:
-            room.members = [(new or m) if same_name(m, event.nick) else m
-                            for m in room.members if new or not same_name(m, event.nick)]
-            if fold(event.nick) in room.operators:
-                room.operators.discard(fold(event.nick))
-                if new:
-                    room.operators.add(fold(new))
+            op = fold(event.nick) in room.operators
+            room.remove_members([event.nick])
+            if new:
+                room.add_members([new])
+            elif room.count is not None:  # a quit
+                room.count -= 1
+            if op and new:
+                room.operators.add(fold(new))
         direct = self.conversations.get("@" + fold(event.nick))
         if direct is not None and direct.kind == "dm":
             touched.append(direct)
