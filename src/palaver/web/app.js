@@ -5,6 +5,7 @@ import { createAccount } from "./account.js";
 import { createDeletes } from "./deletes.js";
 import { createEdits } from "./edits.js";
 import { createFiles } from "./files.js";
+import { createMembers } from "./members.js";
 import { createMentions } from "./mentions.js";
 import { createNotify } from "./notify.js";
 import { createReactions } from "./reactions.js";
@@ -63,7 +64,8 @@ function conv(key, name) {
     oldest: null, newest: 0,
     more: true, loading: false, loaded: false,
     unread: 0, divider: null,
-    members: new Map(), // folded nick -> nick
+    members: new Map(), // folded nick -> nick (a big room: the pages loaded; members.js)
+    count: null, membersNext: null, membersLoading: null, batchLine: null, // members.js
     operators: new Set(), // folded nicks of the members who are the room's operators
     topic: "", topicBy: null, inviteOnly: false, private: false,
     joined: !dm,
@@ -316,11 +318,6 @@ function onHistoryPage(page) {
 
 // ---------------------------------------------------------------- members
 
-function setMembers(c, nicks) {
-  c.members = new Map(nicks.map((nick) => [fold(nick), nick]));
-  if (c === current) renderMembers();
-}
-
 function renderMembers() {
   const list = $("member-list");
   list.replaceChildren();
@@ -328,7 +325,7 @@ function renderMembers() {
   if (!c) return;
   const nicks = c.dm ? [me(), c.name] : [...c.members.values()];
   $("members-title").textContent = c.dm ? "Conversation"
-    : c.joined ? `Members (${nicks.length})` : "Not in this room";
+    : c.joined ? members.title(c) : "Not in this room"; // "1,204 members" (members.js)
   const op = (nick) => !c.dm && c.operators.has(fold(nick));
   nicks.sort((a, b) => (op(b) - op(a)) || a.localeCompare(b, undefined, { sensitivity: "base" }));
   for (const nick of nicks) {
@@ -356,6 +353,8 @@ function renderMembers() {
     li.append(button);
     list.append(li);
   }
+  const more = members.footer(c); // "Show more": a big room's next page (members.js)
+  if (more) list.append(more);
 }
 
 // ---------------------------------------------------------------- sidebar
@@ -448,7 +447,7 @@ function onEvent(msg) {
       const c = roomConv(msg.room);
       c.joined = true;
       setRules(c, msg);
-      setMembers(c, msg.members);
+      members.joined(c, msg); // the members, or a big room's first page (members.js)
       if (c.motd) {
         systemLine(c, c.motd, "motd");
         c.motd = null;
@@ -506,12 +505,17 @@ function onEvent(msg) {
     case "PRESENCE":
       onPresence(msg);
       break;
+    case "MEMBERS_CHANGED": { // a big room's joins and leaves, a second's worth (members.js)
+      const c = convs.get(fold(msg.room));
+      if (c && !c.dm && c.joined) members.batch(c, msg);
+      break;
+    }
     case "USERS":
       if (msg.room) {
         const c = convs.get(fold(msg.room));
         if (c) {
-          setMembers(c, msg.users);
-          setOperators(c, msg.operators);
+          members.users(c, msg); // the list, or a page of it (members.js)
+          setOperators(c, [...c.operators]);
         }
       } else {
         systemLine(current, `Online: ${msg.users.join(", ")}`);
@@ -561,7 +565,7 @@ function onEvent(msg) {
     }
     case "ERROR":
       if (!search.error(msg) && !files.refused(msg) && !account.error(msg) && !typing.error(msg)
-        && !deletes.error(msg)) onError(msg);
+        && !deletes.error(msg) && !members.error(msg)) onError(msg);
       break;
     default:
       break;
@@ -652,6 +656,7 @@ function kickedOut(c, msg) {
   c.loaded = false; // a later JOIN fetches what was said meanwhile
   c.members.clear();
   c.operators.clear();
+  members.forget(c);
   const reason = msg.reason && fold(msg.reason) !== fold(msg.by || "") ? msg.reason : "";
   const text = reason === "banned"
     ? `You were banned from ${c.name} by ${msg.by || "the server"}. You are no longer in the room.`
@@ -680,6 +685,7 @@ function onPresence(msg) {
     }
     c.members.delete(fold(nick));
     c.operators.delete(fold(nick));
+    members.counted(c, -1);
     const reason = msg.reason && fold(msg.reason) !== fold(msg.by || "") ? ` (${msg.reason})` : "";
     systemLine(c, `${nick} was kicked by ${msg.by ? who(msg.by) : "the server"}${reason}`);
     if (c === current) renderMembers();
@@ -688,10 +694,13 @@ function onPresence(msg) {
   if (event === "join" || event === "leave") {
     const c = convs.get(fold(msg.room || ""));
     if (!c) return;
-    if (event === "join") c.members.set(fold(nick), nick);
-    else {
+    if (event === "join") {
+      if (!c.members.has(fold(nick))) members.counted(c, 1);
+      c.members.set(fold(nick), nick);
+    } else {
       c.members.delete(fold(nick));
       c.operators.delete(fold(nick));
+      members.counted(c, -1);
     }
     systemLine(c, event === "join" ? `${nick} joined` : `${nick} left${msg.reason ? ` (${msg.reason})` : ""}`);
     if (c === current) renderMembers();
@@ -706,6 +715,7 @@ function onPresence(msg) {
       if (op) c.operators.add(fold(msg.new_nick));
       systemLine(c, `${nick} is now ${msg.new_nick}`);
     } else if (event === "quit") {
+      members.counted(c, -1);
       systemLine(c, `${nick} quit${msg.reason ? ` (${msg.reason})` : ""}`);
     }
   }
@@ -1241,6 +1251,20 @@ const notify = createNotify({
   mentions: (msg, c) => mentions.mentions(msg, c),
   say: (c, text, kind) => systemLine(c, text, kind),
   changed: () => renderLists(),
+});
+
+// Big rooms (members.js): member pages ("Show more"), MEMBERS_CHANGED and its quiet line.
+const members = createMembers({
+  send: (message) => link.request(message),
+  nextId: (prefix) => link.nextId(prefix),
+  fold,
+  isMe,
+  systemLine,
+  changed: (c) => {
+    if (c === current) renderMembers();
+  },
+  current: () => current,
+  panel: $("members"),
 });
 
 // Typing (typing.js): "alice is typing…", and telling others, unless switched off.

@@ -145,7 +145,8 @@ export class Link {
   }
 
   hello() {
-    const hello = { type: "HELLO", version: 1, nick: this.creds.nick };
+    // member_pages: a big room's members come in pages (members.js; protocol §21).
+    const hello = { type: "HELLO", version: 1, nick: this.creds.nick, member_pages: true };
     this.helloId = hello.id = this.nextId("h");
     if (this.creds.password && !this.creds.register) hello.password = this.creds.password;
     else if (this.token) hello.token = this.token;
