@@ -1,0 +1,4 @@
+-- Nothing in SQLite: PostgreSQL's 018 makes the cluster's nick claims and node leases
+-- (palaver.claims); one process keeps its claims in memory. The number is taken here too, so
+-- that a SQLite and a PostgreSQL database of one palaver have the same schema version
+-- (palaver migrate compares them).
