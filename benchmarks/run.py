@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 import time
@@ -141,7 +142,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="run one benchmark (irc: only when asked for; it compares "
                              "palaver's IRC door with ngircd and inspircd where installed)")
     parser.add_argument("--output", type=Path, help="where to write the JSON results")
+    parser.add_argument("--servers", type=lambda text: tuple(text.split(",")),
+                        help="the sweep, churn, joinstorm and rooms only on these servers "
+                             "(comma-separated, e.g. palaver-json,palaver-irc,palaver; "
+                             "default: all of each scenario's)")
     return parser
+
+
+def _only_servers(params: Any, servers: tuple[str, ...] | None) -> Any:
+    """``params`` with its servers narrowed to ``servers`` (those it knows), if given."""
+    if servers is None:
+        return params
+    return dataclasses.replace(params, servers=tuple(s for s in params.servers if s in servers))
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
@@ -160,15 +172,16 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         results["search"] = await run_search(QUICK_SEARCH if args.quick else FULL_SEARCH)
     if args.only in (None, "upload"):
         results["upload"] = await run_upload(QUICK_UPLOAD if args.quick else FULL_UPLOAD)
-    q = args.quick
+    q, only = args.quick, args.servers
     if args.only in (None, "sweep"):
-        results["sweep"] = await run_sweep(QUICK_SWEEP if q else FULL_SWEEP)
+        results["sweep"] = await run_sweep(_only_servers(QUICK_SWEEP if q else FULL_SWEEP, only))
     if args.only in (None, "churn"):
-        results["churn"] = await run_churn(QUICK_CHURN if q else FULL_CHURN)
+        results["churn"] = await run_churn(_only_servers(QUICK_CHURN if q else FULL_CHURN, only))
     if args.only in (None, "joinstorm"):
-        results["joinstorm"] = await run_joinstorm(QUICK_JOINSTORM if q else FULL_JOINSTORM)
+        results["joinstorm"] = await run_joinstorm(
+            _only_servers(QUICK_JOINSTORM if q else FULL_JOINSTORM, only))
     if args.only in (None, "rooms"):
-        results["rooms"] = await run_rooms(QUICK_ROOMS if q else FULL_ROOMS)
+        results["rooms"] = await run_rooms(_only_servers(QUICK_ROOMS if q else FULL_ROOMS, only))
     if args.only == "irc":
         results["irc"] = await run_irc(QUICK_IRC if args.quick else FULL_IRC)
     return results
