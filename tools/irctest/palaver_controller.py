@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Optional, Type
 
 from irctest.basecontrollers import BaseServerController, DirectoryBasedController
 from irctest.runner import NotImplementedByController
@@ -77,12 +76,12 @@ class PalaverController(BaseServerController, DirectoryBasedController):
         hostname: str,
         port: int,
         *,
-        password: Optional[str],
+        password: str | None,
         ssl: bool,
         run_services: bool,
-        faketime: Optional[str] = None,
-        websocket_hostname: Optional[str] = None,
-        websocket_port: Optional[int] = None,
+        faketime: str | None = None,
+        websocket_hostname: str | None = None,
+        websocket_port: int | None = None,
     ) -> None:
         # IRC over WebSocket (docs/irc.md, "WebSocket"): the web door listens on irctest's
         # websocket port; irctest's URL has no path, and palaver's web root speaks IRC to a
@@ -113,5 +112,5 @@ class PalaverController(BaseServerController, DirectoryBasedController):
                                                                      / "palaver.toml")])
 
 
-def get_irctest_controller_class() -> Type[PalaverController]:
+def get_irctest_controller_class() -> type[PalaverController]:
     return PalaverController
