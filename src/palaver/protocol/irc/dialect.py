@@ -57,6 +57,12 @@ DEFAULT_SERVER_INFO: Final = "palaver chat server"
 MAX_PENDING: Final = 4_096  # requests awaiting a reply; the oldest are forgotten past this
 
 
+NO_CAPS: Final[frozenset[str]] = frozenset()
+MAX_RENDERINGS: Final = 1_024
+_RENDERINGS: dict[tuple[str, frozenset[str]],
+                  tuple[frozenset[str], Hashable, IrcRenderer]] = {}
+
+
 class IrcDialect:
     """IRC (RFC 1459/2812 with IRCv3 CAP, message-tags, server-time, echo-message).
 
@@ -65,7 +71,7 @@ class IrcDialect:
 
     __slots__ = (
         "_aside", "batches", "caps", "closing", "counter", "framer", "info", "key", "labels",
-        "metadata", "modes", "motd", "nick", "nick_of", "password", "pending", "phase", "prefix",
+        "metadata", "motd", "nick", "nick_of", "password", "pending", "phase", "prefix",
         "reg", "renderer", "server", "user",
     )
 
@@ -90,7 +96,6 @@ class IrcDialect:
         self.user: tuple[str | None, str | None] | None = None  # USER: username, realname
         self.password: str | None = None
         self.pending: OrderedDict[str, Pending] = OrderedDict()
-        self.modes: set[str] = set()
         self.motd = ""
         # Why this connection must close after what has been rendered (IRC ends a refused login
         # with ERROR, it does not let the client guess again), else None. The transport closes
@@ -101,7 +106,7 @@ class IrcDialect:
         self.batches: dict[str, multiline.ClientBatch] = {}  # the client's open batches
         self._aside: list[bytes] = []
         self.metadata: dict[str, str] = {}  # set before registering (irc/metadata.py)
-        self.set_caps(frozenset())
+        self.set_caps(NO_CAPS)
 
     # ------------------------------------------------------------------ the Dialect interface
 
@@ -218,9 +223,16 @@ class IrcDialect:
         return message_type(id=request_id, **fields)  # type: ignore[arg-type]
 
     def set_caps(self, caps: frozenset[str]) -> None:
-        self.caps = caps
-        self.key = ("irc", caps - UNRENDERED_CAPS)  # caps that change no line share it
-        self.renderer = IrcRenderer(self.server, caps)
+        # Connections with the same capabilities share one caps set, encode key and renderer
+        # (a few hundred bytes per idle connection otherwise).
+        shared = _RENDERINGS.get((self.server, caps))
+        if shared is None:
+            if len(_RENDERINGS) >= MAX_RENDERINGS:  # bounded: clients choose their caps
+                _RENDERINGS.clear()
+            # caps that change no line share the key
+            shared = _RENDERINGS[(self.server, caps)] = (
+                caps, ("irc", caps - UNRENDERED_CAPS), IrcRenderer(self.server, caps))
+        self.caps, self.key, self.renderer = shared
 
     def me(self) -> str:
         """The target of a numeric: our nick once registered, ``*`` before."""

@@ -228,9 +228,6 @@ def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
         metadata.burst(irc, event, me),  # draft/metadata-3: one's own, before the MOTD
         irc.renderer.motd(me, irc.motd),
     ]
-    if irc.modes:
-        lines.append(irc.line("MODE", me, "+" + "".join(sorted(irc.modes)),
-                              source=hostmask(me)))
     return b"".join(lines)
 
 
