@@ -7,14 +7,9 @@ built in 001-017; a later change adds a file of the same number to both packages
 
 from __future__ import annotations
 
-from importlib import resources
+from palaver.store.migrations import read_migrations
 
 
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) for every migration, in order."""
-    found = []
-    for entry in resources.files(__package__).iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:3].isdigit():
-            found.append((int(name[:3]), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return read_migrations(__package__)
