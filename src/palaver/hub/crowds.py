@@ -109,8 +109,10 @@ class Crowds:
                     request_id: str | None = None) -> Joined:
         """JOINED of ``room`` to the session ``sid`` of ``user`` alone."""
         joined = self._joined(room, request_id, user)
-        if not self._paged(sid, room):
-            return joined
+        return self._first_page(joined, room) if self._paged(sid, room) else joined
+
+    def _first_page(self, joined: Joined, room: Room) -> Joined:
+        """``joined`` with only the first page of ``room``'s members, and where the rest is."""
         members, after = self._member_page(room, None)
         return msgspec.structs.replace(joined, members=tuple(u.nick for u in members),
                                        members_total=len(room.members), members_next=after)
@@ -126,11 +128,7 @@ class Crowds:
         for target in user.sessions:
             event = full
             if self._paged(target, room):
-                if paged is None:
-                    members, after = self._member_page(room, None)
-                    paged = msgspec.structs.replace(full, members=tuple(u.nick for u in members),
-                                                    members_total=len(room.members),
-                                                    members_next=after)
+                paged = paged or self._first_page(full, room)
                 event = paged
             if target == sid and request_id is not None:
                 effects.append(Deliver(msgspec.structs.replace(event, id=request_id), (sid,)))
