@@ -11,7 +11,7 @@ from pathlib import Path
 from palaver.store import Account, Store, dm_conversation
 from palaver.store.base import DELETED_NICK, AccountErasure
 from palaver.store.sqlite import SqliteStore
-from tests.store.test_conformance import msg, store
+from tests.store.test_conformance import assigns_ids, msg, store
 
 __all__ = ["store"]  # the fixture, shared with test_conformance.py
 
@@ -137,7 +137,8 @@ async def test_deleting_an_account_moves_its_direct_conversations(store: Store) 
     moved = (await store.page(new)).messages
     assert [(m.conversation, m.sender, m.to) for m in moved] == [
         (new, DELETED_NICK, "bob"), (new, "bob", DELETED_NICK)]
-    assert await store.last_ids() == {new: 2}
+    # A store that assigns ids keeps the old key's counter too: its ids are never given twice
+    assert await store.last_ids() == ({new: 2, old: 2} if assigns_ids(store) else {new: 2})
     assert [m.conversation for m in await store.read_markers("bob")] == [new]
     assert await store.load_marks("bob") == {new: 2}
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
 from palaver.store import Account, Store
 from palaver.store.base import AccountErasure, StoredVersion, dm_conversation
 from palaver.store.sqlite import SqliteStore
@@ -57,11 +59,11 @@ async def test_only_the_sender_edits_and_a_tombstone_never(store: Store) -> None
 
 
 async def test_an_edit_outside_the_window_is_too_late(store: Store) -> None:
-    await store.append([msg("#lobby", 10)])  # sent at second 10
-    late = await store.edit_message("#lobby", 10, sender_key="alice", text="x",
+    await store.append([msgspec.structs.replace(msg("#lobby", 1), ts=SENT.format(10))])
+    late = await store.edit_message("#lobby", 1, sender_key="alice", text="x",
                                     edited_at=EDIT1, sent_after=SENT.format(11))
     assert late.outcome == "too_late"
-    at_the_edge = await store.edit_message("#lobby", 10, sender_key="alice", text="x",
+    at_the_edge = await store.edit_message("#lobby", 1, sender_key="alice", text="x",
                                            edited_at=EDIT1, sent_after=SENT.format(10))
     assert at_the_edge.outcome == "edited"
 

@@ -44,6 +44,27 @@ async def test_a_change_stores_its_update_and_takes_an_id(store: Store) -> None:
     assert (await store.updates("#other", after=0, upto=9, limit=10)).updates == ()
 
 
+async def test_each_change_returns_its_update_as_stored(store: Store) -> None:
+    await store.append([msg("#lobby", 1), msg("#lobby", 2)])
+    edit = upd("#lobby", 3, 1, "edit", "fixed")
+    editing = await store.edit_message("#lobby", 1, sender_key="alice", text="fixed",
+                                       edited_at=edit.ts, update=edit)
+    react = upd("#lobby", 4, 2, "react", "👍", by="bob")
+    reacting = await store.react("#lobby", 2, identity="bob", nick="bob", reaction="👍",
+                                 ts=react.ts, update=react)
+    gone = upd("#lobby", 5, 2, "delete")
+    deletion = await store.delete_message("#lobby", 2, update=gone)
+    # The guesses were right: every store stores them as given
+    assert (editing.update, reacting.update, deletion.update) == (edit, react, gone)
+    # Nothing stored, no update returned (also when it changed something without one)
+    assert (await store.edit_message("#lobby", 1, sender_key="alice", text="fixed",
+                                     edited_at=edit.ts, update=edit)).update is None
+    assert (await store.react("#lobby", 1, identity="bob", nick="bob", reaction="ok",
+                              ts=react.ts)).update is None
+    assert (await store.delete_message("#lobby", 2, update=gone)).update is None
+    assert await store.last_ids() == {"#lobby": 5}
+
+
 async def test_a_change_that_changes_nothing_stores_no_update(store: Store) -> None:
     await store.append([msg("#lobby", 1), msg("#lobby", 2, sender="bob")])
     same = upd("#lobby", 3, 1, "edit", "text 1")

@@ -1,5 +1,6 @@
-"""Durable storage behind the :class:`Store` port: an in-memory twin and SQLite (the default)."""
+"""Durable storage behind the :class:`Store` port: an in-memory twin, SQLite (the default) and
+PostgreSQL."""
 
-from palaver.store.base import Account, Page, Store, StoredMessage, dm_conversation
+from palaver.store.base import Account, Appended, Page, Store, StoredMessage, dm_conversation
 
-__all__ = ["Account", "Page", "Store", "StoredMessage", "dm_conversation"]
+__all__ = ["Account", "Appended", "Page", "Store", "StoredMessage", "dm_conversation"]

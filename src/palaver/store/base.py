@@ -1,8 +1,15 @@
 """The Store port: what the server needs from durable storage, in a dozen methods.
 
-Every backend (memory, SQLite, later PostgreSQL) passes the same conformance suite
-(tests/store/). Conversations are keyed by a string: a room's folded name (``#lobby``) or, for
-direct messages, :func:`dm_conversation` of the two folded nicks (``@alice,bob``).
+Every backend (memory, SQLite, PostgreSQL) passes the same conformance suite (tests/store/).
+Conversations are keyed by a string: a room's folded name (``#lobby``) or, for direct messages,
+:func:`dm_conversation` of the two folded nicks (``@alice,bob``).
+
+Ids: a conversation's messages (``msg_id``) and its updates (``StoredUpdate.seq``) share one
+counter, dense and increasing. The hub guesses the next one; the store decides. Memory and
+SQLite (one node owns them) store the guess; PostgreSQL (several nodes) assigns ids from a
+per-conversation counter in the commit transaction and says so when they differ: see
+:meth:`Store.append` and the ``update`` of :class:`Deletion`, :class:`Editing` and
+:class:`Reacting`.
 """
 
 from __future__ import annotations
@@ -122,14 +129,37 @@ NotifyLevel = Literal["all", "mentions", "none"]
 NOTIFY_LEVELS: tuple[NotifyLevel, ...] = ("all", "mentions", "none")
 
 
+UpdateKind = Literal["edit", "delete", "react", "unreact"]
+
+
+class StoredUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """A change to stored message ``msg_id``, as an event of its conversation: ``seq`` comes
+    from the same counter as msg_ids, so a resume replays it in order with the messages.
+    ``value``: the new text (``edit``), the reason (``delete``, None: none given) or the
+    reaction (``react``, ``unreact``); ``by``: who made it, as shown then; ``by_key``: its
+    identity."""
+
+    conversation: str
+    seq: int
+    msg_id: int
+    kind: UpdateKind
+    ts: str
+    by: str
+    by_key: str
+    value: str | None = None
+
+
 DeleteOutcome = Literal["deleted", "already_deleted", "no_such_message", "not_sender"]
 
 
 class Deletion(msgspec.Struct, frozen=True, kw_only=True):
-    """What :meth:`Store.delete_message` did; ``message`` is the tombstone when it is one."""
+    """What :meth:`Store.delete_message` did; ``message`` is the tombstone when it is one;
+    ``update``: the ``delete`` update as stored (its ``seq`` possibly assigned by the store)
+    when one was stored (outcome ``deleted`` and an update passed in), else None."""
 
     outcome: DeleteOutcome
     message: StoredMessage | None = None
+    update: StoredUpdate | None = None
 
 
 EditOutcome = Literal["edited", "unchanged", "no_such_message", "not_sender", "deleted",
@@ -138,10 +168,13 @@ EditOutcome = Literal["edited", "unchanged", "no_such_message", "not_sender", "d
 
 class Editing(msgspec.Struct, frozen=True, kw_only=True):
     """What :meth:`Store.edit_message` did; ``message``: the message as it is now (for
-    ``edited`` and ``unchanged``)."""
+    ``edited`` and ``unchanged``); ``update``: the ``edit`` update as stored (its ``seq``
+    possibly assigned by the store) when one was stored (outcome ``edited`` and an update
+    passed in), else None."""
 
     outcome: EditOutcome
     message: StoredMessage | None = None
+    update: StoredUpdate | None = None
 
 
 class StoredVersion(msgspec.Struct, frozen=True, kw_only=True):
@@ -185,39 +218,29 @@ MAX_REACTIONS_PER_MESSAGE = 20  # distinct reactions a message may carry (REACT)
 
 class Reacting(msgspec.Struct, frozen=True, kw_only=True):
     """What :meth:`Store.react` did; ``message`` is the message reacted to, when there is one
-    (also when the outcome is ``deleted``: its tombstone)."""
+    (also when the outcome is ``deleted``: its tombstone); ``update``: the ``react`` or
+    ``unreact`` update as stored (its ``seq`` possibly assigned by the store) when one was
+    stored (outcome ``added`` or ``removed`` and an update passed in), else None."""
 
     outcome: ReactOutcome
     message: StoredMessage | None = None
+    update: StoredUpdate | None = None
 
 
 # A message's reactions as the store gives them: reaction -> the nicks that gave it, in order.
 ReactionMap = dict[str, tuple[str, ...]]
 
 
-UpdateKind = Literal["edit", "delete", "react", "unreact"]
-
-
-class StoredUpdate(msgspec.Struct, frozen=True, kw_only=True):
-    """A change to stored message ``msg_id``, as an event of its conversation: ``seq`` comes
-    from the same counter as msg_ids, so a resume replays it in order with the messages.
-    ``value``: the new text (``edit``), the reason (``delete``, None: none given) or the
-    reaction (``react``, ``unreact``); ``by``: who made it, as shown then; ``by_key``: its
-    identity."""
-
-    conversation: str
-    seq: int
-    msg_id: int
-    kind: UpdateKind
-    ts: str
-    by: str
-    by_key: str
-    value: str | None = None
-
-
 class UpdatePage(msgspec.Struct, frozen=True, kw_only=True):
     updates: tuple[StoredUpdate, ...]
     more: bool  # the range holds older updates than these
+
+
+# What :meth:`Store.append` says of each message of a batch: None — stored under the msg_id
+# given (the node's guess); an int — stored under this id instead (only a store that assigns
+# ids, PostgreSQL, and only when it differs from the guess); a StoredMessage — a resend: the
+# original already stored under the same (sender_key, client_id), nothing new stored.
+Appended = StoredMessage | int | None
 
 
 def later_ts(a: str | None, b: str | None) -> str | None:
@@ -239,12 +262,19 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    async def append(self, batch: Sequence[StoredMessage]) -> list[StoredMessage | None]:
-        """Store ``batch`` in one transaction. For each message: None if stored, or the message
-        already stored under the same (sender_key, client_id) — then nothing new is stored."""
+    async def append(self, batch: Sequence[StoredMessage]) -> list[Appended]:
+        """Store ``batch`` in one transaction. Each message's ``msg_id`` is the node's guess
+        of its conversation's next id. For each message (:data:`Appended`): None — stored
+        under the msg_id given; an int — stored under this id instead (a store that assigns
+        ids, PostgreSQL, says so only when the id differs from the guess); a StoredMessage —
+        a resend: the original already stored under the same (sender_key, client_id), as it
+        is stored (also when it came earlier in this batch); nothing new is stored. Ids
+        assigned to one conversation's messages of a batch increase in batch order; a batch
+        that fails takes no id. Memory and SQLite store the guess and never answer an int."""
 
     async def last_ids(self) -> dict[str, int]:
-        """The highest id of every conversation: of its messages and its updates."""
+        """The highest id of every conversation: of its messages and its updates (on
+        PostgreSQL, the highest its counter has given)."""
 
     async def page(
         self, conversation: str, *, before: int | None = None, after: int | None = None,
@@ -319,7 +349,9 @@ class Store(Protocol):
         """Make message ``msg_id`` of ``conversation`` a tombstone (no text, ``deleted``) —
         only if ``sender_key`` sent it, when given. Its earlier texts (edits) are forgotten,
         and its earlier updates with them; ``update`` (its ``delete``) is stored in their
-        place, in the same transaction, when it was deleted now."""
+        place, in the same transaction, when it was deleted now, and returned as stored
+        (``Deletion.update``: on PostgreSQL its ``seq`` is taken from the conversation's
+        counter; elsewhere it is the one given). No update stored, no id taken."""
 
     async def edit_message(
         self, conversation: str, msg_id: int, *, sender_key: str, text: str, edited_at: str,
@@ -330,7 +362,8 @@ class Store(Protocol):
         it (else ``not_sender``), it is no tombstone (``deleted``) and, when ``sent_after`` is
         given, it was sent at or after that time (else ``too_late``). The same text again
         changes nothing (``unchanged``). ``update`` (its ``edit``) is stored in the same
-        transaction when the text changed."""
+        transaction when the text changed, and returned as stored (``Editing.update``, its
+        ``seq`` as with :meth:`delete_message`)."""
 
     async def message_versions(self, conversation: str, msg_id: int) -> list[StoredVersion] | None:
         """Every text message ``msg_id`` has had, oldest first, the current one last; None if
@@ -361,7 +394,8 @@ class Store(Protocol):
         one that is not, is ``unchanged``; a deleted message takes none (``deleted``); a new
         reaction past :data:`MAX_REACTIONS_PER_MESSAGE` distinct ones is ``too_many``.
         ``update`` (its ``react`` or ``unreact``) is stored in the same transaction when
-        something changed."""
+        something changed, and returned as stored (``Reacting.update``, its ``seq`` as with
+        :meth:`delete_message`)."""
 
     async def updates(
         self, conversation: str, *, after: int, upto: int, limit: int,

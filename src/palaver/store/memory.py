@@ -12,6 +12,7 @@ from palaver.store.base import (
     MAX_REACTIONS_PER_MESSAGE,
     Account,
     AccountErasure,
+    Appended,
     Deletion,
     Editing,
     NotifyLevel,
@@ -59,8 +60,8 @@ class MemoryStore:
     async def close(self) -> None:
         return None
 
-    async def append(self, batch: Sequence[StoredMessage]) -> list[StoredMessage | None]:
-        outcome: list[StoredMessage | None] = []
+    async def append(self, batch: Sequence[StoredMessage]) -> list[Appended]:
+        outcome: list[Appended] = []
         for message in batch:
             if message.client_id is not None:
                 key = (message.sender_key, message.client_id)
@@ -236,7 +237,7 @@ class MemoryStore:
             self._updates[conversation] = [u for u in self._updates[conversation]
                                            if u.msg_id != msg_id]
         self._store_update(update)
-        return Deletion(outcome="deleted", message=tombstone)
+        return Deletion(outcome="deleted", message=tombstone, update=update)
 
     async def edit_message(
         self, conversation: str, msg_id: int, *, sender_key: str, text: str, edited_at: str,
@@ -262,7 +263,7 @@ class MemoryStore:
         if message.client_id is not None:
             self._by_client_id[(message.sender_key, message.client_id)] = edited
         self._store_update(update)
-        return Editing(outcome="edited", message=edited)
+        return Editing(outcome="edited", message=edited, update=update)
 
     def _store_update(self, update: StoredUpdate | None) -> None:
         if update is not None:
@@ -323,8 +324,9 @@ class MemoryStore:
         ts: str, remove: bool = False, update: StoredUpdate | None = None,
     ) -> Reacting:
         reacting = self._react(conversation, msg_id, identity, nick, reaction, remove)
-        if reacting.outcome in ("added", "removed"):
+        if reacting.outcome in ("added", "removed") and update is not None:
             self._store_update(update)
+            reacting = msgspec.structs.replace(reacting, update=update)
         return reacting
 
     def _react(self, conversation: str, msg_id: int, identity: str, nick: str, reaction: str,

@@ -10,8 +10,19 @@ replaces whole (an account's marks, a target's metadata, a read marker).
 The schema is pg_migrations/ (numbered like SQLite's), applied at :meth:`PostgresStore.open` in
 one transaction under an advisory lock, so that servers starting together migrate once. Search
 is pg_trgm (a GIN index of the lowered text): every word, lowered as the index is, must be a
-substring (LIKE '%word%') of the lowered text. Message ids are still given by the hub, as with
-SQLite; durability is PostgreSQL's (``synchronous_commit``, docs/operations.md).
+substring (LIKE '%word%') of the lowered text. Durability is PostgreSQL's
+(``synchronous_commit``, docs/operations.md).
+
+Ids: several nodes append to the same conversations, so the store decides each id, in the
+transaction that stores it, from the conversation's counter row (``conversation_ids``,
+migration 019; messages and updates share it). An append first looks up the batch's client ids
+already stored (resends: answered with the original, no id taken), then takes n ids from each
+conversation's counter in sorted order (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``: the
+row stays locked until the commit, and the fixed order means two nodes never deadlock), then
+inserts the rows under those ids. A rollback gives the ids back, so none is skipped; a resend
+that races its original on another node fails on the unique (sender_key, client_id) index and
+is retried from the start, when the lookup finds the original. An edit, reaction or deletion
+takes its update's seq from the same counter, only when it stores one.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from palaver.store.base import (
     MAX_REACTIONS_PER_MESSAGE,
     Account,
     AccountErasure,
+    Appended,
     Deletion,
     Editing,
     NotifyLevel,
@@ -62,6 +74,7 @@ POOL_MAX: Final = 10
 CONNECT_TIMEOUT: Final = 30.0  # seconds to connect
 COMMAND_TIMEOUT: Final = 60.0  # seconds a statement may take
 CLOSE_TIMEOUT: Final = 10.0  # seconds close waits for the connections in use
+APPEND_ATTEMPTS: Final = 5  # transactions an append tries when it loses a race (then raises)
 _MIGRATION_LOCK: Final = 0x70616C61766572  # "palaver": one migrating server at a time
 _SEARCH_COLLATION: Final = "und-x-icu"  # how search lowers text (and its index does)
 
@@ -88,8 +101,32 @@ _APPEND: Final = (
     + ", ".join(f"${n + 1}::{kind}[]" for n, kind in enumerate(_TYPES))
     + ") WITH ORDINALITY AS batch("
     + ", ".join(f"c{n}" for n in range(len(_TYPES)))
-    + ", n) ORDER BY n "
-    "ON CONFLICT (sender_key, client_id) WHERE client_id IS NOT NULL DO NOTHING")
+    + ", n) ORDER BY n")
+_CLIENT_ID_INDEX: Final = "messages_by_client_id"  # unique (sender_key, client_id)
+# n ids from each conversation's counter, conversations in code point order (Python's sorted):
+# the rows are locked in that order until the commit. The last id given, per conversation.
+_TAKE_IDS: Final = (
+    "INSERT INTO conversation_ids AS c (conversation, last_id) "
+    "SELECT conversation, n FROM unnest($1::text[], $2::bigint[]) AS t(conversation, n) "
+    'ORDER BY conversation COLLATE "C" '
+    "ON CONFLICT (conversation) DO UPDATE SET last_id = c.last_id + excluded.last_id "
+    "RETURNING conversation, last_id")
+# An update stored under the next id of its conversation's counter (locked until the commit).
+_STORE_UPDATE: Final = (
+    "WITH taken AS (INSERT INTO conversation_ids AS c (conversation, last_id) VALUES ($1, 1) "
+    "ON CONFLICT (conversation) DO UPDATE SET last_id = c.last_id + 1 RETURNING last_id) "
+    "INSERT INTO message_updates (conversation, seq, msg_id, kind, ts, by_nick, by_key, value) "
+    "SELECT $1, last_id, $2, $3, $4, $5, $6, $7 FROM taken RETURNING seq")
+# Each conversation's counter from what is stored (migration 019 does the same; palaver
+# migrate after its copy).
+FILL_CONVERSATION_IDS: Final = (
+    "INSERT INTO conversation_ids (conversation, last_id) "
+    "SELECT conversation, MAX(last_id) FROM ("
+    "SELECT conversation, MAX(msg_id) AS last_id FROM messages GROUP BY conversation "
+    "UNION ALL SELECT conversation, MAX(seq) FROM message_updates GROUP BY conversation"
+    ") AS stored GROUP BY conversation "
+    "ON CONFLICT (conversation) DO UPDATE "
+    "SET last_id = GREATEST(conversation_ids.last_id, excluded.last_id)")
 _PASSWORD: Final = re.compile(r"(://[^:/@]*):[^@/]*@")
 
 
@@ -226,31 +263,73 @@ class PostgresStore:
 
     # ------------------------------------------------------------------ messages
 
-    async def append(self, batch: Sequence[StoredMessage]) -> list[StoredMessage | None]:
+    async def append(self, batch: Sequence[StoredMessage]) -> list[Appended]:
         if not batch:
             return []
-        columns = list(zip(*(_row(m) for m in batch), strict=True))
-        async with self._transaction() as conn:
-            inserted = _count(await conn.execute(_APPEND, *columns))
-            if inserted == len(batch):  # the usual case: no resends
-                return [None] * len(batch)
-            stored = await self._by_client_ids(conn, batch)
-        outcome: list[StoredMessage | None] = []
-        for message in batch:
-            original = (
-                stored.get((message.sender_key, message.client_id))
-                if message.client_id is not None else None
-            )
-            same = original is None or (original.conversation, original.msg_id) == (
-                message.conversation, message.msg_id)
-            outcome.append(None if same else original)
+        for attempt in range(1, APPEND_ATTEMPTS + 1):
+            try:
+                async with self._transaction() as conn:
+                    return await self._append(conn, batch)
+            except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError) as exc:
+                # A resend whose original another node committed meanwhile, or (rarely) a
+                # deadlock: nothing was kept; the next try finds the original.
+                lost = (isinstance(exc, asyncpg.DeadlockDetectedError)
+                        or exc.constraint_name == _CLIENT_ID_INDEX)
+                if not lost or attempt == APPEND_ATTEMPTS:
+                    raise
+                log.debug("append lost a race (%s); trying again", exc)
+        raise AssertionError("unreachable")  # the last attempt returns or raises
+
+    @staticmethod
+    async def _append(conn: Connection, batch: Sequence[StoredMessage]) -> list[Appended]:
+        """One try of :meth:`append`, in ``conn``'s transaction."""
+        keys = sorted({(m.sender_key, m.client_id) for m in batch if m.client_id is not None})
+        stored = await PostgresStore._by_client_ids(conn, keys) if keys else {}
+        # Resends answer with their original: one stored before, or one earlier in the batch
+        # (its position). The other messages are new: n per conversation.
+        originals: dict[int, StoredMessage | int] = {}
+        first: dict[tuple[str, str], int] = {}  # client id -> its new message's position
+        wanted: dict[str, int] = {}
+        for at, message in enumerate(batch):
+            if message.client_id is not None:
+                key = (message.sender_key, message.client_id)
+                original = stored.get(key)
+                if original is not None or key in first:
+                    originals[at] = original if original is not None else first[key]
+                    continue
+                first[key] = at
+            wanted[message.conversation] = wanted.get(message.conversation, 0) + 1
+        next_id: dict[str, int] = {}
+        if wanted:
+            conversations = sorted(wanted)
+            next_id = {row[0]: int(row[1]) - wanted[row[0]] + 1 for row in await conn.fetch(
+                _TAKE_IDS, conversations, [wanted[c] for c in conversations])}
+        outcome: list[Appended] = []
+        as_stored: dict[int, StoredMessage] = {}  # position -> the new message as stored
+        for at, message in enumerate(batch):
+            if at in originals:
+                earlier = originals[at]
+                outcome.append(earlier if isinstance(earlier, StoredMessage)
+                               else as_stored[earlier])
+                continue
+            msg_id = next_id[message.conversation]
+            next_id[message.conversation] = msg_id + 1
+            if msg_id == message.msg_id:
+                outcome.append(None)
+            else:
+                outcome.append(msg_id)
+                message = msgspec.structs.replace(message, msg_id=msg_id)
+            as_stored[at] = message
+        if as_stored:
+            await conn.execute(_APPEND, *zip(*(_row(m) for m in as_stored.values()),
+                                             strict=True))
         return outcome
 
     @staticmethod
     async def _by_client_ids(
-        conn: Connection, batch: Sequence[StoredMessage]
-    ) -> dict[tuple[str, str | None], StoredMessage]:
-        keys = sorted({(m.sender_key, m.client_id) for m in batch if m.client_id is not None})
+        conn: Connection, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredMessage]:
+        """The messages stored under ``keys`` (sender_key, client_id)."""
         rows = await conn.fetch(
             f"SELECT {_COLUMNS} FROM messages WHERE (sender_key, client_id) IN "
             "(SELECT * FROM unnest($1::text[], $2::text[]))",
@@ -258,13 +337,8 @@ class PostgresStore:
         return {(row["sender_key"], row["client_id"]): _message(row) for row in rows}
 
     async def last_ids(self) -> dict[str, int]:
-        last: dict[str, int] = {}
-        for row in await self.pool.fetch(
-            "SELECT conversation, MAX(msg_id) FROM messages GROUP BY conversation "
-            "UNION ALL SELECT conversation, MAX(seq) FROM message_updates GROUP BY conversation"
-        ):
-            last[row[0]] = max(last.get(row[0], 0), int(row[1]))
-        return last
+        return {row[0]: int(row[1]) for row in await self.pool.fetch(
+            "SELECT conversation, last_id FROM conversation_ids")}
 
     async def page(
         self, conversation: str, *, before: int | None = None, after: int | None = None,
@@ -501,9 +575,9 @@ class PostgresStore:
             await conn.execute(  # and its updates with them
                 "DELETE FROM message_updates WHERE conversation = $1 AND msg_id = $2",
                 conversation, msg_id)
-            await _store_update(conn, update)
+            stored = await _store_update(conn, update)
         tombstone = msgspec.structs.replace(message, text="", deleted=True)
-        return Deletion(outcome="deleted", message=tombstone)
+        return Deletion(outcome="deleted", message=tombstone, update=stored)
 
     # ------------------------------------------------------------------ edits
 
@@ -532,9 +606,9 @@ class PostgresStore:
                 "UPDATE messages SET text = $1, edited_at = $2 "
                 "WHERE conversation = $3 AND msg_id = $4",
                 text, edited_at, conversation, msg_id)
-            await _store_update(conn, update)
+            stored = await _store_update(conn, update)
         return Editing(outcome="edited", message=msgspec.structs.replace(
-            message, text=text, edited_at=edited_at))
+            message, text=text, edited_at=edited_at), update=stored)
 
     async def message_versions(self, conversation: str, msg_id: int) -> list[StoredVersion] | None:
         async with self.pool.acquire() as conn, conn.transaction(
@@ -608,8 +682,9 @@ class PostgresStore:
         async with self._transaction() as conn:
             reacting = await self._react(conn, conversation, msg_id, identity, nick, reaction,
                                          ts, remove)
-            if reacting.outcome in ("added", "removed"):
-                await _store_update(conn, update)
+            if reacting.outcome in ("added", "removed") and update is not None:
+                reacting = msgspec.structs.replace(
+                    reacting, update=await _store_update(conn, update))
         return reacting
 
     @staticmethod
@@ -770,6 +845,14 @@ class PostgresStore:
                     await conn.execute(
                         f"UPDATE {table} SET conversation = $1 WHERE conversation = $2",
                         new, old)
+                # The new key's counter starts past the ids moved to it. The old key's is read,
+                # not locked (an append holding it may wait on a message updated here), and
+                # kept: an id of the old key is never given twice.
+                await conn.execute(
+                    "INSERT INTO conversation_ids AS c (conversation, last_id) "
+                    "SELECT $1, last_id FROM conversation_ids WHERE conversation = $2 "
+                    "ON CONFLICT (conversation) DO UPDATE "
+                    "SET last_id = GREATEST(c.last_id, excluded.last_id)", new, old)
                 await conn.execute(
                     "UPDATE messages SET recipient = $1 WHERE conversation = $2 "
                     "AND sender_key <> $3", DELETED_NICK, new, key)
@@ -798,15 +881,15 @@ async def _locked_message(conn: Connection, conversation: str,
     return None if row is None else _message(row)
 
 
-async def _store_update(conn: Connection, update: StoredUpdate | None) -> None:
-    """Record ``update`` (inside the caller's transaction)."""
+async def _store_update(conn: Connection, update: StoredUpdate | None) -> StoredUpdate | None:
+    """Record ``update`` (inside the caller's transaction) under the next id of its
+    conversation's counter; the update as stored."""
     if update is None:
-        return
-    await conn.execute(
-        "INSERT INTO message_updates (conversation, seq, msg_id, kind, ts, by_nick, by_key, "
-        "value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        update.conversation, update.seq, update.msg_id, update.kind, update.ts, update.by,
-        update.by_key, update.value)
+        return None
+    seq = int(await conn.fetchval(
+        _STORE_UPDATE, update.conversation, update.msg_id, update.kind, update.ts, update.by,
+        update.by_key, update.value))
+    return update if seq == update.seq else msgspec.structs.replace(update, seq=seq)
 
 
 async def _move_reactions(conn: Connection, old: str, new: str,

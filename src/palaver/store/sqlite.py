@@ -26,6 +26,7 @@ from palaver.store.base import (
     MAX_REACTIONS_PER_MESSAGE,
     Account,
     AccountErasure,
+    Appended,
     Deletion,
     Editing,
     NotifyLevel,
@@ -154,7 +155,7 @@ class SqliteStore:
     # ------------------------------------------------------------------ messages
 
     @_serialized
-    async def append(self, batch: Sequence[StoredMessage]) -> list[StoredMessage | None]:
+    async def append(self, batch: Sequence[StoredMessage]) -> list[Appended]:
         db = self.db
         rows = [_row(m) for m in batch]
         await db.execute("BEGIN IMMEDIATE")
@@ -173,7 +174,7 @@ class SqliteStore:
         except BaseException:
             await db.execute("ROLLBACK")
             raise
-        outcome: list[StoredMessage | None] = []
+        outcome: list[Appended] = []
         for message in batch:
             original = (
                 stored.get((message.sender_key, message.client_id))
@@ -531,7 +532,7 @@ class SqliteStore:
                     (conversation, msg_id))
                 await self._store_update(update)
                 tombstone = msgspec.structs.replace(_message(row), text="", deleted=True)
-                deletion = Deletion(outcome="deleted", message=tombstone)
+                deletion = Deletion(outcome="deleted", message=tombstone, update=update)
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")
@@ -579,7 +580,7 @@ class SqliteStore:
                 )
                 await self._store_update(update)
                 editing = Editing(outcome="edited", message=msgspec.structs.replace(
-                    message, text=text, edited_at=edited_at))
+                    message, text=text, edited_at=edited_at), update=update)
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")
@@ -679,8 +680,9 @@ class SqliteStore:
         try:
             reacting = await self._react(conversation, msg_id, identity, nick, reaction, ts,
                                          remove)
-            if reacting.outcome in ("added", "removed"):
+            if reacting.outcome in ("added", "removed") and update is not None:
                 await self._store_update(update)
+                reacting = msgspec.structs.replace(reacting, update=update)
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")

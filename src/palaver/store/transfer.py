@@ -7,6 +7,9 @@ source is read in one SQLite read transaction (one snapshot) in rowid order, a c
 and written with COPY, so the order things were stored in (search's positions, reactions' and
 certificates' order) is kept; each table's row count is compared with the source's before the
 commit. Search's own tables (SQLite's FTS5 index) are not copied: PostgreSQL has its index.
+PostgreSQL's own tables are not in SQLite: each conversation's id counter (conversation_ids)
+is made from the copied messages and updates, in the same transaction; nick claims and node
+leases start empty.
 Uploaded files' bytes stay in the data dir's blobs/: give the server the same data_dir.
 """
 
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-from palaver.store.postgres import Connection, PostgresStore, redacted
+from palaver.store.postgres import FILL_CONVERSATION_IDS, Connection, PostgresStore, redacted
 from palaver.store.sqlite import SqliteStore, StoreError
 
 # Every table palaver keeps, in an order that needs no other first.
@@ -26,6 +29,8 @@ TABLES: Final = ("accounts", "memberships", "resume_marks", "room_settings", "re
                  "password_resets", "message_updates", "notify_levels")
 # SQLite's tables that are not copied: the schema's version, and search's (derived data).
 _NOT_COPIED: Final = ("schema_migrations", "search_conversations", "search_docs")
+# PostgreSQL's tables that are made from the copied ones (after them).
+_DERIVED: Final = ("conversation_ids",)
 _CHUNK: Final = 5_000  # rows per COPY
 
 
@@ -78,8 +83,8 @@ async def _copy(sqlite: SqliteStore, postgres: PostgresStore,
                            f"{', '.join(sorted(unknown))}")
     copied: dict[str, int] = {}
     async with postgres.pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"LOCK TABLE {', '.join(TABLES)} IN ACCESS EXCLUSIVE MODE")
-        for table in TABLES:
+        await conn.execute(f"LOCK TABLE {', '.join(TABLES + _DERIVED)} IN ACCESS EXCLUSIVE MODE")
+        for table in TABLES + _DERIVED:
             if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table})"):
                 raise MigrateError(
                     f"the database at {redacted(postgres.url)} is not empty (its table "
@@ -93,6 +98,7 @@ async def _copy(sqlite: SqliteStore, postgres: PostgresStore,
                 copied[table] = await _copy_table(sqlite, conn, table)
                 if progress is not None:
                     progress(table, copied[table])
+            await conn.execute(FILL_CONVERSATION_IDS)
             for table, rows in copied.items():  # verify, before the commit
                 async with db.execute(f"SELECT COUNT(*) FROM {table}") as cursor:
                     row = await cursor.fetchone()

@@ -1,0 +1,5 @@
+-- Nothing in SQLite: PostgreSQL's 019 keeps each conversation's id counter (conversation_ids),
+-- from which several nodes take msg_ids and update seqs in their commit transactions. One
+-- process owns a SQLite database, and its hub's ids are the ones stored. The number is taken
+-- here too, so that a SQLite and a PostgreSQL database of one palaver have the same schema
+-- version (palaver migrate compares them).
