@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from palaver.cli import main
-from palaver.store import Account, Store, dm_conversation
+from palaver.store import Account, Store, StoredMessage, dm_conversation
 from palaver.store.base import (
     AccountErasure,
     RoomBan,
@@ -135,9 +135,13 @@ async def in_postgres(url: str) -> tuple[dict[str, Any], bool]:
     await store.open()
     try:
         seen = await everything(store)
-        # the copy is a working store: a resend is still known, ids go on
+        # the copy is a working store: a resend is still known, ids go on from each
+        # conversation's counter (made from the copied messages and updates: #lobby's last
+        # id is update 14, a stale guess gets the next one)
         resent = await store.append([msg("#lobby", 9, client_id="c3")])
-        return seen, resent[0] is not None and resent[0].msg_id == 3
+        known = isinstance(resent[0], StoredMessage) and resent[0].msg_id == 3
+        going_on = await store.append([msg("#lobby", 15), msg("#dev", 1), msg(DM, 3)])
+        return seen, known and going_on == [None, 2, None]
     finally:
         await store.close()
 

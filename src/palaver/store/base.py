@@ -273,8 +273,9 @@ class Store(Protocol):
         that fails takes no id. Memory and SQLite store the guess and never answer an int."""
 
     async def last_ids(self) -> dict[str, int]:
-        """The highest id of every conversation: of its messages and its updates (on
-        PostgreSQL, the highest its counter has given)."""
+        """The highest id of every conversation: of its messages and its updates. On
+        PostgreSQL, the highest its counter has given — also for the old key of a direct
+        conversation that :meth:`delete_account` moved (its ids are never given again)."""
 
     async def page(
         self, conversation: str, *, before: int | None = None, after: int | None = None,
