@@ -36,6 +36,11 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", metavar="STORE",
                        help="sqlite (default: in the data dir), memory, or "
                             "postgresql://USER@HOST:PORT/DB (docs/operations.md)")
+    serve.add_argument("--bus", metavar="URLS", type=_urls,
+                       help="redis://HOST:PORT[,redis://...]: join a cluster of nodes over "
+                            "this bus (needs a PostgreSQL --store; docs/operations.md)")
+    serve.add_argument("--node-id", metavar="NAME",
+                       help="this node's name in a cluster (default: host name and pid)")
     serve.add_argument("--config", help="a TOML file of settings")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-messages", action="store_true", default=None,
@@ -196,6 +201,10 @@ def _serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _urls(text: str) -> tuple[str, ...]:
+    return tuple(url.strip() for url in text.split(",") if url.strip())
 
 
 def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -114,6 +114,15 @@ class Sequencer(Generic[T]):
             stream.due_at = now + self.hole_timeout
         return []
 
+    def supersede(self, conversation: str, msg_id: int, payload: T) -> bool:
+        """Put ``payload`` in place of the one waiting for ``msg_id`` (a node's own message,
+        read from the store before its commit was answered); False if none waits."""
+        stream = self._streams.get(conversation)
+        if stream is None or msg_id not in stream.waiting:
+            return False
+        stream.waiting[msg_id] = payload
+        return True
+
     def fill(self, conversation: str, items: Iterable[tuple[int, T]], *,
              through: int | None = None) -> list[tuple[int, T]]:
         """Messages read from the store, in any order: what may be released now, in id order.

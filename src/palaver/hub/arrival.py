@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 from palaver.hub.effects import Deliver, Effect, Replay, ReplayRange, SessionId
+from palaver.hub.interest import Interest
 from palaver.hub.lookalikes import LookalikeIndex
 from palaver.hub.metadata import check_metadata
 from palaver.hub.names import check_nick, check_room, fold
@@ -54,6 +55,7 @@ class Arrival:
         _guests_by_token: dict[str, User]
         _accounts: dict[str, str]
         _pending_accounts: set[str]
+        interest: Interest | None
         _rooms: dict[str, Room]
         _account_rooms: dict[str, dict[str, str]]
         _dm_index: dict[str, set[str]]
@@ -177,6 +179,8 @@ class Arrival:
         set_profile(user, msg)
         arrived = self._metadata_arrive(user, session.sid, msg)  # before WELCOME tells it
         self._online[user.folded_nick] = user
+        if self.interest is not None and len(user.sessions) == 1:  # (hub/interest.py)
+            self.interest.user(user.key, True)
         self._seen_online()
         self._lookalikes.add(user.folded_nick, user.nick)
         self._known(user)

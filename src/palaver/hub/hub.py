@@ -61,6 +61,7 @@ from palaver.hub.operators import Operators
 from palaver.hub.profile import Profile
 from palaver.hub.reactions import Reactions
 from palaver.hub.relay import Relay
+from palaver.hub.remote import Remote
 from palaver.hub.search import Searching
 from palaver.hub.state import Room, Session, User
 from palaver.hub.watch import WatchLists
@@ -116,6 +117,8 @@ class HubConfig:
     # Rooms with more members than this get joins, leaves and quits in batches (hub/crowds.py)
     presence_limit: int = 250
     member_page: int = 500  # member lists longer than this go in pages (to who takes them)
+    # A node of a cluster: the store assigns msg_ids; a post's is a guess (hub/remote.py)
+    store_assigns_ids: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +143,7 @@ _BEFORE_HELLO: Final = (Hello, Authenticate, Ping, Pong, Quit, RunCommand, Subsc
 class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, Profile,
           Certificates,
           Directory, Operators, WatchLists, ReadMarkers, NotifyLevels, Deleting, Editing,
-          Reactions, Relay,
+          Reactions, Relay, Remote,
           Metadata,
           Conversations, Files, Searching, AccountManagement, Crowds):
     def __init__(
@@ -282,6 +285,8 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
             return []
         self.history.note(user, format_ts(now if now is not None else user.active))
         del self._online[user.folded_nick]
+        if self.interest is not None:
+            self.interest.user(user.key, False)
         self._lookalikes.discard(user.folded_nick)
         effects: list[Effect] = []
         if user.account:

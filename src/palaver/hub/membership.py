@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from palaver.hub.effects import Deliver, Effect, Remember, SessionId
+from palaver.hub.interest import Interest
 from palaver.hub.names import check_room, fold
 from palaver.hub.profile import joining, part_reason
 from palaver.hub.state import Room, Session, User
@@ -46,6 +47,7 @@ class Membership:
     """Mixed into the hub: needs its rooms, accounts, counters and a few of its helpers."""
 
     if TYPE_CHECKING:
+        interest: Interest | None
         _rooms: dict[str, Room]
         _accounts: dict[str, str]
         _account_rooms: dict[str, dict[str, str]]
@@ -94,6 +96,8 @@ class Membership:
         opened: list[Effect] = []
         if room is None:
             room = self._rooms[key] = Room(name)
+            if self.interest is not None:  # a node of a cluster hears of it now (hub/interest.py)
+                self.interest.room(key, True)
             opened = self._room_opened(user, room, now)
         if key in user.rooms:  # already a member: confirm, tell nobody
             return [Deliver(self._joined_for(sid, room, user, request_id), (sid,))]
@@ -147,8 +151,9 @@ class Membership:
     def _forget_if_empty(self, room: Room) -> None:
         """A room nobody is in is dropped (its msg_id counter stays in ``_last_id``; accounts'
         memberships name it, and it is made again when one of them arrives)."""
-        if not room.members:
-            self._rooms.pop(room.key, None)
+        dropped = not room.members and self._rooms.pop(room.key, None) is not None
+        if dropped and self.interest is not None:
+            self.interest.room(room.key, False)
 
     def _membership(self, user: User, room: Room, *, member: bool) -> Remember | None:
         """An account's rooms outlive its sessions: note the change here and in the store (the

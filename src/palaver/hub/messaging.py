@@ -181,14 +181,16 @@ class Messaging:
 
     def _next_id(self, conversation: str) -> int:
         msg_id = self._last_id.get(conversation, 0) + 1
-        self._last_id[conversation] = msg_id
+        if not self.config.store_assigns_ids:  # else it moves when released (hub/remote.py)
+            self._last_id[conversation] = msg_id
         return msg_id
 
     def persisted(
         self, record: StoredMessage, *, stored: bool, original: StoredMessage | None = None
     ) -> None:
-        """The store has answered for ``record``: it stored it; or it already held ``original``
-        (sent earlier with the same request id), which is what the id means from now on; or it
+        """The store has answered for ``record``: it stored it (under ``record.msg_id``: a
+        store that assigns ids has renumbered it); or it already held ``original`` (sent
+        earlier with the same request id), which is what the id means from now on; or it
         failed (``stored`` false) — then the request id is forgotten, so a resend is new."""
         key = (record.sender_key, record.client_id) if record.client_id is not None else None
         if key is not None:
@@ -197,6 +199,8 @@ class Messaging:
                 self._recent.pop(key, None)
             elif original is not None:
                 self._recent[key] = original
+            elif key in self._recent:
+                self._recent[key] = record
         if stored and original is None and record.msg_id > self._committed.get(
                 record.conversation, 0):
             self._committed[record.conversation] = record.msg_id

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,11 +17,13 @@ from palaver.hub import Hub, HubConfig
 from palaver.hub.files import FilesConfig
 from palaver.hub.hub import StoredState
 from palaver.protocol.text import TextDialect
+from palaver.server.cluster import ClusterLink
 from palaver.server.config import POSTGRESQL_SCHEMES, Settings
 from palaver.server.core import ServerCore
 from palaver.server.files import COLLECT_GRACE, Blobs, collect_every, files_url
 from palaver.server.limits import Limits
 from palaver.server.liveness import Timeouts
+from palaver.server.nick_claims import NickClaims
 from palaver.server.passwords import Passwords
 from palaver.server.tls_doors import TlsDoors
 from palaver.store.base import Store
@@ -63,6 +67,11 @@ class Server:
         self.blobs: Blobs | None = None  # uploaded files, in the data dir
         self._collector: asyncio.Task[None] | None = None  # removes unused blobs now and then
 
+    @property
+    def node_id(self) -> str:
+        """This node's name in a cluster: the setting, or host name and process id."""
+        return self.settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
+
     async def start(self) -> None:
         s = self.settings
         if s.tls_cert is not None:  # raises TlsSetupError before anything is opened
@@ -85,7 +94,7 @@ class Server:
                             operator_logins=dict(s.operator_logins), server_info=s.server_info,
                             deleted_account_messages=s.deleted_account_messages,
                             edit_window=s.edit_window, presence_limit=s.presence_limit,
-                            member_page=s.member_page),
+                            member_page=s.member_page, store_assigns_ids=bool(s.bus)),
                   stored=stored)
         timeouts = Timeouts(hello=s.hello_timeout, ping=s.ping_interval, idle=s.idle_timeout)
         self._passwords = Passwords(time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib)
@@ -103,6 +112,15 @@ class Server:
         )
         self.core = core
         try:
+            if s.bus:  # a node of a cluster (server/cluster.py, server/nick_claims.py)
+                from palaver.bus.redis_bus import RedisBus
+                from palaver.claims.postgres import PostgresClaims
+
+                core.nick_claims = NickClaims(PostgresClaims(s.store), self.node_id, store,
+                                              in_use=hub.nick_in_use)
+                await core.nick_claims.start()
+                core.cluster = ClusterLink(RedisBus(list(s.bus)), store, hub, core.deliver)
+                await core.cluster.start()
             if not s.tls_only:
                 self._listener = await asyncio.get_running_loop().create_server(
                     self._main_connection, s.host, s.port, backlog=4096)
@@ -210,6 +228,10 @@ class Server:
             self.tls.close()
         if self.core is not None:
             await self.core.shutdown(self.settings.shutdown_grace)
+            if self.core.cluster is not None:
+                await self.core.cluster.close()
+            if self.core.nick_claims is not None:
+                await self.core.nick_claims.close()
         if self._web is not None:
             await self._web.close()
         if self._listener is not None:

@@ -98,6 +98,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     # or a PostgreSQL URL, postgresql://USER[:PASSWORD]@HOST:PORT/DB (docs/operations.md).
     store: str = "sqlite"
     durability: Literal["process", "power"] = "process"
+    # A cluster (docs/operations.md, "Running a cluster"): the Redis servers of the bus between
+    # nodes (redis://HOST:PORT, several: conversations spread over them), which needs a
+    # PostgreSQL store; and this node's name among them (not set: host name and process id).
+    bus: tuple[Annotated[str, msgspec.Meta(pattern=r"^rediss?://")], ...] = ()
+    node_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] | None = None
     replay_cap: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1_000
     argon2_time_cost: Annotated[int, msgspec.Meta(ge=1)] = 3
     argon2_memory_kib: Annotated[int, msgspec.Meta(ge=8)] = 65_536
@@ -139,6 +144,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
                 POSTGRESQL_SCHEMES):
             raise ValueError(f"store: {self.store!r} is none of 'sqlite', 'memory' or a "
                              "PostgreSQL URL (postgresql://USER@HOST:PORT/DB)")
+        if self.bus and not self.store.startswith(POSTGRESQL_SCHEMES):
+            raise ValueError("bus: a cluster of nodes needs a PostgreSQL store (store = "
+                             "\"postgresql://USER@HOST:PORT/DB\"); the embedded SQLite store "
+                             "belongs to one process")
         if self.tls_cert is None and (self.tls_key is not None or self.tls_only):
             raise ValueError("tls_key and tls_only need tls_cert (docs/tls.md)")
         if self.tls_cert is None and self.client_ca is not None:

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Coroutine, Hashable, Iterable
 from typing import Any, Protocol
 
+import msgspec
+
 from palaver.hub import Hub
 from palaver.hub.effects import (
     AckResend,
@@ -59,17 +61,21 @@ from palaver.protocol.messages import (
     Hello,
     HistoryPage,
     Ping,
+    SendDirect,
     ServerMessage,
+    SetNick,
     Welcome,
     Wire,
 )
 from palaver.server.account_work import close_locked, erase_account, manage_account
 from palaver.server.admission import Admission, address_key
+from palaver.server.cluster import ClusterLink, renumbered
 from palaver.server.decoration import decorate, quote_replies
 from palaver.server.limits import Limits
 from palaver.server.liveness import Timeouts, Verdict, judge
 from palaver.server.login_throttle import LoginThrottle
 from palaver.server.metrics import ServerMetrics, door_of
+from palaver.server.nick_claims import NickClaims
 from palaver.server.notify_work import notify_asks
 from palaver.server.passwords import Passwords
 from palaver.server.pipeline import CommitPipeline, Outcome
@@ -173,6 +179,8 @@ class ServerCore:
         # Big rooms' joins and leaves, told in batches this often (hub/crowds.py)
         self.presence_interval = presence_interval
         self._presence = self._loop.call_later(presence_interval, self._tell_presence)
+        self.cluster: ClusterLink | None = None  # a node of a cluster (server/cluster.py)
+        self.nick_claims: NickClaims | None = None  # its guests' nicks (server/nick_claims.py)
 
     # ------------------------------------------------------------------ transports call these
 
@@ -225,6 +233,15 @@ class ServerCore:
         self.pipeline.submit([Close(conn.sid, reason)])
 
     def receive(self, conn: Connection, message: ClientMessage) -> None:
+        if self.nick_claims is not None and self._claims_nick(conn.sid, message):
+            conn.pause()  # what follows waits for the claim (server/nick_claims.py)
+            self._spawn(self._claimed(conn, message), conn.sid)  # type: ignore[arg-type]
+            return
+        if (self.cluster is not None and type(message) is SendDirect
+                and not self.hub.knows_nick(message.to)):
+            conn.pause()  # an account made on another node? (the store knows)
+            self._spawn(self._learn_then_receive(conn, message), conn.sid)
+            return
         if self.hub.needs_login(conn.sid, message):
             assert isinstance(message, Hello | Authenticate)
             if type(message) is Authenticate and message.mechanism == "certificate":
@@ -253,6 +270,53 @@ class ServerCore:
             effects = [self.hub.error_effect(conn.sid, error)]
         self.pipeline.submit(effects)
 
+    def _claims_nick(self, sid: SessionId, message: ClientMessage) -> bool:
+        """Does ``message`` give a guest a nick, which other nodes must not have?"""
+        if type(message) is Hello:
+            return message.password is None and not self.hub.is_registered(sid)
+        return type(message) is SetNick and self.hub.is_guest(sid)
+
+    async def _claimed(self, conn: Connection, message: Hello | SetNick) -> None:
+        """Claim ``message``'s nick across the cluster; won, hand it to the hub."""
+        assert self.nick_claims is not None
+        nick, sid = message.nick, conn.sid
+        effects: list[Effect]
+        try:
+            refused = await self.nick_claims.take(nick)
+            account = None if refused else await self.store.get_account(fold(nick))
+        except Exception:
+            log.exception("could not claim the nick %s", nick)
+            effects = [self.hub.error_effect(sid, PeerError(
+                ErrorCode.UNAVAILABLE, "nicks cannot be checked right now; try again",
+                message.id))]
+        else:
+            if refused:
+                effects = [self.hub.error_effect(sid, PeerError(
+                    ErrorCode.NICK_TAKEN, f"the nick {nick[:40]} is taken", message.id))]
+            else:
+                if account is not None:  # made on another node since this one started
+                    self.hub.learn_account(account.key, account.nick)
+                before = self.hub.nick_of(sid)
+                effects = self.hub.handle(sid, message, self._wall_clock(), resends=conn.resends)
+                after = self.hub.nick_of(sid)
+                for dropped in {nick, before} - {after, None}:
+                    assert dropped is not None
+                    self.nick_claims.release_unless_used(dropped)
+        self.pipeline.submit(effects)
+        conn.resume()
+
+    async def _learn_then_receive(self, conn: Connection, message: SendDirect) -> None:
+        """Learn the account ``message`` is to, if another node made it; then handle it."""
+        try:
+            account = await self.store.get_account(fold(message.to))
+            if account is not None:
+                self.hub.learn_account(account.key, account.nick)
+        except Exception:  # the hub answers no_such_user
+            log.exception("could not look up the account %s", message.to)
+        self.pipeline.submit(self.hub.handle(conn.sid, message, self._wall_clock(),
+                                             resends=conn.resends))
+        conn.resume()
+
     def answer(self, conn: Connection, data: bytes) -> None:
         """Bytes the door made itself: sent in order with the answers to earlier commands."""
         self.pipeline.submit((Answer(conn.sid, data),))
@@ -275,6 +339,8 @@ class ServerCore:
             return
         nick = self.hub.nick_of(conn.sid)
         self.pipeline.submit(self.hub.close_session(conn.sid, reason, self._wall_clock()))
+        if nick is not None and self.nick_claims is not None:
+            self.nick_claims.release_unless_used(nick)
         if nick is not None:
             log.info("%s left (%s)", nick, reason,
                      extra={"event": "leave", "nick": nick, "reason": reason, "session": conn.sid})
@@ -353,6 +419,8 @@ class ServerCore:
 
     def _close(self, effect: Close) -> None:
         conn = self._connections.get(effect.session)
+        if effect.nick is not None and self.nick_claims is not None:
+            self.nick_claims.release_unless_used(effect.nick)
         if effect.nick is not None:  # a BYE: the hub has let the user go already
             log.info("%s left (%s)", effect.nick, "quit", extra={
                 "event": "leave", "nick": effect.nick, "reason": "quit",
@@ -363,16 +431,23 @@ class ServerCore:
             self._drop(conn, effect.reason, farewell=farewell)
 
     def _stored(self, effect: Persist, outcome: Outcome) -> None:
-        self.hub.persisted(effect.message, stored=not isinstance(outcome, Exception),
+        record, then = effect.message, effect.then
+        if type(outcome) is int:  # the store assigned another id (server/cluster.py)
+            record = msgspec.structs.replace(record, msg_id=outcome)
+            then = renumbered(then, outcome)
+            outcome = None
+        self.hub.persisted(record, stored=not isinstance(outcome, Exception),
                            original=outcome if isinstance(outcome, StoredMessage) else None)
         if outcome is None:
-            record = effect.message
             if record.room is None:
                 self.metrics.direct_messages += 1
             else:
                 self.metrics.room_messages += 1
-            for delivery in effect.then:
-                self._deliver(delivery)
+            if self.cluster is not None:  # released in id order with the other nodes'
+                self.cluster.committed(record, then)
+            else:
+                for delivery in then:
+                    self._deliver(delivery)
             if self.log_messages:
                 log.info("message %s <%s> %r", record.room or f"@{record.to}", record.sender,
                          record.text, extra={"event": "message", "room": record.room,
@@ -384,6 +459,10 @@ class ServerCore:
             error = PeerError(ErrorCode.UNAVAILABLE, "the message could not be stored; resend it",
                               effect.request_id)
             self._deliver(self.hub.error_effect(effect.session, error))
+
+    def deliver(self, effect: Deliver) -> None:
+        """Encode ``effect``'s event once per dialect and queue it for each recipient here."""
+        self._deliver(effect)
 
     def _deliver(self, effect: Deliver) -> None:
         event = effect.event

@@ -30,8 +30,9 @@ from palaver.store.base import Store, StoredMessage
 
 log = logging.getLogger("palaver.server.pipeline")
 
-# None: stored. A message: the original of a resend, stored earlier. An exception: not stored.
-Outcome = StoredMessage | Exception | None
+# None: stored. An int: stored under this id (the store assigns ids: a node of a cluster). A
+# message: the original of a resend, stored earlier. An exception: not stored.
+Outcome = StoredMessage | int | Exception | None
 
 
 class _Waiting:

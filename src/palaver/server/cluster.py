@@ -1,0 +1,313 @@
+"""The cluster link: one node's messages told to the others, theirs released here in id order.
+
+How this works (docs/architecture.md, "A cluster of nodes"): every node stores into one
+PostgreSQL, which assigns each conversation's ids. When this node's message is stored, the core
+hands it here (:meth:`ClusterLink.committed`): it is published on the bus — on the room's
+channel, or for a direct message on each end's user channel — and offered to the
+:class:`~palaver.bus.sequencer.Sequencer` with the deliveries the hub made for it. Other nodes'
+messages come from the bus (:meth:`ClusterLink.bus_message`) and are offered too. The sequencer
+releases each conversation's ids in order, once each: the node's own as the hub made them,
+others' to the users here who should see them (``Hub.remote_message``). An id missing for
+100 ms is read from the store; every ``check_interval`` (and whenever a bus shard comes back up)
+the store's last ids are compared with what has been released, so a message whose broadcast the
+bus lost still arrives — the bus is a hint, the store the truth. A conversation nobody here
+follows is moved to the store's last id without reading it.
+
+The node subscribes only to what its users need (hub/interest.py): the rooms with a member here
+and a channel per user online here. It follows every conversation's ids, though, so that what a
+JOINED or a replay says is the last id is always what has been released here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import replace
+from typing import Any, Final
+
+import msgspec
+
+from palaver.bus.base import Bus
+from palaver.bus.sequencer import Hole, Sequencer
+from palaver.hub import Hub
+from palaver.hub.effects import Deliver
+from palaver.hub.interest import Channel, Interest
+from palaver.hub.messaging import as_message
+from palaver.protocol.messages import Message
+from palaver.store.base import Store, StoredMessage
+
+log = logging.getLogger("palaver.server.cluster")
+
+CHECK_INTERVAL: Final = 1.0  # seconds between comparisons of released ids with the store's
+READ_LIMIT: Final = 500  # messages read from the store for one hole at a time
+USER_CHANNEL: Final = "user:"  # + a user's key: the channel of its direct messages
+
+
+class BusMessage(msgspec.Struct, frozen=True, array_like=True):
+    """What a node publishes for a stored message: its conversation, who sent it (a direct
+    conversation's ends are in its key) and the event as the others see it."""
+
+    conversation: str
+    sender_key: str
+    event: Message
+
+
+class _Local(msgspec.Struct, frozen=True):
+    """This node's message: the deliveries the hub made for it (the sender's ack included)."""
+
+    then: tuple[Deliver, ...]
+
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder(BusMessage).decode
+
+Item = _Local | BusMessage
+
+
+class ClusterLink:
+    def __init__(self, bus: Bus, store: Store, hub: Hub, deliver: Callable[[Deliver], None],
+                 *, check_interval: float = CHECK_INTERVAL, read_limit: int = READ_LIMIT,
+                 hole_timeout: float | None = None) -> None:
+        self.bus = bus
+        self.store = store
+        self.hub = hub
+        self._deliver = deliver
+        self.check_interval = check_interval
+        self.read_limit = read_limit
+        self._loop = asyncio.get_running_loop()
+        self.sequencer: Sequencer[Item] = (Sequencer() if hole_timeout is None
+                                           else Sequencer(hole_timeout=hole_timeout))
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._holes_at: asyncio.TimerHandle | None = None
+        self._holes_when: float | None = None
+        self._check_timer: asyncio.TimerHandle | None = None
+        self._checking = False
+        self._subscribed: set[str] = set()
+        self._closed = False
+        # Counters (metrics, tests): messages published, not published (bus down), read from
+        # the store to fill holes, and store checks made.
+        self.published = 0
+        self.unpublished = 0
+        self.filled = 0
+        self.checks = 0
+
+    async def start(self) -> None:
+        """Follow every conversation from where the hub is, subscribe to what the users here
+        need from now on, and start the store checks."""
+        for conversation, last_id in self.hub.last_ids().items():
+            self.sequencer.expect(conversation, last_id)
+        self.hub.interest = Interest(self._interest_noted)
+        await self.bus.open(self)
+        self._check_timer = self._loop.call_later(self.check_interval, self._check_now)
+
+    async def close(self) -> None:
+        self._closed = True
+        for handle in (self._holes_at, self._check_timer):
+            if handle is not None:
+                handle.cancel()
+        await self.bus.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    # ------------------------------------------------------------------ this node's messages
+
+    def committed(self, record: StoredMessage, then: tuple[Deliver, ...]) -> None:
+        """This node stored ``record`` (under the id the store assigned) and the hub made
+        ``then`` for it: release them in order, and tell the other nodes."""
+        conversation, msg_id = record.conversation, record.msg_id
+        self._follow(conversation)
+        mark = self.sequencer.mark(conversation)
+        if mark is not None and msg_id <= mark:
+            # Released already, read from the store before this answer came back: only the
+            # sender's acknowledgement is still owed.
+            for delivery in then:
+                if delivery.event.id is not None:
+                    self._deliver(delivery)
+        elif not self.sequencer.supersede(conversation, msg_id, _Local(then)):
+            self._release(conversation, self.sequencer.offer(conversation, msg_id, _Local(then),
+                                                            self._loop.time()))
+        self._holes_later()
+        others = next((d.event for d in then if type(d.event) is Message), None)
+        if others is None:
+            return
+        payload = _encode(BusMessage(conversation, record.sender_key, replace_id(others)))
+        for channel in channels_of(conversation):
+            self._spawn(self._publish(channel, msg_id, payload))
+
+    async def _publish(self, channel: str, msg_id: int, payload: bytes) -> None:
+        if await self.bus.publish(channel, msg_id, payload):
+            self.published += 1
+        else:
+            self.unpublished += 1  # the store has it: the other nodes' checks will find it
+
+    # ------------------------------------------------------------------ the bus (BusReceiver)
+
+    def bus_message(self, conversation: str, msg_id: int, payload: bytes) -> None:
+        try:
+            message = _decode(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            log.warning("a bus message on %s that is not one: dropped", conversation)
+            return
+        if message.event.msg_id != msg_id:
+            log.warning("a bus message on %s with two ids: dropped", conversation)
+            return
+        self._follow(message.conversation)
+        self._release(message.conversation, self.sequencer.offer(
+            message.conversation, msg_id, message, self._loop.time()))
+        self._holes_later()
+
+    def bus_state(self, shard: int, up: bool) -> None:
+        if up:  # what was published while it was down is gone: ask the store
+            self._check_now()
+        else:
+            log.warning("bus shard %d is down: messages from other nodes come from the store "
+                        "for now", shard, extra={"event": "bus_down", "shard": shard})
+
+    # ------------------------------------------------------------------ release
+
+    def _follow(self, conversation: str) -> None:
+        if not self.sequencer.following(conversation):
+            self.sequencer.expect(conversation, self.hub.last_id_of(conversation))
+
+    def _release(self, conversation: str, released: Iterable[tuple[int, Item]]) -> None:
+        hub = self.hub
+        for msg_id, item in released:
+            if type(item) is _Local:
+                hub.released(conversation, msg_id)
+                for delivery in item.then:
+                    self._deliver(delivery)
+            else:
+                assert isinstance(item, BusMessage)
+                for effect in hub.remote_message(conversation, item.sender_key, item.event):
+                    assert isinstance(effect, Deliver)
+                    self._deliver(effect)
+
+    # ------------------------------------------------------------------ holes and checks
+
+    def _holes_later(self) -> None:
+        """Make sure :meth:`_holes` runs when the sequencer next may have some."""
+        when = self.sequencer.next_deadline()
+        if when is None or self._closed:
+            return
+        if self._holes_when is not None and self._holes_when <= when:
+            return
+        if self._holes_at is not None:
+            self._holes_at.cancel()
+        self._holes_when = when
+        self._holes_at = self._loop.call_at(max(when, self._loop.time()), self._holes)
+
+    def _holes(self) -> None:
+        self._holes_at = self._holes_when = None
+        for hole in self.sequencer.holes(self._loop.time()):
+            if self.hub.follows(hole.conversation):
+                self._spawn(self._fill(hole))
+            else:  # nobody here needs them: on to where the store is
+                self._release(hole.conversation, self.sequencer.fill(
+                    hole.conversation, (), through=hole.last))
+                self.hub.skip_to(hole.conversation, hole.last)
+        self._holes_later()
+
+    async def _fill(self, hole: Hole) -> None:
+        """Read ``hole`` from the store and release what it lets through."""
+        count = min(hole.last - hole.first + 1, self.read_limit)
+        try:
+            page = await self.store.page(hole.conversation, after=hole.first - 1, limit=count)
+        except Exception:  # asked again after the sequencer's retry time
+            log.exception("could not read %s %d-%d from the store", hole.conversation,
+                          hole.first, hole.last)
+            self._holes_later()
+            return
+        found = [m for m in page.messages if m.msg_id <= hole.last]
+        # Ids up to the last one read are all there is: those absent are not messages
+        # (edits, reactions and deletions take ids too) and never will be.
+        read_to = page.messages[-1].msg_id if page.messages else hole.last
+        through = hole.last if not page.more or read_to >= hole.last else read_to
+        self.filled += len(found)
+        self._release(hole.conversation, self.sequencer.fill(
+            hole.conversation, [(m.msg_id, _stored(m)) for m in found], through=through))
+        self._holes_later()
+
+    def _check_now(self) -> None:
+        if self._check_timer is not None:
+            self._check_timer.cancel()
+        if self._closed:
+            return
+        if not self._checking:
+            self._spawn(self._check())
+        self._check_timer = self._loop.call_later(self.check_interval, self._check_now)
+
+    async def _check(self) -> None:
+        """Compare every conversation's released id with the store's last id."""
+        self._checking = True
+        try:
+            last = await self.store.last_ids()
+        except Exception:
+            log.exception("could not read the store's last ids")
+            return
+        finally:
+            self._checking = False
+        self.checks += 1
+        now = self._loop.time()
+        for conversation, last_id in last.items():
+            self._follow(conversation)
+            self.sequencer.stored(conversation, last_id, now)
+        self._holes_later()
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def _interest_noted(self) -> None:
+        self._loop.call_soon(self._sync_interest)
+
+    def _sync_interest(self) -> None:
+        interest = self.hub.interest
+        if interest is None or self._closed:
+            return
+        for channel, wanted in interest.take().items():
+            name = channel_name(channel)
+            if wanted and name not in self._subscribed:
+                self._subscribed.add(name)
+                self._spawn(self.bus.subscribe(name))
+            elif not wanted and name in self._subscribed:
+                self._subscribed.discard(name)
+                self._spawn(self.bus.unsubscribe(name))
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = self._loop.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("cluster work failed", exc_info=task.exception())
+
+
+def channel_name(channel: Channel) -> str:
+    kind, key = channel
+    return key if kind == "room" else USER_CHANNEL + key
+
+
+def channels_of(conversation: str) -> list[str]:
+    """Where a message of ``conversation`` is published: its room's channel, or the channel of
+    each end of a direct conversation."""
+    if not conversation.startswith("@"):
+        return [conversation]
+    return [USER_CHANNEL + key for key in dict.fromkeys(conversation[1:].split(","))]
+
+
+def replace_id(event: Message) -> Message:
+    return event if event.id is None else msgspec.structs.replace(event, id=None)
+
+
+def _stored(record: StoredMessage) -> BusMessage:
+    return BusMessage(record.conversation, record.sender_key, as_message(record))
+
+
+def renumbered(then: tuple[Deliver, ...], msg_id: int) -> tuple[Deliver, ...]:
+    """``then`` with its messages' ``msg_id`` the one the store assigned."""
+    return tuple(
+        replace(d, event=msgspec.structs.replace(d.event, msg_id=msg_id))
+        if type(d.event) is Message else d for d in then)

@@ -1,0 +1,162 @@
+"""Two nodes on one PostgreSQL and one Redis behave as one server (docs/architecture.md, "A
+cluster of nodes"): over real sockets, members of a room on either node see every message once,
+in the same order, with ids dense across nodes; direct messages cross; resume on the other node
+is exact; with the bus down, delivery goes on through the store.
+
+The servers are tests/pg_server.py's PostgreSQL and tests/redis_server.py's Redis (skipped when
+either is not installed; `make test` installs both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from palaver.client import Client
+from palaver.protocol.messages import (
+    Hello,
+    History,
+    HistoryPage,
+    Message,
+    Register,
+    Registered,
+    Say,
+    SendDirect,
+    Welcome,
+)
+from palaver.server.app import Server, running
+from palaver.server.config import Settings
+from tests.redis_server import RedisServer
+
+PASSWORD = "correct horse battery"
+
+
+def node_settings(tmp_path: Path, name: str, pg_url: str, redis_url: str,
+                  **overrides: Any) -> Settings:
+    (tmp_path / name).mkdir(exist_ok=True)
+    return Settings(port=0, web_port=0, irc_port=0, data_dir=str(tmp_path / name), store=pg_url,
+                    bus=(redis_url,), node_id=name, argon2_time_cost=1, argon2_memory_kib=8,
+                    shutdown_grace=1.0, rate_burst=1_000_000, rate_per_second=1_000_000.0,
+                    **overrides)
+
+
+@contextlib.asynccontextmanager
+async def two_nodes(tmp_path: Path, pg_url: str, redis_url: str, **overrides: Any
+                    ) -> AsyncIterator[tuple[Server, Server]]:
+    async with running(node_settings(tmp_path, "a", pg_url, redis_url, **overrides)) as a, \
+            running(node_settings(tmp_path, "b", pg_url, redis_url, **overrides)) as b:
+        yield a, b
+
+
+async def messages_until(client: Client, count: int, timeout: float = 10.0) -> list[Message]:
+    """The next ``count`` MESSAGEs ``client`` receives (its own acks included)."""
+    got: list[Message] = []
+    while len(got) < count:
+        got.append(await client.wait_for(Message, timeout=timeout))
+    return got
+
+
+async def hello(port: int, **fields: object) -> tuple[Client, Welcome]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    client = Client(reader, writer)
+    welcome = await client.request(Hello(version=1, **fields))  # type: ignore[arg-type]
+    assert isinstance(welcome, Welcome)
+    return client, welcome
+
+
+async def test_a_room_across_two_nodes_one_order(tmp_path: Path, pg_url: str,
+                                                 redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        bob = await Client.connect("127.0.0.1", b.port, "bob")
+        carol = await Client.connect("127.0.0.1", b.port, "carol")
+        per_sender = 30
+        for n in range(per_sender):  # both nodes at once: interleaved as they commit
+            alice.write(Say(id=f"a{n}", room="#lobby", text=f"alice {n}"))
+            bob.write(Say(id=f"b{n}", room="#lobby", text=f"bob {n}"))
+        await alice.drain()
+        await bob.drain()
+        seen = {name: await messages_until(client, 2 * per_sender)
+                for name, client in (("alice", alice), ("bob", bob), ("carol", carol))}
+        orders = {name: [(m.msg_id, m.sender, m.text) for m in got]
+                  for name, got in seen.items()}
+        assert orders["alice"] == orders["bob"] == orders["carol"]
+        assert [msg_id for msg_id, _, _ in orders["carol"]] == list(range(1, 2 * per_sender + 1))
+        for sender in ("alice", "bob"):  # each sender's in the order sent
+            assert [text for _, who, text in orders["carol"] if who == sender] == [
+                f"{sender} {n}" for n in range(per_sender)]
+        acks = [m for m in seen["alice"] if m.sender == "alice"]
+        assert [m.id for m in acks] == [f"a{n}" for n in range(per_sender)]
+        for client in (alice, bob, carol):
+            page = await client.request(History(room="#lobby", limit=100))
+            assert isinstance(page, HistoryPage)
+            assert [(m.msg_id, m.sender, m.text) for m in page.messages] == orders["carol"]
+        for client in (alice, bob, carol):
+            await client.quit()
+
+
+async def test_direct_messages_and_resume_on_the_other_node(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        dora = await Client.connect("127.0.0.1", a.port, "dora")
+        assert isinstance(await dora.request(Register(nick="dora", password=PASSWORD)),
+                          Registered)
+        erin = await Client.connect("127.0.0.1", b.port, "erin")
+        assert isinstance(await erin.request(Register(nick="erin", password=PASSWORD)),
+                          Registered)
+        sent = await dora.request(SendDirect(id="d1", to="erin", text="hello across"))
+        assert isinstance(sent, Message)
+        got = await erin.wait_for(Message)
+        assert (got.sender, got.text, got.msg_id) == ("dora", "hello across", sent.msg_id)
+        # erin leaves node B; the room goes on on node A; she comes back on node A
+        said = await dora.request(Say(id="s1", room="#lobby", text="before"))
+        assert isinstance(said, Message)
+        while (await erin.wait_for(Message)).msg_id != said.msg_id:
+            pass
+        await erin.close()
+        missed = [await dora.request(Say(id=f"m{n}", room="#lobby", text=f"missed {n}"))
+                  for n in range(5)]
+        back, _ = await hello(a.port, nick="erin", password=PASSWORD,
+                              since={"#lobby": said.msg_id})
+        replayed = await messages_until(back, 5)
+        assert [(m.msg_id, m.text) for m in replayed] == [
+            (m.msg_id, m.text) for m in missed if isinstance(m, Message)]
+        for client in (dora, back):
+            await client.quit()
+
+
+async def test_delivery_goes_on_with_the_bus_down(tmp_path: Path, pg_url: str,
+                                                  redis_own: RedisServer) -> None:
+    """Redis killed: nothing is published, and each node finds the others' messages in the
+    store (the check every second); back up, the bus carries them again."""
+    async with two_nodes(tmp_path, pg_url, redis_own.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        bob = await Client.connect("127.0.0.1", b.port, "bob")
+        first = await alice.request(Say(id="1", room="#lobby", text="on the bus"))
+        assert isinstance(first, Message)
+        assert (await bob.wait_for(Message)).text == "on the bus"
+        redis_own.kill()
+        texts = [f"through the store {n}" for n in range(3)]
+        for n, text in enumerate(texts):
+            assert isinstance(await alice.request(Say(id=f"x{n}", room="#lobby", text=text)),
+                              Message)
+        assert [m.text for m in await messages_until(bob, 3, timeout=15.0)] == texts
+        redis_own.start()
+        assert a.core is not None and a.core.cluster is not None
+        cluster = a.core.cluster
+        published = cluster.published
+        for _ in range(200):  # bounded: the bus is back once a message is published on it
+            said = await alice.request(Say(room="#lobby", text="back on the bus"))
+            assert isinstance(said, Message)
+            assert (await bob.wait_for(Message, timeout=15.0)).msg_id == said.msg_id
+            if cluster.published > published:
+                break
+        else:
+            pytest.fail("the bus did not come back")
+        await alice.quit()
+        await bob.quit()
