@@ -139,6 +139,7 @@ async def test_deleting_an_account_moves_its_direct_conversations(store: Store) 
         (new, DELETED_NICK, "bob"), (new, "bob", DELETED_NICK)]
     # A store that assigns ids keeps the old key's counter too: its ids are never given twice
     assert await store.last_ids() == ({new: 2, old: 2} if assigns_ids(store) else {new: 2})
+    assert await store.append([msg(new, 3, sender="bob")]) == [None]  # ids go on there
     assert [m.conversation for m in await store.read_markers("bob")] == [new]
     assert await store.load_marks("bob") == {new: 2}
 

@@ -291,3 +291,23 @@ async def test_a_no_op_change_takes_no_id(nodes: tuple[PostgresStore, PostgresSt
     edited = await one.edit_message("#a", 1, sender_key="alice", text="now", edited_at=TS,
                                     update=stale)
     assert edited.update == msgspec.structs.replace(stale, seq=3)
+
+
+async def test_the_migration_makes_the_counters_from_what_is_stored(pg_empty_url: str) -> None:
+    # A database from before migration 019: messages and updates, no counters
+    store = PostgresStore(pg_empty_url)
+    await store.open()
+    await store.append([msg("#a", 1), msg("#a", 2), msg("#b", 1), msg("@alice,bob", 1)])
+    await store.react("#a", 1, identity="bob", nick="bob", reaction="+1", ts=TS,
+                      update=upd("#a", 1, "react", "+1", "bob"))
+    async with store.pool.acquire() as conn:  # (as it was: the update's seq is 3)
+        await conn.execute("DROP TABLE conversation_ids; "
+                           "DELETE FROM schema_migrations WHERE version = 19")
+    await store.close()
+    again = PostgresStore(pg_empty_url)
+    await again.open()
+    try:
+        assert await again.last_ids() == {"#a": 3, "#b": 1, "@alice,bob": 1}
+        assert await again.append([msg("#a", 4), msg("#b", 1)]) == [None, 2]
+    finally:
+        await again.close()
