@@ -41,6 +41,9 @@ def _build_parser() -> argparse.ArgumentParser:
                             "this bus (needs a PostgreSQL --store; docs/operations.md)")
     serve.add_argument("--node-id", metavar="NAME",
                        help="this node's name in a cluster (default: host name and pid)")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="run N node processes sharing every port (SO_REUSEPORT); needs a "
+                            "PostgreSQL --store and a --bus (docs/operations.md)")
     serve.add_argument("--config", help="a TOML file of settings")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-messages", action="store_true", default=None,
@@ -157,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "serve":
-        return _serve(args)
+        return _serve(args, list(argv) if argv is not None else sys.argv[1:])
     if args.command == "admin":
         return _admin(args)
     if args.command == "migrate":
@@ -176,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _chat(args)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     from palaver.server.app import serve_until_signalled
     from palaver.server.config import ConfigError, load_settings
     from palaver.server.logs import setup_logging
@@ -189,7 +192,13 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"palaver: {exc}", file=sys.stderr)
         return 2
-    setup_logging(Path(settings.data_dir), settings.log_level, settings.log_format)
+    if settings.workers > 1:  # this process only supervises them (server/workers.py)
+        from palaver.server.workers import supervise
+
+        return run(supervise(settings, argv), use_uvloop=False)
+    setup_logging(Path(settings.data_dir), settings.log_level, settings.log_format,
+                  name=f"palaver-{settings.node_id}" if settings.reuse_port and settings.node_id
+                  else "palaver")
     raise_file_limit()
     try:
         run(serve_until_signalled(settings), use_uvloop=settings.use_uvloop)

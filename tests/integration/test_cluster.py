@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from palaver.client import Client
+from palaver.client.connection import ServerError
 from palaver.protocol.messages import (
     Hello,
     History,
@@ -160,3 +161,63 @@ async def test_delivery_goes_on_with_the_bus_down(tmp_path: Path, pg_url: str,
             pytest.fail("the bus did not come back")
         await alice.quit()
         await bob.quit()
+
+
+async def try_hello(port: int, nick: str) -> str:
+    """``welcome`` or the error code a HELLO as ``nick`` gets."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    client = Client(reader, writer)
+    try:
+        await client.request(Hello(version=1, nick=nick))
+        return "welcome"
+    except ServerError as error:
+        return error.error.code
+    finally:
+        await client.close()
+
+
+async def test_nick_races_across_nodes_have_one_winner(tmp_path: Path, pg_url: str,
+                                                       redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        holders = []
+        for n in range(100):  # each nick asked for on both nodes at once; the winners stay
+            reader_a, writer_a = await asyncio.open_connection("127.0.0.1", a.port)
+            reader_b, writer_b = await asyncio.open_connection("127.0.0.1", b.port)
+            on_a, on_b = Client(reader_a, writer_a), Client(reader_b, writer_b)
+            results = await asyncio.gather(*(
+                client.request(Hello(version=1, nick=f"racer{n}")) for client in (on_a, on_b)),
+                return_exceptions=True)
+            won = [r for r in results if isinstance(r, Welcome)]
+            lost = [r for r in results if isinstance(r, ServerError)]
+            assert len(won) == 1 and len(lost) == 1, results
+            assert lost[0].error.code == "nick_taken"
+            holders.append(on_a if isinstance(results[0], Welcome) else on_b)
+            await (on_b if holders[-1] is on_a else on_a).close()
+        # a lookalike is taken too; once its holder has gone, the nick is free on either node
+        assert await try_hello(b.port, "RACER0") == "nick_taken" or await try_hello(
+            a.port, "RACER0") == "nick_taken"
+        await holders[0].quit()
+        assert await try_hello(b.port, "racer0") == "welcome"
+        assert await try_hello(a.port, "racer0") == "welcome"
+        for holder in holders[1:]:
+            await holder.close()
+
+
+async def test_a_resend_on_both_nodes_at_once_is_stored_once(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        owner = await Client.connect("127.0.0.1", a.port, "fern")
+        assert isinstance(await owner.request(Register(nick="fern", password=PASSWORD)),
+                          Registered)
+        other, _ = await hello(b.port, nick="fern", password=PASSWORD)
+        for n in range(20):  # the same id on both nodes at once: one message, one id
+            answers = await asyncio.gather(
+                owner.request(Say(id=f"same{n}", room="#lobby", text=f"once {n}")),
+                other.request(Say(id=f"same{n}", room="#lobby", text=f"once {n}")))
+            assert all(isinstance(m, Message) for m in answers)
+            assert answers[0].msg_id == answers[1].msg_id  # type: ignore[union-attr]
+        page = await owner.request(History(room="#lobby", limit=100))
+        assert isinstance(page, HistoryPage)
+        assert [m.text for m in page.messages] == [f"once {n}" for n in range(20)]
+        await owner.quit()
+        await other.quit()

@@ -77,7 +77,8 @@ class Server:
         if s.tls_cert is not None:  # raises TlsSetupError before anything is opened
             self.tls = TlsDoors(server_context(s.tls_cert, s.tls_key), s.host, s.hello_timeout,
                                 stream_context=server_context(s.tls_cert, s.tls_key, s.client_ca)
-                                if s.client_ca is not None else None)
+                                if s.client_ca is not None else None,
+                                reuse_port=s.reuse_port)
         store = self.store = open_store(s)
         await store.open()
         self.blobs = Blobs(s.data_dir)  # uploaded files (server/files.py)
@@ -123,7 +124,8 @@ class Server:
                 await core.cluster.start()
             if not s.tls_only:
                 self._listener = await asyncio.get_running_loop().create_server(
-                    self._main_connection, s.host, s.port, backlog=4096)
+                    self._main_connection, s.host, s.port, backlog=4096,
+                    reuse_port=s.reuse_port or None)
             if self.tls is not None and s.tls_port:
                 await self.open_tls(s.tls_port)
             if s.web_port:
@@ -183,7 +185,8 @@ class Server:
                             irc_password=self.settings.irc_password,
                             blobs=self.blobs)
         await self._web.start(self.settings.host, port,
-                              self.tls.context if self.tls is not None else None)
+                              self.tls.context if self.tls is not None else None,
+                              reuse_port=self.settings.reuse_port)
         s, store = self.settings, self.store
         assert self.blobs is not None and store is not None
         self.core.hub.configure_files(FilesConfig(
@@ -199,7 +202,8 @@ class Server:
         assert core is not None and self._irc is None, "start() first, and only once"
         name, password = self.settings.server_name, self.settings.irc_password
         self._irc = await asyncio.get_running_loop().create_server(
-            lambda: irc_connection(core, name, password), self.settings.host, port, backlog=4096)
+            lambda: irc_connection(core, name, password), self.settings.host, port, backlog=4096,
+            reuse_port=self.settings.reuse_port or None)
         return self.irc_port or 0
 
     @property

@@ -103,6 +103,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     # PostgreSQL store; and this node's name among them (not set: host name and process id).
     bus: tuple[Annotated[str, msgspec.Meta(pattern=r"^rediss?://")], ...] = ()
     node_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] | None = None
+    # `palaver serve --workers N`: N node processes on this machine sharing every port
+    # (SO_REUSEPORT, which each sets: reuse_port); they need the cluster's store and bus.
+    workers: Annotated[int, msgspec.Meta(ge=1, le=256)] = 1
+    reuse_port: bool = False
     replay_cap: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1_000
     argon2_time_cost: Annotated[int, msgspec.Meta(ge=1)] = 3
     argon2_memory_kib: Annotated[int, msgspec.Meta(ge=8)] = 65_536
@@ -148,6 +152,18 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
             raise ValueError("bus: a cluster of nodes needs a PostgreSQL store (store = "
                              "\"postgresql://USER@HOST:PORT/DB\"); the embedded SQLite store "
                              "belongs to one process")
+        if self.workers > 1:
+            if not self.store.startswith(POSTGRESQL_SCHEMES):
+                raise ValueError(f"workers: {self.workers} worker processes share one database, "
+                                 "so they need a PostgreSQL store (--store postgresql://USER@"
+                                 "HOST:PORT/DB); the embedded SQLite store belongs to one "
+                                 "process")
+            if not self.bus:
+                raise ValueError("workers: worker processes tell each other their messages "
+                                 "over a bus: give one (--bus redis://HOST:PORT)")
+            if self.port == 0 or (self.tls_cert is not None and self.tls_port == 0):
+                raise ValueError("workers: the workers share their ports, so give fixed ones "
+                                 "(port 0 would give each worker a different one)")
         if self.tls_cert is None and (self.tls_key is not None or self.tls_only):
             raise ValueError("tls_key and tls_only need tls_cert (docs/tls.md)")
         if self.tls_cert is None and self.client_ca is not None:

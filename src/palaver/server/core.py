@@ -561,6 +561,8 @@ class ServerCore:
                 account.password_hash if account else None, hello.password)
             if verified:
                 self.logins.succeeded(account_key, address, started)
+                assert account is not None
+                self.hub.learn_account(account.key, account.nick)  # made on another node?
             elif started is None:  # not counted when it started
                 self.logins.failed(account_key, address, self.monotonic())
             started = None  # the attempt is settled

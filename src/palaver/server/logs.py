@@ -58,14 +58,16 @@ def formatter_for(log_format: str) -> logging.Formatter:
     return JsonFormatter() if log_format == "json" else logging.Formatter(FORMAT)
 
 
-def setup_logging(data_dir: Path, level: str, log_format: str = "text") -> Path:
-    """Send palaver's logs to stderr and ``data_dir/logs/palaver.log``; returns the file's path.
+def setup_logging(data_dir: Path, level: str, log_format: str = "text", *,
+                  name: str = "palaver") -> Path:
+    """Send palaver's logs to stderr and ``data_dir/logs/NAME.log``; returns the file's path.
+    (A worker of ``--workers`` has its own file, ``palaver-NODE.log``.)
 
     Other libraries' records (asyncio, aiohttp) go to the same handlers at ``warning`` and above.
     Calling it again replaces the handlers it installed before."""
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / "palaver.log"
+    path = log_dir / f"{name}.log"
     formatter = formatter_for(log_format)
     # Nothing palaver logs shows the calling line, thread or process: not looking them up
     # makes a record cheaper (the logging HOWTO's "Optimization").

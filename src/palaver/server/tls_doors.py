@@ -21,8 +21,9 @@ from collections.abc import Callable
 
 class TlsDoors:
     def __init__(self, context: ssl.SSLContext, host: str, handshake_timeout: float, *,
-                 stream_context: ssl.SSLContext | None = None) -> None:
+                 stream_context: ssl.SSLContext | None = None, reuse_port: bool = False) -> None:
         self.context = context
+        self.reuse_port = reuse_port  # beside other processes on the same ports (--workers)
         self.stream_context = stream_context or context
         self._host = host
         self._handshake_timeout = handshake_timeout
@@ -34,7 +35,7 @@ class TlsDoors:
         try:
             server = await asyncio.get_running_loop().create_server(
                 factory, self._host, port, backlog=4096, ssl=self.stream_context,
-                ssl_handshake_timeout=self._handshake_timeout)
+                ssl_handshake_timeout=self._handshake_timeout, reuse_port=self.reuse_port or None)
         except OSError as exc:  # say which door could not open
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise OSError(exc.errno, f"{reason} ({door} TLS port {port})") from exc

@@ -224,8 +224,10 @@ class WebDoor:
                                      shutdown_timeout=SHUTDOWN_TIMEOUT,
                                      keepalive_timeout=KEEPALIVE)
 
-    async def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
-        """Listen on ``port``: HTTP and WS, or with ``ssl_context`` only HTTPS and WSS."""
+    async def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None, *,
+                    reuse_port: bool = False) -> None:
+        """Listen on ``port``: HTTP and WS, or with ``ssl_context`` only HTTPS and WSS;
+        ``reuse_port``: beside other processes on the same port (``--workers``)."""
         await self._runner.setup()
         server = self._runner.server
         assert server is not None
@@ -233,7 +235,8 @@ class WebDoor:
         try:  # our own listener (not a web.TCPSite), so that _Gate sees each connection first
             self._listener = await asyncio.get_running_loop().create_server(
                 lambda: _Gate(core, server, timeout), host, port, backlog=4096,
-                ssl=ssl_context, ssl_handshake_timeout=timeout if ssl_context else None)
+                ssl=ssl_context, ssl_handshake_timeout=timeout if ssl_context else None,
+                reuse_port=reuse_port or None)
         except OSError as exc:  # say which door could not open
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise OSError(exc.errno, f"{reason} (web port {port})") from exc
