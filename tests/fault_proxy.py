@@ -156,18 +156,22 @@ class _Pipe:
                     proxy._count(self.direction, len(item), swallowed=True)
                     continue
                 if self.budget is not None and len(item) >= self.budget:
-                    item = item[:self.budget]
-                    self.writer.write(item)
-                    proxy._count(self.direction, len(item))
+                    self.forward(item[:self.budget])
                     self.link.cut_now()
                     return
                 if self.budget is not None:
                     self.budget -= len(item)
-                self.writer.write(item)
-                proxy._count(self.direction, len(item))
+                self.forward(item)
                 await self.writer.drain()
         except (ConnectionError, OSError):
             self.link.reset()
+
+    def forward(self, data: bytes) -> None:
+        proxy = self.link.proxy
+        self.writer.write(data)
+        proxy._count(self.direction, len(data))
+        if proxy.recorded is not None:
+            proxy.recorded.append((self.direction, data))
 
     def end(self) -> None:
         """Forward the peer's EOF; when both ways have ended, the link is finished."""
@@ -258,8 +262,10 @@ class _Link:
 
 
 class FaultProxy:
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, record: bool = False) -> None:
         self.upstream = (host, port)
+        # record: every chunk forwarded, in order, with its direction (to see what a cut hit)
+        self.recorded: list[tuple[Direction, bytes]] | None = [] if record else None
         self.host = "127.0.0.1"
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
