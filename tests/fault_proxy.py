@@ -9,7 +9,14 @@ off while connections run through it: latency, blackhole, reset, refusal, a cut 
         proxy.reset()                # RST every current connection (SO_LINGER 0), both sides
         proxy.refuse(True)           # new connections: RST at once, upstream never dialled
         proxy.cut_after(100, TO_CLIENT)  # the next connection: 100 bytes to the client, then EOF
-        await proxy.wait_until(lambda s: s.opened >= 2)          # counters, not sleeps
+        proxy.cut_after(9, TO_UPSTREAM, current=True)  # the open ones: 9 more bytes up, then EOF
+        proxy.clear()                # no fault at all
+        await proxy.wait_until(lambda s: s.opened >= 2)          # counters (Stats), not sleeps
+
+``FaultProxy(host, port, record=True)`` also keeps every chunk forwarded, with its direction
+(``proxy.recorded``), to see where in a protocol's exchange a cut falls. (The resume tests'
+tests/integration/faultproxy.py is another, older proxy: for clients' connections to palaver,
+with retarget; this one is for palaver's own links to PostgreSQL and Redis.)
 
 How this works: each accepted connection (a link) dials the upstream and runs two pipes,
 client->upstream and upstream->client. A pipe is a reader task, a bounded queue and a writer

@@ -274,7 +274,7 @@ async def test_a_blackholed_append_ends_by_the_command_timeout(
         took = loop.time() - started
         print(f"\na blackholed append: {failed!r} after {took:.2f} s (command timeout 1 s)")
         assert isinstance(failed, TimeoutError)
-        assert took >= 1.0  # lower bounds only: no timing assertion can fail on a slow box
+        assert took >= 0.9  # lower bounds only: no timing assertion can fail on a slow box
         started = loop.time()
         reconnecting = batch()
         failed = await append(store, reconnecting)  # the connection was terminated: connects
