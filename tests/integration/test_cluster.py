@@ -23,11 +23,20 @@ from palaver.protocol.messages import (
     Hello,
     History,
     HistoryPage,
+    Join,
+    Joined,
+    Leave,
+    Left,
+    ListUsers,
     Message,
+    Presence,
     Register,
     Registered,
     Say,
     SendDirect,
+    SetNick,
+    SetTopic,
+    Users,
     Welcome,
 )
 from palaver.server.app import Server, running
@@ -221,3 +230,63 @@ async def test_a_resend_on_both_nodes_at_once_is_stored_once(
         assert [m.text for m in page.messages] == [f"once {n}" for n in range(20)]
         await owner.quit()
         await other.quit()
+
+
+async def names_of(client: Client, room: str) -> set[str]:
+    page = await client.request(ListUsers(room=room))
+    assert isinstance(page, Users)
+    return set(page.users)
+
+
+async def presence(client: Client, event: str, nick: str, room: str | None = None
+                   ) -> Presence:
+    """The next PRESENCE ``event`` of ``nick`` (in ``room``; others skipped, bounded by the
+    timeout)."""
+    while True:
+        got = await client.wait_for(Presence, timeout=10.0)
+        if got.event == event and got.nick == nick and room in (None, got.room):
+            return got
+
+
+async def test_room_members_span_the_nodes(tmp_path: Path, pg_url: str,
+                                           redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        assert isinstance(await alice.request(Join(room="#span")), Joined)
+        bob = await Client.connect("127.0.0.1", b.port, "bob")
+        joined = await bob.request(Join(room="#span"))
+        assert isinstance(joined, Joined)
+        await presence(alice, "join", "bob", "#span")  # told on node A
+        for client in (alice, bob):  # both listed on both nodes
+            for _ in range(100):  # bounded: bob's JOINED may come before A's list is read
+                if await names_of(client, "#span") == {"alice", "bob"}:
+                    break
+                await client.wait_for(Presence, timeout=2.0)
+            assert await names_of(client, "#span") == {"alice", "bob"}
+        assert isinstance(await bob.request(SetNick(nick="robert")), Presence)
+        renamed = await presence(alice, "nick", "bob")
+        assert renamed.new_nick == "robert"
+        assert isinstance(await bob.request(Leave(room="#span")), Left)
+        await presence(alice, "leave", "robert", "#span")
+        assert await names_of(alice, "#span") == {"alice"}
+        await bob.close()  # gone without a word: its #lobby membership goes too
+        await presence(alice, "leave", "robert")
+        await alice.quit()
+
+
+async def test_a_room_made_on_one_node_keeps_its_rules_on_the_other(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    """Its first member on node B is not made its operator, and sees the topic set on A."""
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        made = await alice.request(Join(room="#rules"))
+        assert isinstance(made, Joined) and made.operators == ("alice",)
+        await alice.request(SetTopic(room="#rules", topic="set on node A"))
+        assert a.core is not None
+        await a.core.settled()  # the rules are written in the background
+        bob = await Client.connect("127.0.0.1", b.port, "bob")
+        joined = await bob.request(Join(room="#rules"))
+        assert isinstance(joined, Joined)
+        assert joined.topic == "set on node A" and "bob" not in joined.operators
+        await alice.quit()
+        await bob.quit()

@@ -162,6 +162,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
         self._new_token = new_token
         self._sessions: dict[SessionId, Session] = {}
         self._init_crowds()
+        self._init_remote()  # members on other nodes of a cluster (hub/remote.py)
         self._online: dict[str, User] = {}  # folded nick -> user
         self._online_accounts: dict[str, User] = {}  # account key -> user
         self._guests_by_token: dict[str, User] = {}

@@ -18,11 +18,19 @@ Channel = tuple[Literal["room", "user"], str]  # a room's key, or a user's key
 
 
 class Interest:
-    __slots__ = ("_changes", "_notify")
+    __slots__ = ("_changes", "_notify", "rooms_changed")
 
     def __init__(self, notify: Callable[[], None]) -> None:
         self._notify = notify
         self._changes: dict[Channel, bool] = {}
+        # Rooms whose local members changed since the link last took them (roster/base.py)
+        self.rooms_changed: set[str] = set()
+
+    def room_changed(self, key: str) -> None:
+        """Room ``key``'s members (or their nicks) changed here."""
+        if not self._changes and not self.rooms_changed:
+            self._notify()
+        self.rooms_changed.add(key)
 
     def room(self, key: str, on: bool) -> None:
         """Room ``key`` got its first member here (``on``) or lost its last."""
@@ -32,6 +40,11 @@ class Interest:
         """User ``key`` came online here (its first session) or went (its last)."""
         self._note(("user", key), on)
 
+    def take_rooms(self) -> set[str]:
+        """The rooms changed since the last take."""
+        rooms, self.rooms_changed = self.rooms_changed, set()
+        return rooms
+
     def take(self) -> dict[Channel, bool]:
         """The changes since the last take: channel -> wanted now (an on and off in between
         leave the last word)."""
@@ -39,6 +52,6 @@ class Interest:
         return changes
 
     def _note(self, channel: Channel, on: bool) -> None:
-        if not self._changes:
+        if not self._changes and not self.rooms_changed:
             self._notify()
         self._changes[channel] = on

@@ -62,6 +62,10 @@ class Membership:
                          room_key: str | None = None) -> bool: ...
         def _may_see(self, user: User | None, key: str) -> bool: ...
         def _room_opened(self, user: User, room: Room, now: float) -> list[Effect]: ...
+        def _show_remote_members(self, room: Room) -> None: ...
+        def _ghost_leaves(self, room: Room, ghost: User) -> None: ...
+        def _forget_ghosts(self, room: Room) -> None: ...
+        def _ghosts_in(self, room: Room) -> int: ...
         def _entered(self, user: User, room: Room, audience: tuple[SessionId, ...]
                      ) -> list[Effect]: ...
         def _left_room(self, user: User, room: Room) -> list[Effect]: ...
@@ -98,9 +102,14 @@ class Membership:
             room = self._rooms[key] = Room(name)
             if self.interest is not None:  # a node of a cluster hears of it now (hub/interest.py)
                 self.interest.room(key, True)
+                room.observer = self.interest.room_changed
+                self._show_remote_members(room)  # hub/remote.py
             opened = self._room_opened(user, room, now)
         if key in user.rooms:  # already a member: confirm, tell nobody
             return [Deliver(self._joined_for(sid, room, user, request_id), (sid,))]
+        shown = room.members.get(user.key)
+        if shown is not None and not shown.sessions:  # shown as on another node: here now
+            self._ghost_leaves(room, shown)
         audience = room.targets()
         room.members[user.key] = user
         room.changed()
@@ -151,9 +160,14 @@ class Membership:
     def _forget_if_empty(self, room: Room) -> None:
         """A room nobody is in is dropped (its msg_id counter stays in ``_last_id``; accounts'
         memberships name it, and it is made again when one of them arrives)."""
+        if self.interest is not None:  # a cluster: members elsewhere do not keep it open here
+            if len(room.members) > self._ghosts_in(room):
+                return
+            self._forget_ghosts(room)
         dropped = not room.members and self._rooms.pop(room.key, None) is not None
         if dropped and self.interest is not None:
             self.interest.room(room.key, False)
+            self.interest.room_changed(room.key)
 
     def _membership(self, user: User, room: Room, *, member: bool) -> Remember | None:
         """An account's rooms outlive its sessions: note the change here and in the store (the

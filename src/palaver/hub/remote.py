@@ -12,16 +12,22 @@ should see it: the room's members here, or the two ends of a direct conversation
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from palaver.hub.effects import Deliver, Effect, SessionId
 from palaver.hub.names import fold
-from palaver.protocol.messages import Message
+from palaver.hub.profile import joining
+from palaver.hub.rules import RoomRules
+from palaver.hub.state import User
+from palaver.protocol.messages import Message, Presence
+from palaver.roster.base import Member
+from palaver.store.base import RoomSettings
 
 if TYPE_CHECKING:
     from palaver.hub.interest import Interest
     from palaver.hub.lookalikes import LookalikeIndex
-    from palaver.hub.state import Room, Session, User
+    from palaver.hub.state import Room, Session
 
 
 class Remote:
@@ -36,8 +42,26 @@ class Remote:
         _sessions: dict[SessionId, Session]
         _accounts: dict[str, str]
         _lookalikes: LookalikeIndex
+        _rules: dict[str, RoomRules]
+
+        def _crowd_arrives(self, room: Room, user: User) -> bool: ...
+        def _crowd_departs(self, room: Room, user: User, size: int) -> bool: ...
 
     interest: Interest | None = None  # set by a node of a cluster (hub/interest.py)
+    # Members on other nodes (roster/base.py): room key -> user key -> member; and the users
+    # standing for them in the rooms open here (no sessions: nothing is sent to them here).
+    _roster: dict[str, dict[str, Member]]
+    _ghosts: dict[str, User]
+
+    _ghost_counts: dict[str, int]  # room key -> how many of its members are ghosts
+
+    def _init_remote(self) -> None:
+        self._roster = {}
+        self._ghosts = {}
+        self._ghost_counts = {}
+
+    def _ghosts_in(self, room: Room) -> int:
+        return self._ghost_counts.get(room.key, 0)
 
     def remote_message(self, conversation: str, sender_key: str, event: Message
                        ) -> list[Effect]:
@@ -106,9 +130,109 @@ class Remote:
         session = self._sessions.get(sid)
         return session is not None and session.user is not None and not session.user.account
 
+    def room_open(self, name: str) -> bool:
+        """Has the room ``name`` a member here?"""
+        return fold(name) in self._rooms
+
+    def learn_rules(self, stored: Iterable[RoomSettings]) -> None:
+        """The rooms' rules as the store has them now (other nodes change them): taken for the
+        rooms not open here (an open room's rules are the ones its members here go by)."""
+        for settings in stored:
+            key = fold(settings.room)
+            if key not in self._rooms:
+                self._rules[key] = RoomRules.from_settings(settings)
+
     def learn_account(self, key: str, nick: str) -> None:
         """Another node made the account ``key`` (``nick``): its nick is taken here too."""
         if key not in self._accounts:
             self._accounts[key] = nick
             self._lookalikes.add(key, nick)
             self._known_nicks.setdefault(key, nick)
+
+    # ------------------------------------------------------------------ members on other nodes
+
+    def local_members(self, room_key: str) -> dict[str, Member]:
+        """The members of ``room_key`` online here (none if the room is not open here)."""
+        room = self._rooms.get(room_key)
+        if room is None:
+            return {}
+        return {key: Member(user.nick, user.account) for key, user in room.members.items()
+                if user.sessions}
+
+    def set_remote_members(self, room_key: str, members: Mapping[str, Member]
+                           ) -> list[Effect]:
+        """Room ``room_key``'s members on other nodes are now ``members``: shown in its member
+        lists here, their joins, leaves and nick changes told to its members here."""
+        if members:
+            self._roster[room_key] = dict(members)
+        else:
+            self._roster.pop(room_key, None)
+        room = self._rooms.get(room_key)
+        if room is None:  # nobody here to tell; shown when the room opens here
+            return []
+        effects: list[Effect] = []
+        shown = {key: user for key, user in room.members.items() if not user.sessions}
+        for key, ghost in shown.items():
+            if key not in members:
+                batched = self._crowd_departs(room, ghost, len(room.members))
+                self._ghost_leaves(room, ghost)
+                if not batched:
+                    effects.append(Deliver(Presence(nick=ghost.nick, event="leave",
+                                                    room=room.name), room.targets()))
+        for key, member in members.items():
+            shown_as = shown.get(key)
+            if shown_as is not None:
+                if shown_as.nick != member.nick:
+                    effects.extend(self._ghost_renamed(shown_as, member.nick))
+                continue
+            if key in room.members:  # online here too: shown once, as here
+                continue
+            audience = room.targets()
+            ghost = self._ghost_enters(room, key, member)
+            if not self._crowd_arrives(room, ghost):
+                effects.append(Deliver(Presence(nick=ghost.nick, event="join", room=room.name,
+                                                **joining(ghost, self._accounts)), audience))
+        return effects
+
+    def _show_remote_members(self, room: Room) -> None:
+        """Room ``room`` has just opened here: its members elsewhere are in it (no news)."""
+        for key, member in self._roster.get(room.key, {}).items():
+            if key not in room.members:
+                self._ghost_enters(room, key, member)
+
+    def _ghost_enters(self, room: Room, key: str, member: Member) -> User:
+        ghost = self._ghosts.get(key)
+        if ghost is None:
+            ghost = self._ghosts[key] = User(key, member.nick, account=member.account,
+                                             token=None)
+        room.members[key] = ghost
+        ghost.rooms[room.key] = room
+        self._ghost_counts[room.key] = self._ghost_counts.get(room.key, 0) + 1
+        room.changed()
+        return ghost
+
+    def _ghost_leaves(self, room: Room, ghost: User) -> None:
+        if room.members.get(ghost.key) is ghost:
+            del room.members[ghost.key]
+            left = self._ghost_counts.pop(room.key, 1) - 1
+            if left:
+                self._ghost_counts[room.key] = left
+        ghost.rooms.pop(room.key, None)
+        room.changed()
+        if not ghost.rooms:
+            self._ghosts.pop(ghost.key, None)
+
+    def _ghost_renamed(self, ghost: User, nick: str) -> list[Effect]:
+        audience: dict[SessionId, None] = {}
+        for room in ghost.rooms.values():
+            audience.update(dict.fromkeys(room.targets()))
+        event = Presence(nick=ghost.nick, event="nick", new_nick=nick)
+        ghost.nick = nick
+        for room in ghost.rooms.values():
+            room.changed()
+        return [Deliver(event, tuple(audience))] if audience else []
+
+    def _forget_ghosts(self, room: Room) -> None:
+        """Room ``room`` closes here: the members elsewhere shown in it go with it."""
+        for user in [u for u in room.members.values() if not u.sessions]:
+            self._ghost_leaves(room, user)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from palaver.hub.effects import SessionId
@@ -49,7 +49,7 @@ class User:
 
 class Room:
     __slots__ = ("_by_nick", "_targets", "arrived", "created_at", "departed", "key", "members",
-                 "name", "topic")
+                 "name", "observer", "topic")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -63,6 +63,8 @@ class Room:
         self.arrived: dict[str, None] | None = None
         self.departed: dict[str, str] | None = None
         self._by_nick: tuple[tuple[str, User], ...] | None = None
+        # A node of a cluster: told the room's key when its members change (hub/interest.py)
+        self.observer: Callable[[str], None] | None = None
 
     def targets(self) -> tuple[SessionId, ...]:
         """Every session of every member; cached until membership changes."""
@@ -73,6 +75,8 @@ class Room:
     def changed(self) -> None:
         self._targets = None
         self._by_nick = None
+        if self.observer is not None:
+            self.observer(self.key)
 
     def by_nick(self) -> tuple[tuple[str, User], ...]:
         """(folded nick, user) of every member, sorted by the former (unique among users

@@ -116,11 +116,13 @@ class Server:
             if s.bus:  # a node of a cluster (server/cluster.py, server/nick_claims.py)
                 from palaver.bus.redis_bus import RedisBus
                 from palaver.claims.postgres import PostgresClaims
+                from palaver.roster.postgres import PostgresRoster
 
                 core.nick_claims = NickClaims(PostgresClaims(s.store), self.node_id, store,
                                               in_use=hub.nick_in_use)
                 await core.nick_claims.start()
-                core.cluster = ClusterLink(RedisBus(list(s.bus)), store, hub, core.deliver)
+                core.cluster = ClusterLink(RedisBus(list(s.bus)), store, hub, core.deliver,
+                                           node=self.node_id, roster=PostgresRoster(s.store))
                 await core.cluster.start()
             if not s.tls_only:
                 self._listener = await asyncio.get_running_loop().create_server(

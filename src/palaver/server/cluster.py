@@ -35,6 +35,7 @@ from palaver.hub.effects import Deliver
 from palaver.hub.interest import Channel, Interest
 from palaver.hub.messaging import as_message
 from palaver.protocol.messages import Message
+from palaver.roster.base import Member, RoomMembers, Roster
 from palaver.store.base import Store, StoredMessage
 
 log = logging.getLogger("palaver.server.cluster")
@@ -42,15 +43,24 @@ log = logging.getLogger("palaver.server.cluster")
 CHECK_INTERVAL: Final = 1.0  # seconds between comparisons of released ids with the store's
 READ_LIMIT: Final = 500  # messages read from the store for one hole at a time
 USER_CHANNEL: Final = "user:"  # + a user's key: the channel of its direct messages
+ROSTER_CHANNEL: Final = "cluster:roster"  # every node: hints that a node's members changed
+ROSTER_DELAY: Final = 0.05  # seconds the members' changes are gathered before they are written
 
 
-class BusMessage(msgspec.Struct, frozen=True, array_like=True):
+class BusMessage(msgspec.Struct, frozen=True, array_like=True, tag="m"):
     """What a node publishes for a stored message: its conversation, who sent it (a direct
     conversation's ends are in its key) and the event as the others see it."""
 
     conversation: str
     sender_key: str
     event: Message
+
+
+class RosterMoved(msgspec.Struct, frozen=True, array_like=True, tag="r"):
+    """A hint: ``node`` wrote its room members to the roster (read it now, not at the next
+    check)."""
+
+    node: str
 
 
 class _Local(msgspec.Struct, frozen=True):
@@ -60,18 +70,21 @@ class _Local(msgspec.Struct, frozen=True):
 
 
 _encode = msgspec.msgpack.Encoder().encode
-_decode = msgspec.msgpack.Decoder(BusMessage).decode
+_decode = msgspec.msgpack.Decoder(BusMessage | RosterMoved).decode
 
 Item = _Local | BusMessage
 
 
 class ClusterLink:
     def __init__(self, bus: Bus, store: Store, hub: Hub, deliver: Callable[[Deliver], None],
-                 *, check_interval: float = CHECK_INTERVAL, read_limit: int = READ_LIMIT,
+                 *, node: str = "node", roster: Roster | None = None,
+                 check_interval: float = CHECK_INTERVAL, read_limit: int = READ_LIMIT,
                  hole_timeout: float | None = None) -> None:
         self.bus = bus
         self.store = store
         self.hub = hub
+        self.node = node
+        self.roster = roster
         self._deliver = deliver
         self.check_interval = check_interval
         self.read_limit = read_limit
@@ -91,6 +104,14 @@ class ClusterLink:
         self.unpublished = 0
         self.filled = 0
         self.checks = 0
+        # The roster (roster/base.py): rooms whose members here changed since written, what
+        # was last written of each, other nodes' members and the versions they were read at.
+        self._roster_dirty: set[str] = set()
+        self._written: dict[str, dict[str, Member]] = {}
+        self._writing = self._write_again = False
+        self._remote: dict[str, RoomMembers] = {}
+        self._versions: dict[str, int] = {}
+        self._reading = self._read_again = False
 
     async def start(self) -> None:
         """Follow every conversation from where the hub is, subscribe to what the users here
@@ -98,7 +119,13 @@ class ClusterLink:
         for conversation, last_id in self.hub.last_ids().items():
             self.sequencer.expect(conversation, last_id)
         self.hub.interest = Interest(self._interest_noted)
+        if self.roster is not None:
+            await self.roster.open()
+            await self.roster.reset(self.node)
         await self.bus.open(self)
+        if self.roster is not None:
+            self._subscribed.add(ROSTER_CHANNEL)
+            await self.bus.subscribe(ROSTER_CHANNEL)
         self._check_timer = self._loop.call_later(self.check_interval, self._check_now)
 
     async def close(self) -> None:
@@ -111,6 +138,12 @@ class ClusterLink:
             task.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks))
+        if self.roster is not None:
+            try:  # the others drop this node's members now, not when its lease runs out
+                await self.roster.retire(self.node)
+            except Exception:
+                log.exception("could not take this node's members out of the roster")
+            await self.roster.close()
 
     # ------------------------------------------------------------------ this node's messages
 
@@ -151,6 +184,11 @@ class ClusterLink:
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.warning("a bus message on %s that is not one: dropped", conversation)
             return
+        if type(message) is RosterMoved:
+            if message.node != self.node:
+                self._read_roster_soon()
+            return
+        assert isinstance(message, BusMessage)
         if message.event.msg_id != msg_id:
             log.warning("a bus message on %s with two ids: dropped", conversation)
             return
@@ -255,6 +293,93 @@ class ClusterLink:
             self._follow(conversation)
             self.sequencer.stored(conversation, last_id, now)
         self._holes_later()
+        self._read_roster_soon()
+
+    # ------------------------------------------------------------------ the roster
+
+    def _write_roster_soon(self) -> None:
+        if self.roster is None or self._closed:
+            return
+        if self._writing:
+            self._write_again = True
+        else:
+            self._writing = True
+            self._loop.call_later(ROSTER_DELAY, lambda: self._spawn(self._write_roster()))
+
+    async def _write_roster(self) -> None:
+        """Write what changed among this node's room members; hint the others."""
+        assert self.roster is not None
+        try:
+            dirty, self._roster_dirty = self._roster_dirty, set()
+            changes: dict[tuple[str, str], Member | None] = {}
+            now: dict[str, dict[str, Member]] = {}
+            for room in dirty:
+                here, before = self.hub.local_members(room), self._written.get(room, {})
+                now[room] = here
+                changes.update(((room, key), None) for key in before.keys() - here.keys())
+                changes.update(((room, key), member) for key, member in here.items()
+                               if before.get(key) != member)
+            if changes:
+                try:
+                    await self.roster.apply(self.node, changes)
+                except Exception:  # tried again at the next change or check
+                    log.exception("could not write this node's room members")
+                    self._roster_dirty |= dirty
+                    return
+                for room, members in now.items():
+                    if members:
+                        self._written[room] = members
+                    else:
+                        self._written.pop(room, None)
+                await self.bus.publish(ROSTER_CHANNEL, 0, _encode(RosterMoved(self.node)))
+        finally:
+            self._writing = False
+            if self._write_again or self._roster_dirty:
+                self._write_again = False
+                self._write_roster_soon()
+
+    def _read_roster_soon(self) -> None:
+        if self.roster is None or self._closed:
+            return
+        if self._reading:
+            self._read_again = True
+        else:
+            self._reading = True
+            self._spawn(self._read_roster())
+
+    async def _read_roster(self) -> None:
+        """Read the members of the nodes whose version moved; show them here."""
+        assert self.roster is not None
+        try:
+            versions = await self.roster.versions()
+            versions.pop(self.node, None)
+            changed: set[str] = set()
+            for node in [n for n in self._remote if n not in versions]:  # gone
+                changed.update(self._remote.pop(node))
+                self._versions.pop(node, None)
+            for node, version in versions.items():
+                if self._versions.get(node) == version:
+                    continue
+                members = await self.roster.members(node)
+                before = self._remote.get(node, {})
+                changed.update(room for room in members.keys() | before.keys()
+                               if members.get(room) != before.get(room))
+                self._remote[node] = members
+                self._versions[node] = version
+            for room in changed:
+                merged: dict[str, Member] = {}
+                for members in self._remote.values():
+                    merged.update(members.get(room, {}))
+                for effect in self.hub.set_remote_members(room, merged):
+                    assert isinstance(effect, Deliver)
+                    self._deliver(effect)
+        except Exception:
+            log.exception("could not read the other nodes' room members")
+        finally:
+            self._reading = False
+            if self._read_again:
+                self._read_again = False
+                self._read_roster_soon()
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -265,6 +390,10 @@ class ClusterLink:
         interest = self.hub.interest
         if interest is None or self._closed:
             return
+        rooms = interest.take_rooms()
+        if rooms:
+            self._roster_dirty |= rooms
+            self._write_roster_soon()
         for channel, wanted in interest.take().items():
             name = channel_name(channel)
             if wanted and name not in self._subscribed:

@@ -60,6 +60,7 @@ from palaver.protocol.messages import (
     Goodbye,
     Hello,
     HistoryPage,
+    Join,
     Ping,
     SendDirect,
     ServerMessage,
@@ -237,9 +238,8 @@ class ServerCore:
             conn.pause()  # what follows waits for the claim (server/nick_claims.py)
             self._spawn(self._claimed(conn, message), conn.sid)  # type: ignore[arg-type]
             return
-        if (self.cluster is not None and type(message) is SendDirect
-                and not self.hub.knows_nick(message.to)):
-            conn.pause()  # an account made on another node? (the store knows)
+        if self.cluster is not None and self._learns_first(message):
+            conn.pause()  # what other nodes may have changed is read first (the store knows)
             self._spawn(self._learn_then_receive(conn, message), conn.sid)
             return
         if self.hub.needs_login(conn.sid, message):
@@ -305,14 +305,24 @@ class ServerCore:
         self.pipeline.submit(effects)
         conn.resume()
 
-    async def _learn_then_receive(self, conn: Connection, message: SendDirect) -> None:
-        """Learn the account ``message`` is to, if another node made it; then handle it."""
+    def _learns_first(self, message: ClientMessage) -> bool:
+        """In a cluster: does ``message`` need what another node may have stored since this
+        one read it — a DM's account, a room's rules before it opens here?"""
+        if type(message) is SendDirect:
+            return not self.hub.knows_nick(message.to)
+        return type(message) is Join and not self.hub.room_open(message.room)
+
+    async def _learn_then_receive(self, conn: Connection, message: ClientMessage) -> None:
+        """Learn from the store what ``message`` needs (:meth:`_learns_first`); handle it."""
         try:
-            account = await self.store.get_account(fold(message.to))
-            if account is not None:
-                self.hub.learn_account(account.key, account.nick)
-        except Exception:  # the hub answers no_such_user
-            log.exception("could not look up the account %s", message.to)
+            if type(message) is SendDirect:
+                account = await self.store.get_account(fold(message.to))
+                if account is not None:
+                    self.hub.learn_account(account.key, account.nick)
+            else:
+                self.hub.learn_rules(await self.store.room_settings())
+        except Exception:  # the hub goes by what it knows
+            log.exception("could not read what %s needs", type(message).__name__)
         self.pipeline.submit(self.hub.handle(conn.sid, message, self._wall_clock(),
                                              resends=conn.resends))
         conn.resume()

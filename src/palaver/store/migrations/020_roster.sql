@@ -1,0 +1,3 @@
+-- Nothing in SQLite: PostgreSQL's 020 keeps which room members each node of a cluster has
+-- (roster, roster_versions). One process has nobody to tell. The number is taken here too, so
+-- that a SQLite and a PostgreSQL database of one palaver have the same schema version.
