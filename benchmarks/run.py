@@ -1,5 +1,5 @@
 """Command line: ``python -m benchmarks [--quick] [--only fanout|idle|durable|search|upload|
-sweep|churn|joinstorm|rooms|irc] [--output F]``.
+sweep|churn|joinstorm|rooms|irc|cluster] [--output F]``.
 
 Prints a table and writes every figure (and the machine it ran on) to a JSON file, by default
 ``benchmarks/results/<mode>-<timestamp>.json`` plus a copy at ``benchmarks/results/latest.json``.
@@ -7,7 +7,9 @@ The step-6 scenarios (``sweep``, ``churn``, ``joinstorm``, ``rooms``) run palave
 installed, ngIRCd and InspIRCd side by side; the sweep's chart goes next to the JSON file
 (``<name>-fanout.png``). A progress line goes to stderr while they run.
 The IRC comparison (``--only irc``: palaver's IRC door against ngIRCd and InspIRCd) runs only when
-asked for, never as part of the default run.
+asked for, never as part of the default run; so does the cluster benchmark (``--only cluster``: the
+embedded server against one node on PostgreSQL + Redis, and two nodes against one), which
+starts its own PostgreSQL and Redis (skipped, saying why, where they are not installed).
 Exit status 0 when every benchmark completed (all expected deliveries arrived, every client
 registered, every message acknowledged and stored exactly once in a sound SQLite file), 1 when
 one did not, 2 when one could not run at all; the floors are reported, not
@@ -28,6 +30,9 @@ from typing import Any
 
 from benchmarks.chart import write_chart
 from benchmarks.churn import ChurnParams, render_churn, run_churn
+from benchmarks.cluster import ClusterParams, run_cluster
+from benchmarks.cluster import complete as cluster_complete
+from benchmarks.clusterreport import render_cluster
 from benchmarks.durable import DurableParams, DurableRun, run_durable
 from benchmarks.fanout import FanoutParams, run_fanout
 from benchmarks.idle import IdleParams, run_idle
@@ -129,6 +134,9 @@ QUICK_JOINSTORM = JoinStormParams(clients=200, timeout=30.0)
 FULL_ROOMS = RoomsParams()
 QUICK_ROOMS = RoomsParams(clients=500, rooms=10, timeout=60.0)
 SCENARIOS = ("sweep", "churn", "joinstorm", "rooms")
+FULL_CLUSTER = ClusterParams()
+QUICK_CLUSTER = ClusterParams(members=60, rates=(50,), seconds=1.0, warmup_seconds=0.4,
+                              drain=10.0, latency_sample_every=1, setup_timeout=30.0, rounds=1)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,9 +146,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="a small smoke run (100 members, 500 idle connections, "
                              "5,000 durable messages)")
     parser.add_argument("--only", choices=["fanout", "idle", "durable", "search", "upload",
-                                           *SCENARIOS, "irc"],
+                                           *SCENARIOS, "irc", "cluster"],
                         help="run one benchmark (irc: only when asked for; it compares "
-                             "palaver's IRC door with ngircd and inspircd where installed)")
+                             "palaver's IRC door with ngircd and inspircd where installed; "
+                             "cluster: only when asked for; the embedded server, one node "
+                             "and two nodes on PostgreSQL + Redis)")
     parser.add_argument("--output", type=Path, help="where to write the JSON results")
     parser.add_argument("--servers", type=lambda text: tuple(text.split(",")),
                         help="the sweep, churn, joinstorm and rooms only on these servers "
@@ -184,6 +194,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         results["rooms"] = await run_rooms(_only_servers(QUICK_ROOMS if q else FULL_ROOMS, only))
     if args.only == "irc":
         results["irc"] = await run_irc(QUICK_IRC if args.quick else FULL_IRC)
+    if args.only == "cluster":
+        results["cluster"] = await run_cluster(QUICK_CLUSTER if args.quick else FULL_CLUSTER)
     return results
 
 
@@ -205,6 +217,8 @@ def _complete(results: dict[str, Any]) -> bool:
             phase["complete"] for run in results["irc"]["runs"] for phase in run["phases"])
     if "sweep" in results:
         ok = ok and sweep_complete(results["sweep"])
+    if "cluster" in results:
+        ok = ok and cluster_complete(results["cluster"])
     for name in ("churn", "joinstorm", "rooms"):
         if name in results:  # churn: a run cut short by its time bound is not a failure
             ok = ok and bool(results[name]["runs"]) and not results[name]["failed"] and all(
@@ -245,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(render_upload(results["upload"])))
     if "irc" in results:
         print("\n".join(render_irc(results["irc"])))
+    if "cluster" in results:
+        print("\n".join(render_cluster(results["cluster"])))
     for name, render_one in (("sweep", render_sweep), ("churn", render_churn),
                              ("joinstorm", render_joinstorm), ("rooms", render_rooms)):
         if name in results:
