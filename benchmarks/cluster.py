@@ -34,6 +34,7 @@ import contextlib
 import subprocess
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import psutil  # type: ignore[import-untyped]  # no stubs pinned
@@ -53,9 +54,9 @@ SETUPS = ("embedded", "one-node", "two-nodes")
 
 @dataclass(frozen=True, slots=True)
 class ClusterParams:
-    members: int = 1_000
+    members: int = 500
     senders: int = 10
-    rates: tuple[int, ...] = (100, 200)  # messages/s in total, one phase each
+    rates: tuple[int, ...] = (40, 100)  # messages/s in total, one phase each
     seconds: float = 5.0  # of sending, per phase
     drain: float = 20.0  # more seconds a phase may take to deliver
     warmup_seconds: float = 1.0  # of sending at the first rate, not reported
@@ -299,6 +300,9 @@ def _code_state() -> dict[str, Any]:
                                   timeout=10, check=False).stdout
         return ""
 
+    import palaver
+
     dirty = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
     return {"head": git("rev-parse", "--short", "HEAD").strip(), "src_uncommitted": dirty,
+            "palaver_from": str(Path(palaver.__file__).parent),
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
