@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +290,57 @@ async def test_a_room_made_on_one_node_keeps_its_rules_on_the_other(
         assert joined.topic == "set on node A" and "bob" not in joined.operators
         await alice.quit()
         await bob.quit()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait for ``condition`` about the node's state (bounded: 10 s)."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+    pytest.fail("the node never got there")
+
+
+async def test_a_message_stored_while_a_member_resumes_is_told_to_it_once(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    """(Found by the cluster soak.) A message posted before a member's HELLO and stored after
+    it: the replay counts up to where the room is told when the replay goes out, so it is in
+    the replay — not lost between a replay made too early and an audience made too early."""
+    async with running(node_settings(tmp_path, "a", pg_url, redis_server.url)) as a:
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        bob = await Client.connect("127.0.0.1", a.port, "bob")
+        assert isinstance(await bob.request(Register(nick="bob", password=PASSWORD)),
+                          Registered)
+        first = await alice.request(Say(id="1", room="#lobby", text="one"))
+        assert isinstance(first, Message)
+        while (await bob.wait_for(Message)).msg_id != first.msg_id:
+            pass
+        await bob.close()
+        assert a.core is not None
+        core, store = a.core, a.core.store
+        append, gate, held = store.append, asyncio.Event(), asyncio.Event()
+
+        async def held_append(batch: Any) -> Any:
+            held.set()
+            await gate.wait()  # a commit that takes its time
+            return await append(batch)
+
+        store.append = held_append  # type: ignore[method-assign]
+        await until(lambda: not core.hub.nick_in_use("bob"))
+        alice.write(Say(id="2", room="#lobby", text="two"))  # posted; its commit held
+        await asyncio.wait_for(held.wait(), 10)
+        back_reader, back_writer = await asyncio.open_connection("127.0.0.1", a.port)
+        back = Client(back_reader, back_writer)
+        back.write(Hello(version=1, nick="bob", password=PASSWORD, since={"#lobby": 1}))
+        await until(lambda: core.hub.nick_in_use("bob"))  # back in the room, "two" unstored
+        store.append = append  # type: ignore[method-assign]
+        gate.set()
+        assert isinstance(await back.wait_for(Welcome), Welcome)
+        third = await alice.request(Say(id="3", room="#lobby", text="three"))
+        assert isinstance(third, Message)
+        got: list[Message] = []
+        while not got or got[-1].msg_id < third.msg_id:
+            got.append(await back.wait_for(Message))
+        assert [m.text for m in got] == ["two", "three"]
+        await alice.quit()
+        await back.quit()

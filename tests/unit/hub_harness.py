@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable, Mapping
 
 from palaver.hub import Close, Deliver, Effect, Hub, HubConfig
-from palaver.hub.effects import Persist
+from palaver.hub.effects import Persist, Released
 from palaver.hub.hub import StoredState
 from palaver.protocol.messages import ClientMessage, Hello, ServerMessage
 from palaver.store.base import StoredMessage
@@ -94,6 +94,8 @@ class Harness:
                         self.inbox[sid].append(effect.event)
             elif isinstance(effect, Close):
                 self.closed[effect.session] = effect.reason
+            elif isinstance(effect, Released):  # a node of a cluster (hub/remote.py)
+                self.hub.released(effect.conversation, effect.msg_id)
             elif isinstance(effect, Persist):  # as if the store committed it at once
                 self.stored.append(effect.message)
                 self.hub.persisted(effect.message, stored=True)

@@ -83,7 +83,7 @@ def test_ids_move_when_released_not_when_guessed(h: Harness) -> None:
     event = Message(msg_id=7, ts="2026-12-06T00:00:00.000Z", sender="bob", text="elsewhere",
                     room="#dev")
     h.clear()
-    h.apply(h.hub.remote_message("#dev", "~b", event))
+    h.apply(h.hub.remote_message("#dev", event))
     assert h.take(alice) == [event]
     assert h.hub.last_id_of("#dev") == 7
     h.hub.skip_to("#quiet", 12)

@@ -245,10 +245,13 @@ class Arrival:
         and, for an account logging in, every other one since its marks."""
         since = {fold(k): v for k, v in (msg.since or {}).items()}
         ranges: list[ReplayRange] = []
+        # A node of a cluster counts up to where each is told when the replay starts (the core
+        # sets ``upto`` then: hub/remote.py), so it asks for every conversation named.
+        later = self.config.store_assigns_ids
         for room in user.rooms.values():
             after = since.get(room.key)
             upto = self._last_id.get(room.key, 0)
-            if after is not None and upto > after:
+            if after is not None and (upto > after or later):
                 ranges.append(ReplayRange(room.key, after, upto, room=room.name))
         dm_since: dict[str, int] = {}
         for name, after in since.items():
@@ -263,7 +266,7 @@ class Arrival:
             elif after_dm is None and resuming:  # one the client has not heard of: all of it
                 after_dm = 0
             upto = self._last_id.get(conversation, 0)
-            if after_dm is not None and upto > after_dm:
+            if after_dm is not None and (upto > after_dm or later):
                 peer_nick = self._known_nicks.get(_other_end(conversation, user.key))
                 ranges.append(ReplayRange(conversation, after_dm, upto, peer=peer_nick))
         return [Replay(sid, tuple(ranges))] if ranges else []

@@ -53,6 +53,15 @@ class Persist:
 
 
 @dataclass(frozen=True, slots=True)
+class Released:
+    """A node of a cluster: id ``msg_id`` of ``conversation`` is told here from this point on
+    (hub/remote.py: what JOINED and a replay count up to when they go out)."""
+
+    conversation: str
+    msg_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class AckResend:
     """A resend of a message whose original is still being stored: once the store has answered,
     send the sender the original (or, if storing failed, ``unavailable``)."""
@@ -358,4 +367,5 @@ Effect = (
     | SearchMessages
     | ManageAccount | EraseAccount
     | SaveNotifyLevel | LoadNotifyLevels
+    | Released
 )

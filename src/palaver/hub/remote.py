@@ -1,13 +1,17 @@
-"""Messages stored by other nodes of a cluster, released here in id order.
+"""A node of a cluster: other nodes' messages and members, told here in order.
 
 How this works: mixed into :class:`~palaver.hub.hub.Hub`. In a cluster the store assigns ids
 (``HubConfig.store_assigns_ids``): a post's msg_id is only the hub's guess, and ``_last_id``
-moves when a message is *released* here — the node's own once stored, other nodes' once the
-server's cluster link (server/cluster.py) has them in order — so it always says how far the
-users here have been told, which is what JOINED, a replay and a resume count from.
-:meth:`Remote.remote_message` is one of another node's messages, told to the users here who
-should see it: the room's members here, or the two ends of a direct conversation.
-:meth:`Remote.skip_to` moves a conversation nobody here follows to where the store says it is.
+moves when an id is *released* here (a :class:`~palaver.hub.effects.Released` effect, carried
+out in order with every other effect) — the node's own once stored, other nodes' once the
+server's cluster link (server/cluster.py) has them in order. So ``_last_id`` says how far the
+users here have been told, and a JOINED or a replay counts up to it *when it goes out* (the
+core reads it then): a message released before it is in the replay or before the JOINED's
+last id, one released after it is told live. Who is told live is decided when the message
+enters the effects (:meth:`Remote.audience`), as for a post on a single server.
+
+Members on other nodes (the roster, roster/base.py) are shown in the rooms open here as users
+without sessions (:meth:`Remote.set_remote_members`): listed, counted, never sent anything.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from palaver.hub.effects import Deliver, Effect, SessionId
+from palaver.hub.effects import Deliver, Effect, Released, SessionId
 from palaver.hub.names import fold
 from palaver.hub.profile import joining
 from palaver.hub.rules import RoomRules
@@ -63,21 +67,27 @@ class Remote:
     def _ghosts_in(self, room: Room) -> int:
         return self._ghost_counts.get(room.key, 0)
 
-    def remote_message(self, conversation: str, sender_key: str, event: Message
-                       ) -> list[Effect]:
-        """Another node stored ``event`` (from ``sender_key``) in ``conversation``, and every
-        id before it has been released here: tell it to whoever here should see it."""
-        self.released(conversation, event.msg_id)
+    def remote_message(self, conversation: str, event: Message) -> list[Effect]:
+        """Another node stored ``event`` in ``conversation``, and every id before it has been
+        released here: it counts as told from where these effects are carried out, to those
+        here who should see it now."""
+        audience = self.audience(conversation)
+        released: list[Effect] = [Released(conversation, event.msg_id)]
+        return [*released, Deliver(event, audience)] if audience else released
+
+    def audience(self, conversation: str) -> tuple[SessionId, ...]:
+        """Who here is told a message of ``conversation`` now: the room's members here, or
+        both ends of a direct conversation."""
         if not conversation.startswith("@"):
             room = self._rooms.get(conversation)
-            return [Deliver(event, room.targets())] if room is not None else []
+            return room.targets() if room is not None else ()
         sessions: list[SessionId] = []
         for key in conversation[1:].split(","):
             self._dm_index.setdefault(key, set()).add(conversation)
             user = self._here_by_key(key)
             if user is not None:
                 sessions.extend(user.sessions)
-        return [Deliver(event, tuple(sessions))] if sessions else []
+        return tuple(sessions)
 
     def released(self, conversation: str, msg_id: int) -> None:
         """Id ``msg_id`` of ``conversation`` is stored and told here."""

@@ -121,8 +121,9 @@ class Server:
                 core.nick_claims = NickClaims(PostgresClaims(s.store), self.node_id, store,
                                               in_use=hub.nick_in_use)
                 await core.nick_claims.start()
-                core.cluster = ClusterLink(RedisBus(list(s.bus)), store, hub, core.deliver,
-                                           node=self.node_id, roster=PostgresRoster(s.store))
+                core.cluster = ClusterLink(RedisBus(list(s.bus)), store, hub, core.carry_out,
+                                           core.pipeline.submit, node=self.node_id,
+                                           roster=PostgresRoster(s.store))
                 await core.cluster.start()
             if not s.tls_only:
                 self._listener = await asyncio.get_running_loop().create_server(

@@ -31,7 +31,7 @@ import msgspec
 from palaver.bus.base import Bus
 from palaver.bus.sequencer import Hole, Sequencer
 from palaver.hub import Hub
-from palaver.hub.effects import Deliver
+from palaver.hub.effects import Deliver, Effect, Released
 from palaver.hub.interest import Channel, Interest
 from palaver.hub.messaging import as_message
 from palaver.protocol.messages import Message
@@ -48,11 +48,10 @@ ROSTER_DELAY: Final = 0.05  # seconds the members' changes are gathered before t
 
 
 class BusMessage(msgspec.Struct, frozen=True, array_like=True, tag="m"):
-    """What a node publishes for a stored message: its conversation, who sent it (a direct
-    conversation's ends are in its key) and the event as the others see it."""
+    """What a node publishes for a stored message: its conversation (a direct conversation's
+    ends are in its key) and the event as the others see it."""
 
     conversation: str
-    sender_key: str
     event: Message
 
 
@@ -64,9 +63,11 @@ class RosterMoved(msgspec.Struct, frozen=True, array_like=True, tag="r"):
 
 
 class _Local(msgspec.Struct, frozen=True):
-    """This node's message: the deliveries the hub made for it (the sender's ack included)."""
+    """This node's message: the deliveries the hub made for it when it was posted (the
+    sender's ack included), and the session that posted it."""
 
     then: tuple[Deliver, ...]
+    session: int
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -76,7 +77,9 @@ Item = _Local | BusMessage
 
 
 class ClusterLink:
-    def __init__(self, bus: Bus, store: Store, hub: Hub, deliver: Callable[[Deliver], None],
+    def __init__(self, bus: Bus, store: Store, hub: Hub,
+                 carry_out: Callable[[Effect], None],
+                 submit: Callable[[Iterable[Effect]], None],
                  *, node: str = "node", roster: Roster | None = None,
                  check_interval: float = CHECK_INTERVAL, read_limit: int = READ_LIMIT,
                  hole_timeout: float | None = None) -> None:
@@ -85,7 +88,8 @@ class ClusterLink:
         self.hub = hub
         self.node = node
         self.roster = roster
-        self._deliver = deliver
+        self._carry_out = carry_out  # an effect, now (in its place among the effects)
+        self._submit = submit  # effects, after those waiting (server/pipeline.py)
         self.check_interval = check_interval
         self.read_limit = read_limit
         self._loop = asyncio.get_running_loop()
@@ -100,6 +104,7 @@ class ClusterLink:
         self._closed = False
         # Counters (metrics, tests): messages published, not published (bus down), read from
         # the store to fill holes, and store checks made.
+        self.waiting = 0  # Released effects submitted, not yet carried out
         self.published = 0
         self.unpublished = 0
         self.filled = 0
@@ -147,26 +152,35 @@ class ClusterLink:
 
     # ------------------------------------------------------------------ this node's messages
 
-    def committed(self, record: StoredMessage, then: tuple[Deliver, ...]) -> None:
-        """This node stored ``record`` (under the id the store assigned) and the hub made
-        ``then`` for it: release them in order, and tell the other nodes."""
+    def committed(self, record: StoredMessage, then: tuple[Deliver, ...],
+                  session: int) -> None:
+        """This node stored ``record`` (under the id the store assigned; ``session`` posted
+        it) and the hub made ``then`` for it: release them in order, and tell the other
+        nodes. Called in the message's place among the effects: if it is next in its
+        conversation it is told there, as the hub made it."""
         conversation, msg_id = record.conversation, record.msg_id
         self._follow(conversation)
         mark = self.sequencer.mark(conversation)
+        local = _Local(then, session)
         if mark is not None and msg_id <= mark:
             # Released already, read from the store before this answer came back: only the
             # sender's acknowledgement is still owed.
-            for delivery in then:
-                if delivery.event.id is not None:
-                    self._deliver(delivery)
-        elif not self.sequencer.supersede(conversation, msg_id, _Local(then)):
-            self._release(conversation, self.sequencer.offer(conversation, msg_id, _Local(then),
-                                                            self._loop.time()))
+            self._submit([d for d in then if d.event.id is not None])
+        elif not self.sequencer.supersede(conversation, msg_id, local):
+            released = self.sequencer.offer(conversation, msg_id, local, self._loop.time())
+            if released and released[0][0] == msg_id and not self.waiting:
+                # Next, and nothing released before it still waits among the effects: told
+                # in its place, as the hub made it.
+                self.hub.released(conversation, msg_id)
+                for delivery in then:
+                    self._carry_out(delivery)
+                released = released[1:]
+            self._release(conversation, released)
         self._holes_later()
         others = next((d.event for d in then if type(d.event) is Message), None)
         if others is None:
             return
-        payload = _encode(BusMessage(conversation, record.sender_key, replace_id(others)))
+        payload = _encode(BusMessage(conversation, replace_id(others)))
         for channel in channels_of(conversation):
             self._spawn(self._publish(channel, msg_id, payload))
 
@@ -211,17 +225,29 @@ class ClusterLink:
             self.sequencer.expect(conversation, self.hub.last_id_of(conversation))
 
     def _release(self, conversation: str, released: Iterable[tuple[int, Item]]) -> None:
-        hub = self.hub
+        """Messages the sequencer let through (not in a post's place): told after the effects
+        waiting, to whoever here should see them now (hub/remote.py)."""
+        effects: list[Effect] = []
         for msg_id, item in released:
-            if type(item) is _Local:
-                hub.released(conversation, msg_id)
-                for delivery in item.then:
-                    self._deliver(delivery)
+            if type(item) is _Local:  # late (it waited for another node's): the ack, the rest
+                others = next(d.event for d in item.then if type(d.event) is Message)
+                audience = self.hub.audience(conversation)
+                ack = [d for d in item.then if d.event.id is not None]
+                effects.append(Released(conversation, msg_id))
+                effects.extend(ack)
+                if audience:
+                    effects.append(Deliver(replace_id(others), audience,
+                                           skip=item.session if ack else None))
             else:
                 assert isinstance(item, BusMessage)
-                for effect in hub.remote_message(conversation, item.sender_key, item.event):
-                    assert isinstance(effect, Deliver)
-                    self._deliver(effect)
+                effects.extend(self.hub.remote_message(conversation, item.event))
+        if effects:
+            self.waiting += sum(type(e) is Released for e in effects)
+            self._submit(effects)
+
+    def told(self) -> None:
+        """A :class:`Released` this link submitted has been carried out."""
+        self.waiting -= 1
 
     # ------------------------------------------------------------------ holes and checks
 
@@ -370,9 +396,7 @@ class ClusterLink:
                 merged: dict[str, Member] = {}
                 for members in self._remote.values():
                     merged.update(members.get(room, {}))
-                for effect in self.hub.set_remote_members(room, merged):
-                    assert isinstance(effect, Deliver)
-                    self._deliver(effect)
+                self._submit(self.hub.set_remote_members(room, merged))
         except Exception:
             log.exception("could not read the other nodes' room members")
         finally:
@@ -432,7 +456,7 @@ def replace_id(event: Message) -> Message:
 
 
 def _stored(record: StoredMessage) -> BusMessage:
-    return BusMessage(record.conversation, record.sender_key, as_message(record))
+    return BusMessage(record.conversation, as_message(record))
 
 
 def renumbered(then: tuple[Deliver, ...], msg_id: int) -> tuple[Deliver, ...]:

@@ -13,6 +13,7 @@ account, a page of history, a replay) runs in its own task and feeds its result 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine, Hashable, Iterable
@@ -39,6 +40,7 @@ from palaver.hub.effects import (
     LoadReadMarkers,
     ManageAccount,
     Persist,
+    Released,
     Remember,
     Replay,
     SaveMetadata,
@@ -61,6 +63,7 @@ from palaver.protocol.messages import (
     Hello,
     HistoryPage,
     Join,
+    Joined,
     Ping,
     SendDirect,
     ServerMessage,
@@ -381,7 +384,13 @@ class ServerCore:
     def _release(self, effect: Effect, outcome: Outcome) -> None:
         kind = type(effect)
         if kind is Deliver:
+            if self.cluster is not None and type(effect.event) is Joined:  # type: ignore[union-attr]
+                effect = self._joined_now(effect)  # type: ignore[arg-type]
             self._deliver(effect)  # type: ignore[arg-type]
+        elif kind is Released:
+            assert isinstance(effect, Released) and self.cluster is not None
+            self.hub.released(effect.conversation, effect.msg_id)
+            self.cluster.told()
         elif kind is Answer:
             assert isinstance(effect, Answer)
             conn = self._connections.get(effect.session)
@@ -407,7 +416,9 @@ class ServerCore:
         elif kind is Replay:
             assert isinstance(effect, Replay)
             conn = self._connections.get(effect.session)
-            if conn is not None:
+            if self.cluster is not None:
+                effect = self._replay_now(effect)
+            if conn is not None and effect.ranges:
                 conn.hold()
                 self._spawn(self._replay(conn, effect), effect.session)
         elif kind is CheckOperator:
@@ -426,6 +437,22 @@ class ServerCore:
             self._spawn(self.store.save_metadata(effect.target, effect.values))
         elif kind is Remember:
             self._spawn(self._remember(effect))  # type: ignore[arg-type]
+
+    def _joined_now(self, effect: Deliver) -> Deliver:
+        """A node of a cluster: a JOINED's last id is how far the room is told when it goes
+        out (hub/remote.py), not when it was made."""
+        event = effect.event
+        assert isinstance(event, Joined)
+        last_id = self.hub.last_id_of(fold(event.room))
+        return effect if last_id == event.last_id else dataclasses.replace(
+            effect, event=msgspec.structs.replace(event, last_id=last_id))
+
+    def _replay_now(self, effect: Replay) -> Replay:
+        """A node of a cluster: a replay goes up to how far each conversation is told when it
+        starts (what is told after it comes live, after it)."""
+        ranges = tuple(dataclasses.replace(r, upto=self.hub.last_id_of(r.conversation))
+                       for r in effect.ranges)
+        return Replay(effect.session, tuple(r for r in ranges if r.upto > r.after))
 
     def _close(self, effect: Close) -> None:
         conn = self._connections.get(effect.session)
@@ -454,7 +481,7 @@ class ServerCore:
             else:
                 self.metrics.room_messages += 1
             if self.cluster is not None:  # released in id order with the other nodes'
-                self.cluster.committed(record, then)
+                self.cluster.committed(record, then, effect.session)
             else:
                 for delivery in then:
                     self._deliver(delivery)
@@ -470,9 +497,10 @@ class ServerCore:
                               effect.request_id)
             self._deliver(self.hub.error_effect(effect.session, error))
 
-    def deliver(self, effect: Deliver) -> None:
-        """Encode ``effect``'s event once per dialect and queue it for each recipient here."""
-        self._deliver(effect)
+    def carry_out(self, effect: Effect) -> None:
+        """Carry out ``effect`` now, in the place of the effect being released (the cluster
+        link's, for a message stored by this node: server/cluster.py)."""
+        self._release(effect, None)
 
     def _deliver(self, effect: Deliver) -> None:
         event = effect.event
