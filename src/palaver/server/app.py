@@ -43,7 +43,7 @@ def open_store(settings: Settings) -> Store:
     if settings.store.startswith(POSTGRESQL_SCHEMES):
         from palaver.store.postgres import PostgresStore
 
-        return PostgresStore(settings.store)
+        return PostgresStore(settings.store, timeout=settings.store_timeout)
     return SqliteStore(Path(settings.data_dir) / DATABASE_FILE, settings.durability)
 
 log = logging.getLogger("palaver.server")

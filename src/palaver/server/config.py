@@ -98,6 +98,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     # or a PostgreSQL URL, postgresql://USER[:PASSWORD]@HOST:PORT/DB (docs/operations.md).
     store: str = "sqlite"
     durability: Literal["process", "power"] = "process"
+    # PostgreSQL: seconds a connect or statement may take before it fails (docs/operations.md)
+    store_timeout: Annotated[float, msgspec.Meta(gt=0, le=3_600)] = 10.0
     # A cluster (docs/operations.md, "Running a cluster"): the Redis servers of the bus between
     # nodes (redis://HOST:PORT, several: conversations spread over them), which needs a
     # PostgreSQL store; and this node's name among them (not set: host name and process id).

@@ -72,7 +72,8 @@ Connection: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"  # a 
 POOL_MIN: Final = 1
 POOL_MAX: Final = 10
 CONNECT_TIMEOUT: Final = 30.0  # seconds to connect
-COMMAND_TIMEOUT: Final = 60.0  # seconds a statement may take
+COMMAND_TIMEOUT: Final = 60.0  # seconds a statement may take (the store_timeout setting)
+MIGRATION_TIMEOUT: Final = 3_600.0  # seconds a schema migration's statements may take
 CLOSE_TIMEOUT: Final = 10.0  # seconds close waits for the connections in use
 APPEND_ATTEMPTS: Final = 5  # transactions an append tries when it loses a race (then raises)
 _MIGRATION_LOCK: Final = 0x70616C61766572  # "palaver": one migrating server at a time
@@ -142,10 +143,15 @@ def _count(status: str) -> int:
 
 
 class PostgresStore:
-    def __init__(self, url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX) -> None:
+    def __init__(self, url: str, *, min_size: int = POOL_MIN, max_size: int = POOL_MAX,
+                 timeout: float = COMMAND_TIMEOUT) -> None:
         self.url = url
         self.min_size = min_size
         self.max_size = max_size
+        # Seconds a connect or a statement may take before it fails (a dead route gives no
+        # error: without this a node's commits would wait for the kernel's TCP timeout).
+        # asyncpg then cancels the statement over a new connection, waiting as long again.
+        self.timeout = timeout
         self._pool: asyncpg.Pool | None = None
 
     @property
@@ -158,7 +164,7 @@ class PostgresStore:
         try:
             self._pool = await asyncpg.create_pool(
                 self.url, min_size=self.min_size, max_size=self.max_size,
-                timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT)
+                timeout=min(CONNECT_TIMEOUT, self.timeout), command_timeout=self.timeout)
         except (OSError, TimeoutError, asyncpg.PostgresError,
                 asyncpg.InterfaceError, ValueError) as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {redacted(self.url)}: "
@@ -223,7 +229,7 @@ class PostgresStore:
                 if version in applied:
                     continue
                 try:
-                    await conn.execute(sql)
+                    await conn.execute(sql, timeout=MIGRATION_TIMEOUT)  # a big table
                 except asyncpg.PostgresError as exc:
                     raise StoreError(f"cannot apply the schema migration {name} to the "
                                      f"database at {redacted(self.url)}: {exc}") from None
