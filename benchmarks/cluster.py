@@ -174,8 +174,9 @@ async def _one(setup: str, params: ClusterParams, backing: backing_mod.Backing |
     try:
         pool = await _pool(nodes)
         setup_figures = await _populate(pool, params)
-        warm = await _phase(nodes, backing, pool, params, warmup(params), label)
-        measured = [await _phase(nodes, backing, pool, params, phase, label)
+        used = backing if setup != "embedded" else None  # the embedded server has none
+        warm = await _phase(nodes, used, pool, params, warmup(params), label)
+        measured = [await _phase(nodes, used, pool, params, phase, label)
                     for phase in phases(params)]
         return {"setup": setup, "nodes": len(nodes), "populate": setup_figures,
                 "warmup": warm, "phases": measured,

@@ -137,3 +137,47 @@ def test_the_upload_benchmark_runs_alone_and_reports_its_figure(tmp_path: Path) 
 
 def _label(scenario: str) -> str:
     return {"joinstorm": "join storm"}.get(scenario, scenario)
+
+
+def test_the_cluster_benchmark_counts_every_delivery_on_each_setup(tmp_path: Path) -> None:
+    """``--quick --only cluster``: the embedded server, one node and two nodes on a real
+    PostgreSQL and Redis (skipped without them) deliver every message to every member, each
+    sender's acknowledgements come back, and messages cross between the two nodes."""
+    from benchmarks.backing import missing
+
+    why = missing()
+    if why is not None:
+        pytest.skip(why)
+    output = tmp_path / "cluster.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "cluster", "--output",
+         str(output)],
+        cwd=REPO, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Cluster: " in done.stdout and "[cluster two-nodes] starting" in done.stderr
+    cluster = json.loads(output.read_text())["cluster"]
+    params = cluster["params"]
+    members = params["members"]
+    assert not cluster["failed"] and not cluster["skipped"], cluster["skipped"]
+    assert [run["setup"] for run in cluster["runs"]] == ["embedded", "one-node", "two-nodes"]
+    for run in cluster["runs"]:
+        assert run["nodes"] == (2 if run["setup"] == "two-nodes" else 1)
+        assert run["populate"]["hello"]["registered"] == members
+        for phase in [run["warmup"], *run["phases"]]:
+            assert phase["complete"], (run["setup"], phase)
+            assert phase["messages_sent"] == phase["messages_planned"]
+            assert phase["deliveries"] == phase["messages_sent"] * members
+            assert phase["lost_connections"] == {}
+            # every sender's every message acknowledged (latency measured for each)
+            assert phase["ack_latency"]["samples"] == phase["messages_sent"]
+            assert phase["server_cpu_s"] >= 0
+            crossed = phase["remote_latency"]["samples"]
+            if run["setup"] == "two-nodes":
+                assert crossed > 0 and len(phase["palaver_cpu_s_by_node"]) == 2
+            else:
+                assert crossed == 0
+            if run["setup"] == "embedded":
+                assert phase["postgres_cpu_s"] == phase["redis_cpu_s"] == 0
+    ratios = cluster["summary"][0]["ratios"]
+    assert "one-node/embedded (palaver)" in ratios and "two-nodes/one-node (all)" in ratios
