@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from palaver.client import Client
@@ -344,3 +346,78 @@ async def test_a_message_stored_while_a_member_resumes_is_told_to_it_once(
         assert [m.text for m in got] == ["two", "three"]
         await alice.quit()
         await back.quit()
+
+
+class Lines:
+    """A line-based client (IRC, the text door) on a raw socket."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Lines:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    def send(self, *lines: str) -> None:
+        self.writer.write("".join(f"{line}\r\n" for line in lines).encode())
+
+    async def until(self, part: str) -> str:
+        """The next line containing ``part`` (bounded: 10 s)."""
+        while True:
+            line = await asyncio.wait_for(self.reader.readline(), 10)
+            assert line, f"closed before {part!r}"
+            text = line.decode()
+            if text.startswith("PING "):
+                self.send("PONG " + text[5:].strip())
+            if part in text:
+                return text
+
+    async def until_all(self, parts: set[str]) -> None:
+        """Until a line has contained each of ``parts``, in any order (bounded: 10 s each)."""
+        missing = set(parts)
+        while missing:
+            line = await self.until("")
+            missing = {part for part in missing if part not in line}
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def test_every_door_on_either_node_hears_the_others(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    """JSON lines and IRC on node A; plain text and WebSocket on node B: one room."""
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        irc_port = await a.open_irc(0)
+        web_port = await b.open_web(0)
+        json_a = await Client.connect("127.0.0.1", a.port, "jay")
+        irc = await Lines.open(irc_port)
+        irc.send("NICK ira", "USER ira 0 * :Ira", "JOIN #lobby")
+        await irc.until(" 366 ")  # end of NAMES: in the room
+        text = await Lines.open(b.port)
+        text.send("tess")
+        await text.until("you joined #lobby")
+        async with aiohttp.ClientSession() as http, http.ws_connect(
+                f"http://127.0.0.1:{web_port}/ws") as ws:
+            await ws.send_str(json.dumps({"type": "HELLO", "version": 1, "nick": "wes",
+                                          "id": "h"}))
+            while json.loads((await ws.receive(timeout=10)).data)["type"] != "WELCOME":
+                pass
+            await json_a.request(Say(room="#lobby", text="from json on A"))
+            irc.send("PRIVMSG #lobby :from irc on A")
+            text.send("from text on B")
+            await ws.send_str(json.dumps({"type": "CHAT", "room": "#lobby",
+                                          "text": "from ws on B"}))
+            said = {"from json on A", "from irc on A", "from text on B", "from ws on B"}
+            heard_ws: set[str] = set()
+            while heard_ws != said - {"from ws on B"}:
+                frame = json.loads((await ws.receive(timeout=10)).data)
+                if frame["type"] == "MESSAGE":
+                    heard_ws.add(frame["text"])
+        await irc.until_all(said - {"from irc on A"})
+        await text.until_all(said - {"from text on B"})
+        heard_json = {(await json_a.wait_for(Message)).text for _ in range(4)}
+        assert heard_json == said
+        irc.send("QUIT :bye")
+        text.close()
+        irc.close()
+        await json_a.quit()
