@@ -45,10 +45,11 @@ def test_no_acknowledged_message_is_lost_or_duplicated(quick_soak: dict[str, Any
     assert messages["stored"] == messages["acked"] == messages["sent"]
 
 
-@pytest.mark.xfail(reason="palaver: with Redis blackholed a node skips some of the other "
-                          "nodes' messages (two holes filled out of order: "
-                          "ClusterLink._fill passes through=hole.last to Sequencer.fill)",
-                   strict=False)
+@pytest.mark.xfail(reason="palaver: with the bus down a node skips some of the other nodes' "
+                          "messages (two holes filled out of order: ClusterLink._fill passes "
+                          "through=hole.last to Sequencer.fill); a message posted while a "
+                          "login awaits store.note_seen reaches the session before its WELCOME "
+                          "and replay", strict=False)
 def test_every_member_shows_exactly_the_stored_sequence(quick_soak: dict[str, Any]) -> None:
     members = quick_soak["members"]
     assert members["exact"] == members["count"], quick_soak["problems"]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +43,14 @@ from palaver.client import Backoff, Client, ResilientClient
 from palaver.client.connection import ConnectionClosed, ServerError
 from palaver.client.events import Disconnected, Reconnected, Reconnecting
 from palaver.protocol.messages import Error as ErrorFrame
-from palaver.protocol.messages import Message, Register, Registered, Say, ServerMessage
+from palaver.protocol.messages import (
+    Message,
+    Register,
+    Registered,
+    Say,
+    ServerMessage,
+    Welcome,
+)
 
 ROOM: Final = "#soak"
 PASSWORD: Final = "soak soak soak"
@@ -100,6 +108,9 @@ class Member:
         self.segments: list[list[Shown]] = []  # one per client (normally one)
         self.endings: list[str] = []  # why a client ended for good
         self.raw: Counter[int] = Counter()  # MESSAGE frames without an id, per msg_id
+        # Every MESSAGE frame of the room in the order received (an acknowledgement, with a
+        # request id, as -msg_id; 0: a WELCOME): for --keep.
+        self.frames = array("q")
         self.disconnects = 0
         self.link_log: list[tuple[float, str, str]] = []  # (time, what, detail): for --keep
         self.failovers = 0  # connections made to another node than home
@@ -154,11 +165,20 @@ class Member:
         receive = tracker.receive
 
         def counting(event: ServerMessage) -> object:
-            if type(event) is Message and event.room == ROOM and event.id is None:
-                self.raw[event.msg_id] += 1
+            if type(event) is Message and event.room == ROOM:
+                self.frames.append(event.msg_id if event.id is None else -event.msg_id)
+                if event.id is None:
+                    self.raw[event.msg_id] += 1
             return receive(event)
 
+        welcomed = tracker.welcomed
+
+        def noting(welcome: Welcome) -> object:
+            self.frames.append(0)  # a new connection's WELCOME
+            return welcomed(welcome)
+
         tracker.receive = counting  # type: ignore[method-assign, assignment]
+        tracker.welcomed = noting  # type: ignore[method-assign, assignment]
 
     async def _pump(self, client: ResilientClient) -> None:
         segment = self.segments[-1]

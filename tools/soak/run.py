@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -300,6 +301,7 @@ def _result(config: Config, clock: Clock, checked: Audit, log: Log, nodes: list[
                 refusals[code] = refusals.get(code, 0) + times
     return {
         "ok": checked.ok,
+        "palaver": palaver_version(),
         "config": asdict(config),
         "seconds": round(clock.elapsed, 1),
         "phases_began_s": clock.phase_began,
@@ -344,12 +346,27 @@ def records(clock: Clock, members: list[Member]) -> dict[str, Any]:
             "segments": [[[v.msg_id, t(v.at), v.node] for v in seg] for seg in m.segments],
             "raw_repeats": {i: c for i, c in m.raw.items() if c > 1},
             "links": [[t(at), what, detail] for at, what, detail in m.link_log],
+            "frames": m.frames.tolist(),
         }
         if isinstance(m, Sender):
             out[m.nick]["sent"] = [[s.client_id, t(s.sent_at), s.node, s.msg_id,
                                     None if s.acked_at is None else t(s.acked_at),
                                     dict(s.refusals)] for s in m.sent]
     return out
+
+
+def palaver_version() -> dict[str, Any]:
+    """Which palaver ran: the commit, and whether src/ had changes not committed."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root,
+                               capture_output=True, text=True, timeout=10,
+                               check=True).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "src_changed": None}
+    return {"commit": commit, "src_changed": sorted(line[3:] for line in dirty if line)}
 
 
 def stats_s(values: list[float]) -> dict[str, Any]:
