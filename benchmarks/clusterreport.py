@@ -41,6 +41,9 @@ FIGURES: dict[str, Getter] = {
     "ack_p99_ms": lambda ph: ph["ack_latency"]["p99_ms"],
     "delivery_p50_ms": lambda ph: ph["latency"]["p50_ms"],
     "delivery_p99_ms": lambda ph: ph["latency"]["p99_ms"],
+    "this_node_p50_ms": lambda ph: ph["local_latency"]["p50_ms"],
+    "this_node_p99_ms": lambda ph: ph["local_latency"]["p99_ms"],
+    "other_node_p50_ms": lambda ph: ph["remote_latency"]["p50_ms"],
     "other_node_p99_ms": lambda ph: ph["remote_latency"]["p99_ms"],
     "generator_cpu_s": lambda ph: ph["generator_cpu_s"],
     "machine_busy": lambda ph: ph["machine_busy"],
@@ -103,7 +106,7 @@ def render_cluster(cluster: dict[str, Any]) -> list[str]:
 
     header = ["msgs/s", "setup", "rounds ok", "deliv/s", "µs/deliv", "deliv/palaver-CPU-s",
               "deliv/all-CPU-s", "PG+Redis s", "deliv/write", "ack p50", "ack p99",
-              "deliv p50", "deliv p99", "other-node p99", "machine"]
+              "deliv p50", "deliv p99", "other node p50/p99", "machine"]
     rows: list[list[str]] = []
     for phase in cluster["summary"]:
         first = True
@@ -121,7 +124,9 @@ def render_cluster(cluster: dict[str, Any]) -> list[str]:
                 "—" if backing is None else f"{backing:.2f}",
                 med(f["deliveries_per_write_call"], 2),
                 med(f["ack_p50_ms"], 2), med(f["ack_p99_ms"], 2), med(f["delivery_p50_ms"], 2),
-                med(f["delivery_p99_ms"], 2), med(f["other_node_p99_ms"], 2),
+                med(f["delivery_p99_ms"], 2),
+                "—" if f["other_node_p99_ms"] is None else
+                f"{med(f['other_node_p50_ms'], 1)}/{med(f['other_node_p99_ms'], 1)}",
                 "—" if f["machine_busy"] is None else f"{f['machine_busy']['median']:.0%}"])
             first = False
     lines = _table(
