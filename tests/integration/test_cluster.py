@@ -22,11 +22,14 @@ import pytest
 from palaver.client import Client
 from palaver.client.connection import ServerError
 from palaver.protocol.messages import (
+    Ban,
+    GrantOperator,
     Hello,
     History,
     HistoryPage,
     Join,
     Joined,
+    Kick,
     Leave,
     Left,
     ListUsers,
@@ -34,6 +37,7 @@ from palaver.protocol.messages import (
     Presence,
     Register,
     Registered,
+    RoomUpdated,
     Say,
     SendDirect,
     SetNick,
@@ -421,3 +425,55 @@ async def test_every_door_on_either_node_hears_the_others(
         text.close()
         irc.close()
         await json_a.quit()
+
+
+async def room_update(client: Client, change: str) -> RoomUpdated:
+    while True:  # bounded by wait_for's timeout
+        got = await client.wait_for(RoomUpdated, timeout=10.0)
+        if got.change == change and got.id is None:  # not the answer to its own request
+            return got
+
+
+async def test_rules_changed_on_one_node_are_told_on_the_other(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        assert isinstance(await alice.request(Join(room="#rules")), Joined)
+        bob = await Client.connect("127.0.0.1", b.port, "bob")
+        assert isinstance(await bob.request(Join(room="#rules")), Joined)
+        await presence(alice, "join", "bob", "#rules")  # bob is listed on node A
+        await alice.request(SetTopic(room="#rules", topic="from node A"))
+        told = await room_update(bob, "topic")
+        assert (told.room, told.topic, told.by) == ("#rules", "from node A", "alice")
+        await alice.request(GrantOperator(room="#rules", nick="bob"))
+        opped = await room_update(bob, "op")
+        assert opped.nick == "bob" and "bob" in opped.operators
+        # bob, an operator now on node B too, changes the topic there: told on node A
+        await bob.request(SetTopic(room="#rules", topic="from node B"))
+        back = await room_update(alice, "topic")
+        assert (back.topic, back.by) == ("from node B", "bob")
+        await alice.quit()
+        await bob.quit()
+
+
+async def test_an_operator_on_one_node_kicks_and_bans_a_member_on_the_other(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        assert isinstance(await alice.request(Join(room="#mod")), Joined)
+        bob = await Client.connect("127.0.0.1", b.port, "bob")
+        assert isinstance(await bob.request(Join(room="#mod")), Joined)
+        await presence(alice, "join", "bob", "#mod")
+        await alice.request(Kick(room="#mod", nick="bob", reason="out"))
+        kicked = await presence(bob, "kick", "bob", "#mod")  # on node B, by node A's operator
+        assert (kicked.by, kicked.reason) == ("alice", "out")
+        assert isinstance(await bob.request(Join(room="#mod")), Joined)
+        await presence(alice, "join", "bob", "#mod")
+        await alice.request(Ban(room="#mod", nick="bob"))
+        banned = await presence(bob, "kick", "bob", "#mod")
+        assert banned.reason == "banned"
+        with pytest.raises(ServerError) as refused:
+            await bob.request(Join(room="#mod"))
+        assert refused.value.error.code == "banned"
+        await alice.quit()
+        await bob.quit()

@@ -62,6 +62,17 @@ class Released:
 
 
 @dataclass(frozen=True, slots=True)
+class KickElsewhere:
+    """A node of a cluster: put ``user`` (an identity key) out of ``room`` (a folded name) on
+    the node it is on (server/cluster.py); ``by`` did it, for ``reason``."""
+
+    room: str
+    user: str
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class AckResend:
     """A resend of a message whose original is still being stored: once the store has answered,
     send the sender the original (or, if storing failed, ``unavailable``)."""
@@ -367,5 +378,5 @@ Effect = (
     | SearchMessages
     | ManageAccount | EraseAccount
     | SaveNotifyLevel | LoadNotifyLevels
-    | Released
+    | Released | KickElsewhere
 )

@@ -80,6 +80,9 @@ class Moderation:
         def _peer_key(self, nick: str) -> str | None: ...
         def _membership(self, user: User, room: Room, *, member: bool) -> Remember | None: ...
         def _forget_if_empty(self, room: Room) -> None: ...
+        def _remote_named(self, folded: str) -> User | None: ...
+        def _put_out_elsewhere(self, target: User, room: Room, by: str, reason: str,
+                               sid: SessionId, request_id: str | None) -> list[Effect]: ...
         @staticmethod
         def _user(session: Session) -> User: ...
 
@@ -363,7 +366,12 @@ class Moderation:
         target = self._member(key, msg.nick, rules.name)
         self._protect(user, target)
         reason = _reason(msg.reason) or user.nick
-        effects = self._put_out(target, self._rooms[key], user.nick, reason, session.sid, msg.id)
+        if not target.sessions:  # a member on another node: put out there (hub/remote.py)
+            effects = self._put_out_elsewhere(target, self._rooms[key], user.nick, reason,
+                                              session.sid, msg.id)
+        else:
+            effects = self._put_out(target, self._rooms[key], user.nick, reason, session.sid,
+                                    msg.id)
         rules.invited.discard(target.key)
         return [*effects, SaveRoom(rules.settings())]
 
@@ -458,7 +466,8 @@ class Moderation:
 
     def _member(self, key: str, nick: str, name: str) -> User:
         """The member of the room called ``nick``."""
-        target = self._online.get(fold(check_nick(nick)))
+        folded = fold(check_nick(nick))
+        target = self._online.get(folded) or self._remote_named(folded)  # (hub/remote.py)
         if target is None:
             raise PeerError(ErrorCode.NO_SUCH_USER, f"nobody called {nick} is here",
                             field="nick")

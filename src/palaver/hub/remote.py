@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from palaver.hub.effects import Deliver, Effect, Released, SessionId
+import msgspec
+
+from palaver.hub.effects import Deliver, Effect, KickElsewhere, Released, SessionId
 from palaver.hub.names import fold
 from palaver.hub.profile import joining
 from palaver.hub.rules import RoomRules
 from palaver.hub.state import User
-from palaver.protocol.messages import Message, Presence
+from palaver.protocol.messages import Message, Presence, RoomChange, RoomUpdated
 from palaver.roster.base import Member
 from palaver.store.base import RoomSettings
 
@@ -49,6 +51,11 @@ class Remote:
         _rules: dict[str, RoomRules]
 
         def _crowd_arrives(self, room: Room, user: User) -> bool: ...
+        def _put_out(self, target: User, room: Room, by: str, reason: str, sid: SessionId,
+                     request_id: str | None) -> list[Effect]: ...
+        def _nick_of(self, key: str, fallback: str) -> str: ...
+        def _updated(self, key: str, change: RoomChange, by: str | None, nick: str | None,
+                     request_id: str | None = None) -> RoomUpdated: ...
         def _crowd_departs(self, room: Room, user: User, size: int) -> bool: ...
 
     interest: Interest | None = None  # set by a node of a cluster (hub/interest.py)
@@ -60,6 +67,7 @@ class Remote:
     _ghost_counts: dict[str, int]  # room key -> how many of its members are ghosts
 
     def _init_remote(self) -> None:
+        self._resync: set[tuple[str, str]] = set()
         self._roster = {}
         self._ghosts = {}
         self._ghost_counts = {}
@@ -246,3 +254,83 @@ class Remote:
         """Room ``room`` closes here: the members elsewhere shown in it go with it."""
         for user in [u for u in room.members.values() if not u.sessions]:
             self._ghost_leaves(room, user)
+
+    # ------------------------------------------------------------------ kicks across nodes
+
+    def _remote_named(self, folded: str) -> User | None:
+        """The member on another node shown here as ``folded`` (a folded nick), if any."""
+        return next((g for g in self._ghosts.values() if g.folded_nick == folded), None)
+
+    def _put_out_elsewhere(self, target: User, room: Room, by: str, reason: str,
+                           sid: SessionId, request_id: str | None) -> list[Effect]:
+        """KICK of a member on another node: told here, shown no more, and put out there."""
+        event = Presence(nick=target.nick, event="kick", room=room.name, by=by, reason=reason)
+        audience = room.targets()
+        effects: list[Effect] = [Deliver(msgspec.structs.replace(event, id=request_id), (sid,)),
+                                 Deliver(event, audience, skip=sid)]
+        self._ghost_leaves(room, target)
+        self._resync.add((room.key, target.key))  # shown again if it comes back
+        return [*effects, KickElsewhere(room.key, target.key, by, reason)]
+
+    def take_resync(self) -> set[tuple[str, str]]:
+        """(room, user) whose showing here this hub changed on its own (a kick of a member
+        elsewhere): the cluster link gives the room again once that member's node has
+        written its members since, changed or not."""
+        kicked, self._resync = self._resync, set()
+        return kicked
+
+    def kicked_here(self, room_key: str, user_key: str, by: str, reason: str) -> list[Effect]:
+        """Another node's operator put ``user_key`` out of ``room_key``: if it is a member
+        here, it is put out as by a KICK here."""
+        room = self._rooms.get(room_key)
+        target = room.members.get(user_key) if room is not None else None
+        if room is None or target is None or not target.sessions:
+            return []
+        return self._put_out(target, room, by, reason, 0, None)
+
+    # ------------------------------------------------------------------ rules changed elsewhere
+
+    def rules_replaced(self, settings: RoomSettings) -> list[Effect]:
+        """Another node changed the rules of a room (``settings``: as stored now): taken here,
+        and what changed told to the room's members here as ROOM_UPDATED."""
+        key = fold(settings.room)
+        old = self._rules.get(key)
+        new = self._rules[key] = RoomRules.from_settings(settings)
+        room = self._rooms.get(key)
+        if room is None or old is None:
+            return []
+        room.topic = new.topic
+        changes: list[tuple[RoomChange, str | None, str | None]] = []
+        if (old.topic, old.topic_by) != (new.topic, new.topic_by):
+            changes.append(("topic", new.topic_by, None))
+        for field, added, removed in _KEY_SETS:  # identities: operators, voiced
+            before, after = getattr(old, field), getattr(new, field)
+            changes.extend((added, None, self._key_nick(k)) for k in sorted(after - before))
+            changes.extend((removed, None, self._key_nick(k)) for k in sorted(before - after))
+        for field, added, removed in _NICK_LISTS:  # folded nicks: bans, allowed, muted
+            was, now = getattr(old, field), getattr(new, field)
+            changes.extend((added, now[n].by, n) for n in sorted(now.keys() - was.keys()))
+            changes.extend((removed, None, n) for n in sorted(was.keys() - now.keys()))
+        if any(getattr(old, flag) != getattr(new, flag) for flag in _MODE_FLAGS):
+            changes.append(("modes", None, None))
+        audience = room.targets()
+        effects: list[Effect] = [Deliver(self._updated(key, change, by, nick), audience)
+                                 for change, by, nick in changes] if audience else []
+        for folded in new.bans.keys() - old.bans.keys():  # banned there: put out here too
+            ban = new.bans[folded]
+            for user in [u for u in room.members.values() if u.sessions and (
+                    u.folded_nick == folded or u.key == ban.key)]:
+                effects.extend(self._put_out(user, room, ban.by or "", "banned", 0, None))
+        return effects
+
+    def _key_nick(self, key: str) -> str:
+        ghost = self._ghosts.get(key)
+        return ghost.nick if ghost is not None else self._nick_of(key, key)
+
+
+_KEY_SETS: tuple[tuple[str, RoomChange, RoomChange], ...] = (
+    ("operators", "op", "deop"), ("voiced", "voice", "devoice"))
+_NICK_LISTS: tuple[tuple[str, RoomChange, RoomChange], ...] = (
+    ("bans", "ban", "unban"), ("allowed", "allow", "disallow"), ("muted", "mute", "unmute"))
+_MODE_FLAGS = ("invite_only", "private", "moderated", "outside_messages", "open_topic", "limit",
+               "key")

@@ -31,9 +31,10 @@ import msgspec
 from palaver.bus.base import Bus
 from palaver.bus.sequencer import Hole, Sequencer
 from palaver.hub import Hub
-from palaver.hub.effects import Deliver, Effect, Released
+from palaver.hub.effects import Deliver, Effect, KickElsewhere, Released
 from palaver.hub.interest import Channel, Interest
 from palaver.hub.messaging import as_message
+from palaver.hub.names import fold
 from palaver.protocol.messages import Message
 from palaver.roster.base import Member, RoomMembers, Roster
 from palaver.store.base import Store, StoredMessage
@@ -71,7 +72,24 @@ class _Local(msgspec.Struct, frozen=True):
 
 
 _encode = msgspec.msgpack.Encoder().encode
-_decode = msgspec.msgpack.Decoder(BusMessage | RosterMoved).decode
+class RulesSaved(msgspec.Struct, frozen=True, array_like=True, tag="s"):
+    """A hint on a room's channel: ``node`` stored new rules for it (read them now)."""
+
+    room: str
+    node: str
+
+
+class Kicked(msgspec.Struct, frozen=True, array_like=True, tag="k"):
+    """On a room's channel: an operator on ``node`` put ``user`` out of ``room``."""
+
+    room: str
+    user: str
+    by: str
+    reason: str
+    node: str
+
+
+_decode = msgspec.msgpack.Decoder(BusMessage | RosterMoved | RulesSaved | Kicked).decode
 
 Item = _Local | BusMessage
 
@@ -117,6 +135,9 @@ class ClusterLink:
         self._remote: dict[str, RoomMembers] = {}
         self._versions: dict[str, int] = {}
         self._reading = self._read_again = False
+        # node -> rooms to give the hub again when that node's version moves (a kick there)
+        self._resync: dict[str, set[str]] = {}
+        self._force_write = False  # a kick here: write (move the version) even if nothing changed
 
     async def start(self) -> None:
         """Follow every conversation from where the hub is, subscribe to what the users here
@@ -201,6 +222,17 @@ class ClusterLink:
         if type(message) is RosterMoved:
             if message.node != self.node:
                 self._read_roster_soon()
+            return
+        if type(message) is RulesSaved:
+            if message.node != self.node:
+                self._spawn(self._read_rules(message.room))
+            return
+        if type(message) is Kicked:
+            if message.node != self.node:
+                self._submit(self.hub.kicked_here(message.room, message.user, message.by,
+                                                  message.reason))
+                self._force_write = True  # the kicker's node waits for this node's version
+                self._write_roster_soon()
             return
         assert isinstance(message, BusMessage)
         if message.event.msg_id != msg_id:
@@ -321,6 +353,27 @@ class ClusterLink:
         self._holes_later()
         self._read_roster_soon()
 
+    # ------------------------------------------------------------------ room rules
+
+    def kick_elsewhere(self, kick: KickElsewhere) -> None:
+        """Tell the room's other nodes to put a member of theirs out (a hint: a lost one
+        leaves the member in the room there)."""
+        self._spawn(self.bus.publish(kick.room, 0, _encode(Kicked(
+            kick.room, kick.user, kick.by, kick.reason, self.node))))
+
+    def rules_saved(self, room: str) -> None:
+        """This node stored new rules for ``room``: the nodes where it is open read them."""
+        self._spawn(self.bus.publish(room, 0, _encode(RulesSaved(room, self.node))))
+
+    async def _read_rules(self, room: str) -> None:
+        try:
+            stored = [s for s in await self.store.room_settings() if fold(s.room) == room]
+        except Exception:  # the room goes on with the rules it has (docs/architecture.md)
+            log.exception("could not read the rules of %s", room)
+            return
+        for settings in stored:
+            self._submit(self.hub.rules_replaced(settings))
+
     # ------------------------------------------------------------------ the roster
 
     def _write_roster_soon(self) -> None:
@@ -345,7 +398,8 @@ class ClusterLink:
                 changes.update(((room, key), None) for key in before.keys() - here.keys())
                 changes.update(((room, key), member) for key, member in here.items()
                                if before.get(key) != member)
-            if changes:
+            if changes or self._force_write:
+                self._force_write = False
                 try:
                     await self.roster.apply(self.node, changes)
                 except Exception:  # tried again at the next change or check
@@ -379,6 +433,11 @@ class ClusterLink:
         try:
             versions = await self.roster.versions()
             versions.pop(self.node, None)
+            for room, user in self.hub.take_resync():  # kicked: once its node wrote since
+                node = next((n for n, rooms in self._remote.items()
+                             if user in rooms.get(room, {})), None)
+                if node is not None:
+                    self._resync.setdefault(node, set()).add(room)
             changed: set[str] = set()
             for node in [n for n in self._remote if n not in versions]:  # gone
                 changed.update(self._remote.pop(node))
@@ -386,6 +445,7 @@ class ClusterLink:
             for node, version in versions.items():
                 if self._versions.get(node) == version:
                     continue
+                changed |= self._resync.pop(node, set())
                 members = await self.roster.members(node)
                 before = self._remote.get(node, {})
                 changed.update(room for room in members.keys() | before.keys()

@@ -36,6 +36,7 @@ from palaver.hub.effects import (
     EraseAccount,
     FetchActivity,
     FetchHistory,
+    KickElsewhere,
     ListMessageEdits,
     LoadReadMarkers,
     ManageAccount,
@@ -387,6 +388,10 @@ class ServerCore:
             if self.cluster is not None and type(effect.event) is Joined:  # type: ignore[union-attr]
                 effect = self._joined_now(effect)  # type: ignore[arg-type]
             self._deliver(effect)  # type: ignore[arg-type]
+        elif kind is KickElsewhere:
+            assert isinstance(effect, KickElsewhere)
+            if self.cluster is not None:
+                self.cluster.kick_elsewhere(effect)
         elif kind is Released:
             assert isinstance(effect, Released) and self.cluster is not None
             self.hub.released(effect.conversation, effect.msg_id)
@@ -431,7 +436,7 @@ class ServerCore:
             assert isinstance(effect, ManageAccount)
             self._spawn(manage_account(self, effect), effect.session)
         elif kind is SaveRoom:  # nobody waits: a failure is logged (see _finished)
-            self._spawn(self.store.save_room(effect.settings))  # type: ignore[union-attr]
+            self._spawn(self._save_room(effect))  # type: ignore[arg-type]
         elif kind is SaveMetadata:  # nobody waits either
             assert isinstance(effect, SaveMetadata)
             self._spawn(self.store.save_metadata(effect.target, effect.values))
@@ -795,6 +800,11 @@ class ServerCore:
                 ErrorCode.UNAVAILABLE, "the reaction could not be stored; try again",
                 effect.request_id))]
         return effects
+
+    async def _save_room(self, effect: SaveRoom) -> None:
+        await self.store.save_room(effect.settings)
+        if self.cluster is not None:  # the room's other nodes read them (server/cluster.py)
+            self.cluster.rules_saved(fold(effect.settings.room))
 
     async def _remember(self, effect: Remember) -> None:
         if effect.marks is not None:
