@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client import generate_latest
 
 from palaver.client import Client
 from palaver.client.connection import ServerError
@@ -47,6 +48,7 @@ from palaver.protocol.messages import (
 )
 from palaver.server.app import Server, running
 from palaver.server.config import Settings
+from palaver.server.metrics import make_registry
 from tests.redis_server import RedisServer
 
 PASSWORD = "correct horse battery"
@@ -162,6 +164,14 @@ async def test_delivery_goes_on_with_the_bus_down(tmp_path: Path, pg_url: str,
             assert isinstance(await alice.request(Say(id=f"x{n}", room="#lobby", text=text)),
                               Message)
         assert [m.text for m in await messages_until(bob, 3, timeout=15.0)] == texts
+        assert b.core is not None
+        scraped = generate_latest(make_registry(b.core)).decode()
+        assert 'palaver_cluster_node_info{node="b"} 1.0' in scraped
+        assert 'palaver_cluster_bus_up{shard="0"} 0.0' in scraped  # it said so
+        filled = next(line for line in scraped.splitlines()
+                      if line.startswith("palaver_cluster_filled_total"))
+        assert float(filled.split()[-1]) >= 3  # read from the store
+        assert "palaver_cluster_lag_seconds_count" in scraped
         redis_own.start()
         assert a.core is not None and a.core.cluster is not None
         cluster = a.core.cluster

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Final
 
 import msgspec
@@ -37,11 +39,14 @@ from palaver.hub.messaging import as_message
 from palaver.hub.names import fold
 from palaver.protocol.messages import Message
 from palaver.roster.base import Member, RoomMembers, Roster
+from palaver.server.metrics import Buckets
 from palaver.store.base import Store, StoredMessage
 
 log = logging.getLogger("palaver.server.cluster")
 
 CHECK_INTERVAL: Final = 1.0  # seconds between comparisons of released ids with the store's
+LAG_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                      10.0)
 READ_LIMIT: Final = 500  # messages read from the store for one hole at a time
 USER_CHANNEL: Final = "user:"  # + a user's key: the channel of its direct messages
 ROSTER_CHANNEL: Final = "cluster:roster"  # every node: hints that a node's members changed
@@ -123,6 +128,8 @@ class ClusterLink:
         # Counters (metrics, tests): messages published, not published (bus down), read from
         # the store to fill holes, and store checks made.
         self.waiting = 0  # Released effects submitted, not yet carried out
+        self.shards_up: dict[int, bool] = {}  # what the bus last said of each shard
+        self.lag = Buckets(LAG_BUCKETS)  # other nodes' messages: posted there -> released here
         self.published = 0
         self.unpublished = 0
         self.filled = 0
@@ -244,6 +251,7 @@ class ClusterLink:
         self._holes_later()
 
     def bus_state(self, shard: int, up: bool) -> None:
+        self.shards_up[shard] = up
         if up:  # what was published while it was down is gone: ask the store
             self._check_now()
         else:
@@ -272,10 +280,20 @@ class ClusterLink:
                                            skip=item.session if ack else None))
             else:
                 assert isinstance(item, BusMessage)
+                self._lag(item.event.ts)
                 effects.extend(self.hub.remote_message(conversation, item.event))
         if effects:
             self.waiting += sum(type(e) is Released for e in effects)
             self._submit(effects)
+
+    def _lag(self, ts: str) -> None:
+        """How long ago (wall clock) the message was posted on its node: what the metric
+        ``palaver_cluster_lag_seconds`` shows (nodes' clocks should agree: NTP)."""
+        try:
+            posted = datetime.fromisoformat(ts).timestamp()
+        except ValueError:
+            return
+        self.lag.observe(max(0.0, time.time() - posted))
 
     def told(self) -> None:
         """A :class:`Released` this link submitted has been carried out."""

@@ -33,6 +33,7 @@ from palaver.protocol.irc import IrcDialect
 from palaver.protocol.jsonl import JsonLinesDialect
 
 if TYPE_CHECKING:
+    from palaver.server.cluster import ClusterLink
     from palaver.server.core import ServerCore
 
 DOORS: Final = ("json", "text", "irc", "web")
@@ -174,6 +175,36 @@ class _PalaverCollector(Collector):
             "Time to commit one batch of messages to the store (group commit)")
         yield m.batch_sizes.family("palaver_store_batch_size",
                                    "Messages per committed batch (group commit)")
+        if core.cluster is not None:
+            yield from _cluster(core.cluster)
+
+
+def _cluster(link: ClusterLink) -> Iterator[Metric]:
+    """A node of a cluster (server/cluster.py)."""
+    node = GaugeMetricFamily("palaver_cluster_node_info", "This node's name (always 1)",
+                             labels=["node"])
+    node.add_metric([link.node], 1)
+    yield node
+    up = GaugeMetricFamily("palaver_cluster_bus_up", "Is the bus shard up (1) or down (0)",
+                           labels=["shard"])
+    for shard, is_up in sorted(link.shards_up.items()):
+        up.add_metric([str(shard)], 1 if is_up else 0)
+    yield up
+    published = CounterMetricFamily(
+        "palaver_cluster_published", "This node's stored messages told on the bus, or not "
+        "(the bus was down: the other nodes read them from the store)", labels=["outcome"])
+    published.add_metric(["published"], link.published)
+    published.add_metric(["unpublished"], link.unpublished)
+    yield published
+    yield CounterMetricFamily(
+        "palaver_cluster_filled", "Other nodes' messages read from the store (the bus lost "
+        "or delayed them)", value=link.filled)
+    yield CounterMetricFamily(
+        "palaver_cluster_store_checks", "Comparisons of the released ids with the store's",
+        value=link.checks)
+    yield link.lag.family(
+        "palaver_cluster_lag_seconds",
+        "Other nodes' messages: from being posted there to being told here (wall clocks)")
 
 
 def _by_door(name: str, documentation: str, counts: dict[str, int]) -> CounterMetricFamily:
