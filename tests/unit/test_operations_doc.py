@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from types import SimpleNamespace
 
 from prometheus_client.exposition import generate_latest
 
 from palaver.cli import _build_parser
+from palaver.server.cluster import LAG_BUCKETS
 from palaver.server.config import Settings
-from palaver.server.metrics import ServerMetrics, make_registry
+from palaver.server.metrics import Buckets, ServerMetrics, make_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
@@ -22,8 +24,10 @@ def test_every_setting_is_in_the_settings_table() -> None:
 
 
 def test_every_metric_is_documented() -> None:
-    class Core:
+    class Core:  # a node of a cluster: its metrics too
         metrics = ServerMetrics()
+        cluster = SimpleNamespace(node="a", shards_up={0: True}, published=0, unpublished=0,
+                                  filled=0, checks=0, lag=Buckets(LAG_BUCKETS))
 
         def connections(self) -> list[object]:
             return []
