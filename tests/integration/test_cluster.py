@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -487,3 +488,29 @@ async def test_an_operator_on_one_node_kicks_and_bans_a_member_on_the_other(
         assert refused.value.error.code == "banned"
         await alice.quit()
         await bob.quit()
+
+
+async def login_error(port: int, nick: str, password: str) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    client = Client(reader, writer)
+    try:
+        await client.request(Hello(version=1, nick=nick, password=password))
+        return "welcome"
+    except ServerError as error:
+        return error.error.code
+    finally:
+        await client.close()
+
+
+async def test_wrong_passwords_count_across_the_nodes(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url, login_failures=2) as (a, b):
+        nick = f"gail{uuid.uuid4().hex[:8]}"  # the Redis (and its counts) is the session's
+        owner = await Client.connect("127.0.0.1", a.port, nick)
+        assert isinstance(await owner.request(Register(nick=nick, password=PASSWORD)),
+                          Registered)
+        await owner.quit()
+        assert [await login_error(a.port, nick, "not the password") for _ in range(2)] == [
+            "auth_failed", "auth_failed"]
+        # node B has seen no wrong password from here, but the cluster has: refused unchecked
+        assert await login_error(b.port, nick, PASSWORD) == "auth_throttled"

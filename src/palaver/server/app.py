@@ -117,10 +117,13 @@ class Server:
                 from palaver.bus.redis_bus import RedisBus
                 from palaver.claims.postgres import PostgresClaims
                 from palaver.roster.postgres import PostgresRoster
+                from palaver.server.shared_throttle import RedisCounters, SharedThrottle
 
                 core.nick_claims = NickClaims(PostgresClaims(s.store), self.node_id, store,
                                               in_use=hub.nick_in_use)
                 await core.nick_claims.start()
+                core.shared_throttle = SharedThrottle(RedisCounters(s.bus),
+                                                      core.logins.rules)
                 core.cluster = ClusterLink(RedisBus(list(s.bus)), store, hub, core.carry_out,
                                            core.pipeline.submit, node=self.node_id,
                                            roster=PostgresRoster(s.store))
@@ -239,6 +242,8 @@ class Server:
                 await self.core.cluster.close()
             if self.core.nick_claims is not None:
                 await self.core.nick_claims.close()
+            if self.core.shared_throttle is not None:
+                await self.core.shared_throttle.counters.close()
         if self._web is not None:
             await self._web.close()
         if self._listener is not None:

@@ -86,6 +86,7 @@ from palaver.server.passwords import Passwords
 from palaver.server.pipeline import CommitPipeline, Outcome
 from palaver.server.ratelimit import retry_after_ms
 from palaver.server.replay import replay_frames
+from palaver.server.shared_throttle import SharedThrottle
 from palaver.store.base import Account, Store, StoredMessage
 
 log = logging.getLogger("palaver.server")
@@ -186,6 +187,8 @@ class ServerCore:
         self._presence = self._loop.call_later(presence_interval, self._tell_presence)
         self.cluster: ClusterLink | None = None  # a node of a cluster (server/cluster.py)
         self.nick_claims: NickClaims | None = None  # its guests' nicks (server/nick_claims.py)
+        # Wrong passwords counted across the nodes too (server/shared_throttle.py)
+        self.shared_throttle: SharedThrottle | None = None
 
     # ------------------------------------------------------------------ transports call these
 
@@ -598,7 +601,19 @@ class ServerCore:
         """Check the password of ``hello``, whose attempt was counted at ``started``."""
         assert hello.password is not None
         account_key, address = fold(hello.nick), host_of(conn.peer)
+        shared = self.shared_throttle
         try:
+            wait = await shared.wait(account_key, address) if shared is not None else 0.0
+            if wait:  # the other nodes' wrong passwords count too (server/shared_throttle.py)
+                if started is not None:
+                    self.logins.withdraw(account_key, address, started)
+                self.metrics.login_throttled()
+                ms = retry_after_ms(wait)
+                self.pipeline.submit([self.hub.error_effect(conn.sid, PeerError(
+                    ErrorCode.AUTH_THROTTLED, "too many login attempts: try again in "
+                    f"{ms / 1000:.1f} s", hello.id, retry_after_ms=ms))])
+                conn.resume()
+                return
             account = await self.store.get_account(account_key)
             verified = await self.passwords.verify(
                 account.password_hash if account else None, hello.password)
@@ -606,8 +621,13 @@ class ServerCore:
                 self.logins.succeeded(account_key, address, started)
                 assert account is not None
                 self.hub.learn_account(account.key, account.nick)  # made on another node?
-            elif started is None:  # not counted when it started
-                self.logins.failed(account_key, address, self.monotonic())
+                if shared is not None:
+                    await shared.succeeded(account_key, address)
+            else:
+                if started is None:  # not counted when it started
+                    self.logins.failed(account_key, address, self.monotonic())
+                if shared is not None:
+                    await shared.failed(account_key, address)
             started = None  # the attempt is settled
             effects: list[Effect]
             if account is not None and verified and account.locked:
