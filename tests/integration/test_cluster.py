@@ -25,6 +25,10 @@ from palaver.client import Client
 from palaver.client.connection import ServerError
 from palaver.protocol.messages import (
     Ban,
+    Delete,
+    Deleted,
+    Edit,
+    Edited,
     GrantOperator,
     Hello,
     History,
@@ -37,6 +41,8 @@ from palaver.protocol.messages import (
     ListUsers,
     Message,
     Presence,
+    React,
+    Reacted,
     Register,
     Registered,
     RoomUpdated,
@@ -514,3 +520,30 @@ async def test_wrong_passwords_count_across_the_nodes(
             "auth_failed", "auth_failed"]
         # node B has seen no wrong password from here, but the cluster has: refused unchecked
         assert await login_error(b.port, nick, PASSWORD) == "auth_throttled"
+
+
+async def test_edits_reactions_and_deletions_are_told_on_the_other_node(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        bob = await Client.connect("127.0.0.1", b.port, "bob")
+        said = await alice.request(Say(id="1", room="#lobby", text="helo"))
+        assert isinstance(said, Message)
+        assert (await bob.wait_for(Message)).msg_id == said.msg_id
+        edited = await alice.request(Edit(msg_id=said.msg_id, room="#lobby", text="hello"))
+        assert isinstance(edited, Edited)
+        seen = await bob.wait_for(Edited)
+        assert (seen.msg_id, seen.text, seen.seq) == (said.msg_id, "hello", edited.seq)
+        reacted = await bob.request(React(msg_id=said.msg_id, room="#lobby", reaction="👍"))
+        assert isinstance(reacted, Reacted)
+        heard = await alice.wait_for(Reacted)
+        assert (heard.by, heard.reaction, heard.seq) == ("bob", "👍", reacted.seq)
+        deleted = await alice.request(Delete(msg_id=said.msg_id, room="#lobby"))
+        assert isinstance(deleted, Deleted)
+        gone = await bob.wait_for(Deleted)
+        assert (gone.msg_id, gone.seq) == (said.msg_id, deleted.seq)
+        # ids stay one sequence across the nodes: message, edit, reaction, deletion
+        assert [said.msg_id, edited.seq, reacted.seq, deleted.seq] == list(
+            range(said.msg_id, said.msg_id + 4))
+        await alice.quit()
+        await bob.quit()

@@ -108,7 +108,8 @@ class Deleting:
                         sender=record.sender, to=record.to, reason=effect.reason)
         if deletion.outcome == "already_deleted":  # nothing stored: no event, no seq
             return [Deliver(msgspec.structs.replace(event, id=request_id), (sid,))]
-        event = msgspec.structs.replace(event, seq=self.update_stored(effect.update))
+        stored = deletion.update or effect.update  # the store's seq (a cluster's), or ours
+        event = msgspec.structs.replace(event, seq=self.update_stored(stored))
         answer = Deliver(msgspec.structs.replace(event, id=request_id), (sid,))
         if record.room is not None:
             room = self._rooms.get(effect.conversation)

@@ -98,7 +98,8 @@ class Editing:
                        sender=record.sender, to=record.to)
         if editing.outcome == "unchanged":  # nothing stored: no event, no seq
             return [Deliver(msgspec.structs.replace(event, id=request_id), (sid,))]
-        event = msgspec.structs.replace(event, seq=self.update_stored(effect.update))
+        stored = editing.update or effect.update  # the store's seq (a cluster's), or ours
+        event = msgspec.structs.replace(event, seq=self.update_stored(stored))
         answer = Deliver(msgspec.structs.replace(event, id=request_id), (sid,))
         if record.client_id is not None:  # a resend of the original now finds the new text
             key = (record.sender_key, record.client_id)

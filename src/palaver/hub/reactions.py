@@ -108,7 +108,8 @@ class Reactions:
                         to=record.to, quote=quote_of(record))
         if reacting.outcome == "unchanged":  # nothing stored: no event, no seq
             return [Deliver(msgspec.structs.replace(event, id=request_id), (sid,))]
-        event = msgspec.structs.replace(event, seq=self.update_stored(effect.update))
+        stored = reacting.update or effect.update  # the store's seq (a cluster's), or ours
+        event = msgspec.structs.replace(event, seq=self.update_stored(stored))
         answer = Deliver(msgspec.structs.replace(event, id=request_id), (sid,))
         if record.room is not None:
             room = self._rooms.get(effect.conversation)

@@ -37,7 +37,7 @@ from palaver.hub.effects import Deliver, Effect, KickElsewhere, Released
 from palaver.hub.interest import Channel, Interest
 from palaver.hub.messaging import as_message
 from palaver.hub.names import fold
-from palaver.protocol.messages import Message
+from palaver.protocol.messages import Deleted, Edited, Message, Reacted
 from palaver.roster.base import Member, RoomMembers, Roster
 from palaver.server.metrics import Buckets
 from palaver.store.base import Store, StoredMessage
@@ -59,6 +59,18 @@ class BusMessage(msgspec.Struct, frozen=True, array_like=True, tag="m"):
 
     conversation: str
     event: Message
+
+
+class BusUpdate(msgspec.Struct, frozen=True, array_like=True, tag="u"):
+    """What a node publishes for a stored edit, deletion or reaction: its conversation and the
+    event as the others see it (its ``seq`` is its id in the conversation)."""
+
+    conversation: str
+    event: Edited | Deleted | Reacted
+
+
+class _Seen(msgspec.Struct, frozen=True):
+    """This node's own update: told here already (where it was asked for); only its id."""
 
 
 class RosterMoved(msgspec.Struct, frozen=True, array_like=True, tag="r"):
@@ -94,9 +106,10 @@ class Kicked(msgspec.Struct, frozen=True, array_like=True, tag="k"):
     node: str
 
 
-_decode = msgspec.msgpack.Decoder(BusMessage | RosterMoved | RulesSaved | Kicked).decode
+_decode = msgspec.msgpack.Decoder(
+    BusMessage | BusUpdate | RosterMoved | RulesSaved | Kicked).decode
 
-Item = _Local | BusMessage
+Item = _Local | BusMessage | BusUpdate | _Seen
 
 
 class ClusterLink:
@@ -212,6 +225,24 @@ class ClusterLink:
         for channel in channels_of(conversation):
             self._spawn(self._publish(channel, msg_id, payload))
 
+    def updated(self, conversation: str, effects: Iterable[Effect]) -> None:
+        """This node stored an edit, deletion or reaction in ``conversation`` and the hub
+        made ``effects`` for it (told here where it was asked for): its id is released in
+        order, and the other nodes are told."""
+        event = next((d.event for d in effects if type(d) is Deliver
+                      and type(d.event) in (Edited, Deleted, Reacted) and d.event.id is None
+                      and d.event.seq is not None), None)  # type: ignore[union-attr]
+        if event is None:
+            return
+        assert isinstance(event, Edited | Deleted | Reacted) and event.seq is not None
+        self._follow(conversation)
+        self._release(conversation, self.sequencer.offer(conversation, event.seq, _Seen(),
+                                                        self._loop.time()))
+        self._holes_later()
+        payload = _encode(BusUpdate(conversation, event))
+        for channel in channels_of(conversation):
+            self._spawn(self._publish(channel, event.seq, payload))
+
     async def _publish(self, channel: str, msg_id: int, payload: bytes) -> None:
         if await self.bus.publish(channel, msg_id, payload):
             self.published += 1
@@ -233,6 +264,15 @@ class ClusterLink:
         if type(message) is RulesSaved:
             if message.node != self.node:
                 self._spawn(self._read_rules(message.room))
+            return
+        if type(message) is BusUpdate:
+            if message.event.seq != msg_id:
+                log.warning("a bus update on %s with two ids: dropped", conversation)
+                return
+            self._follow(message.conversation)
+            self._release(message.conversation, self.sequencer.offer(
+                message.conversation, msg_id, message, self._loop.time()))
+            self._holes_later()
             return
         if type(message) is Kicked:
             if message.node != self.node:
@@ -278,10 +318,16 @@ class ClusterLink:
                 if audience:
                     effects.append(Deliver(replace_id(others), audience,
                                            skip=item.session if ack else None))
-            else:
-                assert isinstance(item, BusMessage)
+            elif type(item) is BusMessage:
                 self._lag(item.event.ts)
                 effects.extend(self.hub.remote_message(conversation, item.event))
+            elif type(item) is BusUpdate:  # another node's edit, deletion or reaction
+                effects.append(Released(conversation, msg_id))
+                audience = self.hub.audience(conversation)
+                if audience:
+                    effects.append(Deliver(item.event, audience))
+            else:  # this node's own update: told where it was asked for
+                effects.append(Released(conversation, msg_id))
         if effects:
             self.waiting += sum(type(e) is Released for e in effects)
             self._submit(effects)

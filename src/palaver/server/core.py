@@ -769,6 +769,8 @@ class ServerCore:
                 effect.conversation, effect.msg_id, sender_key=effect.sender_key,
                 update=effect.update)
             effects = self.hub.message_deleted(effect, deletion)
+            if self.cluster is not None:  # told on the other nodes (server/cluster.py)
+                self.cluster.updated(effect.conversation, effects)
         except Exception:
             log.exception("could not delete message %d of %s", effect.msg_id,
                           effect.conversation)
@@ -784,6 +786,8 @@ class ServerCore:
                 text=effect.text, edited_at=effect.edited_at, sent_after=effect.sent_after,
                 update=effect.update)
             effects = self.hub.message_edited(effect, editing)
+            if self.cluster is not None:
+                self.cluster.updated(effect.conversation, effects)
         except Exception:
             log.exception("could not edit message %d of %s", effect.msg_id, effect.conversation)
             effects = [self.hub.error_effect(effect.session, PeerError(
@@ -813,6 +817,8 @@ class ServerCore:
                 reaction=effect.reaction, ts=effect.ts, remove=effect.remove,
                 update=effect.update)
             effects = self.hub.reaction_saved(effect, reacting)
+            if self.cluster is not None:
+                self.cluster.updated(effect.conversation, effects)
         except Exception:
             log.exception("could not store a reaction to message %d of %s", effect.msg_id,
                           effect.conversation)
