@@ -547,3 +547,22 @@ async def test_edits_reactions_and_deletions_are_told_on_the_other_node(
             range(said.msg_id, said.msg_id + 4))
         await alice.quit()
         await bob.quit()
+
+
+async def test_a_direct_message_reaches_a_guest_on_the_other_node(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        guest = await Client.connect("127.0.0.1", b.port, "Gus")
+        await presence(alice, "join", "Gus", "#lobby")  # node A knows of Gus (the roster)
+        sent = await alice.request(SendDirect(id="d", to="gus", text="psst"))
+        assert isinstance(sent, Message) and sent.to == "Gus"
+        got = await guest.wait_for(Message)
+        assert (got.sender, got.text, got.to) == ("alice", "psst", "Gus")
+        back = await guest.request(SendDirect(id="r", to="alice", text="hi"))
+        assert isinstance(back, Message)
+        while (heard := await alice.wait_for(Message)).id is not None:  # her own first
+            pass
+        assert (heard.sender, heard.text) == ("Gus", "hi")
+        await alice.quit()
+        await guest.quit()

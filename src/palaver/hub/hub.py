@@ -383,7 +383,9 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
         user = self._online.get(folded)
         if user is not None:
             return user.key
-        return folded if folded in self._accounts else None
+        if folded in self._accounts:
+            return folded
+        return self._remote_key(folded)  # a guest on another node of a cluster
 
     @staticmethod
     def _to_user(

@@ -82,6 +82,7 @@ class Messaging:
         _known_nicks: dict[str, str]
 
         def _peer_key(self, nick: str) -> str | None: ...
+        def _remote_nick(self, key: str) -> str | None: ...
         def _speaker_room(self, user: User, name: str) -> Room: ...
         def _status_message(self, session: Session, room: Room, msg: Say, text: str,
                             live: dict[str, Any], now: float) -> list[Effect]: ...
@@ -146,7 +147,9 @@ class Messaging:
         record = StoredMessage(
             conversation=conversation, msg_id=self._next_id(conversation), ts=format_ts(now),
             sender=user.nick, sender_key=user.key, text=text,
-            to=target.nick if target else self._accounts[target_key], client_id=client_id,
+            to=target.nick if target else (self._accounts.get(target_key)
+                                           or self._remote_nick(target_key) or msg.to),
+            client_id=client_id,
             notice=msg.notice, reply_to=reply_to,
         )
         self._remember_id(record)

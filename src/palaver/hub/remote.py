@@ -257,6 +257,19 @@ class Remote:
 
     # ------------------------------------------------------------------ kicks across nodes
 
+    def _remote_key(self, folded: str) -> str | None:
+        """The identity of the user on another node whose nick folds to ``folded`` (one in a
+        room, by the roster), if any: whom a direct message to that nick goes to."""
+        if not self._roster:
+            return None
+        return next((key for members in self._roster.values()
+                     for key, member in members.items() if fold(member.nick) == folded), None)
+
+    def _remote_nick(self, key: str) -> str | None:
+        """The nick of ``key``, a user on another node (by the roster), if any."""
+        return next((members[key].nick for members in self._roster.values() if key in members),
+                    None)
+
     def _remote_named(self, folded: str) -> User | None:
         """The member on another node shown here as ``folded`` (a folded nick), if any."""
         return next((g for g in self._ghosts.values() if g.folded_nick == folded), None)
