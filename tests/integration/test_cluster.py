@@ -38,6 +38,7 @@ from palaver.protocol.messages import (
     Kick,
     Leave,
     Left,
+    ListRooms,
     ListUsers,
     Message,
     Presence,
@@ -45,6 +46,7 @@ from palaver.protocol.messages import (
     Reacted,
     Register,
     Registered,
+    RoomList,
     RoomUpdated,
     Say,
     SendDirect,
@@ -566,3 +568,21 @@ async def test_a_direct_message_reaches_a_guest_on_the_other_node(
         assert (heard.sender, heard.text) == ("Gus", "hi")
         await alice.quit()
         await guest.quit()
+
+
+async def test_list_shows_rooms_whose_members_are_all_on_the_other_node(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        bob = await Client.connect("127.0.0.1", b.port, "bob")
+        assert isinstance(await bob.request(Join(room="#Elsewhere")), Joined)
+        await bob.request(SetTopic(room="#Elsewhere", topic="over there"))
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        assert a.core is not None
+        hub = a.core.hub
+        await until(lambda: "#elsewhere" in hub._roster)
+        listed = await alice.request(ListRooms())
+        assert isinstance(listed, RoomList)
+        rooms = {info.room: info.members for info in listed.rooms}
+        assert rooms["#Elsewhere"] == 1 and rooms["#lobby"] == 2
+        await alice.quit()
+        await bob.quit()

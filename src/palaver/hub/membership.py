@@ -66,6 +66,7 @@ class Membership:
         def _ghost_leaves(self, room: Room, ghost: User) -> None: ...
         def _forget_ghosts(self, room: Room) -> None: ...
         def _ghosts_in(self, room: Room) -> int: ...
+        def _remote_rooms(self, asker: User | None) -> list[RoomInfo]: ...
         def _entered(self, user: User, room: Room, audience: tuple[SessionId, ...]
                      ) -> list[Effect]: ...
         def _left_room(self, user: User, room: Room) -> list[Effect]: ...
@@ -146,8 +147,10 @@ class Membership:
         return effects if remember is None else [*effects, remember]
 
     def _list_rooms(self, session: Session, msg: ListRooms, now: float) -> list[Effect]:
-        rooms = tuple(self._room_info(r, session.user) for key, r in sorted(self._rooms.items())
-                      if r.members and self._may_see(session.user, key))
+        rooms = tuple(sorted((
+            *(self._room_info(r, session.user) for key, r in self._rooms.items()
+              if r.members and self._may_see(session.user, key)),
+            *self._remote_rooms(session.user)), key=lambda info: fold(info.room)))
         return [Deliver(RoomList(id=msg.id, rooms=rooms), (session.sid,))]
 
     @staticmethod

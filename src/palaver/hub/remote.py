@@ -25,15 +25,21 @@ from palaver.hub.effects import Deliver, Effect, KickElsewhere, Released, Sessio
 from palaver.hub.names import fold
 from palaver.hub.profile import joining
 from palaver.hub.rules import RoomRules
-from palaver.hub.state import User
-from palaver.protocol.messages import Message, Presence, RoomChange, RoomUpdated
+from palaver.hub.state import Room, User
+from palaver.protocol.messages import (
+    Message,
+    Presence,
+    RoomChange,
+    RoomInfo,
+    RoomUpdated,
+)
 from palaver.roster.base import Member
 from palaver.store.base import RoomSettings
 
 if TYPE_CHECKING:
     from palaver.hub.interest import Interest
     from palaver.hub.lookalikes import LookalikeIndex
-    from palaver.hub.state import Room, Session
+    from palaver.hub.state import Session
 
 
 class Remote:
@@ -54,6 +60,8 @@ class Remote:
         def _put_out(self, target: User, room: Room, by: str, reason: str, sid: SessionId,
                      request_id: str | None) -> list[Effect]: ...
         def _nick_of(self, key: str, fallback: str) -> str: ...
+        def _may_see(self, user: User | None, key: str) -> bool: ...
+        def _room_info(self, room: Room, asker: User | None) -> RoomInfo: ...
         def _updated(self, key: str, change: RoomChange, by: str | None, nick: str | None,
                      request_id: str | None = None) -> RoomUpdated: ...
         def _crowd_departs(self, room: Room, user: User, size: int) -> bool: ...
@@ -211,6 +219,19 @@ class Remote:
                 effects.append(Deliver(Presence(nick=ghost.nick, event="join", room=room.name,
                                                 **joining(ghost, self._accounts)), audience))
         return effects
+
+    def _remote_rooms(self, asker: User | None) -> list[RoomInfo]:
+        """LIST's entries for the rooms with members on other nodes only."""
+        found = []
+        for key, members in self._roster.items():
+            if key in self._rooms or not members or not self._may_see(asker, key):
+                continue
+            rules = self._rules.get(key)
+            room = Room(rules.name if rules is not None else key)
+            room.topic = rules.topic if rules is not None else ""
+            info = self._room_info(room, asker)
+            found.append(msgspec.structs.replace(info, members=len(members)))
+        return found
 
     def _show_remote_members(self, room: Room) -> None:
         """Room ``room`` has just opened here: its members elsewhere are in it (no news)."""

@@ -65,6 +65,7 @@ from palaver.protocol.messages import (
     HistoryPage,
     Join,
     Joined,
+    ListRooms,
     Ping,
     SendDirect,
     ServerMessage,
@@ -314,9 +315,11 @@ class ServerCore:
 
     def _learns_first(self, message: ClientMessage) -> bool:
         """In a cluster: does ``message`` need what another node may have stored since this
-        one read it — a DM's account, a room's rules before it opens here?"""
+        one read it — a DM's account, a room's rules before it opens here or is listed?"""
         if type(message) is SendDirect:
             return not self.hub.knows_nick(message.to)
+        if type(message) is ListRooms:  # rooms made, topics set on other nodes
+            return True
         return type(message) is Join and not self.hub.room_open(message.room)
 
     async def _learn_then_receive(self, conn: Connection, message: ClientMessage) -> None:
