@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from palaver.store import postgres
 from palaver.store.base import StoredMessage
 from palaver.store.postgres import PostgresStore
 from tests.fault_proxy import TO_CLIENT, TO_UPSTREAM, Direction, FaultProxy
@@ -249,19 +248,15 @@ async def test_an_append_cut_mid_stream_is_stored_whole_or_not_at_all(
 
 
 async def test_a_blackholed_append_ends_by_the_command_timeout(
-    pg_url: str, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch,
+    pg_url: str, proxy: FaultProxy,
 ) -> None:
-    """The store's only bounds on a link that goes silent are asyncpg's: command_timeout for a
-    statement (postgres.COMMAND_TIMEOUT, 60 s) and timeout for a connect (CONNECT_TIMEOUT,
-    30 s), constants, not settings. Shortened here to 1 s: the append ends with TimeoutError
-    after about two command timeouts (the statement's, then the cancel request's: it is sent
-    on a new connection over the same dead route, and waited for as long); with the real ones
-    that is 120 s, during which the node's commit pipeline (one batch at a time) is stuck. An
-    append while the pool reconnects through the blackhole fails too, after two connects of
-    one connect timeout each (asyncpg dials twice here)."""
-    monkeypatch.setattr(postgres, "COMMAND_TIMEOUT", 1.0)
-    monkeypatch.setattr(postgres, "CONNECT_TIMEOUT", 1.0)
-    store = PostgresStore(proxy.url(pg_url), min_size=1, max_size=1)
+    """A link that goes silent is bounded by the store's ``timeout`` (the ``store_timeout``
+    setting, 10 s; 1 s here) for a statement and a connect: the append ends with TimeoutError
+    after about two timeouts (the statement's, then the cancel request's: asyncpg sends it on a
+    new connection over the same dead route, and waits as long), while the node's commit
+    pipeline (one batch at a time) waits. An append while the pool reconnects through the
+    blackhole fails too, after two connects of one timeout each (asyncpg dials twice here)."""
+    store = PostgresStore(proxy.url(pg_url), min_size=1, max_size=1, timeout=1.0)
     async with asyncio.timeout(WAIT):
         await store.open()
     try:
