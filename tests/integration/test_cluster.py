@@ -586,3 +586,19 @@ async def test_list_shows_rooms_whose_members_are_all_on_the_other_node(
         assert rooms["#Elsewhere"] == 1 and rooms["#lobby"] == 2
         await alice.quit()
         await bob.quit()
+
+
+async def test_a_new_room_opened_on_both_nodes_at_once_has_one_first_operator(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        bob = await Client.connect("127.0.0.1", b.port, "bob")
+        for n in range(20):
+            joined = await asyncio.gather(alice.request(Join(room=f"#race{n}")),
+                                          bob.request(Join(room=f"#race{n}")))
+            operators = [j.operators for j in joined if isinstance(j, Joined)]
+            assert len(operators) == 2
+            made_by = {op for ops in operators for op in ops}
+            assert made_by in ({"alice"}, {"bob"}), operators  # one maker, told to both
+        await alice.quit()
+        await bob.quit()

@@ -197,6 +197,16 @@ async def test_room_settings_round_trip_and_replace(store: Store) -> None:
         changed, RoomSettings(room="#ops", operators=("carol",))]
 
 
+async def test_a_new_room_is_made_once(store: Store) -> None:
+    """``new``: stored only if the room has no rules yet — of two nodes opening one new room
+    at once, one makes it (its first member its operator), the other takes those rules."""
+    first = RoomSettings(room="#New", operators=("alice",))
+    assert await store.save_room(first, new=True)
+    assert not await store.save_room(RoomSettings(room="#new", operators=("bob",)), new=True)
+    assert await store.room_settings() == [first]
+    assert await store.save_room(RoomSettings(room="#new", topic="t", operators=("alice",)))
+
+
 async def test_every_room_setting_round_trips(store: Store) -> None:
     full = RoomSettings(
         room="#Dev", topic="t", topic_by="alice", topic_at="2026-11-21T00:00:00.000Z",

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from palaver.hub.effects import Deliver, Effect, KickElsewhere, Released, SessionId
-from palaver.hub.names import fold
+from palaver.hub.names import check_room, fold
 from palaver.hub.profile import joining
 from palaver.hub.rules import RoomRules
 from palaver.hub.state import Room, User
+from palaver.protocol.errors import PeerError
 from palaver.protocol.messages import (
     Message,
     Presence,
@@ -55,6 +56,7 @@ class Remote:
         _accounts: dict[str, str]
         _lookalikes: LookalikeIndex
         _rules: dict[str, RoomRules]
+        _default_keys: frozenset[str]
 
         def _crowd_arrives(self, room: Room, user: User) -> bool: ...
         def _put_out(self, target: User, room: Room, by: str, reason: str, sid: SessionId,
@@ -167,6 +169,23 @@ class Remote:
             key = fold(settings.room)
             if key not in self._rooms:
                 self._rules[key] = RoomRules.from_settings(settings)
+
+    def new_room_rules(self, sid: SessionId, name: str, now: float) -> RoomSettings | None:
+        """The rules a JOIN of ``sid`` would make for the room ``name`` if it is new (none
+        known, not a default room): the joiner its operator. A node of a cluster stores them
+        only if no other node has made the room first (``Store.save_room(new=True)``)."""
+        from palaver.hub.hub import format_ts  # the hub imports this module
+
+        session = self._sessions.get(sid)
+        try:
+            key = fold(check_room(name))
+        except PeerError:
+            return None
+        if (session is None or session.user is None or key in self._rules
+                or key in self._default_keys or key in self._rooms):
+            return None
+        return RoomRules(name, operators={session.user.key},
+                         created_at=format_ts(now)).settings()
 
     def learn_account(self, key: str, nick: str) -> None:
         """Another node made the account ``key`` (``nick``): its nick is taken here too."""

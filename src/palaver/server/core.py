@@ -331,6 +331,11 @@ class ServerCore:
                     self.hub.learn_account(account.key, account.nick)
             else:
                 self.hub.learn_rules(await self.store.room_settings())
+                made = (self.hub.new_room_rules(conn.sid, message.room, self._wall_clock())
+                        if type(message) is Join else None)
+                if made is not None:  # a new room: made here unless another node was first
+                    won = await self.store.save_room(made, new=True)
+                    self.hub.learn_rules([made] if won else await self.store.room_settings())
         except Exception:  # the hub goes by what it knows
             log.exception("could not read what %s needs", type(message).__name__)
         self.pipeline.submit(self.hub.handle(conn.sid, message, self._wall_clock(),

@@ -317,8 +317,10 @@ class Store(Protocol):
 
     async def load_marks(self, account_key: str) -> dict[str, int]: ...
 
-    async def save_room(self, settings: RoomSettings) -> None:
-        """Store a room's rules, replacing what was stored for it."""
+    async def save_room(self, settings: RoomSettings, *, new: bool = False) -> bool:
+        """Store a room's rules, replacing what was stored for it — or, with ``new``, only if
+        nothing is stored for it yet (of nodes opening one new room at once, one makes it).
+        Whether they were stored."""
 
     async def room_settings(self) -> list[RoomSettings]:
         """Every room's stored rules."""

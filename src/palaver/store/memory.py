@@ -169,8 +169,12 @@ class MemoryStore:
     async def load_marks(self, account_key: str) -> dict[str, int]:
         return dict(self._marks.get(account_key, {}))
 
-    async def save_room(self, settings: RoomSettings) -> None:
-        self._rooms[settings.room.lower()] = settings
+    async def save_room(self, settings: RoomSettings, *, new: bool = False) -> bool:
+        key = settings.room.lower()
+        if new and key in self._rooms:
+            return False
+        self._rooms[key] = settings
+        return True
 
     async def room_settings(self) -> list[RoomSettings]:
         return list(self._rooms.values())

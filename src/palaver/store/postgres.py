@@ -64,6 +64,7 @@ from palaver.store.base import (
     later_ts,
 )
 from palaver.store.pg_migrations import migrations
+from palaver.store.room_sql import ROOM_IS_NEW, ROOM_REPLACES
 from palaver.store.sqlite import StoreError
 
 log = logging.getLogger("palaver.store")
@@ -459,26 +460,20 @@ class PostgresStore:
             "SELECT conversation, msg_id FROM resume_marks WHERE account_key = $1",
             account_key)}
 
-    async def save_room(self, settings: RoomSettings) -> None:
+    async def save_room(self, settings: RoomSettings, *, new: bool = False) -> bool:
         s = settings
-        await self.pool.execute(
+        status = await self.pool.execute(
             "INSERT INTO room_settings (room_key, room, topic, topic_by, topic_at, invite_only, "
             "private, operators, bans, invited, created_at, moderated, outside_messages, "
             "open_topic, member_limit, join_key, voiced, allowed, muted) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
             "$17, $18, $19) "
-            "ON CONFLICT (room_key) DO UPDATE SET room = excluded.room, topic = excluded.topic, "
-            "topic_by = excluded.topic_by, topic_at = excluded.topic_at, "
-            "invite_only = excluded.invite_only, private = excluded.private, "
-            "operators = excluded.operators, bans = excluded.bans, invited = excluded.invited, "
-            "created_at = excluded.created_at, moderated = excluded.moderated, "
-            "outside_messages = excluded.outside_messages, open_topic = excluded.open_topic, "
-            "member_limit = excluded.member_limit, join_key = excluded.join_key, "
-            "voiced = excluded.voiced, allowed = excluded.allowed, muted = excluded.muted",
+            + (ROOM_IS_NEW if new else ROOM_REPLACES),
             s.room.lower(), s.room, s.topic, s.topic_by, s.topic_at, s.invite_only, s.private,
             _json_text(s.operators), _json_text(s.bans), _json_text(s.invited), s.created_at,
             s.moderated, s.outside_messages, s.open_topic, s.limit, s.key,
             _json_text(s.voiced), _json_text(s.allowed), _json_text(s.muted))
+        return _count(status) == 1
 
     async def room_settings(self) -> list[RoomSettings]:
         rows = await self.pool.fetch(

@@ -47,6 +47,7 @@ from palaver.store.base import (
     later_ts,
 )
 from palaver.store.migrations import migrations
+from palaver.store.room_sql import ROOM_IS_NEW, ROOM_REPLACES
 
 Durability = Literal["process", "power"]
 _SYNCHRONOUS: Final = {"process": "NORMAL", "power": "FULL"}
@@ -372,27 +373,21 @@ class SqliteStore:
             return {row[0]: int(row[1]) async for row in cursor}
 
     @_serialized
-    async def save_room(self, settings: RoomSettings) -> None:
+    async def save_room(self, settings: RoomSettings, *, new: bool = False) -> bool:
         s = settings
-        await self.db.execute(
+        cursor = await self.db.execute(
             "INSERT INTO room_settings (room_key, room, topic, topic_by, topic_at, invite_only, "
             "private, operators, bans, invited, created_at, moderated, outside_messages, "
             "open_topic, member_limit, join_key, voiced, allowed, muted) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (room_key) DO UPDATE SET room = excluded.room, topic = excluded.topic, "
-            "topic_by = excluded.topic_by, topic_at = excluded.topic_at, "
-            "invite_only = excluded.invite_only, private = excluded.private, "
-            "operators = excluded.operators, bans = excluded.bans, invited = excluded.invited, "
-            "created_at = excluded.created_at, moderated = excluded.moderated, "
-            "outside_messages = excluded.outside_messages, open_topic = excluded.open_topic, "
-            "member_limit = excluded.member_limit, join_key = excluded.join_key, "
-            "voiced = excluded.voiced, allowed = excluded.allowed, muted = excluded.muted",
+            + (ROOM_IS_NEW if new else ROOM_REPLACES),
             (s.room.lower(), s.room, s.topic, s.topic_by, s.topic_at, int(s.invite_only),
              int(s.private), _json_text(s.operators), _json_text(s.bans), _json_text(s.invited),
              s.created_at, int(s.moderated), int(s.outside_messages), int(s.open_topic),
              s.limit, s.key, _json_text(s.voiced), _json_text(s.allowed),
              _json_text(s.muted)),
         )
+        return cursor.rowcount == 1
 
     @_serialized
     async def room_settings(self) -> list[RoomSettings]:
