@@ -69,6 +69,12 @@ class Audit:
     id_holes: int = 0
     members_exact: int = 0
     members: list[MemberCheck] = field(default_factory=list)
+    # Over all members: the stored ids some member never showed, and by how many members each
+    # was missed (all the members on a node missing the same ids: the node skipped them);
+    # showings out of order (an id after a higher one).
+    missed_ids: int = 0
+    missed_by: dict[int, int] = field(default_factory=dict)  # members -> ids missed by so many
+    out_of_order: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -124,6 +130,14 @@ def audit(rows: Sequence[Row], sent: Mapping[str, Sequence[Sent]],
         if result.id_holes or ids != sorted(set(ids)) or ids[0] < 1:
             problems.append(f"the room's ids are not 1..{ids[-1]}: {result.id_holes} holes")
     expected: list[View] = [(row.msg_id, row.sender, row.text) for row in rows]
+    missed: Counter[int] = Counter()
+    for segments in views.values():
+        shown = [view[0] for segment in segments for view in segment]
+        if len(segments) == 1:
+            missed.update(set(ids) - set(shown))
+        result.out_of_order += sum(1 for a, b in itertools.pairwise(shown) if b <= a)
+    result.missed_ids = len(missed)
+    result.missed_by = dict(sorted(Counter(missed.values()).items()))
     for name, segments in views.items():
         check = check_member(name, segments, expected)
         result.members.append(check)

@@ -312,6 +312,8 @@ def _result(config: Config, clock: Clock, checked: Audit, log: Log, nodes: list[
                      "stored_unsent": checked.stored_unsent, "id_holes": checked.id_holes,
                      "refusals_resubmitted": refusals},
         "members": {"count": len(members), "exact": checked.members_exact,
+                    "missed_ids": checked.missed_ids, "missed_by_members": checked.missed_by,
+                    "out_of_order": checked.out_of_order,
                     "raw_repeats_hidden_by_client": raw_repeats,
                     "reconnects": sum(m.client.reconnects for m in members
                                       if m.client is not None),
@@ -398,6 +400,9 @@ def summary(result: dict[str, Any]) -> str:
         f"{members['count']} (reconnects {members['reconnects']}, failovers "
         f"{members['failovers']}, repeats hidden by the client "
         f"{members['raw_repeats_hidden_by_client']})",
+        f"  ids some member never showed: {members['missed_ids']} (missed by so many members: "
+        f"ids {members['missed_by_members']}); showings out of order: "
+        f"{members['out_of_order']}",
         *(line(phase) for phase in PHASES),
         f"  node errors logged: {result.get('node_errors_logged')}",
     ]
