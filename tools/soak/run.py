@@ -358,8 +358,13 @@ def records(clock: Clock, members: list[Member]) -> dict[str, Any]:
 
 
 def palaver_version() -> dict[str, Any]:
-    """Which palaver ran: the commit, and whether src/ had changes not committed."""
+    """Which palaver ran: where it was imported from, the commit, and the files of src/ with
+    changes not committed (no commit: not a git checkout, e.g. a ``git archive`` copy run
+    with PYTHONPATH)."""
+    import palaver
+
     root = Path(__file__).resolve().parents[2]
+    source = str(Path(palaver.__file__).parent)
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                                 text=True, timeout=10, check=True).stdout.strip()
@@ -367,8 +372,9 @@ def palaver_version() -> dict[str, Any]:
                                capture_output=True, text=True, timeout=10,
                                check=True).stdout.split("\n")
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "src_changed": None}
-    return {"commit": commit, "src_changed": sorted(line[3:] for line in dirty if line)}
+        return {"source": source, "commit": None, "src_changed": None}
+    return {"source": source, "commit": commit,
+            "src_changed": sorted(line[3:] for line in dirty if line)}
 
 
 def stats_s(values: list[float]) -> dict[str, Any]:
