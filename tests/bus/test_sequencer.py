@@ -105,6 +105,22 @@ def test_through_skips_what_the_store_does_not_have() -> None:
     assert seq.fill("#a", [(4, "4")]) == [(4, "4"), (5, "5")]
 
 
+def test_a_later_hole_read_first_skips_nothing_before_it() -> None:
+    """(Found by the cluster soak.) Two holes read at once, the later answered first: its
+    ``through`` covers only what was read from its ``start``, so the earlier hole is kept."""
+    seq: Sequencer[str] = Sequencer(hole_timeout=0.1, retry_after=1.0)
+    seq.expect("#a", 0)
+    seq.offer("#a", 3, "3", 0.0)
+    seq.offer("#a", 6, "6", 0.0)
+    assert seq.holes(0.1) == [Hole("#a", 1, 2), Hole("#a", 4, 5)]
+    assert seq.fill("#a", [(5, "5")], through=5, start=4) == []  # 4: an edit's id, say
+    assert seq.mark("#a") == 0
+    assert seq.fill("#a", [(1, "1"), (2, "2")], through=2, start=1) == [
+        (1, "1"), (2, "2"), (3, "3")]
+    assert seq.holes(1.2) == [Hole("#a", 4, 4)]  # asked again, from the mark now
+    assert seq.fill("#a", [], through=4, start=4) == [(5, "5"), (6, "6")]
+
+
 def test_expect_advances_and_never_goes_back() -> None:
     seq: Sequencer[str] = Sequencer()
     seq.expect("#a", 2)

@@ -124,10 +124,13 @@ class Sequencer(Generic[T]):
         return True
 
     def fill(self, conversation: str, items: Iterable[tuple[int, T]], *,
-             through: int | None = None) -> list[tuple[int, T]]:
+             through: int | None = None, start: int | None = None) -> list[tuple[int, T]]:
         """Messages read from the store, in any order: what may be released now, in id order.
-        ``through``: the store was asked for everything up to that id and ``items`` is all it
-        has, so an id up to it that is not among them will never come and is skipped."""
+        ``through``: the store was asked for everything from ``start`` (None: from the mark)
+        up to that id and ``items`` is all it has, so an id up to it that is not among them
+        will never come and is skipped — only if the read began at or before the mark's next
+        id (else ids before ``start`` are not covered by it: they stay holes, asked for
+        again)."""
         stream = self._streams.get(conversation)
         if stream is None:
             return []
@@ -136,6 +139,8 @@ class Sequencer(Generic[T]):
                 stream.waiting[msg_id] = payload
                 stream.known = max(stream.known, msg_id)
         released: list[tuple[int, T]] = []
+        if start is not None and start > stream.mark + 1:
+            through = None  # another read is to fill what lies before it
         if through is not None and through > stream.mark:
             stream.known = max(stream.known, through)
             for msg_id in sorted(i for i in stream.waiting if i <= through):

@@ -387,7 +387,8 @@ class ClusterLink:
         through = hole.last if not page.more or read_to >= hole.last else read_to
         self.filled += len(found)
         self._release(hole.conversation, self.sequencer.fill(
-            hole.conversation, [(m.msg_id, _stored(m)) for m in found], through=through))
+            hole.conversation, [(m.msg_id, _stored(m)) for m in found], through=through,
+            start=hole.first))
         self._holes_later()
 
     def _check_now(self) -> None:

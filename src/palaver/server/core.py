@@ -648,8 +648,10 @@ class ServerCore:
                            else [])
                 effects = self.hub.login(conn.sid, hello, verified=verified, marks=marks,
                                          now=self._wall_clock(), read_markers=markers)
-                if account is not None and verified:
-                    await self.store.note_seen(account.key, format_ts(self._wall_clock()))
+                if account is not None and verified:  # in the background: nothing may come
+                    # between the hub's login and its effects (a message to the new member)
+                    self._spawn(self.store.note_seen(account.key,
+                                                     format_ts(self._wall_clock())))
         except Exception:
             log.exception("login of %s failed", hello.nick)
             if started is not None:  # the check could not run: that was no guess
@@ -679,8 +681,8 @@ class ServerCore:
                 effects = self.hub.login(conn.sid, auth, verified=key is not None, marks=marks,
                                          now=self._wall_clock(), read_markers=markers,
                                          account=key)
-                if key is not None:
-                    await self.store.note_seen(key, format_ts(self._wall_clock()))
+                if key is not None:  # in the background, as for a password (above)
+                    self._spawn(self.store.note_seen(key, format_ts(self._wall_clock())))
         except Exception:
             log.exception("login with a certificate on connection %d failed", conn.sid)
             effects = [self.hub.error_effect(conn.sid, PeerError(
