@@ -4,7 +4,9 @@ receivers, a node killed -9 twice, Redis and PostgreSQL once each, Redis blackho
 seconds; about 40 seconds. Skipped when PostgreSQL or Redis is not installed.
 
 One run for the module; its result is checked twice: nothing acknowledged lost, nothing stored
-twice (must hold), and every member showing exactly the stored sequence.
+twice, and every member showing exactly the stored sequence (two palaver problems the soak found
+broke this one until they were fixed: holes read out of order, and a login awaiting the store
+between the hub's login and its effects).
 """
 
 from __future__ import annotations
@@ -45,11 +47,6 @@ def test_no_acknowledged_message_is_lost_or_duplicated(quick_soak: dict[str, Any
     assert messages["stored"] == messages["acked"] == messages["sent"]
 
 
-@pytest.mark.xfail(reason="palaver: with the bus down a node skips some of the other nodes' "
-                          "messages (two holes filled out of order: ClusterLink._fill passes "
-                          "through=hole.last to Sequencer.fill); a message posted while a "
-                          "login awaits store.note_seen reaches the session before its WELCOME "
-                          "and replay", strict=False)
 def test_every_member_shows_exactly_the_stored_sequence(quick_soak: dict[str, Any]) -> None:
     members = quick_soak["members"]
     assert members["exact"] == members["count"], quick_soak["problems"]
