@@ -249,17 +249,19 @@ async def _phases(config: Config, clock: Clock, pg: Postgres, redis: Redis, node
         clock.enter("settle")
     finally:
         stop.set()
-        await asyncio.gather(*sending, return_exceptions=True)
+        crashed = [r for r in await asyncio.gather(*sending, return_exceptions=True)
+                   if isinstance(r, BaseException)]
+        progress.cancel()
     settled = all(await asyncio.gather(*(s.settle(config.settle) for s in senders)))
     rows = await stored_rows(pg)
     last = rows[-1].msg_id if rows else 0
     caught_up = await catch_up(members, last, CATCH_UP_TIMEOUT)
-    progress.cancel()
     rows = await stored_rows(pg)
     clock.enter("audit")
     checked = audit(rows, {s.nick: s.sent for s in senders},
                     {m.nick: [[(v.msg_id, v.sender, v.text) for v in segment]
                               for segment in m.segments] for m in members})
+    checked.problems[:0] = [f"a sender failed: {error!r}" for error in crashed]
     if not settled:
         checked.problems.insert(0, "the senders did not settle within "
                                 f"{config.settle:.0f} s")
