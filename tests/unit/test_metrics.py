@@ -26,6 +26,7 @@ class _Core:
     def __init__(self, connections: list[object]) -> None:
         self.metrics = ServerMetrics()
         self._connections = connections
+        self.cluster = None  # one server, not a node of a cluster
 
     def connections(self) -> list[object]:
         return self._connections
