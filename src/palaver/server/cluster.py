@@ -453,6 +453,9 @@ class ClusterLink:
     async def _write_roster(self) -> None:
         """Write what changed among this node's room members; hint the others."""
         assert self.roster is not None
+        if self._closed:  # a write that was due when the node stopped: retire says it all
+            self._writing = False
+            return
         try:
             dirty, self._roster_dirty = self._roster_dirty, set()
             changes: dict[tuple[str, str], Member | None] = {}
