@@ -25,30 +25,20 @@ from palaver.hub import Hub
 from palaver.hub.effects import (
     AckResend,
     Answer,
-    ChangeCertificates,
     CheckOperator,
     Close,
     CreateAccount,
-    DeleteMessage,
     Deliver,
-    EditMessage,
     Effect,
     EraseAccount,
-    FetchActivity,
-    FetchHistory,
     KickElsewhere,
-    ListMessageEdits,
-    LoadReadMarkers,
     ManageAccount,
     Persist,
     Released,
     Remember,
     Replay,
     SaveMetadata,
-    SaveReaction,
-    SaveReadMarker,
     SaveRoom,
-    SearchMessages,
     SessionId,
 )
 from palaver.hub.hub import as_message, format_ts
@@ -58,17 +48,13 @@ from palaver.protocol.messages import (
     Authenticate,
     BecomeOperator,
     ClientMessage,
-    ConversationInfo,
-    Conversations,
     Goodbye,
     Hello,
-    HistoryPage,
     Join,
     Joined,
     ListRooms,
     Ping,
     SendDirect,
-    ServerMessage,
     SetNick,
     Welcome,
     Wire,
@@ -76,7 +62,7 @@ from palaver.protocol.messages import (
 from palaver.server.account_work import close_locked, erase_account, manage_account
 from palaver.server.admission import Admission, address_key
 from palaver.server.cluster import ClusterLink, renumbered
-from palaver.server.decoration import decorate, quote_replies
+from palaver.server.decoration import quote_replies
 from palaver.server.limits import Limits
 from palaver.server.liveness import Timeouts, Verdict, judge
 from palaver.server.login_throttle import LoginThrottle
@@ -88,6 +74,7 @@ from palaver.server.pipeline import CommitPipeline, Outcome
 from palaver.server.ratelimit import retry_after_ms
 from palaver.server.replay import replay_frames
 from palaver.server.shared_throttle import SharedThrottle
+from palaver.server.store_asks import store_asks
 from palaver.store.base import Account, Store, StoredMessage
 
 log = logging.getLogger("palaver.server")
@@ -160,16 +147,7 @@ class ServerCore:
         self._closing_after: dict[SessionId, Close] = {}  # BYEs waiting for those
         self.metrics = ServerMetrics()  # server/metrics.py; served at /metrics
         self.pipeline = CommitPipeline(store, self._release, self.metrics, asks={
-            SaveReadMarker: self._save_read_marker,  # answered in order (server/pipeline.py)
-            LoadReadMarkers: self._load_read_markers,
-            DeleteMessage: self._delete_message,
-            EditMessage: self._edit_message,  # hub/editing.py
-            ListMessageEdits: self._list_message_edits,
-            FetchHistory: self._history,  # a page after the messages before it are stored
-            FetchActivity: self._activity,
-            ChangeCertificates: self._change_certificates,  # CERT (hub/certificates.py)
-            SearchMessages: self._search,  # SEARCH (hub/search.py)
-            SaveReaction: self._save_reaction,
+            **store_asks(self),  # answered in order (server/pipeline.py, server/store_asks.py)
             EraseAccount: lambda effect: erase_account(self, effect),  # DELETE_ACCOUNT
             **notify_asks(self),  # NOTIFY (server/notify_work.py)
         }, settle=lambda batch: quote_replies(store, batch))
@@ -690,22 +668,6 @@ class ServerCore:
         self.pipeline.submit(effects)
         conn.resume()
 
-    async def _change_certificates(self, effect: ChangeCertificates) -> list[Effect]:
-        """CERT: bind, unbind or list an account's client certificates in the store."""
-        try:
-            done = True
-            if effect.action == "add" and effect.fingerprint is not None:
-                done = await self.store.bind_certificate(effect.account, effect.fingerprint)
-            elif effect.action == "remove" and effect.fingerprint is not None:
-                done = await self.store.unbind_certificate(effect.account, effect.fingerprint)
-            fingerprints = await self.store.certificates(effect.account)
-        except Exception:
-            log.exception("could not change the certificates of %s", effect.account)
-            return [self.hub.error_effect(effect.session, PeerError(
-                ErrorCode.UNAVAILABLE, "certificates cannot be changed right now; try again",
-                effect.request_id))]
-        return self.hub.certificates_changed(effect, fingerprints, done=done)
-
     async def _check_operator(self, effect: CheckOperator) -> None:
         """An OPER's password, checked off the loop and throttled like a login's (the name,
         marked ``oper:``, in place of the account): its connection waits for the verdict."""
@@ -753,90 +715,6 @@ class ServerCore:
             effect.session, effect.key, created=created, request_id=effect.request_id,
             failed=failed))
 
-    async def _save_read_marker(self, effect: SaveReadMarker) -> list[Effect]:
-        try:
-            marker, moved = await self.store.set_read_marker(
-                effect.identity, effect.conversation, msg_id=effect.msg_id, ts=effect.ts)
-            effects = self.hub.read_marker_saved(effect, marker, moved)
-        except Exception:
-            log.exception("could not store a read marker of %s", effect.conversation)
-            effects = [self.hub.error_effect(effect.session, PeerError(
-                ErrorCode.UNAVAILABLE, "the read marker could not be stored; try again",
-                effect.request_id))] if effect.answer else []
-        return effects
-
-    async def _load_read_markers(self, effect: LoadReadMarkers) -> list[Effect]:
-        try:
-            markers = await self.store.read_markers(effect.identity)
-        except Exception:  # the guest goes on without its markers
-            log.exception("could not read the read markers of %s", effect.identity)
-            return []
-        return self.hub.read_markers_loaded(effect, markers)
-
-    async def _delete_message(self, effect: DeleteMessage) -> list[Effect]:
-        try:
-            deletion = await self.store.delete_message(
-                effect.conversation, effect.msg_id, sender_key=effect.sender_key,
-                update=effect.update)
-            effects = self.hub.message_deleted(effect, deletion)
-            if self.cluster is not None:  # told on the other nodes (server/cluster.py)
-                self.cluster.updated(effect.conversation, effects)
-        except Exception:
-            log.exception("could not delete message %d of %s", effect.msg_id,
-                          effect.conversation)
-            effects = [self.hub.error_effect(effect.session, PeerError(
-                ErrorCode.UNAVAILABLE, "the message could not be deleted; try again",
-                effect.request_id))]
-        return effects
-
-    async def _edit_message(self, effect: EditMessage) -> list[Effect]:
-        try:
-            editing = await self.store.edit_message(
-                effect.conversation, effect.msg_id, sender_key=effect.sender_key,
-                text=effect.text, edited_at=effect.edited_at, sent_after=effect.sent_after,
-                update=effect.update)
-            effects = self.hub.message_edited(effect, editing)
-            if self.cluster is not None:
-                self.cluster.updated(effect.conversation, effects)
-        except Exception:
-            log.exception("could not edit message %d of %s", effect.msg_id, effect.conversation)
-            effects = [self.hub.error_effect(effect.session, PeerError(
-                ErrorCode.UNAVAILABLE, "the message could not be edited; try again",
-                effect.request_id))]
-        return effects
-
-    async def _list_message_edits(self, effect: ListMessageEdits) -> list[Effect]:
-        try:
-            found = await self.store.messages(effect.conversation, [effect.msg_id])
-            record = found.get(effect.msg_id)
-            versions = (None if record is None else
-                        await self.store.message_versions(effect.conversation, effect.msg_id))
-            effects = self.hub.edits_listed(effect, record, versions)
-        except Exception:
-            log.exception("could not read the edits of message %d of %s", effect.msg_id,
-                          effect.conversation)
-            effects = [self.hub.error_effect(effect.session, PeerError(
-                ErrorCode.UNAVAILABLE, "the message's texts could not be read; try again",
-                effect.request_id))]
-        return effects
-
-    async def _save_reaction(self, effect: SaveReaction) -> list[Effect]:
-        try:
-            reacting = await self.store.react(
-                effect.conversation, effect.msg_id, identity=effect.identity, nick=effect.nick,
-                reaction=effect.reaction, ts=effect.ts, remove=effect.remove,
-                update=effect.update)
-            effects = self.hub.reaction_saved(effect, reacting)
-            if self.cluster is not None:
-                self.cluster.updated(effect.conversation, effects)
-        except Exception:
-            log.exception("could not store a reaction to message %d of %s", effect.msg_id,
-                          effect.conversation)
-            effects = [self.hub.error_effect(effect.session, PeerError(
-                ErrorCode.UNAVAILABLE, "the reaction could not be stored; try again",
-                effect.request_id))]
-        return effects
-
     async def _save_room(self, effect: SaveRoom) -> None:
         await self.store.save_room(effect.settings)
         if self.cluster is not None:  # the room's other nodes read them (server/cluster.py)
@@ -847,54 +725,6 @@ class ServerCore:
             await self.store.save_marks(effect.account, dict(effect.marks))
         elif effect.room is not None:
             await self.store.set_membership(effect.account, effect.room, effect.member)
-
-    async def _history(self, effect: FetchHistory) -> list[Effect]:
-        try:
-            before, after = effect.before, effect.after
-            if effect.until is not None:  # a time bound: the msg_id sent by then
-                before = await self.store.msg_id_at(effect.conversation, effect.until) + 1
-            if effect.since is not None:
-                after = await self.store.msg_id_at(effect.conversation, effect.since)
-            page = await self.store.page(effect.conversation, before=before, after=after,
-                                         limit=effect.limit)
-            reply: ServerMessage = HistoryPage(
-                id=effect.request_id, room=effect.room, peer=effect.peer,
-                messages=tuple(await decorate(self.store, effect.conversation, page.messages)),
-                more=page.more)
-        except Exception:
-            log.exception("could not read history of %s", effect.conversation)
-            reply = self.hub.error_effect(effect.session, PeerError(
-                ErrorCode.UNAVAILABLE, "history is unavailable right now", effect.request_id,
-            )).event
-        return [Deliver(reply, (effect.session,))]
-
-    async def _search(self, effect: SearchMessages) -> list[Effect]:
-        try:
-            page = await self.store.search([c[0] for c in effect.conversations], effect.words,
-                                           before=effect.before, limit=effect.limit)
-            return self.hub.searched(effect, page)
-        except Exception:
-            log.exception("could not search %d conversations", len(effect.conversations))
-            return [self.hub.error_effect(effect.session, PeerError(
-                ErrorCode.UNAVAILABLE, "search is unavailable right now", effect.request_id))]
-
-    async def _activity(self, effect: FetchActivity) -> list[Effect]:
-        """CONVERSATIONS: which of the user's conversations were active in the window."""
-        try:
-            times = await self.store.last_activity([c[0] for c in effect.conversations],
-                                                   after=effect.after, before=effect.before)
-            active = sorted((times[key], room or "", peer or "")
-                            for key, room, peer in effect.conversations if key in times)
-            reply: ServerMessage = Conversations(id=effect.request_id, conversations=tuple(
-                ConversationInfo(last_ts=ts, room=room or None, peer=peer or None)
-                for ts, room, peer in active[:effect.limit]))
-        except Exception:
-            log.exception("could not read the activity of %d conversations",
-                          len(effect.conversations))
-            reply = self.hub.error_effect(effect.session, PeerError(
-                ErrorCode.UNAVAILABLE, "history is unavailable right now", effect.request_id,
-            )).event
-        return [Deliver(reply, (effect.session,))]
 
     async def _replay(self, conn: Connection, effect: Replay) -> None:
         """Stored messages and updates first (server/replay.py), then whatever arrived for
