@@ -41,11 +41,10 @@ from palaver.hub.effects import (
     SaveRoom,
     SessionId,
 )
-from palaver.hub.hub import as_message, format_ts
+from palaver.hub.hub import as_message
 from palaver.hub.names import fold
 from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
 from palaver.protocol.messages import (
-    Authenticate,
     BecomeOperator,
     ClientMessage,
     Goodbye,
@@ -66,16 +65,16 @@ from palaver.server.decoration import quote_replies
 from palaver.server.limits import Limits
 from palaver.server.liveness import Timeouts, Verdict, judge
 from palaver.server.login_throttle import LoginThrottle
+from palaver.server.login_work import check_operator, create_account, start_login
 from palaver.server.metrics import ServerMetrics, door_of
 from palaver.server.nick_claims import NickClaims
 from palaver.server.notify_work import notify_asks
 from palaver.server.passwords import Passwords
 from palaver.server.pipeline import CommitPipeline, Outcome
-from palaver.server.ratelimit import retry_after_ms
 from palaver.server.replay import replay_frames
 from palaver.server.shared_throttle import SharedThrottle
 from palaver.server.store_asks import store_asks
-from palaver.store.base import Account, Store, StoredMessage
+from palaver.store.base import Store, StoredMessage
 
 log = logging.getLogger("palaver.server")
 
@@ -154,8 +153,8 @@ class ServerCore:
         self.limits = limits or Limits()  # docs/limits.md
         self.admission = Admission(self.limits.admission)
         self.logins = LoginThrottle(self.limits.logins)
-        self._pending_logins = 0  # password checks queued or running
-        self._login_started: dict[SessionId, float] = {}  # when each was counted
+        self.pending_logins = 0  # password checks queued or running (server/login_work.py)
+        self.login_started: dict[SessionId, float] = {}  # when each was counted
         self._sweeper = self._loop.call_later(timeouts.sweep_interval(), self._sweep)
         # Locked accounts online are looked for this often (server/account_work.py; 0: never)
         self.lock_check_interval = lock_check_interval
@@ -187,7 +186,7 @@ class ServerCore:
 
     def _poll_locks(self) -> None:
         """End the sessions of accounts locked since (server/account_work.py)."""
-        self._spawn(close_locked(self))
+        self.spawn(close_locked(self))
         self._lock_poll = self._loop.call_later(self.lock_check_interval, self._poll_locks)
 
     def _tell_presence(self) -> None:
@@ -222,25 +221,14 @@ class ServerCore:
     def receive(self, conn: Connection, message: ClientMessage) -> None:
         if self.nick_claims is not None and self._claims_nick(conn.sid, message):
             conn.pause()  # what follows waits for the claim (server/nick_claims.py)
-            self._spawn(self._claimed(conn, message), conn.sid)  # type: ignore[arg-type]
+            self.spawn(self._claimed(conn, message), conn.sid)  # type: ignore[arg-type]
             return
         if self.cluster is not None and self._learns_first(message):
             conn.pause()  # what other nodes may have changed is read first (the store knows)
-            self._spawn(self._learn_then_receive(conn, message), conn.sid)
+            self.spawn(self._learn_then_receive(conn, message), conn.sid)
             return
         if self.hub.needs_login(conn.sid, message):
-            assert isinstance(message, Hello | Authenticate)
-            if type(message) is Authenticate and message.mechanism == "certificate":
-                conn.pause()  # no password: nothing to throttle (hub/certificates.py)
-                self._spawn(self._certificate_login(conn, message))
-                return
-            throttled = self._login_throttled(conn, message)
-            if throttled is not None:
-                self.pipeline.submit([self.hub.error_effect(conn.sid, throttled)])
-                return
-            self._pending_logins += 1
-            conn.pause()  # what follows the HELLO waits for the password check
-            self._spawn(self._login(conn, message))
+            start_login(self, conn, message)  # a password or certificate (server/login_work.py)
             return
         try:
             effects = self.hub.handle(conn.sid, message, self._wall_clock(),
@@ -414,23 +402,23 @@ class ServerCore:
                 effect = self._replay_now(effect)
             if conn is not None and effect.ranges:
                 conn.hold()
-                self._spawn(self._replay(conn, effect), effect.session)
+                self.spawn(self._replay(conn, effect), effect.session)
         elif kind is CheckOperator:
             assert isinstance(effect, CheckOperator)
-            self._spawn(self._check_operator(effect), effect.session)
+            self.spawn(check_operator(self, effect), effect.session)
         elif kind is CreateAccount:
             assert isinstance(effect, CreateAccount)
-            self._spawn(self._create_account(effect), effect.session)
+            self.spawn(create_account(self, effect), effect.session)
         elif kind is ManageAccount:
             assert isinstance(effect, ManageAccount)
-            self._spawn(manage_account(self, effect), effect.session)
+            self.spawn(manage_account(self, effect), effect.session)
         elif kind is SaveRoom:  # nobody waits: a failure is logged (see _finished)
-            self._spawn(self._save_room(effect))  # type: ignore[arg-type]
+            self.spawn(self._save_room(effect))  # type: ignore[arg-type]
         elif kind is SaveMetadata:  # nobody waits either
             assert isinstance(effect, SaveMetadata)
-            self._spawn(self.store.save_metadata(effect.target, effect.values))
+            self.spawn(self.store.save_metadata(effect.target, effect.values))
         elif kind is Remember:
-            self._spawn(self._remember(effect))  # type: ignore[arg-type]
+            self.spawn(self._remember(effect))  # type: ignore[arg-type]
 
     def _joined_now(self, effect: Deliver) -> Deliver:
         """A node of a cluster: a JOINED's last id is how far the room is told when it goes
@@ -532,8 +520,9 @@ class ServerCore:
 
     # ------------------------------------------------------------------ work that needs I/O
 
-    def _spawn(self, work: Coroutine[Any, Any, None], session: SessionId | None = None) -> None:
-        """Run ``work``; if it answers ``session``, that session's BYE waits for it."""
+    def spawn(self, work: Coroutine[Any, Any, None], session: SessionId | None = None) -> None:
+        """Run ``work`` in the background (for the work modules too); :meth:`settled` and
+        :meth:`shutdown` wait for it, and if it answers ``session``, that session's BYE does."""
         task = self._loop.create_task(work)
         self._tasks.add(task)
         if session is not None:
@@ -553,167 +542,6 @@ class ServerCore:
             close = self._closing_after.pop(session, None)
             if close is not None:
                 self._close(close)
-
-    def _login_throttled(self, conn: Connection, hello: Hello | Authenticate
-                         ) -> PeerError | None:
-        """``auth_throttled`` if this password may not be checked now (docs/limits.md).
-
-        Otherwise the attempt is counted now, as a failure, before its check starts: parallel
-        guesses on many connections see each other (:meth:`_check_login` un-counts it if the
-        password was right)."""
-        account, address, now = fold(hello.nick), host_of(conn.peer), self.monotonic()
-        wait = self.logins.wait(account, address, now)
-        if not wait and self._pending_logins >= self.limits.max_pending_logins:
-            wait = 1.0  # the queue of password checks is full
-        if not wait:
-            self.logins.begin(account, address, now)
-            self._login_started[conn.sid] = now
-            return None
-        self.metrics.login_throttled()
-        ms = retry_after_ms(wait)
-        return PeerError(ErrorCode.AUTH_THROTTLED, "too many login attempts: try again in "
-                         f"{ms / 1000:.1f} s", hello.id, retry_after_ms=ms)
-
-    async def _login(self, conn: Connection, hello: Hello | Authenticate) -> None:
-        assert hello.password is not None
-        started = self._login_started.pop(conn.sid, None)
-        try:
-            await self._check_login(conn, hello, started)
-        finally:
-            self._pending_logins -= 1
-
-    async def _check_login(self, conn: Connection, hello: Hello | Authenticate,
-                           started: float | None) -> None:
-        """Check the password of ``hello``, whose attempt was counted at ``started``."""
-        assert hello.password is not None
-        account_key, address = fold(hello.nick), host_of(conn.peer)
-        shared = self.shared_throttle
-        try:
-            wait = await shared.wait(account_key, address) if shared is not None else 0.0
-            if wait:  # the other nodes' wrong passwords count too (server/shared_throttle.py)
-                if started is not None:
-                    self.logins.withdraw(account_key, address, started)
-                self.metrics.login_throttled()
-                ms = retry_after_ms(wait)
-                self.pipeline.submit([self.hub.error_effect(conn.sid, PeerError(
-                    ErrorCode.AUTH_THROTTLED, "too many login attempts: try again in "
-                    f"{ms / 1000:.1f} s", hello.id, retry_after_ms=ms))])
-                conn.resume()
-                return
-            account = await self.store.get_account(account_key)
-            verified = await self.passwords.verify(
-                account.password_hash if account else None, hello.password)
-            if verified:
-                self.logins.succeeded(account_key, address, started)
-                assert account is not None
-                self.hub.learn_account(account.key, account.nick)  # made on another node?
-                if shared is not None:
-                    await shared.succeeded(account_key, address)
-            else:
-                if started is None:  # not counted when it started
-                    self.logins.failed(account_key, address, self.monotonic())
-                if shared is not None:
-                    await shared.failed(account_key, address)
-            started = None  # the attempt is settled
-            effects: list[Effect]
-            if account is not None and verified and account.locked:
-                effects = [self.hub.error_effect(conn.sid, PeerError(
-                    ErrorCode.ACCOUNT_LOCKED, "this account is locked: ask the server's "
-                    "operator", hello.id))]
-            else:
-                marks = await self.store.load_marks(account.key) if account and verified else {}
-                markers = (await self.store.read_markers(account.key) if account and verified
-                           else [])
-                effects = self.hub.login(conn.sid, hello, verified=verified, marks=marks,
-                                         now=self._wall_clock(), read_markers=markers)
-                if account is not None and verified:  # in the background: nothing may come
-                    # between the hub's login and its effects (a message to the new member)
-                    self._spawn(self.store.note_seen(account.key,
-                                                     format_ts(self._wall_clock())))
-        except Exception:
-            log.exception("login of %s failed", hello.nick)
-            if started is not None:  # the check could not run: that was no guess
-                self.logins.withdraw(account_key, address, started)
-            error = PeerError(ErrorCode.UNAVAILABLE, "cannot log in right now; try again",
-                              hello.id)
-            effects = [self.hub.error_effect(conn.sid, error)]
-        self.pipeline.submit(effects)
-        conn.resume()
-
-    async def _certificate_login(self, conn: Connection, auth: Authenticate) -> None:
-        """An AUTH with the connection's client certificate: the account it is bound to."""
-        try:
-            fingerprint = self.hub.certificate_of(conn.sid)
-            key = (await self.store.certificate_account(fingerprint)
-                   if fingerprint is not None else None)
-            account = await self.store.get_account(key) if key is not None else None
-            effects: list[Effect]
-            if account is not None and account.locked:  # as for a password (above)
-                effects = [self.hub.error_effect(conn.sid, PeerError(
-                    ErrorCode.ACCOUNT_LOCKED, "this account is locked: ask the server's "
-                    "operator", auth.id))]
-            else:
-                key = account.key if account is not None else None
-                marks = await self.store.load_marks(key) if key is not None else {}
-                markers = await self.store.read_markers(key) if key is not None else []
-                effects = self.hub.login(conn.sid, auth, verified=key is not None, marks=marks,
-                                         now=self._wall_clock(), read_markers=markers,
-                                         account=key)
-                if key is not None:  # in the background, as for a password (above)
-                    self._spawn(self.store.note_seen(key, format_ts(self._wall_clock())))
-        except Exception:
-            log.exception("login with a certificate on connection %d failed", conn.sid)
-            effects = [self.hub.error_effect(conn.sid, PeerError(
-                ErrorCode.UNAVAILABLE, "cannot log in right now; try again", auth.id))]
-        self.pipeline.submit(effects)
-        conn.resume()
-
-    async def _check_operator(self, effect: CheckOperator) -> None:
-        """An OPER's password, checked off the loop and throttled like a login's (the name,
-        marked ``oper:``, in place of the account): its connection waits for the verdict."""
-        conn = self._connections.get(effect.session)
-        name, address = f"oper:{effect.name}", host_of(conn.peer) if conn else ""
-        now = self.monotonic()
-        wait = self.logins.begin(name, address, now)  # counted as a failure until right
-        effects: list[Effect]
-        try:
-            if wait:
-                self.metrics.login_throttled()
-                ms = retry_after_ms(wait)
-                effects = [self.hub.error_effect(effect.session, PeerError(
-                    ErrorCode.AUTH_THROTTLED, "too many operator logins: try again in "
-                    f"{ms / 1000:.1f} s", effect.request_id, retry_after_ms=ms))]
-            else:
-                verified = await self.passwords.verify(effect.password_hash, effect.password)
-                if verified:
-                    self.logins.succeeded(name, address, now)
-                effects = self.hub.operator_checked(effect.session, effect.name,
-                                                    verified=verified,
-                                                    request_id=effect.request_id)
-        except Exception:
-            log.exception("checking the operator password of %s failed", effect.name)
-            if not wait:
-                self.logins.withdraw(name, address, now)
-            effects = [self.hub.error_effect(effect.session, PeerError(
-                ErrorCode.UNAVAILABLE, "cannot check operator passwords right now",
-                effect.request_id))]
-        self.pipeline.submit(effects)
-        if conn is not None:
-            conn.resume()
-
-    async def _create_account(self, effect: CreateAccount) -> None:
-        failed = False
-        try:
-            password_hash = await self.passwords.hash(effect.password)
-            created = await self.store.create_account(
-                Account(key=effect.key, nick=effect.nick, password_hash=password_hash,
-                        created_at=format_ts(self._wall_clock())))
-        except Exception:
-            log.exception("could not create the account %s", effect.key)
-            created, failed = False, True
-        self.pipeline.submit(self.hub.account_created(
-            effect.session, effect.key, created=created, request_id=effect.request_id,
-            failed=failed))
 
     async def _save_room(self, effect: SaveRoom) -> None:
         await self.store.save_room(effect.settings)
