@@ -48,19 +48,20 @@ from palaver.protocol.messages import (
     BecomeOperator,
     ClientMessage,
     Goodbye,
-    Hello,
-    Join,
     Joined,
-    ListRooms,
     Ping,
-    SendDirect,
-    SetNick,
     Welcome,
     Wire,
 )
 from palaver.server.account_work import close_locked, erase_account, manage_account
 from palaver.server.admission import Admission, address_key
 from palaver.server.cluster import ClusterLink, renumbered
+from palaver.server.cluster_steps import (
+    claim_then_receive,
+    claims_nick,
+    learn_then_receive,
+    learns_first,
+)
 from palaver.server.decoration import quote_replies
 from palaver.server.limits import Limits
 from palaver.server.liveness import Timeouts, Verdict, judge
@@ -219,13 +220,13 @@ class ServerCore:
         self.pipeline.submit([Close(conn.sid, reason)])
 
     def receive(self, conn: Connection, message: ClientMessage) -> None:
-        if self.nick_claims is not None and self._claims_nick(conn.sid, message):
-            conn.pause()  # what follows waits for the claim (server/nick_claims.py)
-            self.spawn(self._claimed(conn, message), conn.sid)  # type: ignore[arg-type]
+        if self.nick_claims is not None and claims_nick(self, conn.sid, message):
+            conn.pause()  # what follows waits for the claim (server/cluster_steps.py)
+            self.spawn(claim_then_receive(self, conn, message), conn.sid)  # type: ignore[arg-type]
             return
-        if self.cluster is not None and self._learns_first(message):
+        if self.cluster is not None and learns_first(self, message):
             conn.pause()  # what other nodes may have changed is read first (the store knows)
-            self.spawn(self._learn_then_receive(conn, message), conn.sid)
+            self.spawn(learn_then_receive(self, conn, message), conn.sid)
             return
         if self.hub.needs_login(conn.sid, message):
             start_login(self, conn, message)  # a password or certificate (server/login_work.py)
@@ -243,70 +244,6 @@ class ServerCore:
                               message.id)
             effects = [self.hub.error_effect(conn.sid, error)]
         self.pipeline.submit(effects)
-
-    def _claims_nick(self, sid: SessionId, message: ClientMessage) -> bool:
-        """Does ``message`` give a guest a nick, which other nodes must not have?"""
-        if type(message) is Hello:
-            return message.password is None and not self.hub.is_registered(sid)
-        return type(message) is SetNick and self.hub.is_guest(sid)
-
-    async def _claimed(self, conn: Connection, message: Hello | SetNick) -> None:
-        """Claim ``message``'s nick across the cluster; won, hand it to the hub."""
-        assert self.nick_claims is not None
-        nick, sid = message.nick, conn.sid
-        effects: list[Effect]
-        try:
-            refused = await self.nick_claims.take(nick)
-            account = None if refused else await self.store.get_account(fold(nick))
-        except Exception:
-            log.exception("could not claim the nick %s", nick)
-            effects = [self.hub.error_effect(sid, PeerError(
-                ErrorCode.UNAVAILABLE, "nicks cannot be checked right now; try again",
-                message.id))]
-        else:
-            if refused:
-                effects = [self.hub.error_effect(sid, PeerError(
-                    ErrorCode.NICK_TAKEN, f"the nick {nick[:40]} is taken", message.id))]
-            else:
-                if account is not None:  # made on another node since this one started
-                    self.hub.learn_account(account.key, account.nick)
-                before = self.hub.nick_of(sid)
-                effects = self.hub.handle(sid, message, self._wall_clock(), resends=conn.resends)
-                after = self.hub.nick_of(sid)
-                for dropped in {nick, before} - {after, None}:
-                    assert dropped is not None
-                    self.nick_claims.release_unless_used(dropped)
-        self.pipeline.submit(effects)
-        conn.resume()
-
-    def _learns_first(self, message: ClientMessage) -> bool:
-        """In a cluster: does ``message`` need what another node may have stored since this
-        one read it — a DM's account, a room's rules before it opens here or is listed?"""
-        if type(message) is SendDirect:
-            return not self.hub.knows_nick(message.to)
-        if type(message) is ListRooms:  # rooms made, topics set on other nodes
-            return True
-        return type(message) is Join and not self.hub.room_open(message.room)
-
-    async def _learn_then_receive(self, conn: Connection, message: ClientMessage) -> None:
-        """Learn from the store what ``message`` needs (:meth:`_learns_first`); handle it."""
-        try:
-            if type(message) is SendDirect:
-                account = await self.store.get_account(fold(message.to))
-                if account is not None:
-                    self.hub.learn_account(account.key, account.nick)
-            else:
-                self.hub.learn_rules(await self.store.room_settings())
-                made = (self.hub.new_room_rules(conn.sid, message.room, self._wall_clock())
-                        if type(message) is Join else None)
-                if made is not None:  # a new room: made here unless another node was first
-                    won = await self.store.save_room(made, new=True)
-                    self.hub.learn_rules([made] if won else await self.store.room_settings())
-        except Exception:  # the hub goes by what it knows
-            log.exception("could not read what %s needs", type(message).__name__)
-        self.pipeline.submit(self.hub.handle(conn.sid, message, self._wall_clock(),
-                                             resends=conn.resends))
-        conn.resume()
 
     def answer(self, conn: Connection, data: bytes) -> None:
         """Bytes the door made itself: sent in order with the answers to earlier commands."""
