@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import msgspec
 
 from palaver.hub import Hub
 from palaver.hub.commands import COMMANDS, CommandRegistry
+from palaver.hub.effects import Deliver, Effect, Persist
 from palaver.protocol.jsonl import decode_server_frame, encode
 from palaver.protocol.messages import (
     Error,
@@ -122,3 +125,14 @@ async def test_a_resend_during_a_failed_commit_is_not_acknowledged() -> None:
     ack = conn.frames()[-1]
     assert isinstance(ack, Message) and ack.id == "m" and ack.text == "hi"
     assert (await store.last_ids()) == {"#lobby": ack.msg_id}
+
+
+async def test_every_kind_of_effect_is_carried_out_in_one_place() -> None:
+    """Delivered or stored by the core itself, carried out by a handler of its table, or asked
+    of the store in its place in the pipeline's queue: each kind of effect is in exactly one of
+    these (one in none would be dropped in silence; an ask never reaches the table)."""
+    core = ServerCore(Hub(), MemoryStore(), Passwords(time_cost=1, memory_kib=8),
+                      timeouts=Timeouts(), send_queue_limit=65_536)
+    places = [{Deliver, Persist}, set(core._handlers), set(core.pipeline._asks)]
+    assert set().union(*places) == set(get_args(Effect))
+    assert sum(len(place) for place in places) == len(get_args(Effect))

@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine, Hashable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -146,6 +146,24 @@ class ServerCore:
         self._busy: dict[SessionId, int] = {}  # sessions' reads and writes under way
         self._closing_after: dict[SessionId, Close] = {}  # BYEs waiting for those
         self.metrics = ServerMetrics()  # server/metrics.py; served at /metrics
+        # What _release does with each kind of effect (but Deliver and Persist: the hot paths)
+        self._handlers = dict((
+            _handler(KickElsewhere, self._kick_elsewhere),
+            _handler(Released, self._released),
+            _handler(Answer, self._send_answer),
+            _handler(Close, self._close_after_reads),
+            _handler(AckResend, self._ack_resend),
+            _handler(Replay, self._start_replay),
+            # In a task; the session's BYE waits for these (see _finished)
+            _handler(CheckOperator, lambda e: self.spawn(check_operator(self, e), e.session)),
+            _handler(CreateAccount, lambda e: self.spawn(create_account(self, e), e.session)),
+            _handler(ManageAccount, lambda e: self.spawn(manage_account(self, e), e.session)),
+            # In a task nobody waits for: a failure is logged (see _finished)
+            _handler(SaveRoom, lambda e: self.spawn(self._save_room(e))),
+            _handler(SaveMetadata,
+                     lambda e: self.spawn(self.store.save_metadata(e.target, e.values))),
+            _handler(Remember, lambda e: self.spawn(self._remember(e))),
+        ))
         self.pipeline = CommitPipeline(store, self._release, self.metrics, asks={
             **store_asks(self),  # answered in order (server/pipeline.py, server/store_asks.py)
             EraseAccount: lambda effect: erase_account(self, effect),  # DELETE_ACCOUNT
@@ -297,65 +315,63 @@ class ServerCore:
     # ------------------------------------------------------------------ effects
 
     def _release(self, effect: Effect, outcome: Outcome) -> None:
+        """Carry out ``effect``, whose turn has come (server/pipeline.py): a Deliver here, a
+        Persist's outcome by :meth:`_stored`, any other by its handler (``_handlers``)."""
         kind = type(effect)
         if kind is Deliver:
             if self.cluster is not None and type(effect.event) is Joined:  # type: ignore[union-attr]
                 effect = self._joined_now(effect)  # type: ignore[arg-type]
             self._deliver(effect)  # type: ignore[arg-type]
-        elif kind is KickElsewhere:
-            assert isinstance(effect, KickElsewhere)
-            if self.cluster is not None:
-                self.cluster.kick_elsewhere(effect)
-        elif kind is Released:
-            assert isinstance(effect, Released) and self.cluster is not None
-            self.hub.released(effect.conversation, effect.msg_id)
-            self.cluster.told()
-        elif kind is Answer:
-            assert isinstance(effect, Answer)
-            conn = self._connections.get(effect.session)
-            if conn is not None:
-                conn.send(effect.data)
         elif kind is Persist:
             self._stored(effect, outcome)  # type: ignore[arg-type]
-        elif kind is Close:
-            assert isinstance(effect, Close)
-            if self._busy.get(effect.session):  # answers still being read: close after them
-                self._closing_after[effect.session] = effect
-            else:
-                self._close(effect)
-        elif kind is AckResend:
-            assert isinstance(effect, AckResend)
-            original = self.hub.stored_original(effect.sender_key, effect.client_id)
-            if original is not None:
-                self._deliver(Deliver(as_message(original, effect.client_id), (effect.session,)))
-            else:
-                error = PeerError(ErrorCode.UNAVAILABLE, "the message could not be stored; "
-                                  "resend it", effect.client_id)
-                self._deliver(self.hub.error_effect(effect.session, error))
-        elif kind is Replay:
-            assert isinstance(effect, Replay)
-            conn = self._connections.get(effect.session)
-            if self.cluster is not None:
-                effect = self._replay_now(effect)
-            if conn is not None and effect.ranges:
-                conn.hold()
-                self.spawn(self._replay(conn, effect), effect.session)
-        elif kind is CheckOperator:
-            assert isinstance(effect, CheckOperator)
-            self.spawn(check_operator(self, effect), effect.session)
-        elif kind is CreateAccount:
-            assert isinstance(effect, CreateAccount)
-            self.spawn(create_account(self, effect), effect.session)
-        elif kind is ManageAccount:
-            assert isinstance(effect, ManageAccount)
-            self.spawn(manage_account(self, effect), effect.session)
-        elif kind is SaveRoom:  # nobody waits: a failure is logged (see _finished)
-            self.spawn(self._save_room(effect))  # type: ignore[arg-type]
-        elif kind is SaveMetadata:  # nobody waits either
-            assert isinstance(effect, SaveMetadata)
-            self.spawn(self.store.save_metadata(effect.target, effect.values))
-        elif kind is Remember:
-            self.spawn(self._remember(effect))  # type: ignore[arg-type]
+        else:
+            handler = self._handlers.get(kind)
+            if handler is not None:
+                handler(effect)
+
+    def _kick_elsewhere(self, effect: KickElsewhere) -> None:
+        """A node of a cluster: the member's own node puts it out (server/cluster.py)."""
+        if self.cluster is not None:
+            self.cluster.kick_elsewhere(effect)
+
+    def _released(self, effect: Released) -> None:
+        """A node of a cluster: the id is told here from now on (hub/remote.py)."""
+        assert self.cluster is not None
+        self.hub.released(effect.conversation, effect.msg_id)
+        self.cluster.told()
+
+    def _send_answer(self, effect: Answer) -> None:
+        """Bytes the door made itself (:meth:`answer`), in their place."""
+        conn = self._connections.get(effect.session)
+        if conn is not None:
+            conn.send(effect.data)
+
+    def _close_after_reads(self, effect: Close) -> None:
+        """A BYE waits for the session's reads under way (:meth:`spawn`)."""
+        if self._busy.get(effect.session):  # answers still being read: close after them
+            self._closing_after[effect.session] = effect
+        else:
+            self._close(effect)
+
+    def _ack_resend(self, effect: AckResend) -> None:
+        """A resend whose original was in a batch: the original now, if it was stored."""
+        original = self.hub.stored_original(effect.sender_key, effect.client_id)
+        if original is not None:
+            self._deliver(Deliver(as_message(original, effect.client_id), (effect.session,)))
+        else:
+            error = PeerError(ErrorCode.UNAVAILABLE, "the message could not be stored; "
+                              "resend it", effect.client_id)
+            self._deliver(self.hub.error_effect(effect.session, error))
+
+    def _start_replay(self, effect: Replay) -> None:
+        """Hold what comes for the session behind the stored messages it missed (read in a
+        task: :meth:`_replay`)."""
+        conn = self._connections.get(effect.session)
+        if self.cluster is not None:
+            effect = self._replay_now(effect)
+        if conn is not None and effect.ranges:
+            conn.hold()
+            self.spawn(self._replay(conn, effect), effect.session)
 
     def _joined_now(self, effect: Deliver) -> Deliver:
         """A node of a cluster: a JOINED's last id is how far the room is told when it goes
@@ -566,6 +582,16 @@ class ServerCore:
         replays) has finished and delivered its answers (for tests and diagnostics)."""
         while self._tasks:
             await asyncio.wait(set(self._tasks))
+
+
+E = TypeVar("E")
+
+
+def _handler(kind: type[E], handler: Callable[[E], None]
+             ) -> tuple[type[Any], Callable[[Any], None]]:
+    """An entry of the core's table of effects: ``kind`` and what carries it out (the type
+    checker sees that they agree)."""
+    return kind, handler
 
 
 def host_of(peer: str) -> str:
