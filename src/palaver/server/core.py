@@ -6,8 +6,23 @@ message goes to :meth:`ServerCore.receive`, which asks the hub for effects and h
 its turn. A released :class:`Deliver` encodes its event once per dialect and appends the same
 bytes to each recipient's outbox — nobody is awaited — and the outboxes are flushed together, one
 write per connection, at the next turn of the event loop. A connection whose queue passes the
-limit is cut off, so a slow reader never slows its room-mates. Work that needs I/O (a login, an
-account, a page of history, a replay) runs in its own task and feeds its result back in.
+limit is cut off, so a slow reader never slows its room-mates. Every other released effect goes
+to its handler in one table (effect type -> method, built once; Deliver and Persist, the hot
+paths, are checked before it). Work that needs I/O (a login, an account, a page of history, a
+replay) runs in its own task, or in its place in the pipeline's queue, and feeds its result back.
+
+That work lives in small modules of functions taking the core:
+
+- server/login_work.py: password and certificate logins, OPER's password, new accounts;
+- server/account_work.py: managing and erasing accounts, and ending locked accounts' sessions;
+- server/store_asks.py: the pipeline's store questions (read markers, deletions, edits,
+  reactions, history, search, activity, certificates);
+- server/notify_work.py: notification levels;
+- server/cluster_steps.py: what a node of a cluster claims or reads before the hub sees a
+  message.
+
+The core keeps the connections, the table of effects, delivery, BYEs, the replay task, the
+liveness sweep (server/liveness.py judges) and shutdown.
 """
 
 from __future__ import annotations
