@@ -246,8 +246,7 @@ def _admin(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"palaver: {exc}", file=sys.stderr)
         return 2
-    return admin_command(settings.data_dir, args.action, getattr(args, "nick", None),
-                         settings.reset_token_lifetime)
+    return admin_command(settings, args.action, getattr(args, "nick", None))
 
 
 def _migrate(source: str, target: str) -> int:

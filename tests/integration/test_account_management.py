@@ -194,3 +194,19 @@ async def test_admin_names_a_missing_account_and_lists_rooms(
     code, _, err = await palaver("admin", "--data-dir", str(tmp_path / "none"), "accounts",
                                  env=env)
     assert code == 2 and "no database" in err
+
+
+async def test_admin_works_on_a_postgresql_store(
+        start_server: ServerFactory, tmp_path: Path, pg_url: str) -> None:
+    """The same commands on the database of the ``store`` setting (a cluster's)."""
+    server = await start_server(store=pg_url)
+    await register(lambda nick: connect_to(server.port, nick), "alice", "#dev")
+    env = clean_env(PALAVER_STORE=pg_url)
+    code, out, err = await palaver("admin", "--data-dir", str(tmp_path / "elsewhere"), "lock",
+                                   "alice", env=env)
+    assert code == 0, err
+    assert await refused(server.port, "alice", PASSWORD) == "account_locked"
+    code, out, _ = await palaver("admin", "accounts", env=env)
+    assert code == 0 and out.splitlines()[1].split()[-1] == "locked"
+    code, out, _ = await palaver("admin", "rooms", env=env)
+    assert code == 0 and "#dev" in out

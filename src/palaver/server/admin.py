@@ -1,9 +1,10 @@
-"""``palaver admin``: accounts and rooms, from the database file, with or without a server running.
+"""``palaver admin``: accounts and rooms, from the database, with or without a server running.
 
-How this works: the commands open the SQLite database in the data directory (the one ``palaver
-serve`` uses, from the same ``--config``/``--data-dir``/``PALAVER_*`` settings) next to a server
-that may be running: SQLite's WAL lets both write, each transaction whole. What a running server
-sees, and when (docs/operations.md):
+How this works: the commands open the store ``palaver serve`` uses, from the same
+``--config``/``--data-dir``/``PALAVER_*`` settings — the SQLite database in the data directory
+(SQLite's WAL lets a running server and the command both write, each transaction whole), or the
+PostgreSQL database of the ``store`` setting (a cluster's: every node sees the change). What a
+running server sees, and when (docs/operations.md):
 
 - ``lock``: a login is refused (``account_locked``) from the next one on — the server reads the
   account when it checks the password; sessions already open end within
@@ -23,21 +24,33 @@ from pathlib import Path
 
 from palaver.hub.messaging import format_ts
 from palaver.server.account_work import new_reset_token, token_digest
-from palaver.store.sqlite import SqliteStore
+from palaver.server.config import POSTGRESQL_SCHEMES, Settings
+from palaver.store.base import Store
+from palaver.store.sqlite import SqliteStore, StoreError
 
 DATABASE_FILE = "palaver.db"  # as server/app.py
 
 
-def admin_command(data_dir: str, action: str, nick: str | None, lifetime: float) -> int:
-    path = Path(data_dir) / DATABASE_FILE
-    if not path.exists():
-        print(f"palaver: no database at {path} (see --data-dir)", file=sys.stderr)
+def admin_command(settings: Settings, action: str, nick: str | None) -> int:
+    store: Store
+    if settings.store.startswith(POSTGRESQL_SCHEMES):
+        from palaver.store.postgres import PostgresStore
+
+        store = PostgresStore(settings.store, timeout=settings.store_timeout)
+    else:
+        path = Path(settings.data_dir) / DATABASE_FILE
+        if not path.exists():
+            print(f"palaver: no database at {path} (see --data-dir)", file=sys.stderr)
+            return 2
+        store = SqliteStore(path)
+    try:
+        return asyncio.run(_run(store, action, nick, settings.reset_token_lifetime))
+    except StoreError as exc:
+        print(f"palaver: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_run(path, action, nick, lifetime))
 
 
-async def _run(path: Path, action: str, nick: str | None, lifetime: float) -> int:
-    store = SqliteStore(path)
+async def _run(store: Store, action: str, nick: str | None, lifetime: float) -> int:
     await store.open()
     try:
         if action == "accounts":
@@ -70,7 +83,7 @@ def _no_account(nick: str) -> int:
     return 1
 
 
-async def _accounts(store: SqliteStore) -> int:
+async def _accounts(store: Store) -> int:
     rows = [("NICK", "CREATED", "LAST SEEN", "LOCKED")]
     rows += [(a.nick, a.created_at or "-", a.last_seen or "-", "locked" if a.locked else "-")
              for a in await store.account_list()]
@@ -78,7 +91,7 @@ async def _accounts(store: SqliteStore) -> int:
     return 0
 
 
-async def _rooms(store: SqliteStore) -> int:
+async def _rooms(store: Store) -> int:
     rows = [("ROOM", "CREATED", "MODES", "TOPIC")]
     for room in await store.room_settings():
         modes = "".join(flag for flag, on in (
