@@ -54,6 +54,22 @@ async def test_claiming_needs_a_live_lease(claims: Claims) -> None:
     assert await claim(claims, "alice", "a")
 
 
+async def test_a_user_that_moves_takes_its_nick_along(claims: Claims) -> None:
+    """A claim made for an identity is taken over by another node claiming it for the same
+    identity (the user reconnected there: its old node may be dead, its lease still live), and
+    only by that identity."""
+    await claims.renew("a", TTL)
+    await claims.renew("b", TTL)
+    assert await claims.claim("gus", skeleton("gus"), "a", "~g1")
+    assert not await claims.claim("gus", skeleton("gus"), "b")  # no identity said: the node's
+    assert not await claims.claim("gus", skeleton("gus"), "b", "~other")
+    assert await claims.claim("gus", skeleton("gus"), "b", "~g1")  # the same user, moved
+    assert await holder(claims, "gus") == Claim(nick="gus", skeleton=skeleton("gus"), node="b",
+                                                identity="~g1")
+    assert not await claims.release("gus", "a")  # the old node lets go of nothing now
+    assert not await claims.claim("gus", skeleton("gus"), "a", "~other")
+
+
 async def test_one_node_holds_a_nick_and_its_lookalikes(claims: Claims) -> None:
     await claims.renew("a", TTL)
     await claims.renew("b", TTL)

@@ -41,6 +41,7 @@ class Claim(msgspec.Struct, frozen=True, kw_only=True):
     nick: str  # the nick as claimed (its folded key, as the hub keys nicks)
     skeleton: str  # its lookalike skeleton: unique
     node: str  # the node holding it
+    identity: str | None = None  # the user holding it there, when the claimer said
 
 
 class Claims(Protocol):
@@ -54,10 +55,13 @@ class Claims(Protocol):
         lapsed (its claims may have been taken over meanwhile)."""
         ...
 
-    async def claim(self, nick: str, skeleton: str, node: str) -> bool:
-        """Claim ``skeleton`` for ``nick`` on ``node``: True (won: it was free, its holder's
-        lease had expired, or ``node`` held it already — now as ``nick``) or False (another
-        live node holds it). Raises :class:`NoLease` when ``node``'s lease is not live."""
+    async def claim(self, nick: str, skeleton: str, node: str,
+                    identity: str | None = None) -> bool:
+        """Claim ``skeleton`` for ``nick`` on ``node``, for the user ``identity`` (if given):
+        True (won: it was free, its holder's lease had expired, ``node`` held it already — now
+        as ``nick`` — or another node held it for the same ``identity``: the user has moved,
+        say after its node died) or False (another live node holds it, for someone else).
+        Raises :class:`NoLease` when ``node``'s lease is not live."""
         ...
 
     async def release(self, nick: str, node: str) -> bool:

@@ -37,16 +37,19 @@ class MemoryClaims:
         self._leases[node] = now + ttl
         return was_live
 
-    async def claim(self, nick: str, skeleton: str, node: str) -> bool:
+    async def claim(self, nick: str, skeleton: str, node: str,
+                    identity: str | None = None) -> bool:
         now = self.clock()
         if not self._live(node, now):
             raise NoLease(f"node {node!r} has no live lease")
         held = self._claims.get(skeleton)
-        if held is not None and held.node != node and self._live(held.node, now):
+        if (held is not None and held.node != node and self._live(held.node, now)
+                and (identity is None or held.identity != identity)):
             return False
         if held is not None:
             self._held.pop((held.node, held.nick), None)
-        self._claims[skeleton] = Claim(nick=nick, skeleton=skeleton, node=node)
+        self._claims[skeleton] = Claim(nick=nick, skeleton=skeleton, node=node,
+                                       identity=identity)
         self._held[(node, nick)] = skeleton
         return True
 

@@ -41,9 +41,10 @@ _CLAIM: Final = """
 WITH lease AS (
     SELECT expires_at > clock_timestamp() AS live FROM node_leases WHERE node = $3
 ), taken AS (
-    INSERT INTO nick_claims (skeleton, nick, node)
-    SELECT $1, $2, $3 FROM lease WHERE live
-    ON CONFLICT (skeleton) DO UPDATE SET nick = EXCLUDED.nick, claimed_at = now()
+    INSERT INTO nick_claims (skeleton, nick, node, identity)
+    SELECT $1, $2, $3, $4 FROM lease WHERE live
+    ON CONFLICT (skeleton) DO UPDATE SET nick = EXCLUDED.nick, identity = EXCLUDED.identity,
+        claimed_at = now()
         WHERE nick_claims.node = EXCLUDED.node
     RETURNING 1
 )
@@ -51,7 +52,7 @@ SELECT COALESCE((SELECT live FROM lease), FALSE) AS live,
        EXISTS (SELECT 1 FROM taken) AS won
 """
 _HELD: Final = """
-SELECT c.node, COALESCE(l.expires_at > clock_timestamp(), FALSE) AS live
+SELECT c.node, COALESCE(l.expires_at > clock_timestamp(), FALSE) AS live, c.identity
 FROM nick_claims c LEFT JOIN node_leases l ON l.node = c.node
 WHERE c.skeleton = $1
 FOR UPDATE OF c
@@ -149,10 +150,11 @@ class PostgresClaims:
 
         return await self._run(work)
 
-    async def claim(self, nick: str, skeleton: str, node: str) -> bool:
+    async def claim(self, nick: str, skeleton: str, node: str,
+                    identity: str | None = None) -> bool:
         async def work() -> bool | None:
             async with self.pool.acquire() as conn:
-                row = await conn.fetchrow(_CLAIM, skeleton, nick, node)
+                row = await conn.fetchrow(_CLAIM, skeleton, nick, node, identity)
                 live, won = (row[0], row[1]) if row is not None else (False, False)
                 if not live:
                     raise NoLease(f"node {node!r} has no live lease")
@@ -162,9 +164,14 @@ class PostgresClaims:
                     held = await conn.fetchrow(_HELD, skeleton)
                     if held is None:
                         return None  # released meanwhile: insert again
-                    holder, holder_live = held
+                    holder, holder_live, holder_identity = held
                     if holder == node:  # it became ours meanwhile (cannot, but if)
                         return None
+                    if holder_live and identity is not None and holder_identity == identity:
+                        await conn.execute(  # the same user, moved to this node: it goes too
+                            "UPDATE nick_claims SET nick = $2, node = $3, claimed_at = now() "
+                            "WHERE skeleton = $1", skeleton, nick, node)
+                        return True
                     if holder_live:
                         return False
                     # Its lease looks expired: lock it (a renewal may be under way) and look
@@ -175,8 +182,9 @@ class PostgresClaims:
                     if still_live:
                         return False
                     await conn.execute(
-                        "UPDATE nick_claims SET nick = $2, node = $3, claimed_at = now() "
-                        "WHERE skeleton = $1", skeleton, nick, node)
+                        "UPDATE nick_claims SET nick = $2, node = $3, identity = $4, "
+                        "claimed_at = now() WHERE skeleton = $1", skeleton, nick, node,
+                        identity)
                     return True
 
         for _ in range(ATTEMPTS):
@@ -192,9 +200,11 @@ class PostgresClaims:
 
     async def holder(self, skeleton: str) -> Claim | None:
         row = await self._run(lambda: self.pool.fetchrow(
-            "SELECT c.nick, c.node FROM nick_claims c JOIN node_leases l ON l.node = c.node "
-            "WHERE c.skeleton = $1 AND l.expires_at > clock_timestamp()", skeleton))
-        return None if row is None else Claim(nick=row[0], skeleton=skeleton, node=row[1])
+            "SELECT c.nick, c.node, c.identity FROM nick_claims c JOIN node_leases l "
+            "ON l.node = c.node WHERE c.skeleton = $1 AND l.expires_at > clock_timestamp()",
+            skeleton))
+        return None if row is None else Claim(nick=row[0], skeleton=skeleton, node=row[1],
+                                              identity=row[2])
 
     async def expire(self) -> int:
         async def work() -> int:

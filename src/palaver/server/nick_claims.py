@@ -58,16 +58,17 @@ class NickClaims:
             log.exception("could not free this node's nicks")
         await self.claims.close()
 
-    async def take(self, nick: str) -> str | None:
-        """Claim ``nick`` for this node: None if it may be given out here, else an account's
-        nick (``"account"``: the account's key and nick are learnt by ``learn``) or
-        ``"taken"`` (a user of another node has it, or a lookalike)."""
+    async def take(self, nick: str, identity: str | None = None) -> str | None:
+        """Claim ``nick`` for this node, for the guest ``identity`` when it is known (a HELLO
+        with a guest's token: the same guest, moved here, takes its nick along at once): None
+        if it may be given out here, else ``"taken"`` (a user of another node has it, or a
+        lookalike)."""
         folded = fold(nick)
         try:
-            won = await self.claims.claim(folded, skeleton(nick), self.node)
+            won = await self.claims.claim(folded, skeleton(nick), self.node, identity)
         except NoLease:  # lapsed: renew, then once more
             await self.claims.renew(self.node, self.ttl)
-            won = await self.claims.claim(folded, skeleton(nick), self.node)
+            won = await self.claims.claim(folded, skeleton(nick), self.node, identity)
         if not won:
             return "taken"
         self._held.add(folded)

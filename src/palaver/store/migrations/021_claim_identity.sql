@@ -1,0 +1,3 @@
+-- Nothing in SQLite: PostgreSQL's 021 records which user holds each nick claim (a cluster's).
+-- The number is taken here too, so that a SQLite and a PostgreSQL database of one palaver have
+-- the same schema version.
