@@ -602,3 +602,20 @@ async def test_a_new_room_opened_on_both_nodes_at_once_has_one_first_operator(
             assert made_by in ({"alice"}, {"bob"}), operators  # one maker, told to both
         await alice.quit()
         await bob.quit()
+
+
+async def test_a_guest_that_moves_to_the_other_node_keeps_its_nick(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    """Its first node may be dead with its lease still running (30 s): the guest's token says
+    it is the same guest, and the nick goes with it at once; nobody else gets it."""
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        first, welcome = await hello(a.port, nick="Gus")
+        assert welcome.token is not None
+        assert a.core is not None and a.core.nick_claims is not None
+        await a.core.settled()  # the claim has learnt whose it is
+        assert await try_hello(b.port, "gus") == "nick_taken"  # another guest: no
+        moved, again = await hello(b.port, nick="Gus", token=welcome.token)
+        assert again.nick == "Gus" and again.token == welcome.token
+        assert await try_hello(b.port, "GUS") == "nick_taken"
+        await moved.quit()
+        first.abort()

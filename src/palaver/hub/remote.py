@@ -153,6 +153,11 @@ class Remote:
         """Is a user online here under the folded nick ``folded``?"""
         return folded in self._online
 
+    def key_of(self, sid: SessionId) -> str | None:
+        """The identity of ``sid``'s user, once registered."""
+        session = self._sessions.get(sid)
+        return session.user.key if session is not None and session.user is not None else None
+
     def is_guest(self, sid: SessionId) -> bool:
         """Is ``sid`` a registered session of a guest (not an account)?"""
         session = self._sessions.get(sid)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from palaver.hub.arrival import guest_key
 from palaver.hub.effects import Effect, SessionId
 from palaver.hub.names import fold
 from palaver.protocol.errors import ErrorCode, PeerError
@@ -45,8 +46,12 @@ async def claim_then_receive(core: ServerCore, conn: Connection, message: Hello 
     assert core.nick_claims is not None
     nick, sid = message.nick, conn.sid
     effects: list[Effect]
+    # Whose claim it is: a returning guest's (its token), or a guest's renaming itself. A new
+    # guest's identity is made by the hub: the claim learns it just after (below).
+    identity = (guest_key(message.token) if type(message) is Hello and message.token
+                else core.hub.key_of(sid))
     try:
-        refused = await core.nick_claims.take(nick)
+        refused = await core.nick_claims.take(nick, identity)
         account = None if refused else await core.store.get_account(fold(nick))
     except Exception:
         log.exception("could not claim the nick %s", nick)
@@ -62,10 +67,12 @@ async def claim_then_receive(core: ServerCore, conn: Connection, message: Hello 
                 core.hub.learn_account(account.key, account.nick)
             before = core.hub.nick_of(sid)
             effects = core.hub.handle(sid, message, core.wall_clock(), resends=conn.resends)
-            after = core.hub.nick_of(sid)
+            after, key = core.hub.nick_of(sid), core.hub.key_of(sid)
             for dropped in {nick, before} - {after, None}:
                 assert dropped is not None
                 core.nick_claims.release_unless_used(dropped)
+            if after == nick and key is not None and key != identity:
+                core.spawn(core.nick_claims.name_holder(nick, key))
     core.pipeline.submit(effects)
     conn.resume()
 

@@ -74,6 +74,14 @@ class NickClaims:
         self._held.add(folded)
         return None
 
+    async def name_holder(self, nick: str, identity: str) -> None:
+        """This node's claim of ``nick`` is for the user ``identity`` (a new guest's, known
+        once the hub has made it): so the user takes the nick along if it moves."""
+        try:
+            await self.claims.claim(fold(nick), skeleton(nick), self.node, identity)
+        except Exception:  # the claim stays the node's: a moved user waits for the lease
+            log.exception("could not name the holder of the nick %s", nick)
+
     def release_unless_used(self, nick: str) -> None:
         """Give up ``nick``'s claim if no user here has it (in the background)."""
         folded = fold(nick)
