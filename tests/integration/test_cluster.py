@@ -619,3 +619,28 @@ async def test_a_guest_that_moves_to_the_other_node_keeps_its_nick(
         assert await try_hello(b.port, "GUS") == "nick_taken"
         await moved.quit()
         first.abort()
+
+
+async def test_a_member_on_the_other_node_is_shown_joining_before_its_first_message(
+        tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
+    """Presence in order with the messages: the roster may tell a join later than the
+    joiner's first message crosses the bus; the message brings its sender's join along."""
+    async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        assert isinstance(await alice.request(Join(room="#order")), Joined)
+        for n in range(10):
+            bob = await Client.connect("127.0.0.1", b.port, f"bob{n}")
+            bob.write(Join(room="#order"))
+            bob.write(Say(room="#order", text=f"first words {n}"))
+            await bob.drain()
+            joined_first = False
+            while True:  # bounded by wait_for's timeout
+                event = await alice.next_event(timeout=10.0)
+                if isinstance(event, Presence) and event.room == "#order" and (
+                        event.nick, event.event) == (f"bob{n}", "join"):
+                    joined_first = True
+                if isinstance(event, Message) and event.room == "#order":
+                    assert event.text == f"first words {n}" and joined_first, n
+                    break
+            await bob.quit()
+        await alice.quit()

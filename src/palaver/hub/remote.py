@@ -85,13 +85,29 @@ class Remote:
     def _ghosts_in(self, room: Room) -> int:
         return self._ghost_counts.get(room.key, 0)
 
-    def remote_message(self, conversation: str, event: Message) -> list[Effect]:
+    def remote_message(self, conversation: str, event: Message, sender_key: str = "",
+                       member: Member | None = None) -> list[Effect]:
         """Another node stored ``event`` in ``conversation``, and every id before it has been
         released here: it counts as told from where these effects are carried out, to those
-        here who should see it now."""
+        here who should see it now. ``member``: its sender is a member of the room there (key
+        ``sender_key``) — shown joining first here if it is not shown yet (the roster would
+        tell it later than its message)."""
         audience = self.audience(conversation)
-        released: list[Effect] = [Released(conversation, event.msg_id)]
-        return [*released, Deliver(event, audience)] if audience else released
+        effects: list[Effect] = [Released(conversation, event.msg_id)]
+        room = self._rooms.get(conversation)
+        if member is not None and room is not None and sender_key not in room.members:
+            self._roster.setdefault(conversation, {})[sender_key] = member
+            ghost = self._ghost_enters(room, sender_key, member)
+            if audience and not self._crowd_arrives(room, ghost):
+                effects.append(Deliver(Presence(nick=ghost.nick, event="join", room=room.name,
+                                                **joining(ghost, self._accounts)), audience))
+        return [*effects, Deliver(event, audience)] if audience else effects
+
+    def member_here(self, conversation: str, key: str) -> Member | None:
+        """``key`` as a member of the room ``conversation`` on this node, if it is one."""
+        room = self._rooms.get(conversation)
+        user = room.members.get(key) if room is not None else None
+        return Member(user.nick, user.account) if user is not None and user.sessions else None
 
     def audience(self, conversation: str) -> tuple[SessionId, ...]:
         """Who here is told a message of ``conversation`` now: the room's members here, or

@@ -55,10 +55,14 @@ ROSTER_DELAY: Final = 0.05  # seconds the members' changes are gathered before t
 
 class BusMessage(msgspec.Struct, frozen=True, array_like=True, tag="m"):
     """What a node publishes for a stored message: its conversation (a direct conversation's
-    ends are in its key) and the event as the others see it."""
+    ends are in its key) and the event as the others see it; for a room, the sender as a member
+    there (``sender_key``, ``member``), so that a node that does not show it yet shows it join
+    before its message (presence in order with the messages)."""
 
     conversation: str
     event: Message
+    sender_key: str = ""
+    member: Member | None = None
 
 
 class BusUpdate(msgspec.Struct, frozen=True, array_like=True, tag="u"):
@@ -221,7 +225,8 @@ class ClusterLink:
         others = next((d.event for d in then if type(d.event) is Message), None)
         if others is None:
             return
-        payload = _encode(BusMessage(conversation, replace_id(others)))
+        payload = _encode(BusMessage(conversation, replace_id(others), record.sender_key,
+                                     self.hub.member_here(conversation, record.sender_key)))
         for channel in channels_of(conversation):
             self._spawn(self._publish(channel, msg_id, payload))
 
@@ -320,7 +325,8 @@ class ClusterLink:
                                            skip=item.session if ack else None))
             elif type(item) is BusMessage:
                 self._lag(item.event.ts)
-                effects.extend(self.hub.remote_message(conversation, item.event))
+                effects.extend(self.hub.remote_message(conversation, item.event,
+                                                       item.sender_key, item.member))
             elif type(item) is BusUpdate:  # another node's edit, deletion or reaction
                 effects.append(Released(conversation, msg_id))
                 audience = self.hub.audience(conversation)
