@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,10 @@ import aiohttp
 import pytest
 from prometheus_client import generate_latest
 
+from palaver.claims.base import Claims
 from palaver.client import Client
 from palaver.client.connection import ServerError
+from palaver.hub.lookalikes import skeleton
 from palaver.protocol.messages import (
     Ban,
     Delete,
@@ -210,6 +212,19 @@ async def try_hello(port: int, nick: str) -> str:
         await client.close()
 
 
+async def freed(claims: Claims, nick: str) -> bool:
+    return await claims.holder(skeleton(nick)) is None
+
+
+async def until_async(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Wait for ``condition`` about the cluster's state (bounded: 10 s)."""
+    for _ in range(1_000):
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail("the cluster never got there")
+
+
 async def test_nick_races_across_nodes_have_one_winner(tmp_path: Path, pg_url: str,
                                                        redis_server: RedisServer) -> None:
     async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
@@ -231,7 +246,11 @@ async def test_nick_races_across_nodes_have_one_winner(tmp_path: Path, pg_url: s
         assert await try_hello(b.port, "RACER0") == "nick_taken" or await try_hello(
             a.port, "RACER0") == "nick_taken"
         await holders[0].quit()
+        assert a.core is not None and a.core.nick_claims is not None
+        claims = a.core.nick_claims.claims
+        await until_async(lambda: freed(claims, "racer0"))  # released in the background
         assert await try_hello(b.port, "racer0") == "welcome"
+        await until_async(lambda: freed(claims, "racer0"))
         assert await try_hello(a.port, "racer0") == "welcome"
         for holder in holders[1:]:
             await holder.close()
