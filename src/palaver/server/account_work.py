@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from palaver.hub.effects import Effect, EraseAccount, ManageAccount
 from palaver.hub.messaging import format_ts
 from palaver.protocol.errors import ErrorCode, PeerError
-from palaver.server.ratelimit import retry_after_ms
+from palaver.server.login_work import throttled
 
 if TYPE_CHECKING:
     from palaver.server.core import ServerCore
@@ -47,11 +47,8 @@ async def manage_account(core: ServerCore, effect: ManageAccount) -> None:
     effects: list[Effect]
     try:
         if wait:
-            core.metrics.login_throttled()
-            ms = retry_after_ms(wait)
-            effects = [core.hub.error_effect(effect.session, PeerError(
-                ErrorCode.AUTH_THROTTLED, "too many attempts: try again in "
-                f"{ms / 1000:.1f} s", effect.request_id, retry_after_ms=ms))]
+            effects = [core.hub.error_effect(effect.session, throttled(
+                core, wait, "attempts", effect.request_id))]
         else:
             verified = await _check(core, effect)
             if verified:

@@ -69,10 +69,15 @@ def _login_throttled(core: ServerCore, conn: Connection, hello: Hello | Authenti
         core.logins.begin(account, address, now)
         core.login_started[conn.sid] = now
         return None
+    return throttled(core, wait, "login attempts", hello.id)
+
+
+def throttled(core: ServerCore, wait: float, what: str, request_id: str | None) -> PeerError:
+    """``auth_throttled``: too many ``what``, try again in ``wait`` seconds (counted)."""
     core.metrics.login_throttled()
     ms = retry_after_ms(wait)
-    return PeerError(ErrorCode.AUTH_THROTTLED, "too many login attempts: try again in "
-                     f"{ms / 1000:.1f} s", hello.id, retry_after_ms=ms)
+    return PeerError(ErrorCode.AUTH_THROTTLED, f"too many {what}: try again in "
+                     f"{ms / 1000:.1f} s", request_id, retry_after_ms=ms)
 
 
 async def _login(core: ServerCore, conn: Connection, hello: Hello | Authenticate) -> None:
@@ -95,11 +100,8 @@ async def _check_login(core: ServerCore, conn: Connection, hello: Hello | Authen
         if wait:  # the other nodes' wrong passwords count too (server/shared_throttle.py)
             if started is not None:
                 core.logins.withdraw(account_key, address, started)
-            core.metrics.login_throttled()
-            ms = retry_after_ms(wait)
-            core.pipeline.submit([core.hub.error_effect(conn.sid, PeerError(
-                ErrorCode.AUTH_THROTTLED, "too many login attempts: try again in "
-                f"{ms / 1000:.1f} s", hello.id, retry_after_ms=ms))])
+            core.pipeline.submit([core.hub.error_effect(
+                conn.sid, throttled(core, wait, "login attempts", hello.id))])
             conn.resume()
             return
         account = await core.store.get_account(account_key)
@@ -182,11 +184,8 @@ async def check_operator(core: ServerCore, effect: CheckOperator) -> None:
     effects: list[Effect]
     try:
         if wait:
-            core.metrics.login_throttled()
-            ms = retry_after_ms(wait)
-            effects = [core.hub.error_effect(effect.session, PeerError(
-                ErrorCode.AUTH_THROTTLED, "too many operator logins: try again in "
-                f"{ms / 1000:.1f} s", effect.request_id, retry_after_ms=ms))]
+            effects = [core.hub.error_effect(effect.session, throttled(
+                core, wait, "operator logins", effect.request_id))]
         else:
             verified = await core.passwords.verify(effect.password_hash, effect.password)
             if verified:
