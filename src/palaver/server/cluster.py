@@ -34,11 +34,23 @@ from palaver.bus.base import Bus
 from palaver.bus.sequencer import Hole, Sequencer
 from palaver.hub import Hub
 from palaver.hub.effects import Deliver, Effect, KickElsewhere, Released
-from palaver.hub.interest import Channel, Interest
+from palaver.hub.interest import Interest
 from palaver.hub.messaging import as_message
 from palaver.hub.names import fold
 from palaver.protocol.messages import Deleted, Edited, Message, Reacted
 from palaver.roster.base import Member, RoomMembers, Roster
+from palaver.server.cluster_wire import (
+    ROSTER_CHANNEL,
+    BusMessage,
+    BusUpdate,
+    Kicked,
+    RosterMoved,
+    RulesSaved,
+    channel_name,
+    channels_of,
+    decode,
+    encode,
+)
 from palaver.server.metrics import Buckets
 from palaver.store.base import Store, StoredMessage
 
@@ -48,40 +60,11 @@ CHECK_INTERVAL: Final = 1.0  # seconds between comparisons of released ids with 
 LAG_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                       10.0)
 READ_LIMIT: Final = 500  # messages read from the store for one hole at a time
-USER_CHANNEL: Final = "user:"  # + a user's key: the channel of its direct messages
-ROSTER_CHANNEL: Final = "cluster:roster"  # every node: hints that a node's members changed
 ROSTER_DELAY: Final = 0.05  # seconds the members' changes are gathered before they are written
-
-
-class BusMessage(msgspec.Struct, frozen=True, array_like=True, tag="m"):
-    """What a node publishes for a stored message: its conversation (a direct conversation's
-    ends are in its key) and the event as the others see it; for a room, the sender as a member
-    there (``sender_key``, ``member``), so that a node that does not show it yet shows it join
-    before its message (presence in order with the messages)."""
-
-    conversation: str
-    event: Message
-    sender_key: str = ""
-    member: Member | None = None
-
-
-class BusUpdate(msgspec.Struct, frozen=True, array_like=True, tag="u"):
-    """What a node publishes for a stored edit, deletion or reaction: its conversation and the
-    event as the others see it (its ``seq`` is its id in the conversation)."""
-
-    conversation: str
-    event: Edited | Deleted | Reacted
 
 
 class _Seen(msgspec.Struct, frozen=True):
     """This node's own update: told here already (where it was asked for); only its id."""
-
-
-class RosterMoved(msgspec.Struct, frozen=True, array_like=True, tag="r"):
-    """A hint: ``node`` wrote its room members to the roster (read it now, not at the next
-    check)."""
-
-    node: str
 
 
 class _Local(msgspec.Struct, frozen=True):
@@ -91,27 +74,6 @@ class _Local(msgspec.Struct, frozen=True):
     then: tuple[Deliver, ...]
     session: int
 
-
-_encode = msgspec.msgpack.Encoder().encode
-class RulesSaved(msgspec.Struct, frozen=True, array_like=True, tag="s"):
-    """A hint on a room's channel: ``node`` stored new rules for it (read them now)."""
-
-    room: str
-    node: str
-
-
-class Kicked(msgspec.Struct, frozen=True, array_like=True, tag="k"):
-    """On a room's channel: an operator on ``node`` put ``user`` out of ``room``."""
-
-    room: str
-    user: str
-    by: str
-    reason: str
-    node: str
-
-
-_decode = msgspec.msgpack.Decoder(
-    BusMessage | BusUpdate | RosterMoved | RulesSaved | Kicked).decode
 
 Item = _Local | BusMessage | BusUpdate | _Seen
 
@@ -225,7 +187,7 @@ class ClusterLink:
         others = next((d.event for d in then if type(d.event) is Message), None)
         if others is None:
             return
-        payload = _encode(BusMessage(conversation, replace_id(others), record.sender_key,
+        payload = encode(BusMessage(conversation, replace_id(others), record.sender_key,
                                      self.hub.member_here(conversation, record.sender_key)))
         for channel in channels_of(conversation):
             self._spawn(self._publish(channel, msg_id, payload))
@@ -244,7 +206,7 @@ class ClusterLink:
         self._release(conversation, self.sequencer.offer(conversation, event.seq, _Seen(),
                                                         self._loop.time()))
         self._holes_later()
-        payload = _encode(BusUpdate(conversation, event))
+        payload = encode(BusUpdate(conversation, event))
         for channel in channels_of(conversation):
             self._spawn(self._publish(channel, event.seq, payload))
 
@@ -258,7 +220,7 @@ class ClusterLink:
 
     def bus_message(self, conversation: str, msg_id: int, payload: bytes) -> None:
         try:
-            message = _decode(payload)
+            message = decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.warning("a bus message on %s that is not one: dropped", conversation)
             return
@@ -429,12 +391,12 @@ class ClusterLink:
     def kick_elsewhere(self, kick: KickElsewhere) -> None:
         """Tell the room's other nodes to put a member of theirs out (a hint: a lost one
         leaves the member in the room there)."""
-        self._spawn(self.bus.publish(kick.room, 0, _encode(Kicked(
+        self._spawn(self.bus.publish(kick.room, 0, encode(Kicked(
             kick.room, kick.user, kick.by, kick.reason, self.node))))
 
     def rules_saved(self, room: str) -> None:
         """This node stored new rules for ``room``: the nodes where it is open read them."""
-        self._spawn(self.bus.publish(room, 0, _encode(RulesSaved(room, self.node))))
+        self._spawn(self.bus.publish(room, 0, encode(RulesSaved(room, self.node))))
 
     async def _read_rules(self, room: str) -> None:
         try:
@@ -485,7 +447,7 @@ class ClusterLink:
                         self._written[room] = members
                     else:
                         self._written.pop(room, None)
-                await self.bus.publish(ROSTER_CHANNEL, 0, _encode(RosterMoved(self.node)))
+                await self.bus.publish(ROSTER_CHANNEL, 0, encode(RosterMoved(self.node)))
         finally:
             self._writing = False
             if self._write_again or self._roster_dirty:
@@ -570,19 +532,6 @@ class ClusterLink:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("cluster work failed", exc_info=task.exception())
-
-
-def channel_name(channel: Channel) -> str:
-    kind, key = channel
-    return key if kind == "room" else USER_CHANNEL + key
-
-
-def channels_of(conversation: str) -> list[str]:
-    """Where a message of ``conversation`` is published: its room's channel, or the channel of
-    each end of a direct conversation."""
-    if not conversation.startswith("@"):
-        return [conversation]
-    return [USER_CHANNEL + key for key in dict.fromkeys(conversation[1:].split(","))]
 
 
 def replace_id(event: Message) -> Message:
