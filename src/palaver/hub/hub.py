@@ -62,6 +62,7 @@ from palaver.hub.profile import Profile
 from palaver.hub.reactions import Reactions
 from palaver.hub.relay import Relay
 from palaver.hub.remote import Remote
+from palaver.hub.remote_members import RemoteMembers
 from palaver.hub.search import Searching
 from palaver.hub.state import Room, Session, User
 from palaver.hub.watch import WatchLists
@@ -143,7 +144,7 @@ _BEFORE_HELLO: Final = (Hello, Authenticate, Ping, Pong, Quit, RunCommand, Subsc
 class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, Profile,
           Certificates,
           Directory, Operators, WatchLists, ReadMarkers, NotifyLevels, Deleting, Editing,
-          Reactions, Relay, Remote,
+          Reactions, Relay, Remote, RemoteMembers,
           Metadata,
           Conversations, Files, Searching, AccountManagement, Crowds):
     def __init__(
@@ -162,7 +163,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
         self._new_token = new_token
         self._sessions: dict[SessionId, Session] = {}
         self._init_crowds()
-        self._init_remote()  # members on other nodes of a cluster (hub/remote.py)
+        self._init_remote_members()  # members on other nodes of a cluster
         self._online: dict[str, User] = {}  # folded nick -> user
         self._online_accounts: dict[str, User] = {}  # account key -> user
         self._guests_by_token: dict[str, User] = {}
