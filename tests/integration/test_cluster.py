@@ -663,3 +663,28 @@ async def test_a_member_on_the_other_node_is_shown_joining_before_its_first_mess
                     break
             await bob.quit()
         await alice.quit()
+
+
+async def test_the_answer_to_a_resend_on_another_node_comes_in_id_order(
+        tmp_path: Path, pg_url: str, redis_own: RedisServer) -> None:
+    """(Found by the cluster soak.) A message stored by node A is resent (same id) through
+    node B before B has told the ids ahead of it: B answers with the original only after
+    them, so the client never sees an id before a smaller one."""
+    async with two_nodes(tmp_path, pg_url, redis_own.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        fern_a = await Client.connect("127.0.0.1", a.port, "fern")
+        assert isinstance(await fern_a.request(Register(nick="fern", password=PASSWORD)),
+                          Registered)
+        fern_b, _ = await hello(b.port, nick="fern", password=PASSWORD)
+        redis_own.kill()  # node B now learns node A's messages from the store, a little later
+        before = await alice.request(Say(id="a1", room="#lobby", text="ahead"))
+        original = await fern_a.request(Say(id="f1", room="#lobby", text="mine"))
+        assert isinstance(before, Message) and isinstance(original, Message)
+        answer = await fern_b.request(Say(id="f1", room="#lobby", text="mine"))
+        assert isinstance(answer, Message) and answer.msg_id == original.msg_id
+        order = [(e.msg_id, e.id) for e in fern_b.pending_events() if isinstance(e, Message)]
+        assert (before.msg_id, None) in order, order  # told before the answer
+        assert order.index((before.msg_id, None)) < order.index((original.msg_id, "f1"))
+        await alice.quit()
+        await fern_a.quit()
+        await fern_b.close()

@@ -107,6 +107,8 @@ class ClusterLink:
         # Counters (metrics, tests): messages published, not published (bus down), read from
         # the store to fill holes, and store checks made.
         self.waiting = 0  # Released effects submitted, not yet carried out
+        # (conversation, msg_id) -> answers to resends of it, sent once it is told here
+        self._acks: dict[tuple[str, int], list[Deliver]] = {}
         self.shards_up: dict[int, bool] = {}  # what the bus last said of each shard
         self.lag = Buckets(LAG_BUCKETS)  # other nodes' messages: posted there -> released here
         self.published = 0
@@ -179,7 +181,7 @@ class ClusterLink:
                 # Next, and nothing released before it still waits among the effects: told
                 # in its place, as the hub made it.
                 self.hub.released(conversation, msg_id)
-                for delivery in then:
+                for delivery in (*then, *self._acks.pop((conversation, msg_id), ())):
                     self._carry_out(delivery)
                 released = released[1:]
             self._release(conversation, released)
@@ -191,6 +193,17 @@ class ClusterLink:
                                      self.hub.member_here(conversation, record.sender_key)))
         for channel in channels_of(conversation):
             self._spawn(self._publish(channel, msg_id, payload))
+
+    def ack_when_told(self, conversation: str, msg_id: int, ack: Deliver) -> None:
+        """The answer to a resend (the original, stored as ``msg_id``, perhaps by another
+        node): after the ids before it here — now if ``msg_id`` is told here already, else
+        right after it is."""
+        self._follow(conversation)
+        mark = self.sequencer.mark(conversation)
+        if mark is not None and msg_id <= mark:
+            self._submit([ack])
+        else:
+            self._acks.setdefault((conversation, msg_id), []).append(ack)
 
     def updated(self, conversation: str, effects: Iterable[Effect]) -> None:
         """This node stored an edit, deletion or reaction in ``conversation`` and the hub
@@ -296,6 +309,7 @@ class ClusterLink:
                     effects.append(Deliver(item.event, audience))
             else:  # this node's own update: told where it was asked for
                 effects.append(Released(conversation, msg_id))
+            effects.extend(self._acks.pop((conversation, msg_id), ()))  # resends' answers
         if effects:
             self.waiting += sum(type(e) is Released for e in effects)
             self._submit(effects)
@@ -336,6 +350,9 @@ class ClusterLink:
                 self._release(hole.conversation, self.sequencer.fill(
                     hole.conversation, (), through=hole.last))
                 self.hub.skip_to(hole.conversation, hole.last)
+                skipped = [k for k in self._acks if k[0] == hole.conversation
+                           and k[1] <= hole.last]  # a resend's answer waits for none of them
+                self._submit([ack for k in skipped for ack in self._acks.pop(k)])
         self._holes_later()
 
     async def _fill(self, hole: Hole) -> None:

@@ -372,11 +372,20 @@ class ServerCore:
         """A resend whose original was in a batch: the original now, if it was stored."""
         original = self.hub.stored_original(effect.sender_key, effect.client_id)
         if original is not None:
-            self._deliver(Deliver(as_message(original, effect.client_id), (effect.session,)))
+            self._resent(original, Deliver(as_message(original, effect.client_id),
+                                           (effect.session,)))
         else:
             error = PeerError(ErrorCode.UNAVAILABLE, "the message could not be stored; "
                               "resend it", effect.client_id)
             self._deliver(self.hub.error_effect(effect.session, error))
+
+    def _resent(self, original: StoredMessage, ack: Deliver) -> None:
+        """The answer to a resend: the original. A node of a cluster sends it once the
+        original's id is told here, not before the ids ahead of it (server/cluster.py)."""
+        if self.cluster is not None:
+            self.cluster.ack_when_told(original.conversation, original.msg_id, ack)
+        else:
+            self._deliver(ack)
 
     def _start_replay(self, effect: Replay) -> None:
         """Hold what comes for the session behind the stored messages it missed (read in a
@@ -441,7 +450,8 @@ class ServerCore:
                                              "to": record.to, "sender": record.sender,
                                              "text": record.text})
         elif isinstance(outcome, StoredMessage):  # a resend: the original, to the sender only
-            self._deliver(Deliver(as_message(outcome, effect.request_id), (effect.session,)))
+            self._resent(outcome, Deliver(as_message(outcome, effect.request_id),
+                                          (effect.session,)))
         else:
             error = PeerError(ErrorCode.UNAVAILABLE, "the message could not be stored; resend it",
                               effect.request_id)
