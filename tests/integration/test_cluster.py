@@ -688,3 +688,20 @@ async def test_the_answer_to_a_resend_on_another_node_comes_in_id_order(
         await alice.quit()
         await fern_a.quit()
         await fern_b.close()
+
+
+async def test_rules_changed_while_the_bus_was_down_are_told_when_it_is_back(
+        tmp_path: Path, pg_url: str, redis_own: RedisServer) -> None:
+    async with two_nodes(tmp_path, pg_url, redis_own.url) as (a, b):
+        alice = await Client.connect("127.0.0.1", a.port, "alice")
+        assert isinstance(await alice.request(Join(room="#quiet")), Joined)
+        bob = await Client.connect("127.0.0.1", b.port, "bob")
+        assert isinstance(await bob.request(Join(room="#quiet")), Joined)
+        await presence(alice, "join", "bob", "#quiet")
+        redis_own.kill()
+        await alice.request(SetTopic(room="#quiet", topic="said while Redis was down"))
+        redis_own.start()  # node B, back on the bus, reads the open rooms' rules again
+        told = await room_update(bob, "topic")
+        assert told.topic == "said while Redis was down"
+        await alice.quit()
+        await bob.quit()

@@ -274,6 +274,7 @@ class ClusterLink:
         self.shards_up[shard] = up
         if up:  # what was published while it was down is gone: ask the store
             self._check_now()
+            self._spawn(self._read_rules(None))  # rules changed meanwhile, hints lost
         else:
             log.warning("bus shard %d is down: messages from other nodes come from the store "
                         "for now", shard, extra={"event": "bus_down", "shard": shard})
@@ -415,11 +416,14 @@ class ClusterLink:
         """This node stored new rules for ``room``: the nodes where it is open read them."""
         self._spawn(self.bus.publish(room, 0, encode(RulesSaved(room, self.node))))
 
-    async def _read_rules(self, room: str) -> None:
+    async def _read_rules(self, room: str | None) -> None:
+        """Take ``room``'s rules (None: every room open here) as stored now."""
         try:
-            stored = [s for s in await self.store.room_settings() if fold(s.room) == room]
+            stored = [s for s in await self.store.room_settings()
+                      if (fold(s.room) == room if room is not None
+                          else self.hub.room_open(s.room))]
         except Exception:  # the room goes on with the rules it has (docs/architecture.md)
-            log.exception("could not read the rules of %s", room)
+            log.exception("could not read the rules of %s", room or "the rooms open here")
             return
         for settings in stored:
             self._submit(self.hub.rules_replaced(settings))
