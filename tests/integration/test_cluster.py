@@ -60,6 +60,7 @@ from palaver.protocol.messages import (
 from palaver.server.app import Server, running
 from palaver.server.config import Settings
 from palaver.server.metrics import make_registry
+from tests.integration.test_history_and_resume import raw_hello as hello
 from tests.redis_server import RedisServer
 
 PASSWORD = "correct horse battery"
@@ -88,14 +89,6 @@ async def messages_until(client: Client, count: int, timeout: float = 10.0) -> l
     while len(got) < count:
         got.append(await client.wait_for(Message, timeout=timeout))
     return got
-
-
-async def hello(port: int, **fields: object) -> tuple[Client, Welcome]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    client = Client(reader, writer)
-    welcome = await client.request(Hello(version=1, **fields))  # type: ignore[arg-type]
-    assert isinstance(welcome, Welcome)
-    return client, welcome
 
 
 async def test_a_room_across_two_nodes_one_order(tmp_path: Path, pg_url: str,
@@ -199,12 +192,12 @@ async def test_delivery_goes_on_with_the_bus_down(tmp_path: Path, pg_url: str,
         await bob.quit()
 
 
-async def try_hello(port: int, nick: str) -> str:
-    """``welcome`` or the error code a HELLO as ``nick`` gets."""
+async def try_hello(port: int, nick: str, password: str | None = None) -> str:
+    """``welcome`` or the error code a HELLO as ``nick`` (with ``password``) gets."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     client = Client(reader, writer)
     try:
-        await client.request(Hello(version=1, nick=nick))
+        await client.request(Hello(version=1, nick=nick, password=password))
         return "welcome"
     except ServerError as error:
         return error.error.code
@@ -465,6 +458,16 @@ async def test_every_door_on_either_node_hears_the_others(
         await json_a.quit()
 
 
+async def alice_and_bob(a: Server, b: Server, room: str) -> tuple[Client, Client]:
+    """alice on node A and bob on node B, both in ``room``, bob shown on node A."""
+    alice = await Client.connect("127.0.0.1", a.port, "alice")
+    assert isinstance(await alice.request(Join(room=room)), Joined)
+    bob = await Client.connect("127.0.0.1", b.port, "bob")
+    assert isinstance(await bob.request(Join(room=room)), Joined)
+    await presence(alice, "join", "bob", room)
+    return alice, bob
+
+
 async def room_update(client: Client, change: str) -> RoomUpdated:
     while True:  # bounded by wait_for's timeout
         got = await client.wait_for(RoomUpdated, timeout=10.0)
@@ -497,11 +500,7 @@ async def test_rules_changed_on_one_node_are_told_on_the_other(
 async def test_an_operator_on_one_node_kicks_and_bans_a_member_on_the_other(
         tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
     async with two_nodes(tmp_path, pg_url, redis_server.url) as (a, b):
-        alice = await Client.connect("127.0.0.1", a.port, "alice")
-        assert isinstance(await alice.request(Join(room="#mod")), Joined)
-        bob = await Client.connect("127.0.0.1", b.port, "bob")
-        assert isinstance(await bob.request(Join(room="#mod")), Joined)
-        await presence(alice, "join", "bob", "#mod")
+        alice, bob = await alice_and_bob(a, b, "#mod")
         await alice.request(Kick(room="#mod", nick="bob", reason="out"))
         kicked = await presence(bob, "kick", "bob", "#mod")  # on node B, by node A's operator
         assert (kicked.by, kicked.reason) == ("alice", "out")
@@ -517,18 +516,6 @@ async def test_an_operator_on_one_node_kicks_and_bans_a_member_on_the_other(
         await bob.quit()
 
 
-async def login_error(port: int, nick: str, password: str) -> str:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    client = Client(reader, writer)
-    try:
-        await client.request(Hello(version=1, nick=nick, password=password))
-        return "welcome"
-    except ServerError as error:
-        return error.error.code
-    finally:
-        await client.close()
-
-
 async def test_wrong_passwords_count_across_the_nodes(
         tmp_path: Path, pg_url: str, redis_server: RedisServer) -> None:
     async with two_nodes(tmp_path, pg_url, redis_server.url, login_failures=2) as (a, b):
@@ -537,10 +524,10 @@ async def test_wrong_passwords_count_across_the_nodes(
         assert isinstance(await owner.request(Register(nick=nick, password=PASSWORD)),
                           Registered)
         await owner.quit()
-        assert [await login_error(a.port, nick, "not the password") for _ in range(2)] == [
+        assert [await try_hello(a.port, nick, "not the password") for _ in range(2)] == [
             "auth_failed", "auth_failed"]
         # node B has seen no wrong password from here, but the cluster has: refused unchecked
-        assert await login_error(b.port, nick, PASSWORD) == "auth_throttled"
+        assert await try_hello(b.port, nick, PASSWORD) == "auth_throttled"
 
 
 async def test_edits_reactions_and_deletions_are_told_on_the_other_node(
@@ -693,11 +680,7 @@ async def test_the_answer_to_a_resend_on_another_node_comes_in_id_order(
 async def test_rules_changed_while_the_bus_was_down_are_told_when_it_is_back(
         tmp_path: Path, pg_url: str, redis_own: RedisServer) -> None:
     async with two_nodes(tmp_path, pg_url, redis_own.url) as (a, b):
-        alice = await Client.connect("127.0.0.1", a.port, "alice")
-        assert isinstance(await alice.request(Join(room="#quiet")), Joined)
-        bob = await Client.connect("127.0.0.1", b.port, "bob")
-        assert isinstance(await bob.request(Join(room="#quiet")), Joined)
-        await presence(alice, "join", "bob", "#quiet")
+        alice, bob = await alice_and_bob(a, b, "#quiet")
         redis_own.kill()
         await alice.request(SetTopic(room="#quiet", topic="said while Redis was down"))
         redis_own.start()  # node B, back on the bus, reads the open rooms' rules again
