@@ -173,7 +173,7 @@ class Arrival:
     ) -> list[Effect]:
         """A user comes online: the default rooms (unless ``autojoin`` is off), their rooms,
         presence for the others, then a replay."""
-        user.sessions.append(session.sid)
+        user.sessions += (session.sid,)
         session.user = user
         session.member_pages = msg.member_pages
         set_profile(user, msg)
@@ -208,7 +208,7 @@ class Arrival:
         now: float,
     ) -> list[Effect]:
         """Another session for a user already online: it is told the state, nobody else is."""
-        user.sessions.append(session.sid)
+        user.sessions += (session.sid,)
         session.user = user
         session.member_pages = msg.member_pages
         arrived = self._metadata_arrive(user, session.sid, msg)  # before WELCOME tells it

@@ -280,7 +280,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
         if session is None or session.user is None:
             return []
         user = session.user
-        user.sessions.remove(sid)
+        user.sessions = tuple(s for s in user.sessions if s != sid)
         for room in user.rooms.values():
             room.changed()
         if user.sessions:

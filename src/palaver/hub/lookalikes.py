@@ -89,6 +89,8 @@ def skeleton(name: str) -> str:
     table = _table()
     decomposed = unicodedata.normalize("NFD", name)
     mapped = "".join(table.get(char, char) for char in decomposed)
+    if mapped == decomposed:  # its own skeleton (most names): no second copy to keep
+        return decomposed  # (NFD of an already decomposed name is that very string)
     return unicodedata.normalize("NFD", mapped)
 
 
@@ -124,6 +126,8 @@ class LookalikeIndex:
             self._names[key] = (entry[0] + 1, shown, entry[2], entry[3])
             return
         first, second = skeleton(key), skeleton(shown)
+        if second == first:  # (the usual case: the table folds ASCII case) one string
+            second = first
         self._names[key] = (1, shown, first, second)
         for skel in {first, second}:
             owners = self._owners.get(skel)

@@ -7,7 +7,7 @@ increases. The store keeps them; the hub keeps the markers of the users online i
 ``_markers`` (identity -> conversation -> marker), loaded when they arrive — an account's with
 its login (:meth:`~palaver.hub.hub.Hub.login`), a guest back with its token's just after it
 arrives (``LoadReadMarkers``, then :meth:`ReadMarkers.read_markers_loaded`) — and forgotten
-when they go.
+when they go. A user with no marker has no entry (most have none: one dict less each).
 
 ``MARK_READ`` moves the hub's copy at once (a question right after it sees the move), and asks
 the store (``SaveReadMarker``) to move the stored one and find its other half: the time of the
@@ -121,10 +121,10 @@ class ReadMarkers:
     def read_marker_saved(self, effect: SaveReadMarker, marker: StoredMarker,
                           moved: bool) -> list[Effect]:
         """The store has moved the marker of ``effect`` to ``marker`` (or it was there)."""
-        markers = self._markers.get(effect.identity)
         user = self._holder(effect.identity, effect.session)
-        if markers is None or user is None or not effect.answer:
+        if user is None or not effect.answer:
             return []  # gone meanwhile: nobody to tell
+        markers = self._markers.setdefault(effect.identity, {})
         now = merged(markers.get(effect.conversation), effect.conversation, marker.msg_id,
                      marker.ts)
         markers[effect.conversation] = now
@@ -136,10 +136,10 @@ class ReadMarkers:
     def read_markers_loaded(self, effect: LoadReadMarkers,
                             stored: Iterable[StoredMarker]) -> list[Effect]:
         """A guest's stored markers (``LoadReadMarkers``): kept, and told to its sessions."""
-        markers = self._markers.get(effect.identity)
         user = self._holder(effect.identity, effect.session)
-        if markers is None or user is None:
-            return []
+        if user is None:
+            return []  # gone meanwhile
+        markers = self._markers.setdefault(effect.identity, {})
         effects: list[Effect] = []
         for marker in stored:
             key = marker.conversation
@@ -156,7 +156,11 @@ class ReadMarkers:
 
     def _markers_arrive(self, user: User, stored: Iterable[StoredMarker] = ()) -> None:
         """``user`` comes online (its first session), with its stored markers."""
-        self._markers[user.key] = {m.conversation: m for m in stored}
+        markers = {m.conversation: m for m in stored}
+        if markers:  # made when there is one (most users have none)
+            self._markers[user.key] = markers
+        else:
+            self._markers.pop(user.key, None)
 
     def _markers_leave(self, user: User) -> None:
         """``user``'s last session has ended."""
@@ -165,14 +169,14 @@ class ReadMarkers:
     def _markers_rekeyed(self, old_key: str, user: User, sid: SessionId) -> list[Effect]:
         """A guest became an account: its markers are the account's now (stored again)."""
         markers = self._markers.pop(old_key, {})
-        self._markers[user.key] = markers
+        if markers:
+            self._markers[user.key] = markers
         return [SaveReadMarker(sid, None, user.key, m.conversation, m.msg_id, m.ts,
                                answer=False) for m in markers.values()]
 
     def _markers_on_arrival(self, user: User, sid: SessionId, hello: Hello) -> list[Effect]:
         """``user`` comes online on ``sid``: a READ_MARKER for each direct conversation with
         one; a guest back with its token has its markers read from the store."""
-        self._markers.setdefault(user.key, {})
         effects = self._dm_markers(user, sid)
         if not user.account and hello.token is not None and hello.token == user.token:
             effects.append(LoadReadMarkers(sid, user.key))

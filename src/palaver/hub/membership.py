@@ -114,7 +114,7 @@ class Membership:
         audience = room.targets()
         room.members[user.key] = user
         room.changed()
-        user.rooms[key] = room
+        user.rooms[room.key] = room  # the room's own key string: not a copy per member
         effects = self._joined_to(user, sid, room, request_id)
         if not self._crowd_arrives(room, user):  # a big room's joins go in batches
             effects.append(Deliver(Presence(nick=user.nick, event="join", room=room.name,

@@ -34,8 +34,9 @@ _FORBIDDEN_IN_TEXT: Final = re.compile(
 
 
 def fold(name: str) -> str:
-    """The comparison key of a nick or room name (names are ASCII, compared ignoring case)."""
-    return name.lower()
+    """The comparison key of a nick or room name (names are ASCII, compared ignoring case).
+    A name already in lower case is its own key: one string, not a copy per place it is kept."""
+    return name if name.islower() else name.lower()
 
 
 def is_valid_nick(nick: str) -> bool:

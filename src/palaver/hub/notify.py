@@ -9,7 +9,8 @@ client's notifications and unread badges, docs/web.md). The store keeps the leve
 conversation -> level), read from the store when a user comes online — an account, or a guest
 back with its token (``LoadNotifyLevels``, then :meth:`NotifyLevels.notify_levels_loaded`,
 which tells the user's sessions: a ``NOTIFY_LEVEL`` for each level that is not ``all``) — and
-forgotten when it goes. A session that joins a user already online is told the levels at once.
+forgotten when it goes. A user with no level set has no entry (one dict less each). A session
+that joins a user already online is told the levels at once.
 
 ``NOTIFY`` with a level moves the hub's copy at once (a question right after it sees the new
 level) and asks the store to keep it (``SaveNotifyLevel``); the store's answer
@@ -113,10 +114,10 @@ class NotifyLevels:
                              stored: Mapping[str, NotifyLevelName]) -> list[Effect]:
         """``effect.identity``'s stored levels: kept (but those set since it came online), and
         told to its sessions."""
-        levels = self._levels.get(effect.identity)
         user = self._holder(effect.identity, effect.session)
-        if levels is None or user is None:
-            return []
+        if user is None or not stored:
+            return []  # gone meanwhile, or nothing stored
+        levels = self._levels.setdefault(effect.identity, {})
         effects: list[Effect] = []
         for conversation, level in sorted(stored.items()):
             if conversation in levels:
@@ -132,7 +133,7 @@ class NotifyLevels:
     def _levels_on_arrival(self, user: User, sid: SessionId, hello: Hello) -> list[Effect]:
         """``user`` comes online (its first session, ``sid``): its stored levels are read — an
         account's, or a guest's back with its token (as read markers are)."""
-        self._levels[user.key] = {}
+        # Its levels dict is made when it has one (most users never set one).
         if user.account or (hello.token is not None and hello.token == user.token):
             return [LoadNotifyLevels(sid, user.key)]
         return []
@@ -154,7 +155,8 @@ class NotifyLevels:
     def _levels_rekeyed(self, old_key: str, user: User, sid: SessionId) -> list[Effect]:
         """A guest became an account: its levels are the account's now (stored again)."""
         levels = self._levels.pop(old_key, {})
-        self._levels[user.key] = levels
+        if levels:
+            self._levels[user.key] = levels
         return [SaveNotifyLevel(sid, None, user.key, conversation, level, answer=False)
                 for conversation, level in sorted(levels.items()) if level != "all"]
 

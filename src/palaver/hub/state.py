@@ -27,7 +27,7 @@ class User:
         self.nick = nick
         self.account = account
         self.token = token
-        self.sessions: list[SessionId] = []
+        self.sessions: tuple[SessionId, ...] = ()  # nearly always one: a tuple is smallest
         self.rooms: dict[str, Room] = {}
         # What it said of itself (hub/profile.py): "" when not said; away: None when here.
         self.username = ""

@@ -73,28 +73,6 @@ def decode_server_frame(frame: bytes) -> ServerMessage:
         raise _classify(frame, exc, _SERVER_TAGS) from None
 
 
-class JsonLinesDialect:
-    """Protocol v1 as a :class:`~palaver.protocol.dialect.Dialect`."""
-
-    __slots__ = ("_decoder",)
-
-    encode_key = "json"
-    resends = True  # a JSON client chooses its request ids and resends with the same one
-
-    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
-        self._decoder = JsonLinesDecoder(max_frame)
-
-    def receive_data(self, data: bytes) -> list[Inbound]:
-        return cast(list[Inbound], self._decoder.receive_data(data))
-
-    def receive_eof(self) -> list[Inbound]:
-        return cast(list[Inbound], self._decoder.receive_eof())
-
-    @staticmethod
-    def encode(message: Wire) -> bytes:
-        return encode(message)
-
-
 class JsonLinesDecoder:
     """Bytes in, client messages (or the error for each bad frame) out.
 
@@ -132,6 +110,26 @@ def _decode_lines(lines: list[bytes]) -> list[ClientMessage | PeerError]:
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
             out.append(_classify(line, exc, _CLIENT_TAGS))
     return out
+
+
+class JsonLinesDialect(JsonLinesDecoder):
+    """Protocol v1 as a :class:`~palaver.protocol.dialect.Dialect`: the decoder itself (one
+    object per connection, not a wrapper around one), and the encoder."""
+
+    __slots__ = ()
+
+    encode_key = "json"
+    resends = True  # a JSON client chooses its request ids and resends with the same one
+
+    def receive_data(self, data: bytes) -> list[Inbound]:  # type: ignore[override]
+        return cast(list[Inbound], super().receive_data(data))
+
+    def receive_eof(self) -> list[Inbound]:  # type: ignore[override]
+        return cast(list[Inbound], super().receive_eof())
+
+    @staticmethod
+    def encode(message: Wire) -> bytes:
+        return encode(message)
 
 
 def _classify(frame: bytes, exc: Exception, known_tags: frozenset[str]) -> PeerError:

@@ -32,6 +32,7 @@ from palaver.store.sqlite import SqliteStore
 from palaver.tls import server_context
 from palaver.transports.irc_port import irc_connection
 from palaver.transports.main_port import MainPortConnection
+from palaver.transports.outbox import bound_listener_send_buffers
 from palaver.transports.web import IRC_PATH, WebDoor
 
 DATABASE_FILE = "palaver.db"
@@ -78,7 +79,7 @@ class Server:
             self.tls = TlsDoors(server_context(s.tls_cert, s.tls_key), s.host, s.hello_timeout,
                                 stream_context=server_context(s.tls_cert, s.tls_key, s.client_ca)
                                 if s.client_ca is not None else None,
-                                reuse_port=s.reuse_port)
+                                reuse_port=s.reuse_port, send_buffer=s.socket_send_buffer)
         store = self.store = open_store(s)
         await store.open()
         self.blobs = Blobs(s.data_dir)  # uploaded files (server/files.py)
@@ -132,6 +133,7 @@ class Server:
                 self._listener = await asyncio.get_running_loop().create_server(
                     self._main_connection, s.host, s.port, backlog=4096,
                     reuse_port=s.reuse_port or None)
+                bound_listener_send_buffers(self._listener, core.limits.send_queue.socket_buffer)
             if self.tls is not None and s.tls_port:
                 await self.open_tls(s.tls_port)
             if s.web_port:
@@ -210,6 +212,7 @@ class Server:
         self._irc = await asyncio.get_running_loop().create_server(
             lambda: irc_connection(core, name, password), self.settings.host, port, backlog=4096,
             reuse_port=self.settings.reuse_port or None)
+        bound_listener_send_buffers(self._irc, core.limits.send_queue.socket_buffer)
         return self.irc_port or 0
 
     @property

@@ -101,7 +101,10 @@ class Connection(Protocol):
     opened_at: float
     last_seen: float
     pinged: bool
-    peer: str
+
+    @property
+    def peer(self) -> str:
+        """Where it comes from ("host:port"), for the logs."""
 
     @property
     def encode_key(self) -> Hashable:

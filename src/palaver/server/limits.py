@@ -106,29 +106,26 @@ class Limits:
 
     def gate(self, now: float, notice_after: int = 1) -> FrameGate:
         # One gate per connection: the floats it keeps are shared where they can be.
-        return FrameGate(TokenBucket(self.rate_per_second, self._burst, now),
-                         self._refill_time, notice_after)
+        return FrameGate(self.rate_per_second, self._burst, now, self._refill_time, notice_after)
 
 
 _NEVER = float("-inf")
 
 
-class FrameGate:
-    """One connection's bucket and the count of its throttling episodes."""
+class FrameGate(TokenBucket):
+    """One connection's bucket (one object, not two: there is one per connection) and the
+    count of its throttling episodes."""
 
-    __slots__ = ("_bucket", "_calm_after", "_episodes", "_last", "_notice_after", "hits")
+    __slots__ = ("_calm_after", "_episodes", "_last", "_notice_after", "hits")
 
-    def __init__(self, bucket: TokenBucket, refill_time: float, notice_after: int = 1) -> None:
-        self._bucket = bucket
+    def __init__(self, rate: float, burst: float, now: float, refill_time: float,
+                 notice_after: int = 1) -> None:
+        super().__init__(rate, burst, now)
         self._calm_after = refill_time  # no episode for this long: the next one is the first
         self._notice_after = notice_after
         self._episodes = 0
         self._last = _NEVER
         self.hits = 0  # episodes ever (metrics)
-
-    def take(self, now: float, count: int = 1) -> float:
-        """0.0 if ``count`` frames may be handled now, else the seconds to wait for one."""
-        return self._bucket.take(now, count)
 
     def episode(self, now: float, wait: float) -> int | None:
         """A pause of ``wait`` seconds starts: the ``retry_after_ms`` to tell the client, or

@@ -18,12 +18,16 @@ import os
 import ssl
 from collections.abc import Callable
 
+from palaver.transports.outbox import bound_listener_send_buffers
+
 
 class TlsDoors:
     def __init__(self, context: ssl.SSLContext, host: str, handshake_timeout: float, *,
-                 stream_context: ssl.SSLContext | None = None, reuse_port: bool = False) -> None:
+                 stream_context: ssl.SSLContext | None = None, reuse_port: bool = False,
+                 send_buffer: int = 0) -> None:
         self.context = context
         self.reuse_port = reuse_port  # beside other processes on the same ports (--workers)
+        self.send_buffer = send_buffer  # each connection's kernel send buffer (SO_SNDBUF)
         self.stream_context = stream_context or context
         self._host = host
         self._handshake_timeout = handshake_timeout
@@ -39,6 +43,7 @@ class TlsDoors:
         except OSError as exc:  # say which door could not open
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise OSError(exc.errno, f"{reason} ({door} TLS port {port})") from exc
+        bound_listener_send_buffers(server, self.send_buffer)
         self._servers[door] = server
         return self.port(door) or 0
 

@@ -13,8 +13,9 @@ at each flush); behind for the grace period, it is cut off — so a burst that a
 delivered, and a client that does not read is dropped. A hard ceiling on what waits keeps memory
 bounded whatever happens. A cut connection is reset (:func:`reset`): its kernel buffer is
 dropped at once, not sent on for minutes. Each connection's kernel send buffer is bounded
-(:func:`bound_send_buffer`) so that a client that stops reading fills it, and is noticed, within
-seconds.
+(:func:`bound_send_buffer`; the stream doors' once, on the listening socket:
+:func:`bound_listener_send_buffers`) so that a client that stops reading fills it, and is
+noticed, within seconds.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ def bound_send_buffer(transport: asyncio.BaseTransport, size: int) -> None:
     if size and sock is not None:
         with contextlib.suppress(OSError, AttributeError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def bound_listener_send_buffers(server: asyncio.Server, size: int) -> None:
+    """:func:`bound_send_buffer` once for every connection ``server`` accepts: set on its
+    listening sockets, the buffer size (and the lock that stops the kernel autotuning it) is
+    inherited by each accepted socket, so a stream connection costs no call (and no socket
+    object kept by the transport) for it."""
+    if size:
+        for sock in server.sockets:
+            with contextlib.suppress(OSError, AttributeError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 def reset(transport: asyncio.Transport) -> None:

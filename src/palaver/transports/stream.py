@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Hashable
 from typing import Final, cast
 
@@ -28,7 +29,7 @@ from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import Error, Goodbye, Wire
 from palaver.server.core import ServerCore
 from palaver.tls import peer_fingerprint
-from palaver.transports.outbox import QueuedSender, bound_send_buffer, reset
+from palaver.transports.outbox import QueuedSender, reset
 from palaver.transports.policy import ConnectionPolicy, Pause
 
 log = logging.getLogger("palaver.transports")
@@ -42,6 +43,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         "_core",
         "_host",
         "_policy",
+        "_port",
         "_reading",
         "_stash",
         "_unthrottle",
@@ -49,7 +51,6 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         "dialect",
         "last_seen",
         "opened_at",
-        "peer",
         "pinged",
         "sid",
         "transport",
@@ -62,14 +63,19 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         self._backlog = b""  # read but not yet handled: waiting for tokens or for a login
         self._unthrottle: asyncio.TimerHandle | None = None  # the end of a rate-limit pause
         self._reading = True
-        self._host = ""
+        self._host = ""  # the peer's address (one string shared by its connections)
+        self._port = 0
         self._init_outbox()
         self._stash: list[Inbound] | None = None  # decoded while a login is checked (rare)
         self.closing = False
         self.pinged = False
-        self.peer = "?"
         self.sid = 0
         self.opened_at = self.last_seen = core.monotonic()
+
+    @property
+    def peer(self) -> str:
+        """Where it comes from ("host:port"), for the logs: made when asked, not kept."""
+        return f"{self._host}:{self._port}" if self._host else "?"
 
     # ------------------------------------------------------------------ asyncio callbacks
 
@@ -77,10 +83,10 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         rule = self._core.limits.send_queue  # slow readers (docs/limits.md, "Send queue")
         self.transport.set_write_buffer_limits(high=rule.limit)
-        bound_send_buffer(transport, rule.socket_buffer)
+        # (its kernel send buffer is bounded on the listening socket: bound_listener_send_buffers)
         peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self._host = str(peer[0]) if isinstance(peer, tuple) else ""
+        if isinstance(peer, tuple):
+            self._host, self._port = sys.intern(str(peer[0])), int(peer[1])
         refusal = self._core.admit(self._host)
         if refusal is not None:  # sid stays 0: the core never hears of this connection
             self.close(self.encode(Error(code=ErrorCode.TOO_MANY_CONNECTIONS, message=refusal))
