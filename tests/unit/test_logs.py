@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from palaver.server.log_sink import LogSink
-from palaver.server.logs import JsonFormatter, setup_logging
+from palaver.server.logs import FORMAT, JsonFormatter, TextFormatter, setup_logging
 
 
 def record(message: str, *args: object, exc: bool = False, **extra: object) -> logging.LogRecord:
@@ -27,6 +27,15 @@ def record(message: str, *args: object, exc: bool = False, **extra: object) -> l
                             exc_info)
     rec.__dict__.update(extra)
     return rec
+
+
+def test_text_line_is_the_standard_formatters_across_seconds() -> None:
+    ours, standard = TextFormatter(), logging.Formatter(FORMAT)
+    for created in (1_700_000_000.0, 1_700_000_000.999, 1_700_000_001.5, 1_700_000_000.25,
+                    1_700_086_400.001):  # the same second twice, the next, back, a day on
+        rec = record("%s joined", "ada")
+        rec.created, rec.msecs = created, (created - int(created)) * 1000
+        assert ours.format(rec) == standard.format(rec)
 
 
 def test_json_line_has_the_fixed_fields_and_the_structured_ones() -> None:

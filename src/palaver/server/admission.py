@@ -39,6 +39,11 @@ def address_key(host: str) -> str | None:
     return str(address)
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_loopback(host: str) -> bool:
+    return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+
+
 class Admission:
     def __init__(self, rules: AdmissionRules | None = None) -> None:
         self.rules = rules or AdmissionRules()
@@ -49,8 +54,7 @@ class Admission:
     def exempt(self, host: str) -> bool:
         if address_key(host) is None:
             return True
-        return self.rules.exempt_loopback and ipaddress.ip_address(
-            host.split("%", 1)[0]).is_loopback
+        return self.rules.exempt_loopback and _is_loopback(host)
 
     def admit(self, host: str, now: float) -> str | None:
         """None if a connection from ``host`` may open now (then counted), else why not."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -54,8 +55,25 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(entry, default=repr, skipkeys=True)
 
 
+class TextFormatter(logging.Formatter):
+    """:data:`FORMAT`, with the time's date and seconds formatted once per second rather than
+    once per record (``time.strftime`` was a tenth of a record's cost)."""
+
+    def __init__(self) -> None:
+        super().__init__(FORMAT)
+        self._second = -1
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime(self.default_time_format, self.converter(record.created))
+        return f"{self._stamp},{int(record.msecs):03d}"  # as default_msec_format
+
+
 def formatter_for(log_format: str) -> logging.Formatter:
-    return JsonFormatter() if log_format == "json" else logging.Formatter(FORMAT)
+    return JsonFormatter() if log_format == "json" else TextFormatter()
 
 
 def setup_logging(data_dir: Path, level: str, log_format: str = "text", *,
