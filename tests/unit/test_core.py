@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import get_args
 
 import msgspec
+import pytest
 
 from palaver.hub import Hub
 from palaver.hub.commands import COMMANDS, CommandRegistry
@@ -136,3 +139,58 @@ async def test_every_kind_of_effect_is_carried_out_in_one_place() -> None:
     places = [{Deliver, Persist}, set(core._handlers), set(core.pipeline._asks)]
     assert set().union(*places) == set(get_args(Effect))
     assert sum(len(place) for place in places) == len(get_args(Effect))
+
+
+class RecordingLoop:
+    """The running loop, with what the core asks of it to flush written down."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.asked: list[tuple[str, float]] = []
+
+    def call_soon(self, callback: Callable[[], object]) -> asyncio.Handle:
+        self.asked.append(("soon", 0.0))
+        return self.loop.call_soon(callback)
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
+        self.asked.append(("later", round(delay, 6)))
+        return self.loop.call_later(delay, callback)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.loop, name)
+
+
+class SlowFlush(FakeConnection):
+    """A connection whose writes take ``took`` seconds of the test's clock."""
+
+    def __init__(self, clock: list[float], took: float) -> None:
+        super().__init__()
+        self.clock, self.took = clock, took
+
+    def flush(self) -> None:
+        self.clock[0] += self.took
+        super().flush()
+
+
+@pytest.mark.parametrize(("coalesce", "took", "then"), [
+    (0.005, 0.002, ("later", 0.005)),  # 4 × 2 ms, at most 5 ms
+    (0.005, 0.0005, ("later", 0.002)),  # 4 × 0.5 ms
+    (0.005, 0.0001, ("soon", 0.0)),  # 0.4 ms: not worth a timer
+    (0.0, 0.002, ("soon", 0.0)),  # off: every loop turn
+])
+async def test_after_a_long_flush_the_next_writes_wait_a_little(
+        coalesce: float, took: float, then: tuple[str, float]) -> None:
+    core = ServerCore(Hub(), MemoryStore(), Passwords(time_cost=1, memory_kib=8),
+                      timeouts=Timeouts(), send_queue_limit=65_536, write_coalesce=coalesce)
+    clock = [100.0]
+    core._perf_counter = lambda: clock[0]
+    loop = RecordingLoop(asyncio.get_running_loop())
+    core._loop = loop  # type: ignore[assignment]
+    slow = SlowFlush(clock, took)
+    core.mark_dirty(slow)
+    core._flush()  # as the loop would
+    assert loop.asked == [("soon", 0.0)]  # nothing flushed before: at once
+    core.mark_dirty(FakeConnection())  # the next write, right after
+    assert loop.asked[1] == then
+    core.mark_dirty(FakeConnection())  # already waiting: no second call
+    assert len(loop.asked) == 2

@@ -111,6 +111,7 @@ class Server:
             limits=Limits.from_settings(s),
             lock_check_interval=s.lock_check_interval,
             presence_interval=s.presence_interval,
+            write_coalesce=s.write_coalesce,
         )
         self.core = core
         try:

@@ -62,6 +62,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=
     presence_limit: Annotated[int, msgspec.Meta(ge=0)] = 250
     presence_interval: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
     member_page: Annotated[int, msgspec.Meta(ge=10, le=10_000)] = 500
+    # Writes (docs/operations.md): after writing to many connections, the next writes wait up
+    # to this many seconds (four times as long as the last took) so that the messages of a
+    # busy room share system calls; 0: write at every loop turn.
+    write_coalesce: Annotated[float, msgspec.Meta(ge=0, le=0.1)] = 0.005
     # The name IRC numerics and server messages come from (docs/irc.md); not set: this
     # machine's host name. WELCOME's `server` stays the software and its version.
     server_name: Annotated[str, msgspec.Meta(pattern=SERVER_NAME_PATTERN)] | None = None

@@ -32,7 +32,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine, Hashable, Iterable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import msgspec
 
@@ -94,6 +94,10 @@ from palaver.store.base import Store, StoredMessage
 
 log = logging.getLogger("palaver.server")
 
+# After a flush, writing waits this many times as long as it took (at most write_coalesce).
+FLUSH_PAUSE: Final = 4
+
+
 class Connection(Protocol):
     """What the core needs from a transport's connection object."""
 
@@ -144,6 +148,7 @@ class ServerCore:
         limits: Limits | None = None,
         lock_check_interval: float = 30.0,
         presence_interval: float = 1.0,
+        write_coalesce: float = 0.0,
     ) -> None:
         self.hub = hub
         self.store = store
@@ -157,6 +162,10 @@ class ServerCore:
         self._connections: dict[SessionId, Connection] = {}
         self._next_sid = 1
         self._dirty: list[Connection] = []
+        # Coalesced writes (mark_dirty): the next flush waits until then (time.perf_counter)
+        self._coalesce = write_coalesce
+        self._flush_after = 0.0
+        self._perf_counter = time.perf_counter  # (a test's clock instead: test_core.py)
         self._closed = asyncio.Event()
         self._closed.set()
         self._shutting_down = False
@@ -310,9 +319,14 @@ class ServerCore:
                      extra={"event": "leave", "nick": nick, "reason": reason, "session": conn.sid})
 
     def mark_dirty(self, conn: Connection) -> None:
-        """``conn`` has queued bytes; flush it (with every other) at the next loop turn."""
+        """``conn`` has queued bytes; flush it (with every other) at the next loop turn — or,
+        right after a long flush, a little later (see :meth:`_flush`)."""
         if not self._dirty:
-            self._loop.call_soon(self._flush)
+            wait = self._flush_after - self._perf_counter()
+            if wait > 0.001:  # (the loop's timers count whole milliseconds)
+                self._loop.call_later(wait, self._flush)
+            else:
+                self._loop.call_soon(self._flush)
         self._dirty.append(conn)
 
     def overflowed(self, conn: Connection, why: str = "") -> None:
@@ -495,9 +509,22 @@ class ServerCore:
         self.detach(conn, reason)
 
     def _flush(self) -> None:
+        """Write every dirty connection's queue (one system call each).
+
+        A big room's message makes every member's connection dirty, and writing to a
+        connection costs a system call whatever the size; a flush that took a while (many
+        connections) is followed by a pause ``FLUSH_PAUSE`` times as long, at most
+        ``write_coalesce`` seconds, before the next: what the following messages add then goes
+        out in the same calls. Idle, or after a short flush, nothing waits. (Measured with the
+        fan-out sweep, docs/benchmarks.md §7: less CPU per delivery and lower latency under
+        load, the machine less busy.)"""
         dirty, self._dirty = self._dirty, []
+        start = self._perf_counter()
         for conn in dirty:
             conn.flush()
+        if self._coalesce:
+            end = self._perf_counter()
+            self._flush_after = end + min(self._coalesce, FLUSH_PAUSE * (end - start))
 
     # ------------------------------------------------------------------ work that needs I/O
 
