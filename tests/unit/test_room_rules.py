@@ -145,3 +145,20 @@ def test_irc_channel_modes_become_commands() -> None:
     assert b" 696 " in errors and b" 472 " in errors
     assert [ban_nick(m) for m in ("bob", "bob!*@*", "bob!*", "*!*@h", "bob!x@y")] == [
         "bob", "bob", "bob", None, None]
+
+
+def test_operators_are_listed_in_the_order_members_joined_few_or_many() -> None:
+    h = Harness()
+    sids = [h.login(f"m{n}") for n in range(6)]
+    for sid in sids:
+        h.send(sid, Join(room="#r"))  # m0 made it: its operator
+    h.clear()
+    h.send(sids[5], Join(id="again", room="#r"))
+    [joined] = [e for e in h.take(sids[5]) if isinstance(e, Joined)]
+    assert joined.operators == ("m0",)  # one operator in a room of six
+    h.send(sids[0], GrantOperator(room="#r", nick="m4"))
+    h.send(sids[0], GrantOperator(room="#r", nick="m2"))
+    h.clear()
+    h.send(sids[5], Join(id="again", room="#r"))
+    [joined] = [e for e in h.take(sids[5]) if isinstance(e, Joined)]
+    assert joined.operators == ("m0", "m2", "m4")  # several: in the order they joined

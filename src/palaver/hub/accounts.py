@@ -125,6 +125,7 @@ class Accounts:
         for room in user.rooms.values():
             del room.members[user.key]
             room.members[key] = user
+            room.changed()  # (its place in the order moved)
             if room.arrived is not None and user.key in room.arrived:  # hub/crowds.py
                 del room.arrived[user.key]
                 room.arrived[key] = None

@@ -302,6 +302,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
             if not self._crowd_departs(room, user, len(room.members)):
                 told.append(room)
             del room.members[user.key]
+            room.changed()
         audience = self._audience(told) if told else ()
         for room in user.rooms.values():
             self._forget_if_empty(room)

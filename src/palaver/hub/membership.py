@@ -112,8 +112,7 @@ class Membership:
         if shown is not None and not shown.sessions:  # shown as on another node: here now
             self._ghost_leaves(room, shown)
         audience = room.targets()
-        room.members[user.key] = user
-        room.changed()
+        room.add(user)
         user.rooms[room.key] = room  # the room's own key string: not a copy per member
         effects = self._joined_to(user, sid, room, request_id)
         if not self._crowd_arrives(room, user):  # a big room's joins go in batches

@@ -253,7 +253,12 @@ class Moderation:
         rules, room = self._rules.get(key), self._rooms.get(key)
         if rules is None or room is None:
             return ()
-        return tuple(u.nick for u in room.members.values() if u.key in rules.operators)
+        members = room.members
+        if len(rules.operators) < len(members):  # (a big room, a few operators: no pass over all)
+            here = [key for key in rules.operators if key in members]
+            if len(here) <= 1:  # (in the order of joining, as below, when there are several)
+                return tuple(members[key].nick for key in here)
+        return tuple(u.nick for u in members.values() if u.key in rules.operators)
 
     def _voiced(self, key: str) -> tuple[str, ...]:
         rules, room = self._rules.get(key), self._rooms.get(key)

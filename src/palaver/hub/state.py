@@ -48,8 +48,8 @@ class User:
 
 
 class Room:
-    __slots__ = ("_by_nick", "_targets", "arrived", "created_at", "departed", "key", "members",
-                 "name", "observer", "topic")
+    __slots__ = ("_by_nick", "_nicks", "_targets", "arrived", "created_at", "departed", "key",
+                 "members", "name", "observer", "topic")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -58,6 +58,7 @@ class Room:
         self.created_at: str | None = None  # when this live room was made (ISO 8601 UTC)
         self.members: dict[str, User] = {}  # online members, by identity
         self._targets: tuple[SessionId, ...] | None = None
+        self._nicks: tuple[str, ...] | None = None
         # A big room's presence not yet told (hub/crowds.py): who came (identities) and who
         # went (identity -> nick as it was) since the last MEMBERS_CHANGED; None: nobody.
         self.arrived: dict[str, None] | None = None
@@ -72,8 +73,26 @@ class Room:
             self._targets = tuple(s for user in self.members.values() for s in user.sessions)
         return self._targets
 
+    def add(self, user: User) -> None:
+        """``user`` becomes a member. The cached audience and nick list grow by its part (a
+        copy at C speed) rather than being made again from every member at the next use: a
+        crowd joining a big room costs no pass over its members per join."""
+        if user.key in self.members:  # (its place in the order stays: make them again)
+            self.members[user.key] = user
+            self.changed()
+            return
+        self.members[user.key] = user
+        if self._targets is not None:
+            self._targets += user.sessions
+        if self._nicks is not None:
+            self._nicks += (user.nick,)
+        self._by_nick = None
+        if self.observer is not None:
+            self.observer(self.key)
+
     def changed(self) -> None:
         self._targets = None
+        self._nicks = None
         self._by_nick = None
         if self.observer is not None:
             self.observer(self.key)
@@ -88,7 +107,10 @@ class Room:
         return self._by_nick
 
     def nicks(self) -> tuple[str, ...]:
-        return tuple(user.nick for user in self.members.values())
+        """Every member's nick, in the order they joined; cached like :meth:`targets`."""
+        if self._nicks is None:
+            self._nicks = tuple(user.nick for user in self.members.values())
+        return self._nicks
 
 
 def _first(entry: tuple[str, User]) -> str:
