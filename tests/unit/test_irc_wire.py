@@ -179,3 +179,42 @@ def test_strip_formatting() -> None:
     assert strip_formatting("\x02bold\x02 \x0304,12red\x03 \x1ditalic\x0f\ttab") == (
         "bold red italic\ttab")
     assert strip_formatting("\x0412ab34colour") == "colour"
+
+
+def slow_format_line(command: str, *params: str, source: str | None = None) -> bytes:
+    """format_line as it was before its printable-ASCII shortcut: every pattern, every time."""
+    from palaver.protocol.irc import wire
+
+    parts = [":" + wire._UNSAFE_MIDDLE.sub("_", source)] if source else []
+    parts.append(command)
+    for param in params[:-1]:
+        safe = wire._UNSAFE_MIDDLE.sub("_", param) or "*"
+        parts.append("_" + safe[1:] if safe.startswith(":") else safe)
+    if params:
+        last = ":" + wire._UNSAFE.sub(" ", params[-1])
+        parts.append(last)
+    body = wire._HOSTILE.sub("\ufffd", " ".join(parts)).encode("utf-8", "replace")
+    if len(body) > MAX_LINE - 2:
+        body = wire._cut_utf8(body, MAX_LINE - 2)
+    return body + b"\r\n"
+
+
+_PIECES = st.text(alphabet=st.sampled_from(
+    [*"ab :,#@!", "\x00", "\r", "\n", "\t", "\x1b", "\x7f", "\x85", "\u202e", "é", "\ud800"]),
+    max_size=12)
+
+
+@DETERMINISTIC
+@given(st.lists(_PIECES, min_size=1, max_size=4), st.one_of(st.none(), _PIECES))
+def test_the_printable_ascii_shortcut_changes_no_line(params: list[str],
+                                                      source: str | None) -> None:
+    assert format_line("PRIVMSG", *params, source=source) == slow_format_line(
+        "PRIVMSG", *params, source=source)
+
+
+def test_clean_keeps_printable_ascii_as_is_and_replaces_controls() -> None:
+    from palaver.protocol.irc.render import clean
+
+    text = "005 CHANTYPES=# :are supported"
+    assert clean(text) is text
+    assert clean("a\x01b\tc\x9fd") == "a\ufffdb\tc\ufffdd"

@@ -50,6 +50,8 @@ _CONTROLS: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 def clean(text: str) -> str:
     """``text`` with every control character but tab and newline made visible as U+FFFD."""
+    if text.isascii() and text.isprintable():  # the usual case: no regex pass to find nothing
+        return text
     return _CONTROLS.sub("\ufffd", text)
 
 
