@@ -192,6 +192,11 @@ def test_topic_query_is_332_and_333() -> None:
 
 def test_names_marks_operators_and_voices_and_secret_channels() -> None:
     assert prefixed(("a", "b", "c"), ("a",), ("a", "b")) == ["@a", "+b", "c"]
+    # ranks named in another case than the members (the slower way) give the same
+    assert prefixed(("Ann", "bob", "c"), ("ann",), ("BOB",)) == ["@Ann", "+bob", "c"]
+    assert prefixed(("Ann", "bob"), ("Ann",), ("bob",), frozenset({"multi-prefix"})) == [
+        "@Ann", "+bob"]
+    assert prefixed(("a", "b"), (), ()) == ["a", "b"]
     d = registered()
     event = Joined(room=R, members=("ann", "bob"), topic="", operators=("bob",),
                    voiced=("ann",), private=True)

@@ -83,8 +83,13 @@ def prefixed(nicks: tuple[str, ...], operators: tuple[str, ...],
              voiced: tuple[str, ...] = (), caps: frozenset[str] = frozenset()) -> list[str]:
     """NAMES entries: ``@nick`` for the room's operators, ``+nick`` for voiced members (both,
     ``@+nick``, with multi-prefix); ``nick!user@host`` with userhost-in-names."""
-    ops, voices = {n.lower() for n in operators}, {n.lower() for n in voiced}
     full = "userhost-in-names" in caps
+    ranked = {*operators, *voiced}
+    if not full and ranked <= set(nicks):  # (the usual case) no work for the unranked many
+        ops, voices = set(operators), set(voiced)
+        return [member_prefix(n in ops, n in voices, caps) + n if n in ranked else n
+                for n in nicks]
+    ops, voices = {n.lower() for n in operators}, {n.lower() for n in voiced}
     return [member_prefix(n.lower() in ops, n.lower() in voices, caps)
             + (hostmask(n) if full else n) for n in nicks]
 
