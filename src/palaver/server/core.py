@@ -216,6 +216,12 @@ class ServerCore:
 
     # ------------------------------------------------------------------ transports call these
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The server's loop, for the transports' timers (rather than asking asyncio for the
+        running loop each time: a getpid system call each)."""
+        return self._loop
+
     def monotonic(self) -> float:
         return self._loop.time()
 

@@ -63,7 +63,7 @@ class MainPortConnection(StreamConnection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         if self._make_text is not None and not self.closing:
-            self._sniffer = asyncio.get_running_loop().call_later(
+            self._sniffer = self._core.loop.call_later(
                 self._sniff_timeout, self._silent)
 
     def data_received(self, data: bytes) -> None:

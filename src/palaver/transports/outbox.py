@@ -122,7 +122,7 @@ class QueuedSender:
         if self._behind is not None or self.closing:
             return
         self._behind = now
-        self._judge_at = asyncio.get_running_loop().call_later(
+        self._judge_at = self._core.loop.call_later(
             self._core.limits.send_queue.grace, self._grace_over)
 
     def _caught_up(self) -> None:

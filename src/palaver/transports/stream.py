@@ -138,7 +138,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
             start = end + 1
 
     def _throttle(self, pause: Pause) -> None:
-        self._unthrottle = asyncio.get_running_loop().call_later(pause.wait, self._go_on)
+        self._unthrottle = self._core.loop.call_later(pause.wait, self._go_on)
         self._set_reading()
         if pause.notice is not None:
             self._core.reject(self, pause.notice)
@@ -257,7 +257,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
             transport.abort()
             return
         self._set_reading()
-        asyncio.get_running_loop().call_later(LINGER, transport.abort)
+        self._core.loop.call_later(LINGER, transport.abort)
 
     def pause(self) -> None:
         self._policy.wait_login()
