@@ -218,3 +218,21 @@ def test_clean_keeps_printable_ascii_as_is_and_replaces_controls() -> None:
     text = "005 CHANTYPES=# :are supported"
     assert clean(text) is text
     assert clean("a\x01b\tc\x9fd") == "a\ufffdb\tc\ufffdd"
+
+
+_WORDS = st.text(alphabet=st.sampled_from([*"ab:#*@ ", "\x01", "\r", "é", "\u202e"]),
+                 min_size=0, max_size=8)
+
+
+@DETERMINISTIC
+@given(st.sampled_from(["ann", "Zed_9", ":odd", "", "a b", "é"]),
+       st.lists(st.one_of(_WORDS, st.just("x" * 300), st.just("é" * 200)), max_size=4),
+       st.sampled_from(["palaver", "irc.example", "odd name"]))
+def test_numerics_put_together_are_the_lines_format_line_makes(
+        target: str, params: list[str], server: str) -> None:
+    from palaver.protocol.irc.render import IrcRenderer, clean
+
+    renderer = IrcRenderer(server, frozenset())
+    expected = format_line("005", clean(target), *map(clean, params), source=server)
+    assert renderer.numeric("005", target, *params) == expected
+    assert renderer.numeric("005", target, *params) == expected  # its rest kept: the same

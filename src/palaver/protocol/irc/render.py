@@ -55,6 +55,11 @@ def clean(text: str) -> str:
     return _CONTROLS.sub("\ufffd", text)
 
 
+def _plain_word(text: str) -> bool:
+    """Printable ASCII, no space, not starting with ":": a middle parameter as it is."""
+    return text.isascii() and text.isprintable() and " " not in text and text[0] != ":"
+
+
 def hostmask(nick: str) -> str:
     return f"{nick}!{nick}@{HOST}"
 
@@ -86,17 +91,42 @@ def conversation_msgid(room: str | None, sender: str, to: str | None, msg_id: in
     return f"dm/{ends[0]},{ends[1]}/{msg_id}"
 
 
+_TAILS_KEPT: Final = 512  # numerics' rendered parameters kept per renderer (then forgotten)
+
+
 class IrcRenderer:
-    __slots__ = ("caps", "server")
+    __slots__ = ("_tails", "caps", "server")
 
     def __init__(self, server: str, caps: frozenset[str]) -> None:
         self.server = server
         self.caps = caps
+        # (code, params) -> the line after its target: the welcome burst, ISUPPORT and the
+        # MOTD are the same for every client but for the nick they go to (see numeric)
+        self._tails: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def numeric(self, code: str, target: str, *params: str) -> bytes:
         """A numeric reply. Its parameters often echo what the client sent (a refused nick or
-        channel, a mode letter): every control character in them is shown as U+FFFD."""
-        return format_line(code, clean(target), *map(clean, params), source=self.server)
+        channel, a mode letter): every control character in them is shown as U+FFFD.
+
+        A line is its source and code, the target (the client's nick), and the rest; the rest
+        is rendered once per renderer and kept, and the line is those put together — the same
+        bytes as :func:`format_line` would give — when the target is a plain nick and the line
+        needs no cut."""
+        if not params or not target or not _plain_word(target) or not _plain_word(self.server):
+            return format_line(code, clean(target), *map(clean, params), source=self.server)
+        key = (code, params)
+        tail = self._tails.get(key)
+        if tail is None:
+            if len(self._tails) >= _TAILS_KEPT:
+                self._tails.clear()
+            # format_line treats each parameter alone (the target's presence changes nothing
+            # but the total length, checked below): what follows "X" is the rest of the line
+            tail = self._tails[key] = format_line(
+                "X", *map(clean, params)).decode("utf-8")[1:]
+        line = f":{self.server} {code} {target}{tail}".encode()
+        if len(line) > MAX_LINE:  # too long: format_line cuts it
+            return format_line(code, clean(target), *map(clean, params), source=self.server)
+        return line
 
     def notice(self, target: str, text: str) -> bytes:
         return b"".join(
