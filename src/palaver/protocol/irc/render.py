@@ -91,38 +91,38 @@ def conversation_msgid(room: str | None, sender: str, to: str | None, msg_id: in
     return f"dm/{ends[0]},{ends[1]}/{msg_id}"
 
 
-_TAILS_KEPT: Final = 512  # numerics' rendered parameters kept per renderer (then forgotten)
+# A numeric's parameters -> the line after its target, rendered (IrcRenderer.numeric): the
+# welcome burst, ISUPPORT and the MOTD are the same for every client but for the nick they go
+# to. One table for the process (it depends on nothing else), bounded: some parameters echo
+# what clients sent, so at most this many lines are kept (under 1 MB), then all forgotten.
+_TAILS: dict[tuple[str, ...], str] = {}
+_TAILS_KEPT: Final = 512
 
 
 class IrcRenderer:
-    __slots__ = ("_tails", "caps", "server")
+    __slots__ = ("caps", "server")
 
     def __init__(self, server: str, caps: frozenset[str]) -> None:
         self.server = server
         self.caps = caps
-        # (code, params) -> the line after its target: the welcome burst, ISUPPORT and the
-        # MOTD are the same for every client but for the nick they go to (see numeric)
-        self._tails: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def numeric(self, code: str, target: str, *params: str) -> bytes:
         """A numeric reply. Its parameters often echo what the client sent (a refused nick or
         channel, a mode letter): every control character in them is shown as U+FFFD.
 
         A line is its source and code, the target (the client's nick), and the rest; the rest
-        is rendered once per renderer and kept, and the line is those put together — the same
+        is rendered once and kept (``_TAILS``), and the line is those put together — the same
         bytes as :func:`format_line` would give — when the target is a plain nick and the line
         needs no cut."""
         if not params or not target or not _plain_word(target) or not _plain_word(self.server):
             return format_line(code, clean(target), *map(clean, params), source=self.server)
-        key = (code, params)
-        tail = self._tails.get(key)
+        tail = _TAILS.get(params)
         if tail is None:
-            if len(self._tails) >= _TAILS_KEPT:
-                self._tails.clear()
+            if len(_TAILS) >= _TAILS_KEPT:
+                _TAILS.clear()
             # format_line treats each parameter alone (the target's presence changes nothing
             # but the total length, checked below): what follows "X" is the rest of the line
-            tail = self._tails[key] = format_line(
-                "X", *map(clean, params)).decode("utf-8")[1:]
+            tail = _TAILS[params] = format_line("X", *map(clean, params)).decode("utf-8")[1:]
         line = f":{self.server} {code} {target}{tail}".encode()
         if len(line) > MAX_LINE:  # too long: format_line cuts it
             return format_line(code, clean(target), *map(clean, params), source=self.server)
