@@ -37,6 +37,12 @@ class IrcEncoding:
     _core: ServerCore
     _irc: IrcDialect
     _closing_asked: bool
+    sid: SessionId
+
+    def current_nick(self) -> str | None:
+        """The connection's nick as the hub has it: the dialect's ``nick_of`` (a bound method,
+        rather than closures over the connection: fewer bytes per connection)."""
+        return self._core.hub.nick_of(self.sid)
 
     def encode(self, event: Wire) -> bytes:
         data = self._irc.encode(event)
@@ -53,9 +59,11 @@ class IrcEncoding:
 class IrcConnection(IrcEncoding, StreamConnection):
     __slots__ = ("_closing_asked", "_irc")
 
-    def __init__(self, core: ServerCore, dialect: IrcDialect) -> None:
-        super().__init__(core, dialect, notice_after=core.limits.irc_notice_after)
-        self._irc = dialect
+    def __init__(self, core: ServerCore, server_name: str | None = None,
+                 password: str | None = None, *, external: bool = False) -> None:
+        self._irc = irc_dialect(core, server_name, self.current_nick, password=password,
+                                external=external)
+        super().__init__(core, self._irc, notice_after=core.limits.irc_notice_after)
         self._closing_asked = False
 
 
@@ -67,15 +75,13 @@ def host_name() -> str:
 
 
 def irc_dialect(core: ServerCore, server_name: str | None,
-                session: Callable[[], SessionId], *, password: str | None = None,
+                nick_of: Callable[[], str | None], *, password: str | None = None,
                 external: bool = False) -> IrcDialect:
     """A new connection's dialect: ``server_name`` is the ``server_name`` setting (None: the
-    host name); ``session`` gives the connection's session id (known once it is attached);
-    ``password`` is the ``irc_password`` setting (the door's server password); ``external``:
-    offer SASL EXTERNAL (the TLS door of a server with ``client_ca``)."""
-    def nick_of() -> str | None:
-        return core.hub.nick_of(session())
-
+    host name); ``nick_of`` gives the connection's current nick (its
+    :meth:`IrcEncoding.current_nick`); ``password`` is the ``irc_password`` setting (the door's
+    server password); ``external``: offer SASL EXTERNAL (the TLS door of a server with
+    ``client_ca``)."""
     return IrcDialect(id_prefix="irc-" + secrets.token_hex(6), nick_of=nick_of,
                       password=password,
                       sasl_mechanisms=("PLAIN", "EXTERNAL") if external else ("PLAIN",),
@@ -87,7 +93,4 @@ def irc_connection(core: ServerCore, server_name: str | None = None,
     """A new connection for the IRC listener (a protocol factory for ``create_server``);
     ``server_name`` is the ``server_name`` setting (None: the host name), ``password`` the
     ``irc_password`` one; ``external``: offer SASL EXTERNAL (client certificates)."""
-    conn: StreamConnection
-    conn = IrcConnection(core, irc_dialect(core, server_name, lambda: conn.sid,
-                                           password=password, external=external))
-    return conn
+    return IrcConnection(core, server_name, password, external=external)

@@ -95,7 +95,9 @@ class IrcDialect:
         self.nick: str | None = None
         self.user: tuple[str | None, str | None] | None = None  # USER: username, realname
         self.password: str | None = None
-        self.pending: OrderedDict[str, Pending] = OrderedDict()
+        # Requests awaiting their answer; None when there are none (an idle connection holds
+        # no empty containers: this, batches, _aside and metadata are made on first use).
+        self.pending: OrderedDict[str, Pending] | None = None
         self.motd = ""
         # Why this connection must close after what has been rendered (IRC ends a refused login
         # with ERROR, it does not let the client guess again), else None. The transport closes
@@ -103,9 +105,9 @@ class IrcDialect:
         self.closing: str | None = None
         self.reg = Registration(password, sasl_mechanisms)  # CAP version, SASL, PASS
         self.labels = Labels()
-        self.batches: dict[str, multiline.ClientBatch] = {}  # the client's open batches
-        self._aside: list[bytes] = []
-        self.metadata: dict[str, str] = {}  # set before registering (irc/metadata.py)
+        self.batches: dict[str, multiline.ClientBatch] | None = None  # the client's open ones
+        self._aside: list[bytes] | None = None
+        self.metadata: dict[str, str] | None = None  # set before registering (irc/metadata.py)
         self.set_caps(NO_CAPS)
 
     # ------------------------------------------------------------------ the Dialect interface
@@ -132,7 +134,11 @@ class IrcDialect:
 
     def encode(self, event: Wire) -> bytes:
         request_id = event.id
-        pending = self.pending.pop(request_id, None) if request_id is not None else None
+        pending = None
+        if request_id is not None and self.pending is not None:
+            pending = self.pending.pop(request_id, None)
+            if not self.pending:
+                self.pending = None
         if self.closing is not None and type(event) is not Goodbye:
             return b""  # a refused login: nothing more but the ERROR that closes
         render = EVENTS.get(type(event))
@@ -141,9 +147,9 @@ class IrcDialect:
             held = self.labels.collect(self, request_id, data)
             if held is not None:
                 data = held
-        if self._aside:
+        if self._aside is not None:
             data = b"".join(self._aside) + data
-            self._aside.clear()
+            self._aside = None
         return data
 
     # ------------------------------------------------------------------ reading
@@ -217,6 +223,8 @@ class IrcDialect:
         """A client message for the hub, with a fresh id whose answer ``pending`` explains."""
         self.counter += 1
         request_id = f"{self.prefix}.{self.counter}"
+        if self.pending is None:
+            self.pending = OrderedDict()
         self.pending[request_id] = pending
         while len(self.pending) > MAX_PENDING:
             self.pending.popitem(last=False)
@@ -253,6 +261,8 @@ class IrcDialect:
 
     def aside(self, data: bytes) -> None:
         """Lines that are no part of the answer being rendered: sent before it, unlabeled."""
+        if self._aside is None:
+            self._aside = []
         self._aside.append(data)
 
     def num(self, code: str, *params: str, me: str | None = None) -> bytes:

@@ -50,7 +50,7 @@ class Labels:
     __slots__ = ("_by_id", "_count", "_open")
 
     def __init__(self) -> None:
-        self._by_id: dict[str, _Answer] = {}
+        self._by_id: dict[str, _Answer] | None = None  # None: no answer open (made on use)
         self._open = 0
         self._count = 0  # for batch references
 
@@ -73,6 +73,8 @@ class Labels:
             rest: list[Inbound] = [item for item in items if isinstance(item, PeerError)]
             return [self.labeled(irc, label, data), *rest]
         answer = _Answer(label)
+        if self._by_id is None:
+            self._by_id = {}
         out: list[Inbound] = []
         for item in items:
             if isinstance(item, bytes):
@@ -84,7 +86,7 @@ class Labels:
             answer.parts.append(item.id)
             answer.rendered[item.id] = []
             self._by_id[item.id] = answer
-            pending = irc.pending.get(item.id)
+            pending = irc.pending.get(item.id) if irc.pending is not None else None
             if pending is not None and pending.kind in AWAITED:
                 answer.waiting.add(item.id)
         fence = irc.request(Ping, Pending("fence"))
@@ -99,7 +101,7 @@ class Labels:
         """``data`` rendered for an event answering ``request_id``: None if that is no labeled
         command's (send ``data`` as it is), else what to send now (b"" until the answer is
         complete, then all of it, labeled)."""
-        answer = self._by_id.get(request_id)
+        answer = self._by_id.get(request_id) if self._by_id is not None else None
         if answer is None:
             return None
         if request_id in answer.rendered:
@@ -118,8 +120,11 @@ class Labels:
                 chunks.append(part)
             else:
                 chunks.extend(answer.rendered.get(part, ()))
+        assert self._by_id is not None  # the answer is in it
         for request_id in [rid for rid, a in self._by_id.items() if a is answer]:
             del self._by_id[request_id]
+        if not self._by_id:
+            self._by_id = None
         return self.labeled(irc, answer.label, b"".join(chunks))
 
     def labeled(self, irc: IrcDialect, label: str, data: bytes) -> bytes:

@@ -148,6 +148,8 @@ def _before_connect(irc: IrcDialect, target: str, sub: str, args: list[str],
         out.append(irc.fail("METADATA", "KEY_NO_PERMISSION", target, "*",
                             text="Before registering, only your own metadata (*)"))
         return
+    if irc.metadata is None:
+        irc.metadata = {}
     values, me = irc.metadata, irc.me()
     if sub == "SET":
         key = args[0]
@@ -186,7 +188,7 @@ def hello_metadata(irc: IrcDialect) -> dict[str, str] | None:
     """HELLO's ``metadata``: what was set before registering; {} with the capability (so
     that WELCOME brings the burst's batch), None without either."""
     if irc.metadata or CAP in irc.caps:
-        return dict(irc.metadata)
+        return dict(irc.metadata or {})
     return None
 
 
@@ -195,7 +197,7 @@ def hello_metadata(irc: IrcDialect) -> dict[str, str] | None:
 
 def burst(irc: IrcDialect, event: Welcome, me: str) -> bytes:
     """The registration burst's ``metadata`` batch: one's own metadata (WELCOME's)."""
-    irc.metadata.clear()  # the hub has them now
+    irc.metadata = None  # the hub has them now
     if CAP not in irc.caps or event.metadata is None:
         return b""
     return _batch(irc, me, [irc.num("761", me, key, "*", value, me=me)

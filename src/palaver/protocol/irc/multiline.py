@@ -65,12 +65,14 @@ def _open(irc: IrcDialect, line: IrcLine, ref: str, label: str | None,
     if len(line.params) < 3 or not line.params[2]:
         _answer(irc, label, out, irc.need_more("BATCH"))
         return
-    if ref in irc.batches or len(irc.batches) >= MAX_OPEN:
+    if irc.batches is not None and (ref in irc.batches or len(irc.batches) >= MAX_OPEN):
         _answer(irc, label, out, irc.fail("BATCH", "MULTILINE_INVALID",
                                           text="Too many batches open, or that one is"))
         return
     from palaver.protocol.irc.messaging import client_tags  # messaging imports this module
 
+    if irc.batches is None:
+        irc.batches = {}
     irc.batches[ref] = ClientBatch(ref, line.params[2], label, client_tags(line.tags))
 
 
@@ -118,7 +120,9 @@ def _refuse(irc: IrcDialect, batch: ClientBatch, out: list[Inbound], code: str,
 
 
 def _close(irc: IrcDialect, ref: str, out: list[Inbound], label: str | None) -> None:
-    batch = irc.batches.pop(ref, None)
+    batch = irc.batches.pop(ref, None) if irc.batches is not None else None
+    if not irc.batches:
+        irc.batches = None  # none open: no empty dict kept
     if batch is None:
         _answer(irc, label, out, irc.fail("BATCH", "MULTILINE_INVALID",
                                           text="No such batch is open"))

@@ -53,8 +53,12 @@ class IrcFramer:
 
     def __init__(self, max_line: int = MAX_INPUT, hard_limit: int | None = None) -> None:
         self._max = max_line
-        self._hard = hard_limit if hard_limit is not None else RUNAWAY_FACTOR * max_line
-        self._tail = bytearray()
+        if hard_limit is None:  # the shared constant for the default: no int per connection
+            hard_limit = MAX_RUNAWAY if max_line == MAX_INPUT else RUNAWAY_FACTOR * max_line
+        self._hard = hard_limit
+        # A line's start while its end has not come; b"" (shared) when there is none, a
+        # bytearray while one is being gathered.
+        self._tail: bytes | bytearray = b""
         self._skipping = False  # inside a line already reported too long
         self._skipped = 0  # bytes of that line so far (without its newline)
         self._dead = False  # RUNAWAY was reported
@@ -77,16 +81,19 @@ class IrcFramer:
                 continue
             if len(self._tail) + len(chunk) >= self._max:  # cannot fit (with its newline)
                 length = len(self._tail) + len(chunk)
-                self._tail = bytearray()
+                self._tail = b""
                 out.append(TOO_LONG)
                 self._skipping, self._skipped = end < 0, 0
                 self._skip(length, out)
                 continue
             if end < 0:
-                self._tail += chunk
+                if self._tail:
+                    self._tail += chunk  # a bytearray: in place
+                else:
+                    self._tail = bytearray(chunk)
                 continue
             line = bytes(self._tail + chunk) if self._tail else chunk
-            self._tail = bytearray()
+            self._tail = b""
             out.append(line[:-1] if line.endswith(b"\r") else line)
         return out
 
@@ -95,11 +102,11 @@ class IrcFramer:
         self._skipped += length
         if self._skipped >= self._hard:
             self._dead = True
-            self._tail = bytearray()
+            self._tail = b""
             out.append(RUNAWAY)
 
     def receive_eof(self) -> list[bytes | TooLong]:
-        tail, self._tail = bytes(self._tail), bytearray()
+        tail, self._tail = bytes(self._tail), b""
         if self._skipping or self._dead or not tail:
             return []
         return [tail[:-1] if tail.endswith(b"\r") else tail]
