@@ -70,7 +70,7 @@ class IrcDialect:
     this package (and nothing else)."""
 
     __slots__ = (
-        "_aside", "batches", "caps", "closing", "counter", "framer", "info", "key", "labels",
+        "_aside", "_labels", "batches", "caps", "closing", "counter", "framer", "info", "key",
         "metadata", "motd", "nick", "nick_of", "password", "pending", "phase", "prefix",
         "reg", "renderer", "server", "user",
     )
@@ -104,7 +104,7 @@ class IrcDialect:
         # it (palaver.transports.irc_port).
         self.closing: str | None = None
         self.reg = Registration(password, sasl_mechanisms)  # CAP version, SASL, PASS
-        self.labels = Labels()
+        self._labels: Labels | None = None  # made on first use (see labels)
         self.batches: dict[str, multiline.ClientBatch] | None = None  # the client's open ones
         self._aside: list[bytes] | None = None
         self.metadata: dict[str, str] | None = None  # set before registering (irc/metadata.py)
@@ -115,6 +115,14 @@ class IrcDialect:
     @property
     def encode_key(self) -> Hashable:
         return self.key
+
+    @property
+    def labels(self) -> Labels:
+        """This connection's labeled answers, made on first use (most connections never
+        label a command nor open a batch: an idle one holds no Labels)."""
+        if self._labels is None:
+            self._labels = Labels()
+        return self._labels
 
     @property
     def resends(self) -> bool:
@@ -143,8 +151,9 @@ class IrcDialect:
             return b""  # a refused login: nothing more but the ERROR that closes
         render = EVENTS.get(type(event))
         data = b"" if render is None else render(self, event, pending)
-        if request_id is not None and type(event) is not Goodbye:  # ERROR closes: never held
-            held = self.labels.collect(self, request_id, data)
+        # ERROR closes: never held. No Labels yet: no labeled command, nothing held.
+        if request_id is not None and type(event) is not Goodbye and self._labels is not None:
+            held = self._labels.collect(self, request_id, data)
             if held is not None:
                 data = held
         if self._aside is not None:
@@ -173,18 +182,21 @@ class IrcDialect:
             line = parse_line(item)
         except BadLine as exc:
             unknown: list[Inbound] = [self.num("421", "*", f"Unknown command ({exc})")]
-            label = self.labels.label_of(self, exc.tags)
+            label = self._label_of(exc.tags)
             out.extend(unknown if label is None else self.labels.answer(self, label, unknown))
             return
         if "batch" in line.tags and multiline.gather(self, line, out):
             return  # a line of a client batch: it is part of one message, sent at the end
-        label = self.labels.label_of(self, line.tags)
+        label = self._label_of(line.tags)
         if label is None or line.command == "BATCH":
             self._dispatch(line, out, label)  # a batch's label answers the whole batch
             return
         answer: list[Inbound] = []
         self._dispatch(line, answer, None)
         out.extend(self.labels.answer(self, label, answer))
+
+    def _label_of(self, tags: dict[str, str]) -> str | None:
+        return self.labels.label_of(self, tags) if "label" in tags else None
 
     def _dispatch(self, line: IrcLine, out: list[Inbound], label: str | None) -> None:
         if not line.utf8:  # UTF8ONLY: nothing that is not UTF-8 is read, or relayed
