@@ -109,6 +109,23 @@ async def test_resend_within_one_batch(store: Store) -> None:
     assert [m.msg_id for m in (await store.page("#lobby")).messages] == [1]
 
 
+async def test_a_big_batch_with_resends_in_it(store: Store) -> None:
+    """1,200 messages in one append (more than the SQLite store puts in one INSERT), two of
+    them resends: of a message stored before, and of one earlier in the batch."""
+    before = msg("#big", 1, client_id="old")
+    assert await store.append([before]) == [None]
+    batch = [msg("#big", n, client_id=f"c{n}") for n in range(2, 1_200)]
+    batch.insert(500, msg("#big", 1_200, client_id="old"))
+    batch.append(msg("#big", 1_201, client_id="c7"))
+    outcome = await store.append(batch)
+    if assigns_ids(store):
+        return  # (the ids it gives are checked by test_resend_is_stored_once)
+    assert outcome[500] == before and outcome[-1] == batch[5]  # c7: stored as id 7
+    assert outcome.count(None) == len(batch) - 2
+    stored = [m.msg_id for m in (await store.page("#big", limit=2_000)).messages]
+    assert stored == list(range(1, 1_200))
+
+
 async def test_accounts(store: Store) -> None:
     account = Account(key="alice", nick="Alice", password_hash="$argon2id$x")
     assert await store.create_account(account)

@@ -5,8 +5,9 @@ Durability (setting ``durability``):
   or being killed; on power loss or an OS crash the last batches may be lost (never corrupted).
 - ``"power"`` — ``synchronous=FULL``: every commit is fsynced; it survives power loss too.
 
-All statements run on aiosqlite's thread; a batch is one transaction of a few round trips,
-whatever its size. Operations are serialised by a lock so that one operation's transaction never
+All statements run on aiosqlite's thread; a batch of messages is one INSERT — one statement,
+one transaction, one round trip — up to 1,000 messages, and one transaction of a few round trips
+when bigger. Operations are serialised by a lock so that one operation's transaction never
 interleaves with another's on the shared connection.
 """
 
@@ -66,6 +67,9 @@ _ACCOUNT_TABLES: Final = {"memberships": "account_key", "resume_marks": "account
                           "password_resets": "account_key", "notify_levels": "identity"}
 
 _MARKS: Final = ", ".join("?" * (_COLUMNS.count(",") + 1))  # one per column
+# A batch of up to this many messages is one INSERT (15 columns each: 15,000 parameters, under
+# SQLite's least limit of 32,766); a bigger one is several in one transaction.
+_ONE_STATEMENT_ROWS: Final = 1_000
 _FILE_DECODER: Final = msgspec.json.Decoder(StoredFile)
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -157,6 +161,8 @@ class SqliteStore:
 
     @_serialized
     async def append(self, batch: Sequence[StoredMessage]) -> list[Appended]:
+        if len(batch) <= _ONE_STATEMENT_ROWS:
+            return await self._append_at_once(batch)
         db = self.db
         rows = [_row(m) for m in batch]
         await db.execute("BEGIN IMMEDIATE")
@@ -175,16 +181,22 @@ class SqliteStore:
         except BaseException:
             await db.execute("ROLLBACK")
             raise
-        outcome: list[Appended] = []
-        for message in batch:
-            original = (
-                stored.get((message.sender_key, message.client_id))
-                if message.client_id is not None else None
-            )
-            same = original is None or (original.conversation, original.msg_id) == (
-                message.conversation, message.msg_id)
-            outcome.append(None if same else original)
-        return outcome
+        return _outcome(batch, stored)
+
+    async def _append_at_once(self, batch: Sequence[StoredMessage]) -> list[Appended]:
+        """The batch as one INSERT: one statement is one transaction (autocommit), so it is
+        one round trip to aiosqlite's thread rather than three (BEGIN, the rows, COMMIT) —
+        each a wake-up of that thread and then of the loop, which showed in the latency of a
+        busy server (docs/benchmarks.md §7)."""
+        values = ", ".join([f"({_MARKS})"] * len(batch))
+        cursor = await self.db.execute(
+            f"INSERT INTO messages ({_COLUMNS}) VALUES {values} "
+            "ON CONFLICT (sender_key, client_id) WHERE client_id IS NOT NULL DO NOTHING",
+            [value for m in batch for value in _row(m)],
+        )
+        if cursor.rowcount == len(batch):  # the usual case: no resends
+            return [None] * len(batch)
+        return _outcome(batch, await self._by_client_ids(batch))
 
     async def _by_client_ids(
         self, batch: Sequence[StoredMessage]
@@ -1019,6 +1031,21 @@ def _statements(sql: str) -> list[str]:
     if pending.strip(" \n;"):
         statements.append(pending.strip().removesuffix(";").strip())
     return statements
+
+
+def _outcome(batch: Sequence[StoredMessage],
+             stored: dict[tuple[str, str | None], StoredMessage]) -> list[Appended]:
+    """Each message's fate: None (stored as it is), or the original a resend stands for."""
+    outcome: list[Appended] = []
+    for message in batch:
+        original = (
+            stored.get((message.sender_key, message.client_id))
+            if message.client_id is not None else None
+        )
+        same = original is None or (original.conversation, original.msg_id) == (
+            message.conversation, message.msg_id)
+        outcome.append(None if same else original)
+    return outcome
 
 
 def _row(m: StoredMessage) -> tuple[Any, ...]:
