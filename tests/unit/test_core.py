@@ -44,6 +44,13 @@ class FakeConnection:
     def send(self, data: bytes) -> None:
         self.queued.append(data)
 
+    def send_each(self, conns: list[FakeConnection], data: bytes,
+                  skip: FakeConnection | None) -> int:
+        for conn in conns:
+            if conn is not skip:
+                conn.send(data)
+        return sum(conn is not skip for conn in conns)
+
     def flush(self) -> None:
         self.sent.extend(self.queued)
         self.queued.clear()

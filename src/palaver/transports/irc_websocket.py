@@ -114,7 +114,11 @@ class IrcWebSocketConnection(IrcEncoding, WebSocketConnection):
         line = decode_irc_message(binary, payload)
         if isinstance(line, PeerError):
             return [line]
-        return self._irc.receive_data(line)
+        key = self._irc.encode_key
+        items = self._irc.receive_data(line)
+        if self._irc.encode_key is not key:  # capabilities changed (server/audiences.py)
+            self._core.rekeyed()
+        return items
 
     def _frames(self, items: list[bytes]) -> list[bytes | memoryview]:
         return frame_lines(items, self._first)

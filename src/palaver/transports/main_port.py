@@ -109,12 +109,14 @@ class MainPortConnection(StreamConnection):
 
     def _become_json(self) -> None:
         self.dialect = JsonLinesDialect(self._max_frame)
+        self._core.rekeyed()
         self._text = False
         self._policy.set_byte_cap(True)  # the JSON door's cap before HELLO applies from now on
         self.last_seen = self.opened_at = self._core.monotonic()
 
     def _become_text(self, dialect: TextDialect) -> None:
         self.dialect = dialect
+        self._core.rekeyed()
         self._text = True
         # Its nickless line programs may stay unregistered (as with the deadline above): no cap
         # on the bytes before registration; the rate limit still bounds them (docs/limits.md).

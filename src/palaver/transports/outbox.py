@@ -24,10 +24,11 @@ import asyncio
 import contextlib
 import socket
 import struct
-from typing import TYPE_CHECKING, Final
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final, cast
 
 if TYPE_CHECKING:
-    from palaver.server.core import ServerCore
+    from palaver.server.core import Connection, ServerCore
 
 _LINGER_RESET: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
@@ -94,6 +95,36 @@ class QueuedSender:
         # Slow readers are caught by what they leave unread over time (_behind).
         if self._queued > self._core.limits.send_queue.ceiling:
             self._judge()
+
+    def send_each(self, conns: Sequence[Connection], data: bytes,
+                  skip: Connection | None) -> int:
+        """:meth:`send` ``data`` to each of ``conns`` (QueuedSenders all) but ``skip``; how many.
+
+        A big room's message comes here once per group of recipients that render it alike
+        (server/audiences.py): the usual case — not closing, not held — is :meth:`send` without
+        a call per recipient, and the newly dirty connections are handed to the core together."""
+        core = self._core
+        ceiling = core.limits.send_queue.ceiling
+        size = len(data)
+        dirty: list[Connection] = []
+        sent = 0
+        for conn in cast("Sequence[QueuedSender]", conns):
+            if conn is skip:  # type: ignore[comparison-overlap]  # the subclasses are ones
+                continue
+            sent += 1
+            if conn.closing or conn._held is not None:
+                conn.send(data)
+                continue
+            outbox = conn._outbox
+            if not outbox:
+                dirty.append(conn)  # type: ignore[arg-type]  # the subclasses are ones
+            outbox.append(data)
+            conn._queued = queued = conn._queued + size
+            if queued > ceiling:
+                conn._judge()
+        if dirty:
+            core.mark_all_dirty(dirty)
+        return sent
 
     def hold(self) -> None:
         if self._held is None:

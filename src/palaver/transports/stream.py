@@ -112,7 +112,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
             self._backlog += data  # a read that was under way when we paused
             return
         if policy.admit_all(now, data.count(b"\n")):  # the usual case: all of it, now
-            self._handle(self.dialect.receive_data(data))
+            self._handle(self._receive(data))
         else:
             self._feed(data, now)
 
@@ -127,14 +127,14 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
             end = data.find(b"\n", start)
             if end < 0:  # no complete line: costs nothing until its newline comes
                 if start < len(data):
-                    self._handle(self.dialect.receive_data(data[start:]))
+                    self._handle(self._receive(data[start:]))
                 return
             pause = policy.admit(now)
             if pause is not None:
                 self._backlog = data[start:]
                 self._throttle(pause)
                 return
-            self._handle(self.dialect.receive_data(data[start : end + 1]))
+            self._handle(self._receive(data[start : end + 1]))
             start = end + 1
 
     def _throttle(self, pause: Pause) -> None:
@@ -187,6 +187,16 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         if self.sid:
             self._core.release_address(self._host)
         self._core.detach(self, "connection closed" if exc is None else "connection reset")
+
+    def _receive(self, data: bytes) -> list[Inbound]:
+        """What the dialect reads in ``data``; if that changed how it renders (IRC
+        capabilities: its ``encode_key``), the core is told (server/audiences.py)."""
+        dialect = self.dialect
+        key = dialect.encode_key
+        items = dialect.receive_data(data)
+        if dialect.encode_key is not key:
+            self._core.rekeyed()
+        return items
 
     def _handle(self, items: list[Inbound]) -> None:
         core, policy = self._core, self._policy
