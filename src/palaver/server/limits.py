@@ -104,9 +104,14 @@ class Limits:
                 ceiling=s.send_queue_ceiling, socket_buffer=s.socket_send_buffer),
         )
 
+    def gate_rule(self) -> tuple[float, float, float]:
+        """A connection's gate: its rate, burst and refill time (the floats shared by every
+        connection's gate, not a float object each)."""
+        return self.rate_per_second, self._burst, self._refill_time
+
     def gate(self, now: float, notice_after: int = 1) -> FrameGate:
-        # One gate per connection: the floats it keeps are shared where they can be.
-        return FrameGate(self.rate_per_second, self._burst, now, self._refill_time, notice_after)
+        rate, burst, refill_time = self.gate_rule()
+        return FrameGate(rate, burst, now, refill_time, notice_after)
 
 
 _NEVER = float("-inf")
