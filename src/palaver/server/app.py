@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -298,7 +299,10 @@ async def serve_until_signalled(settings: Settings) -> None:
         if port is not None:
             url = f"{scheme}://{host}:{port}" + paths.get(door, "")
             log.info("palaver %s: %s on %s", __version__, door, url)
-            print(f"palaver {__version__} listening: {door} {url}", flush=True)
+            # One write for the whole line: the workers of --workers share this stdout, and
+            # print() writes the text and its newline apart when Python runs unbuffered.
+            sys.stdout.write(f"palaver {__version__} listening: {door} {url}\n")
+            sys.stdout.flush()
     await stop.wait()
     log.info("shutting down")
     await server.stop()
