@@ -11,7 +11,7 @@ from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import FrameTooLarge
 from palaver.protocol.irc import IrcDialect
 from palaver.protocol.irc.state import TRANSITIONS, IllegalTransition, Phase, Step, advance
-from palaver.protocol.irc.wire import MAX_LINE, MAX_RUNAWAY, parse_line
+from palaver.protocol.irc.wire import MAX_INPUT, MAX_LINE, MAX_RUNAWAY, parse_line
 from palaver.protocol.messages import (
     Away,
     BanList,
@@ -179,6 +179,21 @@ def test_errors_after_registration() -> None:
     ]
     assert replies(d.receive_data(b"PRIVMSG #a :" + b"x" * 600 + b"\r\n")) == [
         ":palaver 417 ann :Input line was too long"]
+
+
+def test_a_framer_is_held_only_while_a_line_is_unfinished_or_skipped() -> None:
+    d = registered()
+    assert d.framer is None  # idle: no framer of its own
+    assert d.receive_data(b"PING :a") == [] and d.framer is not None
+    assert replies(d.receive_data(b"b\r\nPING :c\r\n")) == [
+        ":palaver PONG palaver :ab", ":palaver PONG palaver :c"]
+    assert d.framer is None
+    assert replies(d.receive_data(b"PRIVMSG #a :" + b"x" * MAX_INPUT)) == [
+        ":palaver 417 ann :Input line was too long"]
+    assert d.framer is not None  # the rest of that line is skipped, even in the next read
+    assert replies(d.receive_data(b"x" * 10 + b"\r\nPING :d\r\n")) == [
+        ":palaver PONG palaver :d"]
+    assert d.framer is None
 
 
 def test_an_endless_line_is_answered_417_then_closed() -> None:

@@ -689,3 +689,16 @@ def test_decode_client_frame_raises_only_peer_errors(frame: bytes) -> None:
         assert isinstance(error.code, ErrorCode)
     else:
         assert isinstance(message, CLIENT_MESSAGE_TYPES)
+
+
+def test_a_framer_is_held_only_while_a_line_is_unfinished_or_after_a_failure() -> None:
+    decoder = JsonLinesDecoder(max_frame=64)
+    assert decoder.receive_data(b'{"type":"PING"}\n') == [Ping()]
+    assert decoder._framer is None  # idle: no framer of its own
+    assert decoder.receive_data(b'{"type":') == [] and decoder.buffered == len(b'{"type":')
+    assert decoder.receive_data(b'"PONG"}\n{"type"') == [Pong()]  # ends inside the next
+    assert decoder.receive_data(b':"PING"}\n') == [Ping()] and decoder._framer is None
+    items = decoder.receive_data(b"x" * 64 + b"\n")
+    assert len(items) == 1 and isinstance(items[0], FrameTooLarge)
+    assert decoder.receive_data(b'{"type":"PING"}\n') == []  # failed: nothing more, for good
+    assert decoder.receive_eof() == []

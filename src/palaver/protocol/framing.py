@@ -31,6 +31,11 @@ class LineFramer:
         """Bytes held for an unterminated line."""
         return len(self._tail)
 
+    @property
+    def idle(self) -> bool:
+        """As a new framer: no unterminated line held, not failed."""
+        return not (self._tail or self._failed)
+
     def receive_data(self, data: bytes) -> tuple[list[bytes], FrameTooLarge | None]:
         """Split ``data`` into complete lines.
 

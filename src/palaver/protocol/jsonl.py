@@ -79,25 +79,31 @@ class JsonLinesDecoder:
     Blank lines are ignored. After a :class:`FrameTooLarge` the decoder yields nothing more.
     """
 
-    __slots__ = ("_framer",)
+    __slots__ = ("_framer", "_max")
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
-        self._framer = LineFramer(max_frame)
+        LineFramer(max_frame)  # (refuses a max_frame that allows no frame, now)
+        self._max = max_frame
+        # Made for a read and kept only while it holds an unterminated line (or has failed):
+        # an idle connection holds no framer.
+        self._framer: LineFramer | None = None
 
     def receive_data(self, data: bytes) -> list[ClientMessage | PeerError]:
-        lines, overflow = self._framer.receive_data(data)
+        framer = self._framer or LineFramer(self._max)
+        lines, overflow = framer.receive_data(data)
+        self._framer = None if framer.idle else framer
         out = _decode_lines(lines)
         if overflow is not None:
             out.append(overflow)
         return out
 
     def receive_eof(self) -> list[ClientMessage | PeerError]:
-        last = self._framer.receive_eof()
+        last = None if self._framer is None else self._framer.receive_eof()
         return [] if last is None else _decode_lines([last])
 
     @property
     def buffered(self) -> int:
-        return self._framer.buffered
+        return 0 if self._framer is None else self._framer.buffered
 
 
 def _decode_lines(lines: list[bytes]) -> list[ClientMessage | PeerError]:

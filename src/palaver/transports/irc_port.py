@@ -39,9 +39,9 @@ class IrcEncoding:
     _closing_asked: bool
     sid: SessionId
 
-    def current_nick(self) -> str | None:
-        """The connection's nick as the hub has it: the dialect's ``nick_of`` (a bound method,
-        rather than closures over the connection: fewer bytes per connection)."""
+    def __call__(self) -> str | None:
+        """The connection's nick as the hub has it. The connection itself is its dialect's
+        ``nick_of``: a bound method would be one more object (64 bytes) per connection."""
         return self._core.hub.nick_of(self.sid)
 
     def encode(self, event: Wire) -> bytes:
@@ -61,7 +61,7 @@ class IrcConnection(IrcEncoding, StreamConnection):
 
     def __init__(self, core: ServerCore, server_name: str | None = None,
                  password: str | None = None, *, external: bool = False) -> None:
-        self._irc = irc_dialect(core, server_name, self.current_nick, password=password,
+        self._irc = irc_dialect(core, server_name, self, password=password,
                                 external=external)
         super().__init__(core, self._irc, notice_after=core.limits.irc_notice_after)
         self._closing_asked = False
@@ -78,8 +78,8 @@ def irc_dialect(core: ServerCore, server_name: str | None,
                 nick_of: Callable[[], str | None], *, password: str | None = None,
                 external: bool = False) -> IrcDialect:
     """A new connection's dialect: ``server_name`` is the ``server_name`` setting (None: the
-    host name); ``nick_of`` gives the connection's current nick (its
-    :meth:`IrcEncoding.current_nick`); ``password`` is the ``irc_password`` setting (the door's
+    host name); ``nick_of`` gives the connection's current nick (the connection itself:
+    :meth:`IrcEncoding.__call__`); ``password`` is the ``irc_password`` setting (the door's
     server password); ``external``: offer SASL EXTERNAL (the TLS door of a server with
     ``client_ca``)."""
     return IrcDialect(id_prefix="irc-" + secrets.token_hex(6), nick_of=nick_of,

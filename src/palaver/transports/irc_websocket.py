@@ -95,7 +95,7 @@ class IrcWebSocketConnection(IrcEncoding, WebSocketConnection):
         the ``irc_password`` one (the IRC door's server password, over WebSocket too)."""
         super().__init__(core, MAX_MESSAGE, protocols=SUBPROTOCOLS,
                          notice_after=core.limits.irc_notice_after)
-        self._irc = irc_dialect(core, server_name, self.current_nick, password=password)
+        self._irc = irc_dialect(core, server_name, self, password=password)
         self._closing_asked = False
         self._first = TEXT
 

@@ -85,7 +85,9 @@ class IrcDialect:
         info: str = DEFAULT_SERVER_INFO,
         sasl_mechanisms: tuple[str, ...] = ("PLAIN",),  # EXTERNAL too: TLS with client_ca
     ) -> None:
-        self.framer = IrcFramer()
+        # Made for a read and kept only while it holds something (an unfinished line, a line
+        # too long being skipped, a runaway): an idle connection holds no framer.
+        self.framer: IrcFramer | None = None
         self.prefix = id_prefix
         self.nick_of = nick_of
         self.server = server
@@ -129,15 +131,18 @@ class IrcDialect:
         return False  # our ids only route answers to their commands: never idempotency keys
 
     def receive_data(self, data: bytes) -> list[Inbound]:
+        framer = self.framer or IrcFramer()
         out: list[Inbound] = []
-        for item in self.framer.receive_data(data):
+        for item in framer.receive_data(data):
             self._receive_line(item, out)
+        self.framer = None if framer.idle else framer
         return out
 
     def receive_eof(self) -> list[Inbound]:
         out: list[Inbound] = []
-        for item in self.framer.receive_eof():
-            self._receive_line(item, out)
+        if self.framer is not None:
+            for item in self.framer.receive_eof():
+                self._receive_line(item, out)
         return out
 
     def encode(self, event: Wire) -> bytes:

@@ -67,6 +67,11 @@ class IrcFramer:
     def buffered(self) -> int:
         return len(self._tail)
 
+    @property
+    def idle(self) -> bool:
+        """As a new framer: nothing kept, nothing being skipped, not stopped."""
+        return not (self._tail or self._skipping or self._dead)
+
     def receive_data(self, data: bytes) -> list[bytes | TooLong]:
         out: list[bytes | TooLong] = []
         start = 0
