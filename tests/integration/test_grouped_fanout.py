@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import pytest
 
 from palaver.client import Client
@@ -19,6 +20,7 @@ from tests.integration import test_history_and_resume as history_and_resume
 from tests.integration import test_send_queue as send_queue
 from tests.integration.conftest import ServerFactory
 from tests.integration.test_irc_tags import RawIrc
+from tests.integration.test_irc_websocket import WsIrc
 from tests.integration.test_text_door import TextPeer
 
 
@@ -55,10 +57,9 @@ async def test_every_door_gets_its_rendering_and_capability_changes_are_seen_at_
         await peer.synced()
     for n in (1, 2, 3):  # the first goes through the audience; the next ones are grouped
         ann.send(f"PRIVMSG #r :hello {n}\r\n")
-    await ann.synced()
+    assert privmsgs(await ann.synced()) == []  # its own lines are not echoed back
     assert privmsgs(await bea.synced()) == [(f"hello {n}", False) for n in (1, 2, 3)]
     assert privmsgs(await cid.synced()) == [(f"hello {n}", True) for n in (1, 2, 3)]
-    assert privmsgs(await ann.synced()) == []  # its own lines are not echoed back
 
     bea.send("CAP REQ :server-time\r\n")  # rendered differently from now on
     await bea.until(lambda line: line.command == "CAP" and line.params[1] == "ACK")
@@ -115,3 +116,28 @@ async def test_a_websocket_slow_reader_in_a_grouped_audience_is_reset(
 async def test_a_resume_holds_what_a_grouped_audience_gets_behind_its_replay(
         server: Server, connect: Callable[..., Awaitable[Client]]) -> None:
     await history_and_resume.test_resume_while_messages_keep_coming(server, connect)
+
+
+async def test_a_capability_asked_for_over_websocket_is_seen_at_the_next_message(
+        start_server: ServerFactory) -> None:
+    server = await start_server()
+    web_port = await server.open_web(0)
+    irc_port = await server.open_irc(0)
+    ann, bea = await RawIrc.register(irc_port, "ann"), await RawIrc.register(irc_port, "bea")
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+            f"http://127.0.0.1:{web_port}/irc", protocols=("text.ircv3.net",)) as ws:
+        web = WsIrc(ws)
+        await web.send("NICK web", "USER web 0 * :web", "JOIN #r")
+        await web.synced()
+        for n in (1, 2):
+            ann.send(f"PRIVMSG #r :before {n}\r\n")
+        await ann.synced()
+        assert [line for line in await web.synced() if "PRIVMSG" in line] == [
+            ":ann!ann@palaver PRIVMSG #r :before 1", ":ann!ann@palaver PRIVMSG #r :before 2"]
+        await web.send("CAP REQ :server-time")
+        await web.line_with("ACK")
+        ann.send("PRIVMSG #r :after\r\n")
+        await ann.synced()
+        after = [line for line in await web.synced() if "PRIVMSG" in line]
+        assert len(after) == 1 and after[0].startswith("@time=")
+        assert [t for t, _ in privmsgs(await bea.synced())] == ["before 1", "before 2", "after"]

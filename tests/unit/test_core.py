@@ -201,3 +201,34 @@ async def test_after_a_long_flush_the_next_writes_wait_a_little(
     assert loop.asked[1] == then
     core.mark_dirty(FakeConnection())  # already waiting: no second call
     assert len(loop.asked) == 2
+
+
+async def test_a_grouped_audience_counts_its_deliveries_and_never_renders_for_the_skipped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from palaver.server import core as server_core
+
+    monkeypatch.setattr(server_core, "GROUPED_MIN", 2)
+
+    class Other(FakeConnection):
+        encode_key = "other"
+        encoded = 0
+
+        def encode(self, event: object) -> bytes:  # type: ignore[override]
+            Other.encoded += 1
+            return encode(event)  # type: ignore[arg-type]
+
+    core = ServerCore(Hub(), MemoryStore(), Passwords(time_cost=1, memory_kib=8),
+                      timeouts=Timeouts(), send_queue_limit=65_536)
+    conns = [FakeConnection(), Other(), FakeConnection(), FakeConnection()]
+    sender, other = conns[:2]
+    for conn in conns:
+        conn.sid = core.attach(conn)
+    audience = tuple(conn.sid for conn in conns)
+    event = Message(room="#r", sender="a", text="hi", msg_id=1, ts="2026-01-01T00:00:00.000Z")
+    before = core.metrics.deliveries
+    for _ in range(2):  # seen once, then grouped: the same either way
+        core._deliver(Deliver(event, audience, skip=sender.sid))
+        core._deliver(Deliver(event, audience, skip=other.sid))
+    assert core.metrics.deliveries - before == 4 * 3
+    assert [len(conn.queued) for conn in conns] == [2, 2, 4, 4]
+    assert Other.encoded == 2  # rendered for "other" only when it was not the one skipped

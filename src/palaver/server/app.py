@@ -301,8 +301,9 @@ async def serve_until_signalled(settings: Settings) -> None:
             log.info("palaver %s: %s on %s", __version__, door, url)
             # One write for the whole line: the workers of --workers share this stdout, and
             # print() writes the text and its newline apart when Python runs unbuffered.
-            sys.stdout.write(f"palaver {__version__} listening: {door} {url}\n")
-            sys.stdout.flush()
+            if sys.stdout is not None:  # (None: started with stdout closed)
+                sys.stdout.write(f"palaver {__version__} listening: {door} {url}\n")
+                sys.stdout.flush()
     await stop.wait()
     log.info("shutting down")
     await server.stop()

@@ -8,9 +8,11 @@ rendering per group and one tight loop over each group's connections
 (:meth:`~palaver.transports.outbox.QueuedSender.send_each`), instead of looking up every
 session's connection and asking it for its key, message after message.
 
-How this works: the groups are true until a connection attaches or goes, or changes how it
-renders (IRC capabilities, the main port choosing text or JSON); the core then calls
-:meth:`Audiences.changed` and every group is made again at its next use. An audience seen for
+How this works: the groups are true until a connection goes, or changes how it renders (IRC
+capabilities, the main port choosing text or JSON); the core then calls
+:meth:`Audiences.changed` and every group is made again at its next use. (A connection that
+attaches is in no audience kept: its session id is new, and an audience that takes it in is a
+new tuple.) An audience seen for
 the first time is not grouped: a tuple used once (a private message, a room whose membership
 changes at every join during a join storm) would cost more to group than to go through once;
 the second time it is. What is kept is bounded (``MAX_KEPT`` audiences); holding each tuple
@@ -41,7 +43,7 @@ class Audiences:
         self._kept: dict[int, tuple[tuple[SessionId, ...], Groups | None]] = {}
 
     def changed(self) -> None:
-        """A connection attached, went, or renders differently now: group again."""
+        """A connection went, or renders differently now: group again."""
         if self._kept:
             self._kept.clear()
 

@@ -257,8 +257,7 @@ class ServerCore:
         whose SHA-256 fingerprint is ``certificate`` (if any)."""
         sid = self._next_sid
         self._next_sid += 1
-        self._connections[sid] = conn
-        self._audiences.changed()
+        self._connections[sid] = conn  # (a new session is in no audience kept: ids are new)
         self._closed.clear()
         self.hub.open_session(sid, certificate=certificate, secure=secure)
         log.debug("connection %d from %s", sid, conn.peer)
@@ -519,6 +518,10 @@ class ServerCore:
             sent = 0
             for conns in groups:
                 first = conns[0]
+                if first is skipped:  # rendered by a recipient (encoding may note things)
+                    if len(conns) == 1:
+                        continue
+                    first = conns[1]
                 sent += first.send_each(conns, first.encode(event), skipped)
         else:
             encoded: dict[Hashable, bytes] = {}

@@ -173,7 +173,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
 
     def eof_received(self) -> bool:
         if not self.closing:
-            self._handle(self.dialect.receive_eof())
+            self._handle(self._receive(None))
             self.flush()  # the replies to a last unterminated line, before we close
         return False  # close our side too
 
@@ -188,12 +188,13 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
             self._core.release_address(self._host)
         self._core.detach(self, "connection closed" if exc is None else "connection reset")
 
-    def _receive(self, data: bytes) -> list[Inbound]:
-        """What the dialect reads in ``data``; if that changed how it renders (IRC
-        capabilities: its ``encode_key``), the core is told (server/audiences.py)."""
+    def _receive(self, data: bytes | None) -> list[Inbound]:
+        """What the dialect reads in ``data`` (None: the end of the stream); if that changed
+        how it renders (IRC capabilities: its ``encode_key``), the core is told
+        (server/audiences.py)."""
         dialect = self.dialect
         key = dialect.encode_key
-        items = dialect.receive_data(data)
+        items = dialect.receive_eof() if data is None else dialect.receive_data(data)
         if dialect.encode_key is not key:
             self._core.rekeyed()
         return items
