@@ -12,11 +12,10 @@ How this works: the groups are true until a connection goes, or changes how it r
 capabilities, the main port choosing text or JSON); the core then calls
 :meth:`Audiences.changed` and every group is made again at its next use. (A connection that
 attaches is in no audience kept: its session id is new, and an audience that takes it in is a
-new tuple.) An audience seen for
-the first time is not grouped: a tuple used once (a private message, a room whose membership
-changes at every join during a join storm) would cost more to group than to go through once;
-the second time it is. What is kept is bounded (``MAX_KEPT`` audiences); holding each tuple
-keeps its ``id`` from being reused while it is a key.
+new tuple.) An audience seen for the first time is not grouped: a tuple used once (a private
+message, a room whose membership changes at every join during a join storm) would cost more to
+group than to go through once; the second time it is. What is kept is bounded (``MAX_KEPT``
+audiences); holding each tuple keeps its ``id`` from being reused while it is a key.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.irc.wire import MAX_RUNAWAY
 from palaver.server.core import ServerCore
 from palaver.transports.irc_port import IrcEncoding, irc_dialect
+from palaver.transports.stream import receive_keyed
 from palaver.transports.websocket import BINARY, TEXT, WebSocketConnection, frame_header
 
 BINARY_PROTOCOL: Final = "binary.ircv3.net"
@@ -114,11 +115,7 @@ class IrcWebSocketConnection(IrcEncoding, WebSocketConnection):
         line = decode_irc_message(binary, payload)
         if isinstance(line, PeerError):
             return [line]
-        key = self._irc.encode_key
-        items = self._irc.receive_data(line)
-        if self._irc.encode_key is not key:  # capabilities changed (server/audiences.py)
-            self._core.rekeyed()
-        return items
+        return receive_keyed(self._core, self._irc, line)
 
     def _frames(self, items: list[bytes]) -> list[bytes | memoryview]:
         return frame_lines(items, self._first)

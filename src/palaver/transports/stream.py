@@ -37,6 +37,16 @@ log = logging.getLogger("palaver.transports")
 LINGER: Final = 2.0  # seconds a closing connection may take to read its farewell
 
 
+def receive_keyed(core: ServerCore, dialect: Dialect, data: bytes | None) -> list[Inbound]:
+    """What ``dialect`` reads in ``data`` (None: the end of the stream); if that changed how it
+    renders (IRC capabilities: its ``encode_key``), the core is told (server/audiences.py)."""
+    key = dialect.encode_key
+    items = dialect.receive_eof() if data is None else dialect.receive_data(data)
+    if dialect.encode_key is not key:
+        core.rekeyed()
+    return items
+
+
 class StreamConnection(QueuedSender, asyncio.Protocol):
     __slots__ = (
         "_backlog",
@@ -189,15 +199,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         self._core.detach(self, "connection closed" if exc is None else "connection reset")
 
     def _receive(self, data: bytes | None) -> list[Inbound]:
-        """What the dialect reads in ``data`` (None: the end of the stream); if that changed
-        how it renders (IRC capabilities: its ``encode_key``), the core is told
-        (server/audiences.py)."""
-        dialect = self.dialect
-        key = dialect.encode_key
-        items = dialect.receive_eof() if data is None else dialect.receive_data(data)
-        if dialect.encode_key is not key:
-            self._core.rekeyed()
-        return items
+        return receive_keyed(self._core, self.dialect, data)
 
     def _handle(self, items: list[Inbound]) -> None:
         core, policy = self._core, self._policy
