@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from palaver.hub import Close, Deliver, Effect, Hub, HubConfig
 from palaver.hub.effects import Persist, Released
 from palaver.hub.hub import StoredState
-from palaver.protocol.messages import ClientMessage, Hello, ServerMessage
+from palaver.protocol.messages import ClientMessage, Hello, ServerMessage, Welcome
 from palaver.store.base import StoredMessage
 
 
@@ -48,6 +48,7 @@ class Harness:
         self.inbox: dict[int, list[ServerMessage]] = {}
         self.closed: dict[int, str] = {}
         self.stored: list[StoredMessage] = []
+        self.tokens: dict[int, str] = {}  # the token each guest session was welcomed with
         self._next = 1
 
     def open(self) -> int:
@@ -92,6 +93,8 @@ class Harness:
                 for sid in effect.to:
                     if sid != effect.skip and sid not in self.closed:
                         self.inbox[sid].append(effect.event)
+                        if type(effect.event) is Welcome and effect.event.token is not None:
+                            self.tokens[sid] = effect.event.token
             elif isinstance(effect, Close):
                 self.closed[effect.session] = effect.reason
             elif isinstance(effect, Released):  # a node of a cluster (hub/remote.py)
@@ -100,6 +103,10 @@ class Harness:
                 self.stored.append(effect.message)
                 self.hub.persisted(effect.message, stored=True)
                 self.apply(list(effect.then))
+
+    def token_of(self, sid: int) -> str:
+        """The secret token the guest on ``sid`` was told in its WELCOME."""
+        return self.tokens[sid]
 
     def take(self, sid: int) -> list[ServerMessage]:
         events, self.inbox[sid] = self.inbox[sid], []

@@ -45,7 +45,7 @@ def test_oper_asks_the_core_to_check_the_password_against_the_configured_hash() 
 def test_a_right_oper_makes_a_server_operator_and_tells_all_the_users_sessions() -> None:
     h = Harness(HubConfig(operator_logins={"root": HASH}))
     ann = h.login("ann")
-    token = h.hub._online["ann"].token
+    token = h.token_of(ann)
     ann2 = h.open()
     h.send(ann2, Hello(version=1, nick="ann", token=token))
     h.clear()
@@ -123,7 +123,7 @@ def test_a_server_operators_account_stays_one_when_it_drops_an_oper_login() -> N
 def test_kill_is_for_operators_and_disconnects_every_session_of_the_victim() -> None:
     h = Harness(HubConfig(operator_logins={"root": HASH}))
     op, bob = h.login("op"), h.login("bob")
-    token = h.hub._online["bob"].token
+    token = h.token_of(bob)
     bob2 = h.open()
     h.send(bob2, Hello(version=1, nick="bob", token=token))
     ann = h.login("ann")
@@ -180,7 +180,7 @@ def test_wallops_reach_the_users_with_the_mode_and_the_sender() -> None:
 def test_operator_rights_end_when_the_user_goes_offline() -> None:
     h = Harness(HubConfig(operator_logins={"root": HASH}))
     sid = h.login("ann")
-    token = h.hub._online["ann"].token
+    token = h.token_of(sid)
     oper_up(h, sid)
     h.drop(sid)
     again = h.open()

@@ -50,7 +50,7 @@ def test_username_and_realname_are_kept_and_shown_by_who_with_details() -> None:
     h.send(bob, ListUsers(id="plain"))
     assert h.take(bob) == [Users(id="plain", users=("ann", "bob"))]  # no details: no info
     again = h.open()  # a second session of the same guest changes nothing
-    token = h.hub._online["ann"].token
+    token = h.token_of(ann)
     h.send(again, Hello(version=1, nick="ann", token=token, realname="Other"))
     assert h.hub._online["ann"].realname == "Ann Smith"
 
@@ -77,7 +77,7 @@ def test_a_bad_username_or_realname_is_refused_with_the_hello(
 def test_away_is_per_user_told_to_its_sessions_and_to_dm_senders() -> None:
     h = Harness()
     ann = h.login("ann")
-    token = h.hub._online["ann"].token
+    token = h.token_of(ann)
     ann2 = h.open()
     h.send(ann2, Hello(version=1, nick="ann", token=token))
     bob = h.login("bob")
@@ -176,7 +176,7 @@ def test_realname_changes_answer_the_asker_and_reach_its_sessions_and_room_mates
     h = Harness()
     ann = h.open()
     h.send(ann, Hello(version=1, nick="ann", realname="Ann"))
-    token = h.hub._online["ann"].token
+    token = h.token_of(ann)
     ann2 = h.open()
     h.send(ann2, Hello(version=1, nick="ann", token=token))
     bob = h.login("bob")

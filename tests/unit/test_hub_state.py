@@ -3,11 +3,11 @@ change, always what a fresh pass over its members gives."""
 
 from __future__ import annotations
 
-from palaver.hub.state import Room, User
+from palaver.hub.state import Room, User, guest_key, holds_token
 
 
 def user(nick: str, *sessions: int) -> User:
-    u = User(f"~{nick}", nick, account=False, token=f"token-of-{nick}")
+    u = User(f"~{nick}", nick, account=False)
     u.sessions = sessions
     return u
 
@@ -51,3 +51,12 @@ def test_adding_a_member_again_keeps_its_place_and_no_duplicate() -> None:
     room.targets(), room.nicks()
     room.add(ann)
     assert (room.targets(), room.nicks()) == ((1, 2), ("ann", "bob")) == fresh(room)
+
+
+def test_a_guest_holds_the_token_its_key_comes_from_and_nobody_else_does() -> None:
+    guest = User(guest_key("a-secret-token-123"), "ann", account=False)
+    assert holds_token(guest, "a-secret-token-123")
+    assert not holds_token(guest, "a-secret-token-124")
+    assert not holds_token(guest, None)
+    account = User(guest_key("a-secret-token-123"), "ann", account=True)  # (never so keyed)
+    assert not holds_token(account, "a-secret-token-123")

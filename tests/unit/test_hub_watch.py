@@ -53,7 +53,7 @@ def test_only_the_last_session_of_a_watched_user_makes_it_offline() -> None:
     h = Harness()
     alice = watching(h, "alice", "bob")
     first = h.login("bob")
-    token = h.hub._online["bob"].token
+    token = h.token_of(first)
     second = h.open()
     h.send(second, Hello(version=1, nick="bob", token=token))
     assert h.take(alice).count(Online(nick="bob")) == 1  # the second session says nothing
@@ -154,7 +154,7 @@ def test_watchers_hear_of_a_watched_user_s_changes_as_watched() -> None:
     for sid in (stranger, mate):
         h.send(sid, Watch(add=("bob",)))
     bob = alone("bob")
-    other_bob = alone("bob", token=h.hub._online["bob"].token)
+    other_bob = alone("bob", token=h.token_of(bob))
     for sid in (mate, bob):
         h.send(sid, Join(room="#dev"))
     h.clear()

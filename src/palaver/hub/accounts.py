@@ -46,7 +46,7 @@ class Accounts:
         _sessions: dict[SessionId, Session]
         _online: dict[str, User]
         _online_accounts: dict[str, User]
-        _guests_by_token: dict[str, User]
+        _guests: dict[str, User]
         _accounts: dict[str, str]
         _pending_accounts: set[str]
         _lookalikes: LookalikeIndex
@@ -120,8 +120,7 @@ class Accounts:
         return effects
 
     def _become_account(self, user: User, key: str) -> None:
-        assert user.token is not None
-        del self._guests_by_token[user.token]
+        del self._guests[user.key]
         for room in user.rooms.values():
             del room.members[user.key]
             room.members[key] = user
@@ -129,7 +128,7 @@ class Accounts:
             if room.arrived is not None and user.key in room.arrived:  # hub/crowds.py
                 del room.arrived[user.key]
                 room.arrived[key] = None
-        user.key, user.account, user.token = key, True, None
+        user.key, user.account = key, True
         self._online_accounts[key] = user
         self._known(user)
 

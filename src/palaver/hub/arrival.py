@@ -22,7 +22,6 @@ How this works: :class:`Arrival` is a mixin of :class:`~palaver.hub.hub.Hub`, li
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -32,7 +31,7 @@ from palaver.hub.lookalikes import LookalikeIndex
 from palaver.hub.metadata import check_metadata
 from palaver.hub.names import check_nick, check_room, fold
 from palaver.hub.profile import check_profile, set_profile
-from palaver.hub.state import Room, Session, User
+from palaver.hub.state import Room, Session, User, guest_key
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import PROTOCOL_VERSION, Authenticate, Hello, Joined, Welcome
 from palaver.store.base import StoredMarker, dm_conversation
@@ -52,7 +51,7 @@ class Arrival:
         _sessions: dict[SessionId, Session]
         _online: dict[str, User]
         _online_accounts: dict[str, User]
-        _guests_by_token: dict[str, User]
+        _guests: dict[str, User]  # guest key -> the guest online
         _accounts: dict[str, str]
         _pending_accounts: set[str]
         interest: Interest | None
@@ -121,7 +120,7 @@ class Arrival:
             if key in self._online:  # cannot happen (guests may not wear account nicks): refuse
                 raise PeerError(ErrorCode.NICK_TAKEN, f"the nick {hello.nick} is in use")
             nick = self._accounts[key] if account is None else self._wearing(key, hello.nick)
-            user = User(key, nick, account=True, token=None)
+            user = User(key, nick, account=True)
             user.signon = user.active = now
             self._online_accounts[key] = user
             self._markers_arrive(user, read_markers)
@@ -150,9 +149,9 @@ class Arrival:
         if msg.password is not None:  # the core routes these to login(); never guess here
             raise PeerError(ErrorCode.AUTH_FAILED, "wrong nick or password")
         if msg.token is not None:
-            holder = self._guests_by_token.get(msg.token)
+            holder = self._guests.get(guest_key(msg.token))
             if holder is not None:  # the same guest, on another (or a new) connection
-                return self._attach(session, holder, msg, None, now)
+                return self._attach(session, holder, msg, None, now, token=msg.token)
         folded = fold(msg.nick)
         if folded in self._accounts or folded in self._pending_accounts:
             raise PeerError(ErrorCode.NICK_REGISTERED,
@@ -162,17 +161,17 @@ class Arrival:
         self._refuse_lookalike(msg.nick, folded, ())
         # A token is the guest's secret; one too short to be a secret is replaced by a new one.
         token = msg.token if msg.token and len(msg.token) >= MIN_TOKEN else self._new_token()
-        user = User(guest_key(token), msg.nick, account=False, token=token)
+        user = User(guest_key(token), msg.nick, account=False)
         user.signon = user.active = now
-        self._guests_by_token[token] = user
-        return self._arrive(session, user, msg, None, now)
+        self._guests[user.key] = user
+        return self._arrive(session, user, msg, None, now, token=token)
 
     def _arrive(
         self, session: Session, user: User, msg: Hello, marks: Mapping[str, int] | None,
-        now: float,
+        now: float, *, token: str | None = None,
     ) -> list[Effect]:
         """A user comes online: the default rooms (unless ``autojoin`` is off), their rooms,
-        presence for the others, then a replay."""
+        presence for the others, then a replay. ``token``: a guest's (told in WELCOME)."""
         user.sessions += (session.sid,)
         session.user = user
         session.member_pages = msg.member_pages
@@ -192,7 +191,7 @@ class Arrival:
                 continue  # banned, or no longer invited: not a word about it
             names.setdefault(fold(room), self._rooms[fold(room)].name
                              if fold(room) in self._rooms else room)
-        effects: list[Effect] = [Deliver(self._welcome(user, msg, tuple(names.values())),
+        effects: list[Effect] = [Deliver(self._welcome(user, msg, tuple(names.values()), token),
                                          (session.sid,))]
         for name in names.values():
             effects.extend(self._enter(user, session.sid, name, None, now))
@@ -205,7 +204,7 @@ class Arrival:
 
     def _attach(
         self, session: Session, user: User, msg: Hello, marks: Mapping[str, int] | None,
-        now: float,
+        now: float, *, token: str | None = None,
     ) -> list[Effect]:
         """Another session for a user already online: it is told the state, nobody else is."""
         user.sessions += (session.sid,)
@@ -221,7 +220,7 @@ class Arrival:
                 # JOINED to all the user's sessions, presence
                 joins.extend(self._enter(user, session.sid, name, None, now))
         rooms = tuple(room.name for room in user.rooms.values())
-        effects: list[Effect] = [Deliver(self._welcome(user, msg, rooms), (session.sid,))]
+        effects: list[Effect] = [Deliver(self._welcome(user, msg, rooms, token), (session.sid,))]
         effects.extend(Deliver(self._joined_for(session.sid, room, user), (session.sid,))
                        for room in current)
         effects.extend(self._metadata_synced(session.sid, current))  # as a JOIN would
@@ -232,10 +231,11 @@ class Arrival:
         effects.extend(self._replay(session.sid, user, msg, marks))
         return effects
 
-    def _welcome(self, user: User, msg: Hello, rooms: tuple[str, ...]) -> Welcome:
+    def _welcome(self, user: User, msg: Hello, rooms: tuple[str, ...],
+                 token: str | None) -> Welcome:
         return Welcome(id=msg.id, version=PROTOCOL_VERSION, nick=user.nick,
                        server=self.config.server_name, rooms=rooms, motd=self.config.motd,
-                       account=user.account, token=user.token,
+                       account=user.account, token=token,
                        metadata=self._welcome_metadata(user, msg))
 
     def _replay(
@@ -270,12 +270,6 @@ class Arrival:
                 peer_nick = self._known_nicks.get(_other_end(conversation, user.key))
                 ranges.append(ReplayRange(conversation, after_dm, upto, peer=peer_nick))
         return [Replay(sid, tuple(ranges))] if ranges else []
-
-
-def guest_key(token: str) -> str:
-    """A guest's identity: derived from its secret token, so the same token means the same guest
-    (and its resends are recognised) even after a restart, and the key reveals nothing of it."""
-    return "~" + hashlib.sha256(token.encode()).hexdigest()[:24]
 
 
 def _other_end(conversation: str, key: str) -> str:

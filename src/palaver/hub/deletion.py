@@ -49,7 +49,7 @@ class Deleting:
         _rooms: dict[str, Room]
         _online: dict[str, User]
         _online_accounts: dict[str, User]
-        _guests_by_token: dict[str, User]
+        _guests: dict[str, User]
         _last_id: dict[str, int]
 
         def _role(self, user: User, key: str) -> Role: ...
@@ -126,7 +126,7 @@ class Deleting:
         user = self._online_accounts.get(key)
         if user is not None or not key.startswith("~"):
             return user
-        return next((u for u in self._guests_by_token.values() if u.key == key), None)
+        return self._guests.get(key)
 
 
 def _no_such_message(msg_id: int, request_id: str | None = None) -> PeerError:

@@ -36,7 +36,6 @@ from palaver import __version__
 from palaver.hub.account_management import AccountManagement
 from palaver.hub.accounts import Accounts
 from palaver.hub.arrival import Arrival
-from palaver.hub.arrival import guest_key as guest_key  # re-exported: the hub's public names
 from palaver.hub.authentication import Authentication
 from palaver.hub.certificates import Certificates
 from palaver.hub.commands import COMMANDS, CommandContext, CommandRegistry
@@ -65,6 +64,7 @@ from palaver.hub.remote import Remote
 from palaver.hub.remote_members import RemoteMembers
 from palaver.hub.search import Searching
 from palaver.hub.state import Room, Session, User
+from palaver.hub.state import guest_key as guest_key  # re-exported: the hub's public names
 from palaver.hub.watch import WatchLists
 from palaver.hub.whowas import NickHistory
 from palaver.protocol.errors import ErrorCode, PeerError
@@ -166,7 +166,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
         self._init_remote_members()  # members on other nodes of a cluster
         self._online: dict[str, User] = {}  # folded nick -> user
         self._online_accounts: dict[str, User] = {}  # account key -> user
-        self._guests_by_token: dict[str, User] = {}
+        self._guests: dict[str, User] = {}  # guest key -> the guest online
         self._rooms: dict[str, Room] = {}
         self._last_id: dict[str, int] = dict(stored.last_ids)
         self._accounts: dict[str, str] = dict(stored.accounts)
@@ -295,8 +295,7 @@ class Hub(Arrival, Messaging, Membership, Accounts, Authentication, Moderation, 
             del self._online_accounts[user.key]
             effects.append(self._marks(user))
         else:
-            assert user.token is not None
-            del self._guests_by_token[user.token]
+            del self._guests[user.key]
         told = []  # the rooms told of the quit now; big rooms hear of it in a batch
         for room in user.rooms.values():
             if not self._crowd_departs(room, user, len(room.members)):

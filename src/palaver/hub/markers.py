@@ -31,7 +31,7 @@ import msgspec
 
 from palaver.hub.effects import Deliver, Effect, LoadReadMarkers, SaveReadMarker, SessionId
 from palaver.hub.names import check_room, fold
-from palaver.hub.state import Room, Session, User
+from palaver.hub.state import Room, Session, User, holds_token
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import Hello, MarkRead, ReadMarker, ServerMessage
 from palaver.store.base import StoredMarker, dm_conversation, later_ts
@@ -178,7 +178,7 @@ class ReadMarkers:
         """``user`` comes online on ``sid``: a READ_MARKER for each direct conversation with
         one; a guest back with its token has its markers read from the store."""
         effects = self._dm_markers(user, sid)
-        if not user.account and hello.token is not None and hello.token == user.token:
+        if holds_token(user, hello.token):
             effects.append(LoadReadMarkers(sid, user.key))
         return effects
 

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from palaver.hub.effects import Deliver, Effect, LoadNotifyLevels, SaveNotifyLevel, SessionId
-from palaver.hub.state import Room, Session, User
+from palaver.hub.state import Room, Session, User, holds_token
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import (
     Hello,
@@ -134,7 +134,7 @@ class NotifyLevels:
         """``user`` comes online (its first session, ``sid``): its stored levels are read — an
         account's, or a guest's back with its token (as read markers are)."""
         # Its levels dict is made when it has one (most users never set one).
-        if user.account or (hello.token is not None and hello.token == user.token):
+        if user.account or holds_token(user, hello.token):
             return [LoadNotifyLevels(sid, user.key)]
         return []
 

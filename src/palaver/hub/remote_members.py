@@ -125,8 +125,7 @@ class RemoteMembers:
     def _ghost_enters(self, room: Room, key: str, member: Member) -> User:
         ghost = self._ghosts.get(key)
         if ghost is None:
-            ghost = self._ghosts[key] = User(key, member.nick, account=member.account,
-                                             token=None)
+            ghost = self._ghosts[key] = User(key, member.nick, account=member.account)
         room.members[key] = ghost
         ghost.rooms[room.key] = room
         self._ghost_counts[room.key] = self._ghost_counts.get(room.key, 0) + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -15,18 +16,18 @@ if TYPE_CHECKING:
 class User:
     """Someone online: a guest or an account, with one or more sessions.
 
-    ``key`` is the identity the store knows them by: an account's folded nick, or ``~`` and a
-    random id for a guest (so a later guest with the same nick is someone else).
+    ``key`` is the identity the store knows them by: an account's folded nick, or a guest's
+    :func:`guest_key` (so a later guest with the same nick is someone else). A guest's token is
+    not kept: the key is derived from it, and a HELLO's token is checked against the key.
     """
 
     __slots__ = ("account", "active", "away", "bot", "invisible", "key", "nick", "oper",
-                 "realname", "rooms", "sessions", "signon", "token", "username", "wallops")
+                 "realname", "rooms", "sessions", "signon", "username", "wallops")
 
-    def __init__(self, key: str, nick: str, *, account: bool, token: str | None) -> None:
+    def __init__(self, key: str, nick: str, *, account: bool) -> None:
         self.key = key
         self.nick = nick
         self.account = account
-        self.token = token
         self.sessions: tuple[SessionId, ...] = ()  # nearly always one: a tuple is smallest
         self.rooms: dict[str, Room] = {}
         # What it said of itself (hub/profile.py): "" when not said; away: None when here.
@@ -45,6 +46,17 @@ class User:
     @property
     def folded_nick(self) -> str:
         return fold(self.nick)
+
+
+def guest_key(token: str) -> str:
+    """A guest's identity: derived from its secret token, so the same token means the same guest
+    (and its resends are recognised) even after a restart, and the key reveals nothing of it."""
+    return "~" + hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def holds_token(user: User, token: str | None) -> bool:
+    """``user`` is the guest whose secret ``token`` is (a guest back with its token)."""
+    return not user.account and token is not None and guest_key(token) == user.key
 
 
 class Room:

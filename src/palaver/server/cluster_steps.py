@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from palaver.hub.arrival import guest_key
 from palaver.hub.effects import Effect, SessionId
 from palaver.hub.names import fold
+from palaver.hub.state import guest_key
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import ClientMessage, Hello, Join, ListRooms, SendDirect, SetNick
 
