@@ -15,6 +15,7 @@ from palaver.client.download import create_new, target_for
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.messages import (
     Error,
     FileKey,
@@ -131,7 +132,7 @@ def test_text_door_download_refused_by_the_hub_is_one_line() -> None:
 
 
 def irc_registered() -> IrcDialect:
-    d = IrcDialect(id_prefix="t")
+    d = IrcDialect(ids=RequestIds("t"))
     [hello] = [i for i in d.receive_data(b"NICK bob\r\nUSER b 0 * :B\r\n")
                if not isinstance(i, bytes)]
     assert isinstance(hello, Hello)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.messages import (
     AccountDeleted,
     ChangePassword,
@@ -33,7 +34,7 @@ def lines(data: bytes) -> list[str]:
 
 
 def registered() -> IrcDialect:
-    d = IrcDialect(id_prefix="t")
+    d = IrcDialect(ids=RequestIds("t"))
     [hello] = requests(d.receive_data(b"NICK ann\r\nUSER a 0 * :A\r\n"))
     assert isinstance(hello, Hello)
     d.encode(Welcome(id=hello.id, version=1, nick="ann", server="p", rooms=(), motd="",
@@ -71,7 +72,7 @@ def test_bad_subcommands_and_parameters_are_fail_account() -> None:
 
 
 def test_account_needs_registration_but_for_reset() -> None:
-    d = IrcDialect(id_prefix="t")
+    d = IrcDialect(ids=RequestIds("t"))
     assert replies(d.receive_data(b"ACCOUNT DELETE pw\r\n")) == [
         ":palaver 451 * :You have not registered"]
     assert replies(d.receive_data(b"ACCOUNT PASSWORD a b\r\n")) == [

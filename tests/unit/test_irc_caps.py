@@ -7,6 +7,7 @@ import base64
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.registration import ISUPPORT, isupport
 from palaver.protocol.irc.render import SUPPORTED_CAPS
 from palaver.protocol.irc.state import Phase
@@ -23,7 +24,7 @@ from palaver.protocol.messages import (
 
 
 def dialect(password: str | None = None) -> IrcDialect:
-    return IrcDialect(id_prefix="t", password=password)
+    return IrcDialect(ids=RequestIds("t"), password=password)
 
 
 def replies(items: list[Inbound]) -> list[str]:

@@ -7,6 +7,7 @@ import base64
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.messages import (
     Authenticate,
     Authenticated,
@@ -22,7 +23,7 @@ OTHER = "cd" * 32
 
 
 def dialect(*, external: bool = True) -> IrcDialect:
-    return IrcDialect(id_prefix="t", sasl_mechanisms=("PLAIN", "EXTERNAL") if external
+    return IrcDialect(ids=RequestIds("t"), sasl_mechanisms=("PLAIN", "EXTERNAL") if external
                       else ("PLAIN",))
 
 

@@ -10,6 +10,7 @@ import pytest
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc import IrcDialect
 from palaver.protocol.irc.channels import list_filter, prefixed
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.registration import ISUPPORT
 from palaver.protocol.irc.rooms import changed_modes
 from palaver.protocol.messages import (
@@ -47,7 +48,7 @@ R: Final = "#chan"
 
 
 def registered(nick: str = "ann") -> IrcDialect:
-    d = IrcDialect(id_prefix="t", nick_of=lambda: nick)
+    d = IrcDialect(ids=RequestIds("t"), nick_of=lambda: nick)
     out = d.receive_data(f"NICK {nick}\r\nUSER {nick} 0 * :Ann\r\n".encode())
     hello = out[-1]
     assert isinstance(hello, Hello)

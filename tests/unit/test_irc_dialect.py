@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import FrameTooLarge
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.state import TRANSITIONS, IllegalTransition, Phase, Step, advance
 from palaver.protocol.irc.wire import MAX_INPUT, MAX_LINE, MAX_RUNAWAY, parse_line
 from palaver.protocol.messages import (
@@ -39,7 +40,7 @@ DETERMINISTIC = settings(derandomize=True, deadline=None)
 
 
 def dialect(nick: str | None = None) -> IrcDialect:
-    return IrcDialect(id_prefix="t", nick_of=lambda: nick)
+    return IrcDialect(ids=RequestIds("t"), nick_of=lambda: nick)
 
 
 def irc_hello(request_id: str, **fields: object) -> Hello:
@@ -79,6 +80,15 @@ def test_illegal_transitions_name_role_state_and_event() -> None:
             if (phase, step) not in TRANSITIONS:
                 with pytest.raises(IllegalTransition):
                     advance(phase, step)
+
+
+def test_the_connections_of_a_door_share_one_id_source_and_never_share_an_id() -> None:
+    ids = RequestIds("door")
+    ann, bob = IrcDialect(ids=ids), IrcDialect(ids=ids)
+    [ann_hello] = ann.receive_data(b"NICK ann\r\nUSER ann 0 * :Ann\r\n")
+    [bob_hello] = bob.receive_data(b"NICK bob\r\nUSER bob 0 * :Bob\r\n")
+    assert isinstance(ann_hello, Hello) and isinstance(bob_hello, Hello)
+    assert (ann_hello.id, bob_hello.id) == ("door.1", "door.2")
 
 
 def test_nick_and_user_register_with_a_hello() -> None:

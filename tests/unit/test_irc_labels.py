@@ -6,6 +6,7 @@ from __future__ import annotations
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc import IrcDialect
 from palaver.protocol.irc.batches import add_tag, single_batch, split_lines, wrap
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.messages import (
     Error,
     Goodbye,
@@ -25,7 +26,7 @@ CAPS = "batch labeled-response echo-message message-tags"
 
 
 def registered(caps: str = CAPS, nick: str = "ann") -> IrcDialect:
-    d = IrcDialect(id_prefix="t", nick_of=lambda: nick, server="srv")
+    d = IrcDialect(ids=RequestIds("t"), nick_of=lambda: nick, server="srv")
     d.receive_data(f"CAP REQ :{caps}\r\nCAP END\r\n".encode())
     hello = d.receive_data(f"NICK {nick}\r\nUSER {nick} 0 * :A\r\n".encode())[-1]
     assert isinstance(hello, Hello)

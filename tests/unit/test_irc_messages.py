@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.multiline import MAX_BYTES, MAX_LINES, joined
 from palaver.protocol.irc.render import logical_lines
 from palaver.protocol.irc.wire import MAX_LINE, parse_line
@@ -27,7 +28,7 @@ MULTI = "batch draft/multiline message-tags server-time echo-message labeled-res
 
 
 def registered(caps: str = "", nick: str = "ann") -> IrcDialect:
-    d = IrcDialect(id_prefix="t", nick_of=lambda: nick, server="srv")
+    d = IrcDialect(ids=RequestIds("t"), nick_of=lambda: nick, server="srv")
     if caps:
         d.receive_data(f"CAP REQ :{caps}\r\nCAP END\r\n".encode())
     hello = d.receive_data(f"NICK {nick}\r\nUSER {nick} 0 * :A\r\n".encode())[-1]
@@ -220,7 +221,7 @@ def test_a_line_that_is_not_utf8_is_refused_with_fail() -> None:
     assert sent(d.receive_data(b"@label=x PRIVMSG #a :hi\xaa\r\n"))[0].startswith(
         "@label=x :srv FAIL PRIVMSG INVALID_UTF8 ")
     assert d.receive_data(b"NOTICE bob :hi\xaa\r\n") == []  # never a reply to a NOTICE
-    fresh = IrcDialect(id_prefix="u", server="srv")
+    fresh = IrcDialect(ids=RequestIds("u"), server="srv")
     assert sent(fresh.receive_data(b"USER \xe8rc\xe9 * * :r\r\n"))[0].startswith(
         ":srv FAIL USER INVALID_UTF8 ")
 

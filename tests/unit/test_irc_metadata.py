@@ -9,6 +9,7 @@ from palaver.hub.metadata import MAX_KEYS
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.metadata import CAP, CAP_VALUE
 from palaver.protocol.messages import (
     ClearMetadata,
@@ -47,7 +48,7 @@ def send(d: IrcDialect, line: str) -> list[Inbound]:
 
 
 def registered(nick: str = "ann", caps: str = CAPS) -> IrcDialect:
-    d = IrcDialect(id_prefix="t", nick_of=lambda: nick, server="srv")
+    d = IrcDialect(ids=RequestIds("t"), nick_of=lambda: nick, server="srv")
     if caps:
         d.receive_data(f"CAP REQ :{caps}\r\nCAP END\r\n".encode())
     out = d.receive_data(f"NICK {nick}\r\nUSER {nick} 0 * :Ann\r\n".encode())
@@ -87,7 +88,7 @@ def ann_entry(key: str, value: str | None = None) -> MetadataEntry:
 
 
 def test_cap_ls_302_offers_the_capability_with_its_limits() -> None:
-    d = IrcDialect(id_prefix="t")
+    d = IrcDialect(ids=RequestIds("t"))
     ls = replies(send(d, "CAP LS 302"))
     assert any(f"{CAP}={CAP_VALUE}" in line for line in ls)
     assert CAP_VALUE == "before-connect,max-subs=50,max-keys=20,max-value-bytes=300"
@@ -244,7 +245,7 @@ def test_whois_lists_the_users_metadata_as_760() -> None:
 
 
 def test_before_registration_values_stay_on_the_connection_and_go_with_the_hello() -> None:
-    d = IrcDialect(id_prefix="t", server="srv")
+    d = IrcDialect(ids=RequestIds("t"), server="srv")
     send(d, f"CAP LS 302\r\nCAP REQ :{CAPS}")
     assert replies(send(d, "METADATA * SET display-name :Ann A.")) == [
         ":srv 761 * * display-name * :Ann A."]
@@ -280,7 +281,7 @@ def test_before_registration_values_stay_on_the_connection_and_go_with_the_hello
 
 
 def test_before_connect_keeps_the_key_limit_and_clear_empties_it() -> None:
-    d = IrcDialect(id_prefix="t", server="srv")
+    d = IrcDialect(ids=RequestIds("t"), server="srv")
     for n in range(MAX_KEYS):
         send(d, f"METADATA * SET k{n} :v")
     assert replies(send(d, "METADATA * SET one-more :v")) == [
@@ -291,11 +292,11 @@ def test_before_connect_keeps_the_key_limit_and_clear_empties_it() -> None:
 
 
 def test_a_hello_carries_metadata_only_with_the_capability_or_values() -> None:
-    with_cap = IrcDialect(id_prefix="t")
+    with_cap = IrcDialect(ids=RequestIds("t"))
     send(with_cap, f"CAP REQ :{CAPS}\r\nCAP END")
     [hello] = requests(send(with_cap, "NICK a\r\nUSER a 0 * :A"))
     assert isinstance(hello, Hello) and hello.metadata == {}
-    without = IrcDialect(id_prefix="t")
+    without = IrcDialect(ids=RequestIds("t"))
     [hello] = requests(send(without, "NICK b\r\nUSER b 0 * :B"))
     assert isinstance(hello, Hello) and hello.metadata is None
     welcome = lines(without.encode(Welcome(id=hello.id, version=1, nick="b", server="p",

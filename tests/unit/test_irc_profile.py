@@ -6,6 +6,7 @@ from __future__ import annotations
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.state import Phase
 from palaver.protocol.messages import (
     Authenticated,
@@ -27,7 +28,7 @@ from palaver.protocol.messages import (
 
 
 def registered(nick: str = "ann", caps: str = "", account: str | None = None) -> IrcDialect:
-    d = IrcDialect(id_prefix="t", nick_of=lambda: nick)
+    d = IrcDialect(ids=RequestIds("t"), nick_of=lambda: nick)
     d.receive_data(b"CAP LS 302\r\n")
     if caps:
         d.receive_data(f"CAP REQ :{caps}\r\n".encode())

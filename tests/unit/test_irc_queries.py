@@ -6,6 +6,7 @@ import pytest
 
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.help import TOPICS
 from palaver.protocol.irc.table import COMMANDS
 from palaver.protocol.messages import (
@@ -26,7 +27,7 @@ OTHER = UserInfo(nick="otherNick", username="other", realname="Realname", away="
 
 
 def registered(nick: str = "otherNick") -> IrcDialect:
-    d = IrcDialect(id_prefix="t", nick_of=lambda: nick, server="My.Little.Server",
+    d = IrcDialect(ids=RequestIds("t"), nick_of=lambda: nick, server="My.Little.Server",
                    info="test server")
     out = d.receive_data(f"NICK {nick}\r\nUSER u 0 * :Real\r\n".encode())
     hello = out[-1]
@@ -133,7 +134,7 @@ def test_whox_of_one_field_is_one_354_with_something_in_it(char: str) -> None:
 
 
 def test_whox_is_advertised() -> None:
-    d = IrcDialect(id_prefix="t", nick_of=lambda: "ann")
+    d = IrcDialect(ids=RequestIds("t"), nick_of=lambda: "ann")
     out = d.receive_data(b"NICK ann\r\nUSER u 0 * :Real\r\n")
     hello = out[-1]
     assert isinstance(hello, Hello)

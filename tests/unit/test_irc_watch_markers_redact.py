@@ -8,6 +8,7 @@ from palaver.hub.watch import MAX_WATCH
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.redaction import msg_id_of
 from palaver.protocol.irc.registration import isupport
 from palaver.protocol.irc.render import SUPPORTED_CAPS
@@ -42,7 +43,7 @@ def requests(items: list[Inbound]) -> list[object]:
 
 
 def registered(nick: str = "ann", caps: str = "") -> IrcDialect:
-    d = IrcDialect(id_prefix="t", nick_of=lambda: nick)
+    d = IrcDialect(ids=RequestIds("t"), nick_of=lambda: nick)
     if caps:
         d.receive_data(f"CAP REQ :{caps}\r\nCAP END\r\n".encode())
     out = d.receive_data(f"NICK {nick}\r\nUSER {nick} 0 * :Ann\r\n".encode())

@@ -9,6 +9,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.jsonl import JsonLinesDialect
 from palaver.protocol.text import TextDialect
 from palaver.server.metrics import Buckets, ServerMetrics, door_of, make_registry
@@ -43,7 +44,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_door_of_each_kind_of_connection() -> None:
     assert door_of(_Conn(JsonLinesDialect())) == "json"
     assert door_of(_Conn(TextDialect())) == "text"
-    assert door_of(_Conn(IrcDialect(id_prefix="irc-1", nick_of=lambda: None))) == "irc"
+    assert door_of(_Conn(IrcDialect(ids=RequestIds("irc-1"), nick_of=lambda: None))) == "irc"
     assert door_of(_Conn(door="web")) == "web"
 
 

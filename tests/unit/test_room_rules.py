@@ -7,6 +7,7 @@ from palaver.hub import HubConfig
 from palaver.hub.effects import SaveRoom
 from palaver.hub.hub import StoredState
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.rooms import ban_nick
 from palaver.protocol.messages import (
     Ban,
@@ -132,7 +133,7 @@ def test_slash_commands() -> None:
 
 
 def test_irc_channel_modes_become_commands() -> None:
-    d = IrcDialect(id_prefix="t")
+    d = IrcDialect(ids=RequestIds("t"))
     d.receive_data(b"NICK ann\r\nUSER a 0 * :a\r\n")
     out = d.receive_data(b"MODE #r +ob-i bob mal!*@*\r\nMODE #r +b *!*@evil\r\n"
                          b"MODE #r +q\r\nKICK #r bob,carl :out\r\nINVITE dan #r\r\n"

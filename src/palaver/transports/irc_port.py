@@ -1,11 +1,11 @@
 """The IRC door: a stream connection speaking :class:`~palaver.protocol.irc.IrcDialect`.
 
-The dialect is sans-I/O; this only gives it what it cannot know by itself: a random prefix for
-its request ids (unique per connection), a way to ask the hub for the connection's current nick
-when it renders a reply, and the server's name. And it carries out the one decision the dialect
-takes about the connection itself: after a refused login (wrong password, too many attempts)
-IRC ends with ``ERROR`` and a close (:attr:`IrcDialect.closing`), which is asked of the core
-once the refusal is on its way. The IRC door over WebSocket
+The dialect is sans-I/O; this only gives it what it cannot know by itself: its request ids (one
+random prefix and counter for every IRC connection of the process), a way to ask the hub for the
+connection's current nick when it renders a reply, and the server's name. And it carries out
+the one decision the dialect takes about the connection itself: after a refused login (wrong
+password, too many attempts) IRC ends with ``ERROR`` and a close (:attr:`IrcDialect.closing`),
+which is asked of the core once the refusal is on its way. The IRC door over WebSocket
 (:mod:`palaver.transports.irc_websocket`) shares all of this.
 """
 
@@ -21,6 +21,7 @@ from typing import cast
 
 from palaver.hub.effects import SessionId
 from palaver.protocol.irc import IrcDialect
+from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.messages import Wire
 from palaver.server.config import SERVER_NAME_PATTERN
 from palaver.server.core import Connection, ServerCore
@@ -74,6 +75,13 @@ def host_name() -> str:
     return name if re.fullmatch(SERVER_NAME_PATTERN, name) else "palaver"
 
 
+@functools.cache
+def request_ids() -> RequestIds:
+    """The IRC connections' request ids: made on first use, so each process of ``--workers``
+    has a prefix of its own."""
+    return RequestIds("irc-" + secrets.token_hex(6))
+
+
 def irc_dialect(core: ServerCore, server_name: str | None,
                 nick_of: Callable[[], str | None], *, password: str | None = None,
                 external: bool = False) -> IrcDialect:
@@ -82,7 +90,7 @@ def irc_dialect(core: ServerCore, server_name: str | None,
     :meth:`IrcEncoding.__call__`); ``password`` is the ``irc_password`` setting (the door's
     server password); ``external``: offer SASL EXTERNAL (the TLS door of a server with
     ``client_ca``)."""
-    return IrcDialect(id_prefix="irc-" + secrets.token_hex(6), nick_of=nick_of,
+    return IrcDialect(ids=request_ids(), nick_of=nick_of,
                       password=password,
                       sasl_mechanisms=("PLAIN", "EXTERNAL") if external else ("PLAIN",),
                       server=server_name or host_name(), info=core.hub.config.server_info)

@@ -5,10 +5,11 @@ in the command table (:data:`palaver.protocol.irc.table.COMMANDS`), which says o
 verb how many parameters it needs and whether it may come before registration; the handlers
 live in one module per concern (registration, channels, queries, messaging). A handler answers
 what needs no hub (PING, CAP, errors) with bytes at once and turns the rest into client
-messages. Each message carries a request id of our own (a prefix per connection and a counter):
-a correlation tag, not an idempotency key (:attr:`resends` is false, so the hub never stores or
-deduplicates it); :attr:`pending` remembers which IRC command each id answers, so a USERS reply
-becomes WHO, NAMES, WHOIS or ISON lines and an ERROR becomes the right numeric.
+messages. Each message carries a request id of our own (:class:`RequestIds`: a prefix and a
+counter, shared by every connection of a door): a correlation tag, not an idempotency key
+(:attr:`resends` is false, so the hub never stores or deduplicates it); :attr:`pending`
+remembers which IRC command each id answers, so a USERS reply becomes WHO, NAMES, WHOIS or ISON
+lines and an ERROR becomes the right numeric.
 
 :meth:`encode` renders events through the event table (:data:`~palaver.protocol.irc.table.EVENTS`):
 broadcasts through :class:`~palaver.protocol.irc.render.IrcRenderer` (depends on the capabilities
@@ -26,6 +27,7 @@ delivery and, with echo-message, the answer): those are sent first, never labele
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Final
@@ -63,6 +65,21 @@ _RENDERINGS: dict[tuple[str, frozenset[str]],
                   tuple[frozenset[str], Hashable, IrcRenderer]] = {}
 
 
+class RequestIds:
+    """Request ids ``PREFIX.N`` from one counter. An id need only be unique on its connection,
+    so a door gives all its connections one of these: none holds a prefix and a counter of its
+    own (~80 bytes per idle connection)."""
+
+    __slots__ = ("_next", "prefix")
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._next = itertools.count(1).__next__
+
+    def __call__(self) -> str:
+        return f"{self.prefix}.{self._next()}"
+
+
 class IrcDialect:
     """IRC (RFC 1459/2812 with IRCv3 CAP, message-tags, server-time, echo-message).
 
@@ -70,15 +87,15 @@ class IrcDialect:
     this package (and nothing else)."""
 
     __slots__ = (
-        "_aside", "_labels", "batches", "caps", "closing", "counter", "framer", "info", "key",
-        "metadata", "motd", "nick", "nick_of", "password", "pending", "phase", "prefix",
-        "reg", "renderer", "server", "user",
+        "_aside", "_labels", "batches", "caps", "closing", "framer", "ids", "info", "key",
+        "metadata", "motd", "nick", "nick_of", "password", "pending", "phase", "reg",
+        "renderer", "server", "user",
     )
 
     def __init__(
         self,
         *,
-        id_prefix: str,
+        ids: RequestIds,
         nick_of: Callable[[], str | None] = lambda: None,
         server: str = "palaver",
         password: str | None = None,  # the door's server password (irc_password)
@@ -88,11 +105,10 @@ class IrcDialect:
         # Made for a read and kept only while it holds something (an unfinished line, a line
         # too long being skipped, a runaway): an idle connection holds no framer.
         self.framer: IrcFramer | None = None
-        self.prefix = id_prefix
+        self.ids = ids
         self.nick_of = nick_of
         self.server = server
         self.info = info  # the server's description (WHOIS 312, LINKS)
-        self.counter = 0
         self.phase = Phase.START
         self.nick: str | None = None
         self.user: tuple[str | None, str | None] | None = None  # USER: username, realname
@@ -238,8 +254,7 @@ class IrcDialect:
     def request(self, message_type: type[ClientMessage], pending: Pending,
                 **fields: object) -> ClientMessage:
         """A client message for the hub, with a fresh id whose answer ``pending`` explains."""
-        self.counter += 1
-        request_id = f"{self.prefix}.{self.counter}"
+        request_id = self.ids()
         if self.pending is None:
             self.pending = OrderedDict()
         self.pending[request_id] = pending
