@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from palaver.hub.hub import StoredState
-from palaver.hub.lookalikes import LookalikeIndex, confusable, skeleton
+from palaver.hub.lookalikes import (
+    LookalikeIndex,
+    _skeleton,
+    confusable,
+    skeleton,
+)
 from palaver.hub.names import fold
 from palaver.protocol.errors import ErrorCode
 from palaver.protocol.messages import Error, Hello, Register, SetNick, Welcome
@@ -71,6 +78,19 @@ def test_skeleton_takes_any_text(text: str) -> None:
     assert isinstance(skeleton(text), str)
 
 
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_the_ascii_shortcut_gives_the_skeleton_the_long_way_gives(text: str) -> None:
+    assert skeleton(text) == _skeleton(text)
+
+
+def test_every_character_of_a_nick_looks_like_ascii() -> None:
+    # (what lets the shortcut end at one translate for every nick; for the rest of ASCII, "%"
+    # looks like "º/₀", the long way is taken: the test above covers both)
+    nick_characters = string.ascii_letters + string.digits + "_-"
+    assert all(skeleton(c).isascii() for c in nick_characters)
+    assert not skeleton("%").isascii()
+
+
 # --------------------------------------------------------------------------- the index
 
 
@@ -92,6 +112,18 @@ def test_index_counts_additions() -> None:
     assert index.lookalike("a1", "a1") is None
     assert "al" not in index
     index.discard("al")  # harmless
+
+
+def test_a_name_shown_differently_the_second_time_leaves_no_skeleton_behind() -> None:
+    index = LookalikeIndex()
+    index.add("mia", "Mia")  # indexed under the skeletons of "mia" and "Mia"
+    index.add("mia", "MIA")  # (an account, online with its nick in capitals)
+    assert index.lookalike("rnia", "rnia") == "MIA"
+    index.discard("mia")
+    assert index.lookalike("rnia", "rnia") == "MIA"
+    index.discard("mia")
+    assert index.lookalike("rnia", "rnia") is None
+    assert index._owners == {} and "mia" not in index  # nothing kept of it
 
 
 # --------------------------------------------------------------------------- the hub

@@ -84,8 +84,24 @@ def _prototype_rank(member: str) -> tuple[int, int, str]:
     return (2, 0, member)
 
 
+@functools.cache
+def _ascii_table() -> dict[int, str]:
+    """:func:`_table` for the ASCII characters, as ``str.translate`` takes it."""
+    table = _table()
+    return {code: table[chr(code)] for code in range(128) if chr(code) in table}
+
+
 def skeleton(name: str) -> str:
     """The TR39 skeleton of ``name`` (with ASCII case folded in): equal skeletons look alike."""
+    if name.isascii():  # every nick today: ASCII is its own NFD, one translate does it
+        mapped = name.translate(_ascii_table())
+        if mapped.isascii():  # (so is every nick's; not "%"'s, which looks like "º/₀")
+            return name if mapped == name else mapped
+    return _skeleton(name)
+
+
+def _skeleton(name: str) -> str:
+    """:func:`skeleton` the long way, for any text."""
     table = _table()
     decomposed = unicodedata.normalize("NFD", name)
     mapped = "".join(table.get(char, char) for char in decomposed)
@@ -107,11 +123,14 @@ class LookalikeIndex:
 
     __slots__ = ("_names", "_owners")
 
-    # Memory matters here (one entry per user online): a name's entry is a small tuple, and a
-    # skeleton owned by one name (nearly all of them) maps to that name, not to a set.
+    # Memory matters here (one entry per user online). A name in use once (nearly all) maps
+    # to how it is shown, a string the user holds anyway: its skeletons are made again when it
+    # goes. A name in use more than once (an account also online) maps to a tuple (count,
+    # shown, skeletons). A skeleton owned by one name (nearly all) maps to that name, not to a
+    # set.
 
     def __init__(self, names: Iterable[tuple[str, str]] = ()) -> None:
-        self._names: dict[str, tuple[int, str, str, str]] = {}  # key -> count, shown, skeletons
+        self._names: dict[str, str | tuple[int, str, str, str]] = {}  # key -> shown, or that
         self._owners: dict[str, str | set[str]] = {}  # skeleton -> folded key(s)
         for key, shown in names:
             self.add(key, shown)
@@ -119,16 +138,21 @@ class LookalikeIndex:
     def __contains__(self, key: object) -> bool:
         return key in self._names
 
+    def _entry(self, key: str) -> tuple[int, str, str, str] | None:
+        """``key``'s count, how it is shown and its two skeletons; None if not in use."""
+        entry = self._names.get(key)
+        if entry is None or isinstance(entry, tuple):
+            return entry
+        return (1, entry, skeleton(key), skeleton(entry))
+
     def add(self, key: str, shown: str) -> None:
         """``key`` (a folded nick) is in use, shown as ``shown``."""
-        entry = self._names.get(key)
-        if entry is not None:
+        entry = self._entry(key)
+        if entry is not None:  # the skeletons it was indexed under stay
             self._names[key] = (entry[0] + 1, shown, entry[2], entry[3])
             return
         first, second = skeleton(key), skeleton(shown)
-        if second == first:  # (the usual case: the table folds ASCII case) one string
-            second = first
-        self._names[key] = (1, shown, first, second)
+        self._names[key] = shown
         for skel in {first, second}:
             owners = self._owners.get(skel)
             if owners is None:
@@ -139,7 +163,7 @@ class LookalikeIndex:
                 self._owners[skel] = {owners, key}
 
     def discard(self, key: str) -> None:
-        entry = self._names.get(key)
+        entry = self._entry(key)
         if entry is None:
             return
         count, shown, first, second = entry
@@ -164,7 +188,9 @@ class LookalikeIndex:
             for owner in (owners,) if isinstance(owners, str) else owners:
                 if owner != key and owner not in mine:
                     entry = self._names.get(owner)
-                    return entry[1] if entry is not None else owner
+                    if entry is None:
+                        return owner
+                    return entry if isinstance(entry, str) else entry[1]
         return None
 
 
