@@ -3,7 +3,11 @@ change, always what a fresh pass over its members gives."""
 
 from __future__ import annotations
 
-from palaver.hub.state import Room, User, guest_key, holds_token
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from palaver.hub.state import SMALL, Room, User, UserRooms, guest_key, holds_token
 
 
 def user(nick: str, *sessions: int) -> User:
@@ -60,3 +64,45 @@ def test_a_guest_holds_the_token_its_key_comes_from_and_nobody_else_does() -> No
     assert not holds_token(guest, None)
     account = User(guest_key("a-secret-token-123"), "ann", account=True)  # (never so keyed)
     assert not holds_token(account, "a-secret-token-123")
+
+
+ROOM_NAMES = [f"#r{i}" for i in range(12)]  # more than SMALL: both of UserRooms' forms
+
+
+@given(st.lists(st.tuples(st.sampled_from(["set", "del", "pop", "clear"]),
+                          st.sampled_from(ROOM_NAMES)), max_size=60))
+def test_user_rooms_behaves_as_a_dict_of_rooms_by_key(steps: list[tuple[str, str]]) -> None:
+    rooms = {name: Room(name) for name in ROOM_NAMES}
+    mine, model = UserRooms(), dict[str, Room]()
+    for op, name in steps:
+        room = rooms[name]
+        if op == "set":
+            mine[room.key] = model[room.key] = room
+        elif op == "del":
+            if room.key in model:
+                del mine[room.key], model[room.key]
+            else:
+                with pytest.raises(KeyError):
+                    del mine[room.key]
+        elif op == "pop":
+            assert mine.pop(room.key) is model.pop(room.key, None)
+        else:
+            mine.clear()
+            model.clear()
+        assert list(mine) == list(model) and list(mine.values()) == list(model.values())
+        assert list(mine.items()) == list(model.items()) and len(mine) == len(model)
+        for key in (r.key for r in rooms.values()):
+            assert (key in mine) == (key in model) and mine.get(key) is model.get(key)
+    assert bool(mine) == bool(model)
+
+
+def test_a_user_in_a_few_rooms_holds_them_in_a_tuple_and_in_many_in_a_dict() -> None:
+    rooms = UserRooms()
+    for name in ROOM_NAMES[:SMALL]:
+        rooms[name] = Room(name)
+    assert type(rooms._rooms) is tuple
+    rooms[ROOM_NAMES[SMALL]] = Room(ROOM_NAMES[SMALL])
+    assert type(rooms._rooms) is dict and list(rooms) == ROOM_NAMES[:SMALL + 1]
+    assert rooms["#r3"].name == "#r3"
+    with pytest.raises(KeyError):
+        rooms["#nowhere"]

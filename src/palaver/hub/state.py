@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Final
 
 from palaver.hub.effects import SessionId
 from palaver.hub.names import fold
@@ -29,7 +29,7 @@ class User:
         self.nick = nick
         self.account = account
         self.sessions: tuple[SessionId, ...] = ()  # nearly always one: a tuple is smallest
-        self.rooms: dict[str, Room] = {}
+        self.rooms = UserRooms()
         # What it said of itself (hub/profile.py): "" when not said; away: None when here.
         self.username = ""
         self.realname = ""
@@ -46,6 +46,85 @@ class User:
     @property
     def folded_nick(self) -> str:
         return fold(self.nick)
+
+
+SMALL: Final = 8  # rooms a user's UserRooms keeps in a tuple; past this, a dict
+
+
+class UserRooms:
+    """A user's rooms by key (each room's own ``key``), in the order joined: a mapping as small
+    as it can be. Nearly every user is in a few rooms: a dict per user costs ~180 bytes for one
+    room, a tuple ~50. Past :data:`SMALL` rooms it holds a dict, so that a lookup stays O(1)
+    for a user in many."""
+
+    __slots__ = ("_rooms",)
+
+    def __init__(self) -> None:
+        self._rooms: tuple[Room, ...] | dict[str, Room] = ()
+
+    def get(self, key: str) -> Room | None:
+        rooms = self._rooms
+        if type(rooms) is tuple:
+            for room in rooms:
+                if room.key == key:
+                    return room
+            return None
+        return rooms.get(key)  # type: ignore[union-attr]  # (the type test above, for speed)
+
+    def __contains__(self, key: object) -> bool:
+        rooms = self._rooms
+        if type(rooms) is tuple:
+            return any(room.key == key for room in rooms)
+        return key in rooms
+
+    def __getitem__(self, key: str) -> Room:
+        room = self.get(key)
+        if room is None:
+            raise KeyError(key)
+        return room
+
+    def __setitem__(self, key: str, room: Room) -> None:
+        assert key == room.key, "a room is kept under its own key"
+        rooms = self._rooms
+        if isinstance(rooms, dict):
+            rooms[key] = room
+        elif key in self:  # the same room again: its place stays
+            self._rooms = tuple(room if r.key == key else r for r in rooms)
+        elif len(rooms) < SMALL:
+            self._rooms = (*rooms, room)
+        else:
+            self._rooms = {r.key: r for r in (*rooms, room)}
+
+    def pop(self, key: str, default: Room | None = None) -> Room | None:
+        rooms = self._rooms
+        if isinstance(rooms, dict):
+            return rooms.pop(key, default)
+        room = self.get(key)
+        if room is None:
+            return default
+        self._rooms = tuple(r for r in rooms if r is not room)
+        return room
+
+    def __delitem__(self, key: str) -> None:
+        if self.pop(key) is None:
+            raise KeyError(key)
+
+    def clear(self) -> None:
+        self._rooms = ()
+
+    def values(self) -> Iterable[Room]:
+        """The rooms, in the order joined (a snapshot while small: safe to change meanwhile)."""
+        rooms = self._rooms
+        return rooms if type(rooms) is tuple else rooms.values()  # type: ignore[union-attr]
+
+    def items(self) -> Iterator[tuple[str, Room]]:
+        return ((room.key, room) for room in self.values())
+
+    def __iter__(self) -> Iterator[str]:
+        return (room.key for room in self.values())
+
+    def __len__(self) -> int:
+        return len(self._rooms)
 
 
 def guest_key(token: str) -> str:
