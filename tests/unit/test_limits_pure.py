@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 from palaver.server.admission import Admission, AdmissionRules, address_key
 from palaver.server.limits import Limits, SendQueueRule
 from palaver.server.login_throttle import LoginThrottle, ThrottleRules
-from palaver.server.ratelimit import TokenBucket, retry_after_ms
+from palaver.server.ratelimit import BucketRule, TokenBucket, retry_after_ms
 
 # ---------------------------------------------------------------------------- token bucket
 
 
 def test_bucket_gives_its_burst_then_refills_at_its_rate() -> None:
-    bucket = TokenBucket(rate=2.0, burst=3, now=0.0)
+    bucket = TokenBucket(BucketRule(rate=2.0, burst=3), now=0.0)
     assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
     assert bucket.take(0.0) == pytest.approx(0.5)  # one token takes 1/rate seconds
     assert bucket.take(0.25) == pytest.approx(0.25)  # half a token there already
@@ -28,21 +28,21 @@ def test_bucket_gives_its_burst_then_refills_at_its_rate() -> None:
 
 
 def test_bucket_never_holds_more_than_its_burst() -> None:
-    bucket = TokenBucket(rate=10.0, burst=2, now=0.0)
+    bucket = TokenBucket(BucketRule(rate=10.0, burst=2), now=0.0)
     assert bucket.available(1_000.0) == 2
     assert bucket.take(1_000.0, 3) > 0  # three at once: never, however long one waits
     assert bucket.take(1_000.0, 2) == 0.0
 
 
 def test_a_refused_take_takes_nothing() -> None:
-    bucket = TokenBucket(rate=1.0, burst=5, now=0.0)
+    bucket = TokenBucket(BucketRule(rate=1.0, burst=5), now=0.0)
     assert bucket.take(0.0, 4) == 0.0
     assert bucket.take(0.0, 2) > 0
     assert bucket.take(0.0, 1) == 0.0
 
 
 def test_time_going_backwards_adds_nothing() -> None:
-    bucket = TokenBucket(rate=1.0, burst=1, now=10.0)
+    bucket = TokenBucket(BucketRule(rate=1.0, burst=1), now=10.0)
     assert bucket.take(10.0) == 0.0
     assert bucket.take(5.0) > 0
 
@@ -51,7 +51,7 @@ def test_time_going_backwards_adds_nothing() -> None:
        st.floats(0.5, 20), st.integers(1, 20))
 def test_bucket_never_lets_more_through_than_burst_plus_rate_times_time(
         steps: list[tuple[float, int]], rate: float, burst: int) -> None:
-    bucket = TokenBucket(rate=rate, burst=burst, now=0.0)
+    bucket = TokenBucket(BucketRule(rate=rate, burst=burst), now=0.0)
     now = 0.0
     taken = 0
     for delta, count in steps:
@@ -92,6 +92,15 @@ def test_irc_is_delayed_silently_then_told_after_episodes_in_a_row() -> None:
     # Calm for long enough to fill the bucket (burst / rate = 1 s after the last pause ended):
     # the count starts again.
     assert gate.episode(3.1, 0.5) is None
+
+
+def test_the_gates_of_a_door_share_one_rule_and_keep_only_their_state() -> None:
+    limits = Limits(rate_per_second=2.0, rate_burst=2)
+    a, b, irc = limits.gate(now=0.0), limits.gate(now=1.0), limits.gate(now=0.0, notice_after=3)
+    assert a._rule is b._rule is limits.gate_rule() and irc._rule is limits.gate_rule(3)
+    assert a.take(0.0, 2) == 0.0 and b.take(1.0, 2) == 0.0  # one's tokens are not the other's
+    with pytest.raises(ValueError, match="rate > 0"):
+        BucketRule(rate=0.0, burst=2)
 
 
 # ---------------------------------------------------------------------------- admission

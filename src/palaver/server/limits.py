@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from palaver.server.admission import AdmissionRules
 from palaver.server.login_throttle import ThrottleRules
-from palaver.server.ratelimit import TokenBucket, retry_after_ms
+from palaver.server.ratelimit import BucketRule, TokenBucket, retry_after_ms
 
 if TYPE_CHECKING:
     from palaver.server.config import Settings
@@ -76,13 +76,11 @@ class Limits:
     admission: AdmissionRules = field(default_factory=AdmissionRules)
     logins: ThrottleRules = field(default_factory=ThrottleRules)
     send_queue: SendQueueRule = field(default_factory=SendQueueRule)
-    # Computed once and shared by every connection's gate (a float object each, otherwise).
-    _burst: float = field(init=False, repr=False, compare=False)
-    _refill_time: float = field(init=False, repr=False, compare=False)
+    # Made once and shared by every connection's gate, by notice_after (a door's).
+    _gate_rules: dict[int, GateRule] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_burst", float(self.rate_burst))
-        object.__setattr__(self, "_refill_time", self.rate_burst / self.rate_per_second)
+        object.__setattr__(self, "_gate_rules", {})
 
     @classmethod
     def from_settings(cls, s: Settings) -> Limits:
@@ -104,30 +102,43 @@ class Limits:
                 ceiling=s.send_queue_ceiling, socket_buffer=s.socket_send_buffer),
         )
 
-    def gate_rule(self) -> tuple[float, float, float]:
-        """A connection's gate: its rate, burst and refill time (the floats shared by every
-        connection's gate, not a float object each)."""
-        return self.rate_per_second, self._burst, self._refill_time
+    def gate_rule(self, notice_after: int = 1) -> GateRule:
+        """The rule of a connection's gate that tells the client at the ``notice_after``-th
+        pause of a storm: one object for all such gates (a door's, so very few of them)."""
+        rule = self._gate_rules.get(notice_after)
+        if rule is None:
+            rule = self._gate_rules[notice_after] = GateRule(
+                self.rate_per_second, self.rate_burst,
+                calm_after=self.rate_burst / self.rate_per_second, notice_after=notice_after)
+        return rule
 
     def gate(self, now: float, notice_after: int = 1) -> FrameGate:
-        rate, burst, refill_time = self.gate_rule()
-        return FrameGate(rate, burst, now, refill_time, notice_after)
+        return FrameGate(self.gate_rule(notice_after), now)
 
 
 _NEVER = float("-inf")
+
+
+@dataclass(frozen=True, slots=True)
+class GateRule(BucketRule):
+    """A connection gate's rule: its bucket's, how long without a pause makes the next pause
+    the first of a storm again (``calm_after``: the time the bucket takes to fill up), and at
+    which pause of a storm the client is told (``notice_after``)."""
+
+    calm_after: float = 0.0
+    notice_after: int = 1
 
 
 class FrameGate(TokenBucket):
     """One connection's bucket (one object, not two: there is one per connection) and the
     count of its throttling episodes."""
 
-    __slots__ = ("_calm_after", "_episodes", "_last", "_notice_after", "hits")
+    __slots__ = ("_episodes", "_last", "hits")
 
-    def __init__(self, rate: float, burst: float, now: float, refill_time: float,
-                 notice_after: int = 1) -> None:
-        super().__init__(rate, burst, now)
-        self._calm_after = refill_time  # no episode for this long: the next one is the first
-        self._notice_after = notice_after
+    _rule: GateRule
+
+    def __init__(self, rule: GateRule, now: float) -> None:
+        super().__init__(rule, now)
         self._episodes = 0
         self._last = _NEVER
         self.hits = 0  # episodes ever (metrics)
@@ -135,9 +146,10 @@ class FrameGate(TokenBucket):
     def episode(self, now: float, wait: float) -> int | None:
         """A pause of ``wait`` seconds starts: the ``retry_after_ms`` to tell the client, or
         None to stay silent (IRC's first delays)."""
-        if now - self._last >= self._calm_after:  # the bucket could have filled up since
+        rule = self._rule
+        if now - self._last >= rule.calm_after:  # the bucket could have filled up since
             self._episodes = 0
         self._episodes += 1
         self._last = now + wait  # when this pause ends
         self.hits += 1
-        return retry_after_ms(wait) if self._episodes == self._notice_after else None
+        return retry_after_ms(wait) if self._episodes == rule.notice_after else None

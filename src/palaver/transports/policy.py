@@ -59,8 +59,7 @@ class ConnectionPolicy(FrameGate):
                  byte_cap: bool = True) -> None:
         """``notice_after``: tell the client at the n-th pause of a storm (1: at the first);
         ``byte_cap``: count the bytes read before registration against ``prelogin_bytes``."""
-        rate, burst, refill_time = limits.gate_rule()
-        super().__init__(rate, burst, now, refill_time, notice_after)
+        super().__init__(limits.gate_rule(notice_after), now)
         self._limits = limits
         self._bytes: int | None = 0 if byte_cap else None  # read before registration; None: no cap
         self._bad = 0  # frames refused before registration
