@@ -32,7 +32,7 @@ from palaver.store.memory import MemoryStore
 from palaver.store.sqlite import SqliteStore
 from palaver.tls import server_context
 from palaver.transports.irc_port import irc_connection
-from palaver.transports.main_port import MainPortConnection
+from palaver.transports.main_port import MainPortConnection, MainPortDoor
 from palaver.transports.outbox import bound_listener_send_buffers
 from palaver.transports.web import IRC_PATH, WebDoor
 
@@ -56,9 +56,12 @@ class Server:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        # One factory for every main-port connection that turns out to be a person (a lambda
-        # per connection would cost each one ~200 bytes).
-        self._text_dialect = functools.partial(TextDialect, settings.max_frame)
+        # What every main-port connection shares: the frame limit, one factory for those that
+        # turn out to be a person (a lambda per connection would cost each ~200 bytes), the sniff
+        # timeout.
+        self._main_door = MainPortDoor(settings.max_frame,
+                                       functools.partial(TextDialect, settings.max_frame),
+                                       settings.text_sniff_timeout)
         self.core: ServerCore | None = None
         self.store: Store | None = None
         self._passwords: Passwords | None = None
@@ -149,9 +152,8 @@ class Server:
             raise
 
     def _main_connection(self) -> MainPortConnection:
-        s, core = self.settings, self.core
-        assert core is not None
-        return MainPortConnection(core, s.max_frame, self._text_dialect, s.text_sniff_timeout)
+        assert self.core is not None
+        return MainPortConnection(self.core, self._main_door)
 
     async def open_tls(self, port: int) -> int:
         """Start JSON lines/text over TLS on ``port`` (0: any); needs tls_cert. The port bound."""

@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, cast
 
 from palaver.protocol.dialect import Dialect
@@ -42,29 +44,33 @@ class TextDialect(Dialect, Protocol):
 TextDialectFactory = Callable[[], TextDialect]
 
 
-class MainPortConnection(StreamConnection):
-    __slots__ = ("_last_seen", "_make_text", "_max_frame", "_sniff_timeout", "_sniffer",
-                 "_text")
+@dataclass(frozen=True, slots=True)
+class MainPortDoor:
+    """What every connection of a main port shares: the frame limit, how to make a text
+    dialect (None: JSON lines only) and how long to wait for a first byte."""
 
-    def __init__(
-        self,
-        core: ServerCore,
-        max_frame: int,
-        make_text: TextDialectFactory | None = None,
-        sniff_timeout: float = 0.5,
-    ) -> None:
+    max_frame: int
+    make_text: TextDialectFactory | None = None
+    sniff_timeout: float = 0.5
+
+
+# The base's slot for last_seen, read and written by the property below (not a second slot).
+_STORED_LAST_SEEN = cast(types.MemberDescriptorType, vars(StreamConnection)["last_seen"])
+
+
+class MainPortConnection(StreamConnection):
+    __slots__ = ("_door", "_sniffer", "_text")
+
+    def __init__(self, core: ServerCore, door: MainPortDoor) -> None:
         self._text = False
-        self._max_frame = max_frame
-        super().__init__(core, JsonLinesDialect(max_frame))
-        self._make_text = make_text
-        self._sniff_timeout = sniff_timeout
+        self._door = door
+        super().__init__(core, JsonLinesDialect(door.max_frame))
         self._sniffer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        if self._make_text is not None and not self.closing:
-            self._sniffer = self._core.loop.call_later(
-                self._sniff_timeout, self._silent)
+        if self._door.make_text is not None and not self.closing:
+            self._sniffer = self._core.loop.call_later(self._door.sniff_timeout, self._silent)
 
     def data_received(self, data: bytes) -> None:
         if self._sniffer is not None:
@@ -73,8 +79,9 @@ class MainPortConnection(StreamConnection):
                 return super().data_received(data)
             self._sniffer.cancel()
             self._sniffer = None
-            if first != b"{" and self._make_text is not None:
-                self._become_text(self._make_text())
+            make_text = self._door.make_text
+            if first != b"{" and make_text is not None:
+                self._become_text(make_text())
         elif self._text and data.lstrip()[:1] == b"{" and self._asks_for_a_nick():
             self._become_json()  # a person typing JSON at the prompt: it is a JSON client
         if self._text:
@@ -83,11 +90,13 @@ class MainPortConnection(StreamConnection):
 
     @property
     def last_seen(self) -> float:
-        return self._core.monotonic() if self._text else self._last_seen
+        if self._text:
+            return self._core.monotonic()
+        return cast(float, _STORED_LAST_SEEN.__get__(self, MainPortConnection))
 
     @last_seen.setter
     def last_seen(self, value: float) -> None:
-        self._last_seen = value
+        _STORED_LAST_SEEN.__set__(self, value)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._sniffer is not None:
@@ -97,9 +106,10 @@ class MainPortConnection(StreamConnection):
 
     def _silent(self) -> None:
         self._sniffer = None
-        if self._make_text is None or self.closing:
+        make_text = self._door.make_text
+        if make_text is None or self.closing:
             return
-        text = self._make_text()
+        text = make_text()
         self._become_text(text)
         self.send(text.greeting())
 
@@ -108,7 +118,7 @@ class MainPortConnection(StreamConnection):
         return dialect.at_prompt and not self._core.hub.is_registered(self.sid)
 
     def _become_json(self) -> None:
-        self.dialect = JsonLinesDialect(self._max_frame)
+        self.dialect = JsonLinesDialect(self._door.max_frame)
         self._core.rekeyed()
         self._text = False
         self._policy.set_byte_cap(True)  # the JSON door's cap before HELLO applies from now on
