@@ -66,8 +66,8 @@ def test_cap_ls_without_302_has_no_values_and_one_line() -> None:
 
 
 def test_a_long_cap_ls_302_is_split_with_a_star_on_every_line_but_the_last() -> None:
-    d = dialect()
-    d.server = "s" * 400  # a long prefix leaves little room: the list needs several lines
+    d = IrcDialect(ids=RequestIds("t"), server="s" * 400)  # a long prefix leaves little room:
+    # the list needs several lines
     lines = replies(d.receive_data(b"CAP LS 302\r\n"))
     assert len(lines) > 1
     assert all(" CAP * LS * :" in line for line in lines[:-1])

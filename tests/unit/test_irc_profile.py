@@ -64,7 +64,7 @@ def test_setname_asks_the_hub_and_its_answer_is_shown_with_the_cap_only() -> Non
     assert isinstance(ask, SetRealname) and ask.realname == "Ann Smythe"
     answer = UserUpdated(id=ask.id, nick="ann", change="realname", realname="Ann Smythe")
     assert lines(d.encode(answer)) == [":ann!ann@palaver SETNAME :Ann Smythe"]
-    assert d.user is not None and d.user[1] == "Ann Smythe"  # our own, for extended-join
+    assert d.realname == "Ann Smythe"  # our own, for extended-join
     other = UserUpdated(nick="bob", change="realname", realname="Bob")
     assert lines(d.encode(other)) == [":bob!bob@palaver SETNAME :Bob"]
     assert registered(nick="cy").encode(other) == b""  # no setname: nothing

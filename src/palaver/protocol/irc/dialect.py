@@ -27,9 +27,11 @@ delivery and, with echo-message, the answer): those are sent first, never labele
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Final
 
 from palaver.protocol.dialect import Inbound
@@ -80,6 +82,26 @@ class RequestIds:
         return f"{self.prefix}.{self._next()}"
 
 
+@dataclass(frozen=True, slots=True)
+class IrcDoor:
+    """What every connection of an IRC door shares: the server's name and description (WHOIS
+    312, LINKS), the door's server password (``irc_password``; None: PASS logs in to an
+    account), the SASL mechanisms it offers and its request ids."""
+
+    server: str
+    info: str
+    password: str | None
+    mechanisms: tuple[str, ...]
+    ids: RequestIds
+
+
+@functools.lru_cache(maxsize=64)
+def _door(server: str, info: str, password: str | None, mechanisms: tuple[str, ...],
+          ids: RequestIds) -> IrcDoor:
+    """One :class:`IrcDoor` for all the connections made with the same settings."""
+    return IrcDoor(server, info, password, mechanisms, ids)
+
+
 class IrcDialect:
     """IRC (RFC 1459/2812 with IRCv3 CAP, message-tags, server-time, echo-message).
 
@@ -87,9 +109,9 @@ class IrcDialect:
     this package (and nothing else)."""
 
     __slots__ = (
-        "_aside", "_labels", "batches", "caps", "closing", "framer", "ids", "info", "key",
-        "metadata", "motd", "nick", "nick_of", "password", "pending", "phase", "reg",
-        "renderer", "server", "user",
+        "_aside", "_labels", "_rendering", "batches", "closing", "door", "framer", "metadata",
+        "motd", "nick", "nick_of", "password", "pending", "phase", "realname", "reg",
+        "username",
     )
 
     def __init__(
@@ -105,13 +127,14 @@ class IrcDialect:
         # Made for a read and kept only while it holds something (an unfinished line, a line
         # too long being skipped, a runaway): an idle connection holds no framer.
         self.framer: IrcFramer | None = None
-        self.ids = ids
+        self.door = _door(server, info, password, sasl_mechanisms, ids)
         self.nick_of = nick_of
-        self.server = server
-        self.info = info  # the server's description (WHOIS 312, LINKS)
         self.phase = Phase.START
         self.nick: str | None = None
-        self.user: tuple[str | None, str | None] | None = None  # USER: username, realname
+        # USER's: the realname is None until USER comes ("" if it had none left after the
+        # formatting went); SETNAME keeps it up to date (for extended-join).
+        self.username: str | None = None
+        self.realname: str | None = None
         self.password: str | None = None
         # Requests awaiting their answer; None when there are none (an idle connection holds
         # no empty containers: this, batches, _aside and metadata are made on first use).
@@ -121,7 +144,7 @@ class IrcDialect:
         # with ERROR, it does not let the client guess again), else None. The transport closes
         # it (palaver.transports.irc_port).
         self.closing: str | None = None
-        self.reg = Registration(password, sasl_mechanisms)  # CAP version, SASL, PASS
+        self.reg = Registration()  # CAP version, SASL, PASS
         self._labels: Labels | None = None  # made on first use (see labels)
         self.batches: dict[str, multiline.ClientBatch] | None = None  # the client's open ones
         self._aside: list[bytes] | None = None
@@ -132,7 +155,28 @@ class IrcDialect:
 
     @property
     def encode_key(self) -> Hashable:
-        return self.key
+        return self._rendering[1]
+
+    @property
+    def server(self) -> str:
+        return self.door.server
+
+    @property
+    def info(self) -> str:
+        return self.door.info
+
+    @property
+    def caps(self) -> frozenset[str]:
+        return self._rendering[0]
+
+    @property
+    def key(self) -> Hashable:
+        """The capabilities that change how lines look (:attr:`encode_key`)."""
+        return self._rendering[1]
+
+    @property
+    def renderer(self) -> IrcRenderer:
+        return self._rendering[2]
 
     @property
     def labels(self) -> Labels:
@@ -254,7 +298,7 @@ class IrcDialect:
     def request(self, message_type: type[ClientMessage], pending: Pending,
                 **fields: object) -> ClientMessage:
         """A client message for the hub, with a fresh id whose answer ``pending`` explains."""
-        request_id = self.ids()
+        request_id = self.door.ids()
         if self.pending is None:
             self.pending = OrderedDict()
         self.pending[request_id] = pending
@@ -272,7 +316,7 @@ class IrcDialect:
             # caps that change no line share the key
             shared = _RENDERINGS[(self.server, caps)] = (
                 caps, ("irc", caps - UNRENDERED_CAPS), IrcRenderer(self.server, caps))
-        self.caps, self.key, self.renderer = shared
+        self._rendering = shared
 
     def me(self) -> str:
         """The target of a numeric: our nick once registered, ``*`` before."""

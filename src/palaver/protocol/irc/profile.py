@@ -42,8 +42,8 @@ def on_setname(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 
 def user_updated(irc: IrcDialect, event: UserUpdated, pending: Pending | None) -> bytes:
-    if pending is not None and pending.kind == "setname" and irc.user is not None:
-        irc.user = (irc.user[0], event.realname)  # ours, as the hub now has it
+    if pending is not None and pending.kind == "setname" and irc.realname is not None:
+        irc.realname = event.realname  # ours, as the hub now has it
     caps = irc.caps
     if event.watched and "extended-monitor" not in caps:
         return b""  # we MONITOR it and share no channel with it (irc/monitor.py)
@@ -69,5 +69,5 @@ def own_join(irc: IrcDialect, room: str) -> bytes:
     me = irc.me()
     if "extended-join" not in irc.caps:
         return irc.line("JOIN", room, source=hostmask(me), trailing=False)
-    realname = (irc.user[1] if irc.user is not None else None) or me
+    realname = irc.realname or me
     return irc.line("JOIN", room, irc.reg.account or "*", realname, source=hostmask(me))

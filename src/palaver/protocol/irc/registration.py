@@ -70,21 +70,21 @@ def isupport(irc: IrcDialect, me: str | None = None) -> bytes:
 def maybe_register(irc: IrcDialect, out: list[Inbound]) -> None:
     """Sends the HELLO once NICK and USER are both in, outside a CAP negotiation; without the
     door's password, ``464`` and the close instead."""
-    if irc.phase is not Phase.START or irc.nick is None or irc.user is None:
+    if irc.phase is not Phase.START or irc.nick is None or irc.realname is None:
         return
-    expected = irc.reg.server_password
+    expected = irc.door.password
     if expected is not None and not _same(irc.password, expected):
         irc.closing = "Password incorrect"  # nothing more is read, nothing but the ERROR sent
         out.append(irc.num("464", "Password incorrect"))
         out.append(irc.request(Quit, Pending("refused", "Password incorrect")))
         return
     irc.step(Step.COMPLETE)
-    username, realname = irc.user
     # A server password is the door's; an account logged in with SASL needs none either.
-    password = None if irc.reg.server_password is not None or irc.reg.account else irc.password
+    password = None if irc.door.password is not None or irc.reg.account else irc.password
     out.append(irc.request(Hello, Pending("hello", irc.nick), version=PROTOCOL_VERSION,
                            nick=irc.nick, password=password,
-                           username=username, realname=realname, autojoin=False,
+                           username=irc.username, realname=irc.realname or None,
+                           autojoin=False,
                            metadata=metadata.hello_metadata(irc)))  # before-connect
 
 
@@ -125,7 +125,8 @@ def on_user(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
         out.append(irc.num("462", "You may not reregister"))
     else:
         username = _USERNAME_JUNK.sub("", line.params[0])[:MAX_USERNAME] or None
-        irc.user = (username, one_line(line.params[3], MAX_REALNAME))
+        irc.username = username
+        irc.realname = one_line(line.params[3], MAX_REALNAME) or ""  # "": given, but empty
         maybe_register(irc, out)
 
 
@@ -139,7 +140,7 @@ def on_cap(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
             irc.set_caps(irc.caps | {"cap-notify"})  # implied by 302, for good
         values = irc.reg.cap_version >= 302
         out.append(_cap_reply(irc, "LS", [
-            f"sasl={','.join(irc.reg.mechanisms)}" if values and cap == "sasl"  # irc/sasl.py
+            f"sasl={','.join(irc.door.mechanisms)}" if values and cap == "sasl"  # irc/sasl.py
             else f"{cap}={CAP_VALUES[cap]}" if values and cap in CAP_VALUES else cap
             for cap in SUPPORTED_CAPS]))
     elif sub == "LIST":

@@ -51,11 +51,11 @@ def on_authenticate(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
         out.append(irc.num("906", "SASL authentication aborted"))
         return
     if reg.sasl is None:  # the mechanism
-        if arg.upper() in reg.mechanisms:
+        if arg.upper() in irc.door.mechanisms:
             reg.sasl, reg.mechanism = "", arg.upper()
             out.append(irc.line("AUTHENTICATE", "+", source=None, trailing=False))
         else:
-            out.append(irc.num("908", ",".join(reg.mechanisms),
+            out.append(irc.num("908", ",".join(irc.door.mechanisms),
                                "are available SASL mechanisms"))
             out.append(irc.num("904", "SASL authentication failed"))
         return

@@ -79,19 +79,15 @@ def advance(phase: Phase, step: Step, role: str = "client") -> Phase:
 
 
 class Registration:
-    """What a connection has negotiated and proved, beside its phase: the door's server
-    password to check PASS against (None: PASS logs in to an account), the CAP version it
-    spoke (302: values, multi-line replies, cap-notify), the SASL mechanisms it is offered, a
-    SASL exchange under way (its mechanism and data so far; None: none) and the account it is
-    logged in to (SASL or PASS)."""
+    """What a connection has negotiated and proved, beside its phase: the CAP version it
+    spoke (302: values, multi-line replies, cap-notify), a SASL exchange under way (its
+    mechanism and data so far; None: none) and the account it is logged in to (SASL or PASS).
+    (The door's server password and SASL mechanisms are its door's: ``IrcDialect.door``.)"""
 
-    __slots__ = ("account", "cap_version", "mechanism", "mechanisms", "sasl", "server_password")
+    __slots__ = ("account", "cap_version", "mechanism", "sasl")
 
-    def __init__(self, server_password: str | None = None,
-                 mechanisms: tuple[str, ...] = ("PLAIN",)) -> None:
-        self.server_password = server_password
+    def __init__(self) -> None:
         self.cap_version = 0
-        self.mechanisms = mechanisms
         self.mechanism = "PLAIN"
         self.sasl: str | None = None
         self.account: str | None = None
