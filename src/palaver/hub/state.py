@@ -74,7 +74,10 @@ class UserRooms:
     def __contains__(self, key: object) -> bool:
         rooms = self._rooms
         if type(rooms) is tuple:
-            return any(room.key == key for room in rooms)
+            for room in rooms:  # (a loop, not any(): no generator per lookup)
+                if room.key == key:
+                    return True
+            return False
         return key in rooms
 
     def __getitem__(self, key: str) -> Room:
