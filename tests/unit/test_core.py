@@ -102,6 +102,17 @@ async def test_a_bug_in_a_handler_is_an_internal_error_and_the_session_goes_on()
     assert frames[-1] == Result(id="ok", name="echo", result="still here")
 
 
+async def test_a_welcomed_connection_has_no_handshake_deadline_left() -> None:
+    core = ServerCore(Hub(), MemoryStore(), Passwords(time_cost=1, memory_kib=8),
+                      timeouts=Timeouts(), send_queue_limit=65_536)
+    waiting, welcomed = FakeConnection(), FakeConnection()
+    for conn in (waiting, welcomed):
+        conn.opened_at = 5.0
+        conn.sid = core.attach(conn)
+    core.receive(welcomed, Hello(version=1, nick="alice"))
+    assert (waiting.opened_at, welcomed.opened_at) == (5.0, 0.0)  # (its float let go)
+
+
 class FlakyStore(MemoryStore):
     """A store whose first ``append`` fails, as a full disk would."""
 

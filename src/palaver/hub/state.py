@@ -74,7 +74,7 @@ class UserRooms:
     def __contains__(self, key: object) -> bool:
         rooms = self._rooms
         if type(rooms) is tuple:
-            for room in rooms:  # (a loop, not any(): no generator per lookup)
+            for room in rooms:  # noqa: SIM110  # a loop, not any(): no generator per lookup
                 if room.key == key:
                     return True
             return False

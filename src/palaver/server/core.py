@@ -544,6 +544,10 @@ class ServerCore:
             peer = _peer_of(connections, effect.to)
             log.info("%s joined from %s", event.nick, peer,
                      extra={"event": "join", "nick": event.nick, "peer": peer})
+            for sid in effect.to:  # registered: no handshake deadline, let its float go
+                welcomed = connections.get(sid)
+                if welcomed is not None:
+                    welcomed.opened_at = 0.0
 
     def _drop(self, conn: Connection, reason: str, farewell: bytes | None) -> None:
         conn.close(farewell)

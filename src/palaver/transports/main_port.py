@@ -84,8 +84,8 @@ class MainPortConnection(StreamConnection):
                 self._become_text(make_text())
         elif self._text and data.lstrip()[:1] == b"{" and self._asks_for_a_nick():
             self._become_json()  # a person typing JSON at the prompt: it is a JSON client
-        if self._text and not self._policy.registered:  # a line restarts the handshake deadline
-            self.opened_at = self._core.monotonic()
+        if self._text and not self._core.hub.is_registered(self.sid):
+            self.opened_at = self._core.monotonic()  # a line restarts the handshake deadline
         super().data_received(data)
 
     @property

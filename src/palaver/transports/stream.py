@@ -118,8 +118,6 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
             if cut is not None:
                 self._stop(cut)
                 return
-            if policy.registered:  # no handshake deadline from now on: its float can go
-                self.opened_at = 0.0
         if self._backlog or policy.held():
             self._backlog += data  # a read that was under way when we paused
             return
