@@ -106,3 +106,13 @@ def test_a_user_in_a_few_rooms_holds_them_in_a_tuple_and_in_many_in_a_dict() -> 
     assert rooms["#r3"].name == "#r3"
     with pytest.raises(KeyError):
         rooms["#nowhere"]
+
+
+@pytest.mark.parametrize("count", [3, SMALL + 4])  # a tuple, a dict
+def test_a_loop_over_a_users_rooms_may_change_them_in_either_form(count: int) -> None:
+    rooms = UserRooms()
+    for name in ROOM_NAMES[:count]:
+        rooms[name] = Room(name)
+    for room in rooms.values():
+        del rooms[room.key]
+    assert len(rooms) == 0

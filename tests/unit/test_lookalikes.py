@@ -116,13 +116,13 @@ def test_index_counts_additions() -> None:
 
 def test_a_name_shown_differently_the_second_time_leaves_no_skeleton_behind() -> None:
     index = LookalikeIndex()
-    index.add("mia", "Mia")  # indexed under the skeletons of "mia" and "Mia"
-    index.add("mia", "MIA")  # (an account, online with its nick in capitals)
-    assert index.lookalike("rnia", "rnia") == "MIA"
+    index.add("mia", "Xia")  # indexed under the skeletons of "mia" ("rnia") and "Xia" ("xia")
+    index.add("mia", "Mia")  # in use again, shown otherwise: the skeletons stay those two
+    assert index.lookalike("xia", "xia") == index.lookalike("rnia", "rnia") == "Mia"
     index.discard("mia")
-    assert index.lookalike("rnia", "rnia") == "MIA"
-    index.discard("mia")
-    assert index.lookalike("rnia", "rnia") is None
+    assert index.lookalike("xia", "xia") == "Mia"
+    index.discard("mia")  # both go, not the skeletons of how it was shown last
+    assert index.lookalike("xia", "xia") is None and index.lookalike("rnia", "rnia") is None
     assert index._owners == {} and "mia" not in index  # nothing kept of it
 
 
