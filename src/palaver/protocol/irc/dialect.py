@@ -170,11 +170,6 @@ class IrcDialect:
         return self._rendering[0]
 
     @property
-    def key(self) -> Hashable:
-        """The capabilities that change how lines look (:attr:`encode_key`)."""
-        return self._rendering[1]
-
-    @property
     def renderer(self) -> IrcRenderer:
         return self._rendering[2]
 
