@@ -262,7 +262,7 @@ class WebSocketConnection(QueuedSender):
     # ------------------------------------------------------------------ what the core calls
 
     def flush(self) -> None:
-        if not self._outbox or self.closing:
+        if self._outbox is None or self.closing:
             return
         # aiohttp owns the protocol (and its pause_writing): look at the buffer before and
         # after each write instead — drained since the last look, or behind now.
@@ -277,10 +277,7 @@ class WebSocketConnection(QueuedSender):
         return transport.get_write_buffer_size() if transport is not None else 0
 
     def _write(self) -> None:
-        outbox = self._outbox  # reused for the connection's life (see StreamConnection.flush)
-        framed = b"".join(self._frames(outbox))
-        outbox.clear()
-        self._queued = 0
+        framed = b"".join(self._frames(self._take_outbox()))
         transport = self._transport
         if transport is None or transport.is_closing() or self._socket.closed:
             return
@@ -290,8 +287,8 @@ class WebSocketConnection(QueuedSender):
         if self.closing:
             return
         if farewell is not None:
-            self._outbox.append(farewell)
-        if self._outbox:
+            self._put(farewell)
+        if self._outbox is not None:
             self._write()
         self.closing = True
         self._closed.set()
