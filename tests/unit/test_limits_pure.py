@@ -19,7 +19,7 @@ from palaver.server.ratelimit import BucketRule, TokenBucket, retry_after_ms
 
 
 def test_bucket_gives_its_burst_then_refills_at_its_rate() -> None:
-    bucket = TokenBucket(BucketRule(rate=2.0, burst=3), now=0.0)
+    bucket = TokenBucket(BucketRule(rate=2.0, burst=3))
     assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
     assert bucket.take(0.0) == pytest.approx(0.5)  # one token takes 1/rate seconds
     assert bucket.take(0.25) == pytest.approx(0.25)  # half a token there already
@@ -28,21 +28,30 @@ def test_bucket_gives_its_burst_then_refills_at_its_rate() -> None:
 
 
 def test_bucket_never_holds_more_than_its_burst() -> None:
-    bucket = TokenBucket(BucketRule(rate=10.0, burst=2), now=0.0)
+    bucket = TokenBucket(BucketRule(rate=10.0, burst=2))
     assert bucket.available(1_000.0) == 2
     assert bucket.take(1_000.0, 3) > 0  # three at once: never, however long one waits
     assert bucket.take(1_000.0, 2) == 0.0
 
 
 def test_a_refused_take_takes_nothing() -> None:
-    bucket = TokenBucket(BucketRule(rate=1.0, burst=5), now=0.0)
+    bucket = TokenBucket(BucketRule(rate=1.0, burst=5))
     assert bucket.take(0.0, 4) == 0.0
     assert bucket.take(0.0, 2) > 0
     assert bucket.take(0.0, 1) == 0.0
 
 
+def test_a_bucket_keeps_no_number_of_its_own_until_a_take() -> None:
+    rule = BucketRule(rate=1.0, burst=2)
+    a, b = TokenBucket(rule), TokenBucket(rule)
+    assert a._full_at is b._full_at  # full: one float shared by every new bucket
+    assert a.full(0.0) and a.available(0.0) == 2
+    assert a.take(5.0) == 0.0 and not a.full(5.0) and a.available(5.0) == 1
+    assert a.full(6.0) and b.full(5.0)
+
+
 def test_time_going_backwards_adds_nothing() -> None:
-    bucket = TokenBucket(BucketRule(rate=1.0, burst=1), now=10.0)
+    bucket = TokenBucket(BucketRule(rate=1.0, burst=1))
     assert bucket.take(10.0) == 0.0
     assert bucket.take(5.0) > 0
 
@@ -51,7 +60,7 @@ def test_time_going_backwards_adds_nothing() -> None:
        st.floats(0.5, 20), st.integers(1, 20))
 def test_bucket_never_lets_more_through_than_burst_plus_rate_times_time(
         steps: list[tuple[float, int]], rate: float, burst: int) -> None:
-    bucket = TokenBucket(BucketRule(rate=rate, burst=burst), now=0.0)
+    bucket = TokenBucket(BucketRule(rate=rate, burst=burst))
     now = 0.0
     taken = 0
     for delta, count in steps:
@@ -74,17 +83,16 @@ def test_retry_after_is_whole_milliseconds_rounded_up_never_zero() -> None:
 
 
 def test_json_doors_report_the_first_episode_of_each_storm() -> None:
-    gate = Limits(rate_per_second=2.0, rate_burst=2).gate(now=0.0)
+    gate = Limits(rate_per_second=2.0, rate_burst=2).gate()
     assert gate.take(0.0, 2) == 0.0
     wait = gate.take(0.0)
     assert gate.episode(0.0, wait) == 500
     assert gate.episode(0.5, 0.5) is None  # the same storm: the pause says enough
-    assert gate.hits == 2
     assert gate.episode(2.1, 0.5) == 500  # calm for burst / rate seconds: a new storm
 
 
 def test_irc_is_delayed_silently_then_told_after_episodes_in_a_row() -> None:
-    gate = Limits(rate_per_second=2.0, rate_burst=2).gate(now=0.0, notice_after=3)
+    gate = Limits(rate_per_second=2.0, rate_burst=2).gate(notice_after=3)
     assert gate.episode(0.0, 0.5) is None
     assert gate.episode(0.5, 0.5) is None
     assert gate.episode(1.0, 0.5) == 500
@@ -96,7 +104,7 @@ def test_irc_is_delayed_silently_then_told_after_episodes_in_a_row() -> None:
 
 def test_the_gates_of_a_door_share_one_rule_and_keep_only_their_state() -> None:
     limits = Limits(rate_per_second=2.0, rate_burst=2)
-    a, b, irc = limits.gate(now=0.0), limits.gate(now=1.0), limits.gate(now=0.0, notice_after=3)
+    a, b, irc = limits.gate(), limits.gate(), limits.gate(notice_after=3)
     assert a._rule is b._rule is limits.gate_rule() and irc._rule is limits.gate_rule(3)
     assert a.take(0.0, 2) == 0.0 and b.take(1.0, 2) == 0.0  # one's tokens are not the other's
     with pytest.raises(ValueError, match="rate > 0"):

@@ -109,11 +109,12 @@ class Limits:
         if rule is None:
             rule = self._gate_rules[notice_after] = GateRule(
                 self.rate_per_second, self.rate_burst,
-                calm_after=self.rate_burst / self.rate_per_second, notice_after=notice_after)
+                calm_after=self.rate_burst / self.rate_per_second, notice_after=notice_after,
+                prelogin_bytes=self.prelogin_bytes, prelogin_bad_frames=self.prelogin_bad_frames)
         return rule
 
-    def gate(self, now: float, notice_after: int = 1) -> FrameGate:
-        return FrameGate(self.gate_rule(notice_after), now)
+    def gate(self, notice_after: int = 1) -> FrameGate:
+        return FrameGate(self.gate_rule(notice_after))
 
 
 _NEVER = float("-inf")
@@ -123,25 +124,28 @@ _NEVER = float("-inf")
 class GateRule(BucketRule):
     """A connection gate's rule: its bucket's, how long without a pause makes the next pause
     the first of a storm again (``calm_after``: the time the bucket takes to fill up), and at
-    which pause of a storm the client is told (``notice_after``)."""
+    which pause of a storm the client is told (``notice_after``); and the connection's caps
+    before registration (:class:`~palaver.transports.policy.ConnectionPolicy`), so that a
+    connection points to one object for all of its rules."""
 
     calm_after: float = 0.0
     notice_after: int = 1
+    prelogin_bytes: int = 8_192
+    prelogin_bad_frames: int = 5
 
 
 class FrameGate(TokenBucket):
     """One connection's bucket (one object, not two: there is one per connection) and the
     count of its throttling episodes."""
 
-    __slots__ = ("_episodes", "_last", "hits")
+    __slots__ = ("_episodes", "_last")
 
     _rule: GateRule
 
-    def __init__(self, rule: GateRule, now: float) -> None:
-        super().__init__(rule, now)
+    def __init__(self, rule: GateRule) -> None:
+        super().__init__(rule)
         self._episodes = 0
         self._last = _NEVER
-        self.hits = 0  # episodes ever (metrics)
 
     def episode(self, now: float, wait: float) -> int | None:
         """A pause of ``wait`` seconds starts: the ``retry_after_ms`` to tell the client, or
@@ -151,5 +155,4 @@ class FrameGate(TokenBucket):
             self._episodes = 0
         self._episodes += 1
         self._last = now + wait  # when this pause ends
-        self.hits += 1
         return retry_after_ms(wait) if self._episodes == rule.notice_after else None

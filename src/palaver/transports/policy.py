@@ -53,14 +53,12 @@ class ConnectionPolicy(FrameGate):
     It is its own :class:`~palaver.server.limits.FrameGate` (one object per connection, not
     two: fewer bytes per idle connection)."""
 
-    __slots__ = ("_bad", "_bytes", "_limits", "_login", "_throttled", "registered", "stopped")
+    __slots__ = ("_bad", "_bytes", "_login", "_throttled", "registered", "stopped")
 
-    def __init__(self, limits: Limits, now: float, *, notice_after: int = 1,
-                 byte_cap: bool = True) -> None:
+    def __init__(self, limits: Limits, *, notice_after: int = 1, byte_cap: bool = True) -> None:
         """``notice_after``: tell the client at the n-th pause of a storm (1: at the first);
         ``byte_cap``: count the bytes read before registration against ``prelogin_bytes``."""
-        super().__init__(limits.gate_rule(notice_after), now)
-        self._limits = limits
+        super().__init__(limits.gate_rule(notice_after))  # (its rule holds the caps too)
         self._bytes: int | None = 0 if byte_cap else None  # read before registration; None: no cap
         self._bad = 0  # frames refused before registration
         self._throttled = False
@@ -87,7 +85,7 @@ class ConnectionPolicy(FrameGate):
         if self._bytes is None:
             return None
         self._bytes += size
-        if self._bytes > self._limits.prelogin_bytes:
+        if self._bytes > self._rule.prelogin_bytes:
             return TOO_MUCH_DATA
         return None
 
@@ -100,7 +98,7 @@ class ConnectionPolicy(FrameGate):
             self.registered = True
             return None
         self._bad += 1
-        return TOO_MANY_BAD_FRAMES if self._bad >= self._limits.prelogin_bad_frames else None
+        return TOO_MANY_BAD_FRAMES if self._bad >= self._rule.prelogin_bad_frames else None
 
     # ------------------------------------------------------------------ the rate limit
 

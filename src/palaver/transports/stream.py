@@ -69,7 +69,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
     def __init__(self, core: ServerCore, dialect: Dialect, *, notice_after: int = 1) -> None:
         self._core = core
         self.dialect = dialect
-        self._policy = ConnectionPolicy(core.limits, core.monotonic(), notice_after=notice_after)
+        self._policy = ConnectionPolicy(core.limits, notice_after=notice_after)
         self._backlog = b""  # read but not yet handled: waiting for tokens or for a login
         self._unthrottle: asyncio.TimerHandle | None = None  # the end of a rate-limit pause
         self._reading = True

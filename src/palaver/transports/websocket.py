@@ -131,7 +131,7 @@ class WebSocketConnection(QueuedSender):
         )
         self._socket.on_too_large = self._too_large
         self._transport: asyncio.Transport | None = None
-        self._policy = ConnectionPolicy(core.limits, core.monotonic(), notice_after=notice_after)
+        self._policy = ConnectionPolicy(core.limits, notice_after=notice_after)
         self._init_outbox()
         self._resumed = asyncio.Event()
         self._closed = asyncio.Event()  # set once closing: the socket's close may proceed
