@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import msgspec
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from palaver.client import Client
 from palaver.protocol.messages import Error, Goodbye, Joined, Message, Presence, Say, Welcome
 from palaver.server.app import Server
+from palaver.transports.main_port import MainPortConnection
 from tests.integration.raw import RawPeer
 
 Connect = Callable[..., Awaitable[Client]]
@@ -229,3 +231,38 @@ async def test_last_line_without_newline_is_answered_before_close(server: Server
     assert [type(f).__name__ for f in frames] == ["Welcome", "Joined"]
     assert frames[0].id == "last"
     peer.close()
+
+
+async def test_json_connections_share_their_doors_dialect_between_lines(server: Server) -> None:
+    """An idle JSON connection keeps no dialect of its own (transports/main_port.py): one whose
+    read ends inside a line takes one for it, and gives it back when the line is done; the
+    lines of others in between are not mixed up with it. The reads are handed to the real
+    connections directly, so where a read ends is what the test says."""
+    ann, bob = await RawPeer.open(server.port), await RawPeer.open(server.port)
+    for peer, nick in ((ann, b"ann"), (bob, b"bob")):
+        await peer.send(b'{"type":"HELLO","version":1,"nick":"%s"}\n' % nick)
+        assert isinstance(await peer.frame(), Welcome)
+    assert server.core is not None
+    conns = {conn.sid: conn for conn in server.core._connections.values()}
+    half, other = (cast(MainPortConnection, conns[sid]) for sid in sorted(conns))
+    shared = half._door.json
+    assert half.dialect is shared and other.dialect is shared
+
+    half.data_received(b'{"type":"CHAT","room":"#lobby","te')  # a read ends inside a line
+    assert half.dialect is not shared and shared.idle and other.dialect is shared
+    other.data_received(b'{"type":"CHAT","room":"#lobby","text":"from bob"}\n')
+    half.data_received(b'xt":"from ann"}\n')
+    assert half.dialect is shared and other.dialect is shared
+
+    async def texts(peer: RawPeer) -> set[str]:
+        seen: set[str] = set()
+        while len(seen) < 2:  # (each sees both: its own is echoed)
+            frame = await peer.frame()
+            assert frame is not None
+            if isinstance(frame, Message):
+                seen.add(f"{frame.sender}: {frame.text}")
+        return seen
+
+    for peer in (ann, bob):
+        assert await texts(peer) == {"bob: from bob", "ann: from ann"}
+        peer.close()

@@ -702,3 +702,12 @@ def test_a_framer_is_held_only_while_a_line_is_unfinished_or_after_a_failure() -
     assert len(items) == 1 and isinstance(items[0], FrameTooLarge)
     assert decoder.receive_data(b'{"type":"PING"}\n') == []  # failed: nothing more, for good
     assert decoder.receive_eof() == []
+
+
+def test_split_off_hands_what_is_held_to_a_decoder_of_its_own() -> None:
+    shared = JsonLinesDecoder(max_frame=64)
+    assert shared.receive_data(b'{"type":') == [] and not shared.idle
+    own = shared.split_off()
+    assert shared.idle and shared.buffered == 0  # it forgets the line...
+    assert shared.receive_data(b'{"type":"PING"}\n') == [Ping()]  # ...and serves others
+    assert own.receive_data(b'"PONG"}\n') == [Pong()] and own.idle  # the line goes on there

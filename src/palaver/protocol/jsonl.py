@@ -8,8 +8,9 @@ bytes of one frame; the hub's events are encoded once and the same bytes go to e
 
 from __future__ import annotations
 
+import copy
 import re
-from typing import Any, Final, cast
+from typing import Any, Final, Self, cast
 
 import msgspec
 
@@ -104,6 +105,18 @@ class JsonLinesDecoder:
     @property
     def buffered(self) -> int:
         return 0 if self._framer is None else self._framer.buffered
+
+    @property
+    def idle(self) -> bool:
+        """Holds nothing between reads: no unterminated line, no failure."""
+        return self._framer is None
+
+    def split_off(self) -> Self:
+        """A decoder of its own for what this one holds (an unterminated line, a failure),
+        which it forgets: a decoder shared by idle connections hands a connection its state."""
+        own = copy.copy(self)
+        self._framer = None
+        return own
 
 
 def _decode_lines(lines: list[bytes]) -> list[ClientMessage | PeerError]:

@@ -21,10 +21,10 @@ import contextlib
 import socket
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, cast
 
-from palaver.protocol.dialect import Dialect
+from palaver.protocol.dialect import Dialect, Inbound
 from palaver.protocol.jsonl import JsonLinesDialect
 from palaver.server.core import ServerCore
 from palaver.transports.stream import StreamConnection
@@ -47,11 +47,18 @@ TextDialectFactory = Callable[[], TextDialect]
 @dataclass(frozen=True, slots=True)
 class MainPortDoor:
     """What every connection of a main port shares: the frame limit, how to make a text
-    dialect (None: JSON lines only) and how long to wait for a first byte."""
+    dialect (None: JSON lines only) and how long to wait for a first byte; and the JSON
+    dialect of every JSON connection that holds nothing between reads (``json``): a
+    connection whose read ends in the middle of a line takes a dialect of its own for it
+    (:meth:`~palaver.protocol.jsonl.JsonLinesDecoder.split_off`) until the line is done."""
 
     max_frame: int
     make_text: TextDialectFactory | None = None
     sniff_timeout: float = 0.5
+    json: JsonLinesDialect = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "json", JsonLinesDialect(self.max_frame))
 
 
 # The base's slot for last_seen, read and written by the property below (not a second slot).
@@ -64,7 +71,7 @@ class MainPortConnection(StreamConnection):
     def __init__(self, core: ServerCore, door: MainPortDoor) -> None:
         self._text = False
         self._door = door
-        super().__init__(core, JsonLinesDialect(door.max_frame))
+        super().__init__(core, door.json)
         self._sniffer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,6 +94,18 @@ class MainPortConnection(StreamConnection):
         if self._text and not self._core.hub.is_registered(self.sid):
             self.opened_at = self._core.monotonic()  # a line restarts the handshake deadline
         super().data_received(data)
+
+    def _receive(self, data: bytes | None) -> list[Inbound]:
+        items = super()._receive(data)
+        if not self._text:  # JSON: the door's shared dialect, unless a line is under way
+            shared = self._door.json
+            dialect = cast(JsonLinesDialect, self.dialect)
+            if dialect is shared:
+                if not shared.idle:
+                    self.dialect = shared.split_off()
+            elif dialect.idle:
+                self.dialect = shared
+        return items
 
     @property
     def last_seen(self) -> float:
@@ -118,7 +137,7 @@ class MainPortConnection(StreamConnection):
         return dialect.at_prompt and not self._core.hub.is_registered(self.sid)
 
     def _become_json(self) -> None:
-        self.dialect = JsonLinesDialect(self._door.max_frame)
+        self.dialect = self._door.json
         self._core.rekeyed()
         self._text = False
         self._policy.set_byte_cap(True)  # the JSON door's cap before HELLO applies from now on
