@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from palaver.hub.state import SMALL, Room, User, UserRooms, guest_key, holds_token
+from palaver.hub.state import SMALL, Room, User, guest_key, holds_token
 
 
 def user(nick: str, *sessions: int) -> User:
@@ -73,7 +73,7 @@ ROOM_NAMES = [f"#r{i}" for i in range(12)]  # more than SMALL: both of UserRooms
                           st.sampled_from(ROOM_NAMES)), max_size=60))
 def test_user_rooms_behaves_as_a_dict_of_rooms_by_key(steps: list[tuple[str, str]]) -> None:
     rooms = {name: Room(name) for name in ROOM_NAMES}
-    mine, model = UserRooms(), dict[str, Room]()
+    mine, model = User("ann", "Ann", account=True).rooms, dict[str, Room]()
     for op, name in steps:
         room = rooms[name]
         if op == "set":
@@ -97,12 +97,13 @@ def test_user_rooms_behaves_as_a_dict_of_rooms_by_key(steps: list[tuple[str, str
 
 
 def test_a_user_in_a_few_rooms_holds_them_in_a_tuple_and_in_many_in_a_dict() -> None:
-    rooms = UserRooms()
+    user = User("ann", "Ann", account=True)
+    rooms = user.rooms
     for name in ROOM_NAMES[:SMALL]:
         rooms[name] = Room(name)
-    assert type(rooms._rooms) is tuple
-    rooms[ROOM_NAMES[SMALL]] = Room(ROOM_NAMES[SMALL])
-    assert type(rooms._rooms) is dict and list(rooms) == ROOM_NAMES[:SMALL + 1]
+    assert type(user._rooms) is tuple
+    user.rooms[ROOM_NAMES[SMALL]] = Room(ROOM_NAMES[SMALL])  # (another view: the same rooms)
+    assert type(user._rooms) is dict and list(rooms) == ROOM_NAMES[:SMALL + 1]
     assert rooms["#r3"].name == "#r3"
     with pytest.raises(KeyError):
         rooms["#nowhere"]
@@ -110,7 +111,7 @@ def test_a_user_in_a_few_rooms_holds_them_in_a_tuple_and_in_many_in_a_dict() -> 
 
 @pytest.mark.parametrize("count", [3, SMALL + 4])  # a tuple, a dict
 def test_a_loop_over_a_users_rooms_may_change_them_in_either_form(count: int) -> None:
-    rooms = UserRooms()
+    rooms = User("ann", "Ann", account=True).rooms
     for name in ROOM_NAMES[:count]:
         rooms[name] = Room(name)
     for room in rooms.values():

@@ -21,15 +21,15 @@ class User:
     not kept: the key is derived from it, and a HELLO's token is checked against the key.
     """
 
-    __slots__ = ("account", "active", "away", "bot", "invisible", "key", "nick", "oper",
-                 "realname", "rooms", "sessions", "signon", "username", "wallops")
+    __slots__ = ("_rooms", "account", "active", "away", "bot", "invisible", "key", "nick",
+                 "oper", "realname", "sessions", "signon", "username", "wallops")
 
     def __init__(self, key: str, nick: str, *, account: bool) -> None:
         self.key = key
         self.nick = nick
         self.account = account
         self.sessions: tuple[SessionId, ...] = ()  # nearly always one: a tuple is smallest
-        self.rooms = UserRooms()
+        self._rooms: tuple[Room, ...] | dict[str, Room] = ()  # (what UserRooms shows)
         # What it said of itself (hub/profile.py): "" when not said; away: None when here.
         self.username = ""
         self.realname = ""
@@ -47,23 +47,29 @@ class User:
     def folded_nick(self) -> str:
         return fold(self.nick)
 
+    @property
+    def rooms(self) -> UserRooms:
+        """Its rooms by key: a view made when asked (the user holds only what it shows)."""
+        return UserRooms(self)
+
 
 SMALL: Final = 8  # rooms a user's UserRooms keeps in a tuple; past this, a dict
 
 
 class UserRooms:
-    """A user's rooms by key (each room's own ``key``), in the order joined: a mapping as small
-    as it can be. Nearly every user is in a few rooms: a dict per user costs ~180 bytes for one
-    room, a tuple ~50. Past :data:`SMALL` rooms it holds a dict, so that a lookup stays O(1)
-    for a user in many."""
+    """A user's rooms by key (each room's own ``key``), in the order joined: a mapping over
+    what the user holds, as small as it can be. Nearly every user is in a few rooms: a dict
+    per user costs ~180 bytes for one room, a tuple ~50. Past :data:`SMALL` rooms the user
+    holds a dict, so that a lookup stays O(1) for a user in many. The view itself is made
+    when asked (``User.rooms``) and holds nothing but the user."""
 
-    __slots__ = ("_rooms",)
+    __slots__ = ("_user",)
 
-    def __init__(self) -> None:
-        self._rooms: tuple[Room, ...] | dict[str, Room] = ()
+    def __init__(self, user: User) -> None:
+        self._user = user
 
     def get(self, key: str) -> Room | None:
-        rooms = self._rooms
+        rooms = self._user._rooms
         if type(rooms) is tuple:
             for room in rooms:
                 if room.key == key:
@@ -72,7 +78,7 @@ class UserRooms:
         return rooms.get(key)  # type: ignore[union-attr]  # (the type test above, for speed)
 
     def __contains__(self, key: object) -> bool:
-        rooms = self._rooms
+        rooms = self._user._rooms
         if type(rooms) is tuple:
             for room in rooms:  # noqa: SIM110  # a loop, not any(): no generator per lookup
                 if room.key == key:
@@ -88,24 +94,24 @@ class UserRooms:
 
     def __setitem__(self, key: str, room: Room) -> None:
         assert key == room.key, "a room is kept under its own key"
-        rooms = self._rooms
+        rooms = self._user._rooms
         if isinstance(rooms, dict):
             rooms[key] = room
         elif key in self:  # the same room again: its place stays
-            self._rooms = tuple(room if r.key == key else r for r in rooms)
+            self._user._rooms = tuple(room if r.key == key else r for r in rooms)
         elif len(rooms) < SMALL:
-            self._rooms = (*rooms, room)
+            self._user._rooms = (*rooms, room)
         else:
-            self._rooms = {r.key: r for r in (*rooms, room)}
+            self._user._rooms = {r.key: r for r in (*rooms, room)}
 
     def pop(self, key: str, default: Room | None = None) -> Room | None:
-        rooms = self._rooms
+        rooms = self._user._rooms
         if isinstance(rooms, dict):
             return rooms.pop(key, default)
         room = self.get(key)
         if room is None:
             return default
-        self._rooms = tuple(r for r in rooms if r is not room)
+        self._user._rooms = tuple(r for r in rooms if r is not room)
         return room
 
     def __delitem__(self, key: str) -> None:
@@ -113,12 +119,12 @@ class UserRooms:
             raise KeyError(key)
 
     def clear(self) -> None:
-        self._rooms = ()
+        self._user._rooms = ()
 
     def values(self) -> Iterable[Room]:
         """The rooms, in the order joined: a snapshot, in both forms (so that a loop over them
         that changes them works alike for a user in 3 rooms and in 30)."""
-        rooms = self._rooms
+        rooms = self._user._rooms
         return rooms if type(rooms) is tuple else tuple(rooms.values())  # type: ignore[union-attr]
 
     def items(self) -> Iterator[tuple[str, Room]]:
@@ -128,7 +134,7 @@ class UserRooms:
         return (room.key for room in self.values())
 
     def __len__(self) -> int:
-        return len(self._rooms)
+        return len(self._user._rooms)
 
 
 def guest_key(token: str) -> str:
