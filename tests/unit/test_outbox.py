@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from palaver.server.limits import Limits, SendQueueRule
-from palaver.transports.outbox import QueuedSender
+from palaver.transports.outbox import SENDER_SLOTS, QueuedSender
 
 
 @dataclass
@@ -31,7 +31,7 @@ class FakeCore:
 
 
 class Conn(QueuedSender):
-    __slots__ = ("_core", "closing", "name")
+    __slots__ = (*SENDER_SLOTS, "_core", "closing", "name")
 
     def __init__(self, core: FakeCore, name: str) -> None:
         self._core = core  # type: ignore[assignment]

@@ -140,7 +140,7 @@ class MainPortConnection(StreamConnection):
         self.dialect = self._door.json
         self._core.rekeyed()
         self._text = False
-        self._policy.set_byte_cap(True)  # the JSON door's cap before HELLO applies from now on
+        self.set_byte_cap(True)  # the JSON door's cap before HELLO applies from now on
         self.last_seen = self.opened_at = self._core.monotonic()
 
     def _become_text(self, dialect: TextDialect) -> None:
@@ -149,7 +149,7 @@ class MainPortConnection(StreamConnection):
         self._text = True
         # Its nickless line programs may stay unregistered (as with the deadline above): no cap
         # on the bytes before registration; the rate limit still bounds them (docs/limits.md).
-        self._policy.set_byte_cap(False)
+        self.set_byte_cap(False)
         sock = self.transport.get_extra_info("socket")
         idle = max(1, int(self._core.timeouts.ping))
         with contextlib.suppress(OSError, AttributeError):

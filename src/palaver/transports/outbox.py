@@ -66,19 +66,32 @@ def reset(transport: asyncio.Transport) -> None:
     transport.abort()
 
 
+# The slots of what QueuedSender keeps: each connection class lists them in its own __slots__
+# (QueuedSender has none, so that a connection class may also have another base with slots:
+# StreamConnection is its own ConnectionPolicy).
+SENDER_SLOTS: Final = ("_behind", "_held", "_judge_at", "_outbox", "_queued")
+
+
 class QueuedSender:
-    __slots__ = ("_behind", "_held", "_judge_at", "_outbox", "_queued")
+    # (mypy checks what QueuedSender assigns against the slots each connection class gives it)
+    __slots__ = SENDER_SLOTS if TYPE_CHECKING else ()
+
+    _outbox: bytes | list[bytes] | None
+    _queued: int
+    _held: list[bytes] | None
+    _behind: float | None
+    _judge_at: asyncio.TimerHandle | None
 
     # Provided by the connection class.
     _core: ServerCore
     closing: bool
 
     def _init_outbox(self) -> None:
-        self._outbox: bytes | list[bytes] | None = None  # what waits: none, one frame, several
+        self._outbox = None  # what waits: nothing, one frame, or a list of them
         self._queued = 0
-        self._held: list[bytes] | None = None  # frames waiting behind a replay
-        self._behind: float | None = None  # since when the client is behind (loop time)
-        self._judge_at: asyncio.TimerHandle | None = None  # the end of its grace
+        self._held = None  # frames waiting behind a replay
+        self._behind = None  # since when the client is behind (loop time)
+        self._judge_at = None  # the end of its grace
 
     def _write_buffer_size(self) -> int:
         """Bytes written but not yet taken by the kernel (the subclass knows its transport)."""

@@ -29,7 +29,7 @@ from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.messages import Error, Goodbye, Wire
 from palaver.server.core import ServerCore
 from palaver.tls import peer_fingerprint
-from palaver.transports.outbox import QueuedSender, reset
+from palaver.transports.outbox import SENDER_SLOTS, QueuedSender, reset
 from palaver.transports.policy import ConnectionPolicy, Pause
 
 log = logging.getLogger("palaver.transports")
@@ -47,12 +47,16 @@ def receive_keyed(core: ServerCore, dialect: Dialect, data: bytes | None) -> lis
     return items
 
 
-class StreamConnection(QueuedSender, asyncio.Protocol):
+class StreamConnection(QueuedSender, ConnectionPolicy, asyncio.Protocol):
+    """A connection on a byte stream. It is its own
+    :class:`~palaver.transports.policy.ConnectionPolicy` (one object per connection, not two:
+    fewer bytes per idle connection); the policy's methods are what the transport asks."""
+
     __slots__ = (
+        *SENDER_SLOTS,
         "_backlog",
         "_core",
         "_host",
-        "_policy",
         "_port",
         "_reading",
         "_stash",
@@ -69,7 +73,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
     def __init__(self, core: ServerCore, dialect: Dialect, *, notice_after: int = 1) -> None:
         self._core = core
         self.dialect = dialect
-        self._policy = ConnectionPolicy(core.limits, notice_after=notice_after)
+        ConnectionPolicy.__init__(self, core.limits, notice_after=notice_after)
         self._backlog = b""  # read but not yet handled: waiting for tokens or for a login
         self._unthrottle: asyncio.TimerHandle | None = None  # the end of a rate-limit pause
         self._reading = True
@@ -107,31 +111,29 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
                                      secure=tls is not None)
 
     def data_received(self, data: bytes) -> None:
-        policy = self._policy
-        if self.closing or policy.stopped:
+        if self.closing or self.stopped:
             return
         core = self._core
         self.last_seen = now = core.monotonic()
         self.pinged = False
-        if not policy.registered:  # the caps before registration (learnt once: never undone)
-            cut = policy.arrived(len(data), core.hub.is_registered(self.sid))
+        if not self.registered:  # the caps before registration (learnt once: never undone)
+            cut = self.arrived(len(data), core.hub.is_registered(self.sid))
             if cut is not None:
                 self._stop(cut)
                 return
-        if self._backlog or policy.held():
+        if self._backlog or self.held():
             self._backlog += data  # a read that was under way when we paused
             return
-        if policy.admit_all(now, data.count(b"\n")):  # the usual case: all of it, now
+        if self.admit_all(now, data.count(b"\n")):  # the usual case: all of it, now
             self._handle(self._receive(data))
         else:
             self._feed(data, now)
 
     def _feed(self, data: bytes, now: float) -> None:
         """Handle ``data`` one line at a time while there are tokens; keep the rest."""
-        policy = self._policy
         start = 0
-        while not self.closing and not policy.stopped:
-            if policy.waiting_login:
+        while not self.closing and not self.stopped:
+            if self.waiting_login:
                 self._backlog = data[start:]
                 return
             end = data.find(b"\n", start)
@@ -139,7 +141,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
                 if start < len(data):
                     self._handle(self._receive(data[start:]))
                 return
-            pause = policy.admit(now)
+            pause = self.admit(now)
             if pause is not None:
                 self._backlog = data[start:]
                 self._throttle(pause)
@@ -155,18 +157,18 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
 
     def _go_on(self) -> None:
         self._unthrottle = None
-        self._policy.unthrottle()
+        self.unthrottle()
         self._drain()
 
     def _drain(self) -> None:
         """Handle what waited (tokens permitting), then read again if nothing holds us."""
-        if self._backlog and not self._policy.held():
+        if self._backlog and not self.held():
             backlog, self._backlog = self._backlog, b""
             self._feed(backlog, self._core.monotonic())
         self._set_reading()
 
     def _set_reading(self) -> None:
-        want = self._policy.reading(self.closing)
+        want = self.reading(self.closing)
         if want != self._reading:
             self._reading = want
             if want:
@@ -176,7 +178,7 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
 
     def _stop(self, reason: str) -> None:
         """Junk: read nothing more, and close after what is already on its way."""
-        self._policy.stop()
+        self.stop()
         self._backlog = b""
         self._set_reading()
         self._core.cut_off(self, reason)
@@ -202,18 +204,18 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         return receive_keyed(self._core, self.dialect, data)
 
     def _handle(self, items: list[Inbound]) -> None:
-        core, policy = self._core, self._policy
+        core = self._core
         for index, item in enumerate(items):
-            if self.closing or policy.stopped:
+            if self.closing or self.stopped:
                 return
-            if policy.waiting_login:
+            if self.waiting_login:
                 self._stash = [*(self._stash or ()), *items[index:]]
                 return
             if isinstance(item, bytes):
                 core.answer(self, item)
             elif isinstance(item, PeerError):
                 core.reject(self, item)
-                cut = policy.refused(core.hub.is_registered(self.sid))
+                cut = self.refused(core.hub.is_registered(self.sid))
                 if cut is not None:
                     self._stop(cut)
                     return
@@ -269,20 +271,20 @@ class StreamConnection(QueuedSender, asyncio.Protocol):
         self._core.loop.call_later(LINGER, transport.abort)
 
     def pause(self) -> None:
-        self._policy.wait_login()
+        self.wait_login()
         self._set_reading()
 
     def resume(self) -> None:
-        self._policy.login_done()
+        self.login_done()
         stash, self._stash = self._stash or [], None
         self._handle(stash)
-        if not self._policy.waiting_login:
+        if not self.waiting_login:
             self._drain()
 
     def stop_reading(self) -> None:
         """The server is shutting down: hand the core nothing more (what was read and not yet
         handled is dropped; it was never acknowledged), but keep sending."""
-        self._policy.stop()
+        self.stop()
         self._backlog = b""
         self._stash = None
         self._set_reading()

@@ -33,7 +33,7 @@ from palaver.protocol.errors import ErrorCode, FrameTooLarge, PeerError
 from palaver.protocol.jsonl import decode_client_frame, encode
 from palaver.protocol.messages import ClientMessage, Wire
 from palaver.server.core import ServerCore
-from palaver.transports.outbox import QueuedSender, bound_send_buffer, reset
+from palaver.transports.outbox import SENDER_SLOTS, QueuedSender, bound_send_buffer, reset
 from palaver.transports.policy import ConnectionPolicy
 
 log = logging.getLogger("palaver.transports")
@@ -96,6 +96,7 @@ class WebSocketConnection(QueuedSender):
     properties (IRC: :mod:`palaver.transports.irc_websocket`)."""
 
     __slots__ = (
+        *SENDER_SLOTS,
         "_closed",
         "_closer",
         "_core",
