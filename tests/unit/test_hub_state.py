@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from palaver.hub.effects import SessionId
 from palaver.hub.state import SMALL, Room, User, guest_key, holds_token
 
 
@@ -117,3 +118,16 @@ def test_a_loop_over_a_users_rooms_may_change_them_in_either_form(count: int) ->
     for room in rooms.values():
         del rooms[room.key]
     assert len(rooms) == 0
+
+
+def test_a_user_with_one_session_holds_its_id_and_no_tuple() -> None:
+    user = User("ann", "Ann", account=True)
+    assert user.sessions == ()
+    user.sessions += (SessionId(7),)
+    assert user._sessions == 7 and user.sessions == (7,)  # one: the id itself
+    user.sessions += (SessionId(9),)
+    assert user._sessions == (7, 9) and user.sessions == (7, 9)
+    user.sessions = tuple(s for s in user.sessions if s != 7)
+    assert user._sessions == 9 and user.sessions == (9,)
+    user.sessions = ()
+    assert user.sessions == () and not user.sessions

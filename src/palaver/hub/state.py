@@ -21,14 +21,15 @@ class User:
     not kept: the key is derived from it, and a HELLO's token is checked against the key.
     """
 
-    __slots__ = ("_rooms", "account", "active", "away", "bot", "invisible", "key", "nick",
-                 "oper", "realname", "sessions", "signon", "username", "wallops")
+    __slots__ = ("_rooms", "_sessions", "account", "active", "away", "bot", "invisible", "key",
+                 "nick", "oper", "realname", "signon", "username", "wallops")
 
     def __init__(self, key: str, nick: str, *, account: bool) -> None:
         self.key = key
         self.nick = nick
         self.account = account
-        self.sessions: tuple[SessionId, ...] = ()  # nearly always one: a tuple is smallest
+        # Its sessions: nearly always one, kept as that id (no tuple of one); see sessions.
+        self._sessions: SessionId | tuple[SessionId, ...] = ()
         self._rooms: tuple[Room, ...] | dict[str, Room] = ()  # (what UserRooms shows)
         # What it said of itself (hub/profile.py): "" when not said; away: None when here.
         self.username = ""
@@ -46,6 +47,16 @@ class User:
     @property
     def folded_nick(self) -> str:
         return fold(self.nick)
+
+    @property
+    def sessions(self) -> tuple[SessionId, ...]:
+        """Its sessions, in the order they came (a user online has at least one)."""
+        sessions = self._sessions
+        return sessions if type(sessions) is tuple else (sessions,)  # type: ignore[return-value]
+
+    @sessions.setter
+    def sessions(self, sessions: tuple[SessionId, ...]) -> None:
+        self._sessions = sessions[0] if len(sessions) == 1 else sessions
 
     @property
     def rooms(self) -> UserRooms:
