@@ -2,11 +2,11 @@
 
 The core hands a connection encoded events with :meth:`QueuedSender.send`; they wait in the
 connection's outbox until the core flushes every dirty connection at the next loop turn (the
-subclass's ``flush`` writes them in one go: :meth:`QueuedSender._take_outbox`). The outbox is
-as small as what it holds: nothing (None) for an idle connection, the one frame itself, or a
-list past one — an idle connection holds no empty list, and a loop turn that sends a
-connection one frame (the usual case) makes no list. While a resume replays history (:meth:`hold`)
-live events wait behind it, and :meth:`release` puts the replay first.
+subclass's ``flush`` writes them in one go). The outbox is as small as what it holds: nothing
+(None) for an idle connection, the one frame itself, or a list past one — an idle connection
+holds no empty list, and a loop turn that sends a connection one frame (the usual case) makes
+no list. While a resume replays history (:meth:`hold`) live events wait behind it, and
+:meth:`release` puts the replay first.
 
 Slow readers (docs/limits.md, "Send queue"; the rule is
 :class:`~palaver.server.limits.SendQueueRule`): what the kernel does not take waits in the
@@ -138,7 +138,7 @@ class QueuedSender:
             elif type(outbox) is list:
                 outbox.append(data)
             else:
-                conn._outbox = [outbox, data]  # type: ignore[list-item]  # (bytes: tested)
+                conn._outbox = [outbox, data]  # type: ignore[list-item]  # (bytes: the type test)
             conn._queued = queued = conn._queued + size
             if queued > ceiling:
                 conn._judge()
