@@ -65,6 +65,26 @@ def test_cap_ls_without_302_has_no_values_and_one_line() -> None:
             ":palaver CAP * ACK :-cap-notify"]  # it may go: it was never implied
 
 
+def test_the_cap_version_is_kept_with_the_negotiated_caps_and_shared_with_them() -> None:
+    spoke_302, asked = dialect(), dialect()
+    spoke_302.receive_data(b"CAP LS 302\r\n")
+    asked.receive_data(b"CAP LS\r\nCAP REQ :cap-notify\r\n")
+    assert spoke_302.caps == asked.caps == frozenset({"cap-notify"})
+    assert (spoke_302.cap_version, asked.cap_version) == (302, 0)
+    assert spoke_302.encode_key == asked.encode_key  # the version changes no broadcast line
+    same = dialect()
+    same.receive_data(b"CAP LS 302\r\n")
+    assert same.caps is spoke_302.caps and same.renderer is spoke_302.renderer  # not copies
+    spoke_302.receive_data(b"CAP REQ :server-time\r\n")  # a REQ keeps the version spoken
+    assert spoke_302.cap_version == 302
+    assert replies(spoke_302.receive_data(b"CAP REQ :-cap-notify\r\n")) == [
+        ":palaver CAP * NAK :-cap-notify"]
+    asked.receive_data(b"CAP LS 302\r\n")  # 302 said later: from then on
+    assert asked.cap_version == 302
+    assert replies(asked.receive_data(b"CAP REQ :-cap-notify\r\n")) == [
+        ":palaver CAP * NAK :-cap-notify"]
+
+
 def test_a_long_cap_ls_302_is_split_with_a_star_on_every_line_but_the_last() -> None:
     d = IrcDialect(ids=RequestIds("t"), server="s" * 400)  # a long prefix leaves little room:
     # the list needs several lines

@@ -62,9 +62,23 @@ MAX_PENDING: Final = 4_096  # requests awaiting a reply; the oldest are forgotte
 
 
 NO_CAPS: Final[frozenset[str]] = frozenset()
-MAX_RENDERINGS: Final = 1_024
-_RENDERINGS: dict[tuple[str, frozenset[str]],
-                  tuple[frozenset[str], Hashable, IrcRenderer]] = {}
+MAX_NEGOTIATIONS: Final = 1_024
+
+
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    """What a connection negotiated with CAP, one object for every connection of a server name
+    that negotiated the same (a few hundred bytes per idle connection otherwise): the
+    capabilities, the CAP version it spoke (302: values, multi-line replies, cap-notify for
+    good; else 0), its encode key (the capabilities that change lines) and its renderer."""
+
+    caps: frozenset[str]
+    cap_version: int
+    encode_key: Hashable
+    renderer: IrcRenderer
+
+
+_NEGOTIATIONS: dict[tuple[str, frozenset[str], int], Negotiated] = {}
 
 
 class RequestIds:
@@ -109,10 +123,11 @@ class IrcDialect:
     this package (and nothing else)."""
 
     __slots__ = (
-        "_aside", "_labels", "_rendering", "batches", "closing", "door", "framer", "metadata",
+        "_aside", "_labels", "_negotiated", "batches", "closing", "door", "framer", "metadata",
         "motd", "nick", "nick_of", "password", "pending", "phase", "realname", "reg",
         "username",
     )
+    _negotiated: Negotiated  # set by set_caps
 
     def __init__(
         self,
@@ -149,13 +164,13 @@ class IrcDialect:
         self.batches: dict[str, multiline.ClientBatch] | None = None  # the client's open ones
         self._aside: list[bytes] | None = None
         self.metadata: dict[str, str] | None = None  # set before registering (irc/metadata.py)
-        self.set_caps(NO_CAPS)
+        self.set_caps(NO_CAPS, cap_version=0)
 
     # ------------------------------------------------------------------ the Dialect interface
 
     @property
     def encode_key(self) -> Hashable:
-        return self._rendering[1]
+        return self._negotiated.encode_key
 
     @property
     def server(self) -> str:
@@ -167,11 +182,15 @@ class IrcDialect:
 
     @property
     def caps(self) -> frozenset[str]:
-        return self._rendering[0]
+        return self._negotiated.caps
+
+    @property
+    def cap_version(self) -> int:
+        return self._negotiated.cap_version
 
     @property
     def renderer(self) -> IrcRenderer:
-        return self._rendering[2]
+        return self._negotiated.renderer
 
     @property
     def labels(self) -> Labels:
@@ -301,17 +320,19 @@ class IrcDialect:
             self.pending.popitem(last=False)
         return message_type(id=request_id, **fields)  # type: ignore[arg-type]
 
-    def set_caps(self, caps: frozenset[str]) -> None:
-        # Connections with the same capabilities share one caps set, encode key and renderer
-        # (a few hundred bytes per idle connection otherwise).
-        shared = _RENDERINGS.get((self.server, caps))
-        if shared is None:
-            if len(_RENDERINGS) >= MAX_RENDERINGS:  # bounded: clients choose their caps
-                _RENDERINGS.clear()
+    def set_caps(self, caps: frozenset[str], cap_version: int | None = None) -> None:
+        """Negotiates ``caps`` (at ``cap_version``; None: the version spoken so far)."""
+        if cap_version is None:
+            cap_version = self._negotiated.cap_version
+        negotiated = _NEGOTIATIONS.get((self.server, caps, cap_version))
+        if negotiated is None:
+            if len(_NEGOTIATIONS) >= MAX_NEGOTIATIONS:  # bounded: clients choose their caps
+                _NEGOTIATIONS.clear()
             # caps that change no line share the key
-            shared = _RENDERINGS[(self.server, caps)] = (
-                caps, ("irc", caps - UNRENDERED_CAPS), IrcRenderer(self.server, caps))
-        self._rendering = shared
+            negotiated = _NEGOTIATIONS[(self.server, caps, cap_version)] = Negotiated(
+                caps, cap_version, ("irc", caps - UNRENDERED_CAPS),
+                IrcRenderer(self.server, caps))
+        self._negotiated = negotiated
 
     def me(self) -> str:
         """The target of a numeric: our nick once registered, ``*`` before."""

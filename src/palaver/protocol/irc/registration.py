@@ -135,10 +135,9 @@ def on_cap(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
     if sub == "LS":
         irc.step(Step.CAP_BEGIN)
         version = line.params[1] if len(line.params) > 1 else ""
-        if version.isdigit() and int(version) >= 302 and irc.reg.cap_version < 302:
-            irc.reg.cap_version = 302
-            irc.set_caps(irc.caps | {"cap-notify"})  # implied by 302, for good
-        values = irc.reg.cap_version >= 302
+        if version.isdigit() and int(version) >= 302 and irc.cap_version < 302:
+            irc.set_caps(irc.caps | {"cap-notify"}, cap_version=302)  # implied, for good
+        values = irc.cap_version >= 302
         out.append(_cap_reply(irc, "LS", [
             f"sasl={','.join(irc.door.mechanisms)}" if values and cap == "sasl"  # irc/sasl.py
             else f"{cap}={CAP_VALUES[cap]}" if values and cap in CAP_VALUES else cap
@@ -172,7 +171,7 @@ def _requested(irc: IrcDialect, wanted: str) -> frozenset[str] | None:
         removing = name.startswith("-")
         cap = name[1:] if removing else name
         if cap not in SUPPORTED_CAPS or (removing and cap == "cap-notify"
-                                         and irc.reg.cap_version >= 302):
+                                         and irc.cap_version >= 302):
             return None
         if removing:
             caps.discard(cap)
@@ -185,7 +184,7 @@ def _cap_reply(irc: IrcDialect, sub: str, items: list[str]) -> bytes:
     """``CAP <me> LS|LIST :items`` — on several lines, each but the last marked ``*``, when
     they do not fit one and the client said ``CAP LS 302`` (else on one line, as 301 wants)."""
     me = irc.me()
-    if irc.reg.cap_version < 302:
+    if irc.cap_version < 302:
         return irc.line("CAP", me, sub, " ".join(items))
     budget = MAX_LINE - 2 - len(f":{irc.server} CAP {me} {sub} * :".encode())
     chunks: list[list[str]] = [[]]

@@ -79,15 +79,14 @@ def advance(phase: Phase, step: Step, role: str = "client") -> Phase:
 
 
 class Registration:
-    """What a connection has negotiated and proved, beside its phase: the CAP version it
-    spoke (302: values, multi-line replies, cap-notify), a SASL exchange under way (its
+    """What a connection has proved, beside its phase: a SASL exchange under way (its
     mechanism and data so far; None: none) and the account it is logged in to (SASL or PASS).
-    (The door's server password and SASL mechanisms are its door's: ``IrcDialect.door``.)"""
+    (The CAP version it spoke is its negotiation's: ``IrcDialect.cap_version``; the door's
+    server password and SASL mechanisms are its door's: ``IrcDialect.door``.)"""
 
-    __slots__ = ("account", "cap_version", "mechanism", "sasl")
+    __slots__ = ("account", "mechanism", "sasl")
 
     def __init__(self) -> None:
-        self.cap_version = 0
         self.mechanism = "PLAIN"
         self.sasl: str | None = None
         self.account: str | None = None
