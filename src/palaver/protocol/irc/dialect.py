@@ -123,9 +123,8 @@ class IrcDialect:
     this package (and nothing else)."""
 
     __slots__ = (
-        "_aside", "_labels", "_negotiated", "batches", "closing", "door", "framer", "metadata",
-        "motd", "nick", "nick_of", "password", "pending", "phase", "realname", "reg",
-        "username",
+        "_aside", "_labels", "_negotiated", "account", "batches", "closing", "door", "framer",
+        "motd", "nick", "nick_of", "pending", "phase", "realname", "reg",
     )
     _negotiated: Negotiated  # set by set_caps
 
@@ -146,11 +145,10 @@ class IrcDialect:
         self.nick_of = nick_of
         self.phase = Phase.START
         self.nick: str | None = None
-        # USER's: the realname is None until USER comes ("" if it had none left after the
-        # formatting went); SETNAME keeps it up to date (for extended-join).
-        self.username: str | None = None
+        # USER's realname: None until USER comes ("" if it had none left after the formatting
+        # went); SETNAME keeps it up to date (for extended-join).
         self.realname: str | None = None
-        self.password: str | None = None
+        self.account: str | None = None  # the account logged in to (SASL or PASS)
         # Requests awaiting their answer; None when there are none (an idle connection holds
         # no empty containers: this, batches, _aside and metadata are made on first use).
         self.pending: OrderedDict[str, Pending] | None = None
@@ -159,11 +157,11 @@ class IrcDialect:
         # with ERROR, it does not let the client guess again), else None. The transport closes
         # it (palaver.transports.irc_port).
         self.closing: str | None = None
-        self.reg = Registration()  # CAP version, SASL, PASS
+        # USER's username, PASS, SASL, metadata for the HELLO: None once registered
+        self.reg: Registration | None = Registration()
         self._labels: Labels | None = None  # made on first use (see labels)
         self.batches: dict[str, multiline.ClientBatch] | None = None  # the client's open ones
         self._aside: list[bytes] | None = None
-        self.metadata: dict[str, str] | None = None  # set before registering (irc/metadata.py)
         self.set_caps(NO_CAPS, cap_version=0)
 
     # ------------------------------------------------------------------ the Dialect interface

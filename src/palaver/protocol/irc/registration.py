@@ -70,22 +70,23 @@ def isupport(irc: IrcDialect, me: str | None = None) -> bytes:
 def maybe_register(irc: IrcDialect, out: list[Inbound]) -> None:
     """Sends the HELLO once NICK and USER are both in, outside a CAP negotiation; without the
     door's password, ``464`` and the close instead."""
-    if irc.phase is not Phase.START or irc.nick is None or irc.realname is None:
+    reg = irc.reg
+    if irc.phase is not Phase.START or reg is None or irc.nick is None or irc.realname is None:
         return
     expected = irc.door.password
-    if expected is not None and not _same(irc.password, expected):
+    if expected is not None and not _same(reg.password, expected):
         irc.closing = "Password incorrect"  # nothing more is read, nothing but the ERROR sent
         out.append(irc.num("464", "Password incorrect"))
         out.append(irc.request(Quit, Pending("refused", "Password incorrect")))
         return
     irc.step(Step.COMPLETE)
     # A server password is the door's; an account logged in with SASL needs none either.
-    password = None if irc.door.password is not None or irc.reg.account else irc.password
+    password = None if irc.door.password is not None or irc.account else reg.password
     out.append(irc.request(Hello, Pending("hello", irc.nick), version=PROTOCOL_VERSION,
                            nick=irc.nick, password=password,
-                           username=irc.username, realname=irc.realname or None,
+                           username=reg.username, realname=irc.realname or None,
                            autojoin=False,
-                           metadata=metadata.hello_metadata(irc)))  # before-connect
+                           metadata=metadata.hello_metadata(irc, reg)))  # before-connect
 
 
 def _same(given: str | None, expected: str) -> bool:
@@ -96,10 +97,11 @@ def _same(given: str | None, expected: str) -> bool:
 
 
 def on_pass(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
-    if not irc.step(Step.PASS):
+    reg = irc.reg
+    if reg is None or not irc.step(Step.PASS):
         out.append(irc.num("462", "You may not reregister"))
     else:
-        irc.password = " ".join(line.params)  # a password with spaces, sent without ":"
+        reg.password = " ".join(line.params)  # a password with spaces, sent without ":"
         maybe_register(irc, out)
 
 
@@ -119,13 +121,13 @@ def on_nick(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 
 def on_user(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
+    reg = irc.reg
     if not line.params[0] or not line.params[3]:
         out.append(irc.need_more("USER"))  # an empty username or realname too
-    elif not irc.step(Step.USER):
+    elif reg is None or not irc.step(Step.USER):
         out.append(irc.num("462", "You may not reregister"))
     else:
-        username = _USERNAME_JUNK.sub("", line.params[0])[:MAX_USERNAME] or None
-        irc.username = username
+        reg.username = _USERNAME_JUNK.sub("", line.params[0])[:MAX_USERNAME] or None
         irc.realname = one_line(line.params[3], MAX_REALNAME) or ""  # "": given, but empty
         maybe_register(irc, out)
 
@@ -155,8 +157,9 @@ def on_cap(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
             out.append(irc.line("CAP", irc.me(), "ACK", wanted))
     elif sub == "END":
         irc.step(Step.CAP_END)
-        if irc.reg.sasl is not None and irc.phase is Phase.START:  # registering: SASL is over
-            irc.reg.sasl = None
+        reg = irc.reg
+        if irc.phase is Phase.START and reg is not None and reg.sasl is not None:
+            reg.sasl = None  # registering: SASL is over
             out.append(irc.num("906", "SASL authentication aborted"))
         maybe_register(irc, out)
     else:
@@ -213,11 +216,12 @@ def on_quit(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 
 def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
-    irc.step(Step.WELCOME)
+    if irc.step(Step.WELCOME):
+        irc.reg = None  # registered: what only registering needed is let go
     irc.nick = me = event.nick
     irc.motd = event.motd
-    if event.account and irc.reg.account is None:  # logged in with PASS: the account is the nick
-        irc.reg.account = me
+    if event.account and irc.account is None:  # logged in with PASS: the account is the nick
+        irc.account = me
     lines = [
         irc.num("001", f"Welcome to the palaver IRC network, {hostmask(me)}", me=me),
         irc.num("002", f"Your host is {irc.server}, running version {__version__}", me=me),

@@ -79,14 +79,18 @@ def advance(phase: Phase, step: Step, role: str = "client") -> Phase:
 
 
 class Registration:
-    """What a connection has proved, beside its phase: a SASL exchange under way (its
-    mechanism and data so far; None: none) and the account it is logged in to (SASL or PASS).
-    (The CAP version it spoke is its negotiation's: ``IrcDialect.cap_version``; the door's
-    server password and SASL mechanisms are its door's: ``IrcDialect.door``.)"""
+    """What only registering needs, let go at WELCOME (a registered connection holds none):
+    USER's username, PASS's password, a SASL exchange under way (its mechanism and data so
+    far; None: none) and the metadata set before registering (``before-connect``; None: none),
+    all for the HELLO — sent again with the next NICK if the hub refuses it. (What is needed
+    after is the dialect's: the account, the realname; the CAP version is its negotiation's;
+    the door's server password and SASL mechanisms are its door's: ``IrcDialect.door``.)"""
 
-    __slots__ = ("account", "mechanism", "sasl")
+    __slots__ = ("mechanism", "metadata", "password", "sasl", "username")
 
     def __init__(self) -> None:
+        self.username: str | None = None
+        self.password: str | None = None
         self.mechanism = "PLAIN"
         self.sasl: str | None = None
-        self.account: str | None = None
+        self.metadata: dict[str, str] | None = None
