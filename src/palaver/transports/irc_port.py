@@ -93,7 +93,8 @@ def irc_dialect(core: ServerCore, server_name: str | None,
     return IrcDialect(ids=request_ids(), nick_of=nick_of,
                       password=password,
                       sasl_mechanisms=("PLAIN", "EXTERNAL") if external else ("PLAIN",),
-                      server=server_name or host_name(), info=core.hub.config.server_info)
+                      server=server_name or host_name(), info=core.hub.config.server_info,
+                      motd=core.hub.config.motd)
 
 
 def irc_connection(core: ServerCore, server_name: str | None = None,

@@ -99,21 +99,23 @@ class RequestIds:
 @dataclass(frozen=True, slots=True)
 class IrcDoor:
     """What every connection of an IRC door shares: the server's name and description (WHOIS
-    312, LINKS), the door's server password (``irc_password``; None: PASS logs in to an
-    account), the SASL mechanisms it offers and its request ids."""
+    312, LINKS), its message of the day (the MOTD command's; WELCOME brings the same), the
+    door's server password (``irc_password``; None: PASS logs in to an account), the SASL
+    mechanisms it offers and its request ids."""
 
     server: str
     info: str
+    motd: str
     password: str | None
     mechanisms: tuple[str, ...]
     ids: RequestIds
 
 
 @functools.lru_cache(maxsize=64)
-def _door(server: str, info: str, password: str | None, mechanisms: tuple[str, ...],
-          ids: RequestIds) -> IrcDoor:
+def _door(server: str, info: str, motd: str, password: str | None,
+          mechanisms: tuple[str, ...], ids: RequestIds) -> IrcDoor:
     """One :class:`IrcDoor` for all the connections made with the same settings."""
-    return IrcDoor(server, info, password, mechanisms, ids)
+    return IrcDoor(server, info, motd, password, mechanisms, ids)
 
 
 class IrcDialect:
@@ -124,7 +126,7 @@ class IrcDialect:
 
     __slots__ = (
         "_aside", "_labels", "_negotiated", "account", "batches", "closing", "door", "framer",
-        "motd", "nick", "nick_of", "pending", "phase", "realname", "reg",
+        "nick", "nick_of", "pending", "phase", "realname", "reg",
     )
     _negotiated: Negotiated  # set by set_caps
 
@@ -136,12 +138,13 @@ class IrcDialect:
         server: str = "palaver",
         password: str | None = None,  # the door's server password (irc_password)
         info: str = DEFAULT_SERVER_INFO,
+        motd: str = "",  # the hub's (HubConfig.motd): none by default
         sasl_mechanisms: tuple[str, ...] = ("PLAIN",),  # EXTERNAL too: TLS with client_ca
     ) -> None:
         # Made for a read and kept only while it holds something (an unfinished line, a line
         # too long being skipped, a runaway): an idle connection holds no framer.
         self.framer: IrcFramer | None = None
-        self.door = _door(server, info, password, sasl_mechanisms, ids)
+        self.door = _door(server, info, motd, password, sasl_mechanisms, ids)
         self.nick_of = nick_of
         self.phase = Phase.START
         self.nick: str | None = None
@@ -152,7 +155,6 @@ class IrcDialect:
         # Requests awaiting their answer; None when there are none (an idle connection holds
         # no empty containers: this, batches, _aside and metadata are made on first use).
         self.pending: OrderedDict[str, Pending] | None = None
-        self.motd = ""
         # Why this connection must close after what has been rendered (IRC ends a refused login
         # with ERROR, it does not let the client guess again), else None. The transport closes
         # it (palaver.transports.irc_port).

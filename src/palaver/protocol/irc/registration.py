@@ -219,7 +219,6 @@ def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
     if irc.step(Step.WELCOME):
         irc.reg = None  # registered: what only registering needed is let go
     irc.nick = me = event.nick
-    irc.motd = event.motd
     if event.account and irc.account is None:  # logged in with PASS: the account is the nick
         irc.account = me
     lines = [
@@ -230,7 +229,7 @@ def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
                 CHANNEL_PARAM_MODES, me=me),
         isupport(irc, me),
         metadata.burst(irc, event, me),  # draft/metadata-3: one's own, before the MOTD
-        irc.renderer.motd(me, irc.motd),
+        irc.renderer.motd(me, event.motd),
     ]
     return b"".join(lines)
 
