@@ -10,7 +10,7 @@ from palaver.protocol.irc import IrcDialect
 from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.registration import ISUPPORT, isupport
 from palaver.protocol.irc.render import SUPPORTED_CAPS
-from palaver.protocol.irc.state import Phase
+from palaver.protocol.irc.state import Closing, Phase
 from palaver.protocol.irc.wire import MAX_LINE
 from palaver.protocol.messages import (
     Authenticate,
@@ -119,7 +119,7 @@ def test_the_door_s_password_must_come_with_pass_or_the_connection_is_refused() 
     assert replies(out) == [":palaver 464 * :Password incorrect"]
     [quit_] = requests(out)
     assert isinstance(quit_, Quit)
-    assert d.closing == "Password incorrect"  # nothing more is read: no JOIN, no NICK
+    assert d.closing == Closing("Password incorrect")  # nothing more is read: no JOIN, no NICK
     assert d.encode(Goodbye(id=quit_.id, reason="bye")) == (
         b"ERROR :Closing link: * (Password incorrect)\r\n")
     wrong = dialect(password="letmein")

@@ -12,7 +12,14 @@ from palaver.protocol.errors import FrameTooLarge
 from palaver.protocol.irc import IrcDialect
 from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.render import SUPPORTED_CAPS
-from palaver.protocol.irc.state import TRANSITIONS, IllegalTransition, Phase, Step, advance
+from palaver.protocol.irc.state import (
+    TRANSITIONS,
+    Closing,
+    IllegalTransition,
+    Phase,
+    Step,
+    advance,
+)
 from palaver.protocol.irc.wire import MAX_INPUT, MAX_LINE, MAX_RUNAWAY, parse_line
 from palaver.protocol.messages import (
     Away,
@@ -148,7 +155,7 @@ def test_a_wrong_password_is_464_then_the_connection_closes_with_error() -> None
     assert isinstance(hello, Hello) and d.closing is None
     out = d.encode(Error(id=hello.id, code="auth_failed", message="wrong nick or password"))
     assert lines(out) == [":palaver 464 * :Password incorrect"]
-    assert d.closing == "Password incorrect"  # the transport closes after this
+    assert d.closing == Closing("Password incorrect")  # the transport closes after this
     assert d.encode(Error(id=join.id, code="handshake_required", message="no")) == b""  # type: ignore[union-attr]
     assert lines(d.encode(Goodbye(reason="Password incorrect"))) == [
         "ERROR :Closing link: * (Password incorrect)"]
@@ -158,7 +165,7 @@ def test_a_throttled_login_closes_with_the_reason() -> None:
     d = dialect()
     (hello,) = d.receive_data(b"PASS wrongpass\r\nNICK ann\r\nUSER ann 0 * :A\r\n")
     out = d.encode(Error(id=hello.id, code="auth_throttled", message="try again in 9 s"))  # type: ignore[union-attr]
-    assert out == b"" and d.closing == "try again in 9 s"
+    assert out == b"" and d.closing == Closing("try again in 9 s")
 
 
 def test_nick_in_use_is_433_and_a_new_nick_retries() -> None:

@@ -40,7 +40,14 @@ from palaver.protocol.irc import multiline
 from palaver.protocol.irc.labels import Labels
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import UNRENDERED_CAPS, IrcRenderer, clean
-from palaver.protocol.irc.state import IllegalTransition, Phase, Registration, Step, advance
+from palaver.protocol.irc.state import (
+    Closing,
+    IllegalTransition,
+    Phase,
+    Registration,
+    Step,
+    advance,
+)
 from palaver.protocol.irc.table import COMMANDS, EVENTS
 from palaver.protocol.irc.wire import (
     MAX_CLIENT_TAGS,
@@ -155,10 +162,7 @@ class IrcDialect:
         # Requests awaiting their answer; None when there are none (an idle connection holds
         # no empty containers: this, batches, _aside and metadata are made on first use).
         self.pending: OrderedDict[str, Pending] | None = None
-        # Why this connection must close after what has been rendered (IRC ends a refused login
-        # with ERROR, it does not let the client guess again), else None. The transport closes
-        # it (palaver.transports.irc_port).
-        self.closing: str | None = None
+        self.closing: Closing | None = None  # a refused login's: nothing more is read
         # USER's username, PASS, SASL, metadata for the HELLO: None once registered
         self.reg: Registration | None = Registration()
         self._labels: Labels | None = None  # made on first use (see labels)

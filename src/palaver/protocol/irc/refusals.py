@@ -25,7 +25,7 @@ from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.profile import setname_refused
 from palaver.protocol.irc.rooms import ROOM_ERROR_NUMERICS
 from palaver.protocol.irc.sasl import auth_refused
-from palaver.protocol.irc.state import Step
+from palaver.protocol.irc.state import Closing, Step
 from palaver.protocol.messages import Error
 
 if TYPE_CHECKING:
@@ -96,7 +96,8 @@ def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:
     if kind == "hello":
         irc.step(Step.REFUSED)
         if code in (ErrorCode.AUTH_FAILED, ErrorCode.AUTH_THROTTLED):  # ERROR and close
-            irc.closing = "Password incorrect" if numeric is not None else event.message
+            irc.closing = Closing("Password incorrect" if numeric is not None
+                                  else event.message)
             return b"" if numeric is None else irc.num(*numeric)
         if numeric is not None:
             irc.nick = None  # the next NICK tries again

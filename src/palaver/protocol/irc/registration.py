@@ -27,7 +27,7 @@ from palaver.protocol.irc import history, metadata, monitor
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import CAP_VALUES, SUPPORTED_CAPS, hostmask
 from palaver.protocol.irc.rooms import CHANMODES, CHANNEL_MODES, CHANNEL_PARAM_MODES, MAX_KICKS
-from palaver.protocol.irc.state import Phase, Step
+from palaver.protocol.irc.state import Closing, Phase, Step
 from palaver.protocol.irc.wire import MAX_LINE, IrcLine, one_line, strip_formatting
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
@@ -75,7 +75,7 @@ def maybe_register(irc: IrcDialect, out: list[Inbound]) -> None:
         return
     expected = irc.door.password
     if expected is not None and not _same(reg.password, expected):
-        irc.closing = "Password incorrect"  # nothing more is read, nothing but the ERROR sent
+        irc.closing = Closing("Password incorrect")  # nothing more read, only ERROR sent
         out.append(irc.num("464", "Password incorrect"))
         out.append(irc.request(Quit, Pending("refused", "Password incorrect")))
         return

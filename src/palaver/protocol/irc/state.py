@@ -13,6 +13,7 @@ names the role, state and event, and the dialect answers with the matching numer
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Final
 
 
@@ -94,3 +95,13 @@ class Registration:
         self.mechanism = "PLAIN"
         self.sasl: str | None = None
         self.metadata: dict[str, str] | None = None
+
+
+@dataclass(slots=True)
+class Closing:
+    """Why a connection must close after what has been rendered (IRC ends a refused login with
+    ERROR, it does not let the client guess again), and whether its transport has asked the
+    core for that close yet (it asks once: palaver.transports.irc_port)."""
+
+    reason: str
+    asked: bool = False
