@@ -90,6 +90,19 @@ def test_illegal_transitions_name_role_state_and_event() -> None:
                     advance(phase, step)
 
 
+def test_every_step_moves_the_phase_and_only_registering_lets_the_registration_go() -> None:
+    for (phase, step), after in TRANSITIONS.items():
+        d = registered()
+        if phase is not Phase.REGISTERED:
+            d = dialect()
+            assert d.reg is not None
+            d.reg.phase = phase
+        assert d.step(step) and d.phase is after, (phase, step)
+        assert (d.reg is None) is (after is Phase.REGISTERED), (phase, step)
+    d = dialect()
+    assert not d.step(Step.WELCOME) and d.phase is Phase.START and d.reg is not None
+
+
 def test_the_connections_of_a_door_share_one_id_source_and_never_share_an_id() -> None:
     ids = RequestIds("door")
     ann, bob = IrcDialect(ids=ids), IrcDialect(ids=ids)

@@ -133,7 +133,7 @@ class IrcDialect:
 
     __slots__ = (
         "_aside", "_labels", "_negotiated", "account", "batches", "closing", "door", "framer",
-        "nick", "nick_of", "pending", "phase", "realname", "reg",
+        "nick", "nick_of", "pending", "realname", "reg",
     )
     _negotiated: Negotiated  # set by set_caps
 
@@ -153,7 +153,6 @@ class IrcDialect:
         self.framer: IrcFramer | None = None
         self.door = _door(server, info, motd, password, sasl_mechanisms, ids)
         self.nick_of = nick_of
-        self.phase = Phase.START
         self.nick: str | None = None
         # USER's realname: None until USER comes ("" if it had none left after the formatting
         # went); SETNAME keeps it up to date (for extended-join).
@@ -163,7 +162,8 @@ class IrcDialect:
         # no empty containers: this, batches, _aside and metadata are made on first use).
         self.pending: OrderedDict[str, Pending] | None = None
         self.closing: Closing | None = None  # a refused login's: nothing more is read
-        # USER's username, PASS, SASL, metadata for the HELLO: None once registered
+        # the phase, and USER's username, PASS, SASL, metadata for the HELLO: None once
+        # registered
         self.reg: Registration | None = Registration()
         self._labels: Labels | None = None  # made on first use (see labels)
         self.batches: dict[str, multiline.ClientBatch] | None = None  # the client's open ones
@@ -195,6 +195,12 @@ class IrcDialect:
     @property
     def renderer(self) -> IrcRenderer:
         return self._negotiated.renderer
+
+    @property
+    def phase(self) -> Phase:
+        """Where registration is: ``REGISTERED`` once it is over (no Registration kept)."""
+        reg = self.reg
+        return Phase.REGISTERED if reg is None else reg.phase
 
     @property
     def labels(self) -> Labels:
@@ -306,11 +312,18 @@ class IrcDialect:
     # ------------------------------------------------------------------ for the handlers
 
     def step(self, step: Step) -> bool:
-        """Moves the registration state machine; False (and no move) if ``step`` is illegal."""
+        """Moves the registration state machine; False (and no move) if ``step`` is illegal.
+        Reaching ``REGISTERED`` lets go of what only registering needed."""
+        reg = self.reg
         try:
-            self.phase = advance(self.phase, step)
+            phase = advance(Phase.REGISTERED if reg is None else reg.phase, step)
         except IllegalTransition:
             return False
+        if reg is not None:
+            if phase is Phase.REGISTERED:
+                self.reg = None
+            else:
+                reg.phase = phase
         return True
 
     def request(self, message_type: type[ClientMessage], pending: Pending,
@@ -340,7 +353,7 @@ class IrcDialect:
 
     def me(self) -> str:
         """The target of a numeric: our nick once registered, ``*`` before."""
-        if self.phase is not Phase.REGISTERED:
+        if self.reg is not None:  # registering
             return self.nick_of() or "*"
         return self.nick_of() or self.nick or "*"
 

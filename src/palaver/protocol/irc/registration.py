@@ -71,7 +71,7 @@ def maybe_register(irc: IrcDialect, out: list[Inbound]) -> None:
     """Sends the HELLO once NICK and USER are both in, outside a CAP negotiation; without the
     door's password, ``464`` and the close instead."""
     reg = irc.reg
-    if irc.phase is not Phase.START or reg is None or irc.nick is None or irc.realname is None:
+    if reg is None or reg.phase is not Phase.START or irc.nick is None or irc.realname is None:
         return
     expected = irc.door.password
     if expected is not None and not _same(reg.password, expected):
@@ -158,7 +158,7 @@ def on_cap(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
     elif sub == "END":
         irc.step(Step.CAP_END)
         reg = irc.reg
-        if irc.phase is Phase.START and reg is not None and reg.sasl is not None:
+        if reg is not None and reg.phase is Phase.START and reg.sasl is not None:
             reg.sasl = None  # registering: SASL is over
             out.append(irc.num("906", "SASL authentication aborted"))
         maybe_register(irc, out)
@@ -216,8 +216,7 @@ def on_quit(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 
 def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
-    if irc.step(Step.WELCOME):
-        irc.reg = None  # registered: what only registering needed is let go
+    irc.step(Step.WELCOME)  # registered: what only registering needed is let go
     irc.nick = me = event.nick
     if event.account and irc.account is None:  # logged in with PASS: the account is the nick
         irc.account = me

@@ -7,7 +7,9 @@ after each step and feeds ``COMPLETE``), the HELLO goes to the hub and the conne
 ``WAITS``: commands are forwarded as if registered (the hub handles them in order, after the
 HELLO). WELCOME makes it ``REGISTERED``; a refused HELLO (nick in use, wrong password) sends
 it back to ``START`` to try again. An event with no row is illegal: :class:`IllegalTransition`
-names the role, state and event, and the dialect answers with the matching numeric.
+names the role, state and event, and the dialect answers with the matching numeric. Until
+``REGISTERED``, the phase is kept in the connection's :class:`Registration`, with what only
+registering needs; a registered connection has none.
 """
 
 from __future__ import annotations
@@ -80,16 +82,18 @@ def advance(phase: Phase, step: Step, role: str = "client") -> Phase:
 
 
 class Registration:
-    """What only registering needs, let go at WELCOME (a registered connection holds none):
-    USER's username, PASS's password, a SASL exchange under way (its mechanism and data so
-    far; None: none) and the metadata set before registering (``before-connect``; None: none),
-    all for the HELLO — sent again with the next NICK if the hub refuses it. (What is needed
-    after is the dialect's: the account, the realname; the CAP version is its negotiation's;
-    the door's server password and SASL mechanisms are its door's: ``IrcDialect.door``.)"""
+    """A registration under way, let go when WELCOME makes it ``REGISTERED``: its phase
+    (``START``, ``CAP`` or ``WAITING``) and what only registering needs — USER's username,
+    PASS's password, a SASL exchange under way (its mechanism and data so far; None: none) and
+    the metadata set before registering (``before-connect``; None: none), all for the HELLO,
+    sent again with the next NICK if the hub refuses it. (What is needed after is the
+    dialect's: the account, the realname; the CAP version is its negotiation's; the door's
+    server password and SASL mechanisms are its door's: ``IrcDialect.door``.)"""
 
-    __slots__ = ("mechanism", "metadata", "password", "sasl", "username")
+    __slots__ = ("mechanism", "metadata", "password", "phase", "sasl", "username")
 
     def __init__(self) -> None:
+        self.phase = Phase.START
         self.username: str | None = None
         self.password: str | None = None
         self.mechanism = "PLAIN"
