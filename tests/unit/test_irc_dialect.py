@@ -179,6 +179,10 @@ def test_a_throttled_login_closes_with_the_reason() -> None:
     (hello,) = d.receive_data(b"PASS wrongpass\r\nNICK ann\r\nUSER ann 0 * :A\r\n")
     out = d.encode(Error(id=hello.id, code="auth_throttled", message="try again in 9 s"))  # type: ignore[union-attr]
     assert out == b"" and d.closing == Closing("try again in 9 s")
+    assert d.phase is Phase.START  # registering again, as far as the table goes, yet
+    assert d.receive_data(b"NICK bob\r\nUSER bob 0 * :B\r\n") == []  # nothing more is read
+    assert lines(d.encode(Goodbye(reason="try again in 9 s"))) == [
+        "ERROR :Closing link: * (try again in 9 s)"]
 
 
 def test_nick_in_use_is_433_and_a_new_nick_retries() -> None:

@@ -132,7 +132,7 @@ class IrcDialect:
     this package (and nothing else)."""
 
     __slots__ = (
-        "_aside", "_labels", "_negotiated", "account", "batches", "closing", "door", "framer",
+        "_aside", "_labels", "_negotiated", "account", "batches", "door", "framer",
         "nick", "nick_of", "pending", "realname", "reg",
     )
     _negotiated: Negotiated  # set by set_caps
@@ -161,7 +161,6 @@ class IrcDialect:
         # Requests awaiting their answer; None when there are none (an idle connection holds
         # no empty containers: this, batches, _aside and metadata are made on first use).
         self.pending: OrderedDict[str, Pending] | None = None
-        self.closing: Closing | None = None  # a refused login's: nothing more is read
         # the phase, and USER's username, PASS, SASL, metadata for the HELLO: None once
         # registered
         self.reg: Registration | None = Registration()
@@ -201,6 +200,13 @@ class IrcDialect:
         """Where registration is: ``REGISTERED`` once it is over (no Registration kept)."""
         reg = self.reg
         return Phase.REGISTERED if reg is None else reg.phase
+
+    @property
+    def closing(self) -> Closing | None:
+        """Why this connection must close (a refused login: nothing more is read, nothing
+        but the ERROR rendered), else None. Only a registration is refused."""
+        reg = self.reg
+        return None if reg is None else reg.closing
 
     @property
     def labels(self) -> Labels:

@@ -95,8 +95,10 @@ def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:
                or FEATURE_ERRORS.get((kind, code)))
     if kind == "hello":
         irc.step(Step.REFUSED)
-        if code in (ErrorCode.AUTH_FAILED, ErrorCode.AUTH_THROTTLED):  # ERROR and close
-            irc.closing = Closing("Password incorrect" if numeric is not None
+        reg = irc.reg  # registering again: a HELLO is refused only before WELCOME
+        if reg is not None and code in (ErrorCode.AUTH_FAILED, ErrorCode.AUTH_THROTTLED):
+            # a refused login: ERROR and close
+            reg.closing = Closing("Password incorrect" if numeric is not None
                                   else event.message)
             return b"" if numeric is None else irc.num(*numeric)
         if numeric is not None:

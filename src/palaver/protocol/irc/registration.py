@@ -75,7 +75,7 @@ def maybe_register(irc: IrcDialect, out: list[Inbound]) -> None:
         return
     expected = irc.door.password
     if expected is not None and not _same(reg.password, expected):
-        irc.closing = Closing("Password incorrect")  # nothing more read, only ERROR sent
+        reg.closing = Closing("Password incorrect")  # nothing more read, only ERROR sent
         out.append(irc.num("464", "Password incorrect"))
         out.append(irc.request(Quit, Pending("refused", "Password incorrect")))
         return

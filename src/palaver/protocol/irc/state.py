@@ -86,14 +86,16 @@ class Registration:
     (``START``, ``CAP`` or ``WAITING``) and what only registering needs — USER's username,
     PASS's password, a SASL exchange under way (its mechanism and data so far; None: none) and
     the metadata set before registering (``before-connect``; None: none), all for the HELLO,
-    sent again with the next NICK if the hub refuses it. (What is needed after is the
-    dialect's: the account, the realname; the CAP version is its negotiation's; the door's
-    server password and SASL mechanisms are its door's: ``IrcDialect.door``.)"""
+    sent again with the next NICK if the hub refuses it; and, once a login is refused, the
+    close that ends it (None: none). (What is needed after is the dialect's: the account, the
+    realname; the CAP version is its negotiation's; the door's server password and SASL
+    mechanisms are its door's: ``IrcDialect.door``.)"""
 
-    __slots__ = ("mechanism", "metadata", "password", "phase", "sasl", "username")
+    __slots__ = ("closing", "mechanism", "metadata", "password", "phase", "sasl", "username")
 
     def __init__(self) -> None:
         self.phase = Phase.START
+        self.closing: Closing | None = None
         self.username: str | None = None
         self.password: str | None = None
         self.mechanism = "PLAIN"
