@@ -72,22 +72,6 @@ NO_CAPS: Final[frozenset[str]] = frozenset()
 MAX_NEGOTIATIONS: Final = 1_024
 
 
-@dataclass(frozen=True, slots=True)
-class Negotiated:
-    """What a connection negotiated with CAP, one object for every connection of a server name
-    that negotiated the same (a few hundred bytes per idle connection otherwise): the
-    capabilities, the CAP version it spoke (302: values, multi-line replies, cap-notify for
-    good; else 0), its encode key (the capabilities that change lines) and its renderer."""
-
-    caps: frozenset[str]
-    cap_version: int
-    encode_key: Hashable
-    renderer: IrcRenderer
-
-
-_NEGOTIATIONS: dict[tuple[str, frozenset[str], int], Negotiated] = {}
-
-
 class RequestIds:
     """Request ids ``PREFIX.N`` from one counter. An id need only be unique on its connection,
     so a door gives all its connections one of these: none holds a prefix and a counter of its
@@ -103,7 +87,7 @@ class RequestIds:
         return f"{self.prefix}.{self._next()}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # one per settings (_door): hashed by identity
 class IrcDoor:
     """What every connection of an IRC door shares: the server's name and description (WHOIS
     312, LINKS), its message of the day (the MOTD command's; WELCOME brings the same), the
@@ -125,6 +109,38 @@ def _door(server: str, info: str, motd: str, password: str | None,
     return IrcDoor(server, info, motd, password, mechanisms, ids)
 
 
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    """What a connection shares with every connection of its door that negotiated the same
+    with CAP (one object for all of them, the one slot of the dialect that says all this: a
+    few hundred bytes per idle connection otherwise): the door, the capabilities, the CAP
+    version spoken (302: values, multi-line replies, cap-notify for good; else 0), the encode
+    key (the capabilities that change lines) and the renderer."""
+
+    door: IrcDoor
+    caps: frozenset[str]
+    cap_version: int
+    encode_key: Hashable
+    renderer: IrcRenderer
+
+
+_NEGOTIATIONS: dict[tuple[IrcDoor, frozenset[str], int], Negotiated] = {}
+
+
+def negotiated(door: IrcDoor, caps: frozenset[str], cap_version: int) -> Negotiated:
+    """The one :class:`Negotiated` of ``door``'s connections with ``caps`` at ``cap_version``."""
+    key = (door, caps, cap_version)
+    found = _NEGOTIATIONS.get(key)
+    if found is None:
+        if len(_NEGOTIATIONS) >= MAX_NEGOTIATIONS:  # bounded: clients choose their caps
+            _NEGOTIATIONS.clear()
+        # caps that change no line share the key
+        found = _NEGOTIATIONS[key] = Negotiated(door, caps, cap_version,
+                                                ("irc", caps - UNRENDERED_CAPS),
+                                                IrcRenderer(door.server, caps))
+    return found
+
+
 class IrcDialect:
     """IRC (RFC 1459/2812 with IRCv3 CAP, message-tags, server-time, echo-message).
 
@@ -132,10 +148,9 @@ class IrcDialect:
     this package (and nothing else)."""
 
     __slots__ = (
-        "_aside", "_labels", "_negotiated", "account", "batches", "door", "framer",
-        "nick", "nick_of", "pending", "realname", "reg",
+        "_aside", "_labels", "_negotiated", "account", "batches", "framer", "nick", "nick_of",
+        "pending", "realname", "reg",
     )
-    _negotiated: Negotiated  # set by set_caps
 
     def __init__(
         self,
@@ -151,7 +166,9 @@ class IrcDialect:
         # Made for a read and kept only while it holds something (an unfinished line, a line
         # too long being skipped, a runaway): an idle connection holds no framer.
         self.framer: IrcFramer | None = None
-        self.door = _door(server, info, motd, password, sasl_mechanisms, ids)
+        # the door, the capabilities and what depends on them only
+        self._negotiated = negotiated(_door(server, info, motd, password, sasl_mechanisms, ids),
+                                      NO_CAPS, 0)
         self.nick_of = nick_of
         self.nick: str | None = None
         # USER's realname: None until USER comes ("" if it had none left after the formatting
@@ -159,7 +176,7 @@ class IrcDialect:
         self.realname: str | None = None
         self.account: str | None = None  # the account logged in to (SASL or PASS)
         # Requests awaiting their answer; None when there are none (an idle connection holds
-        # no empty containers: this, batches, _aside and metadata are made on first use).
+        # no empty containers: this, batches, _aside and Labels are made on first use).
         self.pending: OrderedDict[str, Pending] | None = None
         # the phase, and USER's username, PASS, SASL, metadata for the HELLO: None once
         # registered
@@ -167,7 +184,6 @@ class IrcDialect:
         self._labels: Labels | None = None  # made on first use (see labels)
         self.batches: dict[str, multiline.ClientBatch] | None = None  # the client's open ones
         self._aside: list[bytes] | None = None
-        self.set_caps(NO_CAPS, cap_version=0)
 
     # ------------------------------------------------------------------ the Dialect interface
 
@@ -176,8 +192,12 @@ class IrcDialect:
         return self._negotiated.encode_key
 
     @property
+    def door(self) -> IrcDoor:
+        return self._negotiated.door
+
+    @property
     def server(self) -> str:
-        return self.door.server
+        return self._negotiated.door.server
 
     @property
     def info(self) -> str:
@@ -345,17 +365,9 @@ class IrcDialect:
 
     def set_caps(self, caps: frozenset[str], cap_version: int | None = None) -> None:
         """Negotiates ``caps`` (at ``cap_version``; None: the version spoken so far)."""
-        if cap_version is None:
-            cap_version = self._negotiated.cap_version
-        negotiated = _NEGOTIATIONS.get((self.server, caps, cap_version))
-        if negotiated is None:
-            if len(_NEGOTIATIONS) >= MAX_NEGOTIATIONS:  # bounded: clients choose their caps
-                _NEGOTIATIONS.clear()
-            # caps that change no line share the key
-            negotiated = _NEGOTIATIONS[(self.server, caps, cap_version)] = Negotiated(
-                caps, cap_version, ("irc", caps - UNRENDERED_CAPS),
-                IrcRenderer(self.server, caps))
-        self._negotiated = negotiated
+        now = self._negotiated
+        self._negotiated = negotiated(
+            now.door, caps, now.cap_version if cap_version is None else cap_version)
 
     def me(self) -> str:
         """The target of a numeric: our nick once registered, ``*`` before."""
