@@ -22,7 +22,9 @@ back every reply to a labeled command, the dialect's own and the hub's, until al
 known, then sends it labeled. Lines inside a client's ``draft/multiline`` batch are gathered
 by :mod:`.multiline` and become one message at the batch's end. Renderers may put lines aside
 (:meth:`IrcDialect.aside`) that are no part of an answer (a message to oneself is both a
-delivery and, with echo-message, the answer): those are sent first, never labeled.
+delivery and, with echo-message, the answer): those are sent first, never labeled (kept in
+the Labels while the answer is rendered; without Labels nothing is held, so they simply go
+first).
 """
 
 from __future__ import annotations
@@ -148,8 +150,8 @@ class IrcDialect:
     this package (and nothing else)."""
 
     __slots__ = (
-        "_aside", "_labels", "_negotiated", "account", "batches", "framer", "nick", "nick_of",
-        "pending", "realname", "reg",
+        "_labels", "_negotiated", "account", "batches", "framer", "nick", "nick_of", "pending",
+        "realname", "reg",
     )
 
     def __init__(
@@ -176,14 +178,13 @@ class IrcDialect:
         self.realname: str | None = None
         self.account: str | None = None  # the account logged in to (SASL or PASS)
         # Requests awaiting their answer; None when there are none (an idle connection holds
-        # no empty containers: this, batches, _aside and Labels are made on first use).
+        # no empty containers: this, batches and Labels are made on first use).
         self.pending: OrderedDict[str, Pending] | None = None
         # the phase, and USER's username, PASS, SASL, metadata for the HELLO: None once
         # registered
         self.reg: Registration | None = Registration()
         self._labels: Labels | None = None  # made on first use (see labels)
         self.batches: dict[str, multiline.ClientBatch] | None = None  # the client's open ones
-        self._aside: list[bytes] | None = None
 
     # ------------------------------------------------------------------ the Dialect interface
 
@@ -267,13 +268,14 @@ class IrcDialect:
         render = EVENTS.get(type(event))
         data = b"" if render is None else render(self, event, pending)
         # ERROR closes: never held. No Labels yet: no labeled command, nothing held.
-        if request_id is not None and type(event) is not Goodbye and self._labels is not None:
-            held = self._labels.collect(self, request_id, data)
+        labels = self._labels
+        if request_id is not None and type(event) is not Goodbye and labels is not None:
+            held = labels.collect(self, request_id, data)
             if held is not None:
                 data = held
-        if self._aside is not None:
-            data = b"".join(self._aside) + data
-            self._aside = None
+            if labels.aside is not None:
+                data = b"".join(labels.aside) + data
+                labels.aside = None
         return data
 
     # ------------------------------------------------------------------ reading
@@ -386,11 +388,17 @@ class IrcDialect:
         """A standard reply (IRCv3 standard-replies): ``FAIL <command> <code> [context] :text``."""
         return self.line("FAIL", command, code, *context, text)
 
-    def aside(self, data: bytes) -> None:
-        """Lines that are no part of the answer being rendered: sent before it, unlabeled."""
-        if self._aside is None:
-            self._aside = []
-        self._aside.append(data)
+    def aside(self, lines: bytes, answer: bytes) -> bytes:
+        """What to render for ``answer`` with ``lines`` that are no part of it: those are sent
+        before it, never held with it nor labeled (put aside in the Labels, which
+        :meth:`encode` sends first)."""
+        labels = self._labels
+        if labels is None:
+            return lines + answer  # nothing is held without Labels: they simply go first
+        if labels.aside is None:
+            labels.aside = []
+        labels.aside.append(lines)
+        return answer
 
     def num(self, code: str, *params: str, me: str | None = None) -> bytes:
         return self.renderer.numeric(code, me or self.me(), *params)
