@@ -180,8 +180,8 @@ class IrcDialect:
         # Requests awaiting their answer; None when there are none (an idle connection holds
         # no empty containers: this, batches and Labels are made on first use).
         self.pending: OrderedDict[str, Pending] | None = None
-        # the phase, and USER's username, PASS, SASL, metadata for the HELLO: None once
-        # registered
+        # The registration under way (its phase; USER's username, PASS, SASL, metadata for
+        # the HELLO; a refused login's close): None once registered.
         self.reg: Registration | None = Registration()
         self._labels: Labels | None = None  # made on first use (see labels)
         self.batches: dict[str, multiline.ClientBatch] | None = None  # the client's open ones
@@ -263,7 +263,8 @@ class IrcDialect:
             pending = self.pending.pop(request_id, None)
             if not self.pending:
                 self.pending = None
-        if self.closing is not None and type(event) is not Goodbye:
+        reg = self.reg  # (self.closing, without a property call on this hot path)
+        if reg is not None and reg.closing is not None and type(event) is not Goodbye:
             return b""  # a refused login: nothing more but the ERROR that closes
         render = EVENTS.get(type(event))
         data = b"" if render is None else render(self, event, pending)
@@ -281,7 +282,8 @@ class IrcDialect:
     # ------------------------------------------------------------------ reading
 
     def _receive_line(self, item: bytes | object, out: list[Inbound]) -> None:
-        if self.closing is not None:  # refused (a wrong password): nothing more is read
+        reg = self.reg  # (self.closing, without a property call for every line)
+        if reg is not None and reg.closing is not None:  # a refused login: nothing more read
             return
         if item is RUNAWAY:  # still no newline far past the limit: the core closes us
             out.append(FrameTooLarge(MAX_RUNAWAY))

@@ -86,8 +86,9 @@ def on_metadata(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
     if sub in ("GET", "SET") and not args:
         out.append(irc.need_more("METADATA"))
         return
-    if irc.reg is not None:  # registering
-        _before_connect(irc, irc.reg, target, sub, args, out)
+    reg = irc.reg
+    if reg is not None:  # registering
+        _before_connect(irc, reg, target, sub, args, out)
         return
     nick, room = _target(target)
     if sub == "SET":
