@@ -13,6 +13,7 @@ from palaver.server.app import Server
 from tests.integration.conftest import ServerFactory
 
 WAIT = 10.0
+MOTD_NUMERICS = ("375", "372", "376")
 
 
 class Raw:
@@ -91,6 +92,18 @@ async def test_json_clients_join_the_default_rooms_and_irc_clients_join_none(
     await peer.send("JOIN #news")
     assert (await peer.until(" 366 "))[0] == ":ivy!ivy@palaver JOIN #news"
     await json_client.close()
+    peer.close()
+
+
+async def test_the_motd_command_shows_what_the_welcome_did(start_server: ServerFactory) -> None:
+    _, port = await irc_server(start_server, motd="Be nice.\nSee you.")
+    peer = await Raw.open(port)
+    await peer.send("NICK ivy", "USER ivy 0 * :Ivy")
+    welcome = [line for line in await peer.until(" 376 ") if line.split()[1] in MOTD_NUMERICS]
+    assert welcome[0] == ":palaver 375 ivy :- palaver Message of the day -"
+    assert ":palaver 372 ivy :- See you." in welcome
+    await peer.send("MOTD")
+    assert await peer.until(" 376 ") == welcome
     peer.close()
 
 

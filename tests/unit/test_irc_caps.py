@@ -10,7 +10,7 @@ from palaver.protocol.irc import IrcDialect
 from palaver.protocol.irc.dialect import RequestIds
 from palaver.protocol.irc.registration import ISUPPORT, isupport
 from palaver.protocol.irc.render import SUPPORTED_CAPS
-from palaver.protocol.irc.state import Phase
+from palaver.protocol.irc.state import Closing, Phase
 from palaver.protocol.irc.wire import MAX_LINE
 from palaver.protocol.messages import (
     Authenticate,
@@ -65,6 +65,40 @@ def test_cap_ls_without_302_has_no_values_and_one_line() -> None:
             ":palaver CAP * ACK :-cap-notify"]  # it may go: it was never implied
 
 
+def test_the_cap_version_is_kept_with_the_negotiated_caps_and_shared_with_them() -> None:
+    ids = RequestIds("door")  # one door's connections
+    spoke_302, asked, same = (IrcDialect(ids=ids) for _ in range(3))
+    spoke_302.receive_data(b"CAP LS 302\r\n")
+    asked.receive_data(b"CAP LS\r\nCAP REQ :cap-notify\r\n")
+    assert spoke_302.caps == asked.caps == frozenset({"cap-notify"})
+    assert (spoke_302.cap_version, asked.cap_version) == (302, 0)
+    assert spoke_302.encode_key == asked.encode_key  # the version changes no broadcast line
+    same.receive_data(b"CAP LS 302\r\n")
+    assert same.caps is spoke_302.caps and same.renderer is spoke_302.renderer  # not copies
+    assert same.door is spoke_302.door
+    spoke_302.receive_data(b"CAP REQ :server-time\r\n")  # a REQ keeps the version spoken
+    assert spoke_302.cap_version == 302
+    assert replies(spoke_302.receive_data(b"CAP REQ :-cap-notify\r\n")) == [
+        ":palaver CAP * NAK :-cap-notify"]
+    asked.receive_data(b"CAP LS 302\r\n")  # 302 said later: from then on
+    assert asked.cap_version == 302
+    assert replies(asked.receive_data(b"CAP REQ :-cap-notify\r\n")) == [
+        ":palaver CAP * NAK :-cap-notify"]
+
+
+def test_a_connection_keeps_its_door_whatever_it_negotiates() -> None:
+    ids = RequestIds("t")
+    plain = IrcDialect(ids=ids)
+    tls = IrcDialect(ids=ids, sasl_mechanisms=("PLAIN", "EXTERNAL"))
+    for d in (plain, tls):
+        d.receive_data(b"CAP LS 302\r\nCAP REQ :sasl server-time\r\n")
+    assert plain.encode_key == tls.encode_key  # the same broadcast bytes for both doors
+    assert replies(tls.receive_data(b"AUTHENTICATE EXTERNAL\r\n")) == ["AUTHENTICATE +"]
+    assert replies(plain.receive_data(b"AUTHENTICATE EXTERNAL\r\n")) == [
+        ":palaver 908 * PLAIN :are available SASL mechanisms",
+        ":palaver 904 * :SASL authentication failed"]
+
+
 def test_a_long_cap_ls_302_is_split_with_a_star_on_every_line_but_the_last() -> None:
     d = IrcDialect(ids=RequestIds("t"), server="s" * 400)  # a long prefix leaves little room:
     # the list needs several lines
@@ -99,7 +133,7 @@ def test_the_door_s_password_must_come_with_pass_or_the_connection_is_refused() 
     assert replies(out) == [":palaver 464 * :Password incorrect"]
     [quit_] = requests(out)
     assert isinstance(quit_, Quit)
-    assert d.closing == "Password incorrect"  # nothing more is read: no JOIN, no NICK
+    assert d.closing == Closing("Password incorrect")  # nothing more is read: no JOIN, no NICK
     assert d.encode(Goodbye(id=quit_.id, reason="bye")) == (
         b"ERROR :Closing link: * (Password incorrect)\r\n")
     wrong = dialect(password="letmein")

@@ -11,7 +11,15 @@ from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import FrameTooLarge
 from palaver.protocol.irc import IrcDialect
 from palaver.protocol.irc.dialect import RequestIds
-from palaver.protocol.irc.state import TRANSITIONS, IllegalTransition, Phase, Step, advance
+from palaver.protocol.irc.render import SUPPORTED_CAPS
+from palaver.protocol.irc.state import (
+    TRANSITIONS,
+    Closing,
+    IllegalTransition,
+    Phase,
+    Step,
+    advance,
+)
 from palaver.protocol.irc.wire import MAX_INPUT, MAX_LINE, MAX_RUNAWAY, parse_line
 from palaver.protocol.messages import (
     Away,
@@ -82,6 +90,19 @@ def test_illegal_transitions_name_role_state_and_event() -> None:
                     advance(phase, step)
 
 
+def test_every_step_moves_the_phase_and_only_registering_lets_the_registration_go() -> None:
+    for (phase, step), after in TRANSITIONS.items():
+        d = registered()
+        if phase is not Phase.REGISTERED:
+            d = dialect()
+            assert d.reg is not None
+            d.reg.phase = phase
+        assert d.step(step) and d.phase is after, (phase, step)
+        assert (d.reg is None) is (after is Phase.REGISTERED), (phase, step)
+    d = dialect()
+    assert not d.step(Step.WELCOME) and d.phase is Phase.START and d.reg is not None
+
+
 def test_the_connections_of_a_door_share_one_id_source_and_never_share_an_id() -> None:
     ids = RequestIds("door")
     ann, bob = IrcDialect(ids=ids), IrcDialect(ids=ids)
@@ -147,7 +168,7 @@ def test_a_wrong_password_is_464_then_the_connection_closes_with_error() -> None
     assert isinstance(hello, Hello) and d.closing is None
     out = d.encode(Error(id=hello.id, code="auth_failed", message="wrong nick or password"))
     assert lines(out) == [":palaver 464 * :Password incorrect"]
-    assert d.closing == "Password incorrect"  # the transport closes after this
+    assert d.closing == Closing("Password incorrect")  # the transport closes after this
     assert d.encode(Error(id=join.id, code="handshake_required", message="no")) == b""  # type: ignore[union-attr]
     assert lines(d.encode(Goodbye(reason="Password incorrect"))) == [
         "ERROR :Closing link: * (Password incorrect)"]
@@ -157,7 +178,11 @@ def test_a_throttled_login_closes_with_the_reason() -> None:
     d = dialect()
     (hello,) = d.receive_data(b"PASS wrongpass\r\nNICK ann\r\nUSER ann 0 * :A\r\n")
     out = d.encode(Error(id=hello.id, code="auth_throttled", message="try again in 9 s"))  # type: ignore[union-attr]
-    assert out == b"" and d.closing == "try again in 9 s"
+    assert out == b"" and d.closing == Closing("try again in 9 s")
+    assert d.phase is Phase.START  # registering again, as far as the table goes, yet
+    assert d.receive_data(b"NICK bob\r\nUSER bob 0 * :B\r\n") == []  # nothing more is read
+    assert lines(d.encode(Goodbye(reason="try again in 9 s"))) == [
+        "ERROR :Closing link: * (try again in 9 s)"]
 
 
 def test_nick_in_use_is_433_and_a_new_nick_retries() -> None:
@@ -168,6 +193,37 @@ def test_nick_in_use_is_433_and_a_new_nick_retries() -> None:
     assert lines(out) == [":palaver 433 * ann :Nickname is already in use"]
     assert d.receive_data(b"NICK ann_\r\n") == [
         irc_hello("t.2", nick="ann_", username="ann", realname="A")]
+
+
+def test_a_hello_refused_for_its_nick_goes_again_with_all_that_registering_gave() -> None:
+    d = dialect()
+    hello = d.receive_data(b"PASS secret123\r\nMETADATA * SET pronouns :she/her\r\n"
+                           b"NICK ann\r\nUSER ann 0 * :A\r\n")[-1]
+    assert isinstance(hello, Hello)
+    d.encode(Error(id=hello.id, code="nick_taken", message="the nick ann is taken"))
+    assert d.receive_data(b"NICK ann_\r\n") == [
+        irc_hello("t.2", nick="ann_", password="secret123", username="ann", realname="A",
+                  metadata={"pronouns": "she/her"})]
+
+
+def test_what_only_registering_needs_is_let_go_at_welcome() -> None:
+    d = dialect("ann")
+    [hello] = d.receive_data(b"PASS secret123\r\nNICK ann\r\nUSER ann 0 * :Ann\r\n")
+    assert d.phase is Phase.WAITING and d.reg is not None  # kept: the hub may refuse it
+    assert (d.reg.username, d.reg.password) == ("ann", "secret123")
+    assert replies(d.receive_data(b"PASS other\r\nUSER bob 0 * :B\r\n")) == [
+        ":palaver 462 ann :You may not reregister"] * 2
+    d.encode(Welcome(id=hello.id, version=1, nick="ann", server="p", rooms=(), motd="hi",
+                     account=True))
+    assert d.reg is None  # no username, password, SASL exchange or metadata kept
+    assert (d.account, d.realname) == ("ann", "Ann")  # what is needed after is kept
+    assert replies(d.receive_data(b"PASS x\r\nUSER a 0 * :b\r\nAUTHENTICATE PLAIN\r\n"
+                                  b"CAP END\r\nCAP LS\r\n")) == [
+        ":palaver 462 ann :You may not reregister",
+        ":palaver 462 ann :You may not reregister",
+        ":palaver 907 ann :You have already authenticated using SASL",
+        ":palaver CAP ann LS :" + " ".join(SUPPORTED_CAPS)]
+    assert d.phase is Phase.REGISTERED
 
 
 def test_before_registration() -> None:

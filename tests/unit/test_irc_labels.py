@@ -148,6 +148,16 @@ def test_a_message_to_oneself_is_a_delivery_and_the_labeled_echo() -> None:
         ":ann!ann@palaver PRIVMSG ann :me"]
 
 
+def test_a_message_to_oneself_unlabeled_is_the_delivery_then_the_echo() -> None:
+    without_labels, with_labels = registered(), registered()
+    assert sent(with_labels.receive_data(b"@label=P PING x\r\n"))  # it has Labels now
+    for d in (without_labels, with_labels):
+        [dm] = d.receive_data(b"PRIVMSG ann :me\r\n")
+        assert lines(d.encode(said("me", dm.id, to="ann"))) == [
+            "@msgid=dm/ann,ann/3 :ann!ann@palaver PRIVMSG ann :me"] * 2
+    assert with_labels.labels.aside is None  # nothing put aside is kept
+
+
 def test_goodbye_is_never_held() -> None:
     d = registered()
     quit_, _ = d.receive_data(b"@label=Q QUIT :bye\r\n")

@@ -277,7 +277,7 @@ def test_before_registration_values_stay_on_the_connection_and_go_with_the_hello
     assert unbatched(welcome[start:start + 3]) == ("metadata ann", [
         ":srv 761 ann ann display-name * :Ann A."])
     assert start < next(i for i, line in enumerate(welcome) if " 375 " in line)  # before MOTD
-    assert not d.metadata  # the hub has them now (None: nothing kept)
+    assert d.reg is None  # the hub has them now: nothing of registering is kept
 
 
 def test_before_connect_keeps_the_key_limit_and_clear_empties_it() -> None:
@@ -288,7 +288,7 @@ def test_before_connect_keeps_the_key_limit_and_clear_empties_it() -> None:
         ":srv FAIL METADATA LIMIT_REACHED * :at most 20 metadata keys"]
     cleared = replies(send(d, "METADATA * CLEAR"))
     assert cleared == [f":srv 766 * * k{n} :key not set" for n in range(MAX_KEYS)]  # no batch
-    assert d.metadata == {}
+    assert d.reg is not None and d.reg.metadata == {}
 
 
 def test_a_hello_carries_metadata_only_with_the_capability_or_values() -> None:

@@ -253,6 +253,19 @@ def test_every_help_topic_is_a_command() -> None:
     assert set(TOPICS) <= set(COMMANDS)
 
 
+def test_motd_shows_the_door_s_message_of_the_day() -> None:
+    d = IrcDialect(ids=RequestIds("t"), nick_of=lambda: "nick", server="s", motd="Be nice.")
+    assert replies(d.receive_data(b"MOTD\r\n")) == [":s 451 nick :You have not registered"]
+    [hello] = d.receive_data(b"NICK nick\r\nUSER u 0 * :Real\r\n")
+    d.encode(Welcome(id=hello.id, version=1, nick="nick", server="p", rooms=(),  # type: ignore[union-attr]
+                     motd="Be nice."))
+    assert replies(d.receive_data(b"MOTD\r\n")) == [
+        ":s 375 nick :- s Message of the day -", ":s 372 nick :- Be nice.",
+        ":s 376 nick :End of /MOTD command."]
+    assert replies(registered("nick").receive_data(b"MOTD\r\n")) == [
+        ":My.Little.Server 422 nick :MOTD File is missing"]  # a door without one
+
+
 def test_info_links_and_another_server() -> None:
     d = registered("nick")
     info = replies(d.receive_data(b"INFO\r\n"))

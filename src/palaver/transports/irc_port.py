@@ -30,14 +30,13 @@ from palaver.transports.stream import StreamConnection
 
 class IrcEncoding:
     """The IRC door's ``encode``, for a connection of any transport that holds an
-    :class:`IrcDialect` as ``_irc``: after a refused login the dialect asks for the close
+    :class:`IrcDialect` as ``dialect``: after a refused login the dialect asks for the close
     (:attr:`IrcDialect.closing`), and this asks the core, once."""
 
     __slots__ = ()
 
     _core: ServerCore
-    _irc: IrcDialect
-    _closing_asked: bool
+    dialect: IrcDialect
     sid: SessionId
 
     def __call__(self) -> str | None:
@@ -46,26 +45,28 @@ class IrcEncoding:
         return self._core.hub.nick_of(self.sid)
 
     def encode(self, event: Wire) -> bytes:
-        data = self._irc.encode(event)
-        reason = self._irc.closing
-        if reason is not None and not self._closing_asked:
-            self._closing_asked = True  # type: ignore[misc]  # a slot of each subclass
+        data = self.dialect.encode(event)
+        closing = self.dialect.closing
+        if closing is not None and not closing.asked:
+            closing.asked = True
             # After this turn: the bytes just rendered are queued first (the core sends them
             # right after encoding), then the core's BYE (rendered as ERROR) closes.
             conn = cast(Connection, self)
-            asyncio.get_running_loop().call_soon(self._core.cut_off, conn, reason)
+            asyncio.get_running_loop().call_soon(self._core.cut_off, conn, closing.reason)
         return data
 
 
 class IrcConnection(IrcEncoding, StreamConnection):
-    __slots__ = ("_closing_asked", "_irc")
+    """An IRC client over TCP: its dialect is the stream's (no slot of its own)."""
+
+    __slots__ = ()
+    dialect: IrcDialect  # StreamConnection's slot, holding this IrcDialect
 
     def __init__(self, core: ServerCore, server_name: str | None = None,
                  password: str | None = None, *, external: bool = False) -> None:
-        self._irc = irc_dialect(core, server_name, self, password=password,
-                                external=external)
-        super().__init__(core, self._irc, notice_after=core.limits.irc_notice_after)
-        self._closing_asked = False
+        super().__init__(core, irc_dialect(core, server_name, self, password=password,
+                                           external=external),
+                         notice_after=core.limits.irc_notice_after)
 
 
 @functools.cache
@@ -93,7 +94,8 @@ def irc_dialect(core: ServerCore, server_name: str | None,
     return IrcDialect(ids=request_ids(), nick_of=nick_of,
                       password=password,
                       sasl_mechanisms=("PLAIN", "EXTERNAL") if external else ("PLAIN",),
-                      server=server_name or host_name(), info=core.hub.config.server_info)
+                      server=server_name or host_name(), info=core.hub.config.server_info,
+                      motd=core.hub.config.motd)
 
 
 def irc_connection(core: ServerCore, server_name: str | None = None,

@@ -86,7 +86,7 @@ def frame_lines(items: list[bytes], first: int = TEXT) -> list[bytes | memoryvie
 class IrcWebSocketConnection(IrcEncoding, WebSocketConnection):
     """One IRC client over WebSocket, as the core's :class:`~palaver.server.core.Connection`."""
 
-    __slots__ = ("_closing_asked", "_first", "_irc")
+    __slots__ = ("_first", "dialect")
 
     door: ClassVar[str] = "irc"  # for metrics: the IRC door, over another transport
 
@@ -96,13 +96,12 @@ class IrcWebSocketConnection(IrcEncoding, WebSocketConnection):
         the ``irc_password`` one (the IRC door's server password, over WebSocket too)."""
         super().__init__(core, MAX_MESSAGE, protocols=SUBPROTOCOLS,
                          notice_after=core.limits.irc_notice_after)
-        self._irc = irc_dialect(core, server_name, self, password=password)
-        self._closing_asked = False
+        self.dialect = irc_dialect(core, server_name, self, password=password)
         self._first = TEXT
 
     @property
     def encode_key(self) -> Hashable:
-        return self._irc.encode_key
+        return self.dialect.encode_key
 
     @property
     def resends(self) -> bool:
@@ -115,7 +114,7 @@ class IrcWebSocketConnection(IrcEncoding, WebSocketConnection):
         line = decode_irc_message(binary, payload)
         if isinstance(line, PeerError):
             return [line]
-        return receive_keyed(self._core, self._irc, line)
+        return receive_keyed(self._core, self.dialect, line)
 
     def _frames(self, items: list[bytes]) -> list[bytes | memoryview]:
         return frame_lines(items, self._first)

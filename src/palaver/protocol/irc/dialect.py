@@ -22,7 +22,9 @@ back every reply to a labeled command, the dialect's own and the hub's, until al
 known, then sends it labeled. Lines inside a client's ``draft/multiline`` batch are gathered
 by :mod:`.multiline` and become one message at the batch's end. Renderers may put lines aside
 (:meth:`IrcDialect.aside`) that are no part of an answer (a message to oneself is both a
-delivery and, with echo-message, the answer): those are sent first, never labeled.
+delivery and, with echo-message, the answer): those are sent first, never labeled (kept in
+the Labels while the answer is rendered; without Labels nothing is held, so they simply go
+first).
 """
 
 from __future__ import annotations
@@ -40,7 +42,14 @@ from palaver.protocol.irc import multiline
 from palaver.protocol.irc.labels import Labels
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import UNRENDERED_CAPS, IrcRenderer, clean
-from palaver.protocol.irc.state import IllegalTransition, Phase, Registration, Step, advance
+from palaver.protocol.irc.state import (
+    Closing,
+    IllegalTransition,
+    Phase,
+    Registration,
+    Step,
+    advance,
+)
 from palaver.protocol.irc.table import COMMANDS, EVENTS
 from palaver.protocol.irc.wire import (
     MAX_CLIENT_TAGS,
@@ -62,9 +71,7 @@ MAX_PENDING: Final = 4_096  # requests awaiting a reply; the oldest are forgotte
 
 
 NO_CAPS: Final[frozenset[str]] = frozenset()
-MAX_RENDERINGS: Final = 1_024
-_RENDERINGS: dict[tuple[str, frozenset[str]],
-                  tuple[frozenset[str], Hashable, IrcRenderer]] = {}
+MAX_NEGOTIATIONS: Final = 1_024
 
 
 class RequestIds:
@@ -82,24 +89,58 @@ class RequestIds:
         return f"{self.prefix}.{self._next()}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # one per settings (_door): hashed by identity
 class IrcDoor:
     """What every connection of an IRC door shares: the server's name and description (WHOIS
-    312, LINKS), the door's server password (``irc_password``; None: PASS logs in to an
-    account), the SASL mechanisms it offers and its request ids."""
+    312, LINKS), its message of the day (the MOTD command's; WELCOME brings the same), the
+    door's server password (``irc_password``; None: PASS logs in to an account), the SASL
+    mechanisms it offers and its request ids."""
 
     server: str
     info: str
+    motd: str
     password: str | None
     mechanisms: tuple[str, ...]
     ids: RequestIds
 
 
 @functools.lru_cache(maxsize=64)
-def _door(server: str, info: str, password: str | None, mechanisms: tuple[str, ...],
-          ids: RequestIds) -> IrcDoor:
+def _door(server: str, info: str, motd: str, password: str | None,
+          mechanisms: tuple[str, ...], ids: RequestIds) -> IrcDoor:
     """One :class:`IrcDoor` for all the connections made with the same settings."""
-    return IrcDoor(server, info, password, mechanisms, ids)
+    return IrcDoor(server, info, motd, password, mechanisms, ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    """What a connection shares with every connection of its door that negotiated the same
+    with CAP (one object for all of them, the one slot of the dialect that says all this: a
+    few hundred bytes per idle connection otherwise): the door, the capabilities, the CAP
+    version spoken (302: values, multi-line replies, cap-notify for good; else 0), the encode
+    key (the capabilities that change lines) and the renderer."""
+
+    door: IrcDoor
+    caps: frozenset[str]
+    cap_version: int
+    encode_key: Hashable
+    renderer: IrcRenderer
+
+
+_NEGOTIATIONS: dict[tuple[IrcDoor, frozenset[str], int], Negotiated] = {}
+
+
+def negotiated(door: IrcDoor, caps: frozenset[str], cap_version: int) -> Negotiated:
+    """The one :class:`Negotiated` of ``door``'s connections with ``caps`` at ``cap_version``."""
+    key = (door, caps, cap_version)
+    found = _NEGOTIATIONS.get(key)
+    if found is None:
+        if len(_NEGOTIATIONS) >= MAX_NEGOTIATIONS:  # bounded: clients choose their caps
+            _NEGOTIATIONS.clear()
+        # caps that change no line share the key
+        found = _NEGOTIATIONS[key] = Negotiated(door, caps, cap_version,
+                                                ("irc", caps - UNRENDERED_CAPS),
+                                                IrcRenderer(door.server, caps))
+    return found
 
 
 class IrcDialect:
@@ -109,9 +150,8 @@ class IrcDialect:
     this package (and nothing else)."""
 
     __slots__ = (
-        "_aside", "_labels", "_rendering", "batches", "closing", "door", "framer", "metadata",
-        "motd", "nick", "nick_of", "password", "pending", "phase", "realname", "reg",
-        "username",
+        "_labels", "_negotiated", "account", "batches", "framer", "nick", "nick_of", "pending",
+        "realname", "reg",
     )
 
     def __init__(
@@ -122,44 +162,43 @@ class IrcDialect:
         server: str = "palaver",
         password: str | None = None,  # the door's server password (irc_password)
         info: str = DEFAULT_SERVER_INFO,
+        motd: str = "",  # the hub's (HubConfig.motd): none by default
         sasl_mechanisms: tuple[str, ...] = ("PLAIN",),  # EXTERNAL too: TLS with client_ca
     ) -> None:
         # Made for a read and kept only while it holds something (an unfinished line, a line
         # too long being skipped, a runaway): an idle connection holds no framer.
         self.framer: IrcFramer | None = None
-        self.door = _door(server, info, password, sasl_mechanisms, ids)
+        # the door, the capabilities and what depends on them only
+        self._negotiated = negotiated(_door(server, info, motd, password, sasl_mechanisms, ids),
+                                      NO_CAPS, 0)
         self.nick_of = nick_of
-        self.phase = Phase.START
         self.nick: str | None = None
-        # USER's: the realname is None until USER comes ("" if it had none left after the
-        # formatting went); SETNAME keeps it up to date (for extended-join).
-        self.username: str | None = None
+        # USER's realname: None until USER comes ("" if it had none left after the formatting
+        # went); SETNAME keeps it up to date (for extended-join).
         self.realname: str | None = None
-        self.password: str | None = None
+        self.account: str | None = None  # the account logged in to (SASL or PASS)
         # Requests awaiting their answer; None when there are none (an idle connection holds
-        # no empty containers: this, batches, _aside and metadata are made on first use).
+        # no empty containers: this, batches and Labels are made on first use).
         self.pending: OrderedDict[str, Pending] | None = None
-        self.motd = ""
-        # Why this connection must close after what has been rendered (IRC ends a refused login
-        # with ERROR, it does not let the client guess again), else None. The transport closes
-        # it (palaver.transports.irc_port).
-        self.closing: str | None = None
-        self.reg = Registration()  # CAP version, SASL, PASS
+        # The registration under way (its phase; USER's username, PASS, SASL, metadata for
+        # the HELLO; a refused login's close): None once registered.
+        self.reg: Registration | None = Registration()
         self._labels: Labels | None = None  # made on first use (see labels)
         self.batches: dict[str, multiline.ClientBatch] | None = None  # the client's open ones
-        self._aside: list[bytes] | None = None
-        self.metadata: dict[str, str] | None = None  # set before registering (irc/metadata.py)
-        self.set_caps(NO_CAPS)
 
     # ------------------------------------------------------------------ the Dialect interface
 
     @property
     def encode_key(self) -> Hashable:
-        return self._rendering[1]
+        return self._negotiated.encode_key
+
+    @property
+    def door(self) -> IrcDoor:
+        return self._negotiated.door
 
     @property
     def server(self) -> str:
-        return self.door.server
+        return self._negotiated.door.server
 
     @property
     def info(self) -> str:
@@ -167,11 +206,28 @@ class IrcDialect:
 
     @property
     def caps(self) -> frozenset[str]:
-        return self._rendering[0]
+        return self._negotiated.caps
+
+    @property
+    def cap_version(self) -> int:
+        return self._negotiated.cap_version
 
     @property
     def renderer(self) -> IrcRenderer:
-        return self._rendering[2]
+        return self._negotiated.renderer
+
+    @property
+    def phase(self) -> Phase:
+        """Where registration is: ``REGISTERED`` once it is over (no Registration kept)."""
+        reg = self.reg
+        return Phase.REGISTERED if reg is None else reg.phase
+
+    @property
+    def closing(self) -> Closing | None:
+        """Why this connection must close (a refused login: nothing more is read, nothing
+        but the ERROR rendered), else None. Only a registration is refused."""
+        reg = self.reg
+        return None if reg is None else reg.closing
 
     @property
     def labels(self) -> Labels:
@@ -207,24 +263,27 @@ class IrcDialect:
             pending = self.pending.pop(request_id, None)
             if not self.pending:
                 self.pending = None
-        if self.closing is not None and type(event) is not Goodbye:
+        reg = self.reg  # (self.closing, without a property call on this hot path)
+        if reg is not None and reg.closing is not None and type(event) is not Goodbye:
             return b""  # a refused login: nothing more but the ERROR that closes
         render = EVENTS.get(type(event))
         data = b"" if render is None else render(self, event, pending)
         # ERROR closes: never held. No Labels yet: no labeled command, nothing held.
-        if request_id is not None and type(event) is not Goodbye and self._labels is not None:
-            held = self._labels.collect(self, request_id, data)
+        labels = self._labels
+        if request_id is not None and type(event) is not Goodbye and labels is not None:
+            held = labels.collect(self, request_id, data)
             if held is not None:
                 data = held
-        if self._aside is not None:
-            data = b"".join(self._aside) + data
-            self._aside = None
+            if labels.aside is not None:
+                data = b"".join(labels.aside) + data
+                labels.aside = None
         return data
 
     # ------------------------------------------------------------------ reading
 
     def _receive_line(self, item: bytes | object, out: list[Inbound]) -> None:
-        if self.closing is not None:  # refused (a wrong password): nothing more is read
+        reg = self.reg  # (self.closing, without a property call for every line)
+        if reg is not None and reg.closing is not None:  # a refused login: nothing more read
             return
         if item is RUNAWAY:  # still no newline far past the limit: the core closes us
             out.append(FrameTooLarge(MAX_RUNAWAY))
@@ -283,11 +342,18 @@ class IrcDialect:
     # ------------------------------------------------------------------ for the handlers
 
     def step(self, step: Step) -> bool:
-        """Moves the registration state machine; False (and no move) if ``step`` is illegal."""
+        """Moves the registration state machine; False (and no move) if ``step`` is illegal.
+        Reaching ``REGISTERED`` lets go of what only registering needed."""
+        reg = self.reg
         try:
-            self.phase = advance(self.phase, step)
+            phase = advance(Phase.REGISTERED if reg is None else reg.phase, step)
         except IllegalTransition:
             return False
+        if reg is not None:
+            if phase is Phase.REGISTERED:
+                self.reg = None
+            else:
+                reg.phase = phase
         return True
 
     def request(self, message_type: type[ClientMessage], pending: Pending,
@@ -301,21 +367,15 @@ class IrcDialect:
             self.pending.popitem(last=False)
         return message_type(id=request_id, **fields)  # type: ignore[arg-type]
 
-    def set_caps(self, caps: frozenset[str]) -> None:
-        # Connections with the same capabilities share one caps set, encode key and renderer
-        # (a few hundred bytes per idle connection otherwise).
-        shared = _RENDERINGS.get((self.server, caps))
-        if shared is None:
-            if len(_RENDERINGS) >= MAX_RENDERINGS:  # bounded: clients choose their caps
-                _RENDERINGS.clear()
-            # caps that change no line share the key
-            shared = _RENDERINGS[(self.server, caps)] = (
-                caps, ("irc", caps - UNRENDERED_CAPS), IrcRenderer(self.server, caps))
-        self._rendering = shared
+    def set_caps(self, caps: frozenset[str], cap_version: int | None = None) -> None:
+        """Negotiates ``caps`` (at ``cap_version``; None: the version spoken so far)."""
+        now = self._negotiated
+        self._negotiated = negotiated(
+            now.door, caps, now.cap_version if cap_version is None else cap_version)
 
     def me(self) -> str:
         """The target of a numeric: our nick once registered, ``*`` before."""
-        if self.phase is not Phase.REGISTERED:
+        if self.reg is not None:  # registering
             return self.nick_of() or "*"
         return self.nick_of() or self.nick or "*"
 
@@ -330,11 +390,17 @@ class IrcDialect:
         """A standard reply (IRCv3 standard-replies): ``FAIL <command> <code> [context] :text``."""
         return self.line("FAIL", command, code, *context, text)
 
-    def aside(self, data: bytes) -> None:
-        """Lines that are no part of the answer being rendered: sent before it, unlabeled."""
-        if self._aside is None:
-            self._aside = []
-        self._aside.append(data)
+    def aside(self, lines: bytes, answer: bytes) -> bytes:
+        """What to render for ``answer`` with ``lines`` that are no part of it: those are sent
+        before it, never held with it nor labeled (put aside in the Labels, which
+        :meth:`encode` sends first)."""
+        labels = self._labels
+        if labels is None:
+            return lines + answer  # nothing is held without Labels: they simply go first
+        if labels.aside is None:
+            labels.aside = []
+        labels.aside.append(lines)
+        return answer
 
     def num(self, code: str, *params: str, me: str | None = None) -> bytes:
         return self.renderer.numeric(code, me or self.me(), *params)

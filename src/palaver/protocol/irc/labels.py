@@ -47,12 +47,15 @@ class _Answer:
 class Labels:
     """The labeled commands of one connection whose answer is not complete yet."""
 
-    __slots__ = ("_by_id", "_count", "_open")
+    __slots__ = ("_by_id", "_count", "_open", "aside")
 
     def __init__(self) -> None:
         self._by_id: dict[str, _Answer] | None = None  # None: no answer open (made on use)
         self._open = 0
         self._count = 0  # for batch references
+        # Lines rendered with an answer but no part of it, sent before it (never held nor
+        # labeled) by IrcDialect.encode; None: none.
+        self.aside: list[bytes] | None = None
 
     def label_of(self, irc: IrcDialect, tags: dict[str, str]) -> str | None:
         """The label to honour on a command with these tags, if any."""

@@ -206,12 +206,11 @@ def _ours_or_not(irc: IrcDialect, event: Message | StatusMessage | Tagged,
     too, sent aside (never labeled)."""
     if event.id is None:
         return render(event)
+    answer = render(event) if "echo-message" in irc.caps else b""
     to = getattr(event, "to", None)
     if to is not None and to.lower() == event.sender.lower():
-        irc.aside(render(event))
-    if "echo-message" not in irc.caps:
-        return b""
-    return render(event)
+        return irc.aside(render(event), answer)
+    return answer
 
 
 def away(irc: IrcDialect, event: Away, pending: Pending | None) -> bytes:

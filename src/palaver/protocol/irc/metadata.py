@@ -8,7 +8,7 @@ How this works: ``METADATA <target> <subcommand> [...]``, ``*`` for oneself.
   checks key names itself (the hub's rule), so a bad key is ``FAIL METADATA KEY_INVALID`` in
   its place — in order, inside GET's batch — and the good keys are still asked.
 - Before registration (``before-connect``): ``*`` only; the values set live on the connection
-  (:attr:`IrcDialect.metadata`) and go to the hub with the HELLO, which makes them the user's;
+  (:attr:`.Registration.metadata`) and go to the hub with the HELLO, which makes them the user's;
   WELCOME's metadata is then the registration burst's ``metadata`` batch (before the MOTD).
 - Answers: ``761 RPL_KEYVALUE`` / ``766 RPL_KEYNOTSET``; ``SET`` is one line, ``GET``,
   ``LIST``, ``CLEAR`` (one 766 per key removed) and ``SYNC`` a ``metadata`` batch (plain lines
@@ -28,7 +28,7 @@ from palaver.protocol.dialect import Inbound
 from palaver.protocol.errors import ErrorCode, PeerError
 from palaver.protocol.irc.batches import split_lines, wrap
 from palaver.protocol.irc.pending import Pending
-from palaver.protocol.irc.state import Phase
+from palaver.protocol.irc.state import Registration
 from palaver.protocol.irc.wire import MAX_LINE, IrcLine
 from palaver.protocol.messages import (
     ClearMetadata,
@@ -86,8 +86,9 @@ def on_metadata(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
     if sub in ("GET", "SET") and not args:
         out.append(irc.need_more("METADATA"))
         return
-    if irc.phase is not Phase.REGISTERED:
-        _before_connect(irc, target, sub, args, out)
+    reg = irc.reg
+    if reg is not None:  # registering
+        _before_connect(irc, reg, target, sub, args, out)
         return
     nick, room = _target(target)
     if sub == "SET":
@@ -141,16 +142,16 @@ def _subscriptions(irc: IrcDialect, sub: str, args: list[str], out: list[Inbound
         out.append(irc.request(SubscribeMetadata, Pending("metadata-unsub"), remove=keys))
 
 
-def _before_connect(irc: IrcDialect, target: str, sub: str, args: list[str],
-                    out: list[Inbound]) -> None:
+def _before_connect(irc: IrcDialect, reg: Registration, target: str, sub: str,
+                    args: list[str], out: list[Inbound]) -> None:
     """Before registration: one's own metadata, kept here until the HELLO takes it."""
     if target != "*":
         out.append(irc.fail("METADATA", "KEY_NO_PERMISSION", target, "*",
                             text="Before registering, only your own metadata (*)"))
         return
-    if irc.metadata is None:
-        irc.metadata = {}
-    values, me = irc.metadata, irc.me()
+    if reg.metadata is None:
+        reg.metadata = {}
+    values, me = reg.metadata, irc.me()
     if sub == "SET":
         key = args[0]
         if not is_valid_key(key):
@@ -184,11 +185,11 @@ def _before_connect(irc: IrcDialect, target: str, sub: str, args: list[str],
                                     for key, value in values.items()]))
 
 
-def hello_metadata(irc: IrcDialect) -> dict[str, str] | None:
+def hello_metadata(irc: IrcDialect, reg: Registration) -> dict[str, str] | None:
     """HELLO's ``metadata``: what was set before registering; {} with the capability (so
     that WELCOME brings the burst's batch), None without either."""
-    if irc.metadata or CAP in irc.caps:
-        return dict(irc.metadata or {})
+    if reg.metadata or CAP in irc.caps:
+        return dict(reg.metadata or {})
     return None
 
 
@@ -197,7 +198,6 @@ def hello_metadata(irc: IrcDialect) -> dict[str, str] | None:
 
 def burst(irc: IrcDialect, event: Welcome, me: str) -> bytes:
     """The registration burst's ``metadata`` batch: one's own metadata (WELCOME's)."""
-    irc.metadata = None  # the hub has them now
     if CAP not in irc.caps or event.metadata is None:
         return b""
     return _batch(irc, me, [irc.num("761", me, key, "*", value, me=me)

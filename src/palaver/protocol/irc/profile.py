@@ -70,4 +70,4 @@ def own_join(irc: IrcDialect, room: str) -> bytes:
     if "extended-join" not in irc.caps:
         return irc.line("JOIN", room, source=hostmask(me), trailing=False)
     realname = irc.realname or me
-    return irc.line("JOIN", room, irc.reg.account or "*", realname, source=hostmask(me))
+    return irc.line("JOIN", room, irc.account or "*", realname, source=hostmask(me))

@@ -25,7 +25,7 @@ from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.profile import setname_refused
 from palaver.protocol.irc.rooms import ROOM_ERROR_NUMERICS
 from palaver.protocol.irc.sasl import auth_refused
-from palaver.protocol.irc.state import Step
+from palaver.protocol.irc.state import Closing, Step
 from palaver.protocol.messages import Error
 
 if TYPE_CHECKING:
@@ -95,8 +95,11 @@ def error(irc: IrcDialect, event: Error, pending: Pending | None) -> bytes:
                or FEATURE_ERRORS.get((kind, code)))
     if kind == "hello":
         irc.step(Step.REFUSED)
-        if code in (ErrorCode.AUTH_FAILED, ErrorCode.AUTH_THROTTLED):  # ERROR and close
-            irc.closing = "Password incorrect" if numeric is not None else event.message
+        reg = irc.reg  # registering again: a HELLO is refused only before WELCOME
+        if reg is not None and code in (ErrorCode.AUTH_FAILED, ErrorCode.AUTH_THROTTLED):
+            # a refused login: ERROR and close
+            reg.closing = Closing("Password incorrect" if numeric is not None
+                                  else event.message)
             return b"" if numeric is None else irc.num(*numeric)
         if numeric is not None:
             irc.nick = None  # the next NICK tries again

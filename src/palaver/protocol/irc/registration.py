@@ -27,7 +27,7 @@ from palaver.protocol.irc import history, metadata, monitor
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import CAP_VALUES, SUPPORTED_CAPS, hostmask
 from palaver.protocol.irc.rooms import CHANMODES, CHANNEL_MODES, CHANNEL_PARAM_MODES, MAX_KICKS
-from palaver.protocol.irc.state import Phase, Step
+from palaver.protocol.irc.state import Closing, Phase, Step
 from palaver.protocol.irc.wire import MAX_LINE, IrcLine, one_line, strip_formatting
 from palaver.protocol.messages import (
     PROTOCOL_VERSION,
@@ -70,22 +70,23 @@ def isupport(irc: IrcDialect, me: str | None = None) -> bytes:
 def maybe_register(irc: IrcDialect, out: list[Inbound]) -> None:
     """Sends the HELLO once NICK and USER are both in, outside a CAP negotiation; without the
     door's password, ``464`` and the close instead."""
-    if irc.phase is not Phase.START or irc.nick is None or irc.realname is None:
+    reg = irc.reg
+    if reg is None or reg.phase is not Phase.START or irc.nick is None or irc.realname is None:
         return
     expected = irc.door.password
-    if expected is not None and not _same(irc.password, expected):
-        irc.closing = "Password incorrect"  # nothing more is read, nothing but the ERROR sent
+    if expected is not None and not _same(reg.password, expected):
+        reg.closing = Closing("Password incorrect")  # nothing more read, only ERROR sent
         out.append(irc.num("464", "Password incorrect"))
         out.append(irc.request(Quit, Pending("refused", "Password incorrect")))
         return
     irc.step(Step.COMPLETE)
     # A server password is the door's; an account logged in with SASL needs none either.
-    password = None if irc.door.password is not None or irc.reg.account else irc.password
+    password = None if irc.door.password is not None or irc.account else reg.password
     out.append(irc.request(Hello, Pending("hello", irc.nick), version=PROTOCOL_VERSION,
                            nick=irc.nick, password=password,
-                           username=irc.username, realname=irc.realname or None,
+                           username=reg.username, realname=irc.realname or None,
                            autojoin=False,
-                           metadata=metadata.hello_metadata(irc)))  # before-connect
+                           metadata=metadata.hello_metadata(irc, reg)))  # before-connect
 
 
 def _same(given: str | None, expected: str) -> bool:
@@ -96,10 +97,11 @@ def _same(given: str | None, expected: str) -> bool:
 
 
 def on_pass(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
-    if not irc.step(Step.PASS):
+    reg = irc.reg
+    if reg is None or not irc.step(Step.PASS):
         out.append(irc.num("462", "You may not reregister"))
     else:
-        irc.password = " ".join(line.params)  # a password with spaces, sent without ":"
+        reg.password = " ".join(line.params)  # a password with spaces, sent without ":"
         maybe_register(irc, out)
 
 
@@ -119,13 +121,13 @@ def on_nick(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 
 def on_user(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
+    reg = irc.reg
     if not line.params[0] or not line.params[3]:
         out.append(irc.need_more("USER"))  # an empty username or realname too
-    elif not irc.step(Step.USER):
+    elif reg is None or not irc.step(Step.USER):
         out.append(irc.num("462", "You may not reregister"))
     else:
-        username = _USERNAME_JUNK.sub("", line.params[0])[:MAX_USERNAME] or None
-        irc.username = username
+        reg.username = _USERNAME_JUNK.sub("", line.params[0])[:MAX_USERNAME] or None
         irc.realname = one_line(line.params[3], MAX_REALNAME) or ""  # "": given, but empty
         maybe_register(irc, out)
 
@@ -135,10 +137,9 @@ def on_cap(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
     if sub == "LS":
         irc.step(Step.CAP_BEGIN)
         version = line.params[1] if len(line.params) > 1 else ""
-        if version.isdigit() and int(version) >= 302 and irc.reg.cap_version < 302:
-            irc.reg.cap_version = 302
-            irc.set_caps(irc.caps | {"cap-notify"})  # implied by 302, for good
-        values = irc.reg.cap_version >= 302
+        if version.isdigit() and int(version) >= 302 and irc.cap_version < 302:
+            irc.set_caps(irc.caps | {"cap-notify"}, cap_version=302)  # implied, for good
+        values = irc.cap_version >= 302
         out.append(_cap_reply(irc, "LS", [
             f"sasl={','.join(irc.door.mechanisms)}" if values and cap == "sasl"  # irc/sasl.py
             else f"{cap}={CAP_VALUES[cap]}" if values and cap in CAP_VALUES else cap
@@ -156,8 +157,9 @@ def on_cap(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
             out.append(irc.line("CAP", irc.me(), "ACK", wanted))
     elif sub == "END":
         irc.step(Step.CAP_END)
-        if irc.reg.sasl is not None and irc.phase is Phase.START:  # registering: SASL is over
-            irc.reg.sasl = None
+        reg = irc.reg
+        if reg is not None and reg.phase is Phase.START and reg.sasl is not None:
+            reg.sasl = None  # registering: SASL is over
             out.append(irc.num("906", "SASL authentication aborted"))
         maybe_register(irc, out)
     else:
@@ -172,7 +174,7 @@ def _requested(irc: IrcDialect, wanted: str) -> frozenset[str] | None:
         removing = name.startswith("-")
         cap = name[1:] if removing else name
         if cap not in SUPPORTED_CAPS or (removing and cap == "cap-notify"
-                                         and irc.reg.cap_version >= 302):
+                                         and irc.cap_version >= 302):
             return None
         if removing:
             caps.discard(cap)
@@ -185,7 +187,7 @@ def _cap_reply(irc: IrcDialect, sub: str, items: list[str]) -> bytes:
     """``CAP <me> LS|LIST :items`` — on several lines, each but the last marked ``*``, when
     they do not fit one and the client said ``CAP LS 302`` (else on one line, as 301 wants)."""
     me = irc.me()
-    if irc.reg.cap_version < 302:
+    if irc.cap_version < 302:
         return irc.line("CAP", me, sub, " ".join(items))
     budget = MAX_LINE - 2 - len(f":{irc.server} CAP {me} {sub} * :".encode())
     chunks: list[list[str]] = [[]]
@@ -214,11 +216,10 @@ def on_quit(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
 
 
 def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
-    irc.step(Step.WELCOME)
+    irc.step(Step.WELCOME)  # registered: what only registering needed is let go
     irc.nick = me = event.nick
-    irc.motd = event.motd
-    if event.account and irc.reg.account is None:  # logged in with PASS: the account is the nick
-        irc.reg.account = me
+    if event.account and irc.account is None:  # logged in with PASS: the account is the nick
+        irc.account = me
     lines = [
         irc.num("001", f"Welcome to the palaver IRC network, {hostmask(me)}", me=me),
         irc.num("002", f"Your host is {irc.server}, running version {__version__}", me=me),
@@ -227,7 +228,7 @@ def welcome(irc: IrcDialect, event: Welcome, pending: Pending | None) -> bytes:
                 CHANNEL_PARAM_MODES, me=me),
         isupport(irc, me),
         metadata.burst(irc, event, me),  # draft/metadata-3: one's own, before the MOTD
-        irc.renderer.motd(me, irc.motd),
+        irc.renderer.motd(me, event.motd),
     ]
     return b"".join(lines)
 

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Final
 from palaver.protocol.dialect import Inbound
 from palaver.protocol.irc.pending import Pending
 from palaver.protocol.irc.render import hostmask
-from palaver.protocol.irc.state import Phase
 from palaver.protocol.irc.wire import IrcLine
 from palaver.protocol.messages import Authenticate, Authenticated, Error
 
@@ -40,7 +39,7 @@ MAX_SASL: Final = 4 * CHUNK * 3  # base64 bytes of one exchange (a 1,024-charact
 def on_authenticate(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
     arg = line.params[0]
     reg = irc.reg
-    if irc.phase is Phase.REGISTERED or reg.account is not None:
+    if reg is None or irc.account is not None:  # registered, or logged in already
         out.append(irc.num("907", "You have already authenticated using SASL"))
         return
     if "sasl" not in irc.caps:
@@ -111,7 +110,7 @@ def _external(data: str) -> str | None:
 
 
 def authenticated(irc: IrcDialect, event: Authenticated, pending: Pending | None) -> bytes:
-    irc.reg.account = event.account
+    irc.account = event.account
     nick = irc.nick or "*"
     return (irc.num("900", hostmask(nick), event.account,
                     f"You are now logged in as {event.account}")

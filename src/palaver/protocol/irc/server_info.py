@@ -42,7 +42,7 @@ def _names_us(irc: IrcDialect, target: str) -> bool:
 
 
 def on_motd(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:
-    out.append(irc.renderer.motd(irc.me(), irc.motd))
+    out.append(irc.renderer.motd(irc.me(), irc.door.motd))
 
 
 def on_time(irc: IrcDialect, line: IrcLine, out: list[Inbound]) -> None:

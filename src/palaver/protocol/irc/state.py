@@ -7,12 +7,15 @@ after each step and feeds ``COMPLETE``), the HELLO goes to the hub and the conne
 ``WAITS``: commands are forwarded as if registered (the hub handles them in order, after the
 HELLO). WELCOME makes it ``REGISTERED``; a refused HELLO (nick in use, wrong password) sends
 it back to ``START`` to try again. An event with no row is illegal: :class:`IllegalTransition`
-names the role, state and event, and the dialect answers with the matching numeric.
+names the role, state and event, and the dialect answers with the matching numeric. Until
+``REGISTERED``, the phase is kept in the connection's :class:`Registration`, with what only
+registering needs; a registered connection has none.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Final
 
 
@@ -79,15 +82,32 @@ def advance(phase: Phase, step: Step, role: str = "client") -> Phase:
 
 
 class Registration:
-    """What a connection has negotiated and proved, beside its phase: the CAP version it
-    spoke (302: values, multi-line replies, cap-notify), a SASL exchange under way (its
-    mechanism and data so far; None: none) and the account it is logged in to (SASL or PASS).
-    (The door's server password and SASL mechanisms are its door's: ``IrcDialect.door``.)"""
+    """A registration under way, let go when WELCOME makes it ``REGISTERED``: its phase
+    (``START``, ``CAP`` or ``WAITING``) and what only registering needs — USER's username,
+    PASS's password, a SASL exchange under way (its mechanism and data so far; None: none) and
+    the metadata set before registering (``before-connect``; None: none), all for the HELLO,
+    sent again with the next NICK if the hub refuses it; and, once a login is refused, the
+    close that ends it (None: none). (What is needed after is the dialect's: the account, the
+    realname; the CAP version is its negotiation's; the door's server password and SASL
+    mechanisms are its door's: ``IrcDialect.door``.)"""
 
-    __slots__ = ("account", "cap_version", "mechanism", "sasl")
+    __slots__ = ("closing", "mechanism", "metadata", "password", "phase", "sasl", "username")
 
     def __init__(self) -> None:
-        self.cap_version = 0
+        self.phase = Phase.START
+        self.closing: Closing | None = None
+        self.username: str | None = None
+        self.password: str | None = None
         self.mechanism = "PLAIN"
         self.sasl: str | None = None
-        self.account: str | None = None
+        self.metadata: dict[str, str] | None = None
+
+
+@dataclass(slots=True)
+class Closing:
+    """Why a connection must close after what has been rendered (IRC ends a refused login with
+    ERROR, it does not let the client guess again), and whether its transport has asked the
+    core for that close yet (it asks once: palaver.transports.irc_port)."""
+
+    reason: str
+    asked: bool = False
