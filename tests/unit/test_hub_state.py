@@ -131,3 +131,17 @@ def test_a_user_with_one_session_holds_its_id_and_no_tuple() -> None:
     assert user._sessions == 9 and user.sessions == (9,)
     user.sessions = ()
     assert user.sessions == () and not user.sessions
+
+
+def test_a_rooms_targets_are_every_session_of_every_member_whatever_its_form() -> None:
+    room = Room("#dev")
+    ann, bob, ghost = (User(key, key, account=True) for key in ("ann", "bob", "ghost"))
+    ann.sessions = (SessionId(1),)  # one: held as the id
+    for user in (ann, ghost):  # ghost: a member on another node, no session here
+        room.add(user)
+    assert room.targets() == (1,)
+    bob.sessions = (SessionId(2), SessionId(3))  # several: a tuple
+    room.add(bob)
+    assert room.targets() == (1, 2, 3)
+    room.changed()
+    assert room.targets() == (1, 2, 3)  # made again from the members

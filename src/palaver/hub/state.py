@@ -182,7 +182,12 @@ class Room:
     def targets(self) -> tuple[SessionId, ...]:
         """Every session of every member; cached until membership changes."""
         if self._targets is None:
-            self._targets = tuple(s for user in self.members.values() for s in user.sessions)
+            # Each user's own form (an id; a tuple past one), not a tuple made per member: one
+            # pass in a comprehension, a second only if someone has several sessions.
+            held = [user._sessions for user in self.members.values()]
+            if tuple in set(map(type, held)):
+                held = [s for h in held for s in (h if type(h) is tuple else (h,))]
+            self._targets = tuple(held)  # type: ignore[arg-type]  # (ids only, by now)
         return self._targets
 
     def add(self, user: User) -> None:
