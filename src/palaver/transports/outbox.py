@@ -103,9 +103,14 @@ class QueuedSender:
         if self._held is not None:
             self._held.append(data)
             return
-        if self._outbox is None:
+        outbox = self._outbox  # (what _put does, without a call: send is per recipient)
+        if outbox is None:
+            self._outbox = data
             self._core.mark_dirty(self)  # type: ignore[arg-type]  # the subclass is one
-        self._put(data)
+        elif type(outbox) is list:
+            outbox.append(data)
+        else:
+            self._outbox = [outbox, data]  # type: ignore[list-item]  # (bytes: the type test)
         self._queued += len(data)
         # What one loop turn queues is bounded by what the turn read; this only bounds memory.
         # Slow readers are caught by what they leave unread over time (_behind).
