@@ -2,11 +2,8 @@
 
 The core hands a connection encoded events with :meth:`QueuedSender.send`; they wait in the
 connection's outbox until the core flushes every dirty connection at the next loop turn (the
-subclass's ``flush`` writes them in one go). The outbox is as small as what it holds: nothing
-(None) for an idle connection, the one frame itself, or a list past one — an idle connection
-holds no empty list, and a loop turn that sends a connection one frame (the usual case) makes
-no list. While a resume replays history (:meth:`hold`) live events wait behind it, and
-:meth:`release` puts the replay first.
+subclass's ``flush`` writes them in one go). While a resume replays history (:meth:`hold`)
+live events wait behind it, and :meth:`release` puts the replay first.
 
 Slow readers (docs/limits.md, "Send queue"; the rule is
 :class:`~palaver.server.limits.SendQueueRule`): what the kernel does not take waits in the
@@ -76,7 +73,7 @@ class QueuedSender:
     # (mypy checks what QueuedSender assigns against the slots each connection class gives it)
     __slots__ = SENDER_SLOTS if TYPE_CHECKING else ()
 
-    _outbox: bytes | list[bytes] | None
+    _outbox: list[bytes]
     _queued: int
     _held: list[bytes] | None
     _behind: float | None
@@ -87,7 +84,7 @@ class QueuedSender:
     closing: bool
 
     def _init_outbox(self) -> None:
-        self._outbox = None  # what waits: nothing, one frame, or a list of them
+        self._outbox = []  # what waits (one list for the connection's life: see flush)
         self._queued = 0
         self._held = None  # frames waiting behind a replay
         self._behind = None  # since when the client is behind (loop time)
@@ -103,14 +100,9 @@ class QueuedSender:
         if self._held is not None:
             self._held.append(data)
             return
-        outbox = self._outbox  # (what _put does, without a call: send is per recipient)
-        if outbox is None:
-            self._outbox = data
+        if not self._outbox:
             self._core.mark_dirty(self)  # type: ignore[arg-type]  # the subclass is one
-        elif type(outbox) is list:
-            outbox.append(data)
-        else:
-            self._outbox = [outbox, data]  # type: ignore[list-item]  # (bytes: the type test)
+        self._outbox.append(data)
         self._queued += len(data)
         # What one loop turn queues is bounded by what the turn read; this only bounds memory.
         # Slow readers are caught by what they leave unread over time (_behind).
@@ -137,37 +129,15 @@ class QueuedSender:
                 conn.send(data)
                 continue
             outbox = conn._outbox
-            if outbox is None:
-                conn._outbox = data
+            if not outbox:
                 dirty.append(conn)  # type: ignore[arg-type]  # the subclasses are ones
-            elif type(outbox) is list:
-                outbox.append(data)
-            else:
-                conn._outbox = [outbox, data]  # type: ignore[list-item]  # (bytes: the type test)
+            outbox.append(data)
             conn._queued = queued = conn._queued + size
             if queued > ceiling:
                 conn._judge()
         if dirty:
             core.mark_all_dirty(dirty)
         return sent
-
-    def _put(self, data: bytes) -> None:
-        """Queue ``data`` after what waits (a farewell goes so even behind a replay)."""
-        outbox = self._outbox
-        if outbox is None:
-            self._outbox = data
-        elif type(outbox) is list:
-            outbox.append(data)
-        else:
-            self._outbox = [outbox, data]  # type: ignore[list-item]  # (bytes: the type test)
-
-    def _take_outbox(self) -> list[bytes]:
-        """What waits to be written, in order, taken out: the outbox is empty after."""
-        outbox, self._outbox = self._outbox, None
-        self._queued = 0
-        if outbox is None:
-            return []
-        return outbox if type(outbox) is list else [outbox]  # type: ignore[list-item]
 
     def hold(self) -> None:
         if self._held is None:
@@ -222,7 +192,7 @@ class QueuedSender:
 
     def _drop_queue(self) -> None:
         """Being cut off: free what waits for this connection now."""
-        self._outbox = None
+        self._outbox.clear()
         self._queued = 0
         self._held = None
         self._caught_up()

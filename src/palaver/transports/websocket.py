@@ -263,7 +263,7 @@ class WebSocketConnection(QueuedSender):
     # ------------------------------------------------------------------ what the core calls
 
     def flush(self) -> None:
-        if self._outbox is None or self.closing:
+        if not self._outbox or self.closing:
             return
         # aiohttp owns the protocol (and its pause_writing): look at the buffer before and
         # after each write instead — drained since the last look, or behind now.
@@ -278,7 +278,10 @@ class WebSocketConnection(QueuedSender):
         return transport.get_write_buffer_size() if transport is not None else 0
 
     def _write(self) -> None:
-        framed = b"".join(self._frames(self._take_outbox()))
+        outbox = self._outbox  # reused for the connection's life (see StreamConnection.flush)
+        framed = b"".join(self._frames(outbox))
+        outbox.clear()
+        self._queued = 0
         transport = self._transport
         if transport is None or transport.is_closing() or self._socket.closed:
             return
@@ -288,8 +291,8 @@ class WebSocketConnection(QueuedSender):
         if self.closing:
             return
         if farewell is not None:
-            self._put(farewell)
-        if self._outbox is not None:
+            self._outbox.append(farewell)
+        if self._outbox:
             self._write()
         self.closing = True
         self._closed.set()
