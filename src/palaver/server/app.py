@@ -10,7 +10,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from palaver import __version__
@@ -31,6 +31,8 @@ from palaver.store.base import Store
 from palaver.store.memory import MemoryStore
 from palaver.store.sqlite import SqliteStore
 from palaver.tls import server_context
+from palaver.transports import epoll
+from palaver.transports.epoll import EpollListener
 from palaver.transports.irc_port import irc_connection
 from palaver.transports.main_port import MainPortConnection, MainPortDoor
 from palaver.transports.outbox import bound_listener_send_buffers
@@ -65,9 +67,9 @@ class Server:
         self.core: ServerCore | None = None
         self.store: Store | None = None
         self._passwords: Passwords | None = None
-        self._listener: asyncio.Server | None = None
+        self._listener: asyncio.Server | EpollListener | None = None
         self._web: WebDoor | None = None
-        self._irc: asyncio.Server | None = None
+        self._irc: asyncio.Server | EpollListener | None = None
         self.tls: TlsDoors | None = None  # with tls_cert: the TLS context and listeners
         self.blobs: Blobs | None = None  # uploaded files, in the data dir
         self._collector: asyncio.Task[None] | None = None  # removes unused blobs now and then
@@ -135,9 +137,7 @@ class Server:
                                            roster=PostgresRoster(s.store))
                 await core.cluster.start()
             if not s.tls_only:
-                self._listener = await asyncio.get_running_loop().create_server(
-                    self._main_connection, s.host, s.port, backlog=4096,
-                    reuse_port=s.reuse_port or None)
+                self._listener = await self._listen(self._main_connection, s.port)
                 bound_listener_send_buffers(self._listener, core.limits.send_queue.socket_buffer)
             if self.tls is not None and s.tls_port:
                 await self.open_tls(s.tls_port)
@@ -150,6 +150,18 @@ class Server:
         except BaseException:
             await self.stop()  # close the store: its thread would keep the process alive
             raise
+
+    async def _listen(self, factory: Callable[[], asyncio.Protocol],
+                      port: int) -> asyncio.Server | EpollListener:
+        """A plain stream door on ``port``: its connections served from one epoll set
+        (transports/epoll.py), or by asyncio's transports (``stream_io = "asyncio"``, or where
+        there is no epoll)."""
+        s = self.settings
+        if s.stream_io == "epoll" and epoll.AVAILABLE:
+            return await epoll.listen(factory, s.host, port, backlog=4096,
+                                      reuse_port=s.reuse_port)
+        return await asyncio.get_running_loop().create_server(
+            factory, s.host, port, backlog=4096, reuse_port=s.reuse_port or None)
 
     def _main_connection(self) -> MainPortConnection:
         assert self.core is not None
@@ -213,9 +225,7 @@ class Server:
         core = self.core
         assert core is not None and self._irc is None, "start() first, and only once"
         name, password = self.settings.server_name, self.settings.irc_password
-        self._irc = await asyncio.get_running_loop().create_server(
-            lambda: irc_connection(core, name, password), self.settings.host, port, backlog=4096,
-            reuse_port=self.settings.reuse_port or None)
+        self._irc = await self._listen(lambda: irc_connection(core, name, password), port)
         bound_listener_send_buffers(self._irc, core.limits.send_queue.socket_buffer)
         return self.irc_port or 0
 

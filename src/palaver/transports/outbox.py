@@ -27,6 +27,8 @@ import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, cast
 
+from palaver.transports.epoll import EpollListener, EpollTransport
+
 if TYPE_CHECKING:
     from palaver.server.core import Connection, ServerCore
 
@@ -42,7 +44,7 @@ def bound_send_buffer(transport: asyncio.BaseTransport, size: int) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
-def bound_listener_send_buffers(server: asyncio.Server, size: int) -> None:
+def bound_listener_send_buffers(server: asyncio.Server | EpollListener, size: int) -> None:
     """:func:`bound_send_buffer` once for every connection ``server`` accepts: set on its
     listening sockets, the buffer size (and the lock that stops the kernel autotuning it) is
     inherited by each accepted socket, so a stream connection costs no call (and no socket
@@ -56,6 +58,9 @@ def bound_listener_send_buffers(server: asyncio.Server, size: int) -> None:
 def reset(transport: asyncio.Transport) -> None:
     """Close ``transport`` at once with a TCP reset: nothing queued is sent, in the process or
     in the kernel, and the kernel frees the connection's buffers now."""
+    if isinstance(transport, EpollTransport):
+        transport.reset()
+        return
     sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError, AttributeError):
