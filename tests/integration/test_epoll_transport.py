@@ -366,3 +366,72 @@ async def test_the_server_on_either_stream_io(start_server: ServerFactory,
             assert line
     writer.close()
     await alice.close()
+
+
+async def test_a_last_line_before_a_reset_is_read_before_the_loss(door: Door) -> None:
+    """The peer's line, then its reset, while our output waits: readable, writable and the
+    error come at once; the line is handed over first (as libuv and asyncio do)."""
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4_096)
+    client.connect(("127.0.0.1", door.port))
+    recorder, transport = await door.accept()
+    transport.write(b"x" * 8_000_000)  # the client reads none of it
+    assert transport.get_write_buffer_size() > 0
+    client.sendall(b"QUIT :bye\r\n")  # no loop turn between these three
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+    async with asyncio.timeout(BOUND):
+        exc = await recorder.lost
+    assert bytes(recorder.data) == b"QUIT :bye\r\n"
+    assert isinstance(exc, ConnectionResetError)
+
+
+async def test_addresses_of_every_family_on_one_door() -> None:
+    """A door listening on IPv4 and IPv6 loopback (as on a name resolving to both): each
+    connection reads its own family's addresses, not the first listening socket's."""
+    listening = []
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.bind((host, 0))
+        except OSError:  # no IPv6 loopback here
+            sock.close()
+            continue
+        sock.listen(8)
+        sock.setblocking(False)
+        listening.append(sock)
+    if len(listening) < 2:
+        for sock in listening:
+            sock.close()
+        pytest.skip("no IPv6 loopback")
+    made = Door()
+    made.listener = EpollListener(asyncio.get_running_loop(), made.factory, listening)
+    try:
+        for sock in listening:
+            host, port = sock.getsockname()[:2]
+            _reader, writer = await asyncio.open_connection(host, port)
+            recorder, transport = await made.accept()
+            assert recorder.peer == writer.get_extra_info("sockname")
+            assert transport.get_extra_info("peername") == writer.get_extra_info("sockname")
+            assert transport.get_extra_info("sockname") == writer.get_extra_info("peername")
+            writer.close()
+    finally:
+        made.listener.close()
+
+
+async def test_a_lost_transport_does_not_report_the_buffer_of_its_descriptors_next_owner(
+        door: Door) -> None:
+    _reader, writer, recorder, old = await door.connect()
+    client = socket.socket()  # made first, so that the server's next accept reuses old's fd
+    old.abort()
+    client.connect(("127.0.0.1", door.port))
+    _next_recorder, new = await door.accept()
+    assert new._fd == old._fd
+    new.write(b"n" * 8_000_000)
+    assert new.get_write_buffer_size() > 0
+    assert old.get_write_buffer_size() == 0
+    new.abort()
+    client.close()
+    writer.close()
+    async with asyncio.timeout(BOUND):
+        await recorder.lost

@@ -87,7 +87,6 @@ class EpollListener:
         self.pending: dict[int, bytearray] = {}  # unsent bytes of the connections that have any
         self.making: EpollTransport | None = None  # the connection whose connection_made runs
         self.making_peer: Any = None  # ... and its peer's address, as accept gave it
-        self.family = sockets[0].family
         self._serving = True
         self._closed = asyncio.Event()
         loop.add_reader(self._epoll.fileno(), self._ready)
@@ -153,9 +152,14 @@ class EpollListener:
         except BaseException:
             os.close(fd)
             raise
+        try:
+            self._epoll.register(fd, _EPOLLIN)
+        except OSError as exc:  # (out of epoll watches: max_user_watches)
+            os.close(fd)
+            log.error("a connection could not be watched, closed: %s", exc)
+            return
         transport = EpollTransport(self, fd, protocol)
         self._transports[fd] = transport
-        self._epoll.register(fd, _EPOLLIN)
         self.making, self.making_peer = transport, peer
         try:
             protocol.connection_made(transport)
@@ -291,6 +295,8 @@ class EpollTransport(asyncio.Transport):
         self._high = _DEFAULT_HIGH if high is None else high
 
     def get_write_buffer_size(self) -> int:
+        if self._state & _LOST:  # (its descriptor's number may be another connection's now)
+            return 0
         pending = self._listener.pending.get(self._fd)
         return 0 if pending is None else len(pending)
 
@@ -346,14 +352,14 @@ class EpollTransport(asyncio.Transport):
     # ------------------------------------------------------------------ what the listener calls
 
     def ready(self, events: int) -> None:
-        """The epoll set reported ``events`` for this connection."""
-        if events & _EPOLLOUT:
-            self._write_ready()
-        if events & ~_EPOLLOUT:  # readable, or an error or a hang-up (with or without EPOLLIN)
-            if self._state & _IN:
-                self._read_ready()  # a read tells which: data, the end, or the error
-            elif self._state & _OUT and not events & _EPOLLOUT:
-                self._write_ready()  # not reading: the write tells
+        """The epoll set reported ``events`` for this connection. Reading comes first, as in
+        libuv and asyncio: a peer that sends a last line and resets reports readable, writable
+        and the error at once, and its line is handed over before the error ends it."""
+        reading = self._state & _IN
+        if events & ~_EPOLLOUT and reading:  # readable, or an error or a hang-up
+            self._read_ready()  # a read tells which: data, the end, or the error
+        if self._state & _OUT and (events & _EPOLLOUT or not reading):
+            self._write_ready()  # writable (or, not reading, the write tells the error)
 
     def fail(self, exc: Exception, message: str) -> None:
         """A protocol callback raised: report it as asyncio does, and drop the connection."""
@@ -446,7 +452,9 @@ class EpollTransport(asyncio.Transport):
         EBADF once the connection is lost)."""
         if self._state & _LOST:
             raise OSError(errno.EBADF, "the connection is closed")
-        sock = socket.socket(self._listener.family, socket.SOCK_STREAM, 0, self._fd)
+        # (family -1: read from the descriptor, which CPython looks up anyway; a door listening
+        # on IPv4 and IPv6 has connections of both)
+        sock = socket.socket(-1, socket.SOCK_STREAM, 0, self._fd)
         try:
             return operation(sock)
         finally:
@@ -512,11 +520,11 @@ async def listen(factory: Callable[[], asyncio.Protocol], host: str | None, port
                                          f"{address!r}: {exc.strerror}") from None
             sock.listen(backlog)
             sock.setblocking(False)
+        if not sockets:
+            raise OSError(f"no address to listen on for {host!r}")
+        return EpollListener(loop, factory, sockets)
     except BaseException:
         for sock in sockets:
             sock.close()
         raise
-    if not sockets:
-        raise OSError(f"no address to listen on for {host!r}")
-    return EpollListener(loop, factory, sockets)
 
