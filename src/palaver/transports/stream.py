@@ -246,7 +246,7 @@ class StreamConnection(QueuedSender, ConnectionPolicy, asyncio.Protocol):
         # wherever the allocator was during the last burst, pinning memory pages the burst
         # otherwise frees (`python -m benchmarks --only idle`: ~0.7 KB RSS per idle connection
         # after the presence storm of 10,000 HELLOs).
-        # Several frames go out as one scatter write (uvloop's writelines: writev, no joined
+        # Several frames go out as one scatter write (the transport's writelines: writev, no joined
         # copy); the frames are shared bytes objects, the same for every recipient.
         outbox = self._outbox
         if len(outbox) == 1:
