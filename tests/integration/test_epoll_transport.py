@@ -20,6 +20,7 @@ from palaver.client import Client
 from palaver.protocol.messages import Say
 from palaver.transports import epoll
 from palaver.transports.epoll import EpollListener, EpollTransport
+from palaver.transports.outbox import reset
 
 from .conftest import ServerFactory
 
@@ -250,7 +251,7 @@ async def test_abort_drops_the_buffer_and_reset_sends_a_reset(door: Door) -> Non
     reader, writer, recorder, transport = await door.connect()
     view = transport.get_extra_info("socket")
     transport.write(b"z" * 8_000_000)
-    transport.reset()
+    reset(transport)  # (SO_LINGER 0 through the socket view, then abort)
     with pytest.raises(ConnectionResetError):
         async with asyncio.timeout(BOUND):
             while await reader.read(1 << 20):

@@ -31,7 +31,6 @@ import logging
 import os
 import select
 import socket
-import struct
 from collections.abc import Callable, Iterable
 from typing import Any, Final, cast
 
@@ -61,7 +60,6 @@ _WRITE_PAUSED: Final = 128  # pause_writing was called and resume_writing not ye
 _LOST: Final = 256  # the file descriptor is closed; connection_lost is called or on its way
 
 _DEFAULT_HIGH: Final = 65_536  # asyncio's default write-buffer limit
-_LINGER_RESET: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
 class _Gone(asyncio.Protocol):
@@ -366,15 +364,6 @@ class EpollTransport(asyncio.Transport):
         self._listener.loop.call_exception_handler({
             "message": message, "exception": exc, "transport": self, "protocol": self._protocol})
         self._finish(exc)
-
-    def reset(self) -> None:
-        """Close at once with a TCP reset (SO_LINGER 0): nothing buffered is sent, here or in
-        the kernel (see palaver.transports.outbox.reset)."""
-        if not self._state & _LOST:
-            with contextlib.suppress(OSError):
-                self.call(lambda sock: sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                                        _LINGER_RESET))
-        self._finish(None)
 
     # ------------------------------------------------------------------ inside
 

@@ -27,7 +27,7 @@ import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, cast
 
-from palaver.transports.epoll import EpollListener, EpollTransport
+from palaver.transports.epoll import EpollListener
 
 if TYPE_CHECKING:
     from palaver.server.core import Connection, ServerCore
@@ -58,9 +58,6 @@ def bound_listener_send_buffers(server: asyncio.Server | EpollListener, size: in
 def reset(transport: asyncio.Transport) -> None:
     """Close ``transport`` at once with a TCP reset: nothing queued is sent, in the process or
     in the kernel, and the kernel frees the connection's buffers now."""
-    if isinstance(transport, EpollTransport):
-        transport.reset()
-        return
     sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError, AttributeError):
