@@ -180,7 +180,7 @@ class EpollListener:
         mask = (_EPOLLIN if new & _IN else 0) | (_EPOLLOUT if new & _OUT else 0)
         if not old:
             self._epoll.register(fd, mask)
-        elif not new:  # out of the set: hang-ups and errors are not reported to nobody asking
+        elif not new:  # out of the set: not even a hang-up is reported until watched again
             self._epoll.unregister(fd)
         else:
             self._epoll.modify(fd, mask)
