@@ -309,14 +309,8 @@ class EpollTransport(asyncio.Transport):
             pending += data
             self._check_limit(pending)
             return
-        try:
-            sent = os.write(self._fd, data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError as exc:
-            self._finish(exc)
-            return
-        if sent < len(data):
+        sent = self._send(os.write, data)
+        if sent is not None and sent < len(data):
             self._keep(memoryview(data)[sent:])
 
     def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
@@ -326,14 +320,8 @@ class EpollTransport(asyncio.Transport):
         if len(frames) > _IOV_MAX or self._fd in self._listener.pending:
             self.write(b"".join(frames))
             return
-        try:
-            sent = os.writev(self._fd, frames)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError as exc:
-            self._finish(exc)
-            return
-        if sent < sum(map(len, frames)):
+        sent = self._send(os.writev, frames)
+        if sent is not None and sent < sum(map(len, frames)):
             self._keep(memoryview(b"".join(frames))[sent:])
 
     def can_write_eof(self) -> bool:
@@ -391,6 +379,17 @@ class EpollTransport(asyncio.Transport):
         if not keep_open:
             self.close()
 
+    def _send(self, send: Callable[[int, Any], int], data: Any) -> int | None:
+        """``send`` (``os.write`` or ``os.writev``) ``data`` now: how many bytes the kernel
+        took, or None if the connection failed (it is lost then)."""
+        try:
+            return send(self._fd, data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError as exc:
+            self._finish(exc)
+            return None
+
     def _keep(self, rest: memoryview) -> None:
         """The kernel took part of a write: the rest waits for the socket to be writable."""
         pending = self._listener.pending[self._fd] = bytearray(rest)
@@ -408,12 +407,8 @@ class EpollTransport(asyncio.Transport):
         if pending is None:
             self._set(self._state & ~_OUT)
             return
-        try:
-            sent = os.write(self._fd, pending)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self._finish(exc)
+        sent = self._send(os.write, pending)
+        if not sent:  # (None: the connection failed; 0: not writable after all)
             return
         del pending[:sent]
         if self._state & _WRITE_PAUSED and len(pending) <= self._high // 4:
